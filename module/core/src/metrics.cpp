@@ -1,0 +1,193 @@
+#include "levqor/metrics.h"
+
+#include <cinttypes>
+#include <cstdio>
+#include <stdexcept>
+
+namespace levqor::metrics {
+namespace {
+
+constexpr std::uint64_t kFnvOffset = 0xcbf29ce484222325ULL;
+constexpr std::uint64_t kFnvPrime = 0x100000001b3ULL;
+
+std::uint64_t mix(std::uint64_t h, std::string_view s) {
+    for (const char c : s) {
+        h ^= static_cast<unsigned char>(c);
+        h *= kFnvPrime;
+    }
+    h ^= 0xff;  // separator, so ("ab","c") != ("a","bc")
+    return h * kFnvPrime;
+}
+
+std::uint64_t mix(std::uint64_t h, std::uint64_t v) {
+    for (int i = 0; i < 8; ++i) {
+        h ^= (v >> (i * 8)) & 0xff;
+        h *= kFnvPrime;
+    }
+    return h;
+}
+
+void write_labels(std::string& out, const Labels& labels, const Label* extra = nullptr) {
+    if (labels.empty() && extra == nullptr) return;
+    out.push_back('{');
+    bool first = true;
+    auto one = [&](const Label& l) {
+        if (!first) out.push_back(',');
+        first = false;
+        out.append(l.name);
+        out.append("=\"");
+        out.append(escape_label_value(l.value));
+        out.push_back('"');
+    };
+    for (const auto& l : labels) one(l);
+    if (extra != nullptr) one(*extra);
+    out.push_back('}');
+}
+
+}  // namespace
+
+Layout::Family& Layout::family(std::string_view name, std::string_view help, Kind kind,
+                               const std::vector<std::uint64_t>& bounds) {
+    for (auto& f : families_) {
+        if (f.name != name) continue;
+        if (f.kind != kind || f.bounds != bounds) {
+            throw std::logic_error("metric family " + std::string(name) + " registered twice with different types");
+        }
+        return f;
+    }
+    families_.push_back(Family{std::string(name), std::string(help), kind, bounds, {}});
+    return families_.back();
+}
+
+std::size_t Layout::counter(std::string_view name, std::string_view help, const Labels& labels) {
+    Family& f = family(name, help, Kind::Counter, {});
+    for (const auto& s : f.series) {
+        if (s.labels == labels) return s.cell;
+    }
+    f.series.push_back(Series{labels, cells_});
+    return cells_++;
+}
+
+std::size_t Layout::histogram(std::string_view name, std::string_view help, const Labels& labels,
+                              const std::vector<std::uint64_t>& bounds_us) {
+    Family& f = family(name, help, Kind::Histogram, bounds_us);
+    for (const auto& s : f.series) {
+        if (s.labels == labels) return s.cell;
+    }
+    f.series.push_back(Series{labels, cells_});
+    const std::size_t first = cells_;
+    cells_ += bounds_us.size() + 2;
+    return first;
+}
+
+std::uint64_t Layout::signature() const {
+    std::uint64_t h = kFnvOffset;
+    for (const auto& f : families_) {
+        h = mix(h, f.name);
+        h = mix(h, static_cast<std::uint64_t>(f.kind));
+        for (const auto b : f.bounds) h = mix(h, b);
+        for (const auto& s : f.series) {
+            for (const auto& l : s.labels) {
+                h = mix(h, l.name);
+                h = mix(h, l.value);
+            }
+            h = mix(h, static_cast<std::uint64_t>(s.cell));
+        }
+    }
+    return mix(h, static_cast<std::uint64_t>(cells_));
+}
+
+void Layout::render(std::string& out, const Reader& read) const {
+    for (const auto& f : families_) {
+        if (f.kind == Kind::Counter) {
+            write_family_header(out, f.name, f.help, "counter");
+            for (const auto& s : f.series) write_sample(out, f.name, s.labels, read(s.cell));
+            continue;
+        }
+        write_family_header(out, f.name, f.help, "histogram");
+        const std::string bucket = f.name + "_bucket";
+        for (const auto& s : f.series) {
+            std::uint64_t cumulative = 0;
+            for (std::size_t i = 0; i <= f.bounds.size(); ++i) {
+                cumulative += read(s.cell + i);
+                const Label le{"le", i < f.bounds.size() ? format_seconds(f.bounds[i]) : "+Inf"};
+                out.append(bucket);
+                write_labels(out, s.labels, &le);
+                out.push_back(' ');
+                out.append(std::to_string(cumulative));
+                out.push_back('\n');
+            }
+            const std::uint64_t sum_us = read(s.cell + f.bounds.size() + 1);
+            out.append(f.name).append("_sum");
+            write_labels(out, s.labels);
+            out.push_back(' ');
+            out.append(format_seconds(sum_us));
+            out.push_back('\n');
+            write_sample(out, f.name + "_count", s.labels, cumulative);
+        }
+    }
+}
+
+void write_family_header(std::string& out, std::string_view name, std::string_view help,
+                         std::string_view type) {
+    out.append("# HELP ").append(name).push_back(' ');
+    out.append(escape_help(help)).push_back('\n');
+    out.append("# TYPE ").append(name).push_back(' ');
+    out.append(type).push_back('\n');
+}
+
+void write_sample(std::string& out, std::string_view name, const Labels& labels, std::uint64_t value) {
+    out.append(name);
+    write_labels(out, labels);
+    out.push_back(' ');
+    out.append(std::to_string(value));
+    out.push_back('\n');
+}
+
+void write_sample(std::string& out, std::string_view name, const Labels& labels, double value) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.17g", value);
+    out.append(name);
+    write_labels(out, labels);
+    out.push_back(' ');
+    out.append(buf);
+    out.push_back('\n');
+}
+
+std::string escape_label_value(std::string_view v) {
+    std::string out;
+    out.reserve(v.size());
+    for (const char c : v) {
+        if (c == '\\') out += "\\\\";
+        else if (c == '"') out += "\\\"";
+        else if (c == '\n') out += "\\n";
+        else out.push_back(c);
+    }
+    return out;
+}
+
+std::string escape_help(std::string_view v) {
+    std::string out;
+    out.reserve(v.size());
+    for (const char c : v) {
+        if (c == '\\') out += "\\\\";
+        else if (c == '\n') out += "\\n";
+        else out.push_back(c);
+    }
+    return out;
+}
+
+std::string format_seconds(std::uint64_t us) {
+    std::string out = std::to_string(us / 1000000);
+    std::uint64_t frac = us % 1000000;
+    if (frac == 0) return out;
+    char digits[8];
+    std::snprintf(digits, sizeof digits, "%06" PRIu64, frac);
+    std::string_view d(digits, 6);
+    while (!d.empty() && d.back() == '0') d.remove_suffix(1);
+    out.push_back('.');
+    out.append(d);
+    return out;
+}
+
+}  // namespace levqor::metrics

@@ -1,0 +1,91 @@
+// ngx_http_levqor_module: directive table, module context and lifecycle.
+// The features live in their own files (headers.cpp, status.cpp, ...).
+#include "module.h"
+
+#include "ngx_util.h"
+
+namespace levqor::ngx {
+namespace {
+
+void* create_main_conf(ngx_conf_t* cf) noexcept try {
+    auto* mcf = pool_new<MainConf>(cf->pool);
+    if (mcf == nullptr) return nullptr;
+    headers_register_metrics(mcf->headers, mcf->metrics);
+    return mcf;
+} catch (...) {
+    return nullptr;
+}
+
+void* create_loc_conf(ngx_conf_t* cf) noexcept try {
+    return pool_new<LocConf>(cf->pool);
+} catch (...) {
+    return nullptr;
+}
+
+char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) noexcept {
+    auto* prev = static_cast<LocConf*>(parent);
+    auto* conf = static_cast<LocConf*>(child);
+    return headers_merge(cf, prev->headers, conf->headers);
+}
+
+ngx_int_t preconfiguration(ngx_conf_t* cf) noexcept { return headers_preconfiguration(cf); }
+
+ngx_int_t postconfiguration(ngx_conf_t* cf) noexcept {
+    if (headers_postconfiguration(cf) != NGX_OK) return NGX_ERROR;
+    // Last: every feature has registered its series by now.
+    return main_conf<MainConf>(cf)->metrics.declare_zone(cf);
+}
+
+ngx_int_t init_process(ngx_cycle_t* cycle) noexcept {
+    headers_init_process();
+    auto* mcf = static_cast<MainConf*>(ngx_http_cycle_get_module_main_conf(cycle, ngx_http_levqor_module));
+    if (mcf != nullptr) mcf->metrics.attach_worker();
+    return NGX_OK;
+}
+
+constexpr ngx_uint_t kAnyLevel = NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF;
+
+ngx_command_t commands[] = {
+    {ngx_string("levqor_headers"), kAnyLevel | NGX_CONF_TAKE1, set_headers, NGX_HTTP_LOC_CONF_OFFSET, 0,
+     nullptr},
+    {ngx_string("levqor_headers_profile"), kAnyLevel | NGX_CONF_TAKE1, set_headers_profile,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("levqor_csp"), kAnyLevel | NGX_CONF_TAKE12, set_csp, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("levqor_hsts"), kAnyLevel | NGX_CONF_TAKE123, set_hsts, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("levqor_frame_options"), kAnyLevel | NGX_CONF_TAKE1, set_frame_options,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("levqor_referrer_policy"), kAnyLevel | NGX_CONF_TAKE1, set_referrer_policy,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("levqor_permissions_policy"), kAnyLevel | NGX_CONF_TAKE1, set_permissions_policy,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("levqor_headers_upstream"), kAnyLevel | NGX_CONF_TAKE1, set_headers_upstream,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("levqor_status"), NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, set_status,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    ngx_null_command,
+};
+
+ngx_http_module_t module_ctx = {
+    preconfiguration, postconfiguration, create_main_conf, nullptr, nullptr, nullptr, create_loc_conf,
+    merge_loc_conf,
+};
+
+}  // namespace
+}  // namespace levqor::ngx
+
+extern "C" {
+ngx_module_t ngx_http_levqor_module = {
+    NGX_MODULE_V1,
+    &levqor::ngx::module_ctx,
+    levqor::ngx::commands,
+    NGX_HTTP_MODULE,
+    nullptr,                        // init master
+    nullptr,                        // init module
+    levqor::ngx::init_process,      // init process
+    nullptr,                        // init thread
+    nullptr,                        // exit thread
+    nullptr,                        // exit process
+    nullptr,                        // exit master
+    NGX_MODULE_V1_PADDING,
+};
+}

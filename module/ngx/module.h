@@ -1,0 +1,26 @@
+// The module's configuration structs. Each concern (headers, status, and the
+// features that follow) keeps its part in its own struct and its own file;
+// module.cpp holds the directive table and the nginx lifecycle hooks.
+#pragma once
+
+#include "headers.h"
+#include "metrics_zone.h"
+#include "ngx_shim.h"
+
+namespace levqor::ngx {
+
+// http{} level; one per configuration cycle.
+struct MainConf {
+    MetricsRegistry metrics;
+    HeadersMain headers;
+};
+
+// http{}, server{} and location{} levels.
+struct LocConf {
+    HeadersLoc headers;
+};
+
+// levqor_status (status.cpp).
+char* set_status(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept;
+
+}  // namespace levqor::ngx
