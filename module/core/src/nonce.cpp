@@ -17,9 +17,10 @@ bool NonceSource::next(char* out) noexcept {
         if (!fill_(block_.data(), block_.size())) return false;
         pos_ = 0;
     }
-    std::uint8_t* bytes = block_.data() + pos_;
-    base64_encode(bytes, kRandomBytes, out);
-    OPENSSL_cleanse(bytes, kRandomBytes);
+    // Used bytes are not wiped one by one: the nonce they become is sent to
+    // the client anyway. What must stay secret (the unused rest of the block)
+    // is wiped by reset() and the destructor.
+    base64_encode(block_.data() + pos_, kRandomBytes, out);
     pos_ += kRandomBytes;
     return true;
 }

@@ -2,7 +2,7 @@
 //
 // Randomness is drawn from the generator in blocks and handed out 16 bytes at
 // a time, so the per-request cost is a copy and an encode instead of a DRBG
-// call. Bytes are wiped as they are used. NOT thread-safe: one instance per
+// call. NOT thread-safe: one instance per
 // nginx worker process. After fork() call reset() so that no two processes
 // hand out bytes from the same block.
 #pragma once

@@ -1,0 +1,110 @@
+// The rate-limit state table: a fixed-size, set-associative hash table of GCRA
+// buckets in caller-provided memory (nginx shared memory in production, a
+// plain buffer in tests).
+//
+// - A bucket is identified by a 64-bit SipHash tag of its key under the zone's
+//   secret; keys themselves are never stored, so any key length costs the
+//   same memory and attackers cannot aim keys at one set.
+// - Each set holds kWays buckets behind its own spinlock (striped locking): a
+//   decision locks only the sets it touches, in address order, so workers do
+//   not serialise on a zone-wide mutex.
+// - Memory is bounded. A new bucket takes a free slot in its set, else the
+//   slot of a bucket that has refilled completely (it carries no state), else
+//   the least recently used bucket of the set (per-set LRU, as in a CPU
+//   cache). A decision never fails because the table is full.
+// - A decision over several buckets is all-or-nothing: either every bucket is
+//   charged or none is.
+//
+// Thread/process safety: every method may be called concurrently from any
+// number of processes mapping the same memory.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "levqor/gcra.h"
+#include "levqor/siphash.h"
+
+namespace levqor::ratelimit {
+
+inline constexpr std::size_t kWays = 10;
+inline constexpr std::size_t kMaxBuckets = 8;  // per decision
+
+struct Slot {
+    std::atomic<std::uint64_t> tag;        // 0: empty
+    std::atomic<std::uint64_t> tat;        // GCRA theoretical arrival time, ns
+    std::atomic<std::uint64_t> last_used;  // ns
+};
+
+struct alignas(64) Set {
+    std::atomic<std::int32_t> lock;  // 0 free, else the owner's pid
+    std::uint32_t reserved;
+    Slot slots[kWays];
+};
+static_assert(sizeof(Set) == 256);
+
+struct TableHeader {
+    std::uint64_t magic;
+    std::uint64_t nsets;
+    SipKey secret;
+    std::atomic<std::uint64_t> evicted_lru;   // buckets with state that were evicted
+    std::atomic<std::uint64_t> reused_full;   // slots of refilled buckets reused
+    std::atomic<std::uint64_t> lock_steals;   // locks taken over from dead processes
+};
+
+struct BucketRequest {
+    std::uint64_t tag;
+    gcra::Limit limit;
+};
+
+struct TableStats {
+    std::uint64_t capacity;   // buckets the table can hold
+    std::uint64_t tracked;    // occupied slots
+    std::uint64_t evicted_lru;
+    std::uint64_t reused_full;
+};
+
+class BucketTable {
+public:
+    // Bytes needed for a table of nsets sets, and how many sets fit in bytes.
+    static std::size_t bytes_for_sets(std::size_t nsets);
+    static std::size_t sets_for_bytes(std::size_t bytes);
+
+    // Formats memory (zeroed or not) as a new, empty table.
+    static BucketTable create(void* mem, std::size_t nsets, const SipKey& secret);
+    // Attaches to a table made by create() (e.g. after nginx -s reload);
+    // false if mem does not hold a table of exactly nsets sets.
+    static bool attach(void* mem, std::size_t nsets, BucketTable& out);
+
+    BucketTable() = default;
+
+    // The tag of a key in a domain (key vs ip buckets never share a tag).
+    std::uint64_t tag(std::uint8_t domain, const void* key, std::size_t len) const noexcept;
+
+    // Decides a request of `cost` tokens against n buckets (n <= kMaxBuckets)
+    // at time now (ns, > 0). out[i] is the decision for reqs[i]. Returns true
+    // if every bucket admits it; then all of them are charged, else none.
+    // `pid` identifies the caller for lock recovery.
+    bool decide(const BucketRequest* reqs, std::size_t n, std::uint64_t cost, std::uint64_t now,
+                gcra::Decision* out, std::int32_t pid) noexcept;
+
+    // Reads a bucket without changing it (tat 0: not tracked).
+    std::uint64_t peek(std::uint64_t tag) const noexcept;
+
+    // Scans the table (O(size); for the status page, not the request path).
+    TableStats stats() const noexcept;
+    std::uint64_t lock_steals() const noexcept { return header_->lock_steals.load(std::memory_order_relaxed); }
+
+private:
+    Set& set_for(std::uint64_t tag) const noexcept { return sets_[tag % header_->nsets]; }
+    void lock(Set& s, std::int32_t pid) noexcept;
+    static void unlock(Set& s) noexcept { s.lock.store(0, std::memory_order_release); }
+    Slot* find(Set& s, std::uint64_t tag) const noexcept;
+    Slot* claim(Set& s, std::uint64_t now) noexcept;
+
+    TableHeader* header_ = nullptr;
+    Set* sets_ = nullptr;
+};
+
+}  // namespace levqor::ratelimit

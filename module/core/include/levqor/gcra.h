@@ -1,0 +1,57 @@
+// GCRA (generic cell rate algorithm) — a token bucket kept as one number per
+// bucket, its "theoretical arrival time" (TAT). Integer nanoseconds, no
+// floating point, no allocation; the clock is a parameter. Pure functions,
+// thread-safe; callers serialise updates of one bucket.
+//
+// A limit of `burst` tokens refilled one every `interval` ns admits a request
+// of cost c at time now iff  max(tat, now) + c*interval - now <= burst*interval.
+// Admitting stores the new TAT; rejecting changes nothing. Over any window of
+// length W a bucket admits at most W/interval + burst tokens.
+#pragma once
+
+#include <cstdint>
+
+namespace levqor::gcra {
+
+struct Limit {
+    std::uint64_t interval_ns = 0;  // time to earn one token (period / rate)
+    std::uint64_t burst = 0;        // bucket capacity in tokens (>= 1)
+    std::uint64_t capacity_ns() const { return interval_ns * burst; }
+};
+
+struct Decision {
+    bool allowed = false;
+    std::uint64_t new_tat = 0;     // the bucket's TAT if this request is admitted
+    std::uint64_t remaining = 0;   // tokens left after admission (0 if rejected)
+    std::uint64_t retry_after_ns = 0;  // rejected: wait before the same request would pass
+    std::uint64_t reset_after_ns = 0;  // time until the bucket is full again
+};
+
+// tat == 0 means a new (full) bucket. now must be > 0.
+inline Decision decide(std::uint64_t tat, std::uint64_t now, const Limit& limit, std::uint64_t cost) {
+    Decision d;
+    const std::uint64_t base = tat > now ? tat : now;
+    const std::uint64_t capacity = limit.capacity_ns();
+    const std::uint64_t charge = cost * limit.interval_ns;
+    const std::uint64_t new_tat = base + charge;
+    const std::uint64_t debt = new_tat - now;  // >= charge
+    if (debt <= capacity) {
+        d.allowed = true;
+        d.new_tat = new_tat;
+        d.remaining = (capacity - debt) / limit.interval_ns;
+        d.reset_after_ns = debt;
+        return d;
+    }
+    d.new_tat = tat;
+    d.retry_after_ns = debt - capacity;
+    d.reset_after_ns = base - now;
+    return d;
+}
+
+// Whole seconds a client should wait, rounded up (HTTP Retry-After).
+inline std::uint64_t ceil_seconds(std::uint64_t ns) { return (ns + 999999999ULL) / 1000000000ULL; }
+
+// A bucket whose TAT has passed holds no state: it is full.
+inline bool is_full(std::uint64_t tat, std::uint64_t now) { return tat <= now; }
+
+}  // namespace levqor::gcra

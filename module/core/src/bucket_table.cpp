@@ -1,0 +1,178 @@
+#include "levqor/bucket_table.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <new>
+
+#include <sched.h>
+
+namespace levqor::ratelimit {
+namespace {
+
+constexpr std::uint64_t kMagic = 0x6c7671725442310aULL;  // "lvqrTB1\n"
+constexpr std::size_t kHeaderBytes = (sizeof(TableHeader) + 63) / 64 * 64;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+bool process_gone(std::int32_t pid) { return pid > 0 && ::kill(pid, 0) == -1 && errno == ESRCH; }
+
+}  // namespace
+
+std::size_t BucketTable::bytes_for_sets(std::size_t nsets) { return kHeaderBytes + nsets * sizeof(Set); }
+
+std::size_t BucketTable::sets_for_bytes(std::size_t bytes) {
+    return bytes <= kHeaderBytes ? 0 : (bytes - kHeaderBytes) / sizeof(Set);
+}
+
+BucketTable BucketTable::create(void* mem, std::size_t nsets, const SipKey& secret) {
+    std::memset(mem, 0, bytes_for_sets(nsets));
+    BucketTable t;
+    t.header_ = ::new (mem) TableHeader();
+    t.header_->nsets = nsets;
+    t.header_->secret = secret;
+    t.sets_ = reinterpret_cast<Set*>(static_cast<char*>(mem) + kHeaderBytes);
+    for (std::size_t i = 0; i < nsets; ++i) ::new (&t.sets_[i]) Set();
+    t.header_->magic = kMagic;
+    return t;
+}
+
+bool BucketTable::attach(void* mem, std::size_t nsets, BucketTable& out) {
+    auto* h = static_cast<TableHeader*>(mem);
+    if (h->magic != kMagic || h->nsets != nsets) return false;
+    out.header_ = h;
+    out.sets_ = reinterpret_cast<Set*>(static_cast<char*>(mem) + kHeaderBytes);
+    return true;
+}
+
+std::uint64_t BucketTable::tag(std::uint8_t domain, const void* key, std::size_t len) const noexcept {
+    // The domain byte is folded into the key rather than the data, so no
+    // copy of the key is needed.
+    SipKey k = header_->secret;
+    k.k1 ^= static_cast<std::uint64_t>(domain) * 0x9e3779b97f4a7c15ULL;
+    const std::uint64_t t = siphash13(k, key, len);
+    return t == 0 ? 1 : t;  // 0 marks an empty slot
+}
+
+void BucketTable::lock(Set& s, std::int32_t pid) noexcept {
+    std::uint32_t spins = 0;
+    for (;;) {
+        std::int32_t expected = 0;
+        if (s.lock.load(std::memory_order_relaxed) == 0 &&
+            s.lock.compare_exchange_weak(expected, pid, std::memory_order_acquire, std::memory_order_relaxed)) {
+            return;
+        }
+        if (++spins < 128) {
+            cpu_relax();
+            continue;
+        }
+        // The holder may have been preempted, or may have died inside the
+        // (syscall-free, tiny) critical section; take the lock over then.
+        if ((spins & 1023) == 0) {
+            std::int32_t owner = s.lock.load(std::memory_order_relaxed);
+            if (owner != 0 && process_gone(owner) &&
+                s.lock.compare_exchange_strong(owner, pid, std::memory_order_acquire)) {
+                header_->lock_steals.fetch_add(1, std::memory_order_relaxed);
+                return;
+            }
+        }
+        sched_yield();
+    }
+}
+
+Slot* BucketTable::find(Set& s, std::uint64_t tag) const noexcept {
+    for (auto& slot : s.slots) {
+        if (slot.tag.load(std::memory_order_relaxed) == tag) return &slot;
+    }
+    return nullptr;
+}
+
+Slot* BucketTable::claim(Set& s, std::uint64_t now) noexcept {
+    Slot* full = nullptr;
+    Slot* lru = &s.slots[0];
+    for (auto& slot : s.slots) {
+        if (slot.tag.load(std::memory_order_relaxed) == 0) return &slot;
+        if (full == nullptr && gcra::is_full(slot.tat.load(std::memory_order_relaxed), now)) full = &slot;
+        if (slot.last_used.load(std::memory_order_relaxed) < lru->last_used.load(std::memory_order_relaxed)) {
+            lru = &slot;
+        }
+    }
+    if (full != nullptr) {
+        header_->reused_full.fetch_add(1, std::memory_order_relaxed);
+        return full;
+    }
+    header_->evicted_lru.fetch_add(1, std::memory_order_relaxed);
+    return lru;
+}
+
+bool BucketTable::decide(const BucketRequest* reqs, std::size_t n, std::uint64_t cost, std::uint64_t now,
+                         gcra::Decision* out, std::int32_t pid) noexcept {
+    n = std::min(n, kMaxBuckets);
+    // Lock each distinct set once, in address order (no deadlock between workers).
+    Set* sets[kMaxBuckets];
+    for (std::size_t i = 0; i < n; ++i) sets[i] = &set_for(reqs[i].tag);
+    Set* order[kMaxBuckets];
+    std::copy(sets, sets + n, order);
+    std::sort(order, order + n);
+    Set** order_end = std::unique(order, order + n);
+    for (Set** s = order; s != order_end; ++s) lock(**s, pid);
+
+    // Decide every bucket; a tag that appears twice is charged twice.
+    Slot* slots[kMaxBuckets];
+    bool allowed = true;
+    for (std::size_t i = 0; i < n; ++i) {
+        slots[i] = find(*sets[i], reqs[i].tag);
+        std::uint64_t tat = slots[i] != nullptr ? slots[i]->tat.load(std::memory_order_relaxed) : 0;
+        for (std::size_t j = 0; j < i; ++j) {
+            if (reqs[j].tag == reqs[i].tag) tat = out[j].new_tat;
+        }
+        out[i] = gcra::decide(tat, now, reqs[i].limit, cost);
+        allowed = allowed && out[i].allowed;
+    }
+
+    // Commit all or nothing. Existing buckets first, so that claiming slots
+    // for new ones never evicts a bucket this request is charging.
+    for (std::size_t i = 0; i < n; ++i) {
+        if (slots[i] == nullptr) continue;
+        if (allowed) slots[i]->tat.store(out[i].new_tat, std::memory_order_relaxed);
+        slots[i]->last_used.store(now, std::memory_order_relaxed);
+    }
+    for (std::size_t i = 0; allowed && i < n; ++i) {
+        if (slots[i] != nullptr) continue;
+        Slot* slot = find(*sets[i], reqs[i].tag);  // claimed by an earlier duplicate?
+        if (slot == nullptr) {
+            slot = claim(*sets[i], now);
+            slot->tag.store(reqs[i].tag, std::memory_order_relaxed);
+        }
+        slot->tat.store(out[i].new_tat, std::memory_order_relaxed);
+        slot->last_used.store(now, std::memory_order_relaxed);
+    }
+    for (Set** s = order; s != order_end; ++s) unlock(**s);
+    return allowed;
+}
+
+std::uint64_t BucketTable::peek(std::uint64_t tag) const noexcept {
+    Set& s = set_for(tag);
+    const Slot* slot = find(s, tag);
+    return slot != nullptr ? slot->tat.load(std::memory_order_relaxed) : 0;
+}
+
+TableStats BucketTable::stats() const noexcept {
+    TableStats st{};
+    st.capacity = header_->nsets * kWays;
+    for (std::uint64_t i = 0; i < header_->nsets; ++i) {
+        for (const auto& slot : sets_[i].slots) {
+            if (slot.tag.load(std::memory_order_relaxed) != 0) ++st.tracked;
+        }
+    }
+    st.evicted_lru = header_->evicted_lru.load(std::memory_order_relaxed);
+    st.reused_full = header_->reused_full.load(std::memory_order_relaxed);
+    return st;
+}
+
+}  // namespace levqor::ratelimit

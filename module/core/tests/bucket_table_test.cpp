@@ -1,0 +1,158 @@
+#include "levqor/bucket_table.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace levqor::ratelimit {
+namespace {
+
+constexpr std::uint64_t kSec = 1000000000ULL;
+constexpr std::uint64_t kStart = 1000 * kSec;
+
+struct TableFixture {
+    explicit TableFixture(std::size_t nsets) : mem(BucketTable::bytes_for_sets(nsets)) {
+        table = BucketTable::create(mem.data(), nsets, SipKey{1, 2});
+    }
+    std::uint64_t key(const std::string& k, std::uint8_t domain = 0) const {
+        return table.tag(domain, k.data(), k.size());
+    }
+    bool take(std::uint64_t tag, gcra::Limit l, std::uint64_t now, std::uint64_t cost = 1) {
+        BucketRequest r{tag, l};
+        gcra::Decision d;
+        return table.decide(&r, 1, cost, now, &d, getpid());
+    }
+    std::vector<char> mem;
+    BucketTable table;
+};
+
+TEST(BucketTable, Sizing) {
+    EXPECT_EQ(BucketTable::sets_for_bytes(BucketTable::bytes_for_sets(100)), 100u);
+    EXPECT_EQ(BucketTable::sets_for_bytes(10), 0u);
+}
+
+TEST(BucketTable, KeyAndIpDomainsNeverShareATag) {
+    TableFixture t(64);
+    EXPECT_NE(t.key("127.0.0.1", 0), t.key("127.0.0.1", 1));
+}
+
+TEST(BucketTable, AllOrNothingAcrossBuckets) {
+    TableFixture t(64);
+    const gcra::Limit key{kSec, 5}, ip{kSec, 2};
+    BucketRequest reqs[2] = {{t.key("k"), key}, {t.key("1.2.3.4", 1), ip}};
+    gcra::Decision d[2];
+    EXPECT_TRUE(t.table.decide(reqs, 2, 1, kStart, d, getpid()));
+    EXPECT_TRUE(t.table.decide(reqs, 2, 1, kStart, d, getpid()));
+    EXPECT_FALSE(t.table.decide(reqs, 2, 1, kStart, d, getpid()));  // ip exhausted
+    EXPECT_TRUE(d[0].allowed);
+    EXPECT_FALSE(d[1].allowed);
+    // The rejected request charged neither bucket: the key still has 3 tokens.
+    for (int i = 0; i < 3; ++i) EXPECT_TRUE(t.take(reqs[0].tag, key, kStart)) << i;
+    EXPECT_FALSE(t.take(reqs[0].tag, key, kStart));
+}
+
+TEST(BucketTable, RepeatedTagIsChargedTwice) {
+    TableFixture t(64);
+    const gcra::Limit l{kSec, 3};
+    BucketRequest reqs[2] = {{t.key("k"), l}, {t.key("k"), l}};
+    gcra::Decision d[2];
+    EXPECT_TRUE(t.table.decide(reqs, 2, 1, kStart, d, getpid()));
+    EXPECT_FALSE(t.table.decide(reqs, 2, 1, kStart, d, getpid()));  // 1 left, 2 needed
+    EXPECT_TRUE(t.take(reqs[0].tag, l, kStart));
+}
+
+TEST(BucketTable, BoundedAndEvictsFullBucketsFirst) {
+    TableFixture t(1);  // one set: kWays buckets
+    const gcra::Limit slow{100 * kSec, 1};
+    std::vector<std::uint64_t> tags;
+    for (std::size_t i = 0; i < kWays; ++i) {
+        tags.push_back(t.key("k" + std::to_string(i)));
+        ASSERT_TRUE(t.take(tags.back(), slow, kStart + i));
+    }
+    EXPECT_EQ(t.table.stats().tracked, kWays);
+    // Bucket 3 is charged with a fast limit, so it is full again at kStart+2s.
+    const gcra::Limit fast{kSec, 1};
+    const std::uint64_t fresh = t.key("fresh3");
+    ASSERT_TRUE(t.take(fresh, fast, kStart));  // evicts the LRU bucket (k0)
+    EXPECT_EQ(t.table.stats().evicted_lru, 1u);
+    EXPECT_EQ(t.table.peek(tags[0]), 0u);
+    // Now a new key arrives later: the refilled "fresh3" bucket is reused,
+    // not the least recently used one with state.
+    ASSERT_TRUE(t.take(t.key("newcomer"), slow, kStart + 5 * kSec));
+    EXPECT_EQ(t.table.stats().reused_full, 1u);
+    EXPECT_EQ(t.table.peek(fresh), 0u);
+    EXPECT_NE(t.table.peek(tags[1]), 0u);
+    EXPECT_EQ(t.table.stats().tracked, kWays);
+}
+
+TEST(BucketTable, ManyMoreKeysThanSlotsNeverFail) {
+    TableFixture t(8);
+    const gcra::Limit l{kSec, 10};
+    for (int i = 0; i < 100000; ++i) ASSERT_TRUE(t.take(t.key("k" + std::to_string(i)), l, kStart + i));
+    const TableStats st = t.table.stats();
+    EXPECT_EQ(st.capacity, 8 * kWays);
+    EXPECT_EQ(st.tracked, 8 * kWays);
+}
+
+TEST(BucketTable, AttachSeesTheSameState) {
+    TableFixture t(16);
+    const gcra::Limit l{kSec, 1};
+    ASSERT_TRUE(t.take(t.key("k"), l, kStart));
+    BucketTable again;
+    ASSERT_TRUE(BucketTable::attach(t.mem.data(), 16, again));
+    EXPECT_NE(again.peek(t.key("k")), 0u);
+    BucketTable wrong;
+    EXPECT_FALSE(BucketTable::attach(t.mem.data(), 17, wrong));
+}
+
+TEST(BucketTable, ConcurrentThreadsAdmitExactlyTheBurst) {
+    TableFixture t(4);
+    const gcra::Limit l{1000 * kSec, 5000};  // effectively no refill during the test
+    const std::uint64_t shared = t.key("shared");
+    std::atomic<int> admitted{0};
+    std::vector<std::thread> threads;
+    for (int th = 0; th < 4; ++th) {
+        threads.emplace_back([&, th] {
+            for (int i = 0; i < 3000; ++i) {
+                // Touch other keys too, so the sets' locks are contended.
+                t.take(t.key("other" + std::to_string(th * 100000 + i)), l, kStart);
+                if (t.take(shared, l, kStart)) admitted.fetch_add(1);
+            }
+        });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(admitted.load(), 5000);
+}
+
+TEST(BucketTable, LockHeldByADeadProcessIsTakenOver) {
+    const std::size_t bytes = BucketTable::bytes_for_sets(1);
+    void* mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ASSERT_NE(mem, MAP_FAILED);
+    BucketTable table = BucketTable::create(mem, 1, SipKey{3, 4});
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        // Die holding the set's lock, as a worker killed mid-decision would.
+        auto* set = reinterpret_cast<Set*>(static_cast<char*>(mem) + BucketTable::bytes_for_sets(0));
+        set->lock.store(getpid());
+        _exit(0);
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    BucketRequest r{table.tag(0, "k", 1), {kSec, 1}};
+    gcra::Decision d;
+    EXPECT_TRUE(table.decide(&r, 1, 1, kStart, &d, getpid()));
+    EXPECT_EQ(table.lock_steals(), 1u);
+    munmap(mem, bytes);
+}
+
+}  // namespace
+}  // namespace levqor::ratelimit
