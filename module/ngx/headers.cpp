@@ -67,6 +67,21 @@ const HeaderPlan* build_plan(ngx_conf_t* cf, const h::Settings& s) {
         plan->name_lengths |= std::uint64_t{1} << (spec.name.size() & 63);
         ++plan->n;
     }
+    for (const bool https : {false, true}) {
+        HeaderRun& run = https ? plan->https : plan->http;
+        run.protos = static_cast<ngx_table_elt_t*>(ngx_pcalloc(cf->pool, sizeof(ngx_table_elt_t) * (plan->n + 1)));
+        if (run.protos == nullptr) return nullptr;
+        run.nonce_at = -1;
+        for (ngx_uint_t k = 0; k < plan->n; ++k) {
+            const PlannedHeader& ph = plan->headers[k];
+            if (ph.https_only && !https) continue;
+            if (ph.npieces != 0) {
+                run.nonce_at = static_cast<ngx_int_t>(run.n);
+                plan->nonce_header = &ph;
+            }
+            run.protos[run.n++] = ph.proto;
+        }
+    }
     plan->upstream = s.upstream.value_or(h::UpstreamMode::Replace);
     auto* mcf = main_conf<MainConf>(cf);
     plan->decorated_cell = mcf->metrics.layout.counter(
@@ -126,6 +141,27 @@ bool render_nonce_value(ngx_http_request_t* r, const PlannedHeader& ph, const He
     return true;
 }
 
+void complete_nonce_header(ngx_http_request_t* r, const PlannedHeader& ph, const HeadersMain& m,
+                           ngx_table_elt_t& out) {
+    if (render_nonce_value(r, ph, m, out.value)) return;
+    out.hash = 0;  // never send a CSP we could not complete
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "levqor: could not create a CSP nonce, \"%V\" not sent", &ph.proto.key);
+}
+
+// Common case: nothing to skip and room in the list's last part — copy the
+// whole run at once.
+bool append_run(ngx_http_request_t* r, const HeaderPlan& plan, const HeaderRun& run, const HeadersMain& m) {
+    ngx_list_t& list = r->headers_out.headers;
+    ngx_list_part_t* last = list.last;
+    if (last->nelts + run.n > list.nalloc) return false;
+    auto* dst = static_cast<ngx_table_elt_t*>(last->elts) + last->nelts;
+    ngx_memcpy(dst, run.protos, run.n * sizeof(ngx_table_elt_t));
+    last->nelts += run.n;
+    if (run.nonce_at >= 0) complete_nonce_header(r, *plan.nonce_header, m, dst[run.nonce_at]);
+    return true;
+}
+
 void decorate(ngx_http_request_t* r, const HeaderPlan& plan, const HeadersMain& m) {
 #if (NGX_HTTP_SSL)
     const bool https = r->connection->ssl != nullptr;
@@ -134,6 +170,10 @@ void decorate(ngx_http_request_t* r, const HeaderPlan& plan, const HeadersMain& 
 #endif
     const bool have_headers = r->headers_out.headers.part.nelts > 0 || r->headers_out.headers.part.next != nullptr;
     const std::uint32_t skip = have_headers ? resolve_conflicts(r, plan, m) : 0;
+    if (skip == 0 && append_run(r, plan, https ? plan.https : plan.http, m)) {
+        metric_add(plan.decorated_cell);
+        return;
+    }
     for (ngx_uint_t k = 0; k < plan.n; ++k) {
         const PlannedHeader& ph = plan.headers[k];
         if ((ph.https_only && !https) || (skip & (1u << k)) != 0) continue;
@@ -143,11 +183,7 @@ void decorate(ngx_http_request_t* r, const HeaderPlan& plan, const HeadersMain& 
             return;
         }
         *out = ph.proto;
-        if (ph.npieces != 0 && !render_nonce_value(r, ph, m, out->value)) {
-            out->hash = 0;  // never send a CSP we could not complete
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "levqor: could not create a CSP nonce, \"%V\" not sent", &ph.proto.key);
-        }
+        if (ph.npieces != 0) complete_nonce_header(r, ph, m, *out);
     }
     metric_add(plan.decorated_cell);
 }

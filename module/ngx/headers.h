@@ -22,9 +22,20 @@ struct PlannedHeader {
     bool https_only;
 };
 
-struct HeaderPlan {
-    PlannedHeader* headers;
+// The headers of one scheme (http or https) as contiguous prototypes, so the
+// common case is one copy into the response's header list.
+struct HeaderRun {
+    ngx_table_elt_t* protos;
     ngx_uint_t n;
+    ngx_int_t nonce_at;  // index of the header whose value carries the nonce, or -1
+};
+
+struct HeaderPlan {
+    PlannedHeader* headers;  // every header, for the per-header path
+    ngx_uint_t n;
+    HeaderRun http;
+    HeaderRun https;
+    const PlannedHeader* nonce_header;  // at most one header (the CSP) has nonce slots
     headers::UpstreamMode upstream;
     std::size_t decorated_cell;  // metrics cell: responses decorated
     std::uint64_t name_lengths;  // bit L set when some planned header's name has length L

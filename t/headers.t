@@ -1,0 +1,542 @@
+# Security headers: every directive, profiles, inheritance, statuses,
+# upstream keep/replace, nonces, HSTS only over TLS, and config errors.
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::Levqor;
+
+# ---- the nonce: fresh per request, identical in header and body -----------
+{
+    my $ng = Test::Levqor::Nginx->new(config => <<'CONF');
+levqor_headers on;
+location /page {
+    default_type text/html;
+    return 200 "<script nonce=\"$levqor_csp_nonce\">1</script><script nonce=\"$levqor_csp_nonce\">2</script>";
+}
+CONF
+    $ng->start;
+    my %seen;
+    for my $i (1 .. 20) {
+        my $res = $ng->request('GET /page');
+        my ($in_header) = ($res->{headers}{'content-security-policy'} // '') =~ /'nonce-([^']+)'/;
+        my @in_body = $res->{body} =~ /nonce="([^"]+)"/g;
+        ok(defined $in_header && $in_header =~ m{^[A-Za-z0-9+/]{22}==$}, "nonce $i is base64 of 128 bits");
+        is_deeply(\@in_body, [$in_header, $in_header], "nonce $i: same value in header and both uses in the body");
+        $seen{$in_header // ''}++;
+    }
+    is(scalar(keys %seen), 20, 'every request got a different nonce');
+    $ng->stop;
+    unlike($ng->error_log, qr/\[(alert|crit|emerg|error)\]/, 'no errors logged');
+}
+
+# ---- levqor_status output passes promtool ---------------------------------
+SKIP: {
+    skip 'promtool not installed', 2 unless -x '/usr/bin/promtool';
+    my $ng = Test::Levqor::Nginx->new(config => <<'CONF');
+levqor_headers on;
+location /t { empty_gif; }
+location /metrics { levqor_status; }
+CONF
+    $ng->start;
+    $ng->request('GET /t') for 1 .. 3;
+    my $res = $ng->request('GET /metrics');
+    open(my $p, '|-', '/usr/bin/promtool check metrics >/dev/null 2>&1') or die "promtool: $!";
+    print $p $res->{body};
+    close($p);
+    is($?, 0, 'promtool check metrics accepts levqor_status');
+    # The status response is decorated too, but after its body was rendered.
+    like($res->{body}, qr/^levqor_headers_responses_total\{profile="strict"\} 3$/m,
+         'the three pages were counted');
+    $ng->stop;
+}
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: strict profile over plain HTTP: every header but HSTS
+--- config
+levqor_headers on;
+location /t { empty_gif; }
+--- request
+GET /t
+--- error_code: 200
+--- response_headers
+X-Frame-Options: DENY
+X-Content-Type-Options: nosniff
+Referrer-Policy: no-referrer
+Cross-Origin-Opener-Policy: same-origin
+Cross-Origin-Resource-Policy: same-origin
+! Strict-Transport-Security
+! Content-Security-Policy-Report-Only
+--- response_headers_like
+Content-Security-Policy: default-src 'none'; script-src 'nonce-[A-Za-z0-9+/]{22}==' 'strict-dynamic'; style-src 'self'; img-src 'self'; font-src 'self'; connect-src 'self'; manifest-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'
+Permissions-Policy: accelerometer=\(\), autoplay=\(\), camera=\(\), .*usb=\(\), xr-spatial-tracking=\(\)
+--- no_error_log
+[error]
+
+=== TEST 2: HSTS is sent over TLS only
+--- config
+levqor_headers on;
+location /t { empty_gif; }
+--- tls
+--- request
+GET /t
+--- response_headers
+Strict-Transport-Security: max-age=63072000; includeSubDomains
+X-Frame-Options: DENY
+--- no_error_log
+[error]
+
+=== TEST 3: off by default
+--- config
+location /t { empty_gif; }
+--- request
+GET /t
+--- response_headers
+! Content-Security-Policy
+! X-Frame-Options
+! X-Content-Type-Options
+--- no_error_log
+[error]
+
+=== TEST 4: api profile: no nonce, no document-only headers
+--- config
+levqor_headers on;
+levqor_headers_profile api;
+location /t { empty_gif; }
+--- tls
+--- request
+GET /t
+--- response_headers
+Content-Security-Policy: default-src 'none'; frame-ancestors 'none'
+Strict-Transport-Security: max-age=63072000; includeSubDomains
+X-Frame-Options: DENY
+X-Content-Type-Options: nosniff
+Referrer-Policy: no-referrer
+Cross-Origin-Resource-Policy: same-origin
+! Permissions-Policy
+! Cross-Origin-Opener-Policy
+--- no_error_log
+[error]
+
+=== TEST 5: relaxed profile reports CSP violations without enforcing
+--- config
+levqor_headers on;
+levqor_headers_profile relaxed;
+location /t { empty_gif; }
+--- tls
+--- request
+GET /t
+--- response_headers
+Content-Security-Policy-Report-Only: default-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'self'
+! Content-Security-Policy
+Strict-Transport-Security: max-age=31536000
+X-Frame-Options: SAMEORIGIN
+Referrer-Policy: strict-origin-when-cross-origin
+Permissions-Policy: camera=(), microphone=(), geolocation=(), payment=(), usb=()
+! Cross-Origin-Opener-Policy
+! Cross-Origin-Resource-Policy
+--- no_error_log
+[error]
+
+=== TEST 6: inheritance: http enables, server picks a profile, location overrides one header
+--- http_config
+levqor_headers on;
+levqor_frame_options SAMEORIGIN;
+--- config
+levqor_headers_profile api;
+location /t {
+    levqor_referrer_policy same-origin;
+    empty_gif;
+}
+--- request
+GET /t
+--- response_headers
+Content-Security-Policy: default-src 'none'; frame-ancestors 'none'
+X-Frame-Options: SAMEORIGIN
+Referrer-Policy: same-origin
+--- no_error_log
+[error]
+
+=== TEST 7: a location turns headers off inside an enabled server
+--- config
+levqor_headers on;
+location /t { levqor_headers off; empty_gif; }
+--- request
+GET /t
+--- response_headers
+! Content-Security-Policy
+! X-Frame-Options
+--- no_error_log
+[error]
+
+=== TEST 8: a location turns headers on inside a disabled server
+--- http_config
+levqor_headers off;
+--- config
+location /t { levqor_headers on; levqor_headers_profile api; empty_gif; }
+location /u { empty_gif; }
+--- request eval
+["GET /t", "GET /u"]
+--- response_headers eval
+["X-Frame-Options: DENY", "! X-Frame-Options"]
+--- no_error_log
+[error]
+
+=== TEST 9: redirects are decorated (301)
+--- config
+levqor_headers on;
+levqor_headers_profile api;
+location /old { return 301 /new; }
+--- request
+GET /old
+--- error_code: 301
+--- response_headers
+X-Frame-Options: DENY
+X-Content-Type-Options: nosniff
+Location: http://localhost:$TEST_NGINX_SERVER_PORT/new
+--- no_error_log
+[error]
+
+=== TEST 10: 404 from the static module is decorated
+--- config
+levqor_headers on;
+levqor_headers_profile api;
+location / { root $TEST_NGINX_HTML_DIR; }
+--- request
+GET /missing.html
+--- error_code: 404
+--- response_headers
+X-Frame-Options: DENY
+Content-Security-Policy: default-src 'none'; frame-ancestors 'none'
+--- error_log
+No such file or directory
+
+=== TEST 11: 500 is decorated
+--- config
+levqor_headers on;
+levqor_headers_profile api;
+location /t { return 500; }
+--- request
+GET /t
+--- error_code: 500
+--- response_headers
+X-Frame-Options: DENY
+--- no_error_log
+[error]
+
+=== TEST 12: error_page internal redirect: headers once, from the final location
+--- config
+levqor_headers on;
+levqor_headers_profile api;
+error_page 404 = /fallback;
+location /t { return 404; }
+location /fallback { levqor_frame_options SAMEORIGIN; empty_gif; }
+--- request
+GET /t
+--- error_code: 200
+--- response_headers
+X-Frame-Options: SAMEORIGIN
+X-Content-Type-Options: nosniff
+Content-Security-Policy: default-src 'none'; frame-ancestors 'none'
+--- no_error_log
+[error]
+
+=== TEST 13: a malformed request gets a decorated 400 from nginx itself
+--- config
+levqor_headers on;
+levqor_headers_profile api;
+location / { empty_gif; }
+--- raw_request eval
+"GET /t HTTP/1.1\r\nHost: localhost\r\nBad Header\r\n\r\n"
+--- error_code: 400
+--- response_headers
+X-Frame-Options: DENY
+X-Content-Type-Options: nosniff
+
+=== TEST 14: HEAD responses carry the headers too
+--- config
+levqor_headers on;
+levqor_headers_profile api;
+location /t { empty_gif; }
+--- request
+HEAD /t
+--- error_code: 200
+--- response_headers
+X-Frame-Options: DENY
+--- no_error_log
+[error]
+
+=== TEST 15: upstream copies are replaced by default: one copy, levqor's
+--- config
+levqor_headers on;
+levqor_headers_profile api;
+location /t { proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend; }
+location /backend {
+    levqor_headers off;
+    add_header X-Frame-Options SAMEORIGIN;
+    add_header Content-Security-Policy "default-src *";
+    add_header x-content-type-options nosniff;
+    add_header X-App yes;
+    empty_gif;
+}
+--- request
+GET /t
+--- response_headers
+X-Frame-Options: DENY
+Content-Security-Policy: default-src 'none'; frame-ancestors 'none'
+X-Content-Type-Options: nosniff
+X-App: yes
+--- no_error_log
+[error]
+
+=== TEST 16: levqor_headers_upstream keep: the upstream's copy wins, still one copy
+--- config
+levqor_headers on;
+levqor_headers_profile api;
+levqor_headers_upstream keep;
+location /t { proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend; }
+location /backend {
+    levqor_headers off;
+    add_header X-Frame-Options SAMEORIGIN;
+    add_header Content-Security-Policy "default-src *";
+    empty_gif;
+}
+--- request
+GET /t
+--- response_headers
+X-Frame-Options: SAMEORIGIN
+Content-Security-Policy: default-src *
+Referrer-Policy: no-referrer
+--- no_error_log
+[error]
+
+=== TEST 17: an upstream 5xx is decorated
+--- config
+levqor_headers on;
+levqor_headers_profile api;
+location /t { proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend; }
+location /backend { levqor_headers off; return 502; }
+--- request
+GET /t
+--- error_code: 502
+--- response_headers
+X-Frame-Options: DENY
+--- no_error_log
+[error]
+
+=== TEST 18: levqor_csp with the nonce, twice in one policy
+--- config
+levqor_headers on;
+levqor_csp "script-src 'nonce-$levqor_csp_nonce'; style-src 'nonce-${levqor_csp_nonce}'";
+location /t { empty_gif; }
+--- request
+GET /t
+--- response_headers_like
+Content-Security-Policy: script-src 'nonce-([A-Za-z0-9+/]{22}==)'; style-src 'nonce-\1'
+--- no_error_log
+[error]
+
+=== TEST 19: levqor_csp report_only
+--- config
+levqor_headers on;
+levqor_csp "default-src 'self'; report-uri /csp" report_only;
+location /t { empty_gif; }
+--- request
+GET /t
+--- response_headers
+Content-Security-Policy-Report-Only: default-src 'self'; report-uri /csp
+! Content-Security-Policy
+--- no_error_log
+[error]
+
+=== TEST 20: levqor_csp off
+--- config
+levqor_headers on;
+levqor_csp off;
+location /t { empty_gif; }
+--- request
+GET /t
+--- response_headers
+! Content-Security-Policy
+! Content-Security-Policy-Report-Only
+X-Frame-Options: DENY
+--- no_error_log
+[error]
+
+=== TEST 21: levqor_hsts with preload, and off
+--- config
+levqor_headers on;
+levqor_hsts max_age=31536000 include_subdomains preload;
+location /t { empty_gif; }
+location /nohsts { levqor_hsts off; empty_gif; }
+--- tls
+--- request eval
+["GET /t", "GET /nohsts"]
+--- response_headers eval
+["Strict-Transport-Security: max-age=31536000; includeSubDomains; preload", "! Strict-Transport-Security"]
+--- no_error_log
+[error]
+
+=== TEST 22: frame options, referrer and permissions overrides and off
+--- config
+levqor_headers on;
+location /t {
+    levqor_frame_options off;
+    levqor_referrer_policy "no-referrer, strict-origin-when-cross-origin";
+    levqor_permissions_policy "camera=(), geolocation=(self \"https://maps.example\")";
+    empty_gif;
+}
+location /u {
+    levqor_referrer_policy off;
+    levqor_permissions_policy off;
+    empty_gif;
+}
+--- request eval
+["GET /t", "GET /u"]
+--- response_headers eval
+["! X-Frame-Options\nReferrer-Policy: no-referrer, strict-origin-when-cross-origin\nPermissions-Policy: camera=(), geolocation=(self \"https://maps.example\")",
+ "! Referrer-Policy\n! Permissions-Policy\nX-Frame-Options: DENY"]
+--- no_error_log
+[error]
+
+=== TEST 23: subrequests are not decorated (counted once per request)
+--- config
+levqor_headers on;
+levqor_headers_profile api;
+location /page { ssi on; default_type text/html; root $TEST_NGINX_HTML_DIR; }
+location /part { return 200 "part"; }
+location /metrics { levqor_headers off; levqor_status; }
+--- user_files
+>>> page/index.html
+a<!--# include virtual="/part" -->b<!--# include virtual="/part" -->c
+--- request eval
+["GET /page/index.html", "GET /metrics"]
+--- response_body_like eval
+["^apartbpartc\$", "levqor_headers_responses_total\\{profile=\"api\"\\} 1\\n"]
+--- no_error_log
+[error]
+
+=== TEST 24: subrequests share the main request's nonce
+--- config
+levqor_headers on;
+location /page { ssi on; default_type text/html; root $TEST_NGINX_HTML_DIR; }
+location /part { levqor_headers off; return 200 "[$levqor_csp_nonce]"; }
+--- user_files
+>>> page/index.html
+<!--# include virtual="/part" -->
+--- request
+GET /page/index.html
+--- response_body_like
+^\[[A-Za-z0-9+/]{22}==\]$
+--- no_error_log
+[error]
+
+=== TEST 25: no nonce work when nothing uses it
+--- config
+levqor_headers on;
+levqor_headers_profile api;
+location /t { empty_gif; }
+location /metrics { levqor_headers off; levqor_status; }
+--- request eval
+["GET /t", "GET /t", "GET /metrics"]
+--- response_body_like eval
+["", "", "levqor_csp_nonces_total 0\\n"]
+--- no_error_log
+[error]
+
+=== TEST 26: levqor_status answers GET only
+--- config
+location /metrics { levqor_status; }
+--- request
+POST /metrics
+x
+--- error_code: 405
+--- no_error_log
+[error]
+
+=== TEST 27: unknown profile fails nginx -t naming the value
+--- config
+levqor_headers_profile paranoid;
+--- must_die
+"levqor_headers_profile" directive unknown profile "paranoid", expected strict, api or relaxed
+
+=== TEST 28: empty CSP fails nginx -t
+--- config
+levqor_csp "";
+--- must_die
+"levqor_csp" directive empty policy ""
+
+=== TEST 29: other variables in a CSP are refused
+--- config
+levqor_csp "default-src $host";
+--- must_die
+"levqor_csp" directive only $levqor_csp_nonce may be used in a policy, found "$host"
+
+=== TEST 30: bad max_age
+--- config
+levqor_hsts max_age=two_years;
+--- must_die
+"levqor_hsts" directive invalid max_age "max_age=two_years"
+
+=== TEST 31: preload without include_subdomains
+--- config
+levqor_hsts max_age=63072000 preload;
+--- must_die
+"levqor_hsts" directive "preload" needs include_subdomains
+
+=== TEST 32: bad frame options
+--- config
+levqor_frame_options ALLOW-FROM;
+--- must_die
+"levqor_frame_options" directive invalid value "ALLOW-FROM", expected DENY, SAMEORIGIN or off
+
+=== TEST 33: bad referrer policy
+--- config
+levqor_referrer_policy never;
+--- must_die
+"levqor_referrer_policy" directive invalid value "never"
+
+=== TEST 34: Feature-Policy syntax in levqor_permissions_policy
+--- config
+levqor_permissions_policy "camera 'none'";
+--- must_die
+"levqor_permissions_policy" directive invalid member "camera 'none'"
+
+=== TEST 35: levqor_headers takes on or off
+--- config
+levqor_headers yes;
+--- must_die
+"levqor_headers" directive invalid value "yes", expected on or off
+
+=== TEST 36: levqor_headers_upstream value
+--- config
+levqor_headers_upstream merge;
+--- must_die
+"levqor_headers_upstream" directive invalid value "merge", expected keep or replace
+
+=== TEST 37: a directive given twice at one level
+--- config
+levqor_headers on;
+levqor_headers off;
+--- must_die
+"levqor_headers" directive is duplicate
+
+=== TEST 38: a directive in the wrong context
+--- main_config
+levqor_headers on;
+--- must_die
+"levqor_headers" directive is not allowed here
+
+=== TEST 39: levqor_status takes no arguments and only in server/location
+--- http_config
+levqor_status;
+--- must_die
+"levqor_status" directive is not allowed here
+
+=== TEST 40: levqor_csp second parameter must be report_only
+--- config
+levqor_csp "default-src 'self'" enforce;
+--- must_die
+"levqor_csp" directive invalid parameter "enforce", expected report_only
