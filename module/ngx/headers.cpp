@@ -16,7 +16,6 @@ namespace {
 
 namespace h = levqor::headers;
 
-ngx_http_output_header_filter_pt next_header_filter;
 
 // Per worker process; reset after fork in headers_init_process().
 NonceSource& nonce_source() {
@@ -188,11 +187,6 @@ void decorate(ngx_http_request_t* r, const HeaderPlan& plan, const HeadersMain& 
     metric_add(plan.decorated_cell);
 }
 
-ngx_int_t header_filter(ngx_http_request_t* r) noexcept {
-    const HeaderPlan* plan = loc_conf<LocConf>(r)->headers.plan;
-    if (plan != nullptr && r == r->main) decorate(r, *plan, main_conf<MainConf>(r)->headers);
-    return next_header_filter(r);
-}
 
 ngx_int_t nonce_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, uintptr_t) noexcept {
     const HeadersMain& m = main_conf<MainConf>(r)->headers;
@@ -218,6 +212,11 @@ ngx_int_t nonce_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, ui
 }
 
 }  // namespace
+
+void headers_decorate(ngx_http_request_t* r) noexcept {
+    const HeaderPlan* plan = loc_conf<LocConf>(r)->headers.plan;
+    if (plan != nullptr && r == r->main) decorate(r, *plan, main_conf<MainConf>(r)->headers);
+}
 
 // ---- directives -------------------------------------------------------------
 
@@ -335,10 +334,7 @@ ngx_int_t headers_postconfiguration(ngx_conf_t* cf) noexcept {
     static ngx_str_t name = ngx_string("levqor_csp_nonce");
     auto* mcf = main_conf<MainConf>(cf);
     mcf->headers.nonce_index = ngx_http_get_variable_index(cf, &name);
-    if (mcf->headers.nonce_index == NGX_ERROR) return NGX_ERROR;
-    next_header_filter = ngx_http_top_header_filter;
-    ngx_http_top_header_filter = header_filter;
-    return NGX_OK;
+    return mcf->headers.nonce_index == NGX_ERROR ? NGX_ERROR : NGX_OK;
 }
 
 void headers_init_process() noexcept { nonce_source().reset(); }

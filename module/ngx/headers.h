@@ -69,5 +69,7 @@ void headers_register_metrics(HeadersMain& main, MetricsRegistry& metrics);
 char* headers_merge(ngx_conf_t* cf, HeadersLoc& parent, HeadersLoc& child) noexcept;
 ngx_int_t headers_postconfiguration(ngx_conf_t* cf) noexcept;
 void headers_init_process() noexcept;
+// Header filter part: adds the location's security headers (main requests only).
+void headers_decorate(ngx_http_request_t* r) noexcept;
 
 }  // namespace levqor::ngx

@@ -7,6 +7,15 @@
 namespace levqor::ngx {
 namespace {
 
+ngx_http_output_header_filter_pt next_header_filter;
+
+// One header filter for every feature; it never fails the response.
+ngx_int_t header_filter(ngx_http_request_t* r) noexcept {
+    headers_decorate(r);
+    limit_add_headers(r);
+    return next_header_filter(r);
+}
+
 void* create_main_conf(ngx_conf_t* cf) noexcept try {
     auto* mcf = pool_new<MainConf>(cf->pool);
     if (mcf == nullptr) return nullptr;
@@ -25,13 +34,20 @@ void* create_loc_conf(ngx_conf_t* cf) noexcept try {
 char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) noexcept {
     auto* prev = static_cast<LocConf*>(parent);
     auto* conf = static_cast<LocConf*>(child);
-    return headers_merge(cf, prev->headers, conf->headers);
+    if (headers_merge(cf, prev->headers, conf->headers) != NGX_CONF_OK) return static_cast<char*>(NGX_CONF_ERROR);
+    return limit_merge(cf, prev->limit, conf->limit);
 }
 
-ngx_int_t preconfiguration(ngx_conf_t* cf) noexcept { return headers_preconfiguration(cf); }
+ngx_int_t preconfiguration(ngx_conf_t* cf) noexcept {
+    if (headers_preconfiguration(cf) != NGX_OK) return NGX_ERROR;
+    return limit_preconfiguration(cf);
+}
 
 ngx_int_t postconfiguration(ngx_conf_t* cf) noexcept {
     if (headers_postconfiguration(cf) != NGX_OK) return NGX_ERROR;
+    if (limit_postconfiguration(cf) != NGX_OK) return NGX_ERROR;
+    next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = header_filter;
     // Last: every feature has registered its series by now.
     return main_conf<MainConf>(cf)->metrics.declare_zone(cf);
 }
@@ -59,6 +75,17 @@ ngx_command_t commands[] = {
     {ngx_string("levqor_permissions_policy"), kAnyLevel | NGX_CONF_TAKE1, set_permissions_policy,
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("levqor_headers_upstream"), kAnyLevel | NGX_CONF_TAKE1, set_headers_upstream,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("levqor_limit_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE, set_limit_zone,
+     NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
+    {ngx_string("levqor_plan"), NGX_HTTP_MAIN_CONF | NGX_CONF_2MORE, set_plan, NGX_HTTP_MAIN_CONF_OFFSET, 0,
+     nullptr},
+    {ngx_string("levqor_limit"), kAnyLevel | NGX_CONF_1MORE, set_limit, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("levqor_limit_status"), kAnyLevel | NGX_CONF_TAKE1, set_limit_status, NGX_HTTP_LOC_CONF_OFFSET, 0,
+     nullptr},
+    {ngx_string("levqor_limit_headers"), kAnyLevel | NGX_CONF_TAKE1, set_limit_headers, NGX_HTTP_LOC_CONF_OFFSET,
+     0, nullptr},
+    {ngx_string("levqor_limit_log_level"), kAnyLevel | NGX_CONF_TAKE1, set_limit_log_level,
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("levqor_status"), NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, set_status,
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},

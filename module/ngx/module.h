@@ -4,6 +4,7 @@
 #pragma once
 
 #include "headers.h"
+#include "limit.h"
 #include "metrics_zone.h"
 #include "ngx_shim.h"
 
@@ -13,11 +14,13 @@ namespace levqor::ngx {
 struct MainConf {
     MetricsRegistry metrics;
     HeadersMain headers;
+    LimitMain limit;
 };
 
 // http{}, server{} and location{} levels.
 struct LocConf {
     HeadersLoc headers;
+    LimitLoc limit;
 };
 
 // levqor_status (status.cpp).

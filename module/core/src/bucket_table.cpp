@@ -85,7 +85,7 @@ void BucketTable::lock(Set& s, std::int32_t pid) noexcept {
     }
 }
 
-Slot* BucketTable::find(Set& s, std::uint64_t tag) const noexcept {
+Slot* BucketTable::find(Set& s, std::uint64_t tag) noexcept {
     for (auto& slot : s.slots) {
         if (slot.tag.load(std::memory_order_relaxed) == tag) return &slot;
     }
@@ -110,50 +110,64 @@ Slot* BucketTable::claim(Set& s, std::uint64_t now) noexcept {
     return lru;
 }
 
-bool BucketTable::decide(const BucketRequest* reqs, std::size_t n, std::uint64_t cost, std::uint64_t now,
-                         gcra::Decision* out, std::int32_t pid) noexcept {
+Outcome BucketTable::decide(const BucketRequest* reqs, std::size_t n, std::uint64_t now, gcra::Decision* out,
+                            std::int32_t pid) noexcept {
     n = std::min(n, kMaxBuckets);
-    // Lock each distinct set once, in address order (no deadlock between workers).
+    // Lock each distinct set once, in address order (no deadlock between
+    // workers, whatever tables the sets belong to).
     Set* sets[kMaxBuckets];
-    for (std::size_t i = 0; i < n; ++i) sets[i] = &set_for(reqs[i].tag);
+    for (std::size_t i = 0; i < n; ++i) sets[i] = &reqs[i].table->set_for(reqs[i].tag);
     Set* order[kMaxBuckets];
     std::copy(sets, sets + n, order);
     std::sort(order, order + n);
     Set** order_end = std::unique(order, order + n);
-    for (Set** s = order; s != order_end; ++s) lock(**s, pid);
+    for (Set** s = order; s != order_end; ++s) {
+        const std::size_t owner = static_cast<std::size_t>(std::find(sets, sets + n, *s) - sets);
+        reqs[owner].table->lock(**s, pid);  // steals are counted on the set's own table
+    }
 
-    // Decide every bucket; a tag that appears twice is charged twice.
+    // Decide every bucket; a bucket named twice is charged twice.
     Slot* slots[kMaxBuckets];
-    bool allowed = true;
+    std::uint64_t before[kMaxBuckets];
+    Outcome outcome;
     for (std::size_t i = 0; i < n; ++i) {
         slots[i] = find(*sets[i], reqs[i].tag);
         std::uint64_t tat = slots[i] != nullptr ? slots[i]->tat.load(std::memory_order_relaxed) : 0;
         for (std::size_t j = 0; j < i; ++j) {
-            if (reqs[j].tag == reqs[i].tag) tat = out[j].new_tat;
+            if (sets[j] == sets[i] && reqs[j].tag == reqs[i].tag) tat = out[j].new_tat;
         }
-        out[i] = gcra::decide(tat, now, reqs[i].limit, cost);
-        allowed = allowed && out[i].allowed;
+        before[i] = tat;
+        out[i] = gcra::decide(tat, now, reqs[i].limit, reqs[i].cost);
+        bool& ok = reqs[i].observe_only ? outcome.observed_ok : outcome.enforced_ok;
+        ok = ok && out[i].allowed;
     }
 
-    // Commit all or nothing. Existing buckets first, so that claiming slots
-    // for new ones never evicts a bucket this request is charging.
+    // Commit. Existing buckets first, so that claiming slots for new ones
+    // never evicts a bucket this request is charging.
+    auto charged = [&](std::size_t i) {
+        return outcome.enforced_ok && (!reqs[i].observe_only || outcome.observed_ok);
+    };
     for (std::size_t i = 0; i < n; ++i) {
         if (slots[i] == nullptr) continue;
-        if (allowed) slots[i]->tat.store(out[i].new_tat, std::memory_order_relaxed);
+        if (charged(i)) slots[i]->tat.store(out[i].new_tat, std::memory_order_relaxed);
         slots[i]->last_used.store(now, std::memory_order_relaxed);
     }
-    for (std::size_t i = 0; allowed && i < n; ++i) {
-        if (slots[i] != nullptr) continue;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (slots[i] != nullptr || !charged(i)) continue;
         Slot* slot = find(*sets[i], reqs[i].tag);  // claimed by an earlier duplicate?
         if (slot == nullptr) {
-            slot = claim(*sets[i], now);
+            slot = reqs[i].table->claim(*sets[i], now);
             slot->tag.store(reqs[i].tag, std::memory_order_relaxed);
         }
         slot->tat.store(out[i].new_tat, std::memory_order_relaxed);
         slot->last_used.store(now, std::memory_order_relaxed);
     }
     for (Set** s = order; s != order_end; ++s) unlock(**s);
-    return allowed;
+    // Buckets that were not charged report their state as it stands.
+    for (std::size_t i = 0; i < n; ++i) {
+        if (!charged(i)) gcra::describe_uncharged(out[i], before[i], now, reqs[i].limit);
+    }
+    return outcome;
 }
 
 std::uint64_t BucketTable::peek(std::uint64_t tag) const noexcept {

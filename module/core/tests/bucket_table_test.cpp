@@ -26,9 +26,12 @@ struct TableFixture {
         return table.tag(domain, k.data(), k.size());
     }
     bool take(std::uint64_t tag, gcra::Limit l, std::uint64_t now, std::uint64_t cost = 1) {
-        BucketRequest r{tag, l};
+        BucketRequest r{&table, tag, l, cost};
         gcra::Decision d;
-        return table.decide(&r, 1, cost, now, &d, getpid());
+        return BucketTable::decide(&r, 1, now, &d, getpid()).enforced_ok;
+    }
+    BucketRequest req(std::uint64_t tag, gcra::Limit l, bool observe = false) {
+        return BucketRequest{&table, tag, l, 1, observe};
     }
     std::vector<char> mem;
     BucketTable table;
@@ -47,11 +50,11 @@ TEST(BucketTable, KeyAndIpDomainsNeverShareATag) {
 TEST(BucketTable, AllOrNothingAcrossBuckets) {
     TableFixture t(64);
     const gcra::Limit key{kSec, 5}, ip{kSec, 2};
-    BucketRequest reqs[2] = {{t.key("k"), key}, {t.key("1.2.3.4", 1), ip}};
+    BucketRequest reqs[2] = {t.req(t.key("k"), key), t.req(t.key("1.2.3.4", 1), ip)};
     gcra::Decision d[2];
-    EXPECT_TRUE(t.table.decide(reqs, 2, 1, kStart, d, getpid()));
-    EXPECT_TRUE(t.table.decide(reqs, 2, 1, kStart, d, getpid()));
-    EXPECT_FALSE(t.table.decide(reqs, 2, 1, kStart, d, getpid()));  // ip exhausted
+    EXPECT_TRUE(BucketTable::decide(reqs, 2, kStart, d, getpid()).enforced_ok);
+    EXPECT_TRUE(BucketTable::decide(reqs, 2, kStart, d, getpid()).enforced_ok);
+    EXPECT_FALSE(BucketTable::decide(reqs, 2, kStart, d, getpid()).enforced_ok);  // ip exhausted
     EXPECT_TRUE(d[0].allowed);
     EXPECT_FALSE(d[1].allowed);
     // The rejected request charged neither bucket: the key still has 3 tokens.
@@ -62,11 +65,37 @@ TEST(BucketTable, AllOrNothingAcrossBuckets) {
 TEST(BucketTable, RepeatedTagIsChargedTwice) {
     TableFixture t(64);
     const gcra::Limit l{kSec, 3};
-    BucketRequest reqs[2] = {{t.key("k"), l}, {t.key("k"), l}};
+    BucketRequest reqs[2] = {t.req(t.key("k"), l), t.req(t.key("k"), l)};
     gcra::Decision d[2];
-    EXPECT_TRUE(t.table.decide(reqs, 2, 1, kStart, d, getpid()));
-    EXPECT_FALSE(t.table.decide(reqs, 2, 1, kStart, d, getpid()));  // 1 left, 2 needed
+    EXPECT_TRUE(BucketTable::decide(reqs, 2, kStart, d, getpid()).enforced_ok);
+    EXPECT_FALSE(BucketTable::decide(reqs, 2, kStart, d, getpid()).enforced_ok);  // 1 left, 2 needed
     EXPECT_TRUE(t.take(reqs[0].tag, l, kStart));
+}
+
+TEST(BucketTable, ObserveOnlyBucketsNeverRejectAndAreChargedOnlyWhenTheyAdmit) {
+    TableFixture t(64);
+    const gcra::Limit enforce{kSec, 3}, observe{kSec, 1};
+    BucketRequest reqs[2] = {t.req(t.key("k"), enforce), t.req(t.key("k", 1), observe, true)};
+    gcra::Decision d[2];
+    Outcome o = BucketTable::decide(reqs, 2, kStart, d, getpid());
+    EXPECT_TRUE(o.enforced_ok);
+    EXPECT_TRUE(o.observed_ok);
+    o = BucketTable::decide(reqs, 2, kStart, d, getpid());
+    EXPECT_TRUE(o.enforced_ok);    // passes
+    EXPECT_FALSE(o.observed_ok);   // but the dry-run limit would have rejected it
+    EXPECT_TRUE(BucketTable::decide(reqs, 2, kStart, d, getpid()).enforced_ok);
+    // The enforcing bucket's 3 tokens are used; the observe-only one was charged once.
+    EXPECT_FALSE(BucketTable::decide(reqs, 2, kStart, d, getpid()).enforced_ok);
+    EXPECT_EQ(d[1].retry_after_ns, kSec);
+}
+
+TEST(BucketTable, DecidesAcrossTables) {
+    TableFixture a(8), b(8);
+    BucketRequest reqs[2] = {a.req(a.key("k"), {kSec, 2}), b.req(b.key("k"), {kSec, 1})};
+    gcra::Decision d[2];
+    EXPECT_TRUE(BucketTable::decide(reqs, 2, kStart, d, getpid()).enforced_ok);
+    EXPECT_FALSE(BucketTable::decide(reqs, 2, kStart, d, getpid()).enforced_ok);
+    EXPECT_TRUE(a.take(a.key("k"), {kSec, 2}, kStart));  // a was not charged by the rejection
 }
 
 TEST(BucketTable, BoundedAndEvictsFullBucketsFirst) {
@@ -147,9 +176,9 @@ TEST(BucketTable, LockHeldByADeadProcessIsTakenOver) {
     }
     int status = 0;
     waitpid(child, &status, 0);
-    BucketRequest r{table.tag(0, "k", 1), {kSec, 1}};
+    BucketRequest r{&table, table.tag(0, "k", 1), {kSec, 1}};
     gcra::Decision d;
-    EXPECT_TRUE(table.decide(&r, 1, 1, kStart, &d, getpid()));
+    EXPECT_TRUE(BucketTable::decide(&r, 1, kStart, &d, getpid()).enforced_ok);
     EXPECT_EQ(table.lock_steals(), 1u);
     munmap(mem, bytes);
 }

@@ -53,9 +53,20 @@ struct TableHeader {
     std::atomic<std::uint64_t> lock_steals;   // locks taken over from dead processes
 };
 
+class BucketTable;
+
+// One bucket a request is charged against.
 struct BucketRequest {
+    BucketTable* table;
     std::uint64_t tag;
     gcra::Limit limit;
+    std::uint64_t cost = 1;
+    bool observe_only = false;  // dry run: decided and reported, never rejects
+};
+
+struct Outcome {
+    bool enforced_ok = true;  // every enforcing bucket admits the request
+    bool observed_ok = true;  // every observe-only bucket would admit it
 };
 
 struct TableStats {
@@ -82,12 +93,13 @@ public:
     // The tag of a key in a domain (key vs ip buckets never share a tag).
     std::uint64_t tag(std::uint8_t domain, const void* key, std::size_t len) const noexcept;
 
-    // Decides a request of `cost` tokens against n buckets (n <= kMaxBuckets)
-    // at time now (ns, > 0). out[i] is the decision for reqs[i]. Returns true
-    // if every bucket admits it; then all of them are charged, else none.
-    // `pid` identifies the caller for lock recovery.
-    bool decide(const BucketRequest* reqs, std::size_t n, std::uint64_t cost, std::uint64_t now,
-                gcra::Decision* out, std::int32_t pid) noexcept;
+    // Decides a request against n buckets (n <= kMaxBuckets, any tables) at
+    // time now (ns, > 0); out[i] is the decision for reqs[i]. All or nothing:
+    // if every enforcing bucket admits the request, the enforcing buckets are
+    // charged, and the observe-only ones too if they all admit it; otherwise
+    // nothing is charged. `pid` identifies the caller for lock recovery.
+    static Outcome decide(const BucketRequest* reqs, std::size_t n, std::uint64_t now, gcra::Decision* out,
+                          std::int32_t pid) noexcept;
 
     // Reads a bucket without changing it (tat 0: not tracked).
     std::uint64_t peek(std::uint64_t tag) const noexcept;
@@ -100,7 +112,7 @@ private:
     Set& set_for(std::uint64_t tag) const noexcept { return sets_[tag % header_->nsets]; }
     void lock(Set& s, std::int32_t pid) noexcept;
     static void unlock(Set& s) noexcept { s.lock.store(0, std::memory_order_release); }
-    Slot* find(Set& s, std::uint64_t tag) const noexcept;
+    static Slot* find(Set& s, std::uint64_t tag) noexcept;
     Slot* claim(Set& s, std::uint64_t now) noexcept;
 
     TableHeader* header_ = nullptr;

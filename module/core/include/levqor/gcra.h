@@ -48,6 +48,15 @@ inline Decision decide(std::uint64_t tat, std::uint64_t now, const Limit& limit,
     return d;
 }
 
+// Describes a bucket as it stands, without charging it (for a request that
+// was not admitted): tokens available now and time until it is full.
+inline void describe_uncharged(Decision& d, std::uint64_t tat, std::uint64_t now, const Limit& limit) {
+    const std::uint64_t debt = tat > now ? tat - now : 0;
+    const std::uint64_t capacity = limit.capacity_ns();
+    d.remaining = debt >= capacity ? 0 : (capacity - debt) / limit.interval_ns;
+    d.reset_after_ns = debt;
+}
+
 // Whole seconds a client should wait, rounded up (HTTP Retry-After).
 inline std::uint64_t ceil_seconds(std::uint64_t ns) { return (ns + 999999999ULL) / 1000000000ULL; }
 

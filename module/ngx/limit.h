@@ -1,0 +1,135 @@
+// Rate limiting: levqor_limit_zone, levqor_plan, levqor_limit and friends.
+// Configuration objects (limit_conf.cpp) and the preaccess handler, the 429
+// response, the RateLimit header fields and the variables (limit_handler.cpp).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "levqor/bucket_table.h"
+#include "levqor/rate_plan.h"
+#include "levqor/ratelimit_fields.h"
+#include "ngx_shim.h"
+
+namespace levqor::ngx {
+
+class MetricsRegistry;
+
+// A plan with everything the request path needs precomputed.
+struct RuntimePlan {
+    ratelimit::Plan plan;
+    bool user_defined = false;
+    gcra::Limit limits[2];          // [kKey], [kIp]
+    std::string policy_items[2];    // "\"free-key\";q=60;w=60"
+    std::string state_prefixes[2];  // "\"free-key\";r="
+};
+enum BucketKind : std::uint8_t { kKey = 0, kIp = 1 };
+
+// Per zone and plan: metrics cells.
+struct PlanCells {
+    std::size_t passed, rejected, dry_run_rejected, hit_key, hit_ip;
+};
+
+// Shared memory of a zone: this header, then the bucket table (64-byte aligned).
+struct LimitZoneShm {
+    static constexpr std::uint64_t kMagic = 0x6c76717a6f6e6531ULL;  // "lvqzone1"
+    static constexpr std::size_t kUnknownPlans = 64;
+    std::uint64_t magic;
+    std::uint64_t nsets;
+    // Hashes of unknown plan names already logged (once per name, across workers).
+    std::atomic<std::uint64_t> unknown_plans[kUnknownPlans];
+
+    static constexpr std::size_t table_offset() { return (sizeof(LimitZoneShm) + 63) / 64 * 64; }
+    void* table_memory() { return reinterpret_cast<char*>(this) + table_offset(); }
+};
+
+struct LimitZone {
+    std::string name;
+    std::size_t size = 0;  // 0 until levqor_limit_zone defines it
+    ngx_shm_zone_t* shm = nullptr;
+    LimitZoneShm* data = nullptr;  // set by init_zone
+    ratelimit::BucketTable table;
+    std::vector<PlanCells> cells;  // by plan index
+};
+
+// A directive argument evaluated per request; a lone variable ($x) is read
+// directly, without the complex-value machinery and its copy.
+struct ValueSource {
+    ngx_http_complex_value_t* cv = nullptr;
+    ngx_int_t var_index = NGX_ERROR;
+    bool empty = true;  // no source: always the empty string
+    bool eval(ngx_http_request_t* r, ngx_str_t& out) const noexcept;
+};
+
+struct LimitRule {
+    LimitZone* zone = nullptr;
+    ValueSource key;
+    ValueSource plan;
+    ValueSource ip;
+    std::string plan_literal;  // when plan= has no variables
+    ngx_int_t static_plan = -1;  // its index, resolved at merge
+    std::uint64_t cost = 1;
+    bool dry_run = false;
+};
+
+struct LimitLoc {
+    std::vector<LimitRule> rules;  // set at this level
+    bool rules_here = false;
+    const std::vector<LimitRule>* effective = nullptr;  // after merge
+    ngx_uint_t status = NGX_CONF_UNSET_UINT;
+    ngx_uint_t log_level = NGX_CONF_UNSET_UINT;
+    ngx_int_t header_mode = NGX_CONF_UNSET;
+};
+
+struct LimitMain {
+    std::vector<RuntimePlan> plans;  // "free" first, then "pro", then user plans
+    std::vector<std::unique_ptr<LimitZone>> zones;
+    ngx_int_t status_index = NGX_ERROR;
+    ngx_int_t remaining_index = NGX_ERROR;
+
+    LimitMain();
+    ngx_int_t find_plan(const u_char* name, std::size_t len) const noexcept;
+    LimitZone* zone(const std::string& name, bool create);
+};
+
+char* set_limit_zone(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept;
+char* set_plan(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept;
+char* set_limit(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept;
+char* set_limit_status(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept;
+char* set_limit_headers(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept;
+char* set_limit_log_level(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept;
+
+ngx_int_t limit_preconfiguration(ngx_conf_t* cf) noexcept;
+char* limit_merge(ngx_conf_t* cf, LimitLoc& parent, LimitLoc& child) noexcept;
+// Checks zones, registers metrics, installs the preaccess handler.
+ngx_int_t limit_postconfiguration(ngx_conf_t* cf) noexcept;
+// The preaccess phase handler.
+ngx_int_t limit_handler(ngx_http_request_t* r) noexcept;
+// Header filter part: RateLimit fields on the response of a limited request.
+void limit_add_headers(ngx_http_request_t* r) noexcept;
+
+// The decision of a request, kept on the main request (survives internal
+// redirects; see limit_handler.cpp). Trivially destructible.
+enum class LimitStatus : std::uint8_t { Passed, Rejected, DryRunRejected };
+
+struct LimitEntry {
+    const RuntimePlan* plan;
+    BucketKind kind;
+    std::uint64_t remaining;
+    std::uint64_t reset_s;
+};
+
+struct LimitCtx {
+    LimitStatus status;
+    std::uint8_t n;
+    ratelimit::HeaderMode header_mode;
+    std::uint64_t remaining;    // the smallest over the buckets
+    std::uint64_t retry_after;  // rejected: seconds
+    LimitEntry entries[ratelimit::kMaxBuckets];
+};
+
+}  // namespace levqor::ngx

@@ -1,0 +1,415 @@
+// Rate limiting configuration: zones (shared memory, reused across reloads),
+// plans, levqor_limit rules, inheritance, metrics registration.
+#include <cstring>
+#include <string>
+
+#include <openssl/rand.h>
+
+#include "limit.h"
+#include "module.h"
+#include "ngx_util.h"
+
+namespace levqor::ngx {
+
+namespace rl = levqor::ratelimit;
+
+namespace {
+
+RuntimePlan make_runtime_plan(rl::Plan plan, bool user_defined) {
+    RuntimePlan rp;
+    rp.limits[kKey] = plan.key_limit();
+    rp.limits[kIp] = plan.ip_limit();
+    for (const BucketKind k : {kKey, kIp}) {
+        const std::string name = plan.name + (k == kKey ? "-key" : "-ip");
+        rp.policy_items[k] = rl::policy_item(name, rp.limits[k]);
+        rp.state_prefixes[k] = rl::state_item_prefix(name);
+    }
+    rp.plan = std::move(plan);
+    rp.user_defined = user_defined;
+    return rp;
+}
+
+std::string str(const ngx_str_t& s) { return std::string(sv(s)); }
+
+bool is_lone_variable(std::string_view v, ngx_str_t& name) {
+    if (v.size() < 2 || v[0] != '$') return false;
+    std::string_view n = v.substr(1);
+    if (n.front() == '{') {
+        if (n.size() < 3 || n.back() != '}') return false;
+        n = n.substr(1, n.size() - 2);
+    }
+    for (const char c : n) {
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
+    }
+    name.data = reinterpret_cast<u_char*>(const_cast<char*>(n.data()));
+    name.len = n.size();
+    return true;
+}
+
+// Compiles a directive argument into a ValueSource.
+bool compile_value(ngx_conf_t* cf, ngx_str_t text, ValueSource& out) {
+    out = ValueSource{};
+    if (text.len == 0) return true;
+    out.empty = false;
+    ngx_str_t name;
+    if (is_lone_variable(sv(text), name)) {
+        out.var_index = ngx_http_get_variable_index(cf, &name);
+        return out.var_index != NGX_ERROR;
+    }
+    out.cv = static_cast<ngx_http_complex_value_t*>(ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t)));
+    if (out.cv == nullptr) return false;
+    ngx_http_compile_complex_value_t ccv;
+    ngx_memzero(&ccv, sizeof ccv);
+    ccv.cf = cf;
+    ccv.value = &text;
+    ccv.complex_value = out.cv;
+    return ngx_http_compile_complex_value(&ccv) == NGX_OK;
+}
+
+bool has_variables(std::string_view v) { return v.find('$') != std::string_view::npos; }
+
+ngx_int_t init_zone(ngx_shm_zone_t* shm_zone, void* old_data) noexcept {
+    auto* zone = static_cast<LimitZone*>(shm_zone->data);
+    if (old_data != nullptr) {
+        // nginx -s reload with the same name and size: keep every bucket.
+        auto* old = static_cast<LimitZone*>(old_data);
+        if (old->data != nullptr &&
+            rl::BucketTable::attach(old->data->table_memory(), old->data->nsets, zone->table)) {
+            zone->data = old->data;
+            return NGX_OK;
+        }
+    }
+    auto* shpool = reinterpret_cast<ngx_slab_pool_t*>(shm_zone->shm.addr);
+    // The largest table the slab allocator can give us in one piece.
+    std::size_t bytes = shm_zone->shm.size - shm_zone->shm.size / 16 - 8 * ngx_pagesize;
+    void* mem = nullptr;
+    std::size_t nsets = 0;
+    for (int attempt = 0; attempt < 64 && mem == nullptr; ++attempt, bytes -= ngx_pagesize) {
+        nsets = rl::BucketTable::sets_for_bytes(bytes - LimitZoneShm::table_offset());
+        if (nsets == 0) break;
+        mem = ngx_slab_alloc(shpool, LimitZoneShm::table_offset() + rl::BucketTable::bytes_for_sets(nsets));
+    }
+    if (mem == nullptr) {
+        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0, "levqor_limit_zone \"%s\" is too small",
+                      zone->name.c_str());
+        return NGX_ERROR;
+    }
+    auto* data = static_cast<LimitZoneShm*>(mem);
+    std::memset(static_cast<void*>(data), 0, LimitZoneShm::table_offset());
+    data->magic = LimitZoneShm::kMagic;
+    data->nsets = nsets;
+    SipKey secret;
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(&secret), sizeof secret) != 1) {
+        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0, "levqor_limit_zone: RAND_bytes failed");
+        return NGX_ERROR;
+    }
+    zone->table = rl::BucketTable::create(data->table_memory(), nsets, secret);
+    zone->data = data;
+    shpool->data = data;
+    return NGX_OK;
+}
+
+}  // namespace
+
+// ---- LimitMain ----------------------------------------------------------------
+
+LimitMain::LimitMain() {
+    for (auto& p : rl::default_plans()) plans.push_back(make_runtime_plan(std::move(p), false));
+}
+
+ngx_int_t LimitMain::find_plan(const u_char* name, std::size_t len) const noexcept {
+    for (std::size_t i = 0; i < plans.size(); ++i) {
+        const std::string& n = plans[i].plan.name;
+        if (n.size() == len && std::memcmp(n.data(), name, len) == 0) return static_cast<ngx_int_t>(i);
+    }
+    return -1;
+}
+
+LimitZone* LimitMain::zone(const std::string& name, bool create) {
+    for (auto& z : zones) {
+        if (z->name == name) return z.get();
+    }
+    if (!create) return nullptr;
+    zones.push_back(std::make_unique<LimitZone>());
+    zones.back()->name = name;
+    return zones.back().get();
+}
+
+// ---- directives ---------------------------------------------------------------
+
+char* set_limit_zone(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
+    auto& lm = static_cast<MainConf*>(conf)->limit;
+    const ngx_str_t* args = conf_args(cf);
+    const std::string_view spec = sv(args[1]);
+    const auto colon = spec.rfind(':');
+    if (colon == std::string_view::npos || colon == 0 || colon + 1 == spec.size()) {
+        return conf_error(cf, "invalid zone \"" + std::string(spec) + "\", expected <name>:<size>");
+    }
+    ngx_str_t size_text{spec.size() - colon - 1, args[1].data + colon + 1};
+    const ssize_t size = ngx_parse_size(&size_text);
+    if (size == NGX_ERROR) {
+        return conf_error(cf, "invalid zone size \"" + std::string(sv(size_text)) + "\"");
+    }
+    if (static_cast<std::size_t>(size) < 8 * ngx_pagesize) {
+        return conf_error(cf, "zone \"" + std::string(spec) + "\" is too small, use at least " +
+                                  std::to_string(8 * ngx_pagesize / 1024) + "k");
+    }
+    for (ngx_uint_t i = 2; i < cf->args->nelts; ++i) {
+        return conf_error(cf, "invalid parameter \"" + str(args[i]) + "\"");
+    }
+    const std::string name(spec.substr(0, colon));
+    LimitZone* zone = lm.zone(name, true);
+    if (zone->size != 0) return conf_error(cf, "zone \"" + name + "\" is already defined");
+    zone->size = static_cast<std::size_t>(size);
+    // Internal name: user zone names cannot clash with the module's own zones.
+    ngx_str_t shm_name;
+    if (!pool_str(cf->pool, "levqor_limit_zone:" + name, shm_name)) return static_cast<char*>(NGX_CONF_ERROR);
+    zone->shm = ngx_shared_memory_add(cf, &shm_name, zone->size, &ngx_http_levqor_module);
+    if (zone->shm == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
+    zone->shm->init = init_zone;
+    zone->shm->data = zone;
+    return NGX_CONF_OK;
+} catch (...) {
+    return static_cast<char*>(NGX_CONF_ERROR);
+}
+
+char* set_plan(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
+    auto& lm = static_cast<MainConf*>(conf)->limit;
+    const ngx_str_t* args = conf_args(cf);
+    std::vector<std::string_view> params;
+    for (ngx_uint_t i = 2; i < cf->args->nelts; ++i) params.push_back(sv(args[i]));
+    auto plan = rl::parse_plan(sv(args[1]), params);
+    if (!plan) return conf_error(cf, plan.error());
+    const ngx_int_t existing = lm.find_plan(args[1].data, args[1].len);
+    if (existing >= 0) {
+        // The built-in free and pro plans may be redefined once.
+        if (lm.plans[existing].user_defined) return conf_error(cf, "plan \"" + str(args[1]) + "\" is already defined");
+        lm.plans[existing] = make_runtime_plan(std::move(plan).value(), true);
+        return NGX_CONF_OK;
+    }
+    lm.plans.push_back(make_runtime_plan(std::move(plan).value(), true));
+    return NGX_CONF_OK;
+} catch (...) {
+    return static_cast<char*>(NGX_CONF_ERROR);
+}
+
+char* set_limit(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
+    auto& loc = static_cast<LocConf*>(conf)->limit;
+    auto& lm = main_conf<MainConf>(cf)->limit;
+    if (loc.rules.size() * 2 >= rl::kMaxBuckets) {
+        return conf_error(cf, "allows at most " + std::to_string(rl::kMaxBuckets / 2) + " limits per location");
+    }
+    LimitRule rule;
+    bool have_key = false, have_plan = false, have_ip = false;
+    const ngx_str_t* args = conf_args(cf);
+    for (ngx_uint_t i = 1; i < cf->args->nelts; ++i) {
+        const std::string_view a = sv(args[i]);
+        const auto eq = a.find('=');
+        const std::string_view name = a.substr(0, eq);
+        ngx_str_t value{0, nullptr};
+        if (eq != std::string_view::npos) value = ngx_str_t{a.size() - eq - 1, args[i].data + eq + 1};
+        if (a == "dry_run") {
+            rule.dry_run = true;
+        } else if (eq == std::string_view::npos) {
+            return conf_error(cf, "invalid parameter \"" + std::string(a) + "\"");
+        } else if (name == "zone") {
+            if (value.len == 0) return conf_error(cf, "invalid parameter \"" + std::string(a) + "\"");
+            rule.zone = lm.zone(str(value), true);
+        } else if (name == "key") {
+            if (!compile_value(cf, value, rule.key)) return static_cast<char*>(NGX_CONF_ERROR);
+            have_key = true;
+        } else if (name == "plan") {
+            if (value.len == 0) return conf_error(cf, "invalid parameter \"" + std::string(a) + "\", plan is empty");
+            if (has_variables(sv(value))) {
+                if (!compile_value(cf, value, rule.plan)) return static_cast<char*>(NGX_CONF_ERROR);
+            } else {
+                rule.plan_literal = str(value);
+            }
+            have_plan = true;
+        } else if (name == "ip") {
+            if (!compile_value(cf, value, rule.ip)) return static_cast<char*>(NGX_CONF_ERROR);
+            have_ip = true;
+        } else if (name == "cost") {
+            const ngx_int_t cost = ngx_atoi(value.data, value.len);
+            if (cost < 1 || static_cast<std::uint64_t>(cost) > rl::kMaxCost) {
+                return conf_error(cf, "invalid cost \"" + std::string(a) + "\", expected 1 to " +
+                                          std::to_string(rl::kMaxCost));
+            }
+            rule.cost = static_cast<std::uint64_t>(cost);
+        } else {
+            return conf_error(cf, "invalid parameter \"" + std::string(a) + "\"");
+        }
+    }
+    if (rule.zone == nullptr || !have_key || !have_plan) {
+        return conf_error(cf, "needs zone=<name> key=<value> plan=<value>");
+    }
+    if (!have_ip) {
+        static ngx_str_t remote = ngx_string("$binary_remote_addr");
+        if (!compile_value(cf, remote, rule.ip)) return static_cast<char*>(NGX_CONF_ERROR);
+    }
+    loc.rules.push_back(std::move(rule));
+    loc.rules_here = true;
+    return NGX_CONF_OK;
+} catch (...) {
+    return static_cast<char*>(NGX_CONF_ERROR);
+}
+
+char* set_limit_status(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
+    auto& loc = static_cast<LocConf*>(conf)->limit;
+    if (loc.status != NGX_CONF_UNSET_UINT) return const_cast<char*>("is duplicate");
+    const ngx_str_t& v = conf_args(cf)[1];
+    const ngx_int_t status = ngx_atoi(v.data, v.len);
+    if (status < 400 || status > 599) {
+        return conf_error(cf, "invalid status \"" + str(v) + "\", expected 400 to 599");
+    }
+    loc.status = static_cast<ngx_uint_t>(status);
+    return NGX_CONF_OK;
+}
+
+char* set_limit_headers(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
+    auto& loc = static_cast<LocConf*>(conf)->limit;
+    if (loc.header_mode != NGX_CONF_UNSET) return const_cast<char*>("is duplicate");
+    const std::string_view v = sv(conf_args(cf)[1]);
+    rl::HeaderMode mode;
+    if (v == "draft") mode = rl::HeaderMode::Draft;
+    else if (v == "legacy") mode = rl::HeaderMode::Legacy;
+    else if (v == "both") mode = rl::HeaderMode::Both;
+    else if (v == "off") mode = rl::HeaderMode::Off;
+    else return conf_error(cf, "invalid value \"" + std::string(v) + "\", expected draft, legacy, both or off");
+    loc.header_mode = static_cast<ngx_int_t>(mode);
+    return NGX_CONF_OK;
+}
+
+char* set_limit_log_level(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
+    auto& loc = static_cast<LocConf*>(conf)->limit;
+    if (loc.log_level != NGX_CONF_UNSET_UINT) return const_cast<char*>("is duplicate");
+    const std::string_view v = sv(conf_args(cf)[1]);
+    if (v == "info") loc.log_level = NGX_LOG_INFO;
+    else if (v == "notice") loc.log_level = NGX_LOG_NOTICE;
+    else if (v == "warn") loc.log_level = NGX_LOG_WARN;
+    else if (v == "error") loc.log_level = NGX_LOG_ERR;
+    else return conf_error(cf, "invalid value \"" + std::string(v) + "\", expected info, notice, warn or error");
+    return NGX_CONF_OK;
+}
+
+// ---- lifecycle ------------------------------------------------------------------
+
+namespace {
+
+char* resolve_static_plans(ngx_conf_t* cf, std::vector<LimitRule>& rules) {
+    const auto& lm = main_conf<MainConf>(cf)->limit;
+    for (auto& rule : rules) {
+        if (rule.plan_literal.empty() || rule.static_plan >= 0) continue;
+        rule.static_plan = lm.find_plan(reinterpret_cast<const u_char*>(rule.plan_literal.data()),
+                                        rule.plan_literal.size());
+        if (rule.static_plan < 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "levqor_limit: unknown plan \"%s\" (define it with levqor_plan)",
+                               rule.plan_literal.c_str());
+            return static_cast<char*>(NGX_CONF_ERROR);
+        }
+    }
+    return NGX_CONF_OK;
+}
+
+}  // namespace
+
+char* limit_merge(ngx_conf_t* cf, LimitLoc& parent, LimitLoc& child) noexcept try {
+    if (resolve_static_plans(cf, parent.rules) != NGX_CONF_OK) return static_cast<char*>(NGX_CONF_ERROR);
+    if (resolve_static_plans(cf, child.rules) != NGX_CONF_OK) return static_cast<char*>(NGX_CONF_ERROR);
+    if (parent.rules_here && parent.effective == nullptr) parent.effective = &parent.rules;
+    // Like limit_req: a level with levqor_limit directives replaces the inherited ones.
+    child.effective = child.rules_here ? &child.rules : parent.effective;
+    ngx_conf_merge_uint_value(child.status, parent.status, NGX_HTTP_TOO_MANY_REQUESTS);
+    ngx_conf_merge_uint_value(child.log_level, parent.log_level, NGX_LOG_ERR);
+    ngx_conf_merge_value(child.header_mode, parent.header_mode, static_cast<ngx_int_t>(rl::HeaderMode::Draft));
+    return NGX_CONF_OK;
+} catch (...) {
+    return static_cast<char*>(NGX_CONF_ERROR);
+}
+
+namespace {
+
+void register_metrics(LimitMain& lm, MetricsRegistry& metrics) {
+    const char* decisions_help = "Rate-limit decisions, by zone, plan and result.";
+    const char* hits_help = "Requests over a rate limit, by zone, plan and the limit (key or ip) that was hit.";
+    for (auto& z : lm.zones) {
+        z->cells.clear();
+        for (const auto& rp : lm.plans) {
+            const std::string& plan = rp.plan.name;
+            auto decision = [&](const char* result) {
+                return metrics.layout.counter("levqor_ratelimit_decisions_total", decisions_help,
+                                              {{"zone", z->name}, {"plan", plan}, {"result", result}});
+            };
+            auto hit = [&](const char* limit) {
+                return metrics.layout.counter("levqor_rate_limit_hits_total", hits_help,
+                                              {{"zone", z->name}, {"plan", plan}, {"limit", limit}});
+            };
+            z->cells.push_back(PlanCells{decision("passed"), decision("rejected"), decision("dry_run_rejected"),
+                                         hit("key"), hit("ip")});
+        }
+    }
+    metrics.add_collector([&lm](std::string& out) {
+        if (lm.zones.empty()) return;
+        struct Row {
+            const LimitZone* zone;
+            rl::TableStats stats;
+        };
+        std::vector<Row> rows;
+        for (const auto& z : lm.zones) {
+            if (z->data != nullptr) rows.push_back({z.get(), z->table.stats()});
+        }
+        auto family = [&](const char* name, const char* help, const char* type, auto value) {
+            metrics::write_family_header(out, name, help, type);
+            for (const auto& row : rows) value(row);
+        };
+        family("levqor_ratelimit_keys", "Buckets held in the zone (keys and IPs seen recently).", "gauge",
+               [&](const Row& row) {
+                   metrics::write_sample(out, "levqor_ratelimit_keys", {{"zone", row.zone->name}}, row.stats.tracked);
+               });
+        family("levqor_ratelimit_capacity", "Buckets the zone can hold.", "gauge", [&](const Row& row) {
+            metrics::write_sample(out, "levqor_ratelimit_capacity", {{"zone", row.zone->name}}, row.stats.capacity);
+        });
+        family("levqor_ratelimit_zone_fill_ratio", "Share of the zone's buckets in use (0..1).", "gauge",
+               [&](const Row& row) {
+                   const double fill = row.stats.capacity == 0 ? 0.0
+                                                               : static_cast<double>(row.stats.tracked) /
+                                                                     static_cast<double>(row.stats.capacity);
+                   metrics::write_sample(out, "levqor_ratelimit_zone_fill_ratio", {{"zone", row.zone->name}}, fill);
+               });
+        family("levqor_ratelimit_evictions_total",
+               "Buckets evicted to make room: full ones (no state lost) and least recently used ones.", "counter",
+               [&](const Row& row) {
+                   metrics::write_sample(out, "levqor_ratelimit_evictions_total",
+                                         {{"zone", row.zone->name}, {"reason", "full"}}, row.stats.reused_full);
+                   metrics::write_sample(out, "levqor_ratelimit_evictions_total",
+                                         {{"zone", row.zone->name}, {"reason", "lru"}}, row.stats.evicted_lru);
+               });
+    });
+}
+
+}  // namespace
+
+ngx_int_t limit_postconfiguration(ngx_conf_t* cf) noexcept try {
+    auto* mcf = main_conf<MainConf>(cf);
+    auto& lm = mcf->limit;
+    for (const auto& z : lm.zones) {
+        if (z->size == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "levqor_limit: zone \"%s\" is used but not defined by levqor_limit_zone",
+                               z->name.c_str());
+            return NGX_ERROR;
+        }
+    }
+    register_metrics(lm, mcf->metrics);
+    if (lm.zones.empty()) return NGX_OK;
+    auto* cmcf = static_cast<ngx_http_core_main_conf_t*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
+    auto* h = static_cast<ngx_http_handler_pt*>(ngx_array_push(&cmcf->phases[NGX_HTTP_PREACCESS_PHASE].handlers));
+    if (h == nullptr) return NGX_ERROR;
+    *h = limit_handler;
+    return NGX_OK;
+} catch (...) {
+    return NGX_ERROR;
+}
+
+}  // namespace levqor::ngx
