@@ -23,6 +23,9 @@ class MetricsRegistry;
 struct RuntimePlan {
     ratelimit::Plan plan;
     bool user_defined = false;
+    // Mixed into bucket tags: a key has one bucket per plan, so a plan change
+    // (upgrade, downgrade) starts from a full bucket of the new plan.
+    std::uint64_t tag_salt = 0;
     gcra::Limit limits[2];          // [kKey], [kIp]
     std::string policy_items[2];    // "\"free-key\";q=60;w=60"
     std::string state_prefixes[2];  // "\"free-key\";r="

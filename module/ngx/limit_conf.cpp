@@ -24,6 +24,9 @@ RuntimePlan make_runtime_plan(rl::Plan plan, bool user_defined) {
         rp.policy_items[k] = rl::policy_item(name, rp.limits[k]);
         rp.state_prefixes[k] = rl::state_item_prefix(name);
     }
+    std::uint64_t salt = 0xcbf29ce484222325ULL;  // FNV-1a of the plan name
+    for (const char c : plan.name) salt = (salt ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+    rp.tag_salt = salt;
     rp.plan = std::move(plan);
     rp.user_defined = user_defined;
     return rp;
@@ -80,15 +83,21 @@ ngx_int_t init_zone(ngx_shm_zone_t* shm_zone, void* old_data) noexcept {
         }
     }
     auto* shpool = reinterpret_cast<ngx_slab_pool_t*>(shm_zone->shm.addr);
-    // The largest table the slab allocator can give us in one piece.
-    std::size_t bytes = shm_zone->shm.size - shm_zone->shm.size / 16 - 8 * ngx_pagesize;
+    // The largest table the slab allocator gives us in one piece: start from
+    // the zone size less the allocator's page descriptors, step down a page
+    // at a time (a few steps at most).
+    const std::size_t pages = shm_zone->shm.size / ngx_pagesize;
+    const std::size_t overhead = pages * sizeof(ngx_slab_page_t) + 2 * ngx_pagesize;
     void* mem = nullptr;
     std::size_t nsets = 0;
-    for (int attempt = 0; attempt < 64 && mem == nullptr; ++attempt, bytes -= ngx_pagesize) {
+    shpool->log_nomem = 0;
+    for (std::size_t bytes = shm_zone->shm.size > overhead ? shm_zone->shm.size - overhead : 0;
+         mem == nullptr && bytes > LimitZoneShm::table_offset() + ngx_pagesize; bytes -= ngx_pagesize) {
         nsets = rl::BucketTable::sets_for_bytes(bytes - LimitZoneShm::table_offset());
         if (nsets == 0) break;
         mem = ngx_slab_alloc(shpool, LimitZoneShm::table_offset() + rl::BucketTable::bytes_for_sets(nsets));
     }
+    shpool->log_nomem = 1;
     if (mem == nullptr) {
         ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0, "levqor_limit_zone \"%s\" is too small",
                       zone->name.c_str());
@@ -227,7 +236,8 @@ char* set_limit(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
             }
             have_plan = true;
         } else if (name == "ip") {
-            if (!compile_value(cf, value, rule.ip)) return static_cast<char*>(NGX_CONF_ERROR);
+            // ip=off (or an empty value): no per-IP bucket, the key limit alone.
+            if (sv(value) != "off" && !compile_value(cf, value, rule.ip)) return static_cast<char*>(NGX_CONF_ERROR);
             have_ip = true;
         } else if (name == "cost") {
             const ngx_int_t cost = ngx_atoi(value.data, value.len);

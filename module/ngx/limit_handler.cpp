@@ -108,8 +108,9 @@ struct Collected {
 void add_bucket(Collected& c, const LimitRule& rule, const RuntimePlan& plan, std::size_t plan_index,
                 BucketKind kind, const ngx_str_t& value) {
     const std::size_t i = c.n++;
-    c.reqs[i] = rl::BucketRequest{&rule.zone->table, rule.zone->table.tag(kind, value.data, value.len),
-                                  plan.limits[kind], rule.cost, rule.dry_run};
+    std::uint64_t tag = rule.zone->table.tag(kind, value.data, value.len) ^ plan.tag_salt;
+    if (tag == 0) tag = 1;  // 0 marks an empty slot
+    c.reqs[i] = rl::BucketRequest{&rule.zone->table, tag, plan.limits[kind], rule.cost, rule.dry_run};
     c.entries[i] = LimitEntry{&plan, kind, 0, 0};
     c.rules[i] = &rule;
     c.plan_index[i] = plan_index;
