@@ -14,6 +14,7 @@
 #include "levqor/rate_plan.h"
 #include "levqor/ratelimit_fields.h"
 #include "ngx_shim.h"
+#include "value_source.h"
 
 namespace levqor::ngx {
 
@@ -57,15 +58,6 @@ struct LimitZone {
     LimitZoneShm* data = nullptr;  // set by init_zone
     ratelimit::BucketTable table;
     std::vector<PlanCells> cells;  // by plan index
-};
-
-// A directive argument evaluated per request; a lone variable ($x) is read
-// directly, without the complex-value machinery and its copy.
-struct ValueSource {
-    ngx_http_complex_value_t* cv = nullptr;
-    ngx_int_t var_index = NGX_ERROR;
-    bool empty = true;  // no source: always the empty string
-    bool eval(ngx_http_request_t* r, ngx_str_t& out) const noexcept;
 };
 
 struct LimitRule {
@@ -132,7 +124,7 @@ struct LimitCtx {
     ratelimit::HeaderMode header_mode;
     std::uint64_t remaining;    // the smallest over the buckets
     std::uint64_t retry_after;  // rejected: seconds
-    LimitEntry entries[ratelimit::kMaxBuckets];
+    LimitEntry* entries;        // n entries, allocated right after this struct
 };
 
 }  // namespace levqor::ngx

@@ -34,41 +34,6 @@ RuntimePlan make_runtime_plan(rl::Plan plan, bool user_defined) {
 
 std::string str(const ngx_str_t& s) { return std::string(sv(s)); }
 
-bool is_lone_variable(std::string_view v, ngx_str_t& name) {
-    if (v.size() < 2 || v[0] != '$') return false;
-    std::string_view n = v.substr(1);
-    if (n.front() == '{') {
-        if (n.size() < 3 || n.back() != '}') return false;
-        n = n.substr(1, n.size() - 2);
-    }
-    for (const char c : n) {
-        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
-    }
-    name.data = reinterpret_cast<u_char*>(const_cast<char*>(n.data()));
-    name.len = n.size();
-    return true;
-}
-
-// Compiles a directive argument into a ValueSource.
-bool compile_value(ngx_conf_t* cf, ngx_str_t text, ValueSource& out) {
-    out = ValueSource{};
-    if (text.len == 0) return true;
-    out.empty = false;
-    ngx_str_t name;
-    if (is_lone_variable(sv(text), name)) {
-        out.var_index = ngx_http_get_variable_index(cf, &name);
-        return out.var_index != NGX_ERROR;
-    }
-    out.cv = static_cast<ngx_http_complex_value_t*>(ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t)));
-    if (out.cv == nullptr) return false;
-    ngx_http_compile_complex_value_t ccv;
-    ngx_memzero(&ccv, sizeof ccv);
-    ccv.cf = cf;
-    ccv.value = &text;
-    ccv.complex_value = out.cv;
-    return ngx_http_compile_complex_value(&ccv) == NGX_OK;
-}
-
 bool has_variables(std::string_view v) { return v.find('$') != std::string_view::npos; }
 
 ngx_int_t init_zone(ngx_shm_zone_t* shm_zone, void* old_data) noexcept {
@@ -225,19 +190,19 @@ char* set_limit(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
             if (value.len == 0) return conf_error(cf, "invalid parameter \"" + std::string(a) + "\"");
             rule.zone = lm.zone(str(value), true);
         } else if (name == "key") {
-            if (!compile_value(cf, value, rule.key)) return static_cast<char*>(NGX_CONF_ERROR);
+            if (!rule.key.compile(cf, value)) return static_cast<char*>(NGX_CONF_ERROR);
             have_key = true;
         } else if (name == "plan") {
             if (value.len == 0) return conf_error(cf, "invalid parameter \"" + std::string(a) + "\", plan is empty");
             if (has_variables(sv(value))) {
-                if (!compile_value(cf, value, rule.plan)) return static_cast<char*>(NGX_CONF_ERROR);
+                if (!rule.plan.compile(cf, value)) return static_cast<char*>(NGX_CONF_ERROR);
             } else {
                 rule.plan_literal = str(value);
             }
             have_plan = true;
         } else if (name == "ip") {
             // ip=off (or an empty value): no per-IP bucket, the key limit alone.
-            if (sv(value) != "off" && !compile_value(cf, value, rule.ip)) return static_cast<char*>(NGX_CONF_ERROR);
+            if (sv(value) != "off" && !rule.ip.compile(cf, value)) return static_cast<char*>(NGX_CONF_ERROR);
             have_ip = true;
         } else if (name == "cost") {
             const ngx_int_t cost = ngx_atoi(value.data, value.len);
@@ -255,7 +220,7 @@ char* set_limit(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
     }
     if (!have_ip) {
         static ngx_str_t remote = ngx_string("$binary_remote_addr");
-        if (!compile_value(cf, remote, rule.ip)) return static_cast<char*>(NGX_CONF_ERROR);
+        if (!rule.ip.compile(cf, remote)) return static_cast<char*>(NGX_CONF_ERROR);
     }
     loc.rules.push_back(std::move(rule));
     loc.rules_here = true;

@@ -97,12 +97,17 @@ ngx_int_t send_rejection(ngx_http_request_t* r, const LimitLoc& loc, const Limit
     return ngx_http_output_filter(r, &out);
 }
 
+// The buckets of one request, gathered from its levqor_limit rules. No
+// default member initializers: nothing here is zeroed for nothing.
 struct Collected {
     rl::BucketRequest reqs[rl::kMaxBuckets];
-    LimitEntry entries[rl::kMaxBuckets];
-    const LimitRule* rules[rl::kMaxBuckets];
-    std::size_t plan_index[rl::kMaxBuckets];
-    std::size_t n = 0;
+    struct Meta {
+        const LimitRule* rule;
+        const RuntimePlan* plan;
+        std::size_t plan_index;
+        BucketKind kind;
+    } meta[rl::kMaxBuckets];
+    std::size_t n;
 };
 
 void add_bucket(Collected& c, const LimitRule& rule, const RuntimePlan& plan, std::size_t plan_index,
@@ -111,21 +116,19 @@ void add_bucket(Collected& c, const LimitRule& rule, const RuntimePlan& plan, st
     std::uint64_t tag = rule.zone->table.tag(kind, value.data, value.len) ^ plan.tag_salt;
     if (tag == 0) tag = 1;  // 0 marks an empty slot
     c.reqs[i] = rl::BucketRequest{&rule.zone->table, tag, plan.limits[kind], rule.cost, rule.dry_run};
-    c.entries[i] = LimitEntry{&plan, kind, 0, 0};
-    c.rules[i] = &rule;
-    c.plan_index[i] = plan_index;
+    c.meta[i] = Collected::Meta{&rule, &plan, plan_index, kind};
 }
 
 void count(const Collected& c, LimitStatus status, const gcra::Decision* d) {
     // One decision per rule (its key and ip buckets are adjacent).
     for (std::size_t i = 0; i < c.n; ++i) {
-        const PlanCells& cells = c.rules[i]->zone->cells[c.plan_index[i]];
-        if (i == 0 || c.rules[i] != c.rules[i - 1]) {
+        const PlanCells& cells = c.meta[i].rule->zone->cells[c.meta[i].plan_index];
+        if (i == 0 || c.meta[i].rule != c.meta[i - 1].rule) {
             metric_add(status == LimitStatus::Passed     ? cells.passed
                        : status == LimitStatus::Rejected ? cells.rejected
                                                          : cells.dry_run_rejected);
         }
-        if (!d[i].allowed) metric_add(c.entries[i].kind == kKey ? cells.hit_key : cells.hit_ip);
+        if (!d[i].allowed) metric_add(c.meta[i].kind == kKey ? cells.hit_key : cells.hit_ip);
     }
 }
 
@@ -136,53 +139,71 @@ void log_over_limit(ngx_http_request_t* r, const LimitLoc& loc, const Collected&
         if (d[i].allowed) continue;
         ngx_log_error(loc.log_level, r->connection->log, 0,
                       "levqor_limit: %s%s limit of plan \"%s\" exceeded in zone \"%s\", retry after %uLs",
-                      dry ? "dry run, " : "", c.entries[i].kind == kKey ? "key" : "ip",
-                      c.entries[i].plan->plan.name.c_str(), c.rules[i]->zone->name.c_str(),
+                      dry ? "dry run, " : "", c.meta[i].kind == kKey ? "key" : "ip",
+                      c.meta[i].plan->plan.name.c_str(), c.meta[i].rule->zone->name.c_str(),
                       gcra::ceil_seconds(d[i].retry_after_ns));
     }
 }
 
-ngx_int_t decide(ngx_http_request_t* r, const LimitLoc& loc) {
-    if (r != r->main) return NGX_DECLINED;  // limits apply to client requests, not subrequests
-    RequestCtx* rctx = request_ctx(r, false);
-    if (rctx != nullptr && rctx->limit != nullptr) return NGX_DECLINED;  // decided before an internal redirect
-
-    const LimitMain& lm = main_conf<MainConf>(r)->limit;
-    Collected c;
-    for (const LimitRule& rule : *loc.effective) {
-        if (rule.zone->data == nullptr) continue;
-        std::size_t plan_index = 0;
-        const RuntimePlan& plan = plan_for(r, rule, lm, plan_index);
-        ngx_str_t key{0, nullptr}, ip{0, nullptr};
-        if (rule.key.eval(r, key) && key.len > 0) add_bucket(c, rule, plan, plan_index, kKey, key);
-        if (rule.ip.eval(r, ip) && ip.len > 0) add_bucket(c, rule, plan, plan_index, kIp, ip);
+LimitCtx* make_ctx(ngx_http_request_t* r, RequestCtx* rctx, const LimitLoc& loc, const Collected& c,
+                   const gcra::Decision* d, rl::Outcome outcome) {
+    // Usually the first thing the module stores for the request: one
+    // allocation for the request context, this decision and its entries.
+    const std::size_t size = sizeof(LimitCtx) + c.n * sizeof(LimitEntry);
+    LimitCtx* ctx;
+    if (rctx == nullptr) {
+        rctx = request_ctx_create(r, size);
+        ctx = rctx != nullptr ? reinterpret_cast<LimitCtx*>(rctx + 1) : nullptr;
+    } else {
+        ctx = static_cast<LimitCtx*>(ngx_palloc(r->pool, size));
     }
-    if (c.n == 0) return NGX_DECLINED;
-
-    gcra::Decision d[rl::kMaxBuckets];
-    const rl::Outcome outcome = rl::BucketTable::decide(c.reqs, c.n, monotonic_ns(), d, static_cast<std::int32_t>(ngx_pid));
-
-    rctx = request_ctx(r, true);
-    auto* ctx = static_cast<LimitCtx*>(ngx_palloc(r->pool, sizeof(LimitCtx)));
-    if (rctx == nullptr || ctx == nullptr) return NGX_DECLINED;
-    ctx->status = !outcome.enforced_ok ? LimitStatus::Rejected
+    if (ctx == nullptr) return nullptr;
+    ctx->status = !outcome.enforced_ok  ? LimitStatus::Rejected
                   : !outcome.observed_ok ? LimitStatus::DryRunRejected
                                          : LimitStatus::Passed;
     ctx->n = static_cast<std::uint8_t>(c.n);
     ctx->header_mode = static_cast<rl::HeaderMode>(loc.header_mode);
     ctx->remaining = UINT64_MAX;
     ctx->retry_after = 0;
+    ctx->entries = reinterpret_cast<LimitEntry*>(ctx + 1);
     for (std::size_t i = 0; i < c.n; ++i) {
-        ctx->entries[i] = c.entries[i];
-        ctx->entries[i].remaining = d[i].allowed || c.reqs[i].observe_only ? d[i].remaining : 0;
-        ctx->entries[i].reset_s = gcra::ceil_seconds(d[i].reset_after_ns);
-        if (ctx->entries[i].remaining < ctx->remaining) ctx->remaining = ctx->entries[i].remaining;
-        if (!d[i].allowed && !c.reqs[i].observe_only) {
+        const bool counts = d[i].allowed || c.reqs[i].observe_only;
+        LimitEntry& e = ctx->entries[i];
+        e = LimitEntry{c.meta[i].plan, c.meta[i].kind, counts ? d[i].remaining : 0,
+                       gcra::ceil_seconds(d[i].reset_after_ns)};
+        if (e.remaining < ctx->remaining) ctx->remaining = e.remaining;
+        if (!counts) {
             const std::uint64_t wait = gcra::ceil_seconds(d[i].retry_after_ns);
             if (wait > ctx->retry_after) ctx->retry_after = wait;
         }
     }
     rctx->limit = ctx;
+    return ctx;
+}
+
+ngx_int_t decide(ngx_http_request_t* r, const LimitLoc& loc) {
+    if (r != r->main) return NGX_DECLINED;  // limits apply to client requests, not subrequests
+    RequestCtx* rctx = request_ctx_find(r);
+    if (rctx != nullptr && rctx->limit != nullptr) return NGX_DECLINED;  // decided before an internal redirect
+
+    const LimitMain& lm = main_conf<MainConf>(r)->limit;
+    Collected c;
+    c.n = 0;
+    for (const LimitRule& rule : *loc.effective) {
+        if (rule.zone->data == nullptr) continue;
+        std::size_t plan_index;
+        const RuntimePlan& plan = plan_for(r, rule, lm, plan_index);
+        ngx_str_t value;
+        if (rule.key.eval(r, value) && value.len > 0) add_bucket(c, rule, plan, plan_index, kKey, value);
+        if (rule.ip.eval(r, value) && value.len > 0) add_bucket(c, rule, plan, plan_index, kIp, value);
+    }
+    if (c.n == 0) return NGX_DECLINED;
+
+    gcra::Decision d[rl::kMaxBuckets];
+    const rl::Outcome outcome =
+        rl::BucketTable::decide(c.reqs, c.n, monotonic_ns(), d, static_cast<std::int32_t>(ngx_pid));
+    const LimitCtx* ctx = make_ctx(r, rctx, loc, c, d, outcome);
+    if (ctx == nullptr) return NGX_DECLINED;
     count(c, ctx->status, d);
 
     if (ctx->status == LimitStatus::Passed) return NGX_DECLINED;
@@ -254,7 +275,7 @@ void add_legacy_fields(ngx_http_request_t* r, const LimitCtx& ctx) {
 // ---- variables --------------------------------------------------------------------
 
 const LimitCtx* current_ctx(ngx_http_request_t* r) {
-    const RequestCtx* rctx = request_ctx(r, false);
+    const RequestCtx* rctx = request_ctx_find(r);
     return rctx != nullptr ? rctx->limit : nullptr;
 }
 
@@ -289,24 +310,6 @@ ngx_int_t remaining_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v
 }
 
 }  // namespace
-
-bool ValueSource::eval(ngx_http_request_t* r, ngx_str_t& out) const noexcept {
-    if (empty) {
-        out.len = 0;
-        return true;
-    }
-    if (cv == nullptr) {
-        ngx_http_variable_value_t* v = ngx_http_get_flushed_variable(r, static_cast<ngx_uint_t>(var_index));
-        if (v == nullptr || v->not_found) {
-            out.len = 0;
-            return v != nullptr;
-        }
-        out.data = v->data;
-        out.len = v->len;
-        return true;
-    }
-    return ngx_http_complex_value(r, cv, &out) == NGX_OK;
-}
 
 ngx_int_t limit_handler(ngx_http_request_t* r) noexcept try {
     const LimitLoc& loc = loc_conf<LocConf>(r)->limit;

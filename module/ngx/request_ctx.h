@@ -5,6 +5,7 @@
 // Trivially destructible; lives in the request pool.
 #pragma once
 
+#include <cstddef>
 #include <type_traits>
 
 #include "ngx_shim.h"
@@ -19,8 +20,20 @@ struct RequestCtx {
     WebhookCtx* webhook;
 };
 static_assert(std::is_trivially_destructible_v<RequestCtx>);
+// ngx_palloc guarantees NGX_ALIGNMENT (8 bytes), so nothing here may need more.
+static_assert(alignof(RequestCtx) <= 8 && sizeof(RequestCtx) % 8 == 0);
 
-// The main request's context; created (zeroed) when `create` is set.
-RequestCtx* request_ctx(ngx_http_request_t* r, bool create) noexcept;
+// The main request's context, or null.
+RequestCtx* request_ctx_find(ngx_http_request_t* r) noexcept;
+
+// Creates the main request's context (zeroed) with `extra` bytes of
+// room right after it (8-byte aligned, like all pool memory), in one allocation.
+RequestCtx* request_ctx_create(ngx_http_request_t* r, std::size_t extra = 0) noexcept;
+
+// Finds or creates.
+inline RequestCtx* request_ctx(ngx_http_request_t* r) noexcept {
+    RequestCtx* ctx = request_ctx_find(r);
+    return ctx != nullptr ? ctx : request_ctx_create(r);
+}
 
 }  // namespace levqor::ngx

@@ -59,7 +59,7 @@ std::uint64_t BucketTable::tag(std::uint8_t domain, const void* key, std::size_t
     return t == 0 ? 1 : t;  // 0 marks an empty slot
 }
 
-void BucketTable::lock(Set& s, std::int32_t pid) noexcept {
+void BucketTable::lock_contended(Set& s, std::int32_t pid) noexcept {
     std::uint32_t spins = 0;
     for (;;) {
         std::int32_t expected = 0;
@@ -110,21 +110,61 @@ Slot* BucketTable::claim(Set& s, std::uint64_t now) noexcept {
     return lru;
 }
 
+void BucketTable::charge(Set& s, Slot* slot, std::uint64_t tag, std::uint64_t tat, std::uint64_t now) noexcept {
+    if (slot == nullptr) {
+        slot = find(s, tag);  // claimed by an earlier request of the same decision?
+        if (slot == nullptr) {
+            slot = claim(s, now);
+            slot->tag.store(tag, std::memory_order_relaxed);
+        }
+    }
+    slot->tat.store(tat, std::memory_order_relaxed);
+    slot->last_used.store(now, std::memory_order_relaxed);
+}
+
+// The common case (one bucket: key-only, or IP-only requests).
+Outcome BucketTable::decide_one(const BucketRequest& req, std::uint64_t now, gcra::Decision& out,
+                                std::int32_t pid) noexcept {
+    BucketTable& t = *req.table;
+    Set& s = t.set_for(req.tag);
+    t.lock(s, pid);
+    Slot* slot = find(s, req.tag);
+    const std::uint64_t tat = slot != nullptr ? slot->tat.load(std::memory_order_relaxed) : 0;
+    out = gcra::decide(tat, now, req.limit, req.cost);
+    if (out.allowed) {
+        t.charge(s, slot, req.tag, out.new_tat, now);
+    } else if (slot != nullptr) {
+        slot->last_used.store(now, std::memory_order_relaxed);
+    }
+    unlock(s);
+    Outcome o;
+    (req.observe_only ? o.observed_ok : o.enforced_ok) = out.allowed;
+    if (!out.allowed) gcra::describe_uncharged(out, tat, now, req.limit);
+    return o;
+}
+
 Outcome BucketTable::decide(const BucketRequest* reqs, std::size_t n, std::uint64_t now, gcra::Decision* out,
                             std::int32_t pid) noexcept {
+    if (n == 1) return decide_one(reqs[0], now, out[0], pid);
     n = std::min(n, kMaxBuckets);
     // Lock each distinct set once, in address order (no deadlock between
-    // workers, whatever tables the sets belong to).
+    // workers, whatever tables the sets belong to). Insertion sort: n is tiny.
     Set* sets[kMaxBuckets];
-    for (std::size_t i = 0; i < n; ++i) sets[i] = &reqs[i].table->set_for(reqs[i].tag);
-    Set* order[kMaxBuckets];
-    std::copy(sets, sets + n, order);
-    std::sort(order, order + n);
-    Set** order_end = std::unique(order, order + n);
-    for (Set** s = order; s != order_end; ++s) {
-        const std::size_t owner = static_cast<std::size_t>(std::find(sets, sets + n, *s) - sets);
-        reqs[owner].table->lock(**s, pid);  // steals are counted on the set's own table
+    struct Locked {
+        Set* set;
+        BucketTable* table;  // lock steals are counted on the set's own table
+    } order[kMaxBuckets];
+    std::size_t nlocked = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        Set* s = sets[i] = &reqs[i].table->set_for(reqs[i].tag);
+        std::size_t at = nlocked;
+        while (at > 0 && order[at - 1].set > s) --at;
+        if (at > 0 && order[at - 1].set == s) continue;
+        for (std::size_t k = nlocked; k > at; --k) order[k] = order[k - 1];
+        order[at] = Locked{s, reqs[i].table};
+        ++nlocked;
     }
+    for (std::size_t k = 0; k < nlocked; ++k) order[k].table->lock(*order[k].set, pid);
 
     // Decide every bucket; a bucket named twice is charged twice.
     Slot* slots[kMaxBuckets];
@@ -142,8 +182,8 @@ Outcome BucketTable::decide(const BucketRequest* reqs, std::size_t n, std::uint6
         ok = ok && out[i].allowed;
     }
 
-    // Commit. Existing buckets first, so that claiming slots for new ones
-    // never evicts a bucket this request is charging.
+    // Commit all or nothing. Existing buckets first, so that claiming slots
+    // for new ones never evicts a bucket this request is charging.
     auto charged = [&](std::size_t i) {
         return outcome.enforced_ok && (!reqs[i].observe_only || outcome.observed_ok);
     };
@@ -153,16 +193,9 @@ Outcome BucketTable::decide(const BucketRequest* reqs, std::size_t n, std::uint6
         slots[i]->last_used.store(now, std::memory_order_relaxed);
     }
     for (std::size_t i = 0; i < n; ++i) {
-        if (slots[i] != nullptr || !charged(i)) continue;
-        Slot* slot = find(*sets[i], reqs[i].tag);  // claimed by an earlier duplicate?
-        if (slot == nullptr) {
-            slot = reqs[i].table->claim(*sets[i], now);
-            slot->tag.store(reqs[i].tag, std::memory_order_relaxed);
-        }
-        slot->tat.store(out[i].new_tat, std::memory_order_relaxed);
-        slot->last_used.store(now, std::memory_order_relaxed);
+        if (slots[i] == nullptr && charged(i)) reqs[i].table->charge(*sets[i], nullptr, reqs[i].tag, out[i].new_tat, now);
     }
-    for (Set** s = order; s != order_end; ++s) unlock(**s);
+    for (std::size_t k = 0; k < nlocked; ++k) unlock(*order[k].set);
     // Buckets that were not charged report their state as it stands.
     for (std::size_t i = 0; i < n; ++i) {
         if (!charged(i)) gcra::describe_uncharged(out[i], before[i], now, reqs[i].limit);

@@ -26,7 +26,7 @@ struct TableFixture {
         return table.tag(domain, k.data(), k.size());
     }
     bool take(std::uint64_t tag, gcra::Limit l, std::uint64_t now, std::uint64_t cost = 1) {
-        BucketRequest r{&table, tag, l, cost};
+        BucketRequest r{&table, tag, l, cost, false};
         gcra::Decision d;
         return BucketTable::decide(&r, 1, now, &d, getpid()).enforced_ok;
     }
@@ -143,17 +143,19 @@ TEST(BucketTable, AttachSeesTheSameState) {
 }
 
 TEST(BucketTable, ConcurrentThreadsAdmitExactlyTheBurst) {
-    TableFixture t(4);
+    // Room for every key (no eviction): this tests the striped locks.
+    TableFixture t(16384);
     const gcra::Limit l{1000 * kSec, 5000};  // effectively no refill during the test
     const std::uint64_t shared = t.key("shared");
     std::atomic<int> admitted{0};
+    std::atomic<std::uint64_t> clock{kStart};  // every call a later instant, so LRU is meaningful
     std::vector<std::thread> threads;
     for (int th = 0; th < 4; ++th) {
         threads.emplace_back([&, th] {
             for (int i = 0; i < 3000; ++i) {
                 // Touch other keys too, so the sets' locks are contended.
-                t.take(t.key("other" + std::to_string(th * 100000 + i)), l, kStart);
-                if (t.take(shared, l, kStart)) admitted.fetch_add(1);
+                t.take(t.key("other" + std::to_string(th * 100000 + i)), l, clock.fetch_add(1));
+                if (t.take(shared, l, clock.fetch_add(1))) admitted.fetch_add(1);
             }
         });
     }
@@ -176,7 +178,7 @@ TEST(BucketTable, LockHeldByADeadProcessIsTakenOver) {
     }
     int status = 0;
     waitpid(child, &status, 0);
-    BucketRequest r{&table, table.tag(0, "k", 1), {kSec, 1}};
+    BucketRequest r{&table, table.tag(0, "k", 1), {kSec, 1}, 1, false};
     gcra::Decision d;
     EXPECT_TRUE(BucketTable::decide(&r, 1, kStart, &d, getpid()).enforced_ok);
     EXPECT_EQ(table.lock_steals(), 1u);

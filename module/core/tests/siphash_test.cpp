@@ -49,3 +49,21 @@ TEST(SipHash, NoCollisionsAmongManyKeys) {
 
 }  // namespace
 }  // namespace levqor
+
+namespace levqor {
+namespace {
+
+// The tail loader must equal a byte-by-byte little-endian load for 0..7 bytes.
+TEST(SipHash, EveryLengthMatchesReferenceVectorsPrefix) {
+    // Reference vectors for lengths 4..7 (vectors.h, SipHash-2-4, key 00..0f).
+    const std::uint64_t expected[] = {0xcf2794e0277187b7ULL, 0x18765564cd99a68dULL, 0xcbc9466e58fee3ceULL,
+                                      0xab0200f58b01d137ULL};
+    for (std::size_t n = 4; n <= 7; ++n) {
+        std::string m;
+        for (std::size_t i = 0; i < n; ++i) m.push_back(static_cast<char>(i));
+        EXPECT_EQ(siphash24(SipKey{0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL}, m.data(), n), expected[n - 4]) << n;
+    }
+}
+
+}  // namespace
+}  // namespace levqor

@@ -55,13 +55,14 @@ struct TableHeader {
 
 class BucketTable;
 
-// One bucket a request is charged against.
+// One bucket a request is charged against. (No default member initializers:
+// arrays of these live on the request path.)
 struct BucketRequest {
     BucketTable* table;
     std::uint64_t tag;
     gcra::Limit limit;
-    std::uint64_t cost = 1;
-    bool observe_only = false;  // dry run: decided and reported, never rejects
+    std::uint64_t cost;
+    bool observe_only;  // dry run: decided and reported, never rejects
 };
 
 struct Outcome {
@@ -109,9 +110,22 @@ public:
     std::uint64_t lock_steals() const noexcept { return header_->lock_steals.load(std::memory_order_relaxed); }
 
 private:
-    Set& set_for(std::uint64_t tag) const noexcept { return sets_[tag % header_->nsets]; }
-    void lock(Set& s, std::int32_t pid) noexcept;
+    // Multiply-shift maps the tag onto [0, nsets) without a division.
+    Set& set_for(std::uint64_t tag) const noexcept {
+        return sets_[static_cast<std::size_t>((static_cast<unsigned __int128>(tag) * header_->nsets) >> 64)];
+    }
+    void lock(Set& s, std::int32_t pid) noexcept {
+        std::int32_t expected = 0;
+        if (!s.lock.compare_exchange_strong(expected, pid, std::memory_order_acquire, std::memory_order_relaxed)) {
+            lock_contended(s, pid);
+        }
+    }
+    void lock_contended(Set& s, std::int32_t pid) noexcept;
     static void unlock(Set& s) noexcept { s.lock.store(0, std::memory_order_release); }
+    static Outcome decide_one(const BucketRequest& req, std::uint64_t now, gcra::Decision& out,
+                              std::int32_t pid) noexcept;
+    // Stores an admitted bucket's new TAT, claiming a slot for a new bucket.
+    void charge(Set& s, Slot* slot, std::uint64_t tag, std::uint64_t tat, std::uint64_t now) noexcept;
     static Slot* find(Set& s, std::uint64_t tag) noexcept;
     Slot* claim(Set& s, std::uint64_t now) noexcept;
 

@@ -14,38 +14,29 @@
 namespace levqor::gcra {
 
 struct Limit {
-    std::uint64_t interval_ns = 0;  // time to earn one token (period / rate)
-    std::uint64_t burst = 0;        // bucket capacity in tokens (>= 1)
+    std::uint64_t interval_ns;  // time to earn one token (period / rate)
+    std::uint64_t burst;        // bucket capacity in tokens (>= 1)
     std::uint64_t capacity_ns() const { return interval_ns * burst; }
 };
 
+// No default member initializers: arrays of decisions on the request path
+// are not zeroed for nothing; decide() sets every field.
 struct Decision {
-    bool allowed = false;
-    std::uint64_t new_tat = 0;     // the bucket's TAT if this request is admitted
-    std::uint64_t remaining = 0;   // tokens left after admission (0 if rejected)
-    std::uint64_t retry_after_ns = 0;  // rejected: wait before the same request would pass
-    std::uint64_t reset_after_ns = 0;  // time until the bucket is full again
+    bool allowed;
+    std::uint64_t new_tat;         // the bucket's TAT if this request is admitted
+    std::uint64_t remaining;       // tokens left after admission (0 if rejected)
+    std::uint64_t retry_after_ns;  // rejected: wait before the same request would pass
+    std::uint64_t reset_after_ns;  // time until the bucket is full again
 };
 
 // tat == 0 means a new (full) bucket. now must be > 0.
 inline Decision decide(std::uint64_t tat, std::uint64_t now, const Limit& limit, std::uint64_t cost) {
-    Decision d;
     const std::uint64_t base = tat > now ? tat : now;
     const std::uint64_t capacity = limit.capacity_ns();
-    const std::uint64_t charge = cost * limit.interval_ns;
-    const std::uint64_t new_tat = base + charge;
-    const std::uint64_t debt = new_tat - now;  // >= charge
-    if (debt <= capacity) {
-        d.allowed = true;
-        d.new_tat = new_tat;
-        d.remaining = (capacity - debt) / limit.interval_ns;
-        d.reset_after_ns = debt;
-        return d;
-    }
-    d.new_tat = tat;
-    d.retry_after_ns = debt - capacity;
-    d.reset_after_ns = base - now;
-    return d;
+    const std::uint64_t new_tat = base + cost * limit.interval_ns;
+    const std::uint64_t debt = new_tat - now;  // >= the charge
+    if (debt <= capacity) return Decision{true, new_tat, (capacity - debt) / limit.interval_ns, 0, debt};
+    return Decision{false, tat, 0, debt - capacity, base - now};
 }
 
 // Describes a bucket as it stands, without charging it (for a request that

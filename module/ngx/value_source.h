@@ -1,0 +1,47 @@
+// A directive argument evaluated per request (a key, a plan name, an
+// address). Common shapes are read directly instead of through nginx's
+// variable machinery: `$http_<name>` by the header's precomputed hash,
+// `$binary_remote_addr` from the connection's address (after realip), any
+// other lone variable by index without a copy; anything else is a complex
+// value. Read-only after configuration; safe to share between requests.
+#pragma once
+
+#include <cstdint>
+
+#include "ngx_shim.h"
+
+namespace levqor::ngx {
+
+class ValueSource {
+public:
+    enum class Kind : std::uint8_t { Empty, Header, RemoteAddr, Variable, Complex };
+
+    // Compiles text; false when nginx rejected it (it logged why).
+    bool compile(ngx_conf_t* cf, ngx_str_t text);
+    bool empty() const { return kind_ == Kind::Empty; }
+    Kind kind() const { return kind_; }
+
+    // The value for this request (out.len == 0: empty or absent). False only
+    // when a complex value failed to evaluate.
+    bool eval(ngx_http_request_t* r, ngx_str_t& out) const noexcept {
+        switch (kind_) {
+        case Kind::Header: return find_header(r, out);
+        case Kind::RemoteAddr: remote_addr(r, out); return true;
+        case Kind::Empty: out.len = 0; return true;
+        default: return eval_variable(r, out);
+        }
+    }
+
+private:
+    bool eval_variable(ngx_http_request_t* r, ngx_str_t& out) const noexcept;
+    bool find_header(ngx_http_request_t* r, ngx_str_t& out) const noexcept;
+    static void remote_addr(ngx_http_request_t* r, ngx_str_t& out) noexcept;
+
+    Kind kind_ = Kind::Empty;
+    ngx_str_t header_{0, nullptr};  // lowercase name with '-'
+    ngx_uint_t hash_ = 0;
+    ngx_int_t var_index_ = NGX_ERROR;
+    ngx_http_complex_value_t* cv_ = nullptr;
+};
+
+}  // namespace levqor::ngx
