@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# make bench: every benchmark in turn; output is also kept under
+# scripts/bench/results/<date>/ (git-ignored).
+set -euo pipefail
+dir=$(cd "$(dirname "$0")" && pwd)
+out=$dir/results/$(date +%Y%m%d-%H%M%S)
+mkdir -p "$out"
+for b in headers ratelimit; do
+    echo "### $b"
+    "$dir/$b.sh" 2>&1 | tee "$out/$b.txt"
+done
+echo "results: $out"
