@@ -55,8 +55,7 @@ bool plan_header(ngx_conf_t* cf, const h::HeaderSpec& spec, PlannedHeader& out) 
     return true;
 }
 
-const HeaderPlan* build_plan(ngx_conf_t* cf, const h::Settings& s) {
-    const std::vector<h::HeaderSpec> specs = h::resolve(s);
+const HeaderPlan* build_plan(ngx_conf_t* cf, const h::Settings& s, const std::vector<h::HeaderSpec>& specs) {
     auto* plan = static_cast<HeaderPlan*>(ngx_pcalloc(cf->pool, sizeof(HeaderPlan)));
     if (plan == nullptr) return nullptr;
     plan->headers = static_cast<PlannedHeader*>(ngx_pcalloc(cf->pool, sizeof(PlannedHeader) * specs.size()));
@@ -87,6 +86,14 @@ const HeaderPlan* build_plan(ngx_conf_t* cf, const h::Settings& s) {
         "levqor_headers_responses_total", "Responses decorated with security headers, by profile.",
         {{"profile", std::string(h::profile_name(s.profile.value_or(h::Profile::Strict)))}});
     return plan;
+}
+
+const HeaderPlan* build_plans(ngx_conf_t* cf, const h::Settings& s) {
+    const std::vector<h::HeaderSpec> specs = h::resolve(s);
+    auto* plan = const_cast<HeaderPlan*>(build_plan(cf, s, specs));
+    if (plan == nullptr) return nullptr;
+    plan->shadow = build_plan(cf, s, h::report_only(specs));
+    return plan->shadow != nullptr ? plan : nullptr;
 }
 
 // ---- request time -----------------------------------------------------------
@@ -215,7 +222,13 @@ ngx_int_t nonce_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, ui
 
 void headers_decorate(ngx_http_request_t* r) noexcept {
     const HeaderPlan* plan = loc_conf<LocConf>(r)->headers.plan;
-    if (plan != nullptr && r == r->main) decorate(r, *plan, main_conf<MainConf>(r)->headers);
+    if (plan == nullptr || r != r->main) return;
+    switch (flag(flags::Flag::SecurityHeaders)) {
+    case flags::State::Off: return;
+    case flags::State::Shadow: plan = plan->shadow; break;
+    case flags::State::On: break;
+    }
+    decorate(r, *plan, main_conf<MainConf>(r)->headers);
 }
 
 // ---- directives -------------------------------------------------------------
@@ -324,7 +337,7 @@ char* headers_merge(ngx_conf_t* cf, HeadersLoc& parent, HeadersLoc& child) noexc
         child.plan = parent.plan;
         return NGX_CONF_OK;
     }
-    child.plan = build_plan(cf, child.settings);
+    child.plan = build_plans(cf, child.settings);
     return child.plan != nullptr ? NGX_CONF_OK : static_cast<char*>(NGX_CONF_ERROR);
 } catch (...) {
     return static_cast<char*>(NGX_CONF_ERROR);

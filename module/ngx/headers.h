@@ -39,6 +39,7 @@ struct HeaderPlan {
     headers::UpstreamMode upstream;
     std::size_t decorated_cell;  // metrics cell: responses decorated
     std::uint64_t name_lengths;  // bit L set when some planned header's name has length L
+    const HeaderPlan* shadow;    // the report-only form (SECURITY_HEADERS_ENABLED=shadow)
 };
 
 struct HeadersLoc {

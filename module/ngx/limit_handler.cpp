@@ -181,7 +181,7 @@ LimitCtx* make_ctx(ngx_http_request_t* r, RequestCtx* rctx, const LimitLoc& loc,
     return ctx;
 }
 
-ngx_int_t decide(ngx_http_request_t* r, const LimitLoc& loc) {
+ngx_int_t decide(ngx_http_request_t* r, const LimitLoc& loc, bool shadow) {
     if (r != r->main) return NGX_DECLINED;  // limits apply to client requests, not subrequests
     RequestCtx* rctx = request_ctx_find(r);
     if (rctx != nullptr && rctx->limit != nullptr) return NGX_DECLINED;  // decided before an internal redirect
@@ -198,6 +198,9 @@ ngx_int_t decide(ngx_http_request_t* r, const LimitLoc& loc) {
         if (rule.ip.eval(r, value) && value.len > 0) add_bucket(c, rule, plan, plan_index, kIp, value);
     }
     if (c.n == 0) return NGX_DECLINED;
+    if (shadow) {  // RATELIMIT_ENABLED=shadow: every limit is a dry run
+        for (std::size_t i = 0; i < c.n; ++i) c.reqs[i].observe_only = true;
+    }
 
     gcra::Decision d[rl::kMaxBuckets];
     const rl::Outcome outcome =
@@ -314,7 +317,9 @@ ngx_int_t remaining_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v
 ngx_int_t limit_handler(ngx_http_request_t* r) noexcept try {
     const LimitLoc& loc = loc_conf<LocConf>(r)->limit;
     if (loc.effective == nullptr || loc.effective->empty()) return NGX_DECLINED;
-    return decide(r, loc);
+    const flags::State state = flag(flags::Flag::RateLimit);
+    if (state == flags::State::Off) return NGX_DECLINED;
+    return decide(r, loc, state == flags::State::Shadow);
 } catch (...) {
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "levqor_limit: internal error, request passed");
     return NGX_DECLINED;

@@ -20,6 +20,8 @@ void* create_main_conf(ngx_conf_t* cf) noexcept try {
     auto* mcf = pool_new<MainConf>(cf->pool);
     if (mcf == nullptr) return nullptr;
     headers_register_metrics(mcf->headers, mcf->metrics);
+    request_metrics_register(mcf->request_metrics, mcf->metrics);
+    flags_register_metrics(mcf->metrics);
     return mcf;
 } catch (...) {
     return nullptr;
@@ -46,6 +48,7 @@ ngx_int_t preconfiguration(ngx_conf_t* cf) noexcept {
 ngx_int_t postconfiguration(ngx_conf_t* cf) noexcept {
     if (headers_postconfiguration(cf) != NGX_OK) return NGX_ERROR;
     if (limit_postconfiguration(cf) != NGX_OK) return NGX_ERROR;
+    if (request_metrics_postconfiguration(cf) != NGX_OK) return NGX_ERROR;
     next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = header_filter;
     // Last: every feature has registered its series by now.
@@ -55,7 +58,10 @@ ngx_int_t postconfiguration(ngx_conf_t* cf) noexcept {
 ngx_int_t init_process(ngx_cycle_t* cycle) noexcept {
     headers_init_process();
     auto* mcf = static_cast<MainConf*>(ngx_http_cycle_get_module_main_conf(cycle, ngx_http_levqor_module));
-    if (mcf != nullptr) mcf->metrics.attach_worker();
+    if (mcf != nullptr) {
+        mcf->metrics.attach_worker();
+        flags_init_process(cycle, mcf->flags);
+    }
     return NGX_OK;
 }
 
@@ -87,6 +93,8 @@ ngx_command_t commands[] = {
      0, nullptr},
     {ngx_string("levqor_limit_log_level"), kAnyLevel | NGX_CONF_TAKE1, set_limit_log_level,
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("levqor_flags_file"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_flags_file, NGX_HTTP_MAIN_CONF_OFFSET,
+     0, nullptr},
     {ngx_string("levqor_status"), NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, set_status,
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     ngx_null_command,

@@ -3,10 +3,12 @@
 // module.cpp holds the directive table and the nginx lifecycle hooks.
 #pragma once
 
+#include "flags.h"
 #include "headers.h"
 #include "limit.h"
 #include "metrics_zone.h"
 #include "ngx_shim.h"
+#include "request_metrics.h"
 
 namespace levqor::ngx {
 
@@ -15,6 +17,8 @@ struct MainConf {
     MetricsRegistry metrics;
     HeadersMain headers;
     LimitMain limit;
+    FlagsMain flags;
+    RequestMetricsMain request_metrics;
 };
 
 // http{}, server{} and location{} levels.

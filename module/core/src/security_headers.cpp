@@ -17,6 +17,7 @@ constexpr std::string_view kReferrer = "Referrer-Policy";
 constexpr std::string_view kPermissions = "Permissions-Policy";
 constexpr std::string_view kCoop = "Cross-Origin-Opener-Policy";
 constexpr std::string_view kCorp = "Cross-Origin-Resource-Policy";
+constexpr std::string_view kCoopReportOnly = "Cross-Origin-Opener-Policy-Report-Only";
 
 constexpr std::uint64_t kTwoYears = 63072000;
 constexpr std::uint64_t kOneYear = 31536000;
@@ -154,10 +155,21 @@ std::vector<HeaderSpec> resolve(const Settings& s) {
     return out;
 }
 
+std::vector<HeaderSpec> report_only(const std::vector<HeaderSpec>& specs) {
+    std::vector<HeaderSpec> out;
+    for (const auto& h : specs) {
+        if (h.name == kCsp || h.name == kCspReportOnly) {
+            out.push_back({std::string(kCspReportOnly), h.value, h.https_only});
+        } else if (h.name == kCoop) {
+            out.push_back({std::string(kCoopReportOnly), h.value, h.https_only});
+        }
+    }
+    return out;
+}
+
 const std::vector<std::string_view>& managed_header_names() {
-    static const std::vector<std::string_view> names{kCsp,     kCspReportOnly, kHsts,
-                                                     kFrame,   kNosniff,       kReferrer,
-                                                     kPermissions, kCoop,      kCorp};
+    static const std::vector<std::string_view> names{kCsp,  kCspReportOnly, kHsts,  kFrame,          kNosniff,
+                                                     kReferrer, kPermissions, kCoop, kCoopReportOnly, kCorp};
     return names;
 }
 

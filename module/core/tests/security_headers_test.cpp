@@ -83,6 +83,13 @@ TEST(Overrides, CspOffAndHstsOff) {
     EXPECT_EQ(m.count("Strict-Transport-Security"), 0u);
 }
 
+TEST(Shadow, OnlyReportingHeaders) {
+    const auto m = as_map(report_only(resolve(Settings{})));
+    EXPECT_EQ(m.size(), 2u);
+    EXPECT_NE(m.at("Content-Security-Policy-Report-Only").find("'nonce-N'"), std::string::npos);
+    EXPECT_EQ(m.at("Cross-Origin-Opener-Policy-Report-Only"), "same-origin");
+}
+
 TEST(Inheritance, ChildKeepsItsOwnAndTakesTheRest) {
     Settings parent;
     parent.enabled = true;

@@ -70,6 +70,13 @@ struct HeaderSpec {
 // stable order. Unset fields take the defaults: profile strict.
 std::vector<HeaderSpec> resolve(const Settings& s);
 
+// The shadow form of a header set (SECURITY_HEADERS_ENABLED=shadow): only
+// what browsers can report without enforcing — the CSP as
+// Content-Security-Policy-Report-Only and COOP as
+// Cross-Origin-Opener-Policy-Report-Only; every header that would block
+// something (framing, sniffing, features, HSTS) is left out.
+std::vector<HeaderSpec> report_only(const std::vector<HeaderSpec>& specs);
+
 // The header names levqor may send (any profile, any override).
 const std::vector<std::string_view>& managed_header_names();
 

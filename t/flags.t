@@ -1,0 +1,154 @@
+# Runtime flags (levqor_flags_file): off/shadow/on semantics for headers and
+# rate limits, changes applied by every worker within a second without a
+# reload, missing and invalid files; request metrics in levqor_status.
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::Levqor;
+use Time::HiRes qw(time sleep);
+use File::Temp qw(tempdir);
+
+master_on();
+workers(2);
+
+my $dir = tempdir(CLEANUP => 1);
+$ENV{TEST_NGINX_FLAGS_DIR} = $dir;
+
+sub write_flags {
+    my ($file, %set) = @_;
+    my %f = (SECURITY_HEADERS_ENABLED => 'on', RATELIMIT_ENABLED => 'on', WEBHOOK_VERIFY_ALL => 'on',
+             ABUSE_GUARDS_ENABLED => 'off', NEW_QUEUE_ENABLED => 'off', %set);
+    open(my $fh, '>', "$file.tmp") or die "$file.tmp: $!";
+    print $fh "# test\n", map { "$_=$f{$_}\n" } sort keys %f;
+    close($fh);
+    rename("$file.tmp", $file) or die "rename: $!";
+}
+
+# Polls until every one of 20 requests (spread over both workers) satisfies $ok.
+sub eventually {
+    my ($ng, $req, $ok, $what) = @_;
+    my $deadline = time + 2.0;
+    while (1) {
+        my $all = 1;
+        for (1 .. 20) { $all &&= $ok->($ng->request($req, more_headers => "X-Api-Key: k")) }
+        return pass("$what (applied within 2 s)") if $all;
+        return fail("$what (not applied within 2 s)") if time > $deadline;
+        sleep 0.05;
+    }
+}
+
+# ---- a flag flip changes behaviour in every worker, without a reload ------
+{
+    my $flags = "$dir/live";
+    write_flags($flags);
+    my $ng = Test::Levqor::Nginx->new(master => 1, workers => 2,
+        http_config => "levqor_flags_file $flags;\nlevqor_limit_zone api:1m;\nlevqor_plan p key=1r/m ip=1000r/m;",
+        config => <<'CONF');
+levqor_headers on;
+levqor_headers_profile api;
+location /t { empty_gif; }
+location /l { levqor_limit zone=api key=$http_x_api_key plan=p; add_header X-Limit $levqor_limit_status always; empty_gif; }
+CONF
+    $ng->start;
+    is($ng->request('GET /t')->{headers}{'x-frame-options'}, 'DENY', 'flags on: headers sent');
+    my @pids = $ng->worker_pids;
+    is(scalar(@pids), 2, 'two workers');
+    is($ng->request('GET /l', more_headers => 'X-Api-Key: k')->{status}, 200, 'flags on: first request passes');
+    is($ng->request('GET /l', more_headers => 'X-Api-Key: k')->{status}, 429, 'flags on: limit enforced');
+
+    write_flags($flags, SECURITY_HEADERS_ENABLED => 'off');
+    eventually($ng, 'GET /t', sub { !exists $_[0]{headers}{'x-frame-options'} }, 'SECURITY_HEADERS_ENABLED=off: no headers');
+
+    write_flags($flags, SECURITY_HEADERS_ENABLED => 'shadow');
+    eventually($ng, 'GET /t', sub {
+        my $h = $_[0]{headers};
+        exists $h->{'content-security-policy-report-only'} && !exists $h->{'content-security-policy'}
+            && !exists $h->{'x-frame-options'};
+    }, 'SECURITY_HEADERS_ENABLED=shadow: CSP report-only, nothing enforcing');
+
+    write_flags($flags, RATELIMIT_ENABLED => 'shadow');
+    eventually($ng, 'GET /l', sub { $_[0]{status} == 200 && $_[0]{headers}{'x-limit'} eq 'DRY_RUN_REJECTED' },
+        'RATELIMIT_ENABLED=shadow: over-limit requests pass as a dry run');
+
+    write_flags($flags, RATELIMIT_ENABLED => 'off');
+    eventually($ng, 'GET /l', sub { $_[0]{status} == 200 && !exists $_[0]{headers}{'ratelimit'} },
+        'RATELIMIT_ENABLED=off: no limiting, no RateLimit fields');
+
+    write_flags($flags);
+    eventually($ng, 'GET /l', sub { $_[0]{status} == 429 }, 'back on: enforced again, state kept');
+
+    # An invalid file keeps the last flags.
+    open(my $fh, '>', "$flags.tmp") or die; print $fh "RATELIMIT_ENABLED=sometimes\n"; close $fh;
+    rename("$flags.tmp", $flags) or die;
+    sleep 1.5;
+    is($ng->request('GET /l', more_headers => 'X-Api-Key: k')->{status}, 429, 'invalid file: last flags kept');
+
+    # The status page reports the flags and request durations.
+    my $m = $ng->request('GET /metrics')->{body};
+    is_deeply([$ng->worker_pids], \@pids, 'no worker was restarted');
+    $ng->stop;
+    like($ng->error_log, qr/levqor_flags_file: SECURITY_HEADERS_ENABLED=off, RATELIMIT_ENABLED=on/,
+         'changes are logged');
+    like($ng->error_log, qr/levqor_flags_file "[^"]+": invalid: line 1: RATELIMIT_ENABLED: invalid value "sometimes".*keeping the last flags read/,
+         'the invalid file is logged');
+    unlike($ng->error_log, qr/\[(alert|crit|emerg)\]/, 'no alerts');
+}
+
+# ---- a missing file at start: every flag off, logged; applied once it appears
+{
+    my $flags = "$dir/later";
+    my $ng = Test::Levqor::Nginx->new(master => 1, workers => 2,
+        http_config => "levqor_flags_file $flags;", config => <<'CONF');
+levqor_headers on;
+location /t { empty_gif; }
+CONF
+    $ng->start;
+    ok(!exists $ng->request('GET /t')->{headers}{'x-frame-options'}, 'missing file at start: all off');
+    write_flags($flags);
+    eventually($ng, 'GET /t', sub { ($_[0]{headers}{'x-frame-options'} // '') eq 'DENY' }, 'file appears: applied');
+    $ng->stop;
+    my @complaints = ($ng->error_log =~ /cannot stat/g);
+    ok(@complaints >= 1 && @complaints <= 2, 'missing file logged once per worker, not every second');
+}
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: request durations and connector 5xx in levqor_status
+--- config
+location /ok { empty_gif; }
+location /bad { proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend; }
+location /backend { return 503; }
+location /metrics { levqor_status; }
+--- request eval
+["GET /ok", "GET /ok", "GET /bad", "GET /missing", "GET /metrics"]
+--- error_code eval
+[200, 200, 503, 404, 200]
+--- response_body_like eval
+["", "", "", "", qr/levqor_request_duration_seconds_count\{status_class="2xx"\} 2\n.*levqor_request_duration_seconds_bucket\{status_class="4xx",le="\+Inf"\} 1\n.*levqor_request_duration_seconds_count\{status_class="5xx"\} 2\n.*levqor_connector_5xx_total 1\n/s]
+
+=== TEST 2: no flags file: nginx.conf alone decides, no flag metrics
+--- config
+levqor_headers on;
+location /t { empty_gif; }
+location /metrics { levqor_status; }
+--- request eval
+["GET /t", "GET /metrics"]
+--- response_headers eval
+["X-Frame-Options: DENY", ""]
+--- response_body_like eval
+["", qr/\A(?!.*levqor_flag_state)/s]
+
+=== TEST 3: levqor_flags_file only at http level
+--- config
+levqor_flags_file /tmp/x;
+--- must_die
+"levqor_flags_file" directive is not allowed here
+
+=== TEST 4: levqor_flags_file once
+--- http_config
+levqor_flags_file /tmp/x;
+levqor_flags_file /tmp/y;
+--- must_die
+"levqor_flags_file" directive is duplicate
