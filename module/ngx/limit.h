@@ -12,8 +12,10 @@
 
 #include "levqor/bucket_table.h"
 #include "levqor/rate_plan.h"
+#include "levqor/redis_backend.h"
 #include "levqor/ratelimit_fields.h"
 #include "ngx_shim.h"
+#include "redis_conn.h"
 #include "value_source.h"
 
 namespace levqor::ngx {
@@ -36,6 +38,16 @@ enum BucketKind : std::uint8_t { kKey = 0, kIp = 1 };
 // Per zone and plan: metrics cells.
 struct PlanCells {
     std::size_t passed, rejected, dry_run_rejected, hit_key, hit_ip;
+    std::size_t fallback_passed, fallback_rejected, fallback_allowed, fallback_denied;
+};
+
+// levqor_limit_zone ... redis=<url> [redis_timeout=<ms>] [on_backend_error=...] [nodes=<n>]
+struct RedisSettings {
+    enum class OnError : std::uint8_t { Local, Allow, Deny };
+    redis::Endpoint endpoint;
+    ngx_msec_t timeout_ms = 5;
+    OnError on_error = OnError::Local;
+    std::uint64_t nodes = 1;  // nginx nodes sharing the zone: the local fallback gets 1/nodes of each plan
 };
 
 // Shared memory of a zone: this header, then the bucket table (64-byte aligned).
@@ -58,6 +70,9 @@ struct LimitZone {
     LimitZoneShm* data = nullptr;  // set by init_zone
     ratelimit::BucketTable table;
     std::vector<PlanCells> cells;  // by plan index
+    std::unique_ptr<RedisSettings> redis;  // null: a local zone
+    RedisConn::Cells redis_cells{};
+    std::unique_ptr<RedisConn> conn;  // per worker (created in init_process)
 };
 
 struct LimitRule {
@@ -102,6 +117,9 @@ ngx_int_t limit_preconfiguration(ngx_conf_t* cf) noexcept;
 char* limit_merge(ngx_conf_t* cf, LimitLoc& parent, LimitLoc& child) noexcept;
 // Checks zones, registers metrics, installs the preaccess handler.
 ngx_int_t limit_postconfiguration(ngx_conf_t* cf) noexcept;
+// Connects the worker's Redis-backed zones (off the request path).
+void limit_init_process(ngx_cycle_t* cycle) noexcept;
+void limit_exit_process(ngx_cycle_t* cycle) noexcept;
 // The preaccess phase handler.
 ngx_int_t limit_handler(ngx_http_request_t* r) noexcept;
 // Header filter part: RateLimit fields on the response of a limited request.
@@ -109,7 +127,15 @@ void limit_add_headers(ngx_http_request_t* r) noexcept;
 
 // The decision of a request, kept on the main request (survives internal
 // redirects; see limit_handler.cpp). Trivially destructible.
-enum class LimitStatus : std::uint8_t { Passed, Rejected, DryRunRejected };
+enum class LimitStatus : std::uint8_t {
+    Passed,
+    Rejected,
+    DryRunRejected,
+    FallbackPassed,    // Redis failed; the local fallback bucket admitted it
+    FallbackRejected,  // Redis failed; the local fallback bucket rejected it
+    FallbackAllowed,   // Redis failed; on_backend_error=allow let it through
+    FallbackDenied,    // Redis failed; on_backend_error=deny refused it (503)
+};
 
 struct LimitEntry {
     const RuntimePlan* plan;

@@ -128,13 +128,45 @@ char* set_limit_zone(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
         return conf_error(cf, "zone \"" + std::string(spec) + "\" is too small, use at least " +
                                   std::to_string(8 * ngx_pagesize / 1024) + "k");
     }
+    auto redis = std::make_unique<RedisSettings>();
+    bool have_redis = false, have_backend_params = false;
     for (ngx_uint_t i = 2; i < cf->args->nelts; ++i) {
-        return conf_error(cf, "invalid parameter \"" + str(args[i]) + "\"");
+        const std::string_view a = sv(args[i]);
+        const auto eq = a.find('=');
+        const std::string_view k = a.substr(0, eq), v = eq == std::string_view::npos ? "" : a.substr(eq + 1);
+        if (k == "redis" && !v.empty()) {
+            auto endpoint = redis::parse_url(v);
+            if (!endpoint) return conf_error(cf, endpoint.error());
+            redis->endpoint = std::move(endpoint).value();
+            have_redis = true;
+        } else if (k == "redis_timeout") {
+            const ngx_int_t ms = ngx_atoi(args[i].data + eq + 1, v.size());
+            if (ms < 1 || ms > 60000) return conf_error(cf, "invalid " + std::string(a) + ", expected 1 to 60000 (ms)");
+            redis->timeout_ms = static_cast<ngx_msec_t>(ms);
+            have_backend_params = true;
+        } else if (k == "on_backend_error") {
+            if (v == "local") redis->on_error = RedisSettings::OnError::Local;
+            else if (v == "allow") redis->on_error = RedisSettings::OnError::Allow;
+            else if (v == "deny") redis->on_error = RedisSettings::OnError::Deny;
+            else return conf_error(cf, "invalid " + std::string(a) + ", expected local, allow or deny");
+            have_backend_params = true;
+        } else if (k == "nodes") {
+            const ngx_int_t nodes = ngx_atoi(args[i].data + eq + 1, v.size());
+            if (nodes < 1 || nodes > 10000) return conf_error(cf, "invalid " + std::string(a) + ", expected 1 to 10000");
+            redis->nodes = static_cast<std::uint64_t>(nodes);
+            have_backend_params = true;
+        } else {
+            return conf_error(cf, "invalid parameter \"" + redis::mask_password(a) + "\"");
+        }
+    }
+    if (have_backend_params && !have_redis) {
+        return conf_error(cf, "redis_timeout=, on_backend_error= and nodes= need redis=<url>");
     }
     const std::string name(spec.substr(0, colon));
     LimitZone* zone = lm.zone(name, true);
     if (zone->size != 0) return conf_error(cf, "zone \"" + name + "\" is already defined");
     zone->size = static_cast<std::size_t>(size);
+    if (have_redis) zone->redis = std::move(redis);
     // Internal name: user zone names cannot clash with the module's own zones.
     ngx_str_t shm_name;
     if (!pool_str(cf->pool, "levqor_limit_zone:" + name, shm_name)) return static_cast<char*>(NGX_CONF_ERROR);
@@ -289,9 +321,32 @@ char* resolve_static_plans(ngx_conf_t* cf, std::vector<LimitRule>& rules) {
 
 }  // namespace
 
+namespace {
+
+// A Redis decision is one EVALSHA against one zone: the limits of a location
+// are all local, or all in the same Redis-backed zone.
+char* check_backends(ngx_conf_t* cf, const std::vector<LimitRule>& rules) {
+    for (const auto& rule : rules) {
+        const bool mixed = (rule.zone->redis != nullptr) != (rules.front().zone->redis != nullptr) ||
+                           (rule.zone->redis != nullptr && rule.zone != rules.front().zone);
+        if (mixed) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "levqor_limit: the limits of one location must all use local zones or all the "
+                               "same redis zone (\"%s\" and \"%s\")",
+                               rules.front().zone->name.c_str(), rule.zone->name.c_str());
+            return static_cast<char*>(NGX_CONF_ERROR);
+        }
+    }
+    return NGX_CONF_OK;
+}
+
+}  // namespace
+
 char* limit_merge(ngx_conf_t* cf, LimitLoc& parent, LimitLoc& child) noexcept try {
     if (resolve_static_plans(cf, parent.rules) != NGX_CONF_OK) return static_cast<char*>(NGX_CONF_ERROR);
     if (resolve_static_plans(cf, child.rules) != NGX_CONF_OK) return static_cast<char*>(NGX_CONF_ERROR);
+    if (check_backends(cf, parent.rules) != NGX_CONF_OK) return static_cast<char*>(NGX_CONF_ERROR);
+    if (check_backends(cf, child.rules) != NGX_CONF_OK) return static_cast<char*>(NGX_CONF_ERROR);
     if (parent.rules_here && parent.effective == nullptr) parent.effective = &parent.rules;
     // Like limit_req: a level with levqor_limit directives replaces the inherited ones.
     child.effective = child.rules_here ? &child.rules : parent.effective;
@@ -321,7 +376,20 @@ void register_metrics(LimitMain& lm, MetricsRegistry& metrics) {
                                               {{"zone", z->name}, {"plan", plan}, {"limit", limit}});
             };
             z->cells.push_back(PlanCells{decision("passed"), decision("rejected"), decision("dry_run_rejected"),
-                                         hit("key"), hit("ip")});
+                                         hit("key"), hit("ip"), decision("fallback_passed"),
+                                         decision("fallback_rejected"), decision("fallback_allowed"),
+                                         decision("fallback_denied")});
+        }
+        if (z->redis != nullptr) {
+            auto error = [&](const char* reason) {
+                return metrics.layout.counter(
+                    "levqor_backend_errors_total",
+                    "Failed or skipped backend calls, by backend, zone and reason (timeout, connection, error, "
+                    "unavailable: not connected or circuit open).",
+                    {{"backend", "redis"}, {"zone", z->name}, {"reason", reason}});
+            };
+            z->redis_cells = RedisConn::Cells{error("timeout"), error("connection"), error("error"),
+                                              error("unavailable")};
         }
     }
     metrics.add_collector([&lm](std::string& out) {
@@ -385,6 +453,28 @@ ngx_int_t limit_postconfiguration(ngx_conf_t* cf) noexcept try {
     return NGX_OK;
 } catch (...) {
     return NGX_ERROR;
+}
+
+void limit_init_process(ngx_cycle_t* cycle) noexcept {
+    auto* mcf = static_cast<MainConf*>(ngx_http_cycle_get_module_main_conf(cycle, ngx_http_levqor_module));
+    if (mcf == nullptr) return;
+    for (auto& z : mcf->limit.zones) {
+        if (z->redis == nullptr) continue;
+        try {
+            z->conn = std::make_unique<RedisConn>(z->name, z->redis->endpoint, cycle->log, z->redis_cells);
+            z->conn->start();
+        } catch (...) {
+            ngx_log_error(NGX_LOG_ALERT, cycle->log, 0, "levqor_limit_zone \"%s\": cannot start redis",
+                          z->name.c_str());
+        }
+    }
+}
+
+void limit_exit_process(ngx_cycle_t* cycle) noexcept {
+    // Close the Redis connections, so a worker leaves no socket behind.
+    auto* mcf = static_cast<MainConf*>(ngx_http_cycle_get_module_main_conf(cycle, ngx_http_levqor_module));
+    if (mcf == nullptr) return;
+    for (auto& z : mcf->limit.zones) z->conn.reset();
 }
 
 }  // namespace levqor::ngx

@@ -2,6 +2,7 @@
 // the key and IP buckets of every levqor_limit that applies), the JSON
 // rejection, the RateLimit header fields and the $levqor_limit_* variables.
 // Fails open: an internal problem is logged and the request passes.
+#include <algorithm>
 #include <cstring>
 #include <ctime>
 
@@ -26,6 +27,10 @@ constexpr std::string_view status_name(LimitStatus s) {
     switch (s) {
     case LimitStatus::Rejected: return "REJECTED";
     case LimitStatus::DryRunRejected: return "DRY_RUN_REJECTED";
+    case LimitStatus::FallbackPassed: return "FALLBACK_PASSED";
+    case LimitStatus::FallbackRejected: return "FALLBACK_REJECTED";
+    case LimitStatus::FallbackAllowed: return "FALLBACK_ALLOWED";
+    case LimitStatus::FallbackDenied: return "FALLBACK_DENIED";
     case LimitStatus::Passed: break;
     }
     return "PASSED";
@@ -65,9 +70,10 @@ const RuntimePlan& plan_for(ngx_http_request_t* r, const LimitRule& rule, const 
     return lm.plans[0];
 }
 
-ngx_int_t send_rejection(ngx_http_request_t* r, const LimitLoc& loc, const LimitCtx& ctx) {
+// A JSON answer with Retry-After, sent by the module itself.
+ngx_int_t send_json(ngx_http_request_t* r, ngx_uint_t status, std::uint64_t retry_after, std::string_view error) {
     if (ngx_http_discard_request_body(r) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    auto* body = static_cast<u_char*>(ngx_pnalloc(r->pool, rl::kRejectionBodyMax));
+    auto* body = static_cast<u_char*>(ngx_pnalloc(r->pool, rl::kRejectionBodyMax + error.size()));
     auto* retry = static_cast<u_char*>(ngx_pnalloc(r->pool, rl::kMaxU64Digits));
     ngx_table_elt_t* h = static_cast<ngx_table_elt_t*>(ngx_list_push(&r->headers_out.headers));
     if (body == nullptr || retry == nullptr || h == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -75,11 +81,11 @@ ngx_int_t send_rejection(ngx_http_request_t* r, const LimitLoc& loc, const Limit
     ngx_str_set(&h->key, "Retry-After");
     h->value.data = retry;
     h->value.len = static_cast<std::size_t>(
-        reinterpret_cast<u_char*>(rl::write_u64(reinterpret_cast<char*>(retry), ctx.retry_after)) - retry);
+        reinterpret_cast<u_char*>(rl::write_u64(reinterpret_cast<char*>(retry), retry_after)) - retry);
     h->lowcase_key = nullptr;
-    const std::size_t len = rl::write_rejection_body(reinterpret_cast<char*>(body), ctx.retry_after);
+    const std::size_t len = rl::write_error_body(reinterpret_cast<char*>(body), error, retry_after);
 
-    r->headers_out.status = loc.status;
+    r->headers_out.status = status;
     ngx_str_set(&r->headers_out.content_type, "application/json");
     r->headers_out.content_type_len = r->headers_out.content_type.len;
     r->headers_out.content_type_lowcase = nullptr;
@@ -106,6 +112,7 @@ struct Collected {
         const RuntimePlan* plan;
         std::size_t plan_index;
         BucketKind kind;
+        ngx_str_t value;  // the key or address (Redis names buckets by its hash)
     } meta[rl::kMaxBuckets];
     std::size_t n;
 };
@@ -116,19 +123,28 @@ void add_bucket(Collected& c, const LimitRule& rule, const RuntimePlan& plan, st
     std::uint64_t tag = rule.zone->table.tag(kind, value.data, value.len) ^ plan.tag_salt;
     if (tag == 0) tag = 1;  // 0 marks an empty slot
     c.reqs[i] = rl::BucketRequest{&rule.zone->table, tag, plan.limits[kind], rule.cost, rule.dry_run};
-    c.meta[i] = Collected::Meta{&rule, &plan, plan_index, kind};
+    c.meta[i] = Collected::Meta{&rule, &plan, plan_index, kind, value};
+}
+
+std::size_t cell_for(const PlanCells& cells, LimitStatus status) {
+    switch (status) {
+    case LimitStatus::Rejected: return cells.rejected;
+    case LimitStatus::DryRunRejected: return cells.dry_run_rejected;
+    case LimitStatus::FallbackPassed: return cells.fallback_passed;
+    case LimitStatus::FallbackRejected: return cells.fallback_rejected;
+    case LimitStatus::FallbackAllowed: return cells.fallback_allowed;
+    case LimitStatus::FallbackDenied: return cells.fallback_denied;
+    case LimitStatus::Passed: break;
+    }
+    return cells.passed;
 }
 
 void count(const Collected& c, LimitStatus status, const gcra::Decision* d) {
     // One decision per rule (its key and ip buckets are adjacent).
     for (std::size_t i = 0; i < c.n; ++i) {
         const PlanCells& cells = c.meta[i].rule->zone->cells[c.meta[i].plan_index];
-        if (i == 0 || c.meta[i].rule != c.meta[i - 1].rule) {
-            metric_add(status == LimitStatus::Passed     ? cells.passed
-                       : status == LimitStatus::Rejected ? cells.rejected
-                                                         : cells.dry_run_rejected);
-        }
-        if (!d[i].allowed) metric_add(c.meta[i].kind == kKey ? cells.hit_key : cells.hit_ip);
+        if (i == 0 || c.meta[i].rule != c.meta[i - 1].rule) metric_add(cell_for(cells, status));
+        if (d != nullptr && !d[i].allowed) metric_add(c.meta[i].kind == kKey ? cells.hit_key : cells.hit_ip);
     }
 }
 
@@ -146,7 +162,7 @@ void log_over_limit(ngx_http_request_t* r, const LimitLoc& loc, const Collected&
 }
 
 LimitCtx* make_ctx(ngx_http_request_t* r, RequestCtx* rctx, const LimitLoc& loc, const Collected& c,
-                   const gcra::Decision* d, rl::Outcome outcome) {
+                   const gcra::Decision* d, LimitStatus status) {
     // Usually the first thing the module stores for the request: one
     // allocation for the request context, this decision and its entries.
     const std::size_t size = sizeof(LimitCtx) + c.n * sizeof(LimitEntry);
@@ -158,15 +174,13 @@ LimitCtx* make_ctx(ngx_http_request_t* r, RequestCtx* rctx, const LimitLoc& loc,
         ctx = static_cast<LimitCtx*>(ngx_palloc(r->pool, size));
     }
     if (ctx == nullptr) return nullptr;
-    ctx->status = !outcome.enforced_ok  ? LimitStatus::Rejected
-                  : !outcome.observed_ok ? LimitStatus::DryRunRejected
-                                         : LimitStatus::Passed;
-    ctx->n = static_cast<std::uint8_t>(c.n);
+    ctx->status = status;
+    ctx->n = d != nullptr ? static_cast<std::uint8_t>(c.n) : 0;  // no decisions: no RateLimit fields
     ctx->header_mode = static_cast<rl::HeaderMode>(loc.header_mode);
     ctx->remaining = UINT64_MAX;
     ctx->retry_after = 0;
     ctx->entries = reinterpret_cast<LimitEntry*>(ctx + 1);
-    for (std::size_t i = 0; i < c.n; ++i) {
+    for (std::size_t i = 0; i < ctx->n; ++i) {
         const bool counts = d[i].allowed || c.reqs[i].observe_only;
         LimitEntry& e = ctx->entries[i];
         e = LimitEntry{c.meta[i].plan, c.meta[i].kind, counts ? d[i].remaining : 0,
@@ -181,10 +195,62 @@ LimitCtx* make_ctx(ngx_http_request_t* r, RequestCtx* rctx, const LimitLoc& loc,
     return ctx;
 }
 
+LimitStatus local_status(rl::Outcome o, bool fallback) {
+    if (!o.enforced_ok) return fallback ? LimitStatus::FallbackRejected : LimitStatus::Rejected;
+    if (!o.observed_ok) return LimitStatus::DryRunRejected;
+    return fallback ? LimitStatus::FallbackPassed : LimitStatus::Passed;
+}
+
+// Redis did not decide: on_backend_error says what happens. `local` decides
+// on this node's shared-memory buckets with 1/nodes of each plan.
+LimitStatus fallback(Collected& c, const RedisSettings& rs, gcra::Decision* d, bool& have_decisions) {
+    have_decisions = false;
+    if (rs.on_error == RedisSettings::OnError::Allow) return LimitStatus::FallbackAllowed;
+    if (rs.on_error == RedisSettings::OnError::Deny) return LimitStatus::FallbackDenied;
+    for (std::size_t i = 0; i < c.n; ++i) {
+        gcra::Limit& l = c.reqs[i].limit;
+        l.interval_ns *= rs.nodes;
+        l.burst = l.burst / rs.nodes > 0 ? l.burst / rs.nodes : 1;
+    }
+    have_decisions = true;
+    return local_status(rl::BucketTable::decide(c.reqs, c.n, monotonic_ns(), d, static_cast<std::int32_t>(ngx_pid)),
+                        true);
+}
+
+// Sends the decision to Redis. NGX_AGAIN: the request waits (its deadline
+// timer runs); NGX_DECLINED: Redis cannot be asked now.
+ngx_int_t ask_redis(ngx_http_request_t* r, RequestCtx*& rctx, const Collected& c, LimitZone& zone) {
+    RedisConn* conn = zone.conn.get();
+    if (conn == nullptr || !conn->ready() || !conn->breaker.allow(ngx_current_msec)) {
+        if (conn != nullptr) metric_add(conn->cells.unavailable);
+        return NGX_DECLINED;
+    }
+    if (rctx == nullptr) rctx = request_ctx_create(r);
+    RedisWait* w = rctx != nullptr ? redis_wait_create(r, zone.redis->timeout_ms) : nullptr;
+    if (w == nullptr) return NGX_DECLINED;
+    std::vector<std::string> keys;
+    std::vector<redis::BucketArgs> buckets;
+    for (std::size_t i = 0; i < c.n; ++i) {
+        const Collected::Meta& m = c.meta[i];
+        keys.push_back(redis::bucket_key(zone.name, m.kind == kKey ? 'k' : 'i', m.plan->plan.name, sv(m.value)));
+        buckets.push_back({c.reqs[i].limit, c.reqs[i].cost, c.reqs[i].observe_only});
+    }
+    if (!conn->submit(w, std::move(keys), redis::script_args(buckets))) {
+        w->state = RedisWait::State::Failed;  // the deadline timer goes with the request pool
+        if (w->deadline.timer_set) ngx_del_timer(&w->deadline);
+        return NGX_DECLINED;
+    }
+    rctx->redis_wait = w;
+    r->write_event_handler = ngx_http_request_empty_handler;  // until the reply or the deadline
+    return NGX_AGAIN;
+}
+
 ngx_int_t decide(ngx_http_request_t* r, const LimitLoc& loc, bool shadow) {
     if (r != r->main) return NGX_DECLINED;  // limits apply to client requests, not subrequests
     RequestCtx* rctx = request_ctx_find(r);
     if (rctx != nullptr && rctx->limit != nullptr) return NGX_DECLINED;  // decided before an internal redirect
+    RedisWait* wait = rctx != nullptr ? rctx->redis_wait : nullptr;
+    if (wait != nullptr && wait->state == RedisWait::State::Waiting) return NGX_AGAIN;
 
     const LimitMain& lm = main_conf<MainConf>(r)->limit;
     Collected c;
@@ -203,16 +269,48 @@ ngx_int_t decide(ngx_http_request_t* r, const LimitLoc& loc, bool shadow) {
     }
 
     gcra::Decision d[rl::kMaxBuckets];
-    const rl::Outcome outcome =
-        rl::BucketTable::decide(c.reqs, c.n, monotonic_ns(), d, static_cast<std::int32_t>(ngx_pid));
-    const LimitCtx* ctx = make_ctx(r, rctx, loc, c, d, outcome);
-    if (ctx == nullptr) return NGX_DECLINED;
-    count(c, ctx->status, d);
+    bool have_decisions = true;
+    LimitStatus status;
+    LimitZone& zone = *c.meta[0].rule->zone;  // a location's limits share a redis zone (checked at merge)
+    if (zone.redis == nullptr) {
+        status = local_status(
+            rl::BucketTable::decide(c.reqs, c.n, monotonic_ns(), d, static_cast<std::int32_t>(ngx_pid)), false);
+    } else if (wait == nullptr) {
+        if (ask_redis(r, rctx, c, zone) == NGX_AGAIN) return NGX_AGAIN;
+        status = fallback(c, *zone.redis, d, have_decisions);
+    } else if (wait->state == RedisWait::State::Answered && wait->result != nullptr &&
+               wait->result->decisions.size() == c.n) {
+        std::copy(wait->result->decisions.begin(), wait->result->decisions.end(), d);
+        status = local_status(rl::Outcome{wait->result->enforced_ok, wait->result->observed_ok}, false);
+    } else {
+        if (wait->failure != nullptr && std::strcmp(wait->failure, "timeout") == 0 && zone.conn != nullptr) {
+            metric_add(zone.conn->cells.timeout);
+            zone.conn->breaker.failure(ngx_current_msec);
+        }
+        status = fallback(c, *zone.redis, d, have_decisions);
+    }
 
-    if (ctx->status == LimitStatus::Passed) return NGX_DECLINED;
-    log_over_limit(r, loc, c, d, ctx->status == LimitStatus::DryRunRejected);
-    if (ctx->status == LimitStatus::DryRunRejected) return NGX_DECLINED;
-    ngx_http_finalize_request(r, send_rejection(r, loc, *ctx));
+    const LimitCtx* ctx = make_ctx(r, rctx, loc, c, have_decisions ? d : nullptr, status);
+    if (ctx == nullptr) return NGX_DECLINED;
+    count(c, status, have_decisions ? d : nullptr);
+
+    switch (status) {
+    case LimitStatus::Passed:
+    case LimitStatus::FallbackPassed:
+    case LimitStatus::FallbackAllowed:
+        return NGX_DECLINED;
+    case LimitStatus::DryRunRejected:
+        log_over_limit(r, loc, c, d, true);
+        return NGX_DECLINED;
+    case LimitStatus::FallbackDenied:
+        ngx_http_finalize_request(r, send_json(r, NGX_HTTP_SERVICE_UNAVAILABLE, 1, "rate_limiter_unavailable"));
+        return NGX_DONE;
+    case LimitStatus::Rejected:
+    case LimitStatus::FallbackRejected:
+        break;
+    }
+    log_over_limit(r, loc, c, d, false);
+    ngx_http_finalize_request(r, send_json(r, loc.status, ctx->retry_after, "rate_limited"));
     return NGX_DONE;
 }
 

@@ -61,9 +61,12 @@ ngx_int_t init_process(ngx_cycle_t* cycle) noexcept {
     if (mcf != nullptr) {
         mcf->metrics.attach_worker();
         flags_init_process(cycle, mcf->flags);
+        limit_init_process(cycle);
     }
     return NGX_OK;
 }
+
+void exit_process(ngx_cycle_t* cycle) noexcept { limit_exit_process(cycle); }
 
 constexpr ngx_uint_t kAnyLevel = NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF;
 
@@ -119,7 +122,7 @@ ngx_module_t ngx_http_levqor_module = {
     levqor::ngx::init_process,      // init process
     nullptr,                        // init thread
     nullptr,                        // exit thread
-    nullptr,                        // exit process
+    levqor::ngx::exit_process,      // exit process
     nullptr,                        // exit master
     NGX_MODULE_V1_PADDING,
 };

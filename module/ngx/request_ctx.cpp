@@ -28,8 +28,7 @@ RequestCtx* request_ctx_create(ngx_http_request_t* r, std::size_t extra) noexcep
     if (c == nullptr) return nullptr;
     auto* ctx = static_cast<RequestCtx*>(ngx_palloc(main->pool, sizeof(RequestCtx) + extra));
     if (ctx == nullptr) return nullptr;
-    ctx->limit = nullptr;
-    ctx->webhook = nullptr;
+    ngx_memzero(ctx, sizeof *ctx);
     c->handler = ctx_marker;
     c->data = ctx;
     ngx_http_set_ctx(main, ctx, ngx_http_levqor_module);

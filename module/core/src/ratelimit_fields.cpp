@@ -29,12 +29,19 @@ char* write_state_item(char* p, std::string_view prefix, std::uint64_t remaining
     return write_u64(p + 3, reset_s);
 }
 
-std::size_t write_rejection_body(char* out, std::uint64_t retry_after_s) noexcept {
-    static constexpr std::string_view kHead = "{\"error\":\"rate_limited\",\"retry_after\":";
-    std::memcpy(out, kHead.data(), kHead.size());
-    char* p = write_u64(out + kHead.size(), retry_after_s);
+std::size_t write_error_body(char* out, std::string_view error, std::uint64_t retry_after_s) noexcept {
+    char* p = out;
+    auto put = [&p](std::string_view s) { p = static_cast<char*>(std::memcpy(p, s.data(), s.size())) + s.size(); };
+    put("{\"error\":\"");
+    put(error);
+    put("\",\"retry_after\":");
+    p = write_u64(p, retry_after_s);
     *p++ = '}';
     return static_cast<std::size_t>(p - out);
+}
+
+std::size_t write_rejection_body(char* out, std::uint64_t retry_after_s) noexcept {
+    return write_error_body(out, "rate_limited", retry_after_s);
 }
 
 }  // namespace levqor::ratelimit

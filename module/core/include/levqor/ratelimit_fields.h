@@ -35,6 +35,8 @@ inline std::size_t state_item_max(std::string_view prefix) { return prefix.size(
 
 // {"error":"rate_limited","retry_after":N}
 std::size_t write_rejection_body(char* out, std::uint64_t retry_after_s) noexcept;
+// {"error":"<error>","retry_after":N}; out needs kRejectionBodyMax + error.size().
+std::size_t write_error_body(char* out, std::string_view error, std::uint64_t retry_after_s) noexcept;
 inline constexpr std::size_t kRejectionBodyMax = 64;
 
 }  // namespace levqor::ratelimit

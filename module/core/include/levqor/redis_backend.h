@@ -1,0 +1,91 @@
+// Rate limits on Redis: the pieces that need no nginx — the backend URL, the
+// circuit breaker, the GCRA script that runs in Redis and the decoding of
+// its reply, and the bucket key names. Pure C++; thread-safe except
+// CircuitBreaker (one per connection, one thread).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "levqor/gcra.h"
+#include "levqor/parsed.h"
+
+namespace levqor::redis {
+
+// redis://[:password@]host:port[/db]  or  unix:/path[?db=N]
+struct Endpoint {
+    bool unix_socket = false;
+    std::string host;  // an IP address (resolved at configuration time) or the socket path
+    int port = 6379;
+    std::string password;  // empty: no AUTH
+    int db = 0;
+    std::string display() const;  // for logs: never includes the password
+};
+// Host names are resolved here (once, at configuration time). Error
+// messages show the URL with its password masked.
+Parsed<Endpoint> parse_url(std::string_view url);
+std::string mask_password(std::string_view url);
+
+// Stops asking a failing Redis: after `threshold` consecutive failures it
+// opens for a pause (doubling up to `max_pause_ms`); once the pause is over
+// one request probes, and its success closes the breaker.
+class CircuitBreaker {
+public:
+    CircuitBreaker(std::uint32_t threshold = 3, std::uint64_t first_pause_ms = 100,
+                   std::uint64_t max_pause_ms = 5000)
+        : threshold_(threshold), first_pause_ms_(first_pause_ms), max_pause_ms_(max_pause_ms) {}
+
+    // May a request go to Redis now? While open: no, except one probe when
+    // the pause is over.
+    bool allow(std::uint64_t now_ms);
+    void success();
+    void failure(std::uint64_t now_ms);
+    // The connection is gone: open at once.
+    void trip(std::uint64_t now_ms);
+    bool open() const { return open_; }
+
+private:
+    void open_for(std::uint64_t now_ms);
+    std::uint32_t threshold_;
+    std::uint64_t first_pause_ms_, max_pause_ms_;
+    std::uint32_t failures_ = 0;
+    bool open_ = false;
+    bool probing_ = false;
+    std::uint64_t until_ms_ = 0;
+    std::uint64_t pause_ms_ = 0;
+};
+
+// The GCRA script: KEYS are bucket keys; ARGV has four values per key:
+// interval in microseconds (decimal), burst, cost, observe-only (0/1).
+// Runs on Redis's clock (TIME). Returns {enforced_ok, observed_ok, then per
+// bucket: allowed, remaining, retry_after_us, reset_after_us}.
+const std::string& gcra_script();
+std::string script_sha1();  // hex SHA-1 of gcra_script(), as SCRIPT LOAD returns it
+
+struct BucketArgs {
+    gcra::Limit limit;
+    std::uint64_t cost;
+    bool observe_only;
+};
+// The ARGV strings for a set of buckets.
+std::vector<std::string> script_args(const std::vector<BucketArgs>& buckets);
+std::string interval_us(std::uint64_t interval_ns);  // exact decimal microseconds
+
+struct ScriptResult {
+    bool enforced_ok = false;
+    bool observed_ok = false;
+    std::vector<gcra::Decision> decisions;
+};
+// Decodes the script's integer array; false if its shape is wrong.
+bool decode_result(const std::vector<long long>& values, std::size_t buckets, ScriptResult& out);
+
+// "levqor:{<zone>}:<k|i>:<plan>:<hex>": the hash tag keeps a zone's buckets
+// in one Redis Cluster slot, so one EVALSHA can charge a key and its address
+// atomically. The hex part is SHA-256 of the key (128 bits): API keys never
+// reach Redis, and clients cannot make two keys share a bucket.
+std::string bucket_key(std::string_view zone, char kind, std::string_view plan, std::string_view value);
+
+}  // namespace levqor::redis

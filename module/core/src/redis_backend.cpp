@@ -1,0 +1,275 @@
+#include "levqor/redis_backend.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+namespace levqor::redis {
+namespace {
+
+bool parse_int(std::string_view s, int& out, int lo, int hi) {
+    if (s.empty()) return false;
+    const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    return ec == std::errc() && p == s.data() + s.size() && out >= lo && out <= hi;
+}
+
+std::string hex(const unsigned char* p, std::size_t n) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string out(n * 2, '0');
+    for (std::size_t i = 0; i < n; ++i) {
+        out[2 * i] = kDigits[p[i] >> 4];
+        out[2 * i + 1] = kDigits[p[i] & 15];
+    }
+    return out;
+}
+
+// Host names are resolved once, at configuration time: hiredis would call
+// getaddrinfo() (blocking) on every reconnect inside the worker's event loop.
+bool resolve(std::string& host, std::string& error) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* res = nullptr;
+    const int rc = getaddrinfo(host.c_str(), nullptr, &hints, &res);
+    if (rc != 0 || res == nullptr) {
+        error = "cannot resolve \"" + host + "\": " + gai_strerror(rc);
+        return false;
+    }
+    char buf[INET6_ADDRSTRLEN] = {};
+    const void* addr = res->ai_family == AF_INET
+                           ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(res->ai_addr)->sin_addr)
+                           : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(res->ai_addr)->sin6_addr);
+    inet_ntop(res->ai_family, addr, buf, sizeof buf);
+    freeaddrinfo(res);
+    host = buf;
+    return true;
+}
+
+}  // namespace
+
+std::string Endpoint::display() const {
+    if (unix_socket) return "unix:" + host + (db != 0 ? "?db=" + std::to_string(db) : "");
+    const bool v6 = host.find(':') != std::string::npos;
+    return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port) + (db != 0 ? "/" + std::to_string(db) : "");
+}
+
+std::string mask_password(std::string_view url) {
+    const auto at = url.rfind('@');
+    if (url.substr(0, 8) != "redis://" || at == std::string_view::npos) return std::string(url);
+    return "redis://***" + std::string(url.substr(at));
+}
+
+Parsed<Endpoint> parse_url(std::string_view url) {
+    using P = Parsed<Endpoint>;
+    const std::string quoted = "\"" + mask_password(url) + "\"";
+    Endpoint e;
+    if (url.substr(0, 5) == "unix:") {
+        std::string_view rest = url.substr(5);
+        const auto q = rest.find('?');
+        if (q != std::string_view::npos) {
+            const std::string_view query = rest.substr(q + 1);
+            if (query.substr(0, 3) != "db=" || !parse_int(query.substr(3), e.db, 0, 1 << 20)) {
+                return P::failure("invalid redis url " + quoted + ", expected unix:/path[?db=N]");
+            }
+            rest = rest.substr(0, q);
+        }
+        if (rest.empty() || rest.front() != '/') return P::failure("invalid redis url " + quoted + ", the socket path must be absolute");
+        e.unix_socket = true;
+        e.host = std::string(rest);
+        return e;
+    }
+    if (url.substr(0, 8) != "redis://") {
+        return P::failure("invalid redis url " + quoted + ", expected redis://[:password@]host:port[/db] or unix:/path[?db=N]");
+    }
+    std::string_view rest = url.substr(8);
+    const auto at = rest.rfind('@');
+    if (at != std::string_view::npos) {
+        std::string_view cred = rest.substr(0, at);
+        if (!cred.empty() && cred.front() == ':') cred.remove_prefix(1);  // redis://:password@ (no user)
+        else if (const auto colon = cred.find(':'); colon != std::string_view::npos) cred = cred.substr(colon + 1);
+        e.password = std::string(cred);
+        rest = rest.substr(at + 1);
+    }
+    const auto slash = rest.find('/');
+    if (slash != std::string_view::npos) {
+        if (!parse_int(rest.substr(slash + 1), e.db, 0, 1 << 20)) {
+            return P::failure("invalid database number in redis url " + quoted);
+        }
+        rest = rest.substr(0, slash);
+    }
+    std::string_view host = rest, port;
+    if (!rest.empty() && rest.front() == '[') {  // [v6]:port
+        const auto close = rest.find(']');
+        if (close == std::string_view::npos) return P::failure("invalid IPv6 address in redis url " + quoted);
+        host = rest.substr(1, close - 1);
+        if (close + 1 < rest.size()) {
+            if (rest[close + 1] != ':') return P::failure("invalid redis url " + quoted);
+            port = rest.substr(close + 2);
+        }
+    } else if (const auto colon = rest.rfind(':'); colon != std::string_view::npos) {
+        host = rest.substr(0, colon);
+        port = rest.substr(colon + 1);
+    }
+    if (host.empty()) return P::failure("redis url " + quoted + " has no host");
+    if (!port.empty() && !parse_int(port, e.port, 1, 65535)) return P::failure("invalid port in redis url " + quoted);
+    e.host = std::string(host);
+    std::string error;
+    if (!resolve(e.host, error)) return P::failure(error);
+    return e;
+}
+
+// ---- circuit breaker -------------------------------------------------------------
+
+bool CircuitBreaker::allow(std::uint64_t now_ms) {
+    if (!open_) return true;
+    if (probing_ || now_ms < until_ms_) return false;
+    probing_ = true;  // one request tries Redis again
+    return true;
+}
+
+void CircuitBreaker::success() {
+    failures_ = 0;
+    open_ = false;
+    probing_ = false;
+    pause_ms_ = 0;
+}
+
+void CircuitBreaker::failure(std::uint64_t now_ms) {
+    if (open_) {
+        if (probing_) open_for(now_ms);  // the probe failed: a longer pause
+        return;
+    }
+    if (++failures_ >= threshold_) open_for(now_ms);
+}
+
+void CircuitBreaker::trip(std::uint64_t now_ms) {
+    if (!open_ || probing_) open_for(now_ms);
+}
+
+void CircuitBreaker::open_for(std::uint64_t now_ms) {
+    pause_ms_ = pause_ms_ == 0 ? first_pause_ms_ : std::min(pause_ms_ * 2, max_pause_ms_);
+    open_ = true;
+    probing_ = false;
+    until_ms_ = now_ms + pause_ms_;
+    failures_ = 0;
+}
+
+// ---- the script -------------------------------------------------------------------
+
+const std::string& gcra_script() {
+    static const std::string script = R"lua(-- levqor GCRA, all or nothing, on Redis's clock
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local n = #KEYS
+local before, new_tat, ok = {}, {}, {}
+local enforced_ok, observed_ok = 1, 1
+for i = 1, n do
+  local interval, burst, cost = tonumber(ARGV[4*i-3]), tonumber(ARGV[4*i-2]), tonumber(ARGV[4*i-1])
+  local v = redis.call('GET', KEYS[i])
+  local tat = v and tonumber(v) or 0
+  for j = 1, i - 1 do
+    if KEYS[j] == KEYS[i] then tat = new_tat[j] end
+  end
+  before[i] = tat
+  new_tat[i] = math.max(tat, now) + cost * interval
+  ok[i] = (new_tat[i] - now <= burst * interval) and 1 or 0
+  if ok[i] == 0 then
+    if ARGV[4*i] == '1' then observed_ok = 0 else enforced_ok = 0 end
+  end
+end
+local out = {enforced_ok, observed_ok}
+for i = 1, n do
+  local interval, burst = tonumber(ARGV[4*i-3]), tonumber(ARGV[4*i-2])
+  local cap = burst * interval
+  local charged = enforced_ok == 1 and (ARGV[4*i] ~= '1' or observed_ok == 1)
+  local remaining, retry, reset
+  if charged then
+    local debt = new_tat[i] - now
+    redis.call('SET', KEYS[i], string.format('%.0f', new_tat[i]), 'PX', math.ceil(debt / 1000) + 1)
+    remaining, retry, reset = math.floor((cap - debt) / interval), 0, debt
+  else
+    local debt = math.max(before[i] - now, 0)
+    remaining = debt >= cap and 0 or math.floor((cap - debt) / interval)
+    retry = ok[i] == 1 and 0 or (new_tat[i] - now - cap)
+    reset = debt
+  end
+  out[#out + 1] = ok[i]
+  out[#out + 1] = remaining
+  out[#out + 1] = math.ceil(retry)
+  out[#out + 1] = math.ceil(reset)
+end
+return out
+)lua";
+    return script;
+}
+
+std::string script_sha1() {
+    const std::string& s = gcra_script();
+    unsigned char digest[20];
+    unsigned int len = 0;
+    EVP_Digest(s.data(), s.size(), digest, &len, EVP_sha1(), nullptr);
+    return hex(digest, len);
+}
+
+std::string interval_us(std::uint64_t interval_ns) {
+    std::string out = std::to_string(interval_ns / 1000);
+    const std::uint64_t frac = interval_ns % 1000;
+    if (frac != 0) {
+        char buf[5];
+        std::snprintf(buf, sizeof buf, ".%03u", static_cast<unsigned>(frac));
+        out += buf;
+    }
+    return out;
+}
+
+std::vector<std::string> script_args(const std::vector<BucketArgs>& buckets) {
+    std::vector<std::string> args;
+    args.reserve(buckets.size() * 4);
+    for (const auto& b : buckets) {
+        args.push_back(interval_us(b.limit.interval_ns));
+        args.push_back(std::to_string(b.limit.burst));
+        args.push_back(std::to_string(b.cost));
+        args.push_back(b.observe_only ? "1" : "0");
+    }
+    return args;
+}
+
+bool decode_result(const std::vector<long long>& v, std::size_t buckets, ScriptResult& out) {
+    if (v.size() != 2 + 4 * buckets) return false;
+    out.enforced_ok = v[0] == 1;
+    out.observed_ok = v[1] == 1;
+    out.decisions.clear();
+    for (std::size_t i = 0; i < buckets; ++i) {
+        const long long* b = &v[2 + 4 * i];
+        for (int k = 1; k < 4; ++k) {
+            if (b[k] < 0) return false;
+        }
+        gcra::Decision d{};
+        d.allowed = b[0] == 1;
+        d.remaining = static_cast<std::uint64_t>(b[1]);
+        d.retry_after_ns = static_cast<std::uint64_t>(b[2]) * 1000;
+        d.reset_after_ns = static_cast<std::uint64_t>(b[3]) * 1000;
+        out.decisions.push_back(d);
+    }
+    return true;
+}
+
+std::string bucket_key(std::string_view zone, char kind, std::string_view plan, std::string_view value) {
+    unsigned char digest[32];
+    unsigned int len = 0;
+    EVP_Digest(value.data(), value.size(), digest, &len, EVP_sha256(), nullptr);
+    std::string key = "levqor:{";
+    key.append(zone).append("}:").push_back(kind);
+    key.append(":").append(plan).append(":").append(hex(digest, 16));
+    return key;
+}
+
+}  // namespace levqor::redis

@@ -1,0 +1,103 @@
+#include "levqor/redis_backend.h"
+
+#include <gtest/gtest.h>
+
+namespace levqor::redis {
+namespace {
+
+TEST(RedisUrl, Parses) {
+    auto e = parse_url("redis://127.0.0.1:6380/2");
+    ASSERT_TRUE(e) << e.error();
+    EXPECT_EQ(e.value().host, "127.0.0.1");
+    EXPECT_EQ(e.value().port, 6380);
+    EXPECT_EQ(e.value().db, 2);
+    EXPECT_TRUE(e.value().password.empty());
+    e = parse_url("redis://:s3cret@localhost:6379");
+    ASSERT_TRUE(e) << e.error();
+    EXPECT_EQ(e.value().password, "s3cret");
+    EXPECT_TRUE(e.value().host == "127.0.0.1" || e.value().host == "::1") << e.value().host;
+    EXPECT_EQ(e.value().display().find("s3cret"), std::string::npos);
+    e = parse_url("unix:/run/redis.sock?db=3");
+    ASSERT_TRUE(e) << e.error();
+    EXPECT_TRUE(e.value().unix_socket);
+    EXPECT_EQ(e.value().host, "/run/redis.sock");
+    EXPECT_EQ(e.value().db, 3);
+    e = parse_url("redis://[::1]:7000");
+    ASSERT_TRUE(e) << e.error();
+    EXPECT_EQ(e.value().host, "::1");
+    EXPECT_EQ(e.value().port, 7000);
+}
+
+TEST(RedisUrl, RejectsAndNeverPrintsThePassword) {
+    for (const char* bad : {"http://x", "redis://", "redis://127.0.0.1:99999", "redis://127.0.0.1/x",
+                            "unix:relative.sock", "unix:/x?db=z", "redis://:pw@no-such-host.invalid:1"}) {
+        const auto e = parse_url(bad);
+        EXPECT_FALSE(e) << bad;
+        EXPECT_EQ(e.error().find("pw@"), std::string::npos) << e.error();
+    }
+    EXPECT_EQ(mask_password("redis://:pw@h:1"), "redis://***@h:1");
+}
+
+TEST(CircuitBreaker, OpensAfterThresholdAndProbes) {
+    CircuitBreaker b(3, 100, 400);
+    EXPECT_TRUE(b.allow(0));
+    b.failure(0);
+    b.failure(0);
+    EXPECT_FALSE(b.open());
+    b.failure(0);
+    EXPECT_TRUE(b.open());
+    EXPECT_FALSE(b.allow(50));
+    EXPECT_TRUE(b.allow(100));   // the probe
+    EXPECT_FALSE(b.allow(101));  // only one
+    b.failure(101);              // probe failed: pause doubles
+    EXPECT_FALSE(b.allow(300));
+    EXPECT_TRUE(b.allow(301));
+    b.success();
+    EXPECT_FALSE(b.open());
+    EXPECT_TRUE(b.allow(302));
+}
+
+TEST(CircuitBreaker, TripOpensAtOnceAndPauseIsCapped) {
+    CircuitBreaker b(3, 100, 250);
+    b.trip(0);
+    EXPECT_TRUE(b.open());
+    EXPECT_TRUE(b.allow(100));
+    b.failure(100);  // 200
+    EXPECT_TRUE(b.allow(300));
+    b.failure(300);  // capped at 250
+    EXPECT_FALSE(b.allow(549));
+    EXPECT_TRUE(b.allow(550));
+}
+
+TEST(Script, ArgsAndSha) {
+    EXPECT_EQ(interval_us(200000), "200");
+    EXPECT_EQ(interval_us(142857142), "142857.142");
+    EXPECT_EQ(interval_us(1), "0.001");
+    const auto args = script_args({{{1000000000ULL, 60}, 1, false}, {{2000000000ULL, 30}, 2, true}});
+    EXPECT_EQ(args, (std::vector<std::string>{"1000000", "60", "1", "0", "2000000", "30", "2", "1"}));
+    EXPECT_EQ(script_sha1().size(), 40u);
+}
+
+TEST(Script, DecodesResult) {
+    ScriptResult r;
+    ASSERT_TRUE(decode_result({1, 1, 1, 59, 0, 1000000, 0, 0, 1500000, 60000000}, 2, r));
+    EXPECT_TRUE(r.enforced_ok);
+    ASSERT_EQ(r.decisions.size(), 2u);
+    EXPECT_EQ(r.decisions[0].remaining, 59u);
+    EXPECT_EQ(r.decisions[0].reset_after_ns, 1000000000ULL);
+    EXPECT_FALSE(r.decisions[1].allowed);
+    EXPECT_EQ(r.decisions[1].retry_after_ns, 1500000000ULL);
+    EXPECT_FALSE(decode_result({1, 1, 1}, 1, r));
+    EXPECT_FALSE(decode_result({1, 1, 1, -1, 0, 0}, 1, r));
+}
+
+TEST(BucketKey, HashTagAndNoRawKey) {
+    const std::string k = bucket_key("api", 'k', "free", "sk_live_secret");
+    EXPECT_EQ(k.rfind("levqor:{api}:k:free:", 0), 0u);
+    EXPECT_EQ(k.find("sk_live_secret"), std::string::npos);
+    EXPECT_EQ(k.size(), std::string("levqor:{api}:k:free:").size() + 32);
+    EXPECT_NE(k, bucket_key("api", 'i', "free", "sk_live_secret"));
+}
+
+}  // namespace
+}  // namespace levqor::redis

@@ -1,0 +1,204 @@
+# Cluster-wide rate limits on a real redis-server started by this suite:
+# limits shared by two nginx instances, one command per decision, NOSCRIPT,
+# password/db/unix socket, Redis killed / hung / restarted (answers within
+# the deadline, FALLBACK statuses, no 5xx), allow/deny modes, config errors.
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::Levqor;
+use Test::Levqor::Redis;
+use Time::HiRes qw(time sleep);
+
+my $redis = Test::Levqor::Redis->new;
+my $port = $redis->port;
+$ENV{TEST_NGINX_REDIS_PORT} = $port;
+$ENV{TEST_NGINX_REDIS_SOCKET} = $redis->socket;
+
+sub limited_nginx {
+    my (%o) = @_;
+    my $zone = $o{zone} // "levqor_limit_zone api:1m redis=redis://127.0.0.1:$port redis_timeout=50;";
+    my $ng = Test::Levqor::Nginx->new(master => 1, workers => 2,
+        http_config => "$zone\nlevqor_plan p key=5r/m ip=1000r/m;\nlevqor_plan big key=100000r/m ip=100000r/m;",
+        config => <<'CONF');
+location /t {
+    levqor_limit zone=api key=$http_x_api_key plan=p;
+    add_header X-Limit $levqor_limit_status always;
+    empty_gif;
+}
+location /big {
+    levqor_limit zone=api key=$http_x_api_key plan=big;
+    add_header X-Limit $levqor_limit_status always;
+    empty_gif;
+}
+location /metrics { levqor_status; }
+CONF
+    $ng->start;
+    # Workers connect and load the script right after start.
+    my $deadline = time + 5;
+    sleep 0.05 until ($ng->request('GET /big', more_headers => 'X-Api-Key: warmup')->{headers}{'x-limit'} // '') eq 'PASSED'
+        || time > $deadline;
+    return $ng;
+}
+
+sub get {
+    my ($ng, $path, $key) = @_;
+    my $t0 = time;
+    my $res = $ng->request("GET $path", more_headers => "X-Api-Key: $key");
+    $res->{elapsed} = time - $t0;
+    return $res;
+}
+
+# ---- two nginx instances share one key's limit -------------------------------
+{
+    $redis->cli('FLUSHALL');
+    my ($a, $b) = (limited_nginx(), limited_nginx());
+    my @st = map { get($_ % 2 ? $a : $b, '/t', 'shared')->{status} } 1 .. 8;
+    is(scalar(grep { $_ == 200 } @st), 5, 'two nodes, one key: 5 pass in total (one node\'s limit)');
+    is_deeply([@st[5 .. 7]], [429, 429, 429], 'then both nodes reject');
+    like($redis->cli('KEYS', 'levqor:{api}:k:p:*'), qr/^levqor:\{api\}:k:p:[0-9a-f]{32}$/m, 'hash-tagged key, hashed API key');
+    my $ttl = $redis->cli('PTTL', (split /\n/, $redis->cli('KEYS', 'levqor:{api}:k:p:*'))[0]);
+    ok($ttl > 0 && $ttl <= 61000, "bucket key expires when the bucket is full again ($ttl ms)");
+
+    # Exactly one command per decision.
+    my $monitor = Test::Levqor::Process->spawn(name => 'monitor', cmd => ['/usr/bin/redis-cli', '-p', $port, 'MONITOR']);
+    sleep 0.3;
+    get($a, '/big', "one-$_") for 1 .. 10;
+    sleep 0.3;
+    $monitor->stop(timeout => 2);
+    my @top = grep { /"EVALSHA"/i && !/\[\d+ lua\]/ } split /\n/, $monitor->log_text;
+    my @others = grep { /^\d+\.\d+ \[\d+ [\d.:]+\]/ && !/"EVALSHA"/i } split /\n/, $monitor->log_text;
+    is(scalar(@top), 10, 'Redis saw one EVALSHA per decision');
+    is(scalar(@others), 0, 'and no other command from nginx') or diag(join "\n", @others);
+
+    # SCRIPT FLUSH mid-run: transparent.
+    $redis->cli('SCRIPT', 'FLUSH');
+    my $res = get($a, '/big', 'after-flush');
+    is($res->{headers}{'x-limit'}, 'PASSED', 'after SCRIPT FLUSH the decision still comes from Redis');
+    is(get($a, '/big', 'after-flush-2')->{headers}{'x-limit'}, 'PASSED', 'and the script is cached again');
+
+    # Redis killed, hung, restarted.
+    $redis->kill('KILL');
+    sleep 0.1;
+    my @down = map { get($a, '/t', "down-$_") } 1 .. 6;
+    is_deeply([map { $_->{status} } @down], [(200) x 6], 'Redis killed: requests still answered, no 5xx');
+    ok(!(grep { $_->{headers}{'x-limit'} ne 'FALLBACK_PASSED' } @down), 'with FALLBACK_PASSED');
+    ok(!(grep { $_->{elapsed} > 1 } @down), 'promptly');
+    $redis->start;
+    sleep 2.5;  # reconnect backoff
+    is(get($a, '/big', 'back')->{headers}{'x-limit'}, 'PASSED', 'Redis restarted: decisions come from Redis again');
+    my @again = map { get($_ % 2 ? $a : $b, '/t', 'shared-again')->{status} } 1 .. 6;
+    is(scalar(grep { $_ == 200 } @again), 5, 'limits are shared again after Redis returns');
+
+    $redis->kill('STOP');
+    my @hung = map { get($a, "/t", "hung") } 1 .. 8;
+    $redis->kill('CONT');
+    is_deeply([map { $_->{status} } @hung], [(200) x 5, (429) x 3], 'Redis hung: the local fallback decides (5 per key)');
+    ok(!(grep { $_->{elapsed} > 1 } @hung), 'every request answered within the deadline plus a margin')
+        or diag(join ' ', map { sprintf '%.3f', $_->{elapsed} } @hung);
+    is($hung[-1]{headers}{'x-limit'}, 'FALLBACK_REJECTED', 'FALLBACK_REJECTED over the fallback limit');
+    my $m = $a->request('GET /metrics')->{body};
+    like($m, qr/levqor_backend_errors_total\{backend="redis",zone="api",reason="timeout"\} [1-9]/, 'timeouts counted');
+    like($m, qr/levqor_ratelimit_decisions_total\{zone="api",plan="p",result="fallback_passed"\} [1-9]/, 'fallbacks counted');
+    $_->stop for $a, $b;
+    unlike($a->error_log . $b->error_log, qr/\[(alert|crit|emerg)\]/, 'no alerts');
+    like($a->error_log, qr/redis 127\.0\.0\.1:\d+ unavailable .*deciding locally/, 'the outage is logged');
+}
+
+# ---- fallback shares: nodes=2 gives each node half a plan --------------------
+{
+    my $ng = limited_nginx(zone => "levqor_limit_zone api:1m redis=redis://127.0.0.1:1 nodes=2;");
+    my @st = map { get($ng, '/t', 'half')->{status} } 1 .. 4;
+    is_deeply(\@st, [200, 200, 429, 429], 'unreachable at startup: nginx serves, fallback with plan/nodes (5/2 = 2)');
+    $ng->stop;
+}
+
+# ---- on_backend_error=allow and deny -------------------------------------------
+{
+    my $ng = limited_nginx(zone => "levqor_limit_zone api:1m redis=redis://127.0.0.1:1 on_backend_error=allow;");
+    my @res = map { get($ng, '/t', 'allow') } 1 .. 7;
+    ok(!(grep { $_->{status} != 200 || $_->{headers}{'x-limit'} ne 'FALLBACK_ALLOWED' } @res), 'allow: every request passes, FALLBACK_ALLOWED');
+    $ng->stop;
+    $ng = limited_nginx(zone => "levqor_limit_zone api:1m redis=redis://127.0.0.1:1 on_backend_error=deny;");
+    my $r = get($ng, '/t', 'deny');
+    is($r->{status}, 503, 'deny: 503');
+    is($r->{body}, '{"error":"rate_limiter_unavailable","retry_after":1}', 'with a JSON body');
+    is($r->{headers}{'x-limit'}, 'FALLBACK_DENIED', 'FALLBACK_DENIED');
+    $ng->stop;
+}
+
+# ---- password, database index, unix socket ---------------------------------------
+{
+    my $secured = Test::Levqor::Redis->new(password => 's3cret pass');
+    my $sport = $secured->port;
+    my $ng = limited_nginx(zone => "levqor_limit_zone api:1m \"redis=redis://:s3cret pass\@127.0.0.1:$sport/3\";");
+    is(get($ng, '/t', 'pw')->{headers}{'x-limit'}, 'PASSED', 'password and db index from the URL');
+    like($secured->cli('-n', '3', 'KEYS', '*'), qr/levqor:\{api\}/, 'buckets are in database 3');
+    $ng->stop;
+    unlike($ng->error_log, qr/s3cret/, 'the password is never logged');
+
+    my $bad = limited_nginx(zone => "levqor_limit_zone api:1m redis=redis://:wrong\@127.0.0.1:$sport;");
+    is(get($bad, '/t', 'wrongpw')->{headers}{'x-limit'}, 'FALLBACK_PASSED', 'wrong password: fallback');
+    $bad->stop;
+    like($bad->error_log, qr/redis AUTH: WRONGPASS|redis AUTH: ERR/, 'and the refusal is logged');
+    unlike($bad->error_log, qr/wrong\@/, 'without the password');
+
+    my $sock = $redis->socket;
+    my $u = limited_nginx(zone => "levqor_limit_zone api:1m redis=unix:$sock?db=2;");
+    is(get($u, '/t', 'unix')->{headers}{'x-limit'}, 'PASSED', 'unix socket');
+    like($redis->cli('-n', '2', 'KEYS', '*'), qr/levqor:\{api\}/, 'with ?db=2');
+    $u->stop;
+    $secured->stop;
+}
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: bad redis url
+--- http_config
+levqor_limit_zone api:1m redis=http://127.0.0.1:6379;
+--- must_die
+"levqor_limit_zone" directive invalid redis url "http://127.0.0.1:6379", expected redis://[:password@]host:port[/db] or unix:/path[?db=N]
+
+=== TEST 2: the password never appears in an error
+--- http_config
+levqor_limit_zone api:1m redis=redis://:topsecret@127.0.0.1:99999;
+--- must_die
+"levqor_limit_zone" directive invalid port in redis url "redis://***@127.0.0.1:99999"
+
+=== TEST 3: redis_timeout range
+--- http_config
+levqor_limit_zone api:1m redis=redis://127.0.0.1:6379 redis_timeout=0;
+--- must_die
+"levqor_limit_zone" directive invalid redis_timeout=0, expected 1 to 60000 (ms)
+
+=== TEST 4: on_backend_error values
+--- http_config
+levqor_limit_zone api:1m redis=redis://127.0.0.1:6379 on_backend_error=maybe;
+--- must_die
+"levqor_limit_zone" directive invalid on_backend_error=maybe, expected local, allow or deny
+
+=== TEST 5: backend parameters need redis=
+--- http_config
+levqor_limit_zone api:1m nodes=3;
+--- must_die
+"levqor_limit_zone" directive redis_timeout=, on_backend_error= and nodes= need redis=<url>
+
+=== TEST 6: one location, one backend
+--- http_config
+levqor_limit_zone local:1m;
+levqor_limit_zone shared:1m redis=redis://127.0.0.1:$TEST_NGINX_REDIS_PORT;
+--- config
+location /t {
+    levqor_limit zone=local key=$http_x_api_key plan=free;
+    levqor_limit zone=shared key=$http_x_api_key plan=free;
+    empty_gif;
+}
+--- must_die
+levqor_limit: the limits of one location must all use local zones or all the same redis zone ("local" and "shared")
+
+=== TEST 7: unresolvable host
+--- http_config
+levqor_limit_zone api:1m redis=redis://no-such-host.invalid:6379;
+--- must_die
+cannot resolve "no-such-host.invalid"
