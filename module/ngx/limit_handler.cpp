@@ -228,14 +228,25 @@ ngx_int_t ask_redis(ngx_http_request_t* r, RequestCtx*& rctx, const Collected& c
     if (rctx == nullptr) rctx = request_ctx_create(r);
     RedisWait* w = rctx != nullptr ? redis_wait_create(r, zone.redis->timeout_ms) : nullptr;
     if (w == nullptr) return NGX_DECLINED;
-    std::vector<std::string> keys;
-    std::vector<redis::BucketArgs> buckets;
+    // EVALSHA sha numkeys key... (interval burst cost observe)...
+    const std::size_t tail_args = 1 + c.n + 4 * c.n;
+    std::string cmd = conn->evalsha_head(tail_args);
+    const std::size_t tail_at = cmd.size();
+    char num[rl::kMaxU64Digits];
+    auto bulk_u64 = [&](std::uint64_t v) { redis::append_bulk(cmd, std::string_view(num, rl::write_u64(num, v) - num)); };
+    bulk_u64(c.n);
     for (std::size_t i = 0; i < c.n; ++i) {
         const Collected::Meta& m = c.meta[i];
-        keys.push_back(redis::bucket_key(zone.name, m.kind == kKey ? 'k' : 'i', m.plan->plan.name, sv(m.value)));
-        buckets.push_back({c.reqs[i].limit, c.reqs[i].cost, c.reqs[i].observe_only});
+        redis::append_bucket_key(cmd, zone.name, m.kind == kKey ? 'k' : 'i', m.plan->plan.name, sv(m.value));
     }
-    if (!conn->submit(w, std::move(keys), redis::script_args(buckets))) {
+    for (std::size_t i = 0; i < c.n; ++i) {
+        const rl::BucketRequest& b = c.reqs[i];
+        redis::append_bulk(cmd, redis::interval_us(b.limit.interval_ns));
+        bulk_u64(b.limit.burst);
+        bulk_u64(b.cost);
+        redis::append_bulk(cmd, b.observe_only ? "1" : "0");
+    }
+    if (!conn->submit(w, std::move(cmd), tail_at, tail_args, c.n)) {
         w->state = RedisWait::State::Failed;  // the deadline timer goes with the request pool
         if (w->deadline.timer_set) ngx_del_timer(&w->deadline);
         return NGX_DECLINED;
@@ -278,9 +289,8 @@ ngx_int_t decide(ngx_http_request_t* r, const LimitLoc& loc, bool shadow) {
     } else if (wait == nullptr) {
         if (ask_redis(r, rctx, c, zone) == NGX_AGAIN) return NGX_AGAIN;
         status = fallback(c, *zone.redis, d, have_decisions);
-    } else if (wait->state == RedisWait::State::Answered && wait->result != nullptr &&
-               wait->result->decisions.size() == c.n) {
-        std::copy(wait->result->decisions.begin(), wait->result->decisions.end(), d);
+    } else if (wait->state == RedisWait::State::Answered && wait->result != nullptr && wait->result->n == c.n) {
+        std::copy(wait->result->decisions, wait->result->decisions + c.n, d);
         status = local_status(rl::Outcome{wait->result->enforced_ok, wait->result->observed_ok}, false);
     } else {
         if (wait->failure != nullptr && std::strcmp(wait->failure, "timeout") == 0 && zone.conn != nullptr) {

@@ -5,7 +5,9 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
 #include <cstring>
+#include <iterator>
 
 #include "metrics_zone.h"
 #include "ngx_util.h"
@@ -17,8 +19,10 @@ namespace levqor::ngx {
 struct RedisConn::Pending {
     RedisConn* conn;
     RedisWait* wait;  // null once the request stopped waiting
-    std::vector<std::string> keys;
-    std::vector<std::string> args;
+    std::string command;  // EVALSHA, RESP-encoded
+    std::size_t tail_at;  // the arguments after the SHA
+    std::size_t tail_args;
+    std::size_t buckets;
     bool retried;  // already re-sent as EVAL after NOSCRIPT
 };
 
@@ -197,37 +201,36 @@ void RedisConn::on_reconnect_timer(ngx_event_t* ev) noexcept {
     if (self->ac_ == nullptr) self->connect();
 }
 
-bool RedisConn::submit(RedisWait* wait, std::vector<std::string> keys, std::vector<std::string> args) noexcept try {
+std::string RedisConn::evalsha_head(std::size_t args) const {
+    std::string head;
+    head.reserve(512);
+    head = redis::format_command("EVALSHA", sha_, {}, args);
+    return head;
+}
+
+bool RedisConn::submit(RedisWait* wait, std::string command, std::size_t tail_at, std::size_t tail_args,
+                       std::size_t buckets) noexcept try {
     if (!ready_ || ac_ == nullptr) return false;
-    auto p = std::make_unique<Pending>(Pending{this, wait, std::move(keys), std::move(args), false});
+    auto p = std::make_unique<Pending>(Pending{this, wait, std::move(command), tail_at, tail_args, buckets, false});
     wait->pending = &p->wait;  // the request detaches itself through this
     Pending* raw = p.release();  // hiredis owns it until the callback
-    send_script(raw, false);
+    send(raw);
     return true;
 } catch (...) {
     return false;
 }
 
-void RedisConn::send_script(Pending* p, bool full_script) noexcept {
-    const std::string numkeys = std::to_string(p->keys.size());
-    std::vector<const char*> argv;
-    std::vector<size_t> lens;
-    argv.reserve(3 + p->keys.size() + p->args.size());
-    lens.reserve(argv.capacity());
-    auto add = [&](const std::string& s) {
-        argv.push_back(s.data());
-        lens.push_back(s.size());
-    };
-    static const std::string kEvalSha = "EVALSHA", kEval = "EVAL";
-    add(full_script ? kEval : kEvalSha);
-    add(full_script ? redis::gcra_script() : sha_);
-    add(numkeys);
-    for (const auto& k : p->keys) add(k);
-    for (const auto& a : p->args) add(a);
-    if (redisAsyncCommandArgv(ac_, on_script_reply, p, static_cast<int>(argv.size()), argv.data(), lens.data()) !=
-        REDIS_OK) {
-        deliver(p, nullptr);
+void RedisConn::send(Pending* p) noexcept {
+    int rc;
+    if (!p->retried) {
+        rc = redisAsyncFormattedCommand(ac_, on_script_reply, p, p->command.data(), p->command.size());
+    } else {
+        // NOSCRIPT: the same arguments with the script itself.
+        const std::string eval = redis::format_command("EVAL", redis::gcra_script(),
+                                                       std::string_view(p->command).substr(p->tail_at), p->tail_args);
+        rc = redisAsyncFormattedCommand(ac_, on_script_reply, p, eval.data(), eval.size());
     }
+    if (rc != REDIS_OK) deliver(p, nullptr);
 }
 
 // The reply to EVALSHA/EVAL (privdata: a Pending) or to SCRIPT LOAD (null).
@@ -258,7 +261,11 @@ void RedisConn::on_script_reply(redisAsyncContext* ac, void* r, void* privdata) 
         // SCRIPT FLUSH or a failover: send the script itself (Redis caches
         // it again), transparently for the request.
         p->retried = true;
-        self->send_script(p, true);
+        try {
+            self->send(p);
+        } catch (...) {
+            self->deliver(p, nullptr);
+        }
         return;
     }
     self->deliver(p, reply);
@@ -281,16 +288,14 @@ void RedisConn::deliver(Pending* raw, const void* r) noexcept {
                           static_cast<int>(reply->len), reply->str);
         }
     } else if (w != nullptr) {
-        std::vector<long long> values;
-        for (size_t i = 0; i < reply->elements; ++i) {
-            values.push_back(reply->element[i]->type == REDIS_REPLY_INTEGER ? reply->element[i]->integer : -1);
+        long long values[2 + 4 * redis::kMaxScriptBuckets];
+        const std::size_t count = std::min<std::size_t>(reply->elements, std::size(values));
+        for (std::size_t i = 0; i < count; ++i) {
+            values[i] = reply->element[i]->type == REDIS_REPLY_INTEGER ? reply->element[i]->integer : -1;
         }
-        try {
-            result = pool_new<redis::ScriptResult>(w->r->pool);
-        } catch (...) {
-            result = nullptr;
-        }
-        if (result == nullptr || !redis::decode_result(values, p->keys.size(), *result)) {
+        result = static_cast<redis::ScriptResult*>(ngx_palloc(w->r->pool, sizeof(redis::ScriptResult)));
+        if (result == nullptr || reply->elements > std::size(values) ||
+            !redis::decode_result(values, count, p->buckets, *result)) {
             failure = "error";
             metric_add(cells.error);
         }

@@ -40,8 +40,13 @@ public:
     void start() noexcept;  // connect now (worker start)
     bool ready() const { return ready_; }
 
-    // Queues EVALSHA for the wait (written at the end of this loop iteration).
-    bool submit(RedisWait* wait, std::vector<std::string> keys, std::vector<std::string> args) noexcept;
+    // The start of an EVALSHA command for `args` more arguments (RESP); the
+    // caller appends the arguments (numkeys, keys, ARGV) to it.
+    std::string evalsha_head(std::size_t args) const;
+    // Queues the command for the wait (written at the end of this loop
+    // iteration). `tail_at`: where the arguments after the SHA start.
+    bool submit(RedisWait* wait, std::string command, std::size_t tail_at, std::size_t tail_args,
+                std::size_t buckets) noexcept;
 
     redis::CircuitBreaker breaker;
     const Cells cells;
@@ -53,7 +58,7 @@ private:
 
     void connect() noexcept;
     void schedule_reconnect() noexcept;
-    void send_script(Pending* p, bool full_script) noexcept;
+    void send(Pending* p) noexcept;
     void deliver(Pending* p, const void* reply) noexcept;
     void lost(const char* why) noexcept;
 
@@ -89,7 +94,7 @@ struct RedisWait {
     ngx_event_t resume;
     enum class State : std::uint8_t { Waiting, Answered, Failed } state;
     const char* failure;  // why, when Failed
-    redis::ScriptResult* result;  // in the request pool
+    redis::ScriptResult* result;  // in the request pool (trivially destructible)
 };
 
 // Creates a wait for r (request pool; cleaned up with the request).

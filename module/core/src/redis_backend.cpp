@@ -1,5 +1,7 @@
 #include "levqor/redis_backend.h"
 
+#include "levqor/ratelimit_fields.h"
+
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <sys/socket.h>
@@ -220,14 +222,16 @@ std::string script_sha1() {
 }
 
 std::string interval_us(std::uint64_t interval_ns) {
-    std::string out = std::to_string(interval_ns / 1000);
+    char buf[ratelimit::kMaxU64Digits + 5];
+    char* p = ratelimit::write_u64(buf, interval_ns / 1000);
     const std::uint64_t frac = interval_ns % 1000;
     if (frac != 0) {
-        char buf[5];
-        std::snprintf(buf, sizeof buf, ".%03u", static_cast<unsigned>(frac));
-        out += buf;
+        *p++ = '.';
+        *p++ = static_cast<char>('0' + frac / 100);
+        *p++ = static_cast<char>('0' + frac / 10 % 10);
+        *p++ = static_cast<char>('0' + frac % 10);
     }
-    return out;
+    return std::string(buf, p);
 }
 
 std::vector<std::string> script_args(const std::vector<BucketArgs>& buckets) {
@@ -242,34 +246,93 @@ std::vector<std::string> script_args(const std::vector<BucketArgs>& buckets) {
     return args;
 }
 
-bool decode_result(const std::vector<long long>& v, std::size_t buckets, ScriptResult& out) {
-    if (v.size() != 2 + 4 * buckets) return false;
+bool decode_result(const long long* v, std::size_t count, std::size_t buckets, ScriptResult& out) {
+    if (buckets > kMaxScriptBuckets || count != 2 + 4 * buckets) return false;
     out.enforced_ok = v[0] == 1;
     out.observed_ok = v[1] == 1;
-    out.decisions.clear();
+    out.n = buckets;
     for (std::size_t i = 0; i < buckets; ++i) {
         const long long* b = &v[2 + 4 * i];
         for (int k = 1; k < 4; ++k) {
             if (b[k] < 0) return false;
         }
-        gcra::Decision d{};
+        gcra::Decision& d = out.decisions[i];
         d.allowed = b[0] == 1;
+        d.new_tat = 0;
         d.remaining = static_cast<std::uint64_t>(b[1]);
         d.retry_after_ns = static_cast<std::uint64_t>(b[2]) * 1000;
         d.reset_after_ns = static_cast<std::uint64_t>(b[3]) * 1000;
-        out.decisions.push_back(d);
     }
     return true;
 }
 
-std::string bucket_key(std::string_view zone, char kind, std::string_view plan, std::string_view value) {
-    unsigned char digest[32];
+namespace {
+
+// "<c><n>\r\n" without printf (it costs more than a whole bucket key).
+void append_counted(std::string& out, char c, std::size_t n) {
+    char buf[2 + ratelimit::kMaxU64Digits + 2];
+    buf[0] = c;
+    char* p = ratelimit::write_u64(buf + 1, n);
+    *p++ = '\r';
+    *p++ = '\n';
+    out.append(buf, static_cast<std::size_t>(p - buf));
+}
+
+}  // namespace
+
+void append_bulk(std::string& out, std::string_view arg) {
+    append_counted(out, '$', arg.size());
+    out.append(arg).append("\r\n");
+}
+
+std::string format_command(std::string_view a0, std::string_view a1, std::string_view tail, std::size_t tail_args) {
+    std::string cmd;
+    cmd.reserve(32 + a0.size() + a1.size() + tail.size());
+    append_counted(cmd, '*', tail_args + 2);
+    append_bulk(cmd, a0);
+    append_bulk(cmd, a1);
+    cmd.append(tail);
+    return cmd;
+}
+
+namespace {
+
+// SHA-256 with the algorithm fetched once per process (a one-shot EVP_Digest
+// fetches it on every call).
+void sha256(std::string_view data, unsigned char* digest) {
+    static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    static EVP_MD_CTX* ctx = EVP_MD_CTX_new();
     unsigned int len = 0;
-    EVP_Digest(value.data(), value.size(), digest, &len, EVP_sha256(), nullptr);
-    std::string key = "levqor:{";
-    key.append(zone).append("}:").push_back(kind);
-    key.append(":").append(plan).append(":").append(hex(digest, 16));
-    return key;
+    if (md == nullptr || ctx == nullptr || EVP_DigestInit_ex2(ctx, md, nullptr) != 1 ||
+        EVP_DigestUpdate(ctx, data.data(), data.size()) != 1 || EVP_DigestFinal_ex(ctx, digest, &len) != 1) {
+        EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+    }
+}
+
+constexpr std::string_view kKeyPrefix = "levqor:{";
+
+}  // namespace
+
+void append_bucket_key(std::string& out, std::string_view zone, char kind, std::string_view plan,
+                       std::string_view value) {
+    unsigned char digest[32];
+    sha256(value, digest);
+    static constexpr char kDigits[] = "0123456789abcdef";
+    char hexed[32];
+    for (int i = 0; i < 16; ++i) {
+        hexed[2 * i] = kDigits[digest[i] >> 4];
+        hexed[2 * i + 1] = kDigits[digest[i] & 15];
+    }
+    append_counted(out, '$', kKeyPrefix.size() + zone.size() + 4 + plan.size() + 1 + 32);
+    out.append(kKeyPrefix).append(zone).append("}:").append(1, kind).append(":").append(plan).append(":");
+    out.append(hexed, 32).append("\r\n");
+}
+
+std::string bucket_key(std::string_view zone, char kind, std::string_view plan, std::string_view value) {
+    std::string resp;
+    append_bucket_key(resp, zone, kind, plan, value);
+    const auto start = resp.find("\r\n") + 2;
+    return resp.substr(start, resp.size() - start - 2);
 }
 
 }  // namespace levqor::redis

@@ -80,15 +80,18 @@ TEST(Script, ArgsAndSha) {
 
 TEST(Script, DecodesResult) {
     ScriptResult r;
-    ASSERT_TRUE(decode_result({1, 1, 1, 59, 0, 1000000, 0, 0, 1500000, 60000000}, 2, r));
+    const long long ok[] = {1, 1, 1, 59, 0, 1000000, 0, 0, 1500000, 60000000};
+    ASSERT_TRUE(decode_result(ok, 10, 2, r));
     EXPECT_TRUE(r.enforced_ok);
-    ASSERT_EQ(r.decisions.size(), 2u);
+    ASSERT_EQ(r.n, 2u);
     EXPECT_EQ(r.decisions[0].remaining, 59u);
     EXPECT_EQ(r.decisions[0].reset_after_ns, 1000000000ULL);
     EXPECT_FALSE(r.decisions[1].allowed);
     EXPECT_EQ(r.decisions[1].retry_after_ns, 1500000000ULL);
-    EXPECT_FALSE(decode_result({1, 1, 1}, 1, r));
-    EXPECT_FALSE(decode_result({1, 1, 1, -1, 0, 0}, 1, r));
+    const long long short_reply[] = {1, 1, 1};
+    EXPECT_FALSE(decode_result(short_reply, 3, 1, r));
+    const long long negative[] = {1, 1, 1, -1, 0, 0};
+    EXPECT_FALSE(decode_result(negative, 6, 1, r));
 }
 
 TEST(BucketKey, HashTagAndNoRawKey) {
@@ -97,6 +100,17 @@ TEST(BucketKey, HashTagAndNoRawKey) {
     EXPECT_EQ(k.find("sk_live_secret"), std::string::npos);
     EXPECT_EQ(k.size(), std::string("levqor:{api}:k:free:").size() + 32);
     EXPECT_NE(k, bucket_key("api", 'i', "free", "sk_live_secret"));
+}
+
+TEST(Resp, FormatsCommands) {
+    std::string tail;
+    append_bulk(tail, "1");
+    append_bulk(tail, "k");
+    EXPECT_EQ(format_command("EVALSHA", "abc", tail, 2), "*4\r\n$7\r\nEVALSHA\r\n$3\r\nabc\r\n$1\r\n1\r\n$1\r\nk\r\n");
+    std::string key;
+    append_bucket_key(key, "api", 'k', "free", "secret");
+    EXPECT_EQ(key, "$" + std::to_string(bucket_key("api", 'k', "free", "secret").size()) + "\r\n" +
+                       bucket_key("api", 'k', "free", "secret") + "\r\n");
 }
 
 }  // namespace

@@ -74,18 +74,33 @@ struct BucketArgs {
 std::vector<std::string> script_args(const std::vector<BucketArgs>& buckets);
 std::string interval_us(std::uint64_t interval_ns);  // exact decimal microseconds
 
+inline constexpr std::size_t kMaxScriptBuckets = 8;
+
+// Trivially destructible: it lives in the request pool.
 struct ScriptResult {
-    bool enforced_ok = false;
-    bool observed_ok = false;
-    std::vector<gcra::Decision> decisions;
+    bool enforced_ok;
+    bool observed_ok;
+    std::size_t n;
+    gcra::Decision decisions[kMaxScriptBuckets];
 };
 // Decodes the script's integer array; false if its shape is wrong.
-bool decode_result(const std::vector<long long>& values, std::size_t buckets, ScriptResult& out);
+bool decode_result(const long long* values, std::size_t count, std::size_t buckets, ScriptResult& out);
+
+// RESP encoding, for commands we format ourselves (hiredis's generic
+// formatter costs more than the rest of a decision).
+void append_bulk(std::string& out, std::string_view arg);
+// "*<n>\r\n" + bulk(first)... : a command whose remaining arguments are
+// already encoded in `tail` (tail_args of them).
+std::string format_command(std::string_view a0, std::string_view a1, std::string_view tail, std::size_t tail_args);
 
 // "levqor:{<zone>}:<k|i>:<plan>:<hex>": the hash tag keeps a zone's buckets
 // in one Redis Cluster slot, so one EVALSHA can charge a key and its address
 // atomically. The hex part is SHA-256 of the key (128 bits): API keys never
 // reach Redis, and clients cannot make two keys share a bucket.
 std::string bucket_key(std::string_view zone, char kind, std::string_view plan, std::string_view value);
+// The same, RESP-encoded onto out (no temporary string). Not thread-safe
+// (a per-process digest context): one nginx worker, one thread.
+void append_bucket_key(std::string& out, std::string_view zone, char kind, std::string_view plan,
+                       std::string_view value);
 
 }  // namespace levqor::redis

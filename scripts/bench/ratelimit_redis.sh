@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Cluster-wide limits: local shared-memory mode vs Redis mode (a local
+# redis-server) in the same run, one worker, 10,000 API keys, empty_gif;
+# then Redis SIGSTOPped (the deadline and the circuit breaker at work).
+# Reports requests/s and p99 latency (wrk --latency), medians of interleaved runs.
+source "$(dirname "$0")/lib.sh"
+
+KEYS_LUA=$BENCH_DIR/lua/keys.lua
+REDIS_PORT=$(free_port)
+REDIS_DIR=$BENCH_WORK/redis
+mkdir -p "$REDIS_DIR"
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$REDIS_DIR" \
+    --daemonize yes --pidfile "$REDIS_DIR/redis.pid" --logfile "$REDIS_DIR/redis.log"
+for _ in $(seq 1 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+REDIS_PID=$(cat "$REDIS_DIR/redis.pid")
+BENCH_PIDS+=("$REDIS_PID")
+
+PLAN="levqor_plan bench key=100000r/s ip=100000000r/s;"
+SERVER="levqor_limit_headers off; location /t { levqor_limit zone=api key=\$http_x_api_key plan=bench; empty_gif; }"
+declare -A HTTP=(
+    [local]="levqor_limit_zone api:10m; $PLAN"
+    [redis]="levqor_limit_zone api:10m redis=redis://127.0.0.1:$REDIS_PORT; $PLAN"
+)
+VARIANTS=(local redis)
+declare -A PORT
+
+# wrk_line <url>: "<req/s> <p99 ms>"
+wrk_line() {
+    wrk -t1 -c"$WRK_CONNECTIONS" -d"${WRK_SECONDS}s" --latency -s "$KEYS_LUA" "$1" 2>/dev/null | awk '
+        /Requests\/sec/ { rps = $2 }
+        /^ +99%/ { v = $2; if (v ~ /us$/) { sub(/us/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms/, "", v) } else if (v ~ /s$/) { sub(/s/, "", v); v *= 1000 }; p99 = v }
+        END { printf "%d %.3f\n", rps, p99 }'
+}
+
+for v in "${VARIANTS[@]}"; do
+    PORT[$v]=$(free_port)
+    write_conf "$BENCH_WORK/$v" "${PORT[$v]}" 1 "" "${HTTP[$v]}" "$SERVER"
+    start_nginx "$BENCH_WORK/$v"
+    wait_port "${PORT[$v]}"
+    wrk -t1 -c10 -d1s -s "$KEYS_LUA" "http://127.0.0.1:${PORT[$v]}/t" >/dev/null 2>&1  # warm-up, script loaded
+    : >"$BENCH_WORK/$v.runs"
+done
+
+echo "== ratelimit_redis: 1 worker, $WRK_CONNECTIONS connections, 10,000 keys, median of $WRK_ROUNDS interleaved ${WRK_SECONDS}s runs"
+for round in $(seq 1 "$WRK_ROUNDS"); do
+    for v in "${VARIANTS[@]}"; do wrk_line "http://127.0.0.1:${PORT[$v]}/t" >>"$BENCH_WORK/$v.runs"; done
+done
+declare -A RPS P99
+for v in "${VARIANTS[@]}"; do
+    RPS[$v]=$(awk '{print $1}' "$BENCH_WORK/$v.runs" | median)
+    P99[$v]=$(awk '{print $2}' "$BENCH_WORK/$v.runs" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+    printf '  %-6s %8d req/s   p99 %7.3f ms\n' "$v" "${RPS[$v]}" "${P99[$v]}"
+done
+[[ -n $(redis-cli -p "$REDIS_PORT" --scan --pattern 'levqor:{api}:*' | head -1) ]] &&
+    echo "  (redis holds the buckets: $(redis-cli -p "$REDIS_PORT" dbsize) keys)"
+
+echo "== ratelimit_redis: Redis SIGSTOPped (deadline 5 ms), same load"
+kill -STOP "$REDIS_PID"
+read -r stopped_rps stopped_p99 < <(wrk_line "http://127.0.0.1:${PORT[redis]}/t")
+kill -CONT "$REDIS_PID"
+printf '  redis (stopped) %8d req/s   p99 %7.3f ms\n' "$stopped_rps" "$stopped_p99"
+
+for v in "${VARIANTS[@]}"; do stop_nginx "$BENCH_WORK/$v"; done
+kill "$REDIS_PID" 2>/dev/null || true
+
+echo "== ratelimit_redis: summary"
+awk -v r="${RPS[redis]}" -v l="${RPS[local]}" 'BEGIN { printf "  throughput redis/local: %.2f (target >= 0.60)\n", r / l }'
+awk -v r="${P99[redis]}" -v l="${P99[local]}" 'BEGIN { printf "  p99 added by redis: %.3f ms (target <= 1 ms)\n", r - l }'
+awk -v s="$stopped_p99" 'BEGIN { printf "  p99 with redis stopped: %.3f ms (target <= 7 ms: deadline 5 + 2)\n", s }'
