@@ -174,31 +174,37 @@ Outcome BucketTable::decide(const BucketRequest* reqs, std::size_t n, std::uint6
         slots[i] = find(*sets[i], reqs[i].tag);
         std::uint64_t tat = slots[i] != nullptr ? slots[i]->tat.load(std::memory_order_relaxed) : 0;
         for (std::size_t j = 0; j < i; ++j) {
-            if (sets[j] == sets[i] && reqs[j].tag == reqs[i].tag) tat = out[j].new_tat;
+            if (reqs[j].tag == reqs[i].tag && sets[j] == sets[i]) tat = out[j].new_tat;
         }
         before[i] = tat;
         out[i] = gcra::decide(tat, now, reqs[i].limit, reqs[i].cost);
-        bool& ok = reqs[i].observe_only ? outcome.observed_ok : outcome.enforced_ok;
-        ok = ok && out[i].allowed;
+        if (!out[i].allowed) (reqs[i].observe_only ? outcome.observed_ok : outcome.enforced_ok) = false;
     }
 
     // Commit all or nothing. Existing buckets first, so that claiming slots
     // for new ones never evicts a bucket this request is charging.
+    const bool all_charged = outcome.enforced_ok && outcome.observed_ok;
     auto charged = [&](std::size_t i) {
-        return outcome.enforced_ok && (!reqs[i].observe_only || outcome.observed_ok);
+        return all_charged || (outcome.enforced_ok && !reqs[i].observe_only);
     };
+    bool missing = false;
     for (std::size_t i = 0; i < n; ++i) {
-        if (slots[i] == nullptr) continue;
+        if (slots[i] == nullptr) {
+            missing = true;
+            continue;
+        }
         if (charged(i)) slots[i]->tat.store(out[i].new_tat, std::memory_order_relaxed);
         slots[i]->last_used.store(now, std::memory_order_relaxed);
     }
-    for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t i = 0; missing && i < n; ++i) {
         if (slots[i] == nullptr && charged(i)) reqs[i].table->charge(*sets[i], nullptr, reqs[i].tag, out[i].new_tat, now);
     }
     for (std::size_t k = 0; k < nlocked; ++k) unlock(*order[k].set);
-    // Buckets that were not charged report their state as it stands.
-    for (std::size_t i = 0; i < n; ++i) {
-        if (!charged(i)) gcra::describe_uncharged(out[i], before[i], now, reqs[i].limit);
+    if (!all_charged) {
+        // Buckets that were not charged report their state as it stands.
+        for (std::size_t i = 0; i < n; ++i) {
+            if (!charged(i)) gcra::describe_uncharged(out[i], before[i], now, reqs[i].limit);
+        }
     }
     return outcome;
 }

@@ -4,15 +4,38 @@
 
 namespace levqor::ratelimit {
 
+namespace {
+
+// "00".."99": two digits per division.
+constexpr char kPairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+}  // namespace
+
 char* write_u64(char* p, std::uint64_t v) noexcept {
+    if (v < 10) {
+        *p = static_cast<char>('0' + v);
+        return p + 1;
+    }
     char tmp[kMaxU64Digits];
-    std::size_t n = 0;
-    do {
-        tmp[n++] = static_cast<char>('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    while (n > 0) *p++ = tmp[--n];
-    return p;
+    char* t = tmp + kMaxU64Digits;
+    while (v >= 100) {
+        const std::uint64_t pair = v % 100;
+        v /= 100;
+        t -= 2;
+        std::memcpy(t, kPairs + 2 * pair, 2);
+    }
+    if (v >= 10) {
+        t -= 2;
+        std::memcpy(t, kPairs + 2 * v, 2);
+    } else {
+        *--t = static_cast<char>('0' + v);
+    }
+    const std::size_t n = static_cast<std::size_t>(tmp + kMaxU64Digits - t);
+    std::memcpy(p, t, n);
+    return p + n;
 }
 
 std::string policy_item(std::string_view name, const gcra::Limit& limit) {
