@@ -7,6 +7,7 @@
 #include "limit.h"
 #include "metrics_zone.h"
 #include "ngx_shim.h"
+#include "webhook.h"
 
 namespace levqor::ngx {
 
@@ -15,12 +16,14 @@ struct MainConf {
     MetricsRegistry metrics;
     HeadersMain headers;
     LimitMain limit;
+    WebhookMain webhook;
 };
 
 // http{}, server{} and location{} levels.
 struct LocConf {
     HeadersLoc headers;
     LimitLoc limit;
+    WebhookLoc webhook;
 };
 
 // levqor_status (status.cpp).

@@ -67,6 +67,9 @@ public:
     bool begin(const Delivery& d) noexcept;
     void update(const void* data, std::size_t len) noexcept;
     Match finish(const Delivery& d) noexcept;
+    // True when an OpenSSL call failed since begin(): the result is not a
+    // verdict about the delivery.
+    bool failed() const { return failed_; }
 
     // One shot over the complete signed message (prefix + body). For
     // Ed25519 and Token schemes, and for tests of the HMAC ones.
