@@ -384,10 +384,10 @@ qr/slack delivery refused: stale timestamp \d+ \(10\d s old, tolerance 60 s\)/
 "location /gh { levqor_webhook github secret_file=$ENV{TEST_NGINX_SECRETS}/github.current replay=replay;
   add_header X-Webhook-Status \$levqor_webhook_status always; proxy_pass http://echo; }"
 --- request eval
-["POST /gh\n{}", "POST /gh\n{}", "POST /gh\n{}"]
+["POST /gh\n{}", "POST /gh\n{}", "POST /gh\n{\"n\":2}"]
 --- more_headers eval
 my $h = main::sign('github', body => '{}', id => 'd-1');
-[$h, $h, main::sign('github', body => '{}', id => 'd-2')]
+[$h, $h, main::sign('github', body => '{"n":2}', id => 'd-2')]
 --- error_code eval
 [200, 401, 200]
 --- response_headers eval
@@ -395,7 +395,22 @@ my $h = main::sign('github', body => '{}', id => 'd-1');
 --- error_log
 levqor_webhook: github delivery refused: replay of delivery "d-1"
 
-=== TEST 6: replay by signature where there is no id (Stripe): same t and v1 refused, a retry with a new t passes
+=== TEST 6: GitHub's delivery id is not signed: a captured delivery resent under a new id is still a replay
+--- http_config eval: $::HTTP
+--- config eval
+"location /gh { levqor_webhook github secret_file=$ENV{TEST_NGINX_SECRETS}/github.current replay=replay;
+  proxy_pass http://echo; }"
+--- request eval
+["POST /gh\n{}", "POST /gh\n{}"]
+--- more_headers eval
+my $h = main::sign('github', body => '{}', id => 'd-1');
+[$h, $h =~ s/d-1/d-forged/r]
+--- error_code eval
+[200, 401]
+--- error_log
+levqor_webhook: github delivery refused: replay of an earlier delivery (same signature)
+
+=== TEST 7: replay by signature where there is no id (Stripe): same t and v1 refused, a retry with a new t passes
 --- http_config eval: $::HTTP
 --- config eval
 "location /s { levqor_webhook stripe secret_file=$ENV{TEST_NGINX_SECRETS}/stripe.current replay=replay; proxy_pass http://echo; }"
@@ -409,7 +424,7 @@ my $h = main::sign('stripe', body => '{}', t => time - 5);
 --- error_log
 levqor_webhook: stripe delivery refused: replay of an earlier delivery (same signature)
 
-=== TEST 7: a delivery the upstream failed is forgotten, so the provider's retry passes (Standard Webhooks id)
+=== TEST 8: a delivery the upstream failed is forgotten, so the provider's retry passes (Standard Webhooks id)
 --- http_config eval: $::HTTP
 --- config eval
 "location /status/ { levqor_webhook standard secret_file=$ENV{TEST_NGINX_SECRETS}/standard.current replay=replay;
@@ -424,7 +439,7 @@ my $h = main::sign('standard', body => '{}', id => 'msg_retry');
 --- error_log
 replay of delivery "msg_retry"
 
-=== TEST 8: a 1 MB body spilled to a temp file (client_body_buffer_size 8k) verifies and reaches the upstream intact
+=== TEST 9: a 1 MB body spilled to a temp file (client_body_buffer_size 8k) verifies and reaches the upstream intact
 --- http_config eval: $::HTTP
 --- config eval
 "client_max_body_size 2m; client_body_buffer_size 8k;
@@ -441,7 +456,7 @@ a client request body is buffered to a temporary file
 --- no_error_log
 [error]
 
-=== TEST 9: a tampered 1 MB temp-file body is refused
+=== TEST 10: a tampered 1 MB temp-file body is refused
 --- http_config eval: $::HTTP
 --- config eval
 "client_max_body_size 2m; client_body_buffer_size 8k;
@@ -454,7 +469,7 @@ main::sign('github', body => 'a' x 1048576)
 --- error_log
 github delivery refused: signature mismatch
 
-=== TEST 10: a chunked upload verifies and the upstream gets the dechunked body
+=== TEST 11: a chunked upload verifies and the upstream gets the dechunked body
 --- http_config eval: $::HTTP
 --- config eval
 "client_body_buffer_size 16;
@@ -469,7 +484,7 @@ main::echoed('{"chunked":"yes, in three parts"}')
 --- no_error_log
 [error]
 
-=== TEST 11: an empty body (Content-Length: 0) is signed and verified as empty
+=== TEST 12: an empty body (Content-Length: 0) is signed and verified as empty
 --- http_config eval: $::HTTP
 --- config eval
 "location /e { levqor_webhook paddle secret_file=$ENV{TEST_NGINX_SECRETS}/paddle.current; proxy_pass http://echo; }"
@@ -482,7 +497,7 @@ main::echoed('')
 --- no_error_log
 [error]
 
-=== TEST 12: GET: without a signature it is refused, with one over the empty body it passes
+=== TEST 13: GET: without a signature it is refused, with one over the empty body it passes
 --- http_config eval: $::HTTP
 --- config eval
 "location /g { levqor_webhook notion secret_file=$ENV{TEST_NGINX_SECRETS}/notion.current; proxy_pass http://echo; }"
@@ -495,7 +510,7 @@ main::echoed('')
 --- error_log
 notion delivery refused: missing header "X-Notion-Signature"
 
-=== TEST 13: Standard Webhooks under Svix's header names (svix-id, svix-timestamp, svix-signature)
+=== TEST 14: Standard Webhooks under Svix's header names (svix-id, svix-timestamp, svix-signature)
 --- http_config eval: $::HTTP
 --- config eval: $::LOCATIONS
 --- request
@@ -507,7 +522,7 @@ main::sign('standard', body => '{"svix":1}') =~ s/^webhook-/svix-/mgr
 --- no_error_log
 [error]
 
-=== TEST 14: Standard Webhooks: unknown versions and extra signatures are skipped
+=== TEST 15: Standard Webhooks: unknown versions and extra signatures are skipped
 --- http_config eval: $::HTTP
 --- config eval: $::LOCATIONS
 --- request
@@ -519,7 +534,7 @@ main::sign('standard', body => '{"multi":1}') =~ s/^webhook-signature: (.*)$/web
 --- no_error_log
 [error]
 
-=== TEST 15: Stripe: v0 and unknown versions are skipped; a malformed header is refused as such
+=== TEST 16: Stripe: v0 and unknown versions are skipped; a malformed header is refused as such
 --- http_config eval: $::HTTP
 --- config eval: $::LOCATIONS
 --- request eval
@@ -531,7 +546,7 @@ main::sign('standard', body => '{"multi":1}') =~ s/^webhook-signature: (.*)$/web
 --- error_log
 stripe delivery refused: malformed header "Stripe-Signature" (no timestamp)
 
-=== TEST 16: a server-level levqor_webhook is inherited; levqor_webhook off turns it off below
+=== TEST 17: a server-level levqor_webhook is inherited; levqor_webhook off turns it off below
 --- http_config eval: $::HTTP
 --- config eval
 "levqor_webhook github secret_file=$ENV{TEST_NGINX_SECRETS}/github.current;
@@ -542,7 +557,7 @@ location /health { levqor_webhook off; proxy_pass http://echo; }"
 --- error_code eval
 [401, 200]
 
-=== TEST 17: the 401 is decorated by the security headers like any response
+=== TEST 18: the 401 is decorated by the security headers like any response
 --- http_config eval: $::HTTP
 --- config eval
 "levqor_headers on; levqor_headers_profile api;
@@ -558,7 +573,7 @@ Content-Type: application/json
 X-Content-Type-Options: nosniff
 --- response_body: {"error":"invalid_signature","provider":"telegram"}
 
-=== TEST 18: a valid signature satisfies "satisfy any"; an invalid one is refused even when another check allows
+=== TEST 19: a valid signature satisfies "satisfy any"; an invalid one is refused even when another check allows
 --- http_config eval: $::HTTP
 --- config eval
 "satisfy any;
@@ -571,7 +586,7 @@ location /allow { allow all; levqor_webhook notion secret_file=$ENV{TEST_NGINX_S
 --- error_code eval
 [200, 401]
 
-=== TEST 19: a relative secret_file is relative to the configuration directory
+=== TEST 20: a relative secret_file is relative to the configuration directory
 --- http_config eval: $::HTTP
 --- config eval
 "location /r { levqor_webhook github secret_file=../html/gh.key; proxy_pass http://echo; }"
@@ -585,7 +600,7 @@ POST /r
 main::sign('github', body => '{}', key => 'relative-secret')
 --- error_code: 200
 
-=== TEST 20: levqor_status counts per provider and result; the exposition passes promtool
+=== TEST 21: levqor_status counts per provider and result; the exposition passes promtool
 --- http_config eval: $::HTTP
 --- config eval
 $::LOCATIONS . 'location /metrics { levqor_status; }'
@@ -603,19 +618,19 @@ $::LOCATIONS . 'location /metrics { levqor_status; }'
  . 'levqor_webhook_failures_total\{provider="slack",reason="stale_timestamp"\} 1\n.*'
  . 'levqor_webhook_replay_capacity\{zone="replay"\} \d+\n']
 
-=== TEST 21: unknown provider
+=== TEST 22: unknown provider
 --- config
 location /t { levqor_webhook acme secret_file=/dev/null; }
 --- must_die
 "levqor_webhook" directive unknown provider "acme", expected stripe, slack, github, telegram, notion, shopify, standard, paddle, discord (or levqor_webhook_generic)
 
-=== TEST 22: a secret file is required
+=== TEST 23: a secret file is required
 --- config
 location /t { levqor_webhook github tolerance=300; }
 --- must_die
 "levqor_webhook" directive needs secret_file=<path>
 
-=== TEST 23: an empty secret file fails nginx -t with its path
+=== TEST 24: an empty secret file fails nginx -t with its path
 --- config eval
 "location /t { levqor_webhook github secret_file=$ENV{TEST_NGINX_HTML_DIR}/empty.key; }"
 --- user_files eval
@@ -623,13 +638,13 @@ location /t { levqor_webhook github tolerance=300; }
 --- must_die eval
 "secret_file \"$ENV{TEST_NGINX_HTML_DIR}/empty.key\" is empty"
 
-=== TEST 24: an unreadable secret file fails nginx -t with its path
+=== TEST 25: an unreadable secret file fails nginx -t with its path
 --- config
 location /t { levqor_webhook stripe secret_file=/nonexistent/stripe.key; }
 --- must_die
 secret_file "/nonexistent/stripe.key" cannot be read: No such file or directory
 
-=== TEST 25: a whsec_ secret with invalid base64 fails for Standard Webhooks, without printing it
+=== TEST 26: a whsec_ secret with invalid base64 fails for Standard Webhooks, without printing it
 --- config eval
 "location /t { levqor_webhook standard secret_file=$ENV{TEST_NGINX_HTML_DIR}/bad.key; }"
 --- user_files
@@ -638,7 +653,7 @@ whsec_not*base64*TOPSECRET
 --- must_die eval
 "secret_file \"$ENV{TEST_NGINX_HTML_DIR}/bad.key\" is not a Standard Webhooks secret (whsec_ followed by base64)"
 
-=== TEST 26: a Discord public key must be 64 hex digits
+=== TEST 27: a Discord public key must be 64 hex digits
 --- config eval
 "location /t { levqor_webhook discord secret_file=$ENV{TEST_NGINX_HTML_DIR}/d.key; }"
 --- user_files
@@ -646,7 +661,7 @@ whsec_not*base64*TOPSECRET
 abcdef
 --- must_die: is not an Ed25519 public key (64 hex digits)
 
-=== TEST 27: replay= cannot protect Telegram deliveries
+=== TEST 28: replay= cannot protect Telegram deliveries
 --- http_config
 levqor_webhook_replay_zone r:1m;
 --- config eval
@@ -654,44 +669,44 @@ levqor_webhook_replay_zone r:1m;
 --- must_die
 replay= cannot be used with telegram: its deliveries carry neither an id nor a per-delivery signature
 
-=== TEST 28: a replay zone must be defined
+=== TEST 29: a replay zone must be defined
 --- config eval
 "location /t { levqor_webhook github secret_file=$ENV{TEST_NGINX_SECRETS}/github.current replay=nope; }"
 --- must_die
 levqor_webhook: replay zone "nope" is used but not defined by levqor_webhook_replay_zone
 
-=== TEST 29: tolerance must be seconds or off
+=== TEST 30: tolerance must be seconds or off
 --- config eval
 "location /t { levqor_webhook slack secret_file=$ENV{TEST_NGINX_SECRETS}/slack.current tolerance=soon; }"
 --- must_die
 invalid tolerance "tolerance=soon", expected seconds (1 to 30d) or off
 
-=== TEST 30: levqor_webhook_generic checks its algorithm and needs its parameters
+=== TEST 31: levqor_webhook_generic checks its algorithm and needs its parameters
 --- config eval
 "location /t { levqor_webhook_generic header=X-Sig algorithm=md5 encoding=hex secret_file=$ENV{TEST_NGINX_SECRETS}/generic.current; }"
 --- must_die
 invalid algorithm "md5", expected sha1, sha256 or sha512
 
-=== TEST 31: levqor_webhook_generic without a header
+=== TEST 32: levqor_webhook_generic without a header
 --- config eval
 "location /t { levqor_webhook_generic algorithm=sha256 encoding=hex secret_file=$ENV{TEST_NGINX_SECRETS}/generic.current; }"
 --- must_die
 needs header=<name> algorithm=<sha1|sha256|sha512> encoding=<hex|base64> secret_file=<path>
 
-=== TEST 32: one levqor_webhook per level
+=== TEST 33: one levqor_webhook per level
 --- config eval
 "location /t { levqor_webhook github secret_file=$ENV{TEST_NGINX_SECRETS}/github.current;
   levqor_webhook notion secret_file=$ENV{TEST_NGINX_SECRETS}/notion.current; }"
 --- must_die
 "levqor_webhook" directive is duplicate
 
-=== TEST 33: levqor_webhook_mode values
+=== TEST 34: levqor_webhook_mode values
 --- config
 levqor_webhook_mode audit;
 --- must_die
 "levqor_webhook_mode" directive invalid value "audit", expected enforce or log_only
 
-=== TEST 34: a Telegram secret token must use Telegram's characters
+=== TEST 35: a Telegram secret token must use Telegram's characters
 --- config eval
 "location /t { levqor_webhook telegram secret_file=$ENV{TEST_NGINX_HTML_DIR}/t.key; }"
 --- user_files

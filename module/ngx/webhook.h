@@ -107,8 +107,8 @@ struct WebhookCtx {
     webhook::Field field;      // the header a header problem is about
     bool alternate;            // the delivery used the scheme's alternate header names
     bool log_only;
-    bool recorded;             // a replay entry was made (forgotten if the upstream fails)
-    std::uint64_t replay_tag;
+    std::uint8_t recorded;     // replay entries made (forgotten if the upstream fails)
+    std::uint64_t replay_tags[2];
     std::string_view detail;   // static text
     webhook::Delivery delivery;
 };

@@ -123,7 +123,7 @@ void log_failure(ngx_http_request_t* r, const WebhookCtx& ctx) {
                       static_cast<ngx_uint_t>(ctx.rule->verifier->secrets()));
         break;
     case wh::Reason::Replay:
-        if (!d.id.empty()) {
+        if (ctx.detail == "id") {
             ngx_log_error(level, log, 0, "levqor_webhook: %s delivery %s: replay of delivery \"%*s\"", provider, verb,
                           std::min(d.id.size(), kMaxLoggedId), d.id.data());
         } else {
@@ -204,28 +204,37 @@ bool verify_whole(ngx_http_request_t* r, wh::Verifier& v, const wh::Delivery& d,
 }
 
 // Records a verified delivery in the replay zone; false if it was seen within
-// the window. Deliveries are keyed by their id header where the provider
-// sends one, else by the signature that matched.
+// the window. A delivery is keyed by its id header where the provider sends
+// one, and by the signature that matched where it does not, or where the id
+// is not covered by the signature (else a captured delivery could be resent
+// under a fresh id). ctx.detail says which key was seen.
 bool first_sighting(WebhookCtx& ctx, const wh::Match& m) {
     ReplayZone* zone = ctx.rule->replay;
     if (zone == nullptr || zone->data == nullptr) return true;
+    const wh::Scheme& s = ctx.rule->scheme();
     const wh::Delivery& d = ctx.delivery;
-    const auto domain = static_cast<std::uint8_t>(ctx.rule->scheme().provider);
-    std::uint64_t tag;
-    if (!d.id.empty()) {
-        tag = zone->set.tag(domain, d.id.data(), d.id.size());
-    } else if (m.signature >= 0) {
+    const auto domain = static_cast<std::uint8_t>(s.provider);
+    struct Key {
+        std::uint64_t tag;
+        const char* what;
+    } keys[2];
+    std::size_t n = 0;
+    if (!d.id.empty()) keys[n++] = {zone->set.tag(domain, d.id.data(), d.id.size()), "id"};
+    if ((d.id.empty() || !s.id_signed()) && m.signature >= 0) {
         const wh::Signature& sig = d.sigs[m.signature];
-        tag = zone->set.tag(domain, sig.bytes, sig.len);
-    } else {
-        return true;
+        keys[n++] = {zone->set.tag(domain, sig.bytes, sig.len), "signature"};
     }
     const auto now = static_cast<std::uint64_t>(ngx_time());
-    if (!zone->set.remember(tag, now, now + ctx.rule->replay_window(), static_cast<std::int32_t>(ngx_pid))) {
-        return false;
+    const auto pid = static_cast<std::int32_t>(ngx_pid);
+    for (std::size_t i = 0; i < n; ++i) {
+        if (!zone->set.remember(keys[i].tag, now, now + ctx.rule->replay_window(), pid)) {
+            for (std::size_t j = 0; j < ctx.recorded; ++j) zone->set.forget(ctx.replay_tags[j], pid);
+            ctx.recorded = 0;
+            ctx.detail = keys[i].what;
+            return false;
+        }
+        ctx.replay_tags[ctx.recorded++] = keys[i].tag;
     }
-    ctx.recorded = true;
-    ctx.replay_tag = tag;
     return true;
 }
 
@@ -348,8 +357,7 @@ ngx_int_t webhook_access_handler(ngx_http_request_t* r) noexcept try {
     ctx->field = wh::kSignature;
     ctx->alternate = false;
     ctx->log_only = loc.mode == static_cast<ngx_int_t>(WebhookMode::LogOnly);
-    ctx->recorded = false;
-    ctx->replay_tag = 0;
+    ctx->recorded = 0;
     ctx->detail = {};
     rctx->webhook = ctx;
     return start(r, *ctx);
@@ -362,10 +370,12 @@ ngx_int_t webhook_log_handler(ngx_http_request_t* r) noexcept {
     // A delivery the application did not accept is forgotten, so that the
     // provider's retry is not refused as a replay.
     const WebhookCtx* ctx = current_ctx(r);
-    if (ctx == nullptr || !ctx->recorded || ctx->rule->replay == nullptr) return NGX_OK;
+    if (ctx == nullptr || ctx->recorded == 0 || ctx->rule->replay == nullptr) return NGX_OK;
     const ngx_uint_t status = r->headers_out.status;
     if (status < 200 || status > 299) {
-        ctx->rule->replay->set.forget(ctx->replay_tag, static_cast<std::int32_t>(ngx_pid));
+        for (std::size_t i = 0; i < ctx->recorded; ++i) {
+            ctx->rule->replay->set.forget(ctx->replay_tags[i], static_cast<std::int32_t>(ngx_pid));
+        }
     }
     return NGX_OK;
 }

@@ -49,6 +49,12 @@ TEST(WebhookScheme, SignedPrefixes) {
     EXPECT_EQ(prefix(Provider::Notion), "");
 }
 
+TEST(WebhookScheme, OnlyStandardWebhooksSignsItsId) {
+    EXPECT_TRUE(scheme(Provider::Standard).id_signed());
+    EXPECT_FALSE(scheme(Provider::Github).id_signed());   // X-GitHub-Delivery
+    EXPECT_FALSE(scheme(Provider::Shopify).id_signed());  // X-Shopify-Webhook-Id
+}
+
 TEST(WebhookScheme, StripeTimestampAndEverySignature) {
     Delivery d;
     const std::string h = "t=1700000000,v1=" + kStripeSig + ",v0=" + kHex64 + ",v1=" + kHex64;

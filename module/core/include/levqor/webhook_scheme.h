@@ -77,6 +77,10 @@ struct Scheme {
 
     std::size_t signature_size() const;  // decoded bytes of one signature
     bool has_timestamp() const { return timestamp_required; }
+    // Whether the id header is part of the signed message. When it is not
+    // (GitHub, Shopify), a captured delivery can be resent under a new id, so
+    // replay protection must also key on the signature.
+    bool id_signed() const { return signed_prefix.find("%i") != std::string::npos; }
 };
 
 // The table row of a provider (not Generic, which is built by make_generic).
