@@ -26,7 +26,7 @@ Scheme row(Provider p, std::string name, std::string sig, std::string ts, std::s
 }
 
 // The providers as their official documentation and SDKs define them
-// (docs/directives.md lists the sources).
+// (docs/directives.md; the unit tests name the SDK tests their vectors come from).
 std::vector<Scheme> build_table() {
     using P = Provider;
     using S = Syntax;
