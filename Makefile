@@ -1,12 +1,15 @@
 # levqor — the README's two commands (make run, make test) and their helpers.
 BUILD      ?= build
 ASAN_BUILD ?= $(BUILD)/asan
+FUZZ_BUILD ?= $(BUILD)/fuzz
+FUZZ_SECONDS ?= 600
+FUZZ_SMOKE_SECONDS ?= 15
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 PROVE_ARGS ?= -r
 export LEVQOR_BUILD := $(abspath $(BUILD))
 
-.PHONY: all build deps run test unit unit-asan t bench fuzz clean
+.PHONY: all build deps run test unit unit-asan t bench fuzz fuzz-build fuzz-smoke clean
 
 all: build
 
@@ -33,10 +36,30 @@ unit-asan: $(ASAN_BUILD)/CMakeCache.txt
 t: build
 	prove $(PROVE_ARGS) t/
 
+# libFuzzer (clang) over the webhook header parsers; new corpus entries go to
+# $(FUZZ_BUILD)/corpus, crashes to fuzz-artifacts/. `make fuzz` runs for
+# FUZZ_SECONDS, `make test` runs fuzz-smoke for FUZZ_SMOKE_SECONDS.
+$(FUZZ_BUILD)/CMakeCache.txt:
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLEVQOR_FUZZ=ON $(CMAKE_ARGS) >/dev/null
+
+fuzz-build: $(FUZZ_BUILD)/CMakeCache.txt
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+
+FUZZ_RUN = mkdir -p $(FUZZ_BUILD)/corpus fuzz-artifacts && $(FUZZ_BUILD)/webhook_headers_fuzz \
+	-artifact_prefix=fuzz-artifacts/ -print_final_stats=1 $(FUZZ_BUILD)/corpus module/fuzz/corpus
+
+fuzz: fuzz-build
+	$(FUZZ_RUN) -max_total_time=$(FUZZ_SECONDS)
+
+fuzz-smoke: fuzz-build
+	@$(FUZZ_RUN) -max_total_time=$(FUZZ_SMOKE_SECONDS) 2>$(FUZZ_BUILD)/smoke.log || { tail -40 $(FUZZ_BUILD)/smoke.log; exit 1; }
+	@grep -E '^stat::number_of_executed_units' $(FUZZ_BUILD)/smoke.log | sed 's/^/fuzz-smoke: /'
+
 test: deps
 	@$(MAKE) --no-print-directory build
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory unit-asan
+	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory t
 
 run: deps

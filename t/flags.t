@@ -94,6 +94,32 @@ CONF
     unlike($ng->error_log, qr/\[(alert|crit|emerg)\]/, 'no alerts');
 }
 
+# ---- WEBHOOK_VERIFY_ALL: off skips the check, shadow only logs -------------
+{
+    my $flags = "$dir/hooks";
+    write_flags($flags);
+    open(my $fh, '>', "$dir/gh.secret") or die; print $fh "s3cret\n"; close $fh;
+    my $ng = Test::Levqor::Nginx->new(master => 1, workers => 2,
+        http_config => "levqor_flags_file $flags;", config => <<"CONF");
+location /hook {
+    levqor_webhook github secret_file=$dir/gh.secret;
+    add_header X-Webhook \$levqor_webhook_status always;
+    proxy_pass http://127.0.0.1:\$server_port/ok;
+}
+location /ok { return 200 "ok"; }
+CONF
+    $ng->start;
+    my $unsigned = "POST /hook\n{}";
+    is($ng->request($unsigned)->{status}, 401, 'flag on: an unsigned delivery is refused');
+    write_flags($flags, WEBHOOK_VERIFY_ALL => 'shadow');
+    eventually($ng, $unsigned, sub { $_[0]{status} == 200 && $_[0]{headers}{'x-webhook'} eq 'LOG_ONLY_INVALID' },
+        'WEBHOOK_VERIFY_ALL=shadow: verified and logged, not refused');
+    write_flags($flags, WEBHOOK_VERIFY_ALL => 'off');
+    eventually($ng, $unsigned, sub { $_[0]{status} == 200 && !exists $_[0]{headers}{'x-webhook'} },
+        'WEBHOOK_VERIFY_ALL=off: not verified');
+    $ng->stop;
+}
+
 # ---- a missing file at start: every flag off, logged; applied once it appears
 {
     my $flags = "$dir/later";

@@ -37,11 +37,13 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) noexcept {
     auto* prev = static_cast<LocConf*>(parent);
     auto* conf = static_cast<LocConf*>(child);
     if (headers_merge(cf, prev->headers, conf->headers) != NGX_CONF_OK) return static_cast<char*>(NGX_CONF_ERROR);
+    if (webhook_merge(cf, prev->webhook, conf->webhook) != NGX_CONF_OK) return static_cast<char*>(NGX_CONF_ERROR);
     return limit_merge(cf, prev->limit, conf->limit);
 }
 
 ngx_int_t preconfiguration(ngx_conf_t* cf) noexcept {
     if (headers_preconfiguration(cf) != NGX_OK) return NGX_ERROR;
+    if (webhook_preconfiguration(cf) != NGX_OK) return NGX_ERROR;
     return limit_preconfiguration(cf);
 }
 
@@ -49,6 +51,7 @@ ngx_int_t postconfiguration(ngx_conf_t* cf) noexcept {
     if (headers_postconfiguration(cf) != NGX_OK) return NGX_ERROR;
     if (limit_postconfiguration(cf) != NGX_OK) return NGX_ERROR;
     if (request_metrics_postconfiguration(cf) != NGX_OK) return NGX_ERROR;
+    if (webhook_postconfiguration(cf) != NGX_OK) return NGX_ERROR;
     next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = header_filter;
     // Last: every feature has registered its series by now.
@@ -98,6 +101,13 @@ ngx_command_t commands[] = {
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("levqor_flags_file"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_flags_file, NGX_HTTP_MAIN_CONF_OFFSET,
      0, nullptr},
+    {ngx_string("levqor_webhook"), kAnyLevel | NGX_CONF_1MORE, set_webhook, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("levqor_webhook_generic"), kAnyLevel | NGX_CONF_2MORE, set_webhook_generic, NGX_HTTP_LOC_CONF_OFFSET,
+     0, nullptr},
+    {ngx_string("levqor_webhook_replay_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_webhook_replay_zone,
+     NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
+    {ngx_string("levqor_webhook_mode"), kAnyLevel | NGX_CONF_TAKE1, set_webhook_mode, NGX_HTTP_LOC_CONF_OFFSET, 0,
+     nullptr},
     {ngx_string("levqor_status"), NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, set_status,
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     ngx_null_command,

@@ -9,6 +9,7 @@
 #include "metrics_zone.h"
 #include "ngx_shim.h"
 #include "request_metrics.h"
+#include "webhook.h"
 
 namespace levqor::ngx {
 
@@ -19,12 +20,14 @@ struct MainConf {
     LimitMain limit;
     FlagsMain flags;
     RequestMetricsMain request_metrics;
+    WebhookMain webhook;
 };
 
 // http{}, server{} and location{} levels.
 struct LocConf {
     HeadersLoc headers;
     LimitLoc limit;
+    WebhookLoc webhook;
 };
 
 // levqor_status (status.cpp).

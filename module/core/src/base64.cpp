@@ -51,7 +51,8 @@ std::string base64_encode(std::string_view in, Base64Alphabet alphabet) {
     return out;
 }
 
-bool base64_decode(std::string_view in, std::string& out, Base64Alphabet alphabet) {
+bool base64_decode(std::string_view in, std::uint8_t* out, std::size_t cap, std::size_t& n,
+                   Base64Alphabet alphabet) noexcept {
     const auto& t = alphabet == Base64Alphabet::Standard ? kDecodeStandard : kDecodeUrlSafe;
     std::size_t len = in.size();
     std::size_t pad = 0;
@@ -61,8 +62,8 @@ bool base64_decode(std::string_view in, std::string& out, Base64Alphabet alphabe
     }
     if (pad > 0 && in.size() % 4 != 0) return false;
     if (len % 4 == 1) return false;
-    out.clear();
-    out.reserve(len / 4 * 3 + 2);
+    if (len / 4 * 3 + (len % 4 == 0 ? 0 : len % 4 - 1) > cap) return false;
+    n = 0;
     std::uint32_t acc = 0;
     int bits = 0;
     for (std::size_t i = 0; i < len; ++i) {
@@ -72,12 +73,19 @@ bool base64_decode(std::string_view in, std::string& out, Base64Alphabet alphabe
         bits += 6;
         if (bits >= 8) {
             bits -= 8;
-            out.push_back(static_cast<char>((acc >> bits) & 0xff));
+            out[n++] = static_cast<std::uint8_t>((acc >> bits) & 0xff);
         }
     }
     // Non-canonical encodings (stray low bits) are rejected.
     if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return false;
-    if (pad > 0 && (len + pad) % 4 != 0) return false;
+    return true;
+}
+
+bool base64_decode(std::string_view in, std::string& out, Base64Alphabet alphabet) {
+    out.assign(in.size() / 4 * 3 + 2, '\0');
+    std::size_t n = 0;
+    if (!base64_decode(in, reinterpret_cast<std::uint8_t*>(out.data()), out.size(), n, alphabet)) return false;
+    out.resize(n);
     return true;
 }
 

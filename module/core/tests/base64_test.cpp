@@ -48,5 +48,15 @@ TEST(Base64, DecodeRejectsMalformed) {
     EXPECT_FALSE(base64_decode("-__-", out));       // url alphabet in standard mode
 }
 
+TEST(Base64, DecodeIntoCallerMemory) {
+    std::uint8_t out[4];
+    std::size_t n = 0;
+    ASSERT_TRUE(base64_decode("Zm9vYg==", out, sizeof out, n));
+    EXPECT_EQ(n, 4u);
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(out), n), "foob");
+    EXPECT_FALSE(base64_decode("Zm9vYmE=", out, sizeof out, n));  // 5 bytes do not fit
+    EXPECT_FALSE(base64_decode("Zm9v!", out, sizeof out, n));
+}
+
 }  // namespace
 }  // namespace levqor

@@ -26,4 +26,10 @@ std::string base64_encode(std::string_view in,
 bool base64_decode(std::string_view in, std::string& out,
                    Base64Alphabet alphabet = Base64Alphabet::Standard);
 
+// The same decode into caller memory, for the request path: writes at most
+// `cap` bytes to out and sets n; false on malformed input or when the result
+// would not fit. Nothing is allocated.
+bool base64_decode(std::string_view in, std::uint8_t* out, std::size_t cap, std::size_t& n,
+                   Base64Alphabet alphabet = Base64Alphabet::Standard) noexcept;
+
 }  // namespace levqor

@@ -1,0 +1,90 @@
+// The webhook replay set: delivery ids (or signatures) seen recently, each
+// with an expiry, in a fixed-size set-associative table in caller-provided
+// memory (an nginx shared zone in production, a plain buffer in tests).
+//
+// - Entries are 64-bit SipHash tags of the id under the zone's secret: ids of
+//   any length cost the same, nothing a client sent is stored, and clients
+//   cannot aim ids at one set.
+// - Each set holds kReplayWays entries behind its own spinlock (ShmLock), so
+//   workers do not serialise on a zone-wide lock.
+// - Memory is bounded: a new entry takes a free or expired slot of its set,
+//   else the slot that expires soonest (counted: such an early eviction
+//   shortens the protection window, and a growing count means the zone is
+//   too small).
+//
+// Thread/process safety: every method may be called concurrently from any
+// number of processes mapping the same memory.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "levqor/siphash.h"
+
+namespace levqor::webhook {
+
+inline constexpr std::size_t kReplayWays = 15;
+
+struct ReplaySlot {
+    std::atomic<std::uint64_t> tag;      // 0: empty
+    std::atomic<std::uint64_t> expires;  // seconds
+};
+
+struct alignas(64) ReplayBucket {
+    std::atomic<std::int32_t> lock;  // 0 free, else the owner's pid
+    std::uint32_t reserved;
+    ReplaySlot slots[kReplayWays];
+};
+static_assert(sizeof(ReplayBucket) == 256);
+
+struct ReplayHeader {
+    std::uint64_t magic;
+    std::uint64_t nsets;
+    SipKey secret;
+    std::atomic<std::uint64_t> evicted_live;  // entries dropped before they expired
+    std::atomic<std::uint64_t> lock_steals;
+};
+
+struct ReplayStats {
+    std::uint64_t capacity;
+    std::uint64_t live;
+    std::uint64_t evicted_live;
+};
+
+class ReplaySet {
+public:
+    static std::size_t bytes_for_sets(std::size_t nsets);
+    static std::size_t sets_for_bytes(std::size_t bytes);
+    // Formats memory as a new, empty set.
+    static ReplaySet create(void* mem, std::size_t nsets, const SipKey& secret);
+    // Attaches to a set made by create() (after nginx -s reload); false if mem
+    // does not hold a set of exactly nsets sets.
+    static bool attach(void* mem, std::size_t nsets, ReplaySet& out);
+
+    ReplaySet() = default;
+    bool valid() const { return header_ != nullptr; }
+
+    // The tag of a delivery key in a domain (a provider: ids of different
+    // providers never collide). Never 0.
+    std::uint64_t tag(std::uint8_t domain, const void* key, std::size_t len) const noexcept;
+
+    // Records tag until `expires` unless it is already recorded and not yet
+    // expired at `now`. True: recorded now (first sighting); false: a replay.
+    bool remember(std::uint64_t tag, std::uint64_t now, std::uint64_t expires, std::int32_t pid) noexcept;
+    // Drops tag (a delivery the application did not accept may be retried).
+    void forget(std::uint64_t tag, std::int32_t pid) noexcept;
+
+    // O(size): for the status page, not the request path.
+    ReplayStats stats(std::uint64_t now) const noexcept;
+
+private:
+    ReplayBucket& set_for(std::uint64_t tag) const noexcept {
+        return sets_[static_cast<std::size_t>((static_cast<unsigned __int128>(tag) * header_->nsets) >> 64)];
+    }
+
+    ReplayHeader* header_ = nullptr;
+    ReplayBucket* sets_ = nullptr;
+};
+
+}  // namespace levqor::webhook

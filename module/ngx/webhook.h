@@ -1,0 +1,116 @@
+// Webhook signatures: levqor_webhook, levqor_webhook_generic,
+// levqor_webhook_replay_zone, levqor_webhook_mode. Configuration objects,
+// replay zones and metrics (webhook_conf.cpp); the access-phase handler that
+// reads the body with nginx's body reader and verifies it, the 401, the log
+// phase and $levqor_webhook_status (webhook_handler.cpp).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "levqor/replay_set.h"
+#include "levqor/webhook_scheme.h"
+#include "levqor/webhook_verifier.h"
+#include "ngx_shim.h"
+
+namespace levqor::ngx {
+
+// Shared memory of a replay zone: this header, then the set (64-byte aligned).
+struct ReplayZoneShm {
+    static constexpr std::uint64_t kMagic = 0x6c7671727a6f6e31ULL;  // "lvqrzon1"
+    std::uint64_t magic;
+    std::uint64_t nsets;
+    static constexpr std::size_t set_offset() { return (sizeof(ReplayZoneShm) + 63) / 64 * 64; }
+    void* set_memory() { return reinterpret_cast<char*>(this) + set_offset(); }
+};
+
+struct ReplayZone {
+    std::string name;
+    std::size_t size = 0;  // 0 until levqor_webhook_replay_zone defines it
+    ngx_shm_zone_t* shm = nullptr;
+    ReplayZoneShm* data = nullptr;  // set by init_zone
+    webhook::ReplaySet set;
+};
+
+// A request header the scheme reads: its lowercase name and hash, as nginx
+// keeps them in r->headers_in (empty: the field is not used).
+struct HeaderKey {
+    ngx_str_t lower{0, nullptr};
+    ngx_uint_t hash = 0;
+};
+
+// Metrics cells of one provider.
+struct ProviderCells {
+    std::string name;
+    std::size_t valid = 0, invalid = 0, log_only_invalid = 0;
+    std::size_t reasons[webhook::kReasons] = {};
+};
+
+// One levqor_webhook / levqor_webhook_generic: everything the request path
+// needs, prepared at configuration time. Lives as long as its cycle.
+struct WebhookRule {
+    std::unique_ptr<webhook::Verifier> verifier;
+    std::optional<std::uint32_t> tolerance = 300;  // nullopt: tolerance=off
+    ReplayZone* replay = nullptr;
+    HeaderKey keys[2][webhook::kFields];  // [0] primary names, [1] alternate names
+    std::size_t provider = 0;             // index into WebhookMain::providers
+    ngx_str_t rejection{0, nullptr};      // {"error":"invalid_signature","provider":"..."}
+
+    const webhook::Scheme& scheme() const { return verifier->scheme(); }
+    // Seconds a delivery's id stays in the replay zone.
+    std::uint64_t replay_window() const { return tolerance.value_or(300); }
+};
+
+enum class WebhookMode : ngx_int_t { Enforce = 0, LogOnly = 1 };
+
+struct WebhookLoc {
+    WebhookRule* rule = nullptr;  // set at this level (null with levqor_webhook off)
+    bool set_here = false;
+    const WebhookRule* effective = nullptr;  // after merge
+    ngx_int_t mode = NGX_CONF_UNSET;
+};
+
+struct WebhookMain {
+    std::vector<std::unique_ptr<WebhookRule>> rules;
+    std::vector<std::unique_ptr<ReplayZone>> zones;
+    std::vector<ProviderCells> providers;  // those configured, registered in postconfiguration
+
+    ReplayZone* zone(const std::string& name, bool create);
+    std::size_t provider_slot(const std::string& name);
+};
+
+char* set_webhook(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept;
+char* set_webhook_generic(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept;
+char* set_webhook_replay_zone(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept;
+char* set_webhook_mode(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept;
+
+ngx_int_t webhook_preconfiguration(ngx_conf_t* cf) noexcept;
+char* webhook_merge(ngx_conf_t* cf, WebhookLoc& parent, WebhookLoc& child) noexcept;
+// Checks zones, registers metrics, installs the access and log handlers.
+ngx_int_t webhook_postconfiguration(ngx_conf_t* cf) noexcept;
+
+ngx_int_t webhook_access_handler(ngx_http_request_t* r) noexcept;
+ngx_int_t webhook_log_handler(ngx_http_request_t* r) noexcept;
+ngx_int_t webhook_status_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, uintptr_t data) noexcept;
+
+// The outcome for a request, kept on the main request (see request_ctx.h).
+enum class WebhookStatus : std::uint8_t { Pending, Valid, Invalid, Missing, Stale, Replay, LogOnlyInvalid, Error };
+
+struct WebhookCtx {
+    const WebhookRule* rule;
+    WebhookStatus status;
+    webhook::Reason reason;
+    webhook::Field field;      // the header a header problem is about
+    bool alternate;            // the delivery used the scheme's alternate header names
+    bool log_only;
+    std::uint8_t recorded;     // replay entries made (forgotten if the upstream fails)
+    std::uint64_t replay_tags[2];
+    std::string_view detail;   // static text
+    webhook::Delivery delivery;
+};
+
+}  // namespace levqor::ngx
