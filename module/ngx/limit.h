@@ -15,6 +15,7 @@
 #include "levqor/redis_backend.h"
 #include "levqor/ratelimit_fields.h"
 #include "ngx_shim.h"
+#include "shm_table.h"
 #include "redis_conn.h"
 #include "value_source.h"
 
@@ -59,9 +60,11 @@ struct LimitZoneShm {
     // Hashes of unknown plan names already logged (once per name, across workers).
     std::atomic<std::uint64_t> unknown_plans[kUnknownPlans];
 
-    static constexpr std::size_t table_offset() { return (sizeof(LimitZoneShm) + 63) / 64 * 64; }
-    void* table_memory() { return reinterpret_cast<char*>(this) + table_offset(); }
+    static constexpr std::size_t payload_offset();
+    void* payload() { return reinterpret_cast<char*>(this) + payload_offset(); }
 };
+constexpr std::size_t LimitZoneShm::payload_offset() { return payload_offset_of<LimitZoneShm>(); }
+
 
 struct LimitZone {
     std::string name;

@@ -37,50 +37,7 @@ std::string str(const ngx_str_t& s) { return std::string(sv(s)); }
 bool has_variables(std::string_view v) { return v.find('$') != std::string_view::npos; }
 
 ngx_int_t init_zone(ngx_shm_zone_t* shm_zone, void* old_data) noexcept {
-    auto* zone = static_cast<LimitZone*>(shm_zone->data);
-    if (old_data != nullptr) {
-        // nginx -s reload with the same name and size: keep every bucket.
-        auto* old = static_cast<LimitZone*>(old_data);
-        if (old->data != nullptr &&
-            rl::BucketTable::attach(old->data->table_memory(), old->data->nsets, zone->table)) {
-            zone->data = old->data;
-            return NGX_OK;
-        }
-    }
-    auto* shpool = reinterpret_cast<ngx_slab_pool_t*>(shm_zone->shm.addr);
-    // The largest table the slab allocator gives us in one piece: start from
-    // the zone size less the allocator's page descriptors, step down a page
-    // at a time (a few steps at most).
-    const std::size_t pages = shm_zone->shm.size / ngx_pagesize;
-    const std::size_t overhead = pages * sizeof(ngx_slab_page_t) + 2 * ngx_pagesize;
-    void* mem = nullptr;
-    std::size_t nsets = 0;
-    shpool->log_nomem = 0;
-    for (std::size_t bytes = shm_zone->shm.size > overhead ? shm_zone->shm.size - overhead : 0;
-         mem == nullptr && bytes > LimitZoneShm::table_offset() + ngx_pagesize; bytes -= ngx_pagesize) {
-        nsets = rl::BucketTable::sets_for_bytes(bytes - LimitZoneShm::table_offset());
-        if (nsets == 0) break;
-        mem = ngx_slab_alloc(shpool, LimitZoneShm::table_offset() + rl::BucketTable::bytes_for_sets(nsets));
-    }
-    shpool->log_nomem = 1;
-    if (mem == nullptr) {
-        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0, "levqor_limit_zone \"%s\" is too small",
-                      zone->name.c_str());
-        return NGX_ERROR;
-    }
-    auto* data = static_cast<LimitZoneShm*>(mem);
-    std::memset(static_cast<void*>(data), 0, LimitZoneShm::table_offset());
-    data->magic = LimitZoneShm::kMagic;
-    data->nsets = nsets;
-    SipKey secret;
-    if (RAND_bytes(reinterpret_cast<unsigned char*>(&secret), sizeof secret) != 1) {
-        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0, "levqor_limit_zone: RAND_bytes failed");
-        return NGX_ERROR;
-    }
-    zone->table = rl::BucketTable::create(data->table_memory(), nsets, secret);
-    zone->data = data;
-    shpool->data = data;
-    return NGX_OK;
+    return init_table_zone(shm_zone, old_data, &LimitZone::table, "levqor_limit_zone");
 }
 
 }  // namespace
@@ -114,20 +71,8 @@ LimitZone* LimitMain::zone(const std::string& name, bool create) {
 char* set_limit_zone(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
     auto& lm = static_cast<MainConf*>(conf)->limit;
     const ngx_str_t* args = conf_args(cf);
-    const std::string_view spec = sv(args[1]);
-    const auto colon = spec.rfind(':');
-    if (colon == std::string_view::npos || colon == 0 || colon + 1 == spec.size()) {
-        return conf_error(cf, "invalid zone \"" + std::string(spec) + "\", expected <name>:<size>");
-    }
-    ngx_str_t size_text{spec.size() - colon - 1, args[1].data + colon + 1};
-    const ssize_t size = ngx_parse_size(&size_text);
-    if (size == NGX_ERROR) {
-        return conf_error(cf, "invalid zone size \"" + std::string(sv(size_text)) + "\"");
-    }
-    if (static_cast<std::size_t>(size) < 8 * ngx_pagesize) {
-        return conf_error(cf, "zone \"" + std::string(spec) + "\" is too small, use at least " +
-                                  std::to_string(8 * ngx_pagesize / 1024) + "k");
-    }
+    auto spec = parse_zone_spec(args[1]);
+    if (!spec) return conf_error(cf, spec.error());
     auto redis = std::make_unique<RedisSettings>();
     bool have_redis = false, have_backend_params = false;
     for (ngx_uint_t i = 2; i < cf->args->nelts; ++i) {
@@ -162,18 +107,13 @@ char* set_limit_zone(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
     if (have_backend_params && !have_redis) {
         return conf_error(cf, "redis_timeout=, on_backend_error= and nodes= need redis=<url>");
     }
-    const std::string name(spec.substr(0, colon));
+    const std::string& name = spec.value().name;
     LimitZone* zone = lm.zone(name, true);
     if (zone->size != 0) return conf_error(cf, "zone \"" + name + "\" is already defined");
-    zone->size = static_cast<std::size_t>(size);
+    zone->size = spec.value().size;
     if (have_redis) zone->redis = std::move(redis);
-    // Internal name: user zone names cannot clash with the module's own zones.
-    ngx_str_t shm_name;
-    if (!pool_str(cf->pool, "levqor_limit_zone:" + name, shm_name)) return static_cast<char*>(NGX_CONF_ERROR);
-    zone->shm = ngx_shared_memory_add(cf, &shm_name, zone->size, &ngx_http_levqor_module);
+    zone->shm = add_table_zone(cf, "levqor_limit_zone", name, zone->size, init_zone, zone);
     if (zone->shm == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
-    zone->shm->init = init_zone;
-    zone->shm->data = zone;
     return NGX_CONF_OK;
 } catch (...) {
     return static_cast<char*>(NGX_CONF_ERROR);

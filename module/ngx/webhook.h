@@ -16,6 +16,7 @@
 #include "levqor/webhook_scheme.h"
 #include "levqor/webhook_verifier.h"
 #include "ngx_shim.h"
+#include "shm_table.h"
 
 namespace levqor::ngx {
 
@@ -24,9 +25,11 @@ struct ReplayZoneShm {
     static constexpr std::uint64_t kMagic = 0x6c7671727a6f6e31ULL;  // "lvqrzon1"
     std::uint64_t magic;
     std::uint64_t nsets;
-    static constexpr std::size_t set_offset() { return (sizeof(ReplayZoneShm) + 63) / 64 * 64; }
-    void* set_memory() { return reinterpret_cast<char*>(this) + set_offset(); }
+    static constexpr std::size_t payload_offset();
+    void* payload() { return reinterpret_cast<char*>(this) + payload_offset(); }
 };
+constexpr std::size_t ReplayZoneShm::payload_offset() { return payload_offset_of<ReplayZoneShm>(); }
+
 
 struct ReplayZone {
     std::string name;

@@ -27,47 +27,7 @@ constexpr ngx_int_t kMaxTolerance = 30 * 24 * 3600;
 std::string str(const ngx_str_t& s) { return std::string(sv(s)); }
 
 ngx_int_t init_replay_zone(ngx_shm_zone_t* shm_zone, void* old_data) noexcept {
-    auto* zone = static_cast<ReplayZone*>(shm_zone->data);
-    if (old_data != nullptr) {
-        // nginx -s reload with the same name and size: keep every entry.
-        auto* old = static_cast<ReplayZone*>(old_data);
-        if (old->data != nullptr && wh::ReplaySet::attach(old->data->set_memory(), old->data->nsets, zone->set)) {
-            zone->data = old->data;
-            return NGX_OK;
-        }
-    }
-    auto* shpool = reinterpret_cast<ngx_slab_pool_t*>(shm_zone->shm.addr);
-    // The largest set the slab allocator gives in one piece (see limit_conf.cpp).
-    const std::size_t pages = shm_zone->shm.size / ngx_pagesize;
-    const std::size_t overhead = pages * sizeof(ngx_slab_page_t) + 2 * ngx_pagesize;
-    void* mem = nullptr;
-    std::size_t nsets = 0;
-    shpool->log_nomem = 0;
-    for (std::size_t bytes = shm_zone->shm.size > overhead ? shm_zone->shm.size - overhead : 0;
-         mem == nullptr && bytes > ReplayZoneShm::set_offset() + ngx_pagesize; bytes -= ngx_pagesize) {
-        nsets = wh::ReplaySet::sets_for_bytes(bytes - ReplayZoneShm::set_offset());
-        if (nsets == 0) break;
-        mem = ngx_slab_alloc(shpool, ReplayZoneShm::set_offset() + wh::ReplaySet::bytes_for_sets(nsets));
-    }
-    shpool->log_nomem = 1;
-    if (mem == nullptr) {
-        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0, "levqor_webhook_replay_zone \"%s\" is too small",
-                      zone->name.c_str());
-        return NGX_ERROR;
-    }
-    auto* data = static_cast<ReplayZoneShm*>(mem);
-    std::memset(static_cast<void*>(data), 0, ReplayZoneShm::set_offset());
-    data->magic = ReplayZoneShm::kMagic;
-    data->nsets = nsets;
-    SipKey secret;
-    if (RAND_bytes(reinterpret_cast<unsigned char*>(&secret), sizeof secret) != 1) {
-        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0, "levqor_webhook_replay_zone: RAND_bytes failed");
-        return NGX_ERROR;
-    }
-    zone->set = wh::ReplaySet::create(data->set_memory(), nsets, secret);
-    zone->data = data;
-    shpool->data = data;
-    return NGX_OK;
+    return init_table_zone(shm_zone, old_data, &ReplayZone::set, "levqor_webhook_replay_zone");
 }
 
 // Reads a secret file at configuration time. Relative paths are relative to
@@ -264,31 +224,14 @@ char* set_webhook_generic(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept t
 
 char* set_webhook_replay_zone(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
     auto& wm = static_cast<MainConf*>(conf)->webhook;
-    const ngx_str_t* args = conf_args(cf);
-    const std::string_view spec = sv(args[1]);
-    const auto colon = spec.rfind(':');
-    if (colon == std::string_view::npos || colon == 0 || colon + 1 == spec.size()) {
-        return conf_error(cf, "invalid zone \"" + std::string(spec) + "\", expected <name>:<size>");
-    }
-    ngx_str_t size_text{spec.size() - colon - 1, args[1].data + colon + 1};
-    const ssize_t size = ngx_parse_size(&size_text);
-    if (size == NGX_ERROR) return conf_error(cf, "invalid zone size \"" + str(size_text) + "\"");
-    if (static_cast<std::size_t>(size) < 8 * ngx_pagesize) {
-        return conf_error(cf, "zone \"" + std::string(spec) + "\" is too small, use at least " +
-                                  std::to_string(8 * ngx_pagesize / 1024) + "k");
-    }
-    const std::string name(spec.substr(0, colon));
+    auto spec = parse_zone_spec(conf_args(cf)[1]);
+    if (!spec) return conf_error(cf, spec.error());
+    const std::string& name = spec.value().name;
     ReplayZone* zone = wm.zone(name, true);
     if (zone->size != 0) return conf_error(cf, "zone \"" + name + "\" is already defined");
-    zone->size = static_cast<std::size_t>(size);
-    ngx_str_t shm_name;
-    if (!pool_str(cf->pool, "levqor_webhook_replay_zone:" + name, shm_name)) {
-        return static_cast<char*>(NGX_CONF_ERROR);
-    }
-    zone->shm = ngx_shared_memory_add(cf, &shm_name, zone->size, &ngx_http_levqor_module);
+    zone->size = spec.value().size;
+    zone->shm = add_table_zone(cf, "levqor_webhook_replay_zone", name, zone->size, init_replay_zone, zone);
     if (zone->shm == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
-    zone->shm->init = init_replay_zone;
-    zone->shm->data = zone;
     return NGX_CONF_OK;
 } catch (...) {
     return static_cast<char*>(NGX_CONF_ERROR);

@@ -1,26 +1,17 @@
 #include "levqor/bucket_table.h"
 
+#include "levqor/shm_lock.h"
+
 #include <algorithm>
-#include <cerrno>
-#include <csignal>
 #include <cstring>
 #include <new>
 
-#include <sched.h>
 
 namespace levqor::ratelimit {
 namespace {
 
 constexpr std::uint64_t kMagic = 0x6c7671725442310aULL;  // "lvqrTB1\n"
 constexpr std::size_t kHeaderBytes = (sizeof(TableHeader) + 63) / 64 * 64;
-
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
-
-bool process_gone(std::int32_t pid) { return pid > 0 && ::kill(pid, 0) == -1 && errno == ESRCH; }
 
 }  // namespace
 
@@ -60,29 +51,7 @@ std::uint64_t BucketTable::tag(std::uint8_t domain, const void* key, std::size_t
 }
 
 void BucketTable::lock_contended(Set& s, std::int32_t pid) noexcept {
-    std::uint32_t spins = 0;
-    for (;;) {
-        std::int32_t expected = 0;
-        if (s.lock.load(std::memory_order_relaxed) == 0 &&
-            s.lock.compare_exchange_weak(expected, pid, std::memory_order_acquire, std::memory_order_relaxed)) {
-            return;
-        }
-        if (++spins < 128) {
-            cpu_relax();
-            continue;
-        }
-        // The holder may have been preempted, or may have died inside the
-        // (syscall-free, tiny) critical section; take the lock over then.
-        if ((spins & 1023) == 0) {
-            std::int32_t owner = s.lock.load(std::memory_order_relaxed);
-            if (owner != 0 && process_gone(owner) &&
-                s.lock.compare_exchange_strong(owner, pid, std::memory_order_acquire)) {
-                header_->lock_steals.fetch_add(1, std::memory_order_relaxed);
-                return;
-            }
-        }
-        sched_yield();
-    }
+    shm_lock(s.lock, pid, header_->lock_steals);
 }
 
 Slot* BucketTable::find(Set& s, std::uint64_t tag) noexcept {
