@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test_support.h"
+
 #include <stdexcept>
 
 #include "levqor/controld/app.h"
@@ -45,8 +47,8 @@ TEST(BaseUrl, RejectsBadUrls) {
 
 TEST(HealthCommand, HealthyServerExitsZeroAndPrintsTheBody) {
   const Logger quiet(LogLevel::error, [](std::string_view) {});
-  Config config;
-  config.listen = {"127.0.0.1", 0};
+  const testing::TempDir dir;
+  Config config = testing::app_config(dir);
   App app(config, quiet);
   const auto bound = app.start();
   const auto result =
@@ -59,8 +61,8 @@ TEST(HealthCommand, HealthyServerExitsZeroAndPrintsTheBody) {
 
 TEST(HealthCommand, NonHealthRouteExitsOne) {
   const Logger quiet(LogLevel::error, [](std::string_view) {});
-  Config config;
-  config.listen = {"127.0.0.1", 0};
+  const testing::TempDir dir;
+  Config config = testing::app_config(dir);
   App app(config, quiet);
   const auto bound = app.start();
   // A prefix makes the request miss /healthz: 404.
@@ -73,8 +75,8 @@ TEST(HealthCommand, NonHealthRouteExitsOne) {
 TEST(HealthCommand, UnreachableServerExitsOneWithAHint) {
   // Bind and stop a server to find a port that is (very likely) closed.
   const Logger quiet(LogLevel::error, [](std::string_view) {});
-  Config config;
-  config.listen = {"127.0.0.1", 0};
+  const testing::TempDir dir;
+  Config config = testing::app_config(dir);
   std::uint16_t port = 0;
   {
     App app(config, quiet);

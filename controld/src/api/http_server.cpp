@@ -121,8 +121,8 @@ std::string describe(std::exception_ptr ep) {
 HttpServer::HttpServer(const Router& router, const Logger& log, Options options)
     : log_(log), options_(std::move(options)) {
   server_.set_keep_alive_timeout(options_.keep_alive_timeout.count());
-  server_.set_read_timeout(options_.read_timeout.count());
-  server_.set_write_timeout(options_.write_timeout.count());
+  server_.set_read_timeout(options_.read_timeout);
+  server_.set_write_timeout(options_.write_timeout);
   server_.set_payload_max_length(options_.max_body_bytes);
   // Runs right before bind() for each candidate address; the last socket
   // seen is the one that got bound.
@@ -157,14 +157,20 @@ void HttpServer::install_handlers(const Router& router) {
 
   server_.set_exception_handler(
       [this](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
-        log_.error("request handler failed",
-                   {{"method", req.method}, {"path", req.path}, {"error", describe(ep)}});
+        const auto error = describe(ep);
+        if (options_.on_exception) {
+          options_.on_exception(req, error);
+        } else {
+          log_.error("request handler failed",
+                     {{"method", req.method}, {"path", req.path}, {"error", error}});
+        }
         res.headers.clear();  // whatever the handler set before it threw
         set_error(res, 500, "internal_error", "internal error; see the levqor-controld log");
       });
 
   server_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
     access_log(req, res);
+    if (options_.on_response) options_.on_response(req, res);
   });
 }
 
