@@ -133,8 +133,16 @@ void App::load_tokens(const Config& config, bool at_start) {
 }
 
 ListenAddress App::start() {
-  flags_.write_initial();
+  // Bind first: a second controld started by mistake on a taken port must
+  // fail before it overwrites the running one's flags file.
   const auto bound = server_.start(config_.listen);
+  try {
+    flags_.write_initial();
+  } catch (...) {
+    server_.stop();
+    server_.wait_stopped(std::chrono::seconds(2));
+    throw;
+  }
   log_.info("configuration",
             {{"data_dir", config_.data_dir},
              {"flags_file", config_.flags_file},

@@ -66,6 +66,7 @@ FlagStore::FlagStore(std::string path, FlagSet initial, const Logger& log,
 
 void FlagStore::write_initial() {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (applied_) return;
   write_file_atomically(path_, render_flags_file(current_), 0644);
   log_.info("flags file written", {{"flags_file", path_}, {"flags", to_json(current_)}});
 }
@@ -93,6 +94,7 @@ ApplyResult FlagStore::apply(const FlagUpdate& update, const Actor& actor) {
     changes_.labels({std::string(flag_name(flag))}).inc();
   }
   current_ = next;
+  applied_ = true;
   log_.info(changes.empty() ? "flags unchanged" : "flags changed",
             {{"audit", true},
              {"role", actor.role},

@@ -37,9 +37,9 @@ class App {
   // data directory cannot be created.
   App(const Config& config, const Logger& log);
 
-  // Writes the flags file, then binds config.listen and serves in the
-  // background; returns the bound address. Throws FileError or
-  // api::ListenError.
+  // Binds config.listen and serves in the background, then writes the flags
+  // file; returns the bound address. Throws api::ListenError, or FileError
+  // (after stopping the server again).
   ListenAddress start();
 
   // SIGHUP: applies a new configuration. Token files are re-read (a broken

@@ -66,7 +66,8 @@ class FlagStore {
  public:
   FlagStore(std::string path, FlagSet initial, const Logger& log, metrics::Registry& registry);
 
-  // Writes the starting set, so nginx sees controld's view from the start.
+  // Writes the starting set, so nginx sees controld's view from the start;
+  // does nothing once apply() has run (a PUT that raced the start wins).
   // Throws FileError.
   void write_initial();
 
@@ -82,6 +83,7 @@ class FlagStore {
   metrics::Family<metrics::Counter>& changes_;
   mutable std::mutex mutex_;
   FlagSet current_;
+  bool applied_ = false;
 };
 
 }  // namespace levqor::controld::flags
