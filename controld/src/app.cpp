@@ -107,7 +107,8 @@ api::Router App::routes() {
   });
   router.add(api::Method::get, "/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.status = 200;
-    res.set_content(metrics_.exposition(), "text/plain; version=0.0.4; charset=utf-8");
+    res.body = metrics_.exposition();  // set_content() would copy it
+    res.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
   });
   flags::add_routes(router, guard_, flags_, errors_);
   return router;

@@ -21,6 +21,20 @@ bool valid_name(std::string_view name, bool colon_ok) {
   return true;
 }
 
+void append_escaped_label_value(std::string_view value, std::string& out) {
+  for (const char c : value) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out.push_back(c);
+    }
+  }
+}
+
 void write_labels(const Labels& labels, std::string& out) {
   if (labels.empty()) return;
   out.push_back('{');
@@ -28,7 +42,7 @@ void write_labels(const Labels& labels, std::string& out) {
     if (i != 0) out.push_back(',');
     out.append(labels[i].name);
     out.append("=\"");
-    out.append(escape_label_value(labels[i].value));
+    append_escaped_label_value(labels[i].value, out);
     out.push_back('"');
   }
   out.push_back('}');
@@ -101,17 +115,7 @@ void render(const std::vector<MetricFamily>& families, std::string& out) {
 std::string escape_label_value(std::string_view value) {
   std::string out;
   out.reserve(value.size());
-  for (const char c : value) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '"') {
-      out += "\\\"";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out.push_back(c);
-    }
-  }
+  append_escaped_label_value(value, out);
   return out;
 }
 

@@ -39,14 +39,11 @@ void ExpositionMerger::add_instance(const std::string& instance,
     if (target == nullptr) continue;
     target->samples.reserve(target->samples.size() + family.samples.size());
     for (auto& sample : family.samples) {
-      Labels labels;
-      labels.reserve(sample.labels.size() + 1);
-      labels.push_back(Label{"instance", instance});
       for (auto& label : sample.labels) {
         if (label.name == "instance") label.name = "exported_instance";
-        labels.push_back(std::move(label));
       }
-      sample.labels = std::move(labels);
+      // In place: the parser leaves room for this label.
+      sample.labels.insert(sample.labels.begin(), Label{"instance", instance});
       target->samples.push_back(std::move(sample));
     }
   }

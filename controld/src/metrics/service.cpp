@@ -80,6 +80,7 @@ std::vector<MetricsService::Scraped> MetricsService::scrape() {
       scraped.status.error = "HTTP status " + std::to_string(response.status);
     } else {
       try {
+        scraped.body_bytes = response.body.size();
         scraped.families = parse_exposition(response.body);
         scraped.status.up = true;
       } catch (const ParseError& e) {
@@ -165,8 +166,10 @@ std::string MetricsService::exposition() {
     if (s.status.up) merger.add_instance(s.status.name, std::move(s.families));
   }
   family_conflicts_.inc(static_cast<double>(merger.conflicts()));
+  std::size_t expected = 64 * 1024;
+  for (const auto& s : scraped) expected += s.body_bytes + s.body_bytes / 4;  // + instance labels
   std::string out;
-  out.reserve(64 * 1024);
+  out.reserve(expected);
   render(merger.families(), out);
   return out;
 }

@@ -180,6 +180,9 @@ class Parser {
   // After '{': name="value" pairs up to and including '}'.
   Labels labels(std::string_view& rest) {
     Labels out;
+    // Room for the usual few labels plus the instance label the merger
+    // inserts, so neither grows the vector.
+    out.reserve(6);
     for (;;) {
       rest = skip_blanks(rest);
       if (rest.empty()) fail("unterminated label set");

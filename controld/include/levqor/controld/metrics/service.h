@@ -66,6 +66,7 @@ class MetricsService {
   struct Scraped {
     InstanceStatus status;
     std::vector<MetricFamily> families;
+    std::size_t body_bytes = 0;
   };
   std::vector<Scraped> scrape();
   void record(InstanceStatus& status);
