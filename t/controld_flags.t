@@ -20,37 +20,37 @@ my $dir = temp_dir('flags');
 my $flags_file = "$dir/flags";
 
 # The probe: does this module accept levqor_flags_file?
-spew($flags_file, "# probe\n");
+spew($flags_file, join '', "# probe\n",
+     map { "$_=off\n" } qw(SECURITY_HEADERS_ENABLED RATELIMIT_ENABLED WEBHOOK_VERIFY_ALL
+                             ABUSE_GUARDS_ENABLED NEW_QUEUE_ENABLED));
 my ($module_has_flags) = Test::Levqor::Nginx->new(http_config => "levqor_flags_file $flags_file;")->test_config;
 my $SKIP = 'the module does not accept levqor_flags_file yet (lead\'s module work for issue 6)';
 
-my $cd = Test::Levqor::Controld->new(env => {
-    LEVQOR_FLAGS_FILE        => $flags_file,
-    SECURITY_HEADERS_ENABLED => 'off',
-    RATELIMIT_ENABLED        => 'off',
-});
-$cd->start;
-is(slurp($flags_file) =~ tr/\n//, 6, 'controld wrote the flags file (comment + five flags)');
-
-my $ng;
-if ($module_has_flags) {
-    $ng = Test::Levqor::Nginx->new(
-        master => 1, workers => 2,
-        http_config => "levqor_flags_file $flags_file;\n"
-                     . "levqor_limit_zone api:1m;\n"
-                     . "levqor_plan tiny key=2r/m ip=1000r/m;",
-        config => <<'CONF',
+# nginx: master and 2 workers, every feature enabled in nginx.conf, so only
+# the flags decide. Created first for its port; started after controld has
+# written the flags file.
+my $ng = Test::Levqor::Nginx->new(
+    master => 1, workers => 2,
+    http_config => "levqor_flags_file $flags_file;\n"
+                 . "levqor_limit_zone api:1m;\n"
+                 . "levqor_plan tiny key=2r/m ip=1000r/m;",
+    config => <<'CONF',
 levqor_headers on;
 levqor_headers_profile strict;
 location /t { levqor_limit zone=api key=$http_x_api_key plan=tiny; empty_gif; }
 location = /levqor/status { levqor_headers off; levqor_status; }
 CONF
-    );
-    $ng->start;
-    $cd->set_config({ nginx_status_urls => [{ name => 'edge', url => 'http://127.0.0.1:' . $ng->port . '/levqor/status' }] });
-    $cd->hup;
-    $cd->wait_log(sub { $_[0]{msg} eq 'configuration reloaded' });
-}
+);
+
+my $cd = Test::Levqor::Controld->new(env => {
+    LEVQOR_FLAGS_FILE        => $flags_file,
+    LEVQOR_NGINX_STATUS_URLS => 'edge=http://127.0.0.1:' . $ng->port . '/levqor/status',
+    SECURITY_HEADERS_ENABLED => 'off',
+    RATELIMIT_ENABLED        => 'off',
+});
+$cd->start;
+is(slurp($flags_file) =~ tr/\n//, 6, 'controld wrote the flags file (comment + five flags)');
+$ng->start if $module_has_flags;
 
 my $key = 0;
 sub fresh_key { 'k' . $$ . '-' . ++$key }
@@ -163,6 +163,6 @@ subtest 'a missing flags file keeps the last flags' => sub {
     ok(wait_until(2, sub { all_responses(lacks_header('Content-Security-Policy')) }, 0.05), 'the rewritten file applies');
 };
 
-$ng->stop if $ng;
+$ng->stop if $module_has_flags;
 $cd->stop;
 done_testing();

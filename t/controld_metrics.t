@@ -15,13 +15,18 @@ use Time::HiRes qw(time sleep);
 
 my $STATUS_CONFIG = <<'CONF';
 location /t { levqor_limit zone=api key=$http_x_api_key plan=$arg_plan; empty_gif; }
-location /up { proxy_pass http://127.0.0.1:$TEST_NGINX_PORT3; }
+location /up { proxy_pass http://127.0.0.1:$TEST_NGINX_PORT2; }
 location = /levqor/status { levqor_status; }
+CONF
+# An upstream that answers 500, for levqor_connector_5xx_total.
+my $UPSTREAM_CONFIG = <<'CONF';
+levqor_limit_zone api:1m;
+levqor_limit_zone web:1m;
+server { listen 127.0.0.1:$TEST_NGINX_PORT2; location / { return 500; } }
 CONF
 
 sub edge {
-    my $ng = Test::Levqor::Nginx->new(http_config => "levqor_limit_zone api:1m;\nlevqor_limit_zone web:1m;",
-                                      config => $STATUS_CONFIG);
+    my $ng = Test::Levqor::Nginx->new(http_config => $UPSTREAM_CONFIG, config => $STATUS_CONFIG);
     $ng->start;
     $ng->request('GET /t?plan=free', more_headers => "X-Api-Key: k$_\n") for 1 .. 3;
     return $ng;
@@ -151,7 +156,7 @@ subtest 'with the module\'s request histogram (needs the module side)' => sub {
     sleep 1.1;
     for my $edge (@edges) {
         $edge->request('GET /t?plan=free', more_headers => "X-Api-Key: p$_\n") for 1 .. 20;
-        $edge->request('GET /up') for 1 .. 2;    # nothing listens there: 502
+        $edge->request('GET /up') for 1 .. 2;    # the upstream answers 500
     }
     my $r = $cd->request('GET /metrics');
     my ($ok, $out) = promtool_check($r->{body});

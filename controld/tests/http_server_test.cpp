@@ -306,3 +306,29 @@ TEST(HttpServer, NeverStartedCountsAsStopped) {
 
 }  // namespace
 }  // namespace levqor::controld
+
+namespace levqor::controld {
+namespace {
+
+// httplib would answer "br" with brotli at quality 11 (about a second for a
+// large /metrics); the server must fall back to gzip or no compression.
+TEST(HttpServer, NeverAnswersWithBrotli) {
+  testing::CapturedLog log;
+  api::Router router;
+  router.add(api::Method::get, "/text", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(std::string(100000, 'x'), "text/plain");
+  });
+  api::HttpServer server(router, log.logger, {});
+  const auto bound = server.start({"127.0.0.1", 0});
+  for (const auto& [accept, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"br", ""}, {"br, gzip", "gzip"}, {"gzip;q=1.0, br;q=0.9", "gzip"}, {"deflate, br", ""}}) {
+    httplib::Client client(bound.host, bound.port);
+    client.set_decompress(false);
+    auto res = client.Get("/text", {{"Accept-Encoding", accept}});
+    ASSERT_TRUE(res) << accept;
+    EXPECT_EQ(res->get_header_value("Content-Encoding"), expected) << accept;
+  }
+}
+
+}  // namespace
+}  // namespace levqor::controld
