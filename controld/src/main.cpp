@@ -120,7 +120,8 @@ int run(const BlockedSignals& signals, const std::optional<std::string>& config_
     log.error("cannot start", {{"error", e.what()}});
     return kExitFailure;
   } catch (const FileError& e) {
-    log.error("cannot start", {{"error", e.what()}, {"hint", "check flags_file / LEVQOR_FLAGS_FILE"}});
+    log.error("cannot start",
+              {{"error", e.what()}, {"hint", "check flags_file / LEVQOR_FLAGS_FILE"}});
     return kExitFailure;
   }
 

@@ -115,7 +115,8 @@ TEST(Config, BadEnvironmentValuesNameTheVariableAndTheValue) {
   };
   for (const auto& [name, value] : cases) {
     const auto message = error_of(std::nullopt, env_of({{name, value}}));
-    EXPECT_TRUE(contains(message, name + "=\"" + value + "\" is invalid")) << name << ": " << message;
+    EXPECT_TRUE(contains(message, name + "=\"" + value + "\" is invalid"))
+        << name << ": " << message;
   }
 }
 
@@ -206,8 +207,9 @@ TEST(Config, UnknownKeysAreErrorsWithASuggestion) {
   message = error_of(dir.write("c.json", R"({"flags": {"RATELIMIT": "on"}})"), env_of({}));
   EXPECT_TRUE(contains(message, "unknown flag \"flags.RATELIMIT\"")) << message;
 
-  message = error_of(dir.write("c.json", R"({"nginx_status_urls": [{"url": "http://a/s", "nmae": "x"}]})"),
-                     env_of({}));
+  message = error_of(
+      dir.write("c.json", R"({"nginx_status_urls": [{"url": "http://a/s", "nmae": "x"}]})"),
+      env_of({}));
   EXPECT_TRUE(contains(message, "nginx_status_urls[0].nmae")) << message;
 }
 
@@ -216,17 +218,23 @@ TEST(Config, BadFileValuesNameTheKeyAndTheValue) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {R"({"listen": 8089})", "\"listen\" = 8089 is invalid: expected a string"},
       {R"({"listen": "localhost"})", "\"listen\" = \"localhost\" is invalid: missing port"},
-      {R"({"scrape_timeout_ms": 0})", "\"scrape_timeout_ms\" = 0 is invalid: expected a whole number from 10 to 60000"},
+      {R"({"scrape_timeout_ms": 0})",
+       "\"scrape_timeout_ms\" = 0 is invalid: expected a whole number from 10 to 60000"},
       {R"({"scrape_timeout_ms": "1000"})", "\"scrape_timeout_ms\" = \"1000\" is invalid"},
       {R"({"scrape_timeout_ms": 1.5})", "\"scrape_timeout_ms\" = 1.5 is invalid"},
-      {R"({"flags": {"RATELIMIT_ENABLED": "yes"}})", "\"flags.RATELIMIT_ENABLED\" = \"yes\" is invalid: expected off, shadow or on"},
+      {R"({"flags": {"RATELIMIT_ENABLED": "yes"}})",
+       "\"flags.RATELIMIT_ENABLED\" = \"yes\" is invalid: expected off, shadow or on"},
       {R"({"flags": ["RATELIMIT_ENABLED"]})", "\"flags\""},
-      {R"({"nginx_status_urls": "http://a/s"})", "\"nginx_status_urls\" = \"http://a/s\" is invalid"},
-      {R"({"nginx_status_urls": ["a/s"]})", "\"nginx_status_urls[0]\" = \"a/s\" is invalid: missing scheme"},
+      {R"({"nginx_status_urls": "http://a/s"})",
+       "\"nginx_status_urls\" = \"http://a/s\" is invalid"},
+      {R"({"nginx_status_urls": ["a/s"]})",
+       "\"nginx_status_urls[0]\" = \"a/s\" is invalid: missing scheme"},
       {R"({"nginx_status_urls": [{"name": "x"}]})", "missing \"url\""},
-      {R"({"nginx_status_urls": [{"name": "x", "url": "http://a/s"}, {"name": "x", "url": "http://b/s"}]})", "two instances are named \"x\""},
+      {R"({"nginx_status_urls": [{"name": "x", "url": "http://a/s"}, {"name": "x", "url": "http://b/s"}]})",
+       "two instances are named \"x\""},
       {R"({"sentry_dsn": "https://sentry.io/1"})", "\"sentry_dsn\""},
-      {R"({"error_tracking": {"jsonl_files": 0}})", "\"error_tracking.jsonl_files\" = 0 is invalid"},
+      {R"({"error_tracking": {"jsonl_files": 0}})",
+       "\"error_tracking.jsonl_files\" = 0 is invalid"},
       {R"({"http": {"max_body_bytes": 10}})", "\"http.max_body_bytes\" = 10 is invalid"},
       {R"({"log_level": "chatty"})", "\"log_level\" = \"chatty\" is invalid"},
   };

@@ -143,7 +143,8 @@ TEST(CtlUnreachable, ExitsOneWithAHint) {
 
 TEST(TokenFile, ReadsTheFirstToken) {
   const TempDir dir;
-  EXPECT_EQ(read_token_file(dir.write("t", "# c\n" + kAdmin + "\nsecond-0123456789abcdef\n")), kAdmin);
+  EXPECT_EQ(read_token_file(dir.write("t", "# c\n" + kAdmin + "\nsecond-0123456789abcdef\n")),
+            kAdmin);
   EXPECT_THROW(read_token_file(dir.file("absent")), std::invalid_argument);
   EXPECT_THROW(read_token_file(dir.write("t", "short")), std::invalid_argument);
 }

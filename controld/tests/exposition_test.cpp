@@ -11,7 +11,8 @@ namespace {
 
 // The module's status output as of today, plus a histogram in the shape the
 // lead's log-phase histogram will have.
-constexpr const char* kModule = R"(# HELP levqor_headers_responses_total Responses decorated with security headers, by profile.
+constexpr const char* kModule =
+    R"(# HELP levqor_headers_responses_total Responses decorated with security headers, by profile.
 # TYPE levqor_headers_responses_total counter
 levqor_headers_responses_total{profile="strict"} 1
 levqor_headers_responses_total{profile="api"} 0

@@ -64,9 +64,10 @@ TEST(FlagSet, ParseRejectsBadFiles) {
 TEST(FlagSet, JsonHasAllFiveInOrder) {
   FlagSet flags;
   flags.set(Flag::abuse_guards, FlagState::shadow);
-  EXPECT_EQ(to_json(flags).dump(),
-            R"({"SECURITY_HEADERS_ENABLED":"off","RATELIMIT_ENABLED":"off",)"
-            R"("WEBHOOK_VERIFY_ALL":"off","ABUSE_GUARDS_ENABLED":"shadow","NEW_QUEUE_ENABLED":"off"})");
+  EXPECT_EQ(
+      to_json(flags).dump(),
+      R"({"SECURITY_HEADERS_ENABLED":"off","RATELIMIT_ENABLED":"off",)"
+      R"("WEBHOOK_VERIFY_ALL":"off","ABUSE_GUARDS_ENABLED":"shadow","NEW_QUEUE_ENABLED":"off"})");
 }
 
 }  // namespace

@@ -320,8 +320,11 @@ TEST(HttpServer, NeverAnswersWithBrotli) {
   });
   api::HttpServer server(router, log.logger, {});
   const auto bound = server.start({"127.0.0.1", 0});
-  for (const auto& [accept, expected] : std::vector<std::pair<std::string, std::string>>{
-           {"br", ""}, {"br, gzip", "gzip"}, {"gzip;q=1.0, br;q=0.9", "gzip"}, {"deflate, br", ""}}) {
+  for (const auto& [accept, expected] :
+       std::vector<std::pair<std::string, std::string>>{{"br", ""},
+                                                        {"br, gzip", "gzip"},
+                                                        {"gzip;q=1.0, br;q=0.9", "gzip"},
+                                                        {"deflate, br", ""}}) {
     httplib::Client client(bound.host, bound.port);
     client.set_decompress(false);
     auto res = client.Get("/text", {{"Accept-Encoding", accept}});

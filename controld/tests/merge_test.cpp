@@ -15,7 +15,8 @@ std::string merged_text(ExpositionMerger& merger) {
 
 TEST(Merge, AddsInstanceLabelAndKeepsHelpAndTypeOnce) {
   ExpositionMerger merger;
-  merger.add_local(parse_exposition("# HELP own_total mine\n# TYPE own_total counter\nown_total 1\n"));
+  merger.add_local(
+      parse_exposition("# HELP own_total mine\n# TYPE own_total counter\nown_total 1\n"));
   const std::string module =
       "# HELP levqor_x_total X.\n# TYPE levqor_x_total counter\n"
       "levqor_x_total{zone=\"a\"} 1\n"
@@ -68,10 +69,13 @@ TEST(Merge, TypeConflictsAreLeftOutAndCounted) {
 
 TEST(Merge, LocalAndModuleShareAFamilyOfTheSameType) {
   ExpositionMerger merger;
-  merger.add_local(parse_exposition("# HELP levqor_errors_total controld's.\n# TYPE levqor_errors_total counter\n"
-                                    "levqor_errors_total{component=\"api\"} 1\n"));
-  merger.add_instance("edge", parse_exposition("# HELP levqor_errors_total module's.\n# TYPE levqor_errors_total counter\n"
-                                               "levqor_errors_total{component=\"limit\"} 2\n"));
+  merger.add_local(parse_exposition(
+      "# HELP levqor_errors_total controld's.\n# TYPE levqor_errors_total counter\n"
+      "levqor_errors_total{component=\"api\"} 1\n"));
+  merger.add_instance(
+      "edge",
+      parse_exposition("# HELP levqor_errors_total module's.\n# TYPE levqor_errors_total counter\n"
+                       "levqor_errors_total{component=\"limit\"} 2\n"));
   ASSERT_EQ(merger.families().size(), 1u);
   EXPECT_EQ(merger.families()[0].help, "controld's.");
   EXPECT_EQ(merger.families()[0].samples.size(), 2u);

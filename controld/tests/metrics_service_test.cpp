@@ -91,7 +91,8 @@ TEST(MetricsService, MergesInstancesAndReportsTheDownOnes) {
   EXPECT_EQ(value_of(families, "levqor_api_latency_p95_ms"), "9.5");
   // HELP and TYPE once per family.
   std::size_t helps = 0;
-  for (std::size_t pos = 0; (pos = text.find("# HELP levqor_csp_nonces_total ", pos)) != std::string::npos; ++pos) {
+  for (std::size_t pos = 0;
+       (pos = text.find("# HELP levqor_csp_nonces_total ", pos)) != std::string::npos; ++pos) {
     ++helps;
   }
   EXPECT_EQ(helps, 1u);
@@ -123,7 +124,8 @@ TEST(MetricsService, ASlowInstanceCostsAtMostTheScrapeTimeout) {
   fast.serve("/status", kModule);
   slow.serve("/status", kModule, 200, 2000ms);
   Fixture f;
-  auto service = f.service({{{"fast", fast.url("/status")}, {"slow", slow.url("/status")}}, 200ms, 300s});
+  auto service =
+      f.service({{{"fast", fast.url("/status")}, {"slow", slow.url("/status")}}, 200ms, 300s});
   const auto begin = std::chrono::steady_clock::now();
   const auto families = parse_exposition(service.exposition());
   const auto took = std::chrono::steady_clock::now() - begin;

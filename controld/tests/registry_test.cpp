@@ -26,17 +26,18 @@ TEST(Registry, CountersGaugesAndHistograms) {
   h.labels({"noop"}).observe(0.25);
   h.labels({"noop"}).observe(0.5);
   h.labels({"noop"}).observe(7);
-  EXPECT_EQ(text(registry),
-            "# HELP levqor_errors_total Errors.\n# TYPE levqor_errors_total counter\n"
-            "levqor_errors_total{component=\"api\"} 3\n"
-            "levqor_errors_total{component=\"flags\"} 0\n"
-            "# HELP levqor_g G.\n# TYPE levqor_g gauge\nlevqor_g 0.25\n"
-            "# HELP levqor_job_duration_seconds Jobs.\n# TYPE levqor_job_duration_seconds histogram\n"
-            "levqor_job_duration_seconds_bucket{type=\"noop\",le=\"0.5\"} 2\n"
-            "levqor_job_duration_seconds_bucket{type=\"noop\",le=\"1\"} 2\n"
-            "levqor_job_duration_seconds_bucket{type=\"noop\",le=\"+Inf\"} 3\n"
-            "levqor_job_duration_seconds_sum{type=\"noop\"} 7.75\n"
-            "levqor_job_duration_seconds_count{type=\"noop\"} 3\n");
+  EXPECT_EQ(
+      text(registry),
+      "# HELP levqor_errors_total Errors.\n# TYPE levqor_errors_total counter\n"
+      "levqor_errors_total{component=\"api\"} 3\n"
+      "levqor_errors_total{component=\"flags\"} 0\n"
+      "# HELP levqor_g G.\n# TYPE levqor_g gauge\nlevqor_g 0.25\n"
+      "# HELP levqor_job_duration_seconds Jobs.\n# TYPE levqor_job_duration_seconds histogram\n"
+      "levqor_job_duration_seconds_bucket{type=\"noop\",le=\"0.5\"} 2\n"
+      "levqor_job_duration_seconds_bucket{type=\"noop\",le=\"1\"} 2\n"
+      "levqor_job_duration_seconds_bucket{type=\"noop\",le=\"+Inf\"} 3\n"
+      "levqor_job_duration_seconds_sum{type=\"noop\"} 7.75\n"
+      "levqor_job_duration_seconds_count{type=\"noop\"} 3\n");
 }
 
 TEST(Registry, SameFamilyIsSharedAndMismatchesAreBugs) {

@@ -37,7 +37,8 @@ const std::string kProducer = "producer-0123456789abcdef01234567";
 TEST(TokenStore, AuthenticatesEachRole) {
   TempDir dir;
   TokenStore store;
-  const auto statuses = store.load({dir.write("admin", kAdmin + "\n"), dir.write("producer", kProducer)});
+  const auto statuses =
+      store.load({dir.write("admin", kAdmin + "\n"), dir.write("producer", kProducer)});
   ASSERT_EQ(statuses.size(), 2u);
   EXPECT_EQ(statuses[0].tokens, 1u);
   EXPECT_EQ(statuses[1].tokens, 1u);
@@ -53,8 +54,9 @@ TEST(TokenStore, AuthenticatesEachRole) {
 TEST(TokenStore, SeveralTokensPerFileCommentsAndBlankLines) {
   TempDir dir;
   TokenStore store;
-  store.load({dir.write("admin", "# rotated 2024-05-01\n" + kAdmin + "\n\n  " + kAdminNext + "  \r\n"),
-              std::nullopt});
+  store.load(
+      {dir.write("admin", "# rotated 2024-05-01\n" + kAdmin + "\n\n  " + kAdminNext + "  \r\n"),
+       std::nullopt});
   EXPECT_EQ(store.authenticate(kAdmin), Role::admin);
   EXPECT_EQ(store.authenticate(kAdminNext), Role::admin);
   EXPECT_EQ(store.authenticate("# rotated 2024-05-01"), std::nullopt);

@@ -69,7 +69,8 @@ TEST(RateLimiter, AllowsPerMinuteThenRefills) {
 }
 
 TEST(SentryEnvelope, HeaderItemAndPayloadOnTheirOwnLines) {
-  const json event = {{"event_id", "0123456789abcdef0123456789abcdef"}, {"message", {{"formatted", "x"}}}};
+  const json event = {{"event_id", "0123456789abcdef0123456789abcdef"},
+                      {"message", {{"formatted", "x"}}}};
   const auto envelope = build_envelope(event, "2024-05-01T00:00:00.000Z");
   std::vector<std::string> lines;
   std::size_t start = 0;
@@ -132,7 +133,8 @@ TEST(ErrorTracker, SendsScrubbedEnvelopesToSentry) {
             "Sentry sentry_version=7, sentry_client=levqor-controld/0.1.0, sentry_key=dsnkey123");
   EXPECT_EQ(post.body.find(kToken), std::string::npos) << post.body;
   EXPECT_EQ(post.body.find("dsnkey123"), std::string::npos) << post.body;
-  const auto payload = json::parse(post.body.substr(post.body.find('\n', post.body.find('\n') + 1) + 1));
+  const auto payload =
+      json::parse(post.body.substr(post.body.find('\n', post.body.find('\n') + 1) + 1));
   EXPECT_EQ(payload["level"], "error");
   EXPECT_EQ(payload["platform"], "native");
   EXPECT_EQ(payload["environment"], "test");
@@ -221,8 +223,10 @@ TEST(ErrorTracker, ReconfigureSwitchesTheDestination) {
   TrackerFixture f;
   auto tracker = f.tracker(std::nullopt);
   tracker.capture("api", "to the file");
-  tracker.reconfigure({"http://k@127.0.0.1:" + std::to_string(sentry.port()) + "/7", f.dir.path(), {}, {}});
-  EXPECT_EQ(tracker.destination(), "sentry http://***@127.0.0.1:" + std::to_string(sentry.port()) + "/7");
+  tracker.reconfigure(
+      {"http://k@127.0.0.1:" + std::to_string(sentry.port()) + "/7", f.dir.path(), {}, {}});
+  EXPECT_EQ(tracker.destination(),
+            "sentry http://***@127.0.0.1:" + std::to_string(sentry.port()) + "/7");
   tracker.capture("api", "to sentry");
   tracker.flush(5s);
   EXPECT_EQ(sentry.received().size(), 1u);

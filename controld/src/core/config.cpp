@@ -226,7 +226,10 @@ class FileReader {
           break;
         }
       }
-      throw ConfigError(message + "; known keys" + (prefix.empty() ? "" : " in " + quoted(prefix.substr(0, prefix.size() - 1))) + ": " + join(known));
+      throw ConfigError(
+          message + "; known keys" +
+          (prefix.empty() ? "" : " in " + quoted(prefix.substr(0, prefix.size() - 1))) + ": " +
+          join(known));
     }
   }
 
@@ -286,7 +289,9 @@ class FileReader {
   }
 
   void apply_flags(const json& flags, FlagSet& out) const {
-    if (!flags.is_object()) bad("flags", flags, "expected an object such as {\"RATELIMIT_ENABLED\":\"shadow\"}");
+    if (!flags.is_object()) {
+      bad("flags", flags, "expected an object such as {\"RATELIMIT_ENABLED\":\"shadow\"}");
+    }
     for (const auto& [name, value] : flags.items()) {
       const auto flag = parse_flag_name(name);
       if (!flag) {

@@ -60,7 +60,9 @@ void write_file_atomically(const std::string& path, std::string_view content, mo
 void ensure_directory(const std::string& path, mode_t mode) {
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0) {
-    if (!S_ISDIR(st.st_mode)) throw FileError("cannot use " + path + " as a directory: it is a file");
+    if (!S_ISDIR(st.st_mode)) {
+      throw FileError("cannot use " + path + " as a directory: it is a file");
+    }
     return;
   }
   std::error_code ec;

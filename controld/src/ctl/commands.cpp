@@ -105,8 +105,9 @@ CommandResult run_flags_set(const ApiClient& client, const std::string& name,
                              flag_names_list() + "\n"};
   }
   if (!parse_flag_state(value)) {
-    return CommandResult{kExitUsage, "",
-                         "levqorctl: \"" + value + "\" is not a flag state; use off, shadow or on\n"};
+    return CommandResult{
+        kExitUsage, "",
+        "levqorctl: \"" + value + "\" is not a flag state; use off, shadow or on\n"};
   }
   const auto flags = client.put("/ops/flags", {{name, value}});
   if (flags.error) return failure(*flags.error);

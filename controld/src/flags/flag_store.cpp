@@ -89,8 +89,8 @@ ApplyResult FlagStore::apply(const FlagUpdate& update, const Actor& actor) {
   for (Flag flag : kAllFlags) {
     if (current_.get(flag) == next.get(flag)) continue;
     changes.push_back(FlagChange{flag, current_.get(flag), next.get(flag)});
-    described[std::string(flag_name(flag))] =
-        std::string(to_string(current_.get(flag))) + " -> " + std::string(to_string(next.get(flag)));
+    described[std::string(flag_name(flag))] = std::string(to_string(current_.get(flag))) + " -> " +
+                                              std::string(to_string(next.get(flag)));
     changes_.labels({std::string(flag_name(flag))}).inc();
   }
   current_ = next;

@@ -71,7 +71,8 @@ CheckResult check_postgres(const std::optional<std::string>& url,
   const char* values[] = {url->c_str(), connect_timeout.c_str(), nullptr};
   switch (PQpingParams(keywords, values, /*expand_dbname=*/1)) {
     case PQPING_OK: return {"ok", ""};
-    case PQPING_REJECT: return {"down", "the server rejects connections (starting up or shutting down)"};
+    case PQPING_REJECT:
+      return {"down", "the server rejects connections (starting up or shutting down)"};
     case PQPING_NO_RESPONSE: return {"down", "no response from the server"};
     case PQPING_NO_ATTEMPT: return {"down", "invalid connection parameters"};
   }

@@ -89,7 +89,8 @@ void Family<Metric>::collect(std::vector<MetricFamily>& out) const {
       const auto snap = metric->snapshot();
       for (std::size_t i = 0; i < snap.cumulative.size(); ++i) {
         auto labels = labels_for(values);
-        labels.push_back(Label{"le", i < snap.bounds.size() ? format_value(snap.bounds[i]) : "+Inf"});
+        labels.push_back(
+            Label{"le", i < snap.bounds.size() ? format_value(snap.bounds[i]) : "+Inf"});
         family.samples.push_back(sample(name_ + "_bucket", std::move(labels),
                                         static_cast<double>(snap.cumulative[i])));
       }

@@ -161,7 +161,9 @@ class Parser {
     if (rest.empty() || !is_blank(rest.front())) fail("expected a value after " + sample.name);
     rest = skip_blanks(rest);
     const auto value = take_token(rest);
-    if (!parse_value(value)) fail("invalid value \"" + std::string(value) + "\" for " + sample.name);
+    if (!parse_value(value)) {
+      fail("invalid value \"" + std::string(value) + "\" for " + sample.name);
+    }
     sample.value = std::string(value);
     rest = skip_blanks(rest);
     if (!rest.empty()) {
@@ -196,7 +198,9 @@ class Parser {
         if (label.name == name) fail("label " + std::string(name) + " appears twice");
       }
       rest = skip_blanks(rest);
-      if (rest.empty() || rest.front() != '=') fail("expected '=' after label " + std::string(name));
+      if (rest.empty() || rest.front() != '=') {
+        fail("expected '=' after label " + std::string(name));
+      }
       rest = skip_blanks(rest.substr(1));
       if (rest.empty() || rest.front() != '"') {
         fail("expected '\"' to open the value of label " + std::string(name));

@@ -50,8 +50,11 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
     std::transform(name.begin(), name.end(), name.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     auto value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
+      value.remove_prefix(1);
+    }
+    while (!value.empty() &&
+           (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
       value.remove_suffix(1);
     }
     transfer->response.headers[name] = std::string(value);
@@ -158,6 +161,8 @@ std::vector<HttpResponse> perform_all(const std::vector<HttpRequest>& requests) 
   return out;
 }
 
-HttpResponse perform(const HttpRequest& request) { return std::move(perform_all({request}).front()); }
+HttpResponse perform(const HttpRequest& request) {
+  return std::move(perform_all({request}).front());
+}
 
 }  // namespace levqor::controld::net

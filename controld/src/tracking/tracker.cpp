@@ -107,8 +107,8 @@ nlohmann::json ErrorTracker::make_event(std::string_view component, std::string_
   nlohmann::json extra = nlohmann::json::object();
   if (fields.is_object()) {
     for (const auto& [key, value] : fields.items()) {
-      extra[key] = nlohmann::json::parse(value.dump(-1, ' ', false,
-                                                    nlohmann::ordered_json::error_handler_t::replace));
+      extra[key] = nlohmann::json::parse(
+          value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
     }
   }
   scrubber->scrub(extra);
