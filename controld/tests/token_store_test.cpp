@@ -4,31 +4,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdlib>
-#include <fstream>
 #include <string>
+
+#include "test_support.h"
 
 namespace levqor::controld::auth {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    char path[] = "/tmp/levqor-token-test-XXXXXX";
-    dir_ = ::mkdtemp(path);
-  }
-  ~TempDir() { std::system(("rm -rf " + dir_).c_str()); }
-  std::string write(const std::string& name, const std::string& content, mode_t mode = 0600) {
-    const auto path = dir_ + "/" + name;
-    std::ofstream(path) << content;
-    ::chmod(path.c_str(), mode);
-    return path;
-  }
-  const std::string& path() const { return dir_; }
-
- private:
-  std::string dir_;
-};
+using testing::TempDir;
 
 const std::string kAdmin = "admin-0123456789abcdef0123456789";
 const std::string kAdminNext = "admin-next-0123456789abcdef012345";

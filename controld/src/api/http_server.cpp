@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "levqor/controld/api/errors.h"
+#include "levqor/controld/core/text.h"
 #include "levqor/controld/core/unique_fd.h"
 
 namespace levqor::controld::api {
@@ -120,11 +121,11 @@ void refuse_brotli(const httplib::Request& req) {
   while (start <= value.size()) {
     auto end = value.find(',', start);
     if (end == std::string::npos) end = value.size();
-    auto token = value.substr(start, end - start);
-    const auto first = token.find_first_not_of(" \t");
-    token = first == std::string::npos ? "" : token.substr(first);
+    const auto token = trim(std::string_view(value).substr(start, end - start));
     const auto name = token.substr(0, token.find_first_of(" \t;"));
-    if (!token.empty() && name != "br") kept += (kept.empty() ? "" : ", ") + token;
+    if (!token.empty() && name != "br") {
+      kept += (kept.empty() ? "" : ", ") + std::string(token);
+    }
     start = end + 1;
   }
   headers.erase(found);

@@ -7,19 +7,13 @@
 #include <mutex>
 
 #include "levqor/controld/core/files.h"
+#include "levqor/controld/core/text.h"
 
 namespace levqor::controld::auth {
 namespace {
 
 constexpr std::size_t kMinTokenLength = 16;
 constexpr std::size_t kMaxTokenLength = 4096;
-
-std::string_view trim(std::string_view s) {
-  const auto first = s.find_first_not_of(" \t\r");
-  if (first == std::string_view::npos) return {};
-  const auto last = s.find_last_not_of(" \t\r");
-  return s.substr(first, last - first + 1);
-}
 
 // Reads one role's file; appends its digests. Returns the status line.
 RoleStatus load_role(Role role, const std::optional<std::string>& file,
@@ -63,13 +57,7 @@ std::string_view to_string(Role role) {
 
 std::vector<std::string> TokenStore::parse_token_file(std::string_view text) {
   std::vector<std::string> tokens;
-  std::size_t line_no = 0;
-  while (!text.empty()) {
-    const auto nl = text.find('\n');
-    const auto line = trim(text.substr(0, nl));
-    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
-    ++line_no;
-    if (line.empty() || line.front() == '#') continue;
+  for_each_content_line(text, [&](std::size_t line_no, std::string_view line) {
     const auto where = "line " + std::to_string(line_no) + ": ";
     if (line.size() < kMinTokenLength) {
       throw std::invalid_argument(where + "the token is shorter than " +
@@ -87,7 +75,7 @@ std::vector<std::string> TokenStore::parse_token_file(std::string_view text) {
       }
     }
     tokens.emplace_back(line);
-  }
+  });
   if (tokens.empty()) {
     throw std::invalid_argument("no token in the file (one token per line; '#' starts a comment)");
   }

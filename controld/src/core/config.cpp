@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "levqor/controld/core/text.h"
 #include "levqor/controld/core/urls.h"
 
 namespace levqor::controld {
@@ -120,10 +121,8 @@ std::vector<std::string> split_commas(const std::string& text) {
   std::vector<std::string> out;
   std::stringstream in(text);
   for (std::string item; std::getline(in, item, ',');) {
-    const auto first = item.find_first_not_of(" \t");
-    if (first == std::string::npos) continue;
-    const auto last = item.find_last_not_of(" \t");
-    out.push_back(item.substr(first, last - first + 1));
+    const auto trimmed = trim(item);
+    if (!trimmed.empty()) out.emplace_back(trimmed);
   }
   return out;
 }

@@ -2,19 +2,14 @@
 
 #include <stdexcept>
 
+#include "levqor/controld/core/text.h"
+
 namespace levqor::controld {
 namespace {
 
 constexpr std::array<std::string_view, kFlagCount> kNames = {
     "SECURITY_HEADERS_ENABLED", "RATELIMIT_ENABLED", "WEBHOOK_VERIFY_ALL",
     "ABUSE_GUARDS_ENABLED", "NEW_QUEUE_ENABLED"};
-
-std::string_view trim(std::string_view s) {
-  const auto first = s.find_first_not_of(" \t\r");
-  if (first == std::string_view::npos) return {};
-  const auto last = s.find_last_not_of(" \t\r");
-  return s.substr(first, last - first + 1);
-}
 
 [[noreturn]] void fail_line(std::size_t line, const std::string& why) {
   throw std::invalid_argument("line " + std::to_string(line) + ": " + why);
@@ -70,13 +65,7 @@ std::string render_flags_file(const FlagSet& flags) {
 FlagSet parse_flags_file(std::string_view text) {
   FlagSet flags;
   std::array<bool, kFlagCount> seen{};
-  std::size_t line_no = 0;
-  while (!text.empty()) {
-    const auto nl = text.find('\n');
-    auto line = trim(text.substr(0, nl));
-    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
-    ++line_no;
-    if (line.empty() || line.front() == '#') continue;
+  for_each_content_line(text, [&](std::size_t line_no, std::string_view line) {
     const auto eq = line.find('=');
     if (eq == std::string_view::npos) fail_line(line_no, "expected NAME=off|shadow|on");
     const auto name = trim(line.substr(0, eq));
@@ -95,7 +84,7 @@ FlagSet parse_flags_file(std::string_view text) {
     if (was_seen) fail_line(line_no, std::string(name) + " appears twice");
     was_seen = true;
     flags.set(*flag, *state);
-  }
+  });
   for (Flag flag : kAllFlags) {
     if (!seen[static_cast<std::size_t>(flag)]) {
       throw std::invalid_argument(std::string(flag_name(flag)) + " is missing");

@@ -4,18 +4,13 @@
 #include <cctype>
 #include <stdexcept>
 
+#include "levqor/controld/core/text.h"
+
 namespace levqor::controld {
 namespace {
 
 [[noreturn]] void fail(const std::string& why, std::string_view example) {
   throw std::invalid_argument(why + " (expected e.g. " + std::string(example) + ")");
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
 }
 
 bool all_digits(std::string_view s) {
@@ -64,7 +59,7 @@ std::string split_scheme(std::string_view url, std::string_view& rest, std::stri
   const auto sep = url.find("://");
   if (sep == std::string_view::npos) fail("missing scheme", example);
   rest = url.substr(sep + 3);
-  return lower(url.substr(0, sep));
+  return to_lower(url.substr(0, sep));
 }
 
 }  // namespace

@@ -9,10 +9,7 @@ namespace levqor::controld::health {
 HealthService::HealthService(metrics::MetricsService& metrics, metrics::Registry& registry,
                              Settings settings, DownHandler on_down)
     : metrics_(metrics),
-      backend_errors_(registry.counter(
-          "levqor_backend_errors_total",
-          "Failed calls from controld to a backend: nginx status scrapes, redis, postgres.",
-          {"backend"})),
+      backend_errors_(metrics::backend_errors(registry)),
       on_down_(std::move(on_down)),
       settings_(std::move(settings)) {}
 

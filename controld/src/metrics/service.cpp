@@ -20,15 +20,19 @@ Sample gauge_sample(const std::string& name, const std::string& instance, double
 
 }  // namespace
 
+Family<Counter>& backend_errors(Registry& registry) {
+  return registry.counter(
+      "levqor_backend_errors_total",
+      "Failed calls from controld to a backend: nginx status scrapes, redis, postgres.",
+      {"backend"});
+}
+
 MetricsService::MetricsService(Registry& registry, const Logger& log, Settings settings,
                                TransitionHandler on_transition)
     : registry_(registry),
       log_(log),
       on_transition_(std::move(on_transition)),
-      backend_errors_(registry.counter(
-          "levqor_backend_errors_total",
-          "Failed calls from controld to a backend: nginx status scrapes, redis, postgres.",
-          {"backend"})),
+      backend_errors_(backend_errors(registry)),
       nginx_errors_(backend_errors_.labels({"nginx"})),
       family_conflicts_(registry.counter(
                                     "levqor_nginx_family_conflicts_total",

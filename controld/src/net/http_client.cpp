@@ -7,6 +7,7 @@
 #include <memory>
 #include <stdexcept>
 
+#include "levqor/controld/core/text.h"
 #include "levqor/controld/version.h"
 
 namespace levqor::controld::net {
@@ -46,18 +47,8 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
   std::string_view line(data, n);
   const auto colon = line.find(':');
   if (colon != std::string_view::npos) {
-    std::string name(line.substr(0, colon));
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    auto value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
-      value.remove_prefix(1);
-    }
-    while (!value.empty() &&
-           (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
-      value.remove_suffix(1);
-    }
-    transfer->response.headers[name] = std::string(value);
+    transfer->response.headers[to_lower(line.substr(0, colon))] =
+        std::string(trim(line.substr(colon + 1)));
   }
   return n;
 }

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
-#include "levqor/controld/core/urls.h"
+#include "levqor/controld/core/text.h"
 
 namespace levqor::controld::tracking {
 namespace {
@@ -17,13 +17,6 @@ void replace_all(std::string& text, std::string_view needle, std::string_view wi
        pos = text.find(needle, pos + with.size())) {
     text.replace(pos, needle.size(), with);
   }
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
 }
 
 bool word_char(char c) { return c > 0x20 && c < 0x7f && c != '"' && c != '\''; }
@@ -41,7 +34,7 @@ Scrubber::Scrubber(std::vector<std::string> secrets, TokenCheck is_token)
 }
 
 bool Scrubber::sensitive_key(std::string_view key) {
-  const auto k = lower(key);
+  const auto k = to_lower(key);
   for (std::string_view marker : {"token", "authorization", "password", "passwd", "secret", "dsn",
                                   "cookie", "api_key", "apikey", "credential"}) {
     if (k.find(marker) != std::string::npos) return true;
@@ -54,8 +47,8 @@ std::string Scrubber::scrub(std::string_view text) const {
   for (const auto& secret : secrets_) replace_all(out, secret, kFiltered);
 
   // Bearer credentials, whatever they are.
-  for (auto pos = lower(out).find("bearer "); pos != std::string::npos;
-       pos = lower(out).find("bearer ", pos + 7 + kFiltered.size())) {
+  for (auto pos = to_lower(out).find("bearer "); pos != std::string::npos;
+       pos = to_lower(out).find("bearer ", pos + 7 + kFiltered.size())) {
     auto end = pos + 7;
     while (end < out.size() && word_char(out[end])) ++end;
     out.replace(pos + 7, end - (pos + 7), kFiltered);

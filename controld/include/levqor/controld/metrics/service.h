@@ -16,6 +16,10 @@
 
 namespace levqor::controld::metrics {
 
+// levqor_backend_errors_total{backend}: failed calls to nginx status
+// endpoints, redis, postgres; shared by the scraper and the health checks.
+Family<Counter>& backend_errors(Registry& registry);
+
 // The module's histogram that levqor_api_latency_p95_ms is computed from.
 inline constexpr std::string_view kRequestDurationFamily = "levqor_request_duration_seconds";
 
