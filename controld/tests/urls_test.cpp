@@ -82,6 +82,8 @@ TEST(RedactUrl, HidesCredentials) {
   EXPECT_EQ(redact_url_credentials("postgresql://u:p@h/db?x=a@b"), "postgresql://***@h/db?x=a@b");
   EXPECT_EQ(redact_url_credentials("http://h/a@b"), "http://h/a@b");
   EXPECT_EQ(redact_url_credentials("host=h"), "host=h");
+  EXPECT_EQ(redact_url_credentials("from redis://:a@h1 to \"postgres://u:b@h2/x\" ok"),
+            "from redis://***@h1 to \"postgres://***@h2/x\" ok");
 }
 
 }  // namespace

@@ -452,8 +452,6 @@ EnvLookup process_environment() {
   };
 }
 
-const std::vector<std::string>& config_file_keys() { return kTopKeys; }
-
 Config load_config(const std::optional<std::string>& config_file, const EnvLookup& env) {
   Config config;
   if (config_file) {

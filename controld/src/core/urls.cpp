@@ -176,13 +176,15 @@ void check_database_url(std::string_view url) {
   }
 }
 
-std::string redact_url_credentials(std::string_view url) {
-  const auto sep = url.find("://");
-  if (sep == std::string_view::npos) return std::string(url);
-  const auto authority_end = url.find_first_of("/?#", sep + 3);
-  const auto at = url.substr(0, authority_end).rfind('@');
-  if (at == std::string_view::npos || at < sep) return std::string(url);
-  return std::string(url.substr(0, sep + 3)) + "***" + std::string(url.substr(at));
+std::string redact_url_credentials(std::string_view text) {
+  std::string out(text);
+  for (auto pos = out.find("://"); pos != std::string::npos; pos = out.find("://", pos + 3)) {
+    const auto authority_end = out.find_first_of("/?# \t\"'", pos + 3);
+    const auto at = out.rfind('@', authority_end == std::string::npos ? out.size() : authority_end);
+    if (at == std::string::npos || at <= pos + 3) continue;
+    out.replace(pos + 3, at - (pos + 3), "***");
+  }
+  return out;
 }
 
 }  // namespace levqor::controld

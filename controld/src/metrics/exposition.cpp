@@ -48,6 +48,21 @@ void write_labels(const Labels& labels, std::string& out) {
   out.push_back('}');
 }
 
+std::string escape_help(std::string_view help) {
+  std::string out;
+  out.reserve(help.size());
+  for (const char c : help) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string_view to_string(MetricType type) {
@@ -110,28 +125,6 @@ void render(const std::vector<MetricFamily>& families, std::string& out) {
       out.push_back('\n');
     }
   }
-}
-
-std::string escape_label_value(std::string_view value) {
-  std::string out;
-  out.reserve(value.size());
-  append_escaped_label_value(value, out);
-  return out;
-}
-
-std::string escape_help(std::string_view help) {
-  std::string out;
-  out.reserve(help.size());
-  for (const char c : help) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
 }
 
 bool valid_metric_name(std::string_view name) { return valid_name(name, true); }

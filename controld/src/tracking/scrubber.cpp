@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "levqor/controld/core/text.h"
+#include "levqor/controld/core/urls.h"
 
 namespace levqor::controld::tracking {
 namespace {
@@ -54,13 +55,7 @@ std::string Scrubber::scrub(std::string_view text) const {
     out.replace(pos + 7, end - (pos + 7), kFiltered);
   }
 
-  // user:password@ in URLs.
-  for (auto pos = out.find("://"); pos != std::string::npos; pos = out.find("://", pos + 3)) {
-    const auto authority_end = out.find_first_of("/?# \t\"'", pos + 3);
-    const auto at = out.rfind('@', authority_end == std::string::npos ? out.size() : authority_end);
-    if (at == std::string::npos || at <= pos + 3) continue;
-    out.replace(pos + 3, at - (pos + 3), "***");
-  }
+  out = redact_url_credentials(out);
 
   // Any word that is a configured token.
   if (is_token_) {

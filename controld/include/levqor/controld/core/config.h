@@ -98,7 +98,4 @@ EnvLookup process_environment();
 // file, malformed JSON, an unknown key or a bad value.
 Config load_config(const std::optional<std::string>& config_file, const EnvLookup& env);
 
-// The keys a config file may contain at the top level, for messages and docs.
-const std::vector<std::string>& config_file_keys();
-
 }  // namespace levqor::controld

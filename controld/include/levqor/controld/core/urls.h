@@ -53,7 +53,7 @@ RedisUrl parse_redis_url(std::string_view url);
 // shape is checked (libpq parses it when the check connects).
 void check_database_url(std::string_view url);
 
-// The URL with any user:password@ replaced by "***@", for messages and logs.
-std::string redact_url_credentials(std::string_view url);
+// The text with the user:password@ of every URL in it replaced by "***@".
+std::string redact_url_credentials(std::string_view text);
 
 }  // namespace levqor::controld

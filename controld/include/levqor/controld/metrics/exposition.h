@@ -50,9 +50,6 @@ std::optional<double> parse_value(std::string_view text);
 // text)") because promtool's lint rejects a missing HELP.
 void render(const std::vector<MetricFamily>& families, std::string& out);
 
-std::string escape_label_value(std::string_view value);
-std::string escape_help(std::string_view help);
-
 // [a-zA-Z_:][a-zA-Z0-9_:]* and [a-zA-Z_][a-zA-Z0-9_]*.
 bool valid_metric_name(std::string_view name);
 bool valid_label_name(std::string_view name);

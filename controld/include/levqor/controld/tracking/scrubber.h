@@ -32,9 +32,9 @@ class Scrubber {
   void scrub(nlohmann::json& value) const;
   std::string scrub(std::string_view text) const;
 
+ private:
   static bool sensitive_key(std::string_view key);
 
- private:
   std::vector<std::string> secrets_;
   TokenCheck is_token_;
 };

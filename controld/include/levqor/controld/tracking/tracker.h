@@ -55,11 +55,10 @@ class ErrorTracker {
   // "sentry https://***@host/1" or "jsonl /var/lib/levqor/errors.jsonl".
   std::string destination() const;
 
-  // The event capture() would send, without sending it (for tests).
+ private:
+  // The scrubbed Sentry-format event for capture().
   nlohmann::json make_event(std::string_view component, std::string_view message,
                             const nlohmann::ordered_json& fields) const;
-
- private:
   std::shared_ptr<Sink> make_sink(const Settings& settings) const;
 
   metrics::Registry& registry_;
