@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# make run: nginx with the levqor module (demo server block, strict headers,
-# a small demo upstream) plus levqor-controld, all under ./run/ (or
-# $LEVQOR_RUN_DIR). Prints the URLs to try; Ctrl-C stops both.
+# make run: levqor-controld plus nginx with the levqor module (demo server
+# block, strict headers, a small demo upstream), all under ./run/ (or
+# $LEVQOR_RUN_DIR). controld starts first and writes the runtime flags file
+# that nginx reads (levqor_flags_file); it scrapes the demo's levqor_status.
+# Prints the URLs to try; Ctrl-C stops both.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${LEVQOR_BUILD:-$REPO/build}
@@ -19,14 +21,20 @@ for p in "$HTTP_PORT" "$UPSTREAM_PORT" "${CONTROLD_LISTEN##*:}"; do
 done
 
 mkdir -p "$RUN/logs" "$RUN/tmp" "$RUN/data"
+# The admin token for levqorctl and /ops: made once, kept across runs.
+TOKEN_FILE=$RUN/admin.token
+if [[ ! -s $TOKEN_FILE ]]; then
+    (umask 077 && openssl rand -hex 32 >"$TOKEN_FILE")
+fi
 sed -e "s|@MODULE@|$BUILD/ngx_http_levqor_module.so|g" -e "s|@RUN@|$RUN|g" -e "s|@REPO@|$REPO|g" \
     -e "s|@HTTP_PORT@|$HTTP_PORT|g" -e "s|@UPSTREAM_PORT@|$UPSTREAM_PORT|g" \
     "$REPO/conf/nginx/demo.conf.in" >"$RUN/nginx.conf"
-"$NGINX" -t -q -p "$RUN" -c "$RUN/nginx.conf" -e "$RUN/logs/error.log"
 
 pids=()
+stopping=0
 stop_all() {
     trap - INT TERM EXIT
+    stopping=1
     echo
     echo "run: stopping"
     for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -34,9 +42,22 @@ stop_all() {
 }
 trap stop_all INT TERM EXIT
 
-"$NGINX" -p "$RUN" -c "$RUN/nginx.conf" -e "$RUN/logs/error.log" &
+LEVQOR_LISTEN=$CONTROLD_LISTEN \
+LEVQOR_DATA_DIR=$RUN/data \
+LEVQOR_FLAGS_FILE=$RUN/flags \
+LEVQOR_ADMIN_TOKEN_FILE=$TOKEN_FILE \
+LEVQOR_NGINX_STATUS_URLS="demo=http://127.0.0.1:$HTTP_PORT/levqor/status" \
+SECURITY_HEADERS_ENABLED=${SECURITY_HEADERS_ENABLED:-on} \
+    "$BUILD/levqor-controld" 2>>"$RUN/logs/controld.log" &
 pids+=($!)
-LEVQOR_LISTEN=$CONTROLD_LISTEN LEVQOR_DATA_DIR=$RUN/data "$BUILD/levqor-controld" 2>>"$RUN/logs/controld.log" &
+for _ in $(seq 1 100); do
+    [[ -s $RUN/flags ]] && break
+    kill -0 "${pids[0]}" 2>/dev/null || { echo "run: levqor-controld exited; see $RUN/logs/controld.log" >&2; tail -5 "$RUN/logs/controld.log" >&2; exit 1; }
+    sleep 0.1
+done
+
+"$NGINX" -t -q -p "$RUN" -c "$RUN/nginx.conf" -e "$RUN/logs/error.log"
+"$NGINX" -p "$RUN" -c "$RUN/nginx.conf" -e "$RUN/logs/error.log" &
 pids+=($!)
 
 for _ in $(seq 1 100); do
@@ -49,12 +70,21 @@ cat <<MSG
 levqor is running (files under $RUN):
   http://127.0.0.1:$HTTP_PORT/               demo page, strict profile, CSP nonce in the inline script
   http://127.0.0.1:$HTTP_PORT/api/hello      JSON through the api profile
-  http://127.0.0.1:$HTTP_PORT/levqor/status  module metrics (Prometheus text)
+  http://127.0.0.1:$HTTP_PORT/levqor/status  module metrics of this nginx (Prometheus text)
+  http://$CONTROLD_LISTEN/metrics        all metrics: controld's and every nginx's (scrape this one)
   http://$CONTROLD_LISTEN/healthz        levqor-controld health
+
+Runtime flags (file $RUN/flags: SECURITY_HEADERS_ENABLED=${SECURITY_HEADERS_ENABLED:-on}, the rest off;
+nginx applies a change within a second, without a reload):
+  export LEVQOR_URL=http://$CONTROLD_LISTEN LEVQOR_TOKEN_FILE=$TOKEN_FILE
+  $BUILD/levqorctl status
+  $BUILD/levqorctl flags set RATELIMIT_ENABLED shadow
+  $BUILD/levqorctl rollback          # every flag off: the demo loses its security headers
+Admin token: $TOKEN_FILE
 
 Try:  curl -si http://127.0.0.1:$HTTP_PORT/ | head -20
 Logs: $RUN/logs/   Ctrl-C stops nginx and controld.
 MSG
 
 wait -n "${pids[@]}" || true
-echo "run: a process exited; see $RUN/logs/" >&2
+((stopping)) || echo "run: a process exited; see $RUN/logs/" >&2

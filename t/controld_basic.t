@@ -105,6 +105,8 @@ sub json_body {
 my $port = free_port();
 my $addr = "127.0.0.1:$port";
 my $log  = "$tmp/controld.log";
+# Every controld here keeps its flags file and error log in the temp dir.
+$ENV{LEVQOR_DATA_DIR} = "$tmp/data";
 my $pid  = spawn({ LEVQOR_LISTEN => $addr }, $log, $controld);
 
 # keep_alive: the open connection must not delay the SIGTERM stop below.
@@ -123,8 +125,11 @@ ok($up, "controld answers /healthz on $addr") or BAIL_OUT("controld did not star
 subtest 'GET /healthz' => sub {
     is($up->{headers}{'content-type'}, 'application/json', 'Content-Type');
     my $body = json_body($up);
-    is_deeply([sort keys %$body], [qw(status uptime_s version)], 'exactly status, version, uptime_s');
+    is_deeply([sort keys %$body], [qw(checks status uptime_s version)],
+              'status, version, uptime_s, checks');
     is($body->{status}, 'ok', 'status ok');
+    is_deeply($body->{checks}, { nginx => {}, redis => 'not_configured', postgres => 'not_configured' },
+              'no dependencies configured');
     like($body->{version}, qr/^\d+\.\d+\.\d+$/, 'version is x.y.z');
     like($body->{uptime_s}, qr/^\d+$/, 'uptime_s is a whole number');
 };
@@ -168,9 +173,10 @@ subtest 'levqorctl health' => sub {
 };
 
 subtest 'port in use: exit 1' => sub {
-    my ($code, $out) = run_capture({ LEVQOR_LISTEN => $addr }, $controld);
+    my ($code, $out) = run_capture({ LEVQOR_LISTEN => $addr, RATELIMIT_ENABLED => 'on' }, $controld);
     is($code, 1, 'exit code');
     like($out, qr/cannot listen on \Q$addr\E: Address already in use/, 'message') or diag $out;
+    like(slurp("$tmp/data/flags"), qr/^RATELIMIT_ENABLED=off$/m, 'the running one\'s flags file is untouched');
 };
 
 subtest 'SIGTERM: exit 0 within 2 s' => sub {

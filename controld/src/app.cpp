@@ -1,29 +1,203 @@
 #include "levqor/controld/app.h"
 
-#include "levqor/controld/api/health.h"
+#include <filesystem>
+
+#include "levqor/controld/api/errors.h"
+#include "levqor/controld/core/files.h"
+#include "levqor/controld/flags/routes.h"
+#include "levqor/controld/version.h"
 
 namespace levqor::controld {
 namespace {
 
-api::HttpServer::Options server_options() {
-  api::HttpServer::Options options;
-  options.quiet_paths = {"/healthz"};
-  return options;
+metrics::MetricsService::Settings metrics_settings(const Config& config) {
+  return {config.nginx_instances, config.scrape_timeout, config.latency_window};
+}
+
+health::HealthService::Settings health_settings(const Config& config) {
+  return {config.redis_url, config.database_url};
+}
+
+// A Config built by hand (tests) may leave flags_file to its default.
+Config with_defaults(Config config) {
+  if (config.flags_file.empty()) config.flags_file = config.data_dir + "/flags";
+  return config;
+}
+
+std::string status_class(int status) { return std::to_string(status / 100) + "xx"; }
+
+metrics::Family<metrics::Counter>& reloads(metrics::Registry& registry) {
+  return registry.counter("levqor_config_reloads_total",
+                          "Configuration reloads (SIGHUP), by result: success or failure.",
+                          {"result"});
 }
 
 }  // namespace
 
 App::App(const Config& config, const Logger& log)
-    : config_(config),
+    : config_(with_defaults(config)),
+      log_(log),
       started_(std::chrono::steady_clock::now()),
-      server_(routes(started_), log, server_options()) {}
+      errors_(registry_, log,
+              [this](std::string_view word) { return tokens_.authenticate(word).has_value(); },
+              tracking::ErrorTracker::settings_from(config_)),
+      guard_(tokens_, registry_),
+      flags_(config_.flags_file, config_.flags, log, registry_),
+      metrics_(registry_, log, metrics_settings(config_),
+               [this](const metrics::InstanceStatus& status) {
+                 if (status.up) return;
+                 errors_.capture("metrics", "nginx instance is down",
+                                 {{"instance", status.name},
+                                  {"url", status.url},
+                                  {"error", status.error}});
+               }),
+      health_(metrics_, registry_, health_settings(config_),
+              [this](const std::string& backend, const std::string& error) {
+                errors_.capture("health", backend + " is down", {{"error", error}});
+              }),
+      requests_(registry_.counter("levqor_controld_requests_total",
+                                  "HTTP requests controld answered, by route pattern, method "
+                                  "and status class.",
+                                  {"route", "method", "code"})),
+      reloads_ok_(reloads(registry_).labels({"success"})),
+      reloads_failed_(reloads(registry_).labels({"failure"})),
+      router_(routes()),
+      server_(router_, log, server_options(config_)) {
+  registry_.gauge("levqor_controld_build_info", "levqor-controld's version; always 1.",
+                  {"version"})
+      .labels({std::string(kVersion)})
+      .set(1);
+  registry_.gauge("levqor_controld_start_time_seconds", "Unix time controld started.")
+      .labels({})
+      .set(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+               .count());
+  ensure_directory(config_.data_dir, 0755);
+  ensure_directory(std::filesystem::path(config_.flags_file).parent_path().string(), 0755);
+  load_tokens(config_, /*at_start=*/true);
+}
 
-api::Router App::routes(std::chrono::steady_clock::time_point started) {
+api::HttpServer::Options App::server_options(const Config& config) {
+  api::HttpServer::Options options;
+  options.quiet_paths = {"/healthz", "/metrics"};
+  options.max_body_bytes = config.http.max_body_bytes;
+  options.read_timeout = config.http.read_timeout;
+  options.write_timeout = config.http.write_timeout;
+  options.on_exception = [this](const httplib::Request& req, const std::string& error) {
+    errors_.capture("api", "request handler failed",
+                    {{"method", req.method}, {"path", req.path}, {"error", error}});
+  };
+  options.on_response = [this](const httplib::Request& req, const httplib::Response& res) {
+    count_response(req, res);
+  };
+  return options;
+}
+
+void App::count_response(const httplib::Request& req, const httplib::Response& res) {
+  auto route = router_.route_for(req.path);
+  if (route.empty()) route = "unmatched";
+  requests_.labels({route, req.method, status_class(res.status)}).inc();
+}
+
+api::Router App::routes() {
   api::Router router;
-  router.add(api::Method::get, "/healthz", api::health_handler(started));
+  router.add(api::Method::get, "/healthz", [this](const httplib::Request&, httplib::Response& res) {
+    const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
+        std::chrono::steady_clock::now() - started_);
+    api::set_json(res, 200, health_.report(uptime).dump());
+  });
+  router.add(api::Method::get, "/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.status = 200;
+    res.body = metrics_.exposition();  // set_content() would copy it
+    res.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+  });
+  flags::add_routes(router, guard_, flags_, errors_);
   return router;
 }
 
-ListenAddress App::start() { return server_.start(config_.listen); }
+void App::load_tokens(const Config& config, bool at_start) {
+  try {
+    for (const auto& status : tokens_.load({config.admin_token_file, config.producer_token_file})) {
+      log_.log(status.tokens == 0 || status.note.find("warning") != std::string::npos
+                   ? LogLevel::warn
+                   : LogLevel::info,
+               "bearer tokens", {{"role", std::string(auth::to_string(status.role))},
+                                 {"file", status.file},
+                                 {"tokens", status.tokens},
+                                 {"status", status.note}});
+    }
+  } catch (const auth::TokenFileError& e) {
+    if (at_start) throw ConfigError(e.what());
+    errors_.capture("auth", "cannot reload the token files; the previous tokens stay valid",
+                    {{"error", e.what()}});
+    throw;
+  }
+}
+
+ListenAddress App::start() {
+  // Bind first: a second controld started by mistake on a taken port must
+  // fail before it overwrites the running one's flags file.
+  const auto bound = server_.start(config_.listen);
+  try {
+    flags_.write_initial();
+  } catch (...) {
+    server_.stop();
+    server_.wait_stopped(std::chrono::seconds(2));
+    throw;
+  }
+  log_.info("configuration",
+            {{"data_dir", config_.data_dir},
+             {"flags_file", config_.flags_file},
+             {"nginx_instances", config_.nginx_instances.size()},
+             {"errors_to", errors_.destination()},
+             {"admin_role", tokens_.enabled(auth::Role::admin)},
+             {"producer_role", tokens_.enabled(auth::Role::producer)}});
+  return bound;
+}
+
+void App::reload(const Config& next) {
+  std::lock_guard<std::mutex> lock(config_mutex_);
+  bool ok = true;
+  try {
+    load_tokens(next, /*at_start=*/false);
+  } catch (const auth::TokenFileError&) {
+    ok = false;
+  }
+  metrics_.reconfigure(metrics_settings(next));
+  health_.reconfigure(health_settings(next));
+  errors_.reconfigure(tracking::ErrorTracker::settings_from(next));
+
+  const auto needs_restart = [&](const char* key, bool changed) {
+    if (changed) log_.warn("setting changed but needs a restart to apply", {{"setting", key}});
+  };
+  needs_restart("listen", !(next.listen == config_.listen));
+  needs_restart("data_dir", next.data_dir != config_.data_dir);
+  needs_restart("flags_file", next.flags_file != config_.flags_file);
+  needs_restart("http", !(next.http == config_.http));
+  if (next.flags != config_.flags) {
+    log_.warn("the configured flags changed; runtime flags are not reset by a reload "
+              "(use PUT /ops/flags or levqorctl flags set)",
+              {{"configured", to_json(next.flags)}, {"current", to_json(flags_.current())}});
+  }
+  const auto listen = config_.listen;
+  const auto data_dir = config_.data_dir;
+  const auto flags_file = config_.flags_file;
+  const auto http = config_.http;
+  config_ = next;
+  // What was not applied stays as it runs.
+  config_.listen = listen;
+  config_.data_dir = data_dir;
+  config_.flags_file = flags_file;
+  config_.http = http;
+  (ok ? reloads_ok_ : reloads_failed_).inc();
+  log_.info(ok ? "configuration reloaded" : "configuration reloaded except the token files",
+            {{"nginx_instances", next.nginx_instances.size()},
+             {"errors_to", errors_.destination()}});
+}
+
+void App::reload_failed(const std::string& error) {
+  reloads_failed_.inc();
+  errors_.capture("config", "cannot reload the configuration; running on the previous one",
+                  {{"error", error}});
+}
 
 }  // namespace levqor::controld

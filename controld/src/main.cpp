@@ -2,19 +2,22 @@
 //
 //   levqor-controld [--config FILE]
 //
-// Settings come from defaults, then FILE, then the environment
-// (LEVQOR_LISTEN, LEVQOR_LOG_LEVEL; see core/config.h). The FILE format is
-// defined by a later issue: for now FILE must exist and is not read. Logs are
-// JSON lines on stderr.
+// Settings come from defaults, then FILE (JSON, docs/controld.md), then the
+// environment (LEVQOR_LISTEN, LEVQOR_DATA_DIR, ..., the five flags). Logs
+// are JSON lines on stderr.
 //
 // Exit status: 0 after a clean stop (SIGTERM or SIGINT), 1 when the daemon
-// cannot run (e.g. the listen address is in use), 2 for a usage or
-// configuration error.
+// cannot run (the listen address is in use, the data directory or flags
+// file cannot be written), 2 for a usage or configuration error (the
+// message names the setting and the value).
+//
+// SIGHUP re-reads FILE, the environment and the token files (App::reload).
 //
 // Shutdown: the first SIGTERM/SIGINT stops accepting connections and lets
 // requests in flight finish; after Config::shutdown_grace (1.5 s) the daemon
 // exits 0 anyway. A second signal exits 1 at once. Idle keep-alive
 // connections hold the stop up to HttpServer::Options::keep_alive_timeout (1 s).
+// Queued error events get up to 1 s more to be delivered.
 #include <chrono>
 #include <cstdlib>
 #include <optional>
@@ -24,8 +27,10 @@
 
 #include "levqor/controld/app.h"
 #include "levqor/controld/core/config.h"
+#include "levqor/controld/core/files.h"
 #include "levqor/controld/core/log.h"
 #include "levqor/controld/core/signals.h"
+#include "levqor/controld/net/http_client.h"
 #include "levqor/controld/version.h"
 
 namespace {
@@ -37,10 +42,29 @@ constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 
-// Waits for a stop signal; returns it, or 0 if the server stopped by itself.
-int wait_for_stop_signal(const BlockedSignals& signals, const App& app) {
+void reload(App& app, Logger& log, const std::optional<std::string>& config_file) {
+  log.info("reloading", {{"signal", "SIGHUP"}});
+  Config next;
+  try {
+    next = load_config(config_file, process_environment());
+  } catch (const ConfigError& e) {
+    app.reload_failed(e.what());
+    return;
+  }
+  log.set_min_level(next.log_level);
+  app.reload(next);
+}
+
+// Serves until a stop signal; returns it, or 0 if the server stopped by itself.
+int serve(const BlockedSignals& signals, App& app, Logger& log,
+          const std::optional<std::string>& config_file) {
   for (;;) {
-    if (int signo = signals.wait_for(milliseconds(250))) return signo;
+    const int signo = signals.wait_for(milliseconds(250));
+    if (signo == SIGHUP) {
+      reload(app, log, config_file);
+      continue;
+    }
+    if (signo != 0) return signo;
     if (app.stopped()) return 0;
   }
 }
@@ -50,7 +74,8 @@ int shut_down(const BlockedSignals& signals, App& app, const Config& config,
   app.stop();
   const auto deadline = std::chrono::steady_clock::now() + config.shutdown_grace;
   while (!app.wait_stopped(milliseconds(20))) {
-    if (int again = signals.wait_for(milliseconds(0))) {
+    const int again = signals.wait_for(milliseconds(0));
+    if (again != 0 && again != SIGHUP) {
       log.warn("second signal; exiting without waiting for requests in flight",
                {{"signal", signal_name(again)}});
       std::_Exit(kExitFailure);
@@ -63,6 +88,7 @@ int shut_down(const BlockedSignals& signals, App& app, const Config& config,
       std::_Exit(kExitOk);
     }
   }
+  app.errors().flush(milliseconds(1000));
   log.info("stopped");
   return kExitOk;
 }
@@ -76,46 +102,57 @@ int run(const BlockedSignals& signals, const std::optional<std::string>& config_
     return kExitUsage;
   }
 
-  const Logger log(config.log_level);
-  if (config.config_file) {
-    log.warn("config file accepted but not read: its format is not defined yet; "
-             "use the environment variables",
-             {{"file", *config.config_file}});
-  }
-
-  App app(config, log);
+  Logger log(config.log_level);
+  std::optional<App> app;
   try {
-    const auto bound = app.start();
+    app.emplace(config, log);
+  } catch (const ConfigError& e) {
+    log.error("invalid configuration", {{"error", e.what()}});
+    return kExitUsage;
+  } catch (const FileError& e) {
+    log.error("cannot start", {{"error", e.what()}});
+    return kExitFailure;
+  }
+  try {
+    const auto bound = app->start();
     log.info("listening", {{"addr", bound.to_string()}, {"version", kVersion}});
   } catch (const api::ListenError& e) {
     log.error("cannot start", {{"error", e.what()}});
     return kExitFailure;
+  } catch (const FileError& e) {
+    log.error("cannot start",
+              {{"error", e.what()}, {"hint", "check flags_file / LEVQOR_FLAGS_FILE"}});
+    return kExitFailure;
   }
 
-  const int signo = wait_for_stop_signal(signals, app);
+  const int signo = serve(signals, *app, log, config_file);
   if (signo == 0) {
     log.error("HTTP server stopped unexpectedly");
     return kExitFailure;
   }
   log.info("shutting down", {{"signal", signal_name(signo)}});
-  return shut_down(signals, app, config, log);
+  return shut_down(signals, *app, config, log);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   // Before anything can start a thread: every thread inherits this mask, so
-  // the stop signals reach only the sigtimedwait() calls in run().
-  const BlockedSignals stop_signals{SIGTERM, SIGINT};
+  // these signals reach only the sigtimedwait() calls in run().
+  const BlockedSignals signals{SIGTERM, SIGINT, SIGHUP};
+  const net::CurlGlobal curl;
 
   CLI::App cli{"levqor-controld " + std::string(kVersion) +
-               ": the levqor ops daemon.\n"
-               "Environment: LEVQOR_LISTEN (host:port, default 127.0.0.1:8089; "
-               "port 0 picks a free port), LEVQOR_LOG_LEVEL (debug|info|warn|error)."};
+               ": the levqor ops daemon (docs/controld.md).\n"
+               "The environment overrides the config file: LEVQOR_LISTEN (host:port, default "
+               "127.0.0.1:8089), LEVQOR_DATA_DIR, LEVQOR_ADMIN_TOKEN_FILE, "
+               "LEVQOR_PRODUCER_TOKEN_FILE, LEVQOR_FLAGS_FILE, LEVQOR_NGINX_STATUS_URLS, "
+               "LEVQOR_HTTP_JOB_ALLOW, LEVQOR_LOG_LEVEL, REDIS_URL, DATABASE_URL, SENTRY_DSN and "
+               "the five flags (SECURITY_HEADERS_ENABLED, RATELIMIT_ENABLED, WEBHOOK_VERIFY_ALL, "
+               "ABUSE_GUARDS_ENABLED, NEW_QUEUE_ENABLED = off|shadow|on).\n"
+               "SIGHUP reloads the config and the token files; SIGTERM stops gracefully."};
   std::optional<std::string> config_file;
-  cli.add_option("--config", config_file,
-                 "configuration file; must exist (its format is not defined yet, "
-                 "so its contents are not read)")
+  cli.add_option("--config", config_file, "JSON configuration file (docs/controld.md)")
       ->type_name("FILE");
   cli.set_version_flag("--version", std::string(kVersion));
   try {
@@ -125,7 +162,7 @@ int main(int argc, char** argv) {
   }
 
   try {
-    return run(stop_signals, config_file);
+    return run(signals, config_file);
   } catch (const std::exception& e) {
     Logger().error("fatal error", {{"error", e.what()}});
     return kExitFailure;

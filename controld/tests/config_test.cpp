@@ -2,23 +2,13 @@
 
 #include <gtest/gtest.h>
 
-#include <unistd.h>
-
-#include <cstdio>
-#include <cstdlib>
-#include <fstream>
-#include <map>
+#include "test_support.h"
 
 namespace levqor::controld {
 namespace {
 
-EnvLookup env_of(std::map<std::string, std::string> vars) {
-  return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
-    auto it = vars.find(name);
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-}
+using testing::env_of;
+using testing::TempDir;
 
 std::string error_of(const std::optional<std::string>& file, const EnvLookup& env) {
   try {
@@ -29,55 +19,255 @@ std::string error_of(const std::optional<std::string>& file, const EnvLookup& en
   return "";
 }
 
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// ---- defaults and the environment ---------------------------------------------
+
 TEST(Config, DefaultsNeedNoFileAndNoEnvironment) {
   const auto config = load_config(std::nullopt, env_of({}));
   EXPECT_EQ(config.listen, (ListenAddress{"127.0.0.1", 8089}));
   EXPECT_EQ(config.log_level, LogLevel::info);
   EXPECT_FALSE(config.config_file);
   EXPECT_LT(config.shutdown_grace.count(), 2000);
+  EXPECT_EQ(config.data_dir, "/var/lib/levqor");
+  EXPECT_EQ(config.flags_file, "/var/lib/levqor/flags");
+  EXPECT_FALSE(config.admin_token_file);
+  EXPECT_FALSE(config.producer_token_file);
+  EXPECT_TRUE(config.nginx_instances.empty());
+  EXPECT_EQ(config.scrape_timeout.count(), 1000);
+  EXPECT_EQ(config.latency_window.count(), 300);
+  EXPECT_EQ(config.flags, FlagSet{});
+  EXPECT_FALSE(config.sentry_dsn);
+  EXPECT_FALSE(config.redis_url);
+  EXPECT_FALSE(config.database_url);
+  EXPECT_EQ(config.http.max_body_bytes, 1024u * 1024u);
 }
 
-TEST(Config, EnvironmentSetsListenAndLogLevel) {
+TEST(Config, EnvironmentSetsEverything) {
   const auto config = load_config(
-      std::nullopt, env_of({{"LEVQOR_LISTEN", "[::1]:0"}, {"LEVQOR_LOG_LEVEL", "debug"}}));
+      std::nullopt,
+      env_of({{"LEVQOR_LISTEN", "[::1]:0"},
+              {"LEVQOR_LOG_LEVEL", "debug"},
+              {"LEVQOR_DATA_DIR", "/srv/levqor"},
+              {"LEVQOR_ADMIN_TOKEN_FILE", "/etc/levqor/admin.token"},
+              {"LEVQOR_PRODUCER_TOKEN_FILE", "/etc/levqor/producer.token"},
+              {"LEVQOR_NGINX_STATUS_URLS",
+               "http://127.0.0.1:8080/levqor/status, edge2=http://10.0.0.2/levqor/status"},
+              {"LEVQOR_HTTP_JOB_ALLOW", "https://hooks.example.com/,http://127.0.0.1:9000/"},
+              {"REDIS_URL", "redis://:pw@127.0.0.1:6380/2"},
+              {"DATABASE_URL", "postgresql://levqor@127.0.0.1/levqor"},
+              {"SENTRY_DSN", "https://abc@o1.ingest.sentry.io/42"},
+              {"RATELIMIT_ENABLED", "shadow"},
+              {"SECURITY_HEADERS_ENABLED", "on"}}));
   EXPECT_EQ(config.listen, (ListenAddress{"::1", 0}));
   EXPECT_EQ(config.log_level, LogLevel::debug);
+  EXPECT_EQ(config.data_dir, "/srv/levqor");
+  EXPECT_EQ(config.flags_file, "/srv/levqor/flags");  // follows data_dir
+  EXPECT_EQ(config.admin_token_file, "/etc/levqor/admin.token");
+  EXPECT_EQ(config.producer_token_file, "/etc/levqor/producer.token");
+  ASSERT_EQ(config.nginx_instances.size(), 2u);
+  EXPECT_EQ(config.nginx_instances[0],
+            (NginxInstance{"127.0.0.1:8080", "http://127.0.0.1:8080/levqor/status"}));
+  EXPECT_EQ(config.nginx_instances[1], (NginxInstance{"edge2", "http://10.0.0.2/levqor/status"}));
+  EXPECT_EQ(config.http_job_allow,
+            (std::vector<std::string>{"https://hooks.example.com/", "http://127.0.0.1:9000/"}));
+  EXPECT_EQ(config.redis_url, "redis://:pw@127.0.0.1:6380/2");
+  EXPECT_EQ(config.database_url, "postgresql://levqor@127.0.0.1/levqor");
+  EXPECT_EQ(config.sentry_dsn, "https://abc@o1.ingest.sentry.io/42");
+  EXPECT_EQ(config.flags.get(Flag::ratelimit), FlagState::shadow);
+  EXPECT_EQ(config.flags.get(Flag::security_headers), FlagState::on);
+  EXPECT_EQ(config.flags.get(Flag::webhook_verify), FlagState::off);
 }
 
-TEST(Config, BadListenNamesTheVariableAndTheValue) {
-  const auto message = error_of(std::nullopt, env_of({{"LEVQOR_LISTEN", "nope"}}));
-  EXPECT_NE(message.find("LEVQOR_LISTEN=\"nope\""), std::string::npos) << message;
-  EXPECT_NE(message.find("missing port"), std::string::npos) << message;
+TEST(Config, RelativePathsBecomeAbsolute) {
+  const auto config = load_config(std::nullopt, env_of({{"LEVQOR_DATA_DIR", "data/./x"}}));
+  ASSERT_FALSE(config.data_dir.empty());
+  EXPECT_EQ(config.data_dir.front(), '/');
+  EXPECT_TRUE(contains(config.data_dir, "/data/x")) << config.data_dir;
 }
 
-TEST(Config, EmptyListenIsAnError) {
-  EXPECT_NE(error_of(std::nullopt, env_of({{"LEVQOR_LISTEN", ""}})).find("empty"),
-            std::string::npos);
+TEST(Config, EmptyOptionalVariablesMeanUnset) {
+  const auto config = load_config(
+      std::nullopt, env_of({{"SENTRY_DSN", ""}, {"REDIS_URL", ""}, {"LEVQOR_ADMIN_TOKEN_FILE", ""},
+                            {"LEVQOR_NGINX_STATUS_URLS", ""}, {"LEVQOR_HTTP_JOB_ALLOW", ""}}));
+  EXPECT_FALSE(config.sentry_dsn);
+  EXPECT_FALSE(config.redis_url);
+  EXPECT_FALSE(config.admin_token_file);
+  EXPECT_TRUE(config.nginx_instances.empty());
+  EXPECT_TRUE(config.http_job_allow.empty());
 }
 
-TEST(Config, BadLogLevelIsAnError) {
-  const auto message = error_of(std::nullopt, env_of({{"LEVQOR_LOG_LEVEL", "loud"}}));
-  EXPECT_NE(message.find("LEVQOR_LOG_LEVEL=\"loud\""), std::string::npos) << message;
+TEST(Config, BadEnvironmentValuesNameTheVariableAndTheValue) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"LEVQOR_LISTEN", "nope"},
+      {"LEVQOR_LOG_LEVEL", "loud"},
+      {"RATELIMIT_ENABLED", "maybe"},
+      {"NEW_QUEUE_ENABLED", "ON"},
+      {"LEVQOR_NGINX_STATUS_URLS", "ftp://x/y"},
+      {"LEVQOR_NGINX_STATUS_URLS", "http://a/s,http://a/s"},
+      {"LEVQOR_HTTP_JOB_ALLOW", "hooks.example.com"},
+      {"SENTRY_DSN", "https://sentry.io/42"},
+      {"REDIS_URL", "http://127.0.0.1:6379"},
+      {"DATABASE_URL", "mysql://x"},
+      {"LEVQOR_DATA_DIR", ""},
+  };
+  for (const auto& [name, value] : cases) {
+    const auto message = error_of(std::nullopt, env_of({{name, value}}));
+    EXPECT_TRUE(contains(message, name + "=\"" + value + "\" is invalid"))
+        << name << ": " << message;
+  }
+}
+
+TEST(Config, BadFlagValueListsTheAcceptedOnes) {
+  const auto message = error_of(std::nullopt, env_of({{"WEBHOOK_VERIFY_ALL", "enforce"}}));
+  EXPECT_TRUE(contains(message, "expected off, shadow or on")) << message;
+}
+
+// ---- the file -----------------------------------------------------------------
+
+TEST(Config, FileSetsEveryKey) {
+  TempDir dir;
+  const auto path = dir.write("controld.json", R"({
+    // comments are allowed
+    "listen": "127.0.0.1:9999",
+    "log_level": "warn",
+    "data_dir": "/srv/data",
+    "admin_token_file": "/etc/levqor/admin.token",
+    "producer_token_file": null,
+    "flags_file": "/run/levqor/flags",
+    "flags": {"ABUSE_GUARDS_ENABLED": "shadow"},
+    "nginx_status_urls": ["http://127.0.0.1:8080/levqor/status",
+                          {"name": "edge-2", "url": "https://10.0.0.2:8443/levqor/status"}],
+    "scrape_timeout_ms": 250,
+    "latency_window_s": 60,
+    "http_job_allow": ["https://hooks.example.com/"],
+    "redis_url": "redis://127.0.0.1:6379",
+    "database_url": "host=127.0.0.1 dbname=levqor",
+    "sentry_dsn": "http://key@127.0.0.1:9000/7",
+    "error_tracking": {"jsonl_max_bytes": 65536, "jsonl_files": 3,
+                       "max_events_per_minute": 5, "environment": "staging"},
+    "http": {"max_body_bytes": 4096, "read_timeout_ms": 2000, "write_timeout_ms": 3000}
+  })");
+  const auto config = load_config(path, env_of({}));
+  EXPECT_EQ(config.config_file, path);
+  EXPECT_EQ(config.listen, (ListenAddress{"127.0.0.1", 9999}));
+  EXPECT_EQ(config.log_level, LogLevel::warn);
+  EXPECT_EQ(config.data_dir, "/srv/data");
+  EXPECT_EQ(config.admin_token_file, "/etc/levqor/admin.token");
+  EXPECT_FALSE(config.producer_token_file);
+  EXPECT_EQ(config.flags_file, "/run/levqor/flags");
+  EXPECT_EQ(config.flags.get(Flag::abuse_guards), FlagState::shadow);
+  ASSERT_EQ(config.nginx_instances.size(), 2u);
+  EXPECT_EQ(config.nginx_instances[0].name, "127.0.0.1:8080");
+  EXPECT_EQ(config.nginx_instances[1].name, "edge-2");
+  EXPECT_EQ(config.scrape_timeout.count(), 250);
+  EXPECT_EQ(config.latency_window.count(), 60);
+  EXPECT_EQ(config.http_job_allow.size(), 1u);
+  EXPECT_EQ(config.redis_url, "redis://127.0.0.1:6379");
+  EXPECT_EQ(config.database_url, "host=127.0.0.1 dbname=levqor");
+  EXPECT_EQ(config.sentry_dsn, "http://key@127.0.0.1:9000/7");
+  EXPECT_EQ(config.error_tracking.jsonl_max_bytes, 65536u);
+  EXPECT_EQ(config.error_tracking.jsonl_files, 3u);
+  EXPECT_EQ(config.error_tracking.max_events_per_minute, 5u);
+  EXPECT_EQ(config.error_tracking.environment, "staging");
+  EXPECT_EQ(config.http.max_body_bytes, 4096u);
+  EXPECT_EQ(config.http.read_timeout.count(), 2000);
+  EXPECT_EQ(config.http.write_timeout.count(), 3000);
+}
+
+TEST(Config, EnvironmentOverridesTheFile) {
+  TempDir dir;
+  const auto path = dir.write("c.json", R"({"listen": "127.0.0.1:9999", "flags":
+      {"RATELIMIT_ENABLED": "on", "WEBHOOK_VERIFY_ALL": "shadow"},
+      "nginx_status_urls": ["http://a:1/s"], "sentry_dsn": "https://k@h/1"})");
+  const auto config = load_config(path, env_of({{"LEVQOR_LISTEN", "127.0.0.1:7777"},
+                                                {"RATELIMIT_ENABLED", "off"},
+                                                {"LEVQOR_NGINX_STATUS_URLS", "http://b:2/s"},
+                                                {"SENTRY_DSN", ""}}));
+  EXPECT_EQ(config.listen.port, 7777);
+  EXPECT_EQ(config.flags.get(Flag::ratelimit), FlagState::off);          // env wins
+  EXPECT_EQ(config.flags.get(Flag::webhook_verify), FlagState::shadow);  // file only
+  ASSERT_EQ(config.nginx_instances.size(), 1u);
+  EXPECT_EQ(config.nginx_instances[0].url, "http://b:2/s");
+  EXPECT_FALSE(config.sentry_dsn);  // an empty variable unsets
+}
+
+TEST(Config, UnknownKeysAreErrorsWithASuggestion) {
+  TempDir dir;
+  auto message = error_of(dir.write("c.json", R"({"scrape_timout_ms": 100})"), env_of({}));
+  EXPECT_TRUE(contains(message, "unknown key \"scrape_timout_ms\"")) << message;
+  EXPECT_TRUE(contains(message, "did you mean \"scrape_timeout_ms\"")) << message;
+  EXPECT_TRUE(contains(message, dir.file("c.json"))) << message;
+
+  message = error_of(dir.write("c.json", R"({"error_tracking": {"files": 2}})"), env_of({}));
+  EXPECT_TRUE(contains(message, "unknown key \"error_tracking.files\"")) << message;
+
+  message = error_of(dir.write("c.json", R"({"flags": {"RATELIMIT": "on"}})"), env_of({}));
+  EXPECT_TRUE(contains(message, "unknown flag \"flags.RATELIMIT\"")) << message;
+
+  message = error_of(
+      dir.write("c.json", R"({"nginx_status_urls": [{"url": "http://a/s", "nmae": "x"}]})"),
+      env_of({}));
+  EXPECT_TRUE(contains(message, "nginx_status_urls[0].nmae")) << message;
+}
+
+TEST(Config, BadFileValuesNameTheKeyAndTheValue) {
+  TempDir dir;
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"listen": 8089})", "\"listen\" = 8089 is invalid: expected a string"},
+      {R"({"listen": "localhost"})", "\"listen\" = \"localhost\" is invalid: missing port"},
+      {R"({"scrape_timeout_ms": 0})",
+       "\"scrape_timeout_ms\" = 0 is invalid: expected a whole number from 10 to 60000"},
+      {R"({"scrape_timeout_ms": "1000"})", "\"scrape_timeout_ms\" = \"1000\" is invalid"},
+      {R"({"scrape_timeout_ms": 1.5})", "\"scrape_timeout_ms\" = 1.5 is invalid"},
+      {R"({"flags": {"RATELIMIT_ENABLED": "yes"}})",
+       "\"flags.RATELIMIT_ENABLED\" = \"yes\" is invalid: expected off, shadow or on"},
+      {R"({"flags": ["RATELIMIT_ENABLED"]})", "\"flags\""},
+      {R"({"nginx_status_urls": "http://a/s"})",
+       "\"nginx_status_urls\" = \"http://a/s\" is invalid"},
+      {R"({"nginx_status_urls": ["a/s"]})",
+       "\"nginx_status_urls[0]\" = \"a/s\" is invalid: missing scheme"},
+      {R"({"nginx_status_urls": [{"name": "x"}]})", "missing \"url\""},
+      {R"({"nginx_status_urls": [{"name": "x", "url": "http://a/s"}, {"name": "x", "url": "http://b/s"}]})",
+       "two instances are named \"x\""},
+      {R"({"sentry_dsn": "https://sentry.io/1"})", "\"sentry_dsn\""},
+      {R"({"error_tracking": {"jsonl_files": 0}})",
+       "\"error_tracking.jsonl_files\" = 0 is invalid"},
+      {R"({"http": {"max_body_bytes": 10}})", "\"http.max_body_bytes\" = 10 is invalid"},
+      {R"({"log_level": "chatty"})", "\"log_level\" = \"chatty\" is invalid"},
+  };
+  for (const auto& [json, expected] : cases) {
+    const auto message = error_of(dir.write("c.json", json), env_of({}));
+    EXPECT_TRUE(contains(message, expected)) << json << "\n  -> " << message;
+  }
+}
+
+TEST(Config, MalformedJsonIsAnError) {
+  TempDir dir;
+  auto message = error_of(dir.write("c.json", "{\"listen\": "), env_of({}));
+  EXPECT_TRUE(contains(message, "is not valid JSON")) << message;
+  message = error_of(dir.write("c.json", ""), env_of({}));
+  EXPECT_TRUE(contains(message, "is not valid JSON")) << message;
+  message = error_of(dir.write("c.json", "[1]"), env_of({}));
+  EXPECT_TRUE(contains(message, "must be a JSON object")) << message;
 }
 
 TEST(Config, MissingConfigFileIsAnError) {
   const auto message = error_of(std::string("/nonexistent/levqor.conf"), env_of({}));
-  EXPECT_NE(message.find("\"/nonexistent/levqor.conf\""), std::string::npos) << message;
-  EXPECT_NE(message.find("does not exist"), std::string::npos) << message;
+  EXPECT_TRUE(contains(message, "\"/nonexistent/levqor.conf\"")) << message;
+  EXPECT_TRUE(contains(message, "does not exist")) << message;
 }
 
 TEST(Config, DirectoryAsConfigFileIsAnError) {
-  EXPECT_NE(error_of(std::string("/"), env_of({})).find("is a directory"), std::string::npos);
+  EXPECT_TRUE(contains(error_of(std::string("/"), env_of({})), "is a directory"));
 }
 
-TEST(Config, ExistingConfigFileIsAccepted) {
-  char path[] = "/tmp/levqor-config-test-XXXXXX";
-  const int fd = ::mkstemp(path);
-  ASSERT_GE(fd, 0);
-  ::close(fd);
-  const auto config = load_config(std::string(path), env_of({}));
-  EXPECT_EQ(config.config_file, std::string(path));
-  std::remove(path);
+TEST(Config, EmptyObjectIsTheDefaults) {
+  TempDir dir;
+  const auto config = load_config(dir.write("c.json", "{}"), env_of({}));
+  EXPECT_EQ(config.listen, (ListenAddress{"127.0.0.1", 8089}));
 }
 
 }  // namespace

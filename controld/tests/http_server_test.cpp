@@ -21,6 +21,7 @@
 #include "levqor/controld/app.h"
 #include "levqor/controld/core/unique_fd.h"
 #include "levqor/controld/version.h"
+#include "test_support.h"
 
 namespace levqor::controld {
 namespace {
@@ -28,18 +29,8 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-struct CapturedLog {
-  std::mutex mutex;
-  std::vector<json> lines;
-  Logger logger{LogLevel::debug, [this](std::string_view line) {
-                  std::lock_guard<std::mutex> lock(mutex);
-                  lines.push_back(json::parse(line));
-                }};
-  std::vector<json> snapshot() {
-    std::lock_guard<std::mutex> lock(mutex);
-    return lines;
-  }
-};
+using testing::CapturedLog;
+using testing::TempDir;
 
 // Sends `request` verbatim to 127.0.0.1:port and returns everything the
 // server sends back before closing (the request should say Connection: close).
@@ -62,11 +53,13 @@ std::string raw_exchange(std::uint16_t port, const std::string& request) {
   return response;
 }
 
-Config loopback_port_zero() {
-  Config config;
-  config.listen = ListenAddress{"127.0.0.1", 0};
-  return config;
+// The App writes its flags file into data_dir: one directory per process.
+const TempDir& data_dir() {
+  static const TempDir dir;
+  return dir;
 }
+
+Config loopback_port_zero() { return testing::app_config(data_dir()); }
 
 class AppTest : public ::testing::Test {
  protected:
@@ -180,7 +173,7 @@ TEST(HttpServer, PortInUseIsAClearListenError) {
   App first(loopback_port_zero(), log.logger);
   const auto taken = first.start();
 
-  Config config;
+  Config config = loopback_port_zero();
   config.listen = taken;
   App second(config, log.logger);
   try {
@@ -197,7 +190,7 @@ TEST(HttpServer, PortInUseIsAClearListenError) {
 
 TEST(HttpServer, UnresolvableHostIsAClearListenError) {
   CapturedLog log;
-  Config config;
+  Config config = loopback_port_zero();
   config.listen = ListenAddress{"no-such-host.invalid", 0};
   App app(config, log.logger);
   try {
@@ -309,6 +302,35 @@ TEST(HttpServer, NeverStartedCountsAsStopped) {
   api::HttpServer server(api::Router{}, log.logger, {});
   EXPECT_TRUE(server.stopped());
   server.stop();
+}
+
+}  // namespace
+}  // namespace levqor::controld
+
+namespace levqor::controld {
+namespace {
+
+// httplib would answer "br" with brotli at quality 11 (about a second for a
+// large /metrics); the server must fall back to gzip or no compression.
+TEST(HttpServer, NeverAnswersWithBrotli) {
+  testing::CapturedLog log;
+  api::Router router;
+  router.add(api::Method::get, "/text", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(std::string(100000, 'x'), "text/plain");
+  });
+  api::HttpServer server(router, log.logger, {});
+  const auto bound = server.start({"127.0.0.1", 0});
+  for (const auto& [accept, expected] :
+       std::vector<std::pair<std::string, std::string>>{{"br", ""},
+                                                        {"br, gzip", "gzip"},
+                                                        {"gzip;q=1.0, br;q=0.9", "gzip"},
+                                                        {"deflate, br", ""}}) {
+    httplib::Client client(bound.host, bound.port);
+    client.set_decompress(false);
+    auto res = client.Get("/text", {{"Accept-Encoding", accept}});
+    ASSERT_TRUE(res) << accept;
+    EXPECT_EQ(res->get_header_value("Content-Encoding"), expected) << accept;
+  }
 }
 
 }  // namespace

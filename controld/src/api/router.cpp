@@ -40,6 +40,7 @@ std::string_view to_string(Method method) {
 Router& Router::add(Method method, const std::string& pattern, Handler handler) {
   if (std::find(patterns_.begin(), patterns_.end(), pattern) == patterns_.end()) {
     patterns_.push_back(pattern);
+    compiled_.emplace_back(pattern, std::regex(pattern));
   }
   routes_[pattern][method] = std::move(handler);
   return *this;
@@ -56,6 +57,13 @@ std::string Router::allow(const std::string& pattern) const {
     if (method == Method::get) allow += ", HEAD";
   }
   return allow + ", OPTIONS";
+}
+
+std::string Router::route_for(const std::string& path) const {
+  for (const auto& [pattern, regex] : compiled_) {
+    if (std::regex_match(path, regex)) return pattern;
+  }
+  return {};
 }
 
 void Router::install(httplib::Server& server) const {

@@ -1,51 +1,444 @@
 #include "levqor/controld/core/config.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <sstream>
+
+#include "levqor/controld/core/text.h"
+#include "levqor/controld/core/urls.h"
 
 namespace levqor::controld {
 namespace {
 
-std::string json_quoted(const std::string& value) {
-  return nlohmann::json(value).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+using nlohmann::json;
+
+std::string quoted(const std::string& value) {
+  return json(value).dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-void check_config_file(const std::string& path) {
-  std::error_code ec;
-  const auto status = std::filesystem::status(path, ec);
-  if (!std::filesystem::exists(status)) {
-    throw ConfigError("config file " + json_quoted(path) +
-                      " (from --config) does not exist; fix the path or omit "
-                      "--config to run on defaults and the environment");
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+      diagonal = above;
+    }
   }
-  if (std::filesystem::is_directory(status)) {
-    throw ConfigError("config file " + json_quoted(path) + " (from --config) is a directory");
+  return row[b.size()];
+}
+
+std::string absolute_path(const std::string& path) {
+  return std::filesystem::absolute(path).lexically_normal().string();
+}
+
+// ---- values shared by the file and the environment --------------------------
+// Each parser throws std::invalid_argument with the reason; the caller says
+// where the value came from.
+
+[[noreturn]] void invalid(const std::string& why) { throw std::invalid_argument(why); }
+
+ListenAddress listen_value(const std::string& text) { return parse_listen_address(text); }
+
+LogLevel log_level_value(const std::string& text) {
+  auto level = parse_log_level(text);
+  if (!level) invalid("expected debug, info, warn or error");
+  return *level;
+}
+
+FlagState flag_value(const std::string& text) {
+  auto state = parse_flag_state(text);
+  if (!state) invalid("expected off, shadow or on");
+  return *state;
+}
+
+std::string path_value(const std::string& text) {
+  if (text.empty()) invalid("empty path");
+  return absolute_path(text);
+}
+
+// "name=url" or "url".
+NginxInstance instance_value(const std::string& text, const std::string& name = "") {
+  std::string url = text;
+  std::string given_name = name;
+  const auto eq = text.find('=');
+  const auto scheme = text.find("://");
+  if (given_name.empty() && eq != std::string::npos &&
+      (scheme == std::string::npos || eq < scheme)) {
+    given_name = text.substr(0, eq);
+    url = text.substr(eq + 1);
+    if (given_name.empty()) invalid("empty instance name before '='");
   }
-  std::ifstream in(path);
-  if (!in) {
-    throw ConfigError("config file " + json_quoted(path) + " (from --config) cannot be read: " +
-                      std::strerror(errno));
+  const auto parsed = parse_http_url(url);
+  return NginxInstance{given_name.empty() ? parsed.authority() : given_name, url};
+}
+
+void check_unique_names(const std::vector<NginxInstance>& instances) {
+  std::set<std::string> names;
+  for (const auto& instance : instances) {
+    if (!names.insert(instance.name).second) {
+      invalid("two instances are named " + quoted(instance.name) +
+              "; give each a distinct name (name=url, or {\"name\":...,\"url\":...})");
+    }
   }
 }
+
+std::string prefix_value(const std::string& text) {
+  parse_http_url(text);
+  return text;
+}
+
+std::string sentry_dsn_value(const std::string& text) {
+  parse_sentry_dsn(text);
+  return text;
+}
+
+std::string redis_url_value(const std::string& text) {
+  parse_redis_url(text);
+  return text;
+}
+
+std::string database_url_value(const std::string& text) {
+  check_database_url(text);
+  return text;
+}
+
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    const auto trimmed = trim(item);
+    if (!trimmed.empty()) out.emplace_back(trimmed);
+  }
+  return out;
+}
+
+// ---- the config file ----------------------------------------------------------
+
+const std::vector<std::string> kTopKeys = {
+    "listen",          "log_level",       "data_dir",          "admin_token_file",
+    "producer_token_file", "flags_file",  "flags",             "nginx_status_urls",
+    "scrape_timeout_ms", "latency_window_s", "http_job_allow", "redis_url",
+    "database_url",    "sentry_dsn",      "error_tracking",    "http"};
+const std::vector<std::string> kErrorTrackingKeys = {"jsonl_max_bytes", "jsonl_files",
+                                                     "max_events_per_minute", "environment"};
+const std::vector<std::string> kHttpKeys = {"max_body_bytes", "read_timeout_ms",
+                                            "write_timeout_ms"};
+const std::vector<std::string> kInstanceKeys = {"name", "url"};
+
+class FileReader {
+ public:
+  explicit FileReader(std::string path) : path_(std::move(path)) {}
+
+  json read() const {
+    std::error_code ec;
+    const auto status = std::filesystem::status(path_, ec);
+    if (!std::filesystem::exists(status)) {
+      throw ConfigError("config file " + quoted(path_) +
+                        " (from --config) does not exist; fix the path or omit --config to "
+                        "run on defaults and the environment");
+    }
+    if (std::filesystem::is_directory(status)) {
+      throw ConfigError("config file " + quoted(path_) + " (from --config) is a directory");
+    }
+    std::ifstream in(path_);
+    if (!in) {
+      throw ConfigError("config file " + quoted(path_) + " (from --config) cannot be read: " +
+                        std::strerror(errno));
+    }
+    try {
+      auto root = json::parse(in, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
+      if (!root.is_object()) {
+        throw ConfigError("config file " + quoted(path_) +
+                          ": the top level must be a JSON object");
+      }
+      return root;
+    } catch (const json::parse_error& e) {
+      throw ConfigError("config file " + quoted(path_) + " is not valid JSON: " + e.what());
+    }
+  }
+
+  void apply(const json& root, Config& config) const {
+    check_keys(root, "", kTopKeys);
+    string_key(root, "listen", [&](const std::string& v) { config.listen = listen_value(v); });
+    string_key(root, "log_level",
+               [&](const std::string& v) { config.log_level = log_level_value(v); });
+    string_key(root, "data_dir", [&](const std::string& v) { config.data_dir = path_value(v); });
+    optional_path_key(root, "admin_token_file", config.admin_token_file);
+    optional_path_key(root, "producer_token_file", config.producer_token_file);
+    string_key(root, "flags_file",
+               [&](const std::string& v) { config.flags_file = path_value(v); });
+    if (root.contains("flags")) apply_flags(root["flags"], config.flags);
+    if (root.contains("nginx_status_urls")) {
+      config.nginx_instances = instances(root["nginx_status_urls"]);
+    }
+    int_key(root, "scrape_timeout_ms", 10, 60000,
+            [&](std::int64_t v) { config.scrape_timeout = std::chrono::milliseconds(v); });
+    int_key(root, "latency_window_s", 10, 86400,
+            [&](std::int64_t v) { config.latency_window = std::chrono::seconds(v); });
+    if (root.contains("http_job_allow")) {
+      config.http_job_allow = string_list(root["http_job_allow"], "http_job_allow", prefix_value);
+    }
+    optional_string_key(root, "redis_url", config.redis_url, redis_url_value);
+    optional_string_key(root, "database_url", config.database_url, database_url_value);
+    optional_string_key(root, "sentry_dsn", config.sentry_dsn, sentry_dsn_value);
+    if (root.contains("error_tracking")) {
+      apply_error_tracking(root["error_tracking"], config.error_tracking);
+    }
+    if (root.contains("http")) apply_http(root["http"], config.http);
+  }
+
+ private:
+  std::string where(const std::string& key) const {
+    return "config file " + quoted(path_) + ": " + quoted(key);
+  }
+
+  [[noreturn]] void bad(const std::string& key, const json& value, const std::string& why) const {
+    throw ConfigError(where(key) + " = " +
+                      value.dump(-1, ' ', false, json::error_handler_t::replace) +
+                      " is invalid: " + why);
+  }
+
+  void check_keys(const json& object, const std::string& prefix,
+                  const std::vector<std::string>& known) const {
+    for (const auto& [key, value] : object.items()) {
+      if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+      std::string message = "config file " + quoted(path_) + ": unknown key " +
+                            quoted(prefix + key);
+      for (const auto& candidate : known) {
+        if (edit_distance(key, candidate) <= 2) {
+          message += " (did you mean " + quoted(prefix + candidate) + "?)";
+          break;
+        }
+      }
+      throw ConfigError(
+          message + "; known keys" +
+          (prefix.empty() ? "" : " in " + quoted(prefix.substr(0, prefix.size() - 1))) + ": " +
+          join(known));
+    }
+  }
+
+  template <typename Apply>
+  void string_value(const std::string& key, const json& value, Apply&& apply) const {
+    if (!value.is_string()) bad(key, value, "expected a string");
+    try {
+      apply(value.get<std::string>());
+    } catch (const std::invalid_argument& e) {
+      bad(key, value, e.what());
+    }
+  }
+
+  template <typename Apply>
+  void string_key(const json& object, const std::string& key, Apply&& apply,
+                  const std::string& prefix = "") const {
+    if (!object.contains(key)) return;
+    string_value(prefix + key, object[key], apply);
+  }
+
+  void optional_path_key(const json& object, const std::string& key,
+                         std::optional<std::string>& out) const {
+    if (!object.contains(key)) return;
+    if (object[key].is_null()) {
+      out.reset();
+      return;
+    }
+    string_value(key, object[key], [&](const std::string& v) { out = path_value(v); });
+  }
+
+  template <typename Check>
+  void optional_string_key(const json& object, const std::string& key,
+                           std::optional<std::string>& out, Check&& check) const {
+    if (!object.contains(key)) return;
+    const auto& value = object[key];
+    if (value.is_null() || (value.is_string() && value.get<std::string>().empty())) {
+      out.reset();
+      return;
+    }
+    string_value(key, value, [&](const std::string& v) { out = check(v); });
+  }
+
+  template <typename Apply>
+  void int_key(const json& object, const std::string& key, std::int64_t min, std::int64_t max,
+               Apply&& apply, const std::string& prefix = "") const {
+    if (!object.contains(key)) return;
+    const auto& value = object[key];
+    const std::string range = "expected a whole number from " + std::to_string(min) + " to " +
+                              std::to_string(max);
+    if (!value.is_number_integer()) bad(prefix + key, value, range);
+    const auto n = value.is_number_unsigned()
+                       ? static_cast<std::int64_t>(std::min<std::uint64_t>(
+                             value.get<std::uint64_t>(), std::uint64_t(INT64_MAX)))
+                       : value.get<std::int64_t>();
+    if (n < min || n > max) bad(prefix + key, value, range);
+    apply(n);
+  }
+
+  void apply_flags(const json& flags, FlagSet& out) const {
+    if (!flags.is_object()) {
+      bad("flags", flags, "expected an object such as {\"RATELIMIT_ENABLED\":\"shadow\"}");
+    }
+    for (const auto& [name, value] : flags.items()) {
+      const auto flag = parse_flag_name(name);
+      if (!flag) {
+        throw ConfigError("config file " + quoted(path_) + ": unknown flag " +
+                          quoted("flags." + name) + "; known flags: " + flag_names_list());
+      }
+      string_value("flags." + name, value,
+                   [&](const std::string& v) { out.set(*flag, flag_value(v)); });
+    }
+  }
+
+  std::vector<NginxInstance> instances(const json& list) const {
+    const std::string key = "nginx_status_urls";
+    if (!list.is_array()) {
+      bad(key, list, "expected a list of URLs or {\"name\":...,\"url\":...} objects");
+    }
+    std::vector<NginxInstance> out;
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const auto& item = list[i];
+      const auto item_key = key + "[" + std::to_string(i) + "]";
+      if (item.is_string()) {
+        string_value(item_key, item,
+                     [&](const std::string& v) { out.push_back(instance_value(v)); });
+        continue;
+      }
+      if (!item.is_object()) bad(item_key, item, "expected a URL or {\"name\":...,\"url\":...}");
+      check_keys(item, item_key + ".", kInstanceKeys);
+      if (!item.contains("url")) bad(item_key, item, "missing \"url\"");
+      std::string name;
+      string_key(item, "name", [&](const std::string& v) {
+        if (v.empty()) invalid("empty name");
+        name = v;
+      }, item_key + ".");
+      string_key(item, "url", [&](const std::string& v) {
+        out.push_back(instance_value(v, name));
+      }, item_key + ".");
+    }
+    try {
+      check_unique_names(out);
+    } catch (const std::invalid_argument& e) {
+      bad(key, list, e.what());
+    }
+    return out;
+  }
+
+  template <typename Check>
+  std::vector<std::string> string_list(const json& list, const std::string& key,
+                                       Check&& check) const {
+    if (!list.is_array()) bad(key, list, "expected a list of strings");
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      string_value(key + "[" + std::to_string(i) + "]", list[i],
+                   [&](const std::string& v) { out.push_back(check(v)); });
+    }
+    return out;
+  }
+
+  void apply_error_tracking(const json& section, ErrorTrackingSettings& out) const {
+    const std::string p = "error_tracking.";
+    if (!section.is_object()) bad("error_tracking", section, "expected an object");
+    check_keys(section, p, kErrorTrackingKeys);
+    int_key(section, "jsonl_max_bytes", 4096, std::int64_t(1) << 40,
+            [&](std::int64_t v) { out.jsonl_max_bytes = static_cast<std::uint64_t>(v); }, p);
+    int_key(section, "jsonl_files", 1, 100,
+            [&](std::int64_t v) { out.jsonl_files = static_cast<unsigned>(v); }, p);
+    int_key(section, "max_events_per_minute", 1, 10000,
+            [&](std::int64_t v) { out.max_events_per_minute = static_cast<unsigned>(v); }, p);
+    string_key(section, "environment", [&](const std::string& v) {
+      if (v.empty() || v.size() > 64) invalid("expected 1 to 64 characters");
+      out.environment = v;
+    }, p);
+  }
+
+  void apply_http(const json& section, HttpSettings& out) const {
+    const std::string p = "http.";
+    if (!section.is_object()) bad("http", section, "expected an object");
+    check_keys(section, p, kHttpKeys);
+    int_key(section, "max_body_bytes", 1024, 64 * 1024 * 1024,
+            [&](std::int64_t v) { out.max_body_bytes = static_cast<std::size_t>(v); }, p);
+    int_key(section, "read_timeout_ms", 100, 600000,
+            [&](std::int64_t v) { out.read_timeout = std::chrono::milliseconds(v); }, p);
+    int_key(section, "write_timeout_ms", 100, 600000,
+            [&](std::int64_t v) { out.write_timeout = std::chrono::milliseconds(v); }, p);
+  }
+
+  std::string path_;
+};
+
+// ---- the environment ----------------------------------------------------------
+
+class EnvReader {
+ public:
+  explicit EnvReader(const EnvLookup& env) : env_(env) {}
+
+  // Calls apply(value) when `name` is set; a std::invalid_argument from it
+  // becomes a ConfigError naming the variable and the value.
+  template <typename Apply>
+  void with(const std::string& name, Apply&& apply) const {
+    const auto value = env_(name);
+    if (!value) return;
+    try {
+      apply(*value);
+    } catch (const std::invalid_argument& e) {
+      throw ConfigError(name + "=" + quoted(*value) + " is invalid: " + e.what());
+    }
+  }
+
+  // An optional setting: set and non-empty replaces it, set and empty clears it.
+  template <typename Check>
+  void optional(const std::string& name, std::optional<std::string>& out, Check&& check) const {
+    with(name, [&](const std::string& v) {
+      if (v.empty()) {
+        out.reset();
+      } else {
+        out = check(v);
+      }
+    });
+  }
+
+ private:
+  const EnvLookup& env_;
+};
 
 void apply_environment(Config& config, const EnvLookup& env) {
-  if (auto listen = env("LEVQOR_LISTEN")) {
-    try {
-      config.listen = parse_listen_address(*listen);
-    } catch (const std::invalid_argument& e) {
-      throw ConfigError("LEVQOR_LISTEN=" + json_quoted(*listen) + " is invalid: " + e.what());
-    }
-  }
-  if (auto level = env("LEVQOR_LOG_LEVEL")) {
-    auto parsed = parse_log_level(*level);
-    if (!parsed) {
-      throw ConfigError("LEVQOR_LOG_LEVEL=" + json_quoted(*level) +
-                        " is invalid: expected debug, info, warn or error");
-    }
-    config.log_level = *parsed;
+  const EnvReader e(env);
+  e.with("LEVQOR_LISTEN", [&](const std::string& v) { config.listen = listen_value(v); });
+  e.with("LEVQOR_LOG_LEVEL", [&](const std::string& v) { config.log_level = log_level_value(v); });
+  e.with("LEVQOR_DATA_DIR", [&](const std::string& v) { config.data_dir = path_value(v); });
+  e.optional("LEVQOR_ADMIN_TOKEN_FILE", config.admin_token_file, path_value);
+  e.optional("LEVQOR_PRODUCER_TOKEN_FILE", config.producer_token_file, path_value);
+  e.with("LEVQOR_FLAGS_FILE", [&](const std::string& v) { config.flags_file = path_value(v); });
+  e.with("LEVQOR_NGINX_STATUS_URLS", [&](const std::string& v) {
+    std::vector<NginxInstance> instances;
+    for (const auto& item : split_commas(v)) instances.push_back(instance_value(item));
+    check_unique_names(instances);
+    config.nginx_instances = std::move(instances);
+  });
+  e.with("LEVQOR_HTTP_JOB_ALLOW", [&](const std::string& v) {
+    std::vector<std::string> prefixes;
+    for (const auto& item : split_commas(v)) prefixes.push_back(prefix_value(item));
+    config.http_job_allow = std::move(prefixes);
+  });
+  e.optional("REDIS_URL", config.redis_url, redis_url_value);
+  e.optional("DATABASE_URL", config.database_url, database_url_value);
+  e.optional("SENTRY_DSN", config.sentry_dsn, sentry_dsn_value);
+  for (Flag flag : kAllFlags) {
+    e.with(std::string(flag_name(flag)),
+           [&](const std::string& v) { config.flags.set(flag, flag_value(v)); });
   }
 }
 
@@ -62,10 +455,12 @@ EnvLookup process_environment() {
 Config load_config(const std::optional<std::string>& config_file, const EnvLookup& env) {
   Config config;
   if (config_file) {
-    check_config_file(*config_file);
+    const FileReader reader(*config_file);
+    reader.apply(reader.read(), config);
     config.config_file = config_file;
   }
   apply_environment(config, env);
+  if (config.flags_file.empty()) config.flags_file = config.data_dir + "/flags";
   return config;
 }
 

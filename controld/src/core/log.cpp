@@ -8,9 +8,8 @@
 #include <ctime>
 
 namespace levqor::controld {
-namespace {
 
-std::string utc_timestamp() {
+std::string utc_timestamp_now() {
   using namespace std::chrono;
   const auto now = system_clock::now();
   const auto secs = system_clock::to_time_t(now);
@@ -25,6 +24,8 @@ std::string utc_timestamp() {
                 static_cast<int>(millis));
   return out;
 }
+
+namespace {
 
 void write_all(int fd, std::string_view data) {
   while (!data.empty()) {
@@ -60,7 +61,7 @@ std::optional<LogLevel> parse_log_level(std::string_view text) {
 std::string format_log_line(LogLevel level, std::string_view msg,
                             const Logger::Fields& fields) {
   Logger::Fields line = Logger::Fields::object();
-  line["ts"] = utc_timestamp();
+  line["ts"] = utc_timestamp_now();
   line["level"] = to_string(level);
   line["msg"] = msg;
   if (fields.is_object()) {

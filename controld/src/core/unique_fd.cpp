@@ -21,4 +21,6 @@ void UniqueFd::reset(int fd) noexcept {
   fd_ = fd;
 }
 
+int UniqueFd::release() noexcept { return std::exchange(fd_, -1); }
+
 }  // namespace levqor::controld

@@ -1,31 +1,38 @@
-// levqorctl: the command-line client of levqor-controld.
+// levqorctl: the command-line client of levqor-controld (docs/controld.md).
 //
-//   levqorctl [--url URL] [--timeout MS] health
+//   levqorctl [--url URL] [--token-file FILE] [--timeout MS] [--json] COMMAND
+//     health                 GET /healthz; exit 0 if "ok"
+//     status                 health and flags in one readable screen
+//     flags get              the five runtime flags
+//     flags set NAME VALUE   set one flag (off, shadow, on)
+//     rollback               every flag off, one request, no nginx reload
 //
-// URL defaults to $LEVQOR_URL, else http://127.0.0.1:8089.
-// Exit status: 0 success (healthy), 1 the command failed (unreachable,
+// URL defaults to $LEVQOR_URL, else http://127.0.0.1:8089. The admin token
+// is read from FILE or $LEVQOR_TOKEN_FILE (status, flags and rollback need it).
+// Exit status: 0 success, 1 the command failed (unreachable, refused,
 // unhealthy), 2 usage error.
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
 #include "levqor/controld/ctl/base_url.h"
-#include "levqor/controld/ctl/health_command.h"
+#include "levqor/controld/ctl/client.h"
+#include "levqor/controld/ctl/commands.h"
 #include "levqor/controld/version.h"
 
 namespace {
 
 using namespace levqor::controld;
 
-constexpr int kExitUsage = 2;
 constexpr const char* kDefaultUrl = "http://127.0.0.1:8089";
 
-std::string default_url() {
-  const char* env = std::getenv("LEVQOR_URL");
-  return env && *env ? env : kDefaultUrl;
+std::string env_or(const char* name, const std::string& fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? value : fallback;
 }
 
 int emit(const ctl::CommandResult& result) {
@@ -34,40 +41,83 @@ int emit(const ctl::CommandResult& result) {
   return result.exit_code;
 }
 
+int usage(const std::string& message) {
+  std::cerr << "levqorctl: " << message << "\n";
+  return ctl::kExitUsage;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App cli{"levqorctl " + std::string(kVersion) + ": command-line client of levqor-controld"};
+  CLI::App cli{"levqorctl " + std::string(kVersion) +
+               ": command-line client of levqor-controld.\n"
+               "Exit status: 0 success, 1 the command failed, 2 usage error."};
   cli.require_subcommand(1);
-  std::string url = default_url();
+  std::string url = env_or("LEVQOR_URL", kDefaultUrl);
   cli.add_option("--url", url, "controld base URL (env LEVQOR_URL)")
       ->capture_default_str()
       ->type_name("URL");
+  std::string token_file = env_or("LEVQOR_TOKEN_FILE", "");
+  cli.add_option("--token-file", token_file,
+                 "file holding the admin token (env LEVQOR_TOKEN_FILE)")
+      ->type_name("FILE");
   int timeout_ms = 5000;
   cli.add_option("--timeout", timeout_ms, "request timeout in milliseconds")
       ->capture_default_str()
       ->check(CLI::Range(1, 600000))
       ->type_name("MS");
+  bool json = false;
+  cli.add_flag("--json", json, "print controld's JSON instead of tables");
   cli.set_version_flag("--version", std::string(kVersion));
 
   auto* health = cli.add_subcommand(
       "health", "GET /healthz and print the JSON; exit 0 if healthy, 1 otherwise");
+  auto* status = cli.add_subcommand("status", "health and runtime flags in one screen");
+  auto* flags = cli.add_subcommand("flags", "read or change the runtime flags");
+  flags->require_subcommand(1);
+  auto* flags_get = flags->add_subcommand("get", "print the five flags");
+  auto* flags_set = flags->add_subcommand("set", "set one flag: flags set NAME off|shadow|on");
+  std::string flag_name;
+  std::string flag_value;
+  flags_set->add_option("NAME", flag_name, "SECURITY_HEADERS_ENABLED, RATELIMIT_ENABLED, "
+                                           "WEBHOOK_VERIFY_ALL, ABUSE_GUARDS_ENABLED or "
+                                           "NEW_QUEUE_ENABLED")
+      ->required();
+  flags_set->add_option("VALUE", flag_value, "off, shadow or on")->required();
+  auto* rollback = cli.add_subcommand(
+      "rollback", "turn every flag off at once (the emergency rollback; no nginx reload)");
 
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return cli.exit(e) == 0 ? 0 : kExitUsage;
+    return cli.exit(e) == 0 ? ctl::kExitOk : ctl::kExitUsage;
   }
 
   ctl::BaseUrl base;
   try {
     base = ctl::parse_base_url(url);
   } catch (const std::invalid_argument& e) {
-    std::cerr << "levqorctl: --url/LEVQOR_URL: " << e.what() << "\n";
-    return kExitUsage;
+    return usage(std::string("--url/LEVQOR_URL: ") + e.what());
   }
+  std::optional<std::string> token;
+  const bool needs_token = !health->parsed();
+  if (needs_token) {
+    if (token_file.empty()) {
+      return usage("this command needs the admin token: pass --token-file FILE or set "
+                   "LEVQOR_TOKEN_FILE");
+    }
+    try {
+      token = ctl::read_token_file(token_file);
+    } catch (const std::invalid_argument& e) {
+      return usage(e.what());
+    }
+  }
+  const ctl::ApiClient client(base, std::chrono::milliseconds(timeout_ms), token);
 
-  const std::chrono::milliseconds timeout(timeout_ms);
-  if (*health) return emit(ctl::run_health(base, timeout));
-  return kExitUsage;  // unreachable: require_subcommand(1)
+  if (health->parsed()) return emit(ctl::run_health(client));
+  if (status->parsed()) return emit(ctl::run_status(client, json));
+  if (flags_get->parsed()) return emit(ctl::run_flags_get(client, json));
+  if (flags_set->parsed()) return emit(ctl::run_flags_set(client, flag_name, flag_value, json));
+  if (rollback->parsed()) return emit(ctl::run_rollback(client, json));
+  return ctl::kExitUsage;  // unreachable: require_subcommand(1)
 }

@@ -1,41 +1,91 @@
 #pragma once
 
 #include <chrono>
+#include <mutex>
 
+#include "levqor/controld/api/auth.h"
 #include "levqor/controld/api/http_server.h"
+#include "levqor/controld/api/router.h"
+#include "levqor/controld/auth/token_store.h"
 #include "levqor/controld/core/config.h"
 #include "levqor/controld/core/listen_address.h"
 #include "levqor/controld/core/log.h"
+#include "levqor/controld/flags/flag_store.h"
+#include "levqor/controld/health/health_service.h"
+#include "levqor/controld/metrics/registry.h"
+#include "levqor/controld/metrics/service.h"
+#include "levqor/controld/tracking/tracker.h"
 
 namespace levqor::controld {
 
 // levqor-controld without its process concerns (arguments, signals, exit
 // codes): the components and the routes that expose them. main() and the
-// in-process tests both drive it through start()/stop().
+// in-process tests both drive it through start()/reload()/stop().
 //
-// New components are constructed here, before the server, and register
-// their routes in the constructor.
+// A new component (queue, backup, abuse) gets its folder under src/, a
+// member here constructed before server_, a reconfigure step in reload(),
+// and registers its routes in routes() (see docs/controld.md, "Adding a
+// component").
 //
-// Thread-safety: as HttpServer: start() once from one thread; stop(),
-// stopped() and wait_stopped() from any thread. The Logger must outlive it.
+// Thread-safety: start() once from one thread; reload() from one thread at a
+// time (main's signal loop); stop(), stopped() and wait_stopped() from any
+// thread. The Logger must outlive the App.
 class App {
  public:
+  // Creates the data directory and loads the token files. Throws
+  // ConfigError for a token file that cannot be used, FileError when the
+  // data directory cannot be created.
   App(const Config& config, const Logger& log);
 
-  // Binds config.listen and serves in the background; returns the bound
-  // address. Throws api::ListenError.
+  // Binds config.listen and serves in the background, then writes the flags
+  // file; returns the bound address. Throws api::ListenError, or FileError
+  // (after stopping the server again).
   ListenAddress start();
+
+  // SIGHUP: applies a new configuration. Token files are re-read (a broken
+  // one keeps the previous tokens and is reported); nginx instances, scrape
+  // timeout, latency window, redis/postgres URLs and error tracking change
+  // at once; listen, data_dir, flags_file and the http limits need a restart
+  // and are logged as such; the flags keep their runtime state (PUT
+  // /ops/flags owns it), even if the config's flags changed.
+  void reload(const Config& next);
+  // SIGHUP with a configuration that does not load: reported, counted, and
+  // everything keeps running as it was.
+  void reload_failed(const std::string& error);
+
   void stop() { server_.stop(); }
   bool stopped() const { return server_.stopped(); }
   bool wait_stopped(std::chrono::milliseconds timeout) const {
     return server_.wait_stopped(timeout);
   }
 
- private:
-  static api::Router routes(std::chrono::steady_clock::time_point started);
+  tracking::ErrorTracker& errors() { return errors_; }
+  const flags::FlagStore& flags() const { return flags_; }
 
-  const Config config_;
+ private:
+  api::Router routes();
+  api::HttpServer::Options server_options(const Config& config);
+  // Loads the token files; at start a problem is a ConfigError, on reload
+  // it is reported and the old tokens stay.
+  void load_tokens(const Config& config, bool at_start);
+  void count_response(const httplib::Request& req, const httplib::Response& res);
+
+  Config config_;
+  std::mutex config_mutex_;
+  const Logger& log_;
   const std::chrono::steady_clock::time_point started_;
+
+  metrics::Registry registry_;
+  auth::TokenStore tokens_;
+  tracking::ErrorTracker errors_;
+  api::Guard guard_;
+  flags::FlagStore flags_;
+  metrics::MetricsService metrics_;
+  health::HealthService health_;
+  metrics::Family<metrics::Counter>& requests_;
+  metrics::Counter& reloads_ok_;
+  metrics::Counter& reloads_failed_;
+  api::Router router_;
   api::HttpServer server_;  // last: stopped and joined before the rest goes
 };
 

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -45,12 +46,17 @@ class HttpServer {
     // Idle keep-alive connections are closed after this; short, because an
     // idle connection delays shutdown by up to this long.
     std::chrono::seconds keep_alive_timeout{1};
-    std::chrono::seconds read_timeout{5};
-    std::chrono::seconds write_timeout{5};
+    std::chrono::milliseconds read_timeout{5000};
+    std::chrono::milliseconds write_timeout{5000};
     std::size_t max_body_bytes = 1024 * 1024;
     // Exact paths whose successful requests are access-logged at debug level
     // rather than info (health checks poll every few seconds).
     std::set<std::string> quiet_paths;
+    // Called after a handler threw (the client gets a 500 JSON error); the
+    // error tracker listens here. Runs on the request's worker thread.
+    std::function<void(const httplib::Request&, const std::string& error)> on_exception;
+    // Called once per response, after it was sent (for request metrics).
+    std::function<void(const httplib::Request&, const httplib::Response&)> on_response;
   };
 
   HttpServer(const Router& router, const Logger& log, Options options);

@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <map>
+#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,7 +42,12 @@ class Router {
 
   void install(httplib::Server& server) const;
 
+  // The pattern that serves `path`, or "" if none does (for metrics labels,
+  // which must not carry raw paths).
+  std::string route_for(const std::string& path) const;
+
  private:
+  std::vector<std::pair<std::string, std::regex>> compiled_;
   // Patterns in registration order: httplib tries them in the order given.
   std::vector<std::string> patterns_;
   std::map<std::string, std::map<Method, Handler>> routes_;

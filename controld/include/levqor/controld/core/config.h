@@ -1,30 +1,89 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
+#include "levqor/controld/core/flag_set.h"
 #include "levqor/controld/core/listen_address.h"
 #include "levqor/controld/core/log.h"
 
 namespace levqor::controld {
 
-// Everything levqor-controld is told at start-up. Defaults make the daemon
-// run with no file and no environment at all (design.md, "controld
-// configuration"). A plain value: copy it, don't share it.
+// One nginx instance whose `levqor_status` location controld scrapes.
+struct NginxInstance {
+  std::string name;  // the `instance` label; default: host[:port] of the URL
+  std::string url;
+
+  friend bool operator==(const NginxInstance& a, const NginxInstance& b) {
+    return a.name == b.name && a.url == b.url;
+  }
+};
+
+// Where errors go: Sentry when a DSN is set, else a JSONL file in data_dir.
+struct ErrorTrackingSettings {
+  std::uint64_t jsonl_max_bytes = 10 * 1024 * 1024;  // rotate errors.jsonl past this
+  unsigned jsonl_files = 5;            // errors.jsonl.1 .. .N kept after rotation
+  unsigned max_events_per_minute = 10; // Sentry events; the rest are dropped and counted
+  std::string environment = "production";
+
+  friend bool operator==(const ErrorTrackingSettings& a, const ErrorTrackingSettings& b) {
+    return a.jsonl_max_bytes == b.jsonl_max_bytes && a.jsonl_files == b.jsonl_files &&
+           a.max_events_per_minute == b.max_events_per_minute &&
+           a.environment == b.environment;
+  }
+};
+
+// Limits of the HTTP API (fixed at start; a SIGHUP does not change them).
+struct HttpSettings {
+  std::size_t max_body_bytes = 1024 * 1024;  // larger bodies: 413
+  std::chrono::milliseconds read_timeout{5000};
+  std::chrono::milliseconds write_timeout{5000};
+
+  friend bool operator==(const HttpSettings& a, const HttpSettings& b) {
+    return a.max_body_bytes == b.max_body_bytes && a.read_timeout == b.read_timeout &&
+           a.write_timeout == b.write_timeout;
+  }
+};
+
+// Everything levqor-controld is told at start-up (and on SIGHUP). Defaults
+// make the daemon run with no file and no environment at all (design.md,
+// "controld configuration"); docs/controld.md documents every key. A plain
+// value: copy it, don't share it.
 struct Config {
-  ListenAddress listen{"127.0.0.1", 8089};  // LEVQOR_LISTEN
-  LogLevel log_level = LogLevel::info;      // LEVQOR_LOG_LEVEL
+  ListenAddress listen{"127.0.0.1", 8089};  // listen / LEVQOR_LISTEN
+  LogLevel log_level = LogLevel::info;      // log_level / LEVQOR_LOG_LEVEL
   // How long a SIGTERM/SIGINT waits for in-flight requests before the
   // daemon exits anyway. Kept under the 2 s that supervisors and tests allow.
   std::chrono::milliseconds shutdown_grace{1500};
   std::optional<std::string> config_file;  // --config, if given
+
+  std::string data_dir = "/var/lib/levqor";          // absolute
+  std::optional<std::string> admin_token_file;       // unset: admin role disabled
+  std::optional<std::string> producer_token_file;    // unset: producer role disabled
+  std::string flags_file;                            // absolute; default <data_dir>/flags
+  FlagSet flags;                                     // the flags controld starts with
+
+  std::vector<NginxInstance> nginx_instances;
+  std::chrono::milliseconds scrape_timeout{1000};
+  std::chrono::seconds latency_window{300};
+
+  std::vector<std::string> http_job_allow;  // URL prefixes http jobs may call
+  std::optional<std::string> redis_url;
+  std::optional<std::string> database_url;
+  std::optional<std::string> sentry_dsn;
+  ErrorTrackingSettings error_tracking;
+  HttpSettings http;
 };
 
-// A configuration value that cannot be used. what() names the setting, the
-// value and what would be accepted; the daemon prints it and exits 2.
+// A configuration value that cannot be used. what() names the setting (the
+// environment variable or the file and key), the value and what would be
+// accepted; the daemon prints it and exits 2.
 class ConfigError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -34,13 +93,9 @@ class ConfigError : public std::runtime_error {
 using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
 EnvLookup process_environment();
 
-// Builds the configuration: defaults, then the file, then the environment
-// (the environment wins). Throws ConfigError.
-//
-// The config file format is defined by a later issue. Until then the file
-// must exist and be readable (a typo in --config should not silently start a
-// daemon on defaults) but its contents are not interpreted; the daemon logs a
-// warning saying so.
+// Builds the configuration: defaults, then the JSON file (if given), then the
+// environment (the environment wins). Throws ConfigError for an unreadable
+// file, malformed JSON, an unknown key or a bad value.
 Config load_config(const std::optional<std::string>& config_file, const EnvLookup& env);
 
 }  // namespace levqor::controld

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -32,7 +33,11 @@ class Logger {
 
   explicit Logger(LogLevel min_level = LogLevel::info, Sink sink = stderr_sink());
 
-  bool enabled(LogLevel level) const { return level >= min_level_; }
+  bool enabled(LogLevel level) const {
+    return level >= min_level_.load(std::memory_order_relaxed);
+  }
+  // For a SIGHUP that changes log_level; safe while other threads log.
+  void set_min_level(LogLevel level) { min_level_.store(level, std::memory_order_relaxed); }
   void log(LogLevel level, std::string_view msg, const Fields& fields = nullptr) const;
 
   void debug(std::string_view msg, const Fields& fields = nullptr) const {
@@ -51,10 +56,13 @@ class Logger {
   static Sink stderr_sink();
 
  private:
-  LogLevel min_level_;
+  std::atomic<LogLevel> min_level_;
   Sink sink_;
   mutable std::mutex mutex_;
 };
+
+// Now as RFC 3339 UTC with milliseconds: "2024-05-01T12:00:00.123Z".
+std::string utc_timestamp_now();
 
 // The line Logger::log writes, without the trailing newline; exposed for tests.
 std::string format_log_line(LogLevel level, std::string_view msg,

@@ -18,6 +18,8 @@ class UniqueFd {
   int get() const noexcept { return fd_; }
   bool valid() const noexcept { return fd_ >= 0; }
   void reset(int fd = -1) noexcept;
+  // Gives up ownership without closing; returns the descriptor.
+  int release() noexcept;
 
  private:
   int fd_ = -1;

@@ -1,0 +1,35 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace levqor::controld {
+
+// A file operation that failed; what() names the path, the operation and
+// the system's reason ("cannot write /x/flags: rename: No such file or directory").
+class FileError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Replaces `path` with `content` so that readers see either the old or the
+// new file, never a partial one, even across a crash: writes a temporary file
+// in the same directory, fsyncs it, renames it over `path`, then fsyncs the
+// directory. The file gets `mode` (not subject to the umask). Throws FileError.
+// Thread-safety: safe to call concurrently for different paths; concurrent
+// calls for one path leave one of the contents (callers serialise).
+void write_file_atomically(const std::string& path, std::string_view content, mode_t mode);
+
+// Creates `path` (and missing parents) with `mode` if it does not exist.
+// Throws FileError if it cannot, or if `path` exists and is not a directory.
+void ensure_directory(const std::string& path, mode_t mode);
+
+// The whole file, or nullopt if it does not exist. Throws FileError for any
+// other failure (permissions, a directory, an I/O error).
+std::optional<std::string> read_file_if_exists(const std::string& path);
+
+}  // namespace levqor::controld

@@ -1,0 +1,39 @@
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "levqor/controld/ctl/client.h"
+
+namespace levqor::controld::ctl {
+
+// The levqorctl commands (docs/controld.md, "levqorctl"). Each returns what
+// to print and the exit code; `json` prints controld's JSON as received
+// instead of a table.
+
+// `health`: GET /healthz. out is the body as received; exit 0 only for 200
+// with {"status":"ok"}, 1 for anything else (unreachable, timeout, another
+// status, "degraded"), with err saying why.
+CommandResult run_health(const ApiClient& client);
+
+// `status`: /healthz and /ops/flags in one readable screen. Exit 0 when both
+// were read (even if the health is "degraded", which it shows), 1 otherwise.
+CommandResult run_status(const ApiClient& client, bool json);
+
+// `flags get`: the five flags.
+CommandResult run_flags_get(const ApiClient& client, bool json);
+
+// `flags set NAME VALUE`: a usage error (2) for an unknown name or value,
+// checked before anything is sent.
+CommandResult run_flags_set(const ApiClient& client, const std::string& name,
+                            const std::string& value, bool json);
+
+// `rollback`: every flag off in one PUT; prints the new set and what it
+// changed (when the previous set could be read first).
+CommandResult run_rollback(const ApiClient& client, bool json);
+
+// The flags as a two-column table.
+std::string flags_table(const nlohmann::json& flags);
+
+}  // namespace levqor::controld::ctl

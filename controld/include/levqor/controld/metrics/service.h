@@ -1,0 +1,97 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "levqor/controld/core/config.h"
+#include "levqor/controld/core/log.h"
+#include "levqor/controld/metrics/exposition.h"
+#include "levqor/controld/metrics/latency.h"
+#include "levqor/controld/metrics/registry.h"
+
+namespace levqor::controld::metrics {
+
+// levqor_backend_errors_total{backend}: failed calls to nginx status
+// endpoints, redis, postgres; shared by the scraper and the health checks.
+Family<Counter>& backend_errors(Registry& registry);
+
+// The module's histogram that levqor_api_latency_p95_ms is computed from.
+inline constexpr std::string_view kRequestDurationFamily = "levqor_request_duration_seconds";
+
+// What one scrape of one nginx instance found.
+struct InstanceStatus {
+  std::string name;
+  std::string url;
+  bool up = false;       // answered 200 with a parsable exposition
+  std::string error;     // why not, when !up
+  double scrape_seconds = 0;
+  std::optional<double> last_success_unix;  // the last time it was up, if ever
+};
+
+// GET /metrics: scrapes every configured nginx instance concurrently (each
+// bounded by scrape_timeout, so one slow instance costs at most that), then
+// answers controld's own metrics, per-instance scrape metrics, the latency
+// p95 and the module's families merged with an instance label
+// (docs/metrics.md, "levqor-controld").
+//
+// An instance that cannot be reached, answers non-200 or sends text that is
+// not exposition format is reported (levqor_nginx_up 0, its error logged and
+// counted in levqor_backend_errors_total{backend="nginx"}) and left out; the
+// rest of the answer is unaffected. The transition handler hears about every
+// up/down change of an instance (first scrape included when it is down).
+//
+// Thread-safety: every member may be called concurrently; scrapes run
+// outside the lock, so concurrent /metrics requests scrape in parallel.
+class MetricsService {
+ public:
+  struct Settings {
+    std::vector<NginxInstance> instances;
+    std::chrono::milliseconds scrape_timeout{1000};
+    std::chrono::seconds latency_window{300};
+  };
+  using TransitionHandler = std::function<void(const InstanceStatus& status)>;
+
+  MetricsService(Registry& registry, const Logger& log, Settings settings,
+                 TransitionHandler on_transition);
+
+  void reconfigure(Settings settings);
+
+  // The whole /metrics body.
+  std::string exposition();
+  // Scrapes and reports each instance's status, for /healthz.
+  std::vector<InstanceStatus> probe();
+
+ private:
+  struct Scraped {
+    InstanceStatus status;
+    std::vector<MetricFamily> families;
+    std::size_t body_bytes = 0;
+  };
+  std::vector<Scraped> scrape();
+  void record(InstanceStatus& status);
+  std::vector<MetricFamily> scrape_families(const std::vector<Scraped>& scraped,
+                                            double p95_ms) const;
+
+  Registry& registry_;
+  const Logger& log_;
+  const TransitionHandler on_transition_;
+  Family<Counter>& backend_errors_;
+  Counter& nginx_errors_;
+  Counter& family_conflicts_;
+  LatencyWindow window_;
+
+  mutable std::mutex mutex_;
+  Settings settings_;
+  struct Known {
+    bool up = false;
+    std::optional<double> last_success_unix;
+  };
+  std::map<std::string, Known> known_;  // by instance name
+};
+
+}  // namespace levqor::controld::metrics

@@ -1,0 +1,190 @@
+#include "levqor/controld/core/urls.h"
+
+#include <algorithm>
+#include <cctype>
+#include <stdexcept>
+
+#include "levqor/controld/core/text.h"
+
+namespace levqor::controld {
+namespace {
+
+[[noreturn]] void fail(const std::string& why, std::string_view example) {
+  throw std::invalid_argument(why + " (expected e.g. " + std::string(example) + ")");
+}
+
+bool all_digits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) {
+    return std::isdigit(c);
+  });
+}
+
+// host[:port] -> host, port. Brackets stay on IPv6 hosts.
+void split_host_port(std::string_view authority, std::string& host, std::uint16_t& port,
+                     bool& explicit_port, std::string_view example) {
+  std::string_view port_text;
+  if (!authority.empty() && authority.front() == '[') {
+    const auto close = authority.find(']');
+    if (close == std::string_view::npos) fail("missing ']' after an IPv6 host", example);
+    host = std::string(authority.substr(0, close + 1));
+    auto rest = authority.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') fail("unexpected text after ']'", example);
+      port_text = rest.substr(1);
+      explicit_port = true;
+    }
+  } else {
+    const auto colon = authority.rfind(':');
+    if (colon != std::string_view::npos) {
+      host = std::string(authority.substr(0, colon));
+      port_text = authority.substr(colon + 1);
+      explicit_port = true;
+    } else {
+      host = std::string(authority);
+    }
+  }
+  if (host.empty()) fail("missing host", example);
+  if (host.find_first_of(" \t/?#@") != std::string::npos) fail("invalid host", example);
+  if (explicit_port) {
+    if (!all_digits(port_text) || port_text.size() > 5 || std::stoul(std::string(port_text)) == 0 ||
+        std::stoul(std::string(port_text)) > 65535) {
+      fail("port \"" + std::string(port_text) + "\" is not a number from 1 to 65535", example);
+    }
+    port = static_cast<std::uint16_t>(std::stoul(std::string(port_text)));
+  }
+}
+
+// Splits scheme://rest; the scheme is lower-cased.
+std::string split_scheme(std::string_view url, std::string_view& rest, std::string_view example) {
+  const auto sep = url.find("://");
+  if (sep == std::string_view::npos) fail("missing scheme", example);
+  rest = url.substr(sep + 3);
+  return to_lower(url.substr(0, sep));
+}
+
+}  // namespace
+
+std::string HttpUrl::authority() const {
+  return explicit_port ? host + ":" + std::to_string(port) : host;
+}
+
+HttpUrl parse_http_url(std::string_view url) {
+  constexpr std::string_view kExample = "http://127.0.0.1:8080/levqor/status";
+  if (url.find_first_of(" \t\r\n") != std::string_view::npos) fail("contains whitespace", kExample);
+  std::string_view rest;
+  HttpUrl out;
+  out.scheme = split_scheme(url, rest, kExample);
+  if (out.scheme != "http" && out.scheme != "https") fail("scheme must be http or https", kExample);
+  if (rest.find('#') != std::string_view::npos) fail("fragments are not allowed", kExample);
+  const auto path_start = rest.find_first_of("/?");
+  const auto authority = rest.substr(0, path_start);
+  if (authority.find('@') != std::string_view::npos) {
+    fail("credentials in the URL are not supported", kExample);
+  }
+  out.port = out.scheme == "https" ? 443 : 80;
+  split_host_port(authority, out.host, out.port, out.explicit_port, kExample);
+  out.path = path_start == std::string_view::npos ? "/" : std::string(rest.substr(path_start));
+  if (out.path.front() == '?') out.path.insert(out.path.begin(), '/');
+  return out;
+}
+
+std::string SentryDsn::envelope_url() const {
+  return scheme + "://" + host_port + path_prefix + "/api/" + project_id + "/envelope/";
+}
+
+std::string SentryDsn::redacted() const {
+  return scheme + "://***@" + host_port + path_prefix + "/" + project_id;
+}
+
+SentryDsn parse_sentry_dsn(std::string_view dsn) {
+  constexpr std::string_view kExample = "https://<key>@o0.ingest.sentry.io/<project id>";
+  std::string_view rest;
+  SentryDsn out;
+  out.scheme = split_scheme(dsn, rest, kExample);
+  if (out.scheme != "http" && out.scheme != "https") fail("scheme must be https or http", kExample);
+  const auto at = rest.rfind('@');
+  if (at == std::string_view::npos) fail("missing the public key before '@'", kExample);
+  auto key = rest.substr(0, at);
+  key = key.substr(0, key.find(':'));  // the legacy secret part is not used
+  if (key.empty()) fail("empty public key", kExample);
+  out.public_key = std::string(key);
+  rest = rest.substr(at + 1);
+  if (rest.find_first_of("?#") != std::string_view::npos) {
+    fail("query strings and fragments are not allowed", kExample);
+  }
+  while (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  const auto last_slash = rest.rfind('/');
+  if (last_slash == std::string_view::npos) fail("missing the project id", kExample);
+  const auto project = rest.substr(last_slash + 1);
+  if (!all_digits(project)) fail("the project id must be a number", kExample);
+  out.project_id = std::string(project);
+  const auto host_and_path = rest.substr(0, last_slash);
+  const auto slash = host_and_path.find('/');
+  out.host_port = std::string(host_and_path.substr(0, slash));
+  if (slash != std::string_view::npos) out.path_prefix = std::string(host_and_path.substr(slash));
+  std::string host;
+  std::uint16_t port = 0;
+  bool explicit_port = false;
+  split_host_port(out.host_port, host, port, explicit_port, kExample);
+  return out;
+}
+
+RedisUrl parse_redis_url(std::string_view url) {
+  constexpr std::string_view kExample = "redis://127.0.0.1:6379/0";
+  std::string_view rest;
+  const auto scheme = split_scheme(url, rest, kExample);
+  if (scheme == "rediss") fail("TLS (rediss://) is not supported yet", kExample);
+  if (scheme != "redis") fail("scheme must be redis", kExample);
+  RedisUrl out;
+  const auto at = rest.rfind('@');
+  if (at != std::string_view::npos) {
+    const auto userinfo = rest.substr(0, at);
+    const auto colon = userinfo.find(':');
+    out.username = std::string(userinfo.substr(0, colon));
+    if (colon != std::string_view::npos) out.password = std::string(userinfo.substr(colon + 1));
+    rest = rest.substr(at + 1);
+  }
+  const auto slash = rest.find('/');
+  const auto authority = rest.substr(0, slash);
+  std::string host;
+  bool explicit_port = false;
+  split_host_port(authority, host, out.port, explicit_port, kExample);
+  if (host.front() == '[') host = host.substr(1, host.size() - 2);
+  out.host = host;
+  if (slash != std::string_view::npos) {
+    auto db = rest.substr(slash + 1);
+    if (!db.empty()) {
+      if (!all_digits(db) || db.size() > 4) fail("the database must be a number", kExample);
+      out.db = std::stoi(std::string(db));
+    }
+  }
+  return out;
+}
+
+void check_database_url(std::string_view url) {
+  constexpr std::string_view kExample = "postgresql://levqor@127.0.0.1:5432/levqor";
+  if (url.find("://") == std::string_view::npos) {
+    if (url.find('=') == std::string_view::npos) {
+      fail("neither a postgresql:// URL nor a key=value connection string", kExample);
+    }
+    return;
+  }
+  std::string_view rest;
+  const auto scheme = split_scheme(url, rest, kExample);
+  if (scheme != "postgres" && scheme != "postgresql") {
+    fail("scheme must be postgresql or postgres", kExample);
+  }
+}
+
+std::string redact_url_credentials(std::string_view text) {
+  std::string out(text);
+  for (auto pos = out.find("://"); pos != std::string::npos; pos = out.find("://", pos + 3)) {
+    const auto authority_end = out.find_first_of("/?# \t\"'", pos + 3);
+    const auto at = out.rfind('@', authority_end == std::string::npos ? out.size() : authority_end);
+    if (at == std::string::npos || at <= pos + 3) continue;
+    out.replace(pos + 3, at - (pos + 3), "***");
+  }
+  return out;
+}
+
+}  // namespace levqor::controld

@@ -1,0 +1,254 @@
+// The whole daemon in-process: routes, authentication, flags, reload.
+#include "levqor/controld/app.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include "fake_server.h"
+#include "levqor/controld/core/flag_set.h"
+#include "levqor/controld/metrics/text_parser.h"
+#include "test_support.h"
+
+namespace levqor::controld {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using testing::CapturedLog;
+using testing::TempDir;
+
+const std::string kAdmin = "admin-token-0123456789abcdef0123";
+const std::string kProducer = "producer-token-0123456789abcdef01";
+
+class AppRoutes : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config_ = testing::app_config(dir_);
+    config_.admin_token_file = dir_.write("admin.token", kAdmin + "\n");
+    config_.producer_token_file = dir_.write("producer.token", kProducer + "\n");
+    config_.flags.set(Flag::ratelimit, FlagState::shadow);
+    config_.http.max_body_bytes = 4096;
+    app_ = std::make_unique<App>(config_, log_.logger);
+    bound_ = app_->start();
+  }
+  void TearDown() override {
+    app_->stop();
+    app_->wait_stopped(2s);
+  }
+  httplib::Result request(const std::string& method, const std::string& path,
+                          const std::string& token = "", const std::string& body = "") {
+    httplib::Client client(bound_.host, bound_.port);
+    httplib::Request req;
+    req.method = method;
+    req.path = path;
+    if (!token.empty()) req.set_header("Authorization", "Bearer " + token);
+    if (!body.empty() || method == "PUT") {
+      req.body = body;
+      req.set_header("Content-Type", "application/json");
+    }
+    return client.send(req);
+  }
+
+  TempDir dir_;
+  CapturedLog log_;
+  Config config_;
+  std::unique_ptr<App> app_;
+  ListenAddress bound_;
+};
+
+TEST_F(AppRoutes, StartWritesTheFlagsFileFromTheConfig) {
+  FlagSet expected;
+  expected.set(Flag::ratelimit, FlagState::shadow);
+  EXPECT_EQ(dir_.read("flags"), render_flags_file(expected));
+}
+
+TEST_F(AppRoutes, FlagsNeedAnAdminToken) {
+  auto res = request("GET", "/ops/flags");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401);
+  EXPECT_EQ(res->get_header_value("WWW-Authenticate"), "Bearer realm=\"levqor-controld\"");
+  EXPECT_EQ(json::parse(res->body)["error"], "unauthorized");
+
+  res = request("GET", "/ops/flags", "wrong-token-0123456789abcdef");
+  EXPECT_EQ(res->status, 401);
+  EXPECT_NE(res->get_header_value("WWW-Authenticate").find("invalid_token"), std::string::npos);
+
+  res = request("PUT", "/ops/flags", kProducer, "{}");
+  EXPECT_EQ(res->status, 403);
+  EXPECT_EQ(json::parse(res->body)["error"], "forbidden");
+
+  for (const auto& header : std::vector<std::string>{"Basic " + kAdmin, "Bearer", "Bearer  "}) {
+    httplib::Client client(bound_.host, bound_.port);
+    res = client.Get("/ops/flags", {{"Authorization", header}});
+    EXPECT_EQ(res->status, 401) << header;
+  }
+
+  httplib::Client client(bound_.host, bound_.port);
+  res = client.Get("/ops/flags", {{"Authorization", "bEaReR " + kAdmin}});
+  EXPECT_EQ(res->status, 200);
+}
+
+TEST_F(AppRoutes, GetAndPutFlags) {
+  auto res = request("GET", "/ops/flags", kAdmin);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->get_header_value("Content-Type"), "application/json");
+  EXPECT_EQ(json::parse(res->body)["RATELIMIT_ENABLED"], "shadow");
+  EXPECT_EQ(json::parse(res->body).size(), 5u);
+
+  res = request("PUT", "/ops/flags", kAdmin,
+                R"({"SECURITY_HEADERS_ENABLED":"on","RATELIMIT_ENABLED":"on"})");
+  EXPECT_EQ(res->status, 200);
+  const auto body = json::parse(res->body);
+  EXPECT_EQ(body.size(), 5u);
+  EXPECT_EQ(body["SECURITY_HEADERS_ENABLED"], "on");
+  EXPECT_EQ(body["RATELIMIT_ENABLED"], "on");
+  EXPECT_EQ(body["WEBHOOK_VERIFY_ALL"], "off");
+  EXPECT_EQ(parse_flags_file(dir_.read("flags")).get(Flag::security_headers), FlagState::on);
+
+  bool audited = false;
+  for (const auto& line : log_.snapshot()) {
+    if (line.value("msg", "") != "flags changed") continue;
+    audited = line["audit"] == true && line["role"] == "admin" &&
+              line["changes"]["SECURITY_HEADERS_ENABLED"] == "off -> on" &&
+              line["changes"]["RATELIMIT_ENABLED"] == "shadow -> on" &&
+              line["changes"].size() == 2;
+    EXPECT_EQ(line.dump().find(kAdmin), std::string::npos);
+  }
+  EXPECT_TRUE(audited);
+}
+
+TEST_F(AppRoutes, BadFlagUpdatesChangeNothing) {
+  const std::string before = dir_.read("flags");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"RATELIMIT_ENABLED":"on","NOPE":"on"})", "unknown_flag"},
+      {R"({"RATELIMIT_ENABLED":"yes"})", "invalid_flag_value"},
+      {R"({"RATELIMIT_ENABLED":true})", "invalid_flag_value"},
+      {R"({"RATELIMIT_ENABLED":"on")", "invalid_json"},
+      {R"(["RATELIMIT_ENABLED"])", "invalid_json"},
+      {"", "invalid_json"},
+  };
+  for (const auto& [body, code] : cases) {
+    auto res = request("PUT", "/ops/flags", kAdmin, body);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 400) << body;
+    EXPECT_EQ(json::parse(res->body)["error"], code) << body;
+  }
+  EXPECT_EQ(dir_.read("flags"), before);
+  EXPECT_EQ(json::parse(request("GET", "/ops/flags", kAdmin)->body)["RATELIMIT_ENABLED"], "shadow");
+}
+
+TEST_F(AppRoutes, UnwritableFlagsFileIs500AndChangesNothing) {
+  std::filesystem::remove_all(dir_.path());  // the directory is gone
+  auto res = request("PUT", "/ops/flags", kAdmin, R"({"RATELIMIT_ENABLED":"on"})");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 500);
+  EXPECT_EQ(json::parse(res->body)["error"], "flags_file_error");
+  EXPECT_EQ(json::parse(request("GET", "/ops/flags", kAdmin)->body)["RATELIMIT_ENABLED"], "shadow");
+  EXPECT_TRUE(log_.has("cannot write the flags file; the flags were not changed"));
+}
+
+TEST_F(AppRoutes, MethodsAndSizes) {
+  auto res = request("PATCH", "/ops/flags", kAdmin, "{}");
+  EXPECT_EQ(res->status, 405);
+  EXPECT_EQ(res->get_header_value("Allow"), "GET, HEAD, PUT, OPTIONS");
+  res = request("POST", "/metrics");
+  EXPECT_EQ(res->status, 405);
+  res = request("GET", "/ops/nothing", kAdmin);
+  EXPECT_EQ(res->status, 404);
+  res = request("PUT", "/ops/flags", kAdmin, std::string(5000, ' '));
+  EXPECT_EQ(res->status, 413);
+  EXPECT_EQ(json::parse(res->body)["error"], "payload_too_large");
+}
+
+TEST_F(AppRoutes, HealthAndMetricsNeedNoToken) {
+  auto res = request("GET", "/healthz");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  const auto health = json::parse(res->body);
+  EXPECT_EQ(health["status"], "ok");
+  EXPECT_EQ(health["checks"]["redis"], "not_configured");
+  EXPECT_EQ(health["checks"]["postgres"], "not_configured");
+  EXPECT_TRUE(health["checks"]["nginx"].empty());
+
+  request("GET", "/ops/flags");  // one auth failure to count
+  res = request("GET", "/metrics");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->get_header_value("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
+  const auto families = metrics::parse_exposition(res->body);
+  std::set<std::string> names;
+  for (const auto& f : families) names.insert(f.name);
+  for (const char* name : {"levqor_auth_failures_total", "levqor_controld_requests_total",
+                           "levqor_controld_build_info", "levqor_controld_flag_state",
+                           "levqor_api_latency_p95_ms", "levqor_flag_changes_total"}) {
+    EXPECT_TRUE(names.count(name)) << name;
+  }
+  EXPECT_NE(res->body.find("levqor_auth_failures_total{reason=\"missing\"} 1"), std::string::npos);
+  // Requests are counted once the response is sent, so the count may lag
+  // the client by a moment.
+  const std::string counted =
+      "levqor_controld_requests_total{route=\"/ops/flags\",method=\"GET\",code=\"4xx\"} 1";
+  for (int i = 0; i < 100 && res->body.find(counted) == std::string::npos; ++i) {
+    std::this_thread::sleep_for(20ms);
+    res = request("GET", "/metrics");
+  }
+  EXPECT_NE(res->body.find(counted), std::string::npos);
+  EXPECT_NE(res->body.find(
+                "levqor_controld_flag_state{flag=\"RATELIMIT_ENABLED\",state=\"shadow\"} 1"),
+            std::string::npos);
+}
+
+TEST_F(AppRoutes, ReloadRotatesTokensAndKeepsThemOnAnError) {
+  const std::string next = "admin-token-next-0123456789abcdef";
+  dir_.write("admin.token", next + "\n");
+  app_->reload(config_);
+  EXPECT_EQ(request("GET", "/ops/flags", kAdmin)->status, 401);
+  EXPECT_EQ(request("GET", "/ops/flags", next)->status, 200);
+
+  dir_.write("admin.token", "short\n");
+  app_->reload(config_);
+  EXPECT_EQ(request("GET", "/ops/flags", next)->status, 200);  // kept
+  EXPECT_TRUE(log_.has("cannot reload the token files; the previous tokens stay valid"));
+}
+
+TEST_F(AppRoutes, ReloadKeepsRuntimeFlags) {
+  request("PUT", "/ops/flags", kAdmin, R"({"RATELIMIT_ENABLED":"off"})");
+  auto next = config_;
+  next.flags.set(Flag::ratelimit, FlagState::on);
+  app_->reload(next);
+  EXPECT_EQ(json::parse(request("GET", "/ops/flags", kAdmin)->body)["RATELIMIT_ENABLED"], "off");
+  EXPECT_TRUE(log_.has("the configured flags changed; runtime flags are not reset by a reload "
+                       "(use PUT /ops/flags or levqorctl flags set)"));
+}
+
+TEST(App, MissingTokenFileDisablesTheRole) {
+  TempDir dir;
+  CapturedLog log;
+  auto config = testing::app_config(dir);
+  config.admin_token_file = dir.file("absent.token");
+  App app(config, log.logger);
+  const auto bound = app.start();
+  httplib::Client client(bound.host, bound.port);
+  auto res = client.Get("/ops/flags", {{"Authorization", "Bearer " + kAdmin}});
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401);
+  EXPECT_NE(res->body.find("no admin token is configured"), std::string::npos) << res->body;
+  app.stop();
+  app.wait_stopped(2s);
+}
+
+TEST(App, BadTokenFileIsAConfigError) {
+  TempDir dir;
+  CapturedLog log;
+  auto config = testing::app_config(dir);
+  config.admin_token_file = dir.write("admin.token", "short");
+  EXPECT_THROW(App(config, log.logger), ConfigError);
+}
+
+}  // namespace
+}  // namespace levqor::controld

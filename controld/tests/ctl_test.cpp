@@ -1,0 +1,153 @@
+// levqorctl's commands against a real controld in-process.
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "levqor/controld/app.h"
+#include "levqor/controld/ctl/client.h"
+#include "levqor/controld/ctl/commands.h"
+#include "test_support.h"
+
+namespace levqor::controld::ctl {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::TempDir;
+
+const std::string kAdmin = "admin-token-0123456789abcdef0123";
+const std::string kProducer = "producer-token-0123456789abcdef01";
+
+class Ctl : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto config = testing::app_config(dir_);
+    config.admin_token_file = dir_.write("admin.token", kAdmin + "\n");
+    config.producer_token_file = dir_.write("producer.token", kProducer + "\n");
+    config.flags.set(Flag::ratelimit, FlagState::shadow);
+    app_ = std::make_unique<App>(config, quiet_);
+    base_ = parse_base_url("http://127.0.0.1:" + std::to_string(app_->start().port));
+  }
+  void TearDown() override {
+    app_->stop();
+    app_->wait_stopped(2s);
+  }
+  ApiClient client(std::optional<std::string> token = kAdmin) const {
+    return ApiClient(base_, 2s, std::move(token));
+  }
+
+  TempDir dir_;
+  const Logger quiet_{LogLevel::error, [](std::string_view) {}};
+  std::unique_ptr<App> app_;
+  BaseUrl base_;
+};
+
+TEST_F(Ctl, HealthPrintsTheBodyAndExitsZero) {
+  const auto result = run_health(client(std::nullopt));
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find(R"("status":"ok")"), std::string::npos) << result.out;
+  EXPECT_EQ(result.out.back(), '\n');
+  EXPECT_TRUE(result.err.empty());
+}
+
+TEST_F(Ctl, HealthOnAWrongPrefixExitsOne) {
+  const ApiClient elsewhere(parse_base_url(base_.origin() + "/elsewhere"), 2s, std::nullopt);
+  const auto result = run_health(elsewhere);
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find("HTTP 404"), std::string::npos) << result.err;
+}
+
+TEST_F(Ctl, FlagsGetPrintsATable) {
+  const auto result = run_flags_get(client(), false);
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out,
+            "FLAG                      STATE\n"
+            "SECURITY_HEADERS_ENABLED  off\n"
+            "RATELIMIT_ENABLED         shadow\n"
+            "WEBHOOK_VERIFY_ALL        off\n"
+            "ABUSE_GUARDS_ENABLED      off\n"
+            "NEW_QUEUE_ENABLED         off\n");
+  const auto json = run_flags_get(client(), true);
+  EXPECT_EQ(nlohmann::json::parse(json.out)["RATELIMIT_ENABLED"], "shadow");
+}
+
+TEST_F(Ctl, FlagsSetChangesOneFlag) {
+  const auto result = run_flags_set(client(), "SECURITY_HEADERS_ENABLED", "on", false);
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("SECURITY_HEADERS_ENABLED  on\n"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("RATELIMIT_ENABLED         shadow\n"), std::string::npos);
+  EXPECT_EQ(parse_flags_file(dir_.read("flags")).get(Flag::security_headers), FlagState::on);
+}
+
+TEST_F(Ctl, FlagsSetChecksNameAndValueFirst) {
+  auto result = run_flags_set(client(), "RATELIMIT", "on", false);
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("unknown flag \"RATELIMIT\""), std::string::npos) << result.err;
+  result = run_flags_set(client(), "RATELIMIT_ENABLED", "enabled", false);
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("use off, shadow or on"), std::string::npos) << result.err;
+}
+
+TEST_F(Ctl, RollbackTurnsEverythingOffAndSaysWhat) {
+  run_flags_set(client(), "WEBHOOK_VERIFY_ALL", "on", false);
+  auto result = run_rollback(client(), false);
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("rollback: every flag is off (RATELIMIT_ENABLED shadow -> off, "
+                            "WEBHOOK_VERIFY_ALL on -> off)"),
+            std::string::npos)
+      << result.out;
+  EXPECT_EQ(parse_flags_file(dir_.read("flags")), FlagSet{});
+  result = run_rollback(client(), false);
+  EXPECT_NE(result.out.find("(it already was)"), std::string::npos) << result.out;
+}
+
+TEST_F(Ctl, WrongTokensAreFailuresWithAHint) {
+  auto result = run_flags_get(client("not-the-token-0123456789abcdef"), false);
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find("HTTP 401 unauthorized"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("--token-file"), std::string::npos) << result.err;
+  result = run_rollback(client(kProducer), false);
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find("rollback failed"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("HTTP 403 forbidden"), std::string::npos) << result.err;
+}
+
+TEST_F(Ctl, StatusShowsHealthAndFlags) {
+  auto result = run_status(client(), false);
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("controld  " + base_.url_for("") + "  ok"), std::string::npos)
+      << result.out;
+  EXPECT_NE(result.out.find("nginx     no instances configured"), std::string::npos);
+  EXPECT_NE(result.out.find("redis     not_configured"), std::string::npos);
+  EXPECT_NE(result.out.find("RATELIMIT_ENABLED         shadow"), std::string::npos);
+  result = run_status(client(), true);
+  const auto json = nlohmann::json::parse(result.out);
+  EXPECT_EQ(json["health"]["status"], "ok");
+  EXPECT_EQ(json["flags"]["RATELIMIT_ENABLED"], "shadow");
+}
+
+TEST(CtlUnreachable, ExitsOneWithAHint) {
+  // Bind and stop a server to find a port that is (very likely) closed.
+  const TempDir dir;
+  const Logger quiet(LogLevel::error, [](std::string_view) {});
+  std::uint16_t port = 0;
+  {
+    App app(testing::app_config(dir), quiet);
+    port = app.start().port;
+  }
+  const ApiClient client(parse_base_url("http://127.0.0.1:" + std::to_string(port)), 2s,
+                         std::nullopt);
+  const auto result = run_health(client);
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find("is levqor-controld running there?"), std::string::npos) << result.err;
+}
+
+TEST(TokenFile, ReadsTheFirstToken) {
+  const TempDir dir;
+  EXPECT_EQ(read_token_file(dir.write("t", "# c\n" + kAdmin + "\nsecond-0123456789abcdef\n")),
+            kAdmin);
+  EXPECT_THROW(read_token_file(dir.file("absent")), std::invalid_argument);
+  EXPECT_THROW(read_token_file(dir.write("t", "short")), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace levqor::controld::ctl
