@@ -84,9 +84,9 @@ void recheck(ngx_log_t* log) {
     if (!(parsed.value() == detail::current_flags)) {
         detail::current_flags = parsed.value();
         std::string summary;
-        for (std::size_t i = 0; i < flags::kCount; ++i) {
-            const auto f = static_cast<flags::Flag>(i);
-            summary.append(i ? ", " : "").append(flags::name(f)).append("=").append(flags::name(detail::current_flags.get(f)));
+        for (const auto f : flags::kAll) {
+            summary.append(summary.empty() ? "" : ", ").append(flags::name(f)).append("=").append(
+                flags::name(detail::current_flags.get(f)));
         }
         ngx_log_error(NGX_LOG_NOTICE, log, 0, "levqor_flags_file: %s", summary.c_str());
     }
@@ -119,9 +119,8 @@ void flags_register_metrics(MetricsRegistry& metrics) {
         metrics::write_family_header(out, "levqor_flag_state",
                                      "Runtime flag states as this nginx applies them (1 = current state).",
                                      "gauge");
-        for (std::size_t i = 0; i < flags::kCount; ++i) {
-            const auto f = static_cast<flags::Flag>(i);
-            for (const auto s : {flags::State::Off, flags::State::Shadow, flags::State::On}) {
+        for (const auto f : flags::kAll) {
+            for (const auto s : {flags::State::off, flags::State::shadow, flags::State::on}) {
                 metrics::write_sample(out, "levqor_flag_state",
                                       {{"flag", std::string(flags::name(f))}, {"state", std::string(flags::name(s))}},
                                       std::uint64_t{detail::current_flags.get(f) == s ? 1u : 0u});

@@ -30,7 +30,7 @@ extern bool flags_configured;
 
 // The state a feature runs in: On without a flags file.
 inline flags::State flag(flags::Flag f) noexcept {
-    return detail::flags_configured ? detail::current_flags.get(f) : flags::State::On;
+    return detail::flags_configured ? detail::current_flags.get(f) : flags::State::on;
 }
 
 }  // namespace levqor::ngx

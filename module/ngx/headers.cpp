@@ -223,10 +223,10 @@ ngx_int_t nonce_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, ui
 void headers_decorate(ngx_http_request_t* r) noexcept {
     const HeaderPlan* plan = loc_conf<LocConf>(r)->headers.plan;
     if (plan == nullptr || r != r->main) return;
-    switch (flag(flags::Flag::SecurityHeaders)) {
-    case flags::State::Off: return;
-    case flags::State::Shadow: plan = plan->shadow; break;
-    case flags::State::On: break;
+    switch (flag(flags::Flag::security_headers)) {
+    case flags::State::off: return;
+    case flags::State::shadow: plan = plan->shadow; break;
+    case flags::State::on: break;
     }
     decorate(r, *plan, main_conf<MainConf>(r)->headers);
 }

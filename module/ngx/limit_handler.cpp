@@ -425,9 +425,9 @@ ngx_int_t remaining_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v
 ngx_int_t limit_handler(ngx_http_request_t* r) noexcept try {
     const LimitLoc& loc = loc_conf<LocConf>(r)->limit;
     if (loc.effective == nullptr || loc.effective->empty()) return NGX_DECLINED;
-    const flags::State state = flag(flags::Flag::RateLimit);
-    if (state == flags::State::Off) return NGX_DECLINED;
-    return decide(r, loc, state == flags::State::Shadow);
+    const flags::State state = flag(flags::Flag::ratelimit);
+    if (state == flags::State::off) return NGX_DECLINED;
+    return decide(r, loc, state == flags::State::shadow);
 } catch (...) {
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "levqor_limit: internal error, request passed");
     return NGX_DECLINED;

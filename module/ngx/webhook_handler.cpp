@@ -347,9 +347,9 @@ ngx_int_t webhook_access_handler(ngx_http_request_t* r) noexcept try {
     const WebhookLoc& loc = loc_conf<LocConf>(r)->webhook;
     if (loc.effective == nullptr || r != r->main) return NGX_DECLINED;
     // WEBHOOK_VERIFY_ALL: off skips verification, shadow makes it log_only.
-    const flags::State flag_state = flag(flags::Flag::WebhookVerifyAll);
-    if (flag_state == flags::State::Off) return NGX_DECLINED;
-    const bool log_only = flag_state == flags::State::Shadow || loc.mode == static_cast<ngx_int_t>(WebhookMode::LogOnly);
+    const flags::State flag_state = flag(flags::Flag::webhook_verify);
+    if (flag_state == flags::State::off) return NGX_DECLINED;
+    const bool log_only = flag_state == flags::State::shadow || loc.mode == static_cast<ngx_int_t>(WebhookMode::LogOnly);
     RequestCtx* rctx = request_ctx(r);
     if (rctx == nullptr) return log_only ? NGX_DECLINED : NGX_ERROR;
     if (rctx->webhook != nullptr) return answer(r, *rctx->webhook);  // resumed, or after an internal redirect

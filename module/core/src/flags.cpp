@@ -19,18 +19,34 @@ std::string_view name(Flag f) { return kNames[static_cast<std::size_t>(f)]; }
 
 std::string_view name(State s) {
     switch (s) {
-    case State::Shadow: return "shadow";
-    case State::On: return "on";
-    case State::Off: break;
+    case State::shadow: return "shadow";
+    case State::on: return "on";
+    case State::off: break;
     }
     return "off";
 }
 
-Parsed<State> parse_state(std::string_view v) {
-    if (v == "off") return State::Off;
-    if (v == "shadow") return State::Shadow;
-    if (v == "on") return State::On;
-    return Parsed<State>::failure("invalid value \"" + std::string(v) + "\", expected off, shadow or on");
+std::optional<Flag> parse_name(std::string_view text) {
+    for (const Flag f : kAll) {
+        if (name(f) == text) return f;
+    }
+    return std::nullopt;
+}
+
+std::optional<State> parse_state(std::string_view text) {
+    if (text == "off") return State::off;
+    if (text == "shadow") return State::shadow;
+    if (text == "on") return State::on;
+    return std::nullopt;
+}
+
+std::string names_list() {
+    std::string out;
+    for (const Flag f : kAll) {
+        if (!out.empty()) out += ", ";
+        out += name(f);
+    }
+    return out;
 }
 
 Parsed<FlagSet> parse_file(std::string_view text) {
@@ -44,33 +60,31 @@ Parsed<FlagSet> parse_file(std::string_view text) {
         text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
         ++line_no;
         if (line.empty() || line.front() == '#') continue;
+        const std::string where = "line " + std::to_string(line_no) + ": ";
         const auto eq = line.find('=');
-        if (eq == std::string_view::npos) {
-            return P::failure("line " + std::to_string(line_no) + ": expected NAME=off|shadow|on");
-        }
+        if (eq == std::string_view::npos) return P::failure(where + "expected NAME=off|shadow|on");
         const std::string_view key = trim(line.substr(0, eq));
-        std::size_t index = kCount;
-        for (std::size_t i = 0; i < kCount; ++i) {
-            if (kNames[i] == key) index = i;
+        const std::string_view value = trim(line.substr(eq + 1));
+        const auto flag = parse_name(key);
+        if (!flag) return P::failure(where + "unknown flag \"" + std::string(key) + "\" (known: " + names_list() + ")");
+        const auto state = parse_state(value);
+        if (!state) {
+            return P::failure(where + std::string(key) + "=\"" + std::string(value) + "\": expected off, shadow or on");
         }
-        if (index == kCount) return P::failure("line " + std::to_string(line_no) + ": unknown flag \"" + std::string(key) + "\"");
-        if (seen[index]) return P::failure("line " + std::to_string(line_no) + ": " + std::string(key) + " given twice");
-        auto state = parse_state(trim(line.substr(eq + 1)));
-        if (!state) return P::failure("line " + std::to_string(line_no) + ": " + std::string(key) + ": " + state.error());
-        set.states[index] = state.value();
-        seen[index] = true;
+        bool& was_seen = seen[static_cast<std::size_t>(*flag)];
+        if (was_seen) return P::failure(where + std::string(key) + " appears twice");
+        was_seen = true;
+        set.set(*flag, *state);
     }
-    for (std::size_t i = 0; i < kCount; ++i) {
-        if (!seen[i]) return P::failure(std::string(kNames[i]) + " is missing");
+    for (const Flag f : kAll) {
+        if (!seen[static_cast<std::size_t>(f)]) return P::failure(std::string(name(f)) + " is missing");
     }
     return set;
 }
 
 std::string format_file(const FlagSet& set) {
     std::string out = "# levqor runtime flags, written by levqor-controld; do not edit by hand\n";
-    for (std::size_t i = 0; i < kCount; ++i) {
-        out.append(kNames[i]).append("=").append(name(set.states[i])).append("\n");
-    }
+    for (const Flag f : kAll) out.append(name(f)).append("=").append(name(set.get(f))).append("\n");
     return out;
 }
 
