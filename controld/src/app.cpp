@@ -135,15 +135,9 @@ void App::load_tokens(const Config& config, bool at_start) {
 
 ListenAddress App::start() {
   // Bind first: a second controld started by mistake on a taken port must
-  // fail before it overwrites the running one's flags file.
-  const auto bound = server_.start(config_.listen);
-  try {
-    flags_.write_initial();
-  } catch (...) {
-    server_.stop();
-    server_.wait_stopped(std::chrono::seconds(2));
-    throw;
-  }
+  // fail before it overwrites the running one's flags file. Serve only once
+  // the file is written, so whoever sees /healthz answer sees the flags too.
+  const auto bound = server_.start(config_.listen, [this] { flags_.write_initial(); });
   log_.info("configuration",
             {{"data_dir", config_.data_dir},
              {"flags_file", config_.flags_file},

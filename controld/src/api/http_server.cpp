@@ -210,7 +210,7 @@ void HttpServer::access_log(const httplib::Request& req, const httplib::Response
             {"remote", req.remote_addr}});
 }
 
-ListenAddress HttpServer::start(const ListenAddress& where) {
+ListenAddress HttpServer::start(const ListenAddress& where, const std::function<void()>& before_serving) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (started_) throw std::logic_error("HttpServer::start called twice");
@@ -225,6 +225,15 @@ ListenAddress HttpServer::start(const ListenAddress& where) {
                       describe_bind_failure(where));
   }
   auto actual = local_address(listening_fd_).value_or(where);
+  if (before_serving) {
+    try {
+      before_serving();
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      finished_ = true;  // never served; the process is about to exit
+      throw;
+    }
+  }
   thread_ = std::thread([this] { serve(); });
   return actual;
 }

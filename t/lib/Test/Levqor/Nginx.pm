@@ -225,8 +225,13 @@ sub start {
     $self->{proc} = Test::Levqor::Process->spawn(
         name => 'nginx', cmd => [$self->nginx_args], log => $self->stderr_file);
     my $proc = $self->{proc};
-    # The pid file is written after the listening sockets are open.
-    wait_until($self->{timeout}, sub { !$proc->alive || $self->pid_file_matches });
+    # The pid file is written after the listening sockets are open; with a
+    # master, the workers are forked after that: wait for all of them, so a
+    # test sees the nginx it configured (and worker init has run).
+    my $want = $self->{master} ? ($self->{workers} || 1) : 0;
+    wait_until($self->{timeout}, sub {
+        !$proc->alive || ($self->pid_file_matches && (!$want || $self->worker_pids >= $want))
+    });
     return $self if $proc->alive && $self->pid_file_matches;
 
     my $why = $proc->alive ? "did not write its pid file within $self->{timeout}s" : $proc->exit_text;

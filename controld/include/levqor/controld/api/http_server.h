@@ -66,7 +66,10 @@ class HttpServer {
 
   // Binds and starts serving. Returns the address actually bound (with the
   // real port when `where.port` is 0). Throws ListenError.
-  ListenAddress start(const ListenAddress& where);
+  // `before_serving` runs once bound and before the first connection is
+  // accepted (clients that connect meanwhile wait in the listen backlog); if
+  // it throws, nothing is served and the exception propagates.
+  ListenAddress start(const ListenAddress& where, const std::function<void()>& before_serving = {});
 
   // Stops accepting connections; requests in flight run to completion. Idempotent.
   void stop();
