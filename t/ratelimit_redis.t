@@ -59,7 +59,12 @@ sub get {
     my $ttl = $redis->cli('PTTL', (split /\n/, $redis->cli('KEYS', 'levqor:{api}:k:p:*'))[0]);
     ok($ttl > 0 && $ttl <= 61000, "bucket key expires when the bucket is full again ($ttl ms)");
 
-    # Exactly one command per decision.
+    # Exactly one command per decision: INFO commandstats counts the EVALSHAs,
+    # MONITOR shows nothing else came from nginx.
+    $redis->cli('CONFIG', 'RESETSTAT');
+    get($a, '/big', "stat-$_") for 1 .. 10;
+    is($redis->calls('evalsha'), 10, 'INFO commandstats: 10 decisions, 10 EVALSHA calls');
+    is($redis->calls('evalsha') + $redis->calls('eval'), 10, 'and no EVAL');
     my $monitor = Test::Levqor::Process->spawn(name => 'monitor', cmd => ['/usr/bin/redis-cli', '-p', $port, 'MONITOR']);
     sleep 0.3;
     get($a, '/big', "one-$_") for 1 .. 10;
