@@ -344,7 +344,7 @@ MaintenanceResult SqliteBackend::maintain(UnixMs now) {
     r.dead_lettered = static_cast<std::size_t>(db_.changes());
     auto reclaim = db_.prepare(
         "UPDATE jobs SET state = CASE WHEN attempts = 0 THEN 'queued' ELSE 'retrying' END, "
-        "redeliveries = redeliveries + 1, updated_at = ?1, ready_at = ?1, lease_token = NULL, "
+        "redeliveries = redeliveries + 1, updated_at = ?1, ready_at = lease_until, lease_token = NULL, "
         "lease_until = NULL WHERE lease_until <= ?1");
     reclaim.bind(1, now);
     reclaim.run();
