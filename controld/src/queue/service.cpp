@@ -266,7 +266,8 @@ std::vector<Completion> QueueService::execute(const std::vector<Delivery>& batch
                                               bool honour_stop) {
   const auto fetched = Clock::now();
   const auto rules = this->rules();
-  const auto budget = settings_.queue.visibility_timeout * 9 / 10;
+  const auto budget = std::chrono::duration_cast<milliseconds>(
+                          settings_.queue.visibility_timeout) * 9 / 10;
   std::vector<Completion> done;
   done.reserve(batch.size());
   std::size_t i = 0;
@@ -298,7 +299,9 @@ std::vector<Completion> QueueService::execute(const std::vector<Delivery>& batch
         longest = std::max(longest, executor->max_duration(batch[k]));
       }
       const bool stop_now = honour_stop && stopping_;
-      const bool no_time = Clock::now() - fetched + longest > budget;
+      // The first chunk always runs (config keeps every timeout under the
+      // visibility timeout), so a batch always makes progress.
+      const bool no_time = !done.empty() && Clock::now() - fetched + longest > budget;
       if (stop_now || no_time) {
         // Not started: back to the queue at once, no attempt counted.
         for (std::size_t k = i; k < batch.size(); ++k) {
