@@ -440,7 +440,10 @@ std::size_t RedisBackend::drain(UnixMs now) {
     auto& [seq, request] = *next;
     request.deliver = true;
     const auto result = enqueue_redis(*maintenance_, request);
-    if (result.replayed) {
+    std::vector<std::string> spooled_ids;
+    for (const auto& job : request.jobs) spooled_ids.push_back(job.id);
+    // The same ids: this request reached Redis just before it went away.
+    if (result.replayed && result.ids != spooled_ids) {
       log_.warn("queue: spooled jobs dropped: their Idempotency-Key was already used in redis",
                 {{"idempotency_key", *request.idempotency_key},
                  {"spooled_ids", ids_joined(request.jobs)},
