@@ -206,10 +206,10 @@ void RedisBackend::ensure_group(RedisConnection& connection) {
 }
 
 void RedisBackend::mark(bool up) {
+  // Every failure restarts the quiet period in which enqueues go straight
+  // to the spool; the scheduler's probes say when Redis is back.
+  if (!up) down_since_ = now_ms();
   const bool was = up_.exchange(up);
-  if (up || was) {
-    if (!up) down_since_ = now_ms();
-  }
   if (was != up) {
     if (up) {
       log_.info("queue: redis is reachable again", {{"spooled_jobs", spool_.size()}});
