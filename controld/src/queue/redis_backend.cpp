@@ -33,6 +33,10 @@ const RedisScript& reclaim_script() {
   static const RedisScript s(scripts::kReclaim);
   return s;
 }
+const RedisScript& forget_consumers_script() {
+  static const RedisScript s(scripts::kForgetConsumers);
+  return s;
+}
 const RedisScript& retry_dead_script() {
   static const RedisScript s(scripts::kRetryDead);
   return s;
@@ -472,6 +476,11 @@ MaintenanceResult RedisBackend::maintain(UnixMs now) {
     if (reclaimed->type == REDIS_REPLY_ARRAY && reclaimed->elements == 2) {
       r.reclaimed = static_cast<std::size_t>(reply_integer(reclaimed->element[0]));
       r.dead_lettered = static_cast<std::size_t>(reply_integer(reclaimed->element[1]));
+    }
+    if (now - last_cleanup_ >= 60000) {
+      last_cleanup_ = now;
+      // Consumers of controld processes that are gone (restarts, kill -9).
+      maintenance_->eval(forget_consumers_script(), {"3600000"});
     }
     mark(true);
   } catch (const BackendError& e) {

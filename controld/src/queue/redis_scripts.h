@@ -170,4 +170,21 @@ end
 return n
 )lua";
 
+// ARGV: min idle ms. Forgets consumers (worker threads of controld
+// processes that are gone) that hold nothing and were idle that long; the
+// check and the delete are one atomic step, so a pending entry is never
+// dropped. -> how many.
+inline constexpr const char* kForgetConsumers = R"lua(
+local n = 0
+for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', 'levqor:jobs', 'workers')) do
+  local f = {}
+  for j = 1, #c, 2 do f[c[j]] = c[j + 1] end
+  if tonumber(f['pending']) == 0 and tonumber(f['idle']) >= tonumber(ARGV[1]) then
+    redis.call('XGROUP', 'DELCONSUMER', 'levqor:jobs', 'workers', f['name'])
+    n = n + 1
+  end
+end
+return n
+)lua";
+
 }  // namespace levqor::controld::queue::scripts

@@ -211,7 +211,7 @@ void QueueService::work(unsigned index) {
     }
     if (batch.empty()) continue;
     ++busy_;
-    auto done = execute(batch, /*honour_stop=*/true);
+    auto done = execute(batch, /*queued=*/true);
     // The outcomes must reach the backend; if it is away, keep trying for a
     // while (at worst the jobs are delivered again after the timeout).
     const auto give_up = Clock::now() + settings_.queue.visibility_timeout / 2;
@@ -263,7 +263,7 @@ Outcome QueueService::outcome_of(const Delivery& job, const ExecutionResult& res
 }
 
 std::vector<Completion> QueueService::execute(const std::vector<Delivery>& batch,
-                                              bool honour_stop) {
+                                              bool queued) {
   const auto fetched = Clock::now();
   const auto rules = this->rules();
   const auto budget = std::chrono::duration_cast<milliseconds>(
@@ -298,10 +298,11 @@ std::vector<Completion> QueueService::execute(const std::vector<Delivery>& batch
         chunk.push_back(&batch[k]);
         longest = std::max(longest, executor->max_duration(batch[k]));
       }
-      const bool stop_now = honour_stop && stopping_;
+      const bool stop_now = queued && stopping_;
       // The first chunk always runs (config keeps every timeout under the
       // visibility timeout), so a batch always makes progress.
-      const bool no_time = !done.empty() && Clock::now() - fetched + longest > budget;
+      const bool no_time =
+          queued && !done.empty() && Clock::now() - fetched + longest > budget;
       if (stop_now || no_time) {
         // Not started: back to the queue at once, no attempt counted.
         for (std::size_t k = i; k < batch.size(); ++k) {
@@ -418,13 +419,10 @@ QueueService::InlineResult QueueService::run_inline(const JobRequest& request,
     for (const auto& job : request.jobs) {
       batch.push_back(Delivery{job.id, job.type, job.payload, 1, 0, "inline"});
     }
-    auto done = execute(batch, /*honour_stop=*/false);
+    auto done = execute(batch, /*queued=*/false);
     // No retries in this mode: the caller has the answer and decides.
     for (auto& c : done) {
-      if (c.outcome.kind == Outcome::Kind::retry || c.outcome.kind == Outcome::Kind::released) {
-        c.outcome.kind = Outcome::Kind::dead;
-        if (c.outcome.error.empty()) c.outcome.error = "not run: no time left";
-      }
+      if (c.outcome.kind == Outcome::Kind::retry) c.outcome.kind = Outcome::Kind::dead;
     }
     backend_->complete_inline(done, now_ms());
   }

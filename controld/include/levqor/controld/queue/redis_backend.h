@@ -70,6 +70,7 @@ class RedisBackend final : public Backend {
   std::mutex pool_mutex_;
   std::vector<std::unique_ptr<RedisConnection>> pool_;
   std::unique_ptr<RedisConnection> maintenance_;  // the scheduler thread's own
+  UnixMs last_cleanup_ = 0;                       // scheduler thread only
 };
 
 }  // namespace levqor::controld::queue

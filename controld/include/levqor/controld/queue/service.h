@@ -117,8 +117,10 @@ class QueueService {
 
   void work(unsigned index);
   void schedule();
-  // Runs a fetched batch; returns one completion per delivery.
-  std::vector<Completion> execute(const std::vector<Delivery>& batch, bool honour_stop);
+  // Runs a fetched batch; returns one completion per delivery. Queued
+  // batches stop early at stop() and at the visibility budget (the rest is
+  // released); inline ones (NEW_QUEUE_ENABLED=off) run to the end.
+  std::vector<Completion> execute(const std::vector<Delivery>& batch, bool queued);
   Outcome outcome_of(const Delivery& job, const ExecutionResult& result, const Rules& rules);
   void record(const std::string& type, const std::vector<Completion>& done,
               double seconds_each);
