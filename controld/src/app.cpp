@@ -1,10 +1,12 @@
 #include "levqor/controld/app.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "levqor/controld/api/errors.h"
 #include "levqor/controld/core/files.h"
 #include "levqor/controld/flags/routes.h"
+#include "levqor/controld/queue/routes.h"
 #include "levqor/controld/version.h"
 
 namespace levqor::controld {
@@ -55,6 +57,7 @@ App::App(const Config& config, const Logger& log)
               [this](const std::string& backend, const std::string& error) {
                 errors_.capture("health", backend + " is down", {{"error", error}});
               }),
+      queue_(queue::QueueService::settings_from(config_), registry_, log, errors_),
       requests_(registry_.counter("levqor_controld_requests_total",
                                   "HTTP requests controld answered, by route pattern, method "
                                   "and status class.",
@@ -111,6 +114,7 @@ api::Router App::routes() {
     res.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
   });
   flags::add_routes(router, guard_, flags_, errors_);
+  queue::add_routes(router, guard_, queue_, flags_, errors_, log_);
   return router;
 }
 
@@ -136,8 +140,12 @@ void App::load_tokens(const Config& config, bool at_start) {
 ListenAddress App::start() {
   // Bind first: a second controld started by mistake on a taken port must
   // fail before it overwrites the running one's flags file. Serve only once
-  // the file is written, so whoever sees /healthz answer sees the flags too.
-  const auto bound = server_.start(config_.listen, [this] { flags_.write_initial(); });
+  // the file is written and the queue runs, so whoever sees /healthz answer
+  // sees the flags and can enqueue.
+  const auto bound = server_.start(config_.listen, [this] {
+    flags_.write_initial();
+    queue_.start();
+  });
   log_.info("configuration",
             {{"data_dir", config_.data_dir},
              {"flags_file", config_.flags_file},
@@ -159,6 +167,7 @@ void App::reload(const Config& next) {
   metrics_.reconfigure(metrics_settings(next));
   health_.reconfigure(health_settings(next));
   errors_.reconfigure(tracking::ErrorTracker::settings_from(next));
+  queue_.reconfigure(queue::QueueService::settings_from(next));
 
   const auto needs_restart = [&](const char* key, bool changed) {
     if (changed) log_.warn("setting changed but needs a restart to apply", {{"setting", key}});
@@ -167,6 +176,11 @@ void App::reload(const Config& next) {
   needs_restart("data_dir", next.data_dir != config_.data_dir);
   needs_restart("flags_file", next.flags_file != config_.flags_file);
   needs_restart("http", !(next.http == config_.http));
+  needs_restart("redis_url (for the queue)", next.redis_url != config_.redis_url);
+  needs_restart("queue.workers", next.queue.workers != config_.queue.workers);
+  needs_restart("queue.fetch_batch", next.queue.fetch_batch != config_.queue.fetch_batch);
+  needs_restart("queue.visibility_timeout_s",
+                next.queue.visibility_timeout != config_.queue.visibility_timeout);
   if (next.flags != config_.flags) {
     log_.warn("the configured flags changed; runtime flags are not reset by a reload "
               "(use PUT /ops/flags or levqorctl flags set)",
@@ -186,6 +200,19 @@ void App::reload(const Config& next) {
   log_.info(ok ? "configuration reloaded" : "configuration reloaded except the token files",
             {{"nginx_instances", next.nginx_instances.size()},
              {"errors_to", errors_.destination()}});
+}
+
+void App::stop() {
+  server_.stop();
+  queue_.stop();
+}
+
+bool App::wait_stopped(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  if (!server_.wait_stopped(timeout)) return false;
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+  return queue_.wait_stopped(std::max(left, std::chrono::milliseconds(0)));
 }
 
 void App::reload_failed(const std::string& error) {

@@ -13,11 +13,14 @@
 //
 // SIGHUP re-reads FILE, the environment and the token files (App::reload).
 //
-// Shutdown: the first SIGTERM/SIGINT stops accepting connections and lets
-// requests in flight finish; after Config::shutdown_grace (1.5 s) the daemon
-// exits 0 anyway. A second signal exits 1 at once. Idle keep-alive
+// Shutdown: the first SIGTERM/SIGINT stops accepting connections and the
+// queue's workers from fetching, and lets requests and jobs in flight finish;
+// after the longer of Config::shutdown_grace (1.5 s) and
+// queue.shutdown_grace_ms (5 s) the daemon exits 0 anyway (unfinished jobs
+// are delivered again after their visibility timeout). A second signal exits 1 at once. Idle keep-alive
 // connections hold the stop up to HttpServer::Options::keep_alive_timeout (1 s).
 // Queued error events get up to 1 s more to be delivered.
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <optional>
@@ -72,7 +75,8 @@ int serve(const BlockedSignals& signals, App& app, Logger& log,
 int shut_down(const BlockedSignals& signals, App& app, const Config& config,
               const Logger& log) {
   app.stop();
-  const auto deadline = std::chrono::steady_clock::now() + config.shutdown_grace;
+  const auto grace = std::max(config.shutdown_grace, config.queue.shutdown_grace);
+  const auto deadline = std::chrono::steady_clock::now() + grace;
   while (!app.wait_stopped(milliseconds(20))) {
     const int again = signals.wait_for(milliseconds(0));
     if (again != 0 && again != SIGHUP) {
@@ -81,8 +85,9 @@ int shut_down(const BlockedSignals& signals, App& app, const Config& config,
       std::_Exit(kExitFailure);
     }
     if (std::chrono::steady_clock::now() >= deadline) {
-      log.warn("requests still in flight after the shutdown grace period; exiting",
-               {{"grace_ms", config.shutdown_grace.count()}});
+      log.warn("requests or jobs still in flight after the shutdown grace period; exiting "
+               "(unfinished jobs are delivered again after their visibility timeout)",
+               {{"grace_ms", grace.count()}});
       // The serving thread is still busy and cannot be joined; leave without
       // running destructors.
       std::_Exit(kExitOk);
@@ -111,6 +116,9 @@ int run(const BlockedSignals& signals, const std::optional<std::string>& config_
     return kExitUsage;
   } catch (const FileError& e) {
     log.error("cannot start", {{"error", e.what()}});
+    return kExitFailure;
+  } catch (const queue::BackendError& e) {
+    log.error("cannot start: the queue cannot open its storage", {{"error", e.what()}});
     return kExitFailure;
   }
   try {

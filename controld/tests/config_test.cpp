@@ -177,6 +177,68 @@ TEST(Config, FileSetsEveryKey) {
   EXPECT_EQ(config.http.write_timeout.count(), 3000);
 }
 
+TEST(Config, QueueSection) {
+  TempDir dir;
+  const auto path = dir.write("controld.json", R"({"queue": {
+    "workers": 2, "fetch_batch": 50, "visibility_timeout_s": 20,
+    "retry_delays_s": {"http": [0.5, 2]}, "retry_jitter": 0.2,
+    "max_payload_bytes": 1024, "max_batch": 10, "shutdown_grace_ms": 3000,
+    "idempotency_ttl_s": 3600, "retention_s": 600, "http_timeout_ms": 5000,
+    "exec": {"report": {"path": "/usr/local/bin/report", "args": ["--quiet"],
+                        "args_allowed": true, "timeout_ms": 15000,
+                        "env": {"LANG": "C"}, "max_output_bytes": 100}}}})");
+  const auto config = load_config(path, env_of({{"LEVQOR_QUEUE_WORKERS", "6"}}));
+  const auto& q = config.queue;
+  EXPECT_EQ(q.workers, 6u);  // the environment wins
+  EXPECT_EQ(q.fetch_batch, 50u);
+  EXPECT_EQ(q.visibility_timeout.count(), 20);
+  EXPECT_EQ(q.retry_delays.at("http"),
+            (std::vector<std::chrono::milliseconds>{std::chrono::milliseconds(500),
+                                                    std::chrono::milliseconds(2000)}));
+  EXPECT_EQ(q.retry_delays.at("default").size(), 3u);  // kept when not given
+  EXPECT_DOUBLE_EQ(q.retry_jitter, 0.2);
+  EXPECT_EQ(q.max_payload_bytes, 1024u);
+  EXPECT_EQ(q.max_batch, 10u);
+  EXPECT_EQ(q.shutdown_grace.count(), 3000);
+  EXPECT_EQ(q.idempotency_ttl.count(), 3600);
+  EXPECT_EQ(q.retention.count(), 600);
+  EXPECT_EQ(q.http_timeout.count(), 5000);
+  const auto& report = q.exec.at("report");
+  EXPECT_EQ(report.path, "/usr/local/bin/report");
+  EXPECT_EQ(report.args, std::vector<std::string>{"--quiet"});
+  EXPECT_TRUE(report.args_allowed);
+  EXPECT_EQ(report.timeout.count(), 15000);
+  EXPECT_EQ(report.env.at(0), (std::pair<std::string, std::string>{"LANG", "C"}));
+  EXPECT_EQ(report.max_output_bytes, 100u);
+
+  const auto defaults = load_config(std::nullopt, env_of({})).queue;
+  EXPECT_EQ(defaults.workers, 4u);
+  EXPECT_EQ(defaults.visibility_timeout.count(), 30);
+  EXPECT_EQ(defaults.retry_delays.at("default"),
+            (std::vector<std::chrono::milliseconds>{std::chrono::seconds(1),
+                                                    std::chrono::seconds(5),
+                                                    std::chrono::seconds(15)}));
+}
+
+TEST(Config, BadQueueValuesNameTheKey) {
+  TempDir dir;
+  const auto bad = [&](const std::string& queue) {
+    return error_of(dir.write("c.json", R"({"queue": )" + queue + "}"), env_of({}));
+  };
+  EXPECT_TRUE(contains(bad(R"({"wokers": 2})"), "unknown key \"queue.wokers\" (did you mean \"queue.workers\"?)"));
+  EXPECT_TRUE(contains(bad(R"({"workers": 100})"), "\"queue.workers\" = 100 is invalid"));
+  EXPECT_TRUE(contains(bad(R"({"retry_delays_s": {"http": [1, "x"]}})"), "queue.retry_delays_s.http"));
+  EXPECT_TRUE(contains(bad(R"({"retry_jitter": 2})"), "queue.retry_jitter"));
+  EXPECT_TRUE(contains(bad(R"({"exec": {"x": {"path": "relative"}}})"), "queue.exec.x.path"));
+  EXPECT_TRUE(contains(bad(R"({"exec": {"x": {"path": "/bin/x", "shell": true}}})"),
+                       "unknown key \"queue.exec.x.shell\""));
+  EXPECT_TRUE(contains(bad(R"({"exec": {"x": {"path": "/bin/x", "timeout_ms": 60000}}})"),
+                       "shorter than queue.visibility_timeout_s"));
+  EXPECT_TRUE(contains(bad(R"({"exec": {"a b": {"path": "/bin/x"}}})"), "command name \"a b\""));
+  EXPECT_TRUE(contains(error_of(std::nullopt, env_of({{"LEVQOR_QUEUE_WORKERS", "many"}})),
+                       "LEVQOR_QUEUE_WORKERS=\"many\" is invalid"));
+}
+
 TEST(Config, EnvironmentOverridesTheFile) {
   TempDir dir;
   const auto path = dir.write("c.json", R"({"listen": "127.0.0.1:9999", "flags":

@@ -24,6 +24,10 @@ class Ctl : public ::testing::Test {
     config.admin_token_file = dir_.write("admin.token", kAdmin + "\n");
     config.producer_token_file = dir_.write("producer.token", kProducer + "\n");
     config.flags.set(Flag::ratelimit, FlagState::shadow);
+    ExecCommand fail;
+    fail.path = "/bin/false";
+    config.queue.exec["fail"] = fail;
+    config.queue.retry_delays["exec"] = {};  // dead after one attempt
     app_ = std::make_unique<App>(config, quiet_);
     base_ = parse_base_url("http://127.0.0.1:" + std::to_string(app_->start().port));
   }
@@ -47,6 +51,33 @@ TEST_F(Ctl, HealthPrintsTheBodyAndExitsZero) {
   EXPECT_NE(result.out.find(R"("status":"ok")"), std::string::npos) << result.out;
   EXPECT_EQ(result.out.back(), '\n');
   EXPECT_TRUE(result.err.empty());
+}
+
+TEST_F(Ctl, DlqListRetryAndJobsGet) {
+  // NEW_QUEUE_ENABLED is off: the job runs in the request and fails for good.
+  const auto posted = client(kProducer).post("/jobs", {{"type", "exec"}, {"payload", {{"command", "fail"}}}});
+  ASSERT_FALSE(posted.error) << *posted.error;
+  const auto id = posted.json.value("id", "");
+  EXPECT_EQ(posted.json.value("status", ""), "dead");
+
+  auto list = run_dlq_list(client(), 10, false);
+  EXPECT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_NE(list.out.find("1 dead job(s)"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find(id), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("exited with status 1"), std::string::npos) << list.out;
+
+  auto job = run_jobs_get(client(), id, false);
+  EXPECT_EQ(job.exit_code, 0) << job.err;
+  EXPECT_NE(job.out.find("status          dead"), std::string::npos) << job.out;
+
+  EXPECT_EQ(run_dlq_retry(client(), {}, false, false).exit_code, kExitUsage);
+  EXPECT_EQ(run_dlq_retry(client(), {id}, true, false).exit_code, kExitUsage);
+  EXPECT_EQ(run_dlq_retry(client(), {"not-an-id"}, false, false).exit_code, kExitUsage);
+  EXPECT_EQ(run_jobs_get(client(), "../ops", false).exit_code, kExitUsage);
+  const auto retried = run_dlq_retry(client(), {id}, false, false);
+  EXPECT_EQ(retried.exit_code, 0) << retried.err;
+  EXPECT_EQ(retried.out, "retried 1 job(s)\n");
+  EXPECT_EQ(run_dlq_retry(client(kProducer), {}, true, false).exit_code, kExitFailure);
 }
 
 TEST_F(Ctl, HealthOnAWrongPrefixExitsOne) {

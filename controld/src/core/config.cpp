@@ -133,12 +133,19 @@ const std::vector<std::string> kTopKeys = {
     "listen",          "log_level",       "data_dir",          "admin_token_file",
     "producer_token_file", "flags_file",  "flags",             "nginx_status_urls",
     "scrape_timeout_ms", "latency_window_s", "http_job_allow", "redis_url",
-    "database_url",    "sentry_dsn",      "error_tracking",    "http"};
+    "database_url",    "sentry_dsn",      "error_tracking",    "http",
+    "queue"};
 const std::vector<std::string> kErrorTrackingKeys = {"jsonl_max_bytes", "jsonl_files",
                                                      "max_events_per_minute", "environment"};
 const std::vector<std::string> kHttpKeys = {"max_body_bytes", "read_timeout_ms",
                                             "write_timeout_ms"};
 const std::vector<std::string> kInstanceKeys = {"name", "url"};
+const std::vector<std::string> kQueueKeys = {
+    "workers",        "fetch_batch",      "visibility_timeout_s", "retry_delays_s",
+    "retry_jitter",   "max_payload_bytes", "max_batch",           "shutdown_grace_ms",
+    "idempotency_ttl_s", "retention_s",   "http_timeout_ms",      "exec"};
+const std::vector<std::string> kExecKeys = {"path",  "args",          "args_allowed",
+                                            "timeout_ms", "env",      "max_output_bytes"};
 
 class FileReader {
  public:
@@ -200,6 +207,7 @@ class FileReader {
       apply_error_tracking(root["error_tracking"], config.error_tracking);
     }
     if (root.contains("http")) apply_http(root["http"], config.http);
+    if (root.contains("queue")) apply_queue(root["queue"], config.queue);
   }
 
  private:
@@ -376,6 +384,127 @@ class FileReader {
             [&](std::int64_t v) { out.write_timeout = std::chrono::milliseconds(v); }, p);
   }
 
+  void apply_queue(const json& section, QueueSettings& out) const {
+    const std::string p = "queue.";
+    if (!section.is_object()) bad("queue", section, "expected an object");
+    check_keys(section, p, kQueueKeys);
+    int_key(section, "workers", 0, 64,
+            [&](std::int64_t v) { out.workers = static_cast<unsigned>(v); }, p);
+    int_key(section, "fetch_batch", 1, 1000,
+            [&](std::int64_t v) { out.fetch_batch = static_cast<unsigned>(v); }, p);
+    int_key(section, "visibility_timeout_s", 1, 86400,
+            [&](std::int64_t v) { out.visibility_timeout = std::chrono::seconds(v); }, p);
+    if (section.contains("retry_delays_s")) {
+      out.retry_delays = retry_delays(section["retry_delays_s"]);
+    }
+    if (section.contains("retry_jitter")) {
+      const auto& v = section["retry_jitter"];
+      if (!v.is_number() || v.get<double>() < 0 || v.get<double>() > 0.5) {
+        bad(p + "retry_jitter", v, "expected a number from 0 to 0.5 (0.1 = +-10 %)");
+      }
+      out.retry_jitter = v.get<double>();
+    }
+    int_key(section, "max_payload_bytes", 64, 16 * 1024 * 1024,
+            [&](std::int64_t v) { out.max_payload_bytes = static_cast<std::size_t>(v); }, p);
+    int_key(section, "max_batch", 1, 10000,
+            [&](std::int64_t v) { out.max_batch = static_cast<std::size_t>(v); }, p);
+    int_key(section, "shutdown_grace_ms", 0, 600000,
+            [&](std::int64_t v) { out.shutdown_grace = std::chrono::milliseconds(v); }, p);
+    int_key(section, "idempotency_ttl_s", 60, 30 * 86400,
+            [&](std::int64_t v) { out.idempotency_ttl = std::chrono::seconds(v); }, p);
+    int_key(section, "retention_s", 60, 365 * 86400,
+            [&](std::int64_t v) { out.retention = std::chrono::seconds(v); }, p);
+    int_key(section, "http_timeout_ms", 10, 600000,
+            [&](std::int64_t v) { out.http_timeout = std::chrono::milliseconds(v); }, p);
+    if (section.contains("exec")) out.exec = exec_commands(section["exec"]);
+    for (const auto& [name, command] : out.exec) {
+      if (command.timeout >= out.visibility_timeout) {
+        bad(p + "exec." + name + ".timeout_ms", json(command.timeout.count()),
+            "must be shorter than queue.visibility_timeout_s (" +
+                std::to_string(out.visibility_timeout.count()) +
+                " s), or the job would be delivered again while it runs");
+      }
+    }
+    if (out.http_timeout >= out.visibility_timeout) {
+      bad(p + "http_timeout_ms", json(out.http_timeout.count()),
+          "must be shorter than queue.visibility_timeout_s");
+    }
+  }
+
+  std::map<std::string, std::vector<std::chrono::milliseconds>> retry_delays(
+      const json& value) const {
+    const std::string key = "queue.retry_delays_s";
+    if (!value.is_object()) {
+      bad(key, value, "expected an object of job type -> list of seconds, e.g. "
+                      "{\"default\":[1,5,15],\"http\":[2,10,30]}");
+    }
+    std::map<std::string, std::vector<std::chrono::milliseconds>> out;
+    for (const auto& [type, list] : value.items()) {
+      const auto item_key = key + "." + type;
+      if (!list.is_array() || list.size() > 20) bad(item_key, list, "expected 0 to 20 numbers");
+      auto& delays = out[type];
+      for (const auto& delay : list) {
+        if (!delay.is_number() || delay.get<double>() < 0 || delay.get<double>() > 86400) {
+          bad(item_key, list, "each delay is a number of seconds from 0 to 86400");
+        }
+        delays.emplace_back(static_cast<std::int64_t>(delay.get<double>() * 1000 + 0.5));
+      }
+    }
+    if (out.count("default") == 0) {
+      out["default"] = QueueSettings{}.retry_delays.at("default");
+    }
+    return out;
+  }
+
+  std::map<std::string, ExecCommand> exec_commands(const json& value) const {
+    const std::string key = "queue.exec";
+    if (!value.is_object()) {
+      bad(key, value, "expected an object of command name -> {\"path\":...}");
+    }
+    std::map<std::string, ExecCommand> out;
+    for (const auto& [name, spec] : value.items()) {
+      const auto p = key + "." + name + ".";
+      if (name.empty() || name.size() > 64 ||
+          name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") !=
+              std::string::npos) {
+        throw ConfigError(where(key) + ": command name " + quoted(name) +
+                          " is invalid: use 1 to 64 letters, digits, '_', '-' or '.'");
+      }
+      if (!spec.is_object()) bad(key + "." + name, spec, "expected an object");
+      check_keys(spec, p, kExecKeys);
+      if (!spec.contains("path")) bad(key + "." + name, spec, "missing \"path\"");
+      ExecCommand command;
+      string_key(spec, "path", [&](const std::string& v) {
+        if (v.empty() || v.front() != '/') invalid("expected an absolute path to a program");
+        command.path = v;
+      }, p);
+      if (spec.contains("args")) {
+        command.args = string_list(spec["args"], p + "args", [](const std::string& v) { return v; });
+      }
+      if (spec.contains("args_allowed")) {
+        if (!spec["args_allowed"].is_boolean()) bad(p + "args_allowed", spec["args_allowed"], "expected true or false");
+        command.args_allowed = spec["args_allowed"].get<bool>();
+      }
+      int_key(spec, "timeout_ms", 10, 3600 * 1000,
+              [&](std::int64_t v) { command.timeout = std::chrono::milliseconds(v); }, p);
+      int_key(spec, "max_output_bytes", 0, 16 * 1024 * 1024,
+              [&](std::int64_t v) { command.max_output_bytes = static_cast<std::size_t>(v); }, p);
+      if (spec.contains("env")) {
+        const auto& env = spec["env"];
+        if (!env.is_object()) bad(p + "env", env, "expected an object of NAME -> value");
+        for (const auto& [var, val] : env.items()) {
+          if (var.empty() || var.find('=') != std::string::npos) {
+            bad(p + "env", env, "variable names are non-empty and have no '='");
+          }
+          string_value(p + "env." + var, val,
+                       [&](const std::string& v) { command.env.emplace_back(var, v); });
+        }
+      }
+      out.emplace(name, std::move(command));
+    }
+    return out;
+  }
+
   std::string path_;
 };
 
@@ -432,6 +561,13 @@ void apply_environment(Config& config, const EnvLookup& env) {
     std::vector<std::string> prefixes;
     for (const auto& item : split_commas(v)) prefixes.push_back(prefix_value(item));
     config.http_job_allow = std::move(prefixes);
+  });
+  e.with("LEVQOR_QUEUE_WORKERS", [&](const std::string& v) {
+    if (v.empty() || v.size() > 2 || v.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoi(v) > 64) {
+      invalid("expected a whole number from 0 to 64");
+    }
+    config.queue.workers = static_cast<unsigned>(std::stoi(v));
   });
   e.optional("REDIS_URL", config.redis_url, redis_url_value);
   e.optional("DATABASE_URL", config.database_url, database_url_value);

@@ -78,6 +78,10 @@ ApiResult ApiClient::put(const std::string& path, const nlohmann::json& body) co
   return call("PUT", path, body.dump());
 }
 
+ApiResult ApiClient::post(const std::string& path, const nlohmann::json& body) const {
+  return call("POST", path, body.dump());
+}
+
 ApiResult ApiClient::call(const std::string& method, const std::string& path,
                           const std::string& body) const {
   auto client = make_client(base_, timeout_);

@@ -140,4 +140,84 @@ CommandResult run_rollback(const ApiClient& client, bool json) {
   return CommandResult{kExitOk, out + flags_table(after.json), ""};
 }
 
+namespace {
+
+bool job_id_shape(const std::string& id) {
+  return id.size() == 32 && id.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+std::string text_of(const nlohmann::json& value) {
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_null()) return "-";
+  return value.dump();
+}
+
+}  // namespace
+
+CommandResult run_dlq_list(const ApiClient& client, int limit, bool json) {
+  const auto dlq = client.get("/ops/dlq?limit=" + std::to_string(limit));
+  if (dlq.error) return failure(*dlq.error);
+  if (json) return CommandResult{kExitOk, pretty(dlq.json), ""};
+  std::ostringstream out;
+  const auto jobs = dlq.json.value("jobs", nlohmann::json::array());
+  out << dlq.json.value("total", 0) << " dead job(s)";
+  if (jobs.size() < dlq.json.value("total", std::size_t{0})) out << ", newest " << jobs.size() << " shown";
+  out << "\n";
+  if (jobs.empty()) return CommandResult{kExitOk, out.str(), ""};
+  out << std::left << std::setw(34) << "ID" << std::setw(8) << "TYPE" << std::setw(10)
+      << "ATTEMPTS" << std::setw(26) << "DEAD SINCE" << "LAST ERROR\n";
+  for (const auto& job : jobs) {
+    out << std::setw(34) << text_of(job.value("id", nlohmann::json())) << std::setw(8)
+        << text_of(job.value("type", nlohmann::json())) << std::setw(10)
+        << job.value("attempts", 0) << std::setw(26)
+        << text_of(job.value("finished_at", nlohmann::json())) << text_of(job.value("last_error", nlohmann::json()))
+        << "\n";
+  }
+  return CommandResult{kExitOk, out.str(), ""};
+}
+
+CommandResult run_dlq_retry(const ApiClient& client, const std::vector<std::string>& ids,
+                            bool all, bool json) {
+  if (all == !ids.empty()) {
+    return CommandResult{kExitUsage, "", "levqorctl: dlq retry takes job ids or --all (not both)\n"};
+  }
+  for (const auto& id : ids) {
+    if (!job_id_shape(id)) {
+      return CommandResult{kExitUsage, "",
+                           "levqorctl: \"" + id + "\" is not a job id (32 hex digits)\n"};
+    }
+  }
+  nlohmann::json body = nlohmann::json::object();
+  if (all) {
+    body["all"] = true;
+  } else {
+    body["ids"] = ids;
+  }
+  const auto result = client.post("/ops/dlq/retry", body);
+  if (result.error) return failure(*result.error);
+  if (json) return CommandResult{kExitOk, pretty(result.json), ""};
+  const auto n = result.json.value("retried", 0);
+  std::string out = "retried " + std::to_string(n) + " job(s)";
+  if (!all && static_cast<std::size_t>(n) < ids.size()) {
+    out += " (" + std::to_string(ids.size() - static_cast<std::size_t>(n)) +
+           " were not in the dead-letter queue)";
+  }
+  return CommandResult{kExitOk, out + "\n", ""};
+}
+
+CommandResult run_jobs_get(const ApiClient& client, const std::string& id, bool json) {
+  if (!job_id_shape(id)) {
+    return CommandResult{kExitUsage, "", "levqorctl: \"" + id + "\" is not a job id (32 hex digits)\n"};
+  }
+  const auto job = client.get("/jobs/" + id);
+  if (job.error) return failure(*job.error);
+  if (json) return CommandResult{kExitOk, pretty(job.json), ""};
+  std::ostringstream out;
+  out << std::left;
+  for (const auto& [key, value] : job.json.items()) {
+    out << std::setw(16) << key << text_of(value) << "\n";
+  }
+  return CommandResult{kExitOk, out.str(), ""};
+}
+
 }  // namespace levqor::controld::ctl

@@ -6,6 +6,9 @@
 //     flags get              the five runtime flags
 //     flags set NAME VALUE   set one flag (off, shadow, on)
 //     rollback               every flag off, one request, no nginx reload
+//     dlq list [--limit N]   dead-lettered jobs
+//     dlq retry ID...|--all  put dead jobs back in the queue
+//     jobs get ID            one job's state
 //
 // URL defaults to $LEVQOR_URL, else http://127.0.0.1:8089. The admin token
 // is read from FILE or $LEVQOR_TOKEN_FILE (status, flags and rollback need it).
@@ -16,6 +19,7 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -87,6 +91,24 @@ int main(int argc, char** argv) {
   auto* rollback = cli.add_subcommand(
       "rollback", "turn every flag off at once (the emergency rollback; no nginx reload)");
 
+  auto* dlq = cli.add_subcommand("dlq", "the dead-letter queue");
+  dlq->require_subcommand(1);
+  auto* dlq_list = dlq->add_subcommand("list", "dead-lettered jobs, newest first");
+  int dlq_limit = 100;
+  dlq_list->add_option("--limit", dlq_limit, "at most this many")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10000));
+  auto* dlq_retry = dlq->add_subcommand("retry", "put dead jobs back in the queue: ID... or --all");
+  std::vector<std::string> retry_ids;
+  bool retry_all = false;
+  dlq_retry->add_option("ID", retry_ids, "job ids");
+  dlq_retry->add_flag("--all", retry_all, "every dead job");
+  auto* jobs = cli.add_subcommand("jobs", "jobs");
+  jobs->require_subcommand(1);
+  auto* jobs_get = jobs->add_subcommand("get", "one job's state: jobs get ID");
+  std::string job_id;
+  jobs_get->add_option("ID", job_id, "the job id")->required();
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -119,5 +141,8 @@ int main(int argc, char** argv) {
   if (flags_get->parsed()) return emit(ctl::run_flags_get(client, json));
   if (flags_set->parsed()) return emit(ctl::run_flags_set(client, flag_name, flag_value, json));
   if (rollback->parsed()) return emit(ctl::run_rollback(client, json));
+  if (dlq_list->parsed()) return emit(ctl::run_dlq_list(client, dlq_limit, json));
+  if (dlq_retry->parsed()) return emit(ctl::run_dlq_retry(client, retry_ids, retry_all, json));
+  if (jobs_get->parsed()) return emit(ctl::run_jobs_get(client, job_id, json));
   return ctl::kExitUsage;  // unreachable: require_subcommand(1)
 }

@@ -14,6 +14,7 @@
 #include "levqor/controld/health/health_service.h"
 #include "levqor/controld/metrics/registry.h"
 #include "levqor/controld/metrics/service.h"
+#include "levqor/controld/queue/service.h"
 #include "levqor/controld/tracking/tracker.h"
 
 namespace levqor::controld {
@@ -53,14 +54,15 @@ class App {
   // everything keeps running as it was.
   void reload_failed(const std::string& error);
 
-  void stop() { server_.stop(); }
+  // Stops accepting requests and stops the queue's workers from fetching.
+  void stop();
   bool stopped() const { return server_.stopped(); }
-  bool wait_stopped(std::chrono::milliseconds timeout) const {
-    return server_.wait_stopped(timeout);
-  }
+  // Waits for the requests in flight and the jobs being run.
+  bool wait_stopped(std::chrono::milliseconds timeout);
 
   tracking::ErrorTracker& errors() { return errors_; }
   const flags::FlagStore& flags() const { return flags_; }
+  queue::QueueService& queue() { return queue_; }
 
  private:
   api::Router routes();
@@ -82,6 +84,7 @@ class App {
   flags::FlagStore flags_;
   metrics::MetricsService metrics_;
   health::HealthService health_;
+  queue::QueueService queue_;
   metrics::Family<metrics::Counter>& requests_;
   metrics::Counter& reloads_ok_;
   metrics::Counter& reloads_failed_;

@@ -1,6 +1,8 @@
 package Test::Levqor::Redis;
 # A real redis-server on loopback for a test suite: its own port, unix
 # socket and temp dir; stopped at exit. Control with cli(), kill(), restart().
+# persist => 1 turns on the append-only file with fsync on every write, so a
+# kill -9 and a restart keep every write Redis acknowledged (the queue tests).
 use strict;
 use warnings;
 use File::Temp qw(tempdir);
@@ -13,6 +15,7 @@ sub new {
     my $self = bless {
         port     => $opt{port} // free_port(),
         password => $opt{password},
+        persist  => $opt{persist},
         dir      => tempdir('levqor-redis-XXXXXX', TMPDIR => 1, CLEANUP => 1),
     }, $class;
     $self->{socket} = "$self->{dir}/redis.sock";
@@ -29,7 +32,9 @@ sub start {
     my ($self) = @_;
     my @cmd = ('/usr/bin/redis-server', '--port', $self->{port}, '--bind', '127.0.0.1',
                '--unixsocket', $self->{socket}, '--unixsocketperm', '700', '--save', '',
-               '--appendonly', 'no', '--dir', $self->{dir}, '--daemonize', 'no', '--loglevel', 'warning');
+               ($self->{persist} ? ('--appendonly', 'yes', '--appendfsync', 'always')
+                                : ('--appendonly', 'no')),
+               '--dir', $self->{dir}, '--daemonize', 'no', '--loglevel', 'warning');
     push @cmd, '--requirepass', $self->{password} if defined $self->{password};
     $self->{proc} = Test::Levqor::Process::spawn_server(
         name  => "redis-$self->{port}",

@@ -4,9 +4,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "levqor/controld/core/flag_set.h"
@@ -51,6 +53,51 @@ struct HttpSettings {
   }
 };
 
+// One command that `exec` jobs may run, declared by name in the config
+// (queue.exec.<name>). The API names it and may pass arguments; it never
+// gives a path or a shell line.
+struct ExecCommand {
+  std::string path;                   // absolute path of the program
+  std::vector<std::string> args;      // fixed arguments, always first
+  bool args_allowed = false;          // may a job append its own arguments?
+  std::chrono::milliseconds timeout{10000};  // then SIGKILL to its process group
+  std::vector<std::pair<std::string, std::string>> env;  // the whole environment
+  std::size_t max_output_bytes = 64 * 1024;  // stdout and stderr, each, kept
+
+  friend bool operator==(const ExecCommand& a, const ExecCommand& b) {
+    return a.path == b.path && a.args == b.args && a.args_allowed == b.args_allowed &&
+           a.timeout == b.timeout && a.env == b.env && a.max_output_bytes == b.max_output_bytes;
+  }
+};
+
+// The job queue (docs/controld.md, "Job queue").
+struct QueueSettings {
+  unsigned workers = 4;                           // worker threads
+  unsigned fetch_batch = 200;                     // jobs one worker takes per fetch
+  std::chrono::seconds visibility_timeout{30};    // then a held job is delivered again
+  // Waits before retries 1, 2, 3, ... by job type; "default" for the rest.
+  // A job is attempted 1 + delays.size() times, then dead-lettered.
+  std::map<std::string, std::vector<std::chrono::milliseconds>> retry_delays = {
+      {"default", {std::chrono::seconds(1), std::chrono::seconds(5), std::chrono::seconds(15)}}};
+  double retry_jitter = 0.1;                      // +-10 % on every delay
+  std::size_t max_payload_bytes = 64 * 1024;      // one job's payload, as JSON
+  std::size_t max_batch = 1000;                   // jobs per POST /jobs
+  std::chrono::milliseconds shutdown_grace{5000}; // in-flight jobs at SIGTERM
+  std::chrono::seconds idempotency_ttl{86400};    // Idempotency-Key lifetime
+  std::chrono::seconds retention{7 * 86400};      // finished job records kept
+  std::chrono::milliseconds http_timeout{10000};  // http jobs without timeout_ms
+  std::map<std::string, ExecCommand> exec;        // commands exec jobs may run
+
+  friend bool operator==(const QueueSettings& a, const QueueSettings& b) {
+    return a.workers == b.workers && a.fetch_batch == b.fetch_batch &&
+           a.visibility_timeout == b.visibility_timeout && a.retry_delays == b.retry_delays &&
+           a.retry_jitter == b.retry_jitter && a.max_payload_bytes == b.max_payload_bytes &&
+           a.max_batch == b.max_batch && a.shutdown_grace == b.shutdown_grace &&
+           a.idempotency_ttl == b.idempotency_ttl && a.retention == b.retention &&
+           a.http_timeout == b.http_timeout && a.exec == b.exec;
+  }
+};
+
 // Everything levqor-controld is told at start-up (and on SIGHUP). Defaults
 // make the daemon run with no file and no environment at all (design.md,
 // "controld configuration"); docs/controld.md documents every key. A plain
@@ -79,6 +126,7 @@ struct Config {
   std::optional<std::string> sentry_dsn;
   ErrorTrackingSettings error_tracking;
   HttpSettings http;
+  QueueSettings queue;
 };
 
 // A configuration value that cannot be used. what() names the setting (the

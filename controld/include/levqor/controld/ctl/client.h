@@ -43,6 +43,7 @@ class ApiClient {
 
   ApiResult get(const std::string& path) const;
   ApiResult put(const std::string& path, const nlohmann::json& body) const;
+  ApiResult post(const std::string& path, const nlohmann::json& body) const;
   const BaseUrl& base() const { return base_; }
 
  private:

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -32,6 +33,17 @@ CommandResult run_flags_set(const ApiClient& client, const std::string& name,
 // `rollback`: every flag off in one PUT; prints the new set and what it
 // changed (when the previous set could be read first).
 CommandResult run_rollback(const ApiClient& client, bool json);
+
+// `dlq list [--limit N]`: dead-lettered jobs, newest first.
+CommandResult run_dlq_list(const ApiClient& client, int limit, bool json);
+
+// `dlq retry ID...` or `dlq retry --all`: back into the queue. A usage
+// error (2) for neither or both, or an id that is not a job id.
+CommandResult run_dlq_retry(const ApiClient& client, const std::vector<std::string>& ids,
+                            bool all, bool json);
+
+// `jobs get ID`: one job.
+CommandResult run_jobs_get(const ApiClient& client, const std::string& id, bool json);
 
 // The flags as a two-column table.
 std::string flags_table(const nlohmann::json& flags);

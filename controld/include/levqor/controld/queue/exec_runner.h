@@ -1,0 +1,40 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace levqor::controld::queue {
+
+// One run of a configured command (an `exec` job).
+struct ExecSpec {
+  std::string path;                // absolute; run as is, no shell, no PATH lookup
+  std::vector<std::string> argv;   // argv[0] first
+  std::vector<std::pair<std::string, std::string>> env;  // the child's whole environment
+  std::chrono::milliseconds timeout{10000};
+  std::size_t max_output_bytes = 64 * 1024;  // kept of stdout and of stderr, each
+};
+
+struct ExecResult {
+  bool started = false;     // false: spawn failed (see error)
+  bool timed_out = false;   // killed after the timeout
+  int exit_code = -1;       // when it exited normally
+  int signal = 0;           // when a signal ended it
+  std::string out;          // captured stdout, cut at max_output_bytes
+  std::string err;          // captured stderr, likewise
+  bool truncated = false;   // more output than was kept
+  std::string error;        // spawn failure
+  std::chrono::duration<double> elapsed{0};
+};
+
+// Runs the program with posix_spawn in a new process group, with an empty
+// signal mask and default dispositions (controld blocks SIGTERM/SIGINT/SIGHUP
+// in every thread; the child must not inherit that), stdin from /dev/null and
+// stdout/stderr captured through pipes. Past the timeout the whole process
+// group gets SIGKILL. Never throws for the child's failures.
+// Thread-safety: a free function; concurrent calls are independent.
+ExecResult run_command(const ExecSpec& spec);
+
+}  // namespace levqor::controld::queue

@@ -1,0 +1,35 @@
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "levqor/controld/queue/executor.h"
+#include "levqor/controld/queue/job.h"
+
+namespace levqor::controld::queue {
+
+// A POST /jobs body, checked: one job {"type":...,"payload":{...}} or a
+// batch {"jobs":[...]}.
+struct JobRequest {
+  std::vector<NewJob> jobs;  // ids assigned
+  bool batch = false;
+  // Identifies the request's content (types and payloads): an
+  // Idempotency-Key reused with a different body is refused.
+  std::string fingerprint;
+};
+
+struct JobLimits {
+  std::size_t max_payload_bytes = 64 * 1024;
+  std::size_t max_batch = 1000;
+};
+
+// Parses and validates everything before anything is stored: the whole
+// request is accepted or none of it. Throws InvalidJob (invalid_json,
+// invalid_job, unknown_job_type, payload_too_large, too_many_jobs, and the
+// executors' own codes), naming the job (jobs[3]) and the field.
+JobRequest parse_job_request(std::string_view body, const ExecutorRegistry& executors,
+                             const JobLimits& limits, UnixMs now);
+
+}  // namespace levqor::controld::queue

@@ -1,0 +1,76 @@
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "levqor/controld/core/log.h"
+#include "levqor/controld/core/urls.h"
+#include "levqor/controld/queue/backend.h"
+#include "levqor/controld/queue/redis_connection.h"
+#include "levqor/controld/queue/spool.h"
+
+namespace levqor::controld::queue {
+
+// The queue on Redis (REDIS_URL): a stream `levqor:jobs` read by the
+// consumer group `workers` (XREADGROUP COUNT n, one consumer per worker
+// thread), a hash per job `levqor:job:<id>`, retries waiting in the sorted
+// set `levqor:delayed`, the dead-letter queue in the sorted set `levqor:dlq`,
+// idempotency keys `levqor:idem:<key>` (SET NX EX). Every transition is one
+// Lua script, so it is atomic: enqueue (key + hashes + XADDs), complete (a
+// whole batch: hashes, XACK, XDEL, ZADD), promote, reclaim (XAUTOCLAIM of
+// deliveries idle past the visibility timeout, re-added to the stream),
+// DLQ retry. A completion whose stream entry is no longer the job's current
+// one (it was reclaimed meanwhile) changes nothing.
+//
+// When Redis cannot be reached, enqueue() writes to the Spool and
+// maintain() drains it into Redis, oldest first, once Redis answers.
+// No job is lost on a Redis restart as long as Redis persists what it
+// acknowledged (appendonly yes; docs/controld.md).
+//
+// Thread-safety: every member may be called concurrently; API calls share
+// a small pool of connections, each consumer owns one.
+class RedisBackend final : public Backend {
+ public:
+  RedisBackend(const RedisUrl& url, const std::string& spool_path, BackendSettings settings,
+               const Logger& log);
+  ~RedisBackend() override;
+
+  std::string_view name() const override { return "redis"; }
+  EnqueueResult enqueue(const EnqueueRequest& request) override;
+  void complete_inline(const std::vector<Completion>& done, UnixMs now) override;
+  std::unique_ptr<Consumer> consumer(const std::string& name) override;
+  std::optional<JobRecord> get(const std::string& id) override;
+  std::vector<JobRecord> dead(std::size_t limit) override;
+  std::size_t retry_dead(const std::vector<std::string>& ids, bool all, UnixMs now) override;
+  QueueStats stats(UnixMs now) override;
+  MaintenanceResult maintain(UnixMs now) override;
+
+  // For the consumers.
+  std::unique_ptr<RedisConnection> connect() const;
+  void mark(bool up);
+  void complete_on(RedisConnection& connection, const std::vector<Completion>& done, UnixMs now);
+  void ensure_group(RedisConnection& connection);
+
+ private:
+  class Lease;
+  std::unique_ptr<RedisConnection> acquire();
+  void release(std::unique_ptr<RedisConnection> connection);
+  EnqueueResult enqueue_redis(RedisConnection& connection, const EnqueueRequest& request);
+  std::size_t drain(UnixMs now);
+
+  const RedisUrl url_;
+  const BackendSettings settings_;
+  const Logger& log_;
+  Spool spool_;
+  std::atomic<bool> up_{true};
+  std::atomic<UnixMs> down_since_{0};
+  std::mutex pool_mutex_;
+  std::vector<std::unique_ptr<RedisConnection>> pool_;
+  std::unique_ptr<RedisConnection> maintenance_;  // the scheduler thread's own
+  UnixMs last_cleanup_ = 0;                       // scheduler thread only
+};
+
+}  // namespace levqor::controld::queue

@@ -1,0 +1,147 @@
+#include "levqor/controld/queue/redis_connection.h"
+
+#include <hiredis/hiredis.h>
+#include <openssl/sha.h>
+
+#include <cstdio>
+
+#include "levqor/controld/queue/backend.h"
+
+namespace levqor::controld::queue {
+namespace {
+
+timeval to_timeval(std::chrono::milliseconds ms) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
+  return tv;
+}
+
+}  // namespace
+
+void ReplyDeleter::operator()(redisReply* reply) const { freeReplyObject(reply); }
+
+RedisScript::RedisScript(std::string text) : source(std::move(text)) {
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(source.data()), source.size(), digest);
+  char hex[2 * SHA_DIGEST_LENGTH + 1];
+  for (int i = 0; i < SHA_DIGEST_LENGTH; ++i) std::snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+  sha1 = hex;
+}
+
+RedisConnection::RedisConnection(RedisUrl url, std::chrono::milliseconds connect_timeout,
+                                 std::chrono::milliseconds command_timeout)
+    : url_(std::move(url)),
+      connect_timeout_(connect_timeout),
+      command_timeout_(command_timeout) {}
+
+RedisConnection::~RedisConnection() { close(); }
+
+void RedisConnection::close() {
+  if (ctx_ != nullptr) redisFree(ctx_);
+  ctx_ = nullptr;
+}
+
+void RedisConnection::fail(const std::string& what) {
+  std::string why = what;
+  if (ctx_ != nullptr && ctx_->err != 0) why += ": " + std::string(ctx_->errstr);
+  close();
+  throw BackendError("redis " + url_.host + ":" + std::to_string(url_.port) + ": " + why);
+}
+
+void RedisConnection::ensure_connected() {
+  if (ctx_ != nullptr) return;
+  ctx_ = redisConnectWithTimeout(url_.host.c_str(), url_.port, to_timeval(connect_timeout_));
+  if (ctx_ == nullptr) throw BackendError("redis: cannot allocate a context");
+  if (ctx_->err != 0) fail("connect");
+  redisSetTimeout(ctx_, to_timeval(command_timeout_));
+  if (!url_.password.empty()) {
+    auto auth = url_.username.empty() ? command({"AUTH", url_.password})
+                                       : command({"AUTH", url_.username, url_.password});
+    if (reply_is_error(auth.get())) fail("AUTH failed: " + reply_string(auth.get()));
+  }
+  if (url_.db != 0) {
+    const auto db = std::to_string(url_.db);
+    auto select = command({"SELECT", db});
+    if (reply_is_error(select.get())) fail("SELECT failed: " + reply_string(select.get()));
+  }
+}
+
+void RedisConnection::append(const std::vector<std::string_view>& argv) {
+  argv_.clear();
+  argvlen_.clear();
+  for (const auto& a : argv) {
+    argv_.push_back(a.data());
+    argvlen_.push_back(a.size());
+  }
+  if (redisAppendCommandArgv(ctx_, static_cast<int>(argv_.size()), argv_.data(),
+                             argvlen_.data()) != REDIS_OK) {
+    fail("cannot format a command");
+  }
+}
+
+RedisReply RedisConnection::read_reply() {
+  void* raw = nullptr;
+  if (redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr) fail("connection lost");
+  return RedisReply(static_cast<redisReply*>(raw));
+}
+
+RedisReply RedisConnection::command(const std::vector<std::string_view>& argv) {
+  ensure_connected();
+  append(argv);
+  return read_reply();
+}
+
+std::vector<RedisReply> RedisConnection::pipeline(
+    const std::vector<std::vector<std::string_view>>& commands) {
+  ensure_connected();
+  for (const auto& argv : commands) append(argv);
+  std::vector<RedisReply> replies;
+  replies.reserve(commands.size());
+  for (std::size_t i = 0; i < commands.size(); ++i) replies.push_back(read_reply());
+  return replies;
+}
+
+RedisReply RedisConnection::eval(const RedisScript& script,
+                                 const std::vector<std::string_view>& args) {
+  std::vector<std::string_view> argv;
+  argv.reserve(args.size() + 3);
+  argv.push_back("EVALSHA");
+  argv.push_back(script.sha1);
+  argv.push_back("0");
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto reply = command(argv);
+  if (reply_is_error(reply.get()) && reply_string(reply.get()).rfind("NOSCRIPT", 0) == 0) {
+    argv[0] = "EVAL";
+    argv[1] = script.source;
+    reply = command(argv);
+  }
+  if (reply_is_error(reply.get())) {
+    throw BackendError("redis script failed: " + reply_string(reply.get()));
+  }
+  return reply;
+}
+
+std::string reply_string(const redisReply* reply) {
+  if (reply == nullptr) return {};
+  switch (reply->type) {
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+    case REDIS_REPLY_ERROR: return std::string(reply->str, reply->len);
+    case REDIS_REPLY_INTEGER: return std::to_string(reply->integer);
+    default: return {};
+  }
+}
+
+long long reply_integer(const redisReply* reply) {
+  if (reply == nullptr) return 0;
+  if (reply->type == REDIS_REPLY_INTEGER) return reply->integer;
+  if (reply->type == REDIS_REPLY_STRING) return std::atoll(reply->str);
+  return 0;
+}
+
+bool reply_is_error(const redisReply* reply) {
+  return reply != nullptr && reply->type == REDIS_REPLY_ERROR;
+}
+
+}  // namespace levqor::controld::queue

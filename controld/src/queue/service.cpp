@@ -1,0 +1,477 @@
+#include "levqor/controld/queue/service.h"
+
+#include <unistd.h>
+
+#include <random>
+
+#include "levqor/controld/core/files.h"
+#include "levqor/controld/core/urls.h"
+#include "levqor/controld/queue/redis_backend.h"
+#include "levqor/controld/queue/sqlite_backend.h"
+
+namespace levqor::controld::queue {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr milliseconds kFetchWait{250};
+constexpr milliseconds kSchedulerTick{100};
+constexpr std::size_t kHttpConcurrency = 16;
+
+const std::vector<double> kDurationBuckets = {0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                              0.25,   0.5,   1,     2.5,  5,     10,   30, 60};
+
+double unit_random() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+}
+
+std::unique_ptr<Backend> open_backend(const QueueService::Settings& settings, const Logger& log) {
+  // App creates data_dir too, but after its members: the queue comes first.
+  ensure_directory(settings.data_dir, 0755);
+  BackendSettings b;
+  b.visibility_timeout = settings.queue.visibility_timeout;
+  b.idempotency_ttl = settings.queue.idempotency_ttl;
+  b.retention = settings.queue.retention;
+  if (settings.redis_url) {
+    return std::make_unique<RedisBackend>(parse_redis_url(*settings.redis_url),
+                                          settings.data_dir + "/queue-spool.sqlite", b, log);
+  }
+  return std::make_unique<SqliteBackend>(settings.data_dir + "/queue.sqlite", b);
+}
+
+}  // namespace
+
+QueueService::Settings QueueService::settings_from(const Config& config) {
+  return {config.queue, config.http_job_allow, config.redis_url, config.data_dir};
+}
+
+QueueService::QueueService(Settings settings, metrics::Registry& registry, const Logger& log,
+                           tracking::ErrorTracker& errors)
+    : settings_(std::move(settings)),
+      log_(log),
+      errors_(errors),
+      registry_(registry),
+      backend_(open_backend(settings_, log)),
+      jobs_total_(registry.counter("levqor_jobs_total",
+                                   "Job attempts finished, by job type and result: succeeded, "
+                                   "retry (failed, tried again later), dead (failed for good).",
+                                   {"type", "result"})),
+      enqueued_total_(registry.counter("levqor_jobs_enqueued_total",
+                                       "Jobs accepted by POST /jobs, by job type.", {"type"})),
+      retries_total_(registry.counter("levqor_job_retries_total",
+                                      "Retries scheduled after a failed attempt, by job type.",
+                                      {"type"})),
+      duration_(registry.histogram("levqor_job_duration_seconds",
+                                   "Time one attempt of a job took, by job type.", {"type"},
+                                   kDurationBuckets)),
+      depth_(registry.gauge("levqor_queue_depth",
+                            "Jobs waiting for a worker (new, and retries that are due).")
+                 .labels({})),
+      dlq_depth_(registry.gauge("levqor_dlq_depth", "Jobs in the dead-letter queue.").labels({})),
+      delayed_(registry.gauge("levqor_queue_delayed",
+                              "Retries waiting for their time.").labels({})),
+      running_(registry.gauge("levqor_queue_running", "Jobs held by workers.").labels({})),
+      spool_(registry.gauge("levqor_queue_spool_size",
+                            "Jobs in the local spool, waiting for Redis to come back.")
+                 .labels({})),
+      backend_up_(registry.gauge("levqor_queue_backend_up",
+                                 "1 when the queue backend (redis or sqlite) answers.",
+                                 {"backend"})
+                      .labels({std::string(backend_->name())})),
+      oldest_age_(registry.gauge("levqor_queue_oldest_age_seconds",
+                                 "Age of the oldest job waiting for a worker.")
+                      .labels({})),
+      redelivered_(registry.counter("levqor_jobs_redelivered_total",
+                                    "Deliveries whose visibility timeout ran out (a worker "
+                                    "crashed or hung), delivered again.")
+                       .labels({})),
+      spooled_total_(registry.counter("levqor_jobs_spooled_total",
+                                      "Jobs written to the local spool because Redis was away.")
+                         .labels({})) {
+  rules_ = make_rules(settings_);
+  backend_up_.set(1);
+  for (const auto& type : rules_->executors.types()) metrics_for(type);
+}
+
+QueueService::~QueueService() {
+  stop();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+std::shared_ptr<const QueueService::Rules> QueueService::make_rules(const Settings& s) const {
+  ExecutorRegistry executors;
+  executors.add("noop", make_noop_executor());
+  executors.add("http", make_http_executor(s.http_job_allow, s.queue.http_timeout,
+                                           s.queue.visibility_timeout - milliseconds(1000)));
+  executors.add("exec", make_exec_executor(s.queue.exec));
+  for (const auto& [type, executor] : builtins_) executors.add(type, executor);
+  return std::make_shared<const Rules>(
+      Rules{std::move(executors), RetryPolicy(s.queue.retry_delays, s.queue.retry_jitter),
+            JobLimits{s.queue.max_payload_bytes, s.queue.max_batch}});
+}
+
+std::shared_ptr<const QueueService::Rules> QueueService::rules() const {
+  std::lock_guard<std::mutex> lock(rules_mutex_);
+  return rules_;
+}
+
+void QueueService::register_executor(const std::string& type,
+                                     std::shared_ptr<const Executor> executor) {
+  std::lock_guard<std::mutex> lock(rules_mutex_);
+  builtins_[type] = std::move(executor);
+  auto next = std::make_shared<Rules>(*rules_);
+  next->executors.add(type, builtins_[type]);
+  rules_ = std::move(next);
+}
+
+void QueueService::reconfigure(const Settings& settings) {
+  Settings next = settings_;
+  next.http_job_allow = settings.http_job_allow;
+  next.queue.exec = settings.queue.exec;
+  next.queue.retry_delays = settings.queue.retry_delays;
+  next.queue.retry_jitter = settings.queue.retry_jitter;
+  next.queue.max_payload_bytes = settings.queue.max_payload_bytes;
+  next.queue.max_batch = settings.queue.max_batch;
+  next.queue.http_timeout = settings.queue.http_timeout;
+  auto rules = make_rules(next);
+  std::lock_guard<std::mutex> lock(rules_mutex_);
+  rules_ = std::move(rules);
+}
+
+QueueService::TypeMetrics& QueueService::metrics_for(const std::string& type) {
+  std::lock_guard<std::mutex> lock(metrics_mutex_);
+  auto found = type_metrics_.find(type);
+  if (found != type_metrics_.end()) return found->second;
+  TypeMetrics m{&jobs_total_.labels({type, "succeeded"}), &jobs_total_.labels({type, "retry"}),
+                &jobs_total_.labels({type, "dead"}),      &enqueued_total_.labels({type}),
+                &retries_total_.labels({type}),           &duration_.labels({type})};
+  return type_metrics_.emplace(type, m).first->second;
+}
+
+void QueueService::start() {
+  std::lock_guard<std::mutex> lock(stop_mutex_);
+  running_threads_ = settings_.queue.workers + 1;
+  threads_.emplace_back([this] { schedule(); });
+  for (unsigned i = 0; i < settings_.queue.workers; ++i) {
+    threads_.emplace_back([this, i] { work(i); });
+  }
+  log_.info("queue started", {{"backend", std::string(backend_->name())},
+                              {"workers", settings_.queue.workers},
+                              {"fetch_batch", settings_.queue.fetch_batch},
+                              {"visibility_timeout_s",
+                               settings_.queue.visibility_timeout.count()}});
+}
+
+void QueueService::stop() {
+  if (stopping_.exchange(true)) return;
+  backend_->notify();
+}
+
+bool QueueService::wait_stopped(milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(stop_mutex_);
+  if (!stop_cv_.wait_for(lock, timeout, [this] { return running_threads_ == 0; })) return false;
+  lock.unlock();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  return true;
+}
+
+void QueueService::report_backend(bool ok, const std::string& error) {
+  if (backend_ok_.exchange(ok) == ok) return;
+  backend_up_.set(ok ? 1 : 0);
+  if (ok) {
+    log_.info("queue backend is reachable again", {{"backend", std::string(backend_->name())}});
+  } else {
+    errors_.capture("queue", std::string(backend_->name()) + " is not reachable",
+                    {{"error", error}});
+  }
+}
+
+void QueueService::work(unsigned index) {
+  const auto name = "controld-" + std::to_string(::getpid()) + "-" + std::to_string(index);
+  std::unique_ptr<Consumer> consumer;
+  milliseconds backoff{100};
+  while (!stopping_) {
+    std::vector<Delivery> batch;
+    try {
+      if (!consumer) consumer = backend_->consumer(name);
+      batch = consumer->fetch(settings_.queue.fetch_batch, kFetchWait);
+      backoff = milliseconds(100);
+    } catch (const std::exception& e) {
+      report_backend(false, e.what());
+      std::unique_lock<std::mutex> lock(stop_mutex_);
+      stop_cv_.wait_for(lock, backoff, [this] { return stopping_.load(); });
+      backoff = std::min(backoff * 2, milliseconds(2000));
+      continue;
+    }
+    if (batch.empty()) continue;
+    ++busy_;
+    auto done = execute(batch, /*queued=*/true);
+    // The outcomes must reach the backend; if it is away, keep trying for a
+    // while (at worst the jobs are delivered again after the timeout).
+    const auto give_up = Clock::now() + settings_.queue.visibility_timeout / 2;
+    for (milliseconds wait{50};; wait = std::min(wait * 2, milliseconds(1000))) {
+      try {
+        consumer->complete(done, now_ms());
+        break;
+      } catch (const std::exception& e) {
+        report_backend(false, e.what());
+        if (Clock::now() >= give_up) {
+          log_.warn("queue: could not record job outcomes; the jobs will be delivered again",
+                    {{"jobs", done.size()}, {"error", e.what()}});
+          break;
+        }
+        std::this_thread::sleep_for(wait);
+      }
+    }
+    --busy_;
+  }
+  std::lock_guard<std::mutex> lock(stop_mutex_);
+  if (--running_threads_ == 0) stop_cv_.notify_all();
+}
+
+Outcome QueueService::outcome_of(const Delivery& job, const ExecutionResult& result,
+                                 const Rules& rules) {
+  Outcome out;
+  if (!result.result.is_null()) {
+    out.result = result.result.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+  switch (result.kind) {
+    case ExecutionResult::Kind::succeeded: out.kind = Outcome::Kind::succeeded; return out;
+    case ExecutionResult::Kind::permanent:
+      out.kind = Outcome::Kind::dead;
+      out.error = result.error;
+      return out;
+    case ExecutionResult::Kind::retryable: break;
+  }
+  out.error = result.error;
+  const auto delay = rules.retry.delay_after(job.type, job.attempt, unit_random());
+  if (!delay) {
+    out.kind = Outcome::Kind::dead;
+    out.error = result.error + " (attempt " + std::to_string(job.attempt) + " of " +
+                std::to_string(rules.retry.max_attempts(job.type)) + ", no retry left)";
+    return out;
+  }
+  out.kind = Outcome::Kind::retry;
+  out.run_at = now_ms() + delay->count();
+  return out;
+}
+
+std::vector<Completion> QueueService::execute(const std::vector<Delivery>& batch,
+                                              bool queued) {
+  const auto fetched = Clock::now();
+  const auto rules = this->rules();
+  const auto budget = std::chrono::duration_cast<milliseconds>(
+                          settings_.queue.visibility_timeout) * 9 / 10;
+  std::vector<Completion> done;
+  done.reserve(batch.size());
+  std::size_t i = 0;
+  while (i < batch.size()) {
+    const auto& type = batch[i].type;
+    const Executor* executor = rules->executors.find(type);
+    // A run of consecutive jobs of one type.
+    std::size_t end = i + 1;
+    while (end < batch.size() && batch[end].type == type) ++end;
+    if (executor == nullptr) {
+      const auto first = done.size();
+      for (; i < end; ++i) {
+        Outcome dead;
+        dead.kind = Outcome::Kind::dead;
+        dead.error = "unknown job type \"" + type + "\" (no executor for it in this controld)";
+        done.push_back({batch[i], dead});
+      }
+      record(type, {done.begin() + static_cast<std::ptrdiff_t>(first), done.end()}, 0);
+      continue;
+    }
+    while (i < end) {
+      const bool instant = executor->max_duration(batch[i]) == milliseconds(0);
+      const std::size_t chunk_end =
+          instant ? end : std::min(end, i + (type == "http" ? kHttpConcurrency : 1));
+      milliseconds longest{0};
+      std::vector<const Delivery*> chunk;
+      for (std::size_t k = i; k < chunk_end; ++k) {
+        chunk.push_back(&batch[k]);
+        longest = std::max(longest, executor->max_duration(batch[k]));
+      }
+      const bool stop_now = queued && stopping_;
+      // The first chunk always runs (config keeps every timeout under the
+      // visibility timeout), so a batch always makes progress.
+      const bool no_time =
+          queued && !done.empty() && Clock::now() - fetched + longest > budget;
+      if (stop_now || no_time) {
+        // Not started: back to the queue at once, no attempt counted.
+        for (std::size_t k = i; k < batch.size(); ++k) {
+          Outcome released;
+          released.kind = Outcome::Kind::released;
+          done.push_back({batch[k], released});
+        }
+        return done;
+      }
+      const auto started = Clock::now();
+      std::vector<ExecutionResult> results;
+      try {
+        results = executor->run(chunk);
+      } catch (const std::exception& e) {
+        results.assign(chunk.size(), ExecutionResult{ExecutionResult::Kind::retryable,
+                                                     std::string("executor failed: ") + e.what(),
+                                                     nullptr});
+      }
+      const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+      const auto first = done.size();
+      for (std::size_t k = 0; k < chunk.size(); ++k) {
+        done.push_back({*chunk[k], outcome_of(*chunk[k], results[k], *rules)});
+      }
+      record(type, {done.begin() + static_cast<std::ptrdiff_t>(first), done.end()},
+             instant ? seconds / static_cast<double>(chunk.size()) : seconds);
+      i = chunk_end;
+    }
+  }
+  return done;
+}
+
+void QueueService::record(const std::string& type, const std::vector<Completion>& done,
+                          double seconds_each) {
+  if (done.empty()) return;
+  auto& m = metrics_for(type);
+  double ok = 0, retry = 0, dead = 0;
+  for (const auto& c : done) {
+    switch (c.outcome.kind) {
+      case Outcome::Kind::succeeded: ++ok; break;
+      case Outcome::Kind::retry: ++retry; break;
+      case Outcome::Kind::dead: ++dead; break;
+      case Outcome::Kind::released: continue;
+    }
+    m.duration->observe(seconds_each);
+  }
+  if (ok > 0) m.succeeded->inc(ok);
+  if (retry > 0) {
+    m.retried->inc(retry);
+    m.retries->inc(retry);
+  }
+  if (dead > 0) m.dead->inc(dead);
+}
+
+void QueueService::schedule() {
+  auto last_gauges = Clock::now() - std::chrono::seconds(10);
+  while (!stopping_) {
+    try {
+      const auto r = backend_->maintain(now_ms());
+      if (r.reclaimed > 0 || r.dead_lettered > 0) {
+        redelivered_.inc(static_cast<double>(r.reclaimed + r.dead_lettered));
+        log_.warn("queue: deliveries past the visibility timeout",
+                  {{"delivered_again", r.reclaimed}, {"dead_lettered", r.dead_lettered}});
+      }
+      if (r.drained > 0) log_.info("queue: spool drained into redis", {{"jobs", r.drained}});
+      report_backend(true, "");
+    } catch (const std::exception& e) {
+      report_backend(false, e.what());
+    }
+    if (Clock::now() - last_gauges >= std::chrono::seconds(1)) {
+      last_gauges = Clock::now();
+      refresh_gauges(backend_->stats(now_ms()));
+    }
+    std::unique_lock<std::mutex> lock(stop_mutex_);
+    stop_cv_.wait_for(lock, kSchedulerTick, [this] { return stopping_.load(); });
+  }
+  std::lock_guard<std::mutex> lock(stop_mutex_);
+  if (--running_threads_ == 0) stop_cv_.notify_all();
+}
+
+void QueueService::refresh_gauges(const QueueStats& s) {
+  spool_.set(static_cast<double>(s.spool));
+  if (!s.up) return;  // keep the last known values while the backend is away
+  depth_.set(static_cast<double>(s.queued));
+  dlq_depth_.set(static_cast<double>(s.dead));
+  delayed_.set(static_cast<double>(s.delayed));
+  running_.set(static_cast<double>(s.running));
+  oldest_age_.set(s.oldest_age_s);
+}
+
+JobRequest QueueService::parse(std::string_view body) const {
+  const auto rules = this->rules();
+  return parse_job_request(body, rules->executors, rules->limits, now_ms());
+}
+
+EnqueueResult QueueService::enqueue(const JobRequest& request,
+                                    const std::optional<std::string>& key) {
+  EnqueueRequest e{request.jobs, key, request.fingerprint, true, now_ms()};
+  auto result = backend_->enqueue(e);
+  if (!result.replayed) {
+    for (const auto& job : request.jobs) metrics_for(job.type).enqueued->inc();
+    if (result.spooled) spooled_total_.inc(static_cast<double>(request.jobs.size()));
+  }
+  return result;
+}
+
+QueueService::InlineResult QueueService::run_inline(const JobRequest& request,
+                                                    const std::optional<std::string>& key) {
+  InlineResult out;
+  EnqueueRequest e{request.jobs, key, request.fingerprint, false, now_ms()};
+  out.enqueue = backend_->enqueue(e);
+  if (!out.enqueue.replayed) {
+    for (const auto& job : request.jobs) metrics_for(job.type).enqueued->inc();
+    std::vector<Delivery> batch;
+    for (const auto& job : request.jobs) {
+      batch.push_back(Delivery{job.id, job.type, job.payload, 1, 0, "inline"});
+    }
+    auto done = execute(batch, /*queued=*/false);
+    // No retries in this mode: the caller has the answer and decides.
+    for (auto& c : done) {
+      if (c.outcome.kind == Outcome::Kind::retry) c.outcome.kind = Outcome::Kind::dead;
+    }
+    backend_->complete_inline(done, now_ms());
+  }
+  for (const auto& id : out.enqueue.ids) {
+    if (auto json = job(id)) out.jobs.push_back(std::move(*json));
+  }
+  return out;
+}
+
+std::optional<nlohmann::ordered_json> QueueService::job(const std::string& id) {
+  if (!is_job_id(id)) return std::nullopt;
+  auto record = backend_->get(id);
+  if (!record) return std::nullopt;
+  return to_json(*record, rules()->retry.max_attempts(record->type));
+}
+
+nlohmann::ordered_json QueueService::dead_letters(std::size_t limit) {
+  const auto rules = this->rules();
+  nlohmann::ordered_json jobs = nlohmann::ordered_json::array();
+  for (const auto& record : backend_->dead(limit)) {
+    jobs.push_back(to_json(record, rules->retry.max_attempts(record.type)));
+  }
+  const auto stats = backend_->stats(now_ms());
+  nlohmann::ordered_json out;
+  out["total"] = stats.dead;
+  out["jobs"] = std::move(jobs);
+  return out;
+}
+
+std::size_t QueueService::retry_dead(const std::vector<std::string>& ids, bool all) {
+  return backend_->retry_dead(ids, all, now_ms());
+}
+
+nlohmann::ordered_json QueueService::health() {
+  const auto s = backend_->stats(now_ms());
+  nlohmann::ordered_json out;
+  out["backend"] = std::string(backend_->name());
+  out["status"] = s.up ? (s.spool > 0 ? "degraded" : "ok") : "down";
+  out["queue_depth"] = s.queued;
+  out["delayed"] = s.delayed;
+  out["running"] = s.running;
+  out["dlq_depth"] = s.dead;
+  out["oldest_age_s"] = s.oldest_age_s;
+  out["workers"] = {{"configured", settings_.queue.workers},
+                    {"busy", busy_.load()},
+                    {"stopping", stopping_.load()}};
+  out["spool_size"] = s.spool;
+  if (!s.up) out["error"] = s.error;
+  return out;
+}
+
+}  // namespace levqor::controld::queue

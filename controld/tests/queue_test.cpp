@@ -1,0 +1,367 @@
+// The queue's pieces without a server: retry policy, URL allow-list, job
+// request validation, exec runner, and the SQLite backend's transitions.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "levqor/controld/queue/exec_runner.h"
+#include "levqor/controld/queue/executor.h"
+#include "levqor/controld/queue/job_request.h"
+#include "levqor/controld/queue/retry_policy.h"
+#include "levqor/controld/queue/sqlite_backend.h"
+#include "test_support.h"
+
+namespace levqor::controld::queue {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::TempDir;
+
+// ---- retry policy ----------------------------------------------------------------
+
+TEST(RetryPolicy, DefaultsAreOneFiveFifteenSecondsThenDead) {
+  const RetryPolicy policy(QueueSettings{}.retry_delays, 0.1);
+  EXPECT_EQ(policy.max_attempts("noop"), 4);
+  EXPECT_EQ(policy.delay_after("noop", 1, 0.5), 1000ms);
+  EXPECT_EQ(policy.delay_after("noop", 2, 0.5), 5000ms);
+  EXPECT_EQ(policy.delay_after("noop", 3, 0.5), 15000ms);
+  EXPECT_FALSE(policy.delay_after("noop", 4, 0.5));
+}
+
+TEST(RetryPolicy, JitterStaysWithinTenPercent) {
+  const RetryPolicy policy(QueueSettings{}.retry_delays, 0.1);
+  EXPECT_EQ(policy.delay_after("http", 2, 0.0), 4500ms);
+  EXPECT_EQ(policy.delay_after("http", 2, 1.0), 5500ms);
+  for (double u = 0; u < 1; u += 0.01) {
+    const auto d = *policy.delay_after("http", 1, u);
+    EXPECT_GE(d, 900ms);
+    EXPECT_LE(d, 1100ms);
+  }
+}
+
+TEST(RetryPolicy, PerTypeDelays) {
+  RetryPolicy::Delays delays = QueueSettings{}.retry_delays;
+  delays["http"] = {2s, 10s};
+  const RetryPolicy policy(delays, 0);
+  EXPECT_EQ(policy.max_attempts("http"), 3);
+  EXPECT_EQ(policy.delay_after("http", 2, 0.3), 10000ms);
+  EXPECT_EQ(policy.max_attempts("exec"), 4);
+}
+
+// ---- URLs --------------------------------------------------------------------------
+
+TEST(UrlAllowList, PrefixesCompareNormalised) {
+  const std::vector<std::string> allow = {"https://Hooks.Example.com/api/", "http://127.0.0.1:9000"};
+  EXPECT_TRUE(url_allowed("https://hooks.example.com:443/api/x", allow));
+  EXPECT_TRUE(url_allowed("HTTPS://HOOKS.EXAMPLE.COM/api/y?z=1", allow));
+  EXPECT_TRUE(url_allowed("http://127.0.0.1:9000/anything", allow));
+  EXPECT_FALSE(url_allowed("https://hooks.example.com.evil.net/api/x", allow));
+  EXPECT_FALSE(url_allowed("https://hooks.example.com/other", allow));
+  EXPECT_FALSE(url_allowed("http://127.0.0.1:90001/", allow));
+  EXPECT_FALSE(url_allowed("https://hooks.example.com/api/../admin", allow));
+  EXPECT_FALSE(url_allowed("https://hooks.example.com/api/%2e%2e/admin", allow));
+  EXPECT_FALSE(url_allowed("https://user:pw@hooks.example.com/api/x", allow));
+  EXPECT_FALSE(url_allowed("ftp://hooks.example.com/api/x", allow));
+  EXPECT_FALSE(url_allowed("http://127.0.0.1:9000/x", {}));
+}
+
+// ---- POST /jobs bodies ---------------------------------------------------------------
+
+class JobRequests : public ::testing::Test {
+ protected:
+  JobRequests() {
+    executors_.add("noop", make_noop_executor());
+    executors_.add("http", make_http_executor({"http://127.0.0.1:9000/"}, 1000ms, 20000ms));
+    ExecCommand echo;
+    echo.path = "/bin/echo";
+    echo.args_allowed = true;
+    ExecCommand fixed;
+    fixed.path = "/bin/true";
+    executors_.add("exec", make_exec_executor({{"echo", echo}, {"fixed", fixed}}));
+  }
+  std::string code_of(const std::string& body) {
+    try {
+      parse_job_request(body, executors_, limits_, 1000);
+    } catch (const InvalidJob& e) {
+      return e.code() + ": " + e.what();
+    }
+    return "ok";
+  }
+  ExecutorRegistry executors_;
+  JobLimits limits_{256, 3};
+};
+
+TEST_F(JobRequests, OneJobOrABatch) {
+  auto one = parse_job_request(R"({"type":"noop","payload":{"a":1}})", executors_, limits_, 1000);
+  ASSERT_EQ(one.jobs.size(), 1u);
+  EXPECT_FALSE(one.batch);
+  EXPECT_EQ(one.jobs[0].payload, R"({"a":1})");
+  EXPECT_TRUE(is_job_id(one.jobs[0].id));
+  auto many = parse_job_request(R"({"jobs":[{"type":"noop"},{"type":"noop","payload":{}}]})",
+                                executors_, limits_, 1000);
+  EXPECT_EQ(many.jobs.size(), 2u);
+  EXPECT_TRUE(many.batch);
+  EXPECT_NE(many.jobs[0].id, many.jobs[1].id);
+  // The fingerprint is the content's, not the ids'.
+  auto again = parse_job_request(R"({"jobs":[{"type":"noop"},{"type":"noop","payload":{}}]})",
+                                 executors_, limits_, 2000);
+  EXPECT_EQ(many.fingerprint, again.fingerprint);
+  EXPECT_NE(one.fingerprint, many.fingerprint);
+}
+
+TEST_F(JobRequests, BadInputNamesTheProblem) {
+  EXPECT_EQ(code_of("{nope").substr(0, 12), "invalid_json");
+  EXPECT_EQ(code_of("[]").substr(0, 12), "invalid_json");
+  EXPECT_EQ(code_of(R"({"type":"mystery"})"),
+            "unknown_job_type: unknown job type \"mystery\"; known types: exec, http, noop");
+  EXPECT_EQ(code_of(R"({"type":"noop","payload":[1]})").substr(0, 11), "invalid_job");
+  EXPECT_EQ(code_of(R"({"type":"noop","extra":1})").substr(0, 11), "invalid_job");
+  EXPECT_EQ(code_of(R"({"type":"noop","payload":{"x":")" + std::string(300, 'a') + "\"}}")
+                .substr(0, 17),
+            "payload_too_large");
+  EXPECT_EQ(code_of(R"({"jobs":[{"type":"noop"},{"type":"noop"},{"type":"noop"},{"type":"noop"}]})")
+                .substr(0, 13),
+            "too_many_jobs");
+  EXPECT_NE(code_of(R"({"jobs":[{"type":"noop"},{"type":"nah"}]})").find("jobs[1]: unknown job type"),
+            std::string::npos);
+  EXPECT_EQ(code_of(R"({"jobs":[]})").substr(0, 11), "invalid_job");
+}
+
+TEST_F(JobRequests, HttpPayloads) {
+  EXPECT_EQ(code_of(R"({"type":"http","payload":{"url":"http://127.0.0.1:9000/hook","body":{"a":1},"headers":{"X-A":"b"},"timeout_ms":500}})"),
+            "ok");
+  EXPECT_EQ(code_of(R"({"type":"http","payload":{}})").substr(0, 11), "invalid_job");
+  EXPECT_EQ(code_of(R"({"type":"http","payload":{"url":"not a url"}})").substr(0, 11),
+            "invalid_url");
+  EXPECT_EQ(code_of(R"({"type":"http","payload":{"url":"http://10.0.0.1/"}})").substr(0, 15),
+            "url_not_allowed");
+  EXPECT_EQ(code_of(R"({"type":"http","payload":{"url":"http://127.0.0.1:9000/","headers":{"Host":"x"}}})")
+                .substr(0, 11),
+            "invalid_job");
+  EXPECT_EQ(code_of(R"({"type":"http","payload":{"url":"http://127.0.0.1:9000/","headers":{"A":"x\r\nB: y"}}})")
+                .substr(0, 11),
+            "invalid_job");
+  EXPECT_EQ(code_of(R"({"type":"http","payload":{"url":"http://127.0.0.1:9000/","timeout_ms":999999}})")
+                .substr(0, 11),
+            "invalid_job");
+}
+
+TEST_F(JobRequests, ExecNamesADeclaredCommand) {
+  EXPECT_EQ(code_of(R"({"type":"exec","payload":{"command":"echo","args":["a","b"]}})"), "ok");
+  EXPECT_EQ(code_of(R"({"type":"exec","payload":{"command":"/bin/sh"}})").substr(0, 15),
+            "unknown_command");
+  EXPECT_EQ(code_of(R"({"type":"exec","payload":{"command":"fixed","args":["x"]}})").substr(0, 11),
+            "invalid_job");
+  EXPECT_EQ(code_of(R"({"type":"exec","payload":{"command":"echo","args":[1]}})").substr(0, 11),
+            "invalid_job");
+}
+
+// ---- exec ------------------------------------------------------------------------
+
+TEST(ExecRunner, CapturesOutputAndExitCode) {
+  ExecSpec spec;
+  spec.path = "/bin/sh";
+  spec.argv = {"sh", "-c", "echo out; echo err >&2; echo \"$GREETING\"; exit 3"};
+  spec.env = {{"GREETING", "hi"}};
+  const auto r = run_command(spec);
+  ASSERT_TRUE(r.started) << r.error;
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_EQ(r.out, "out\nhi\n");
+  EXPECT_EQ(r.err, "err\n");
+  EXPECT_FALSE(r.timed_out);
+}
+
+TEST(ExecRunner, TruncatesOutput) {
+  ExecSpec spec;
+  spec.path = "/bin/sh";
+  spec.argv = {"sh", "-c", "head -c 100000 /dev/zero"};
+  spec.max_output_bytes = 10;
+  const auto r = run_command(spec);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out.size(), 10u);
+  EXPECT_TRUE(r.truncated);
+}
+
+TEST(ExecRunner, KillsTheProcessGroupAfterTheTimeout) {
+  ExecSpec spec;
+  spec.path = "/bin/sh";
+  spec.argv = {"sh", "-c", "sleep 30 & sleep 30"};
+  spec.timeout = 300ms;
+  const auto start = std::chrono::steady_clock::now();
+  const auto r = run_command(spec);
+  EXPECT_TRUE(r.timed_out);
+  EXPECT_EQ(r.signal, SIGKILL);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+}
+
+TEST(ExecRunner, ChildStartsWithAnEmptySignalMask) {
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &block, &old);
+  ExecSpec spec;
+  spec.path = "/bin/sh";
+  spec.argv = {"sh", "-c", "grep SigBlk /proc/self/status"};
+  const auto r = run_command(spec);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  EXPECT_EQ(r.out, "SigBlk:\t0000000000000000\n");
+}
+
+TEST(ExecRunner, MissingProgram) {
+  ExecSpec spec;
+  spec.path = "/nonexistent/program";
+  spec.argv = {"program"};
+  const auto r = run_command(spec);
+  EXPECT_FALSE(r.started);
+  EXPECT_NE(r.error.find("/nonexistent/program"), std::string::npos);
+}
+
+// ---- the SQLite backend ------------------------------------------------------------
+
+class Sqlite : public ::testing::Test {
+ protected:
+  Sqlite() : backend_(dir_.file("queue.sqlite"), settings()) {}
+  static BackendSettings settings() {
+    BackendSettings s;
+    s.visibility_timeout = 50ms;
+    s.max_redeliveries = 2;
+    return s;
+  }
+  std::vector<std::string> add(int n, std::optional<std::string> key = std::nullopt,
+                               const std::string& fingerprint = "f") {
+    EnqueueRequest r;
+    for (int i = 0; i < n; ++i) r.jobs.push_back({new_job_id(now_), "noop", "{}"});
+    r.idempotency_key = std::move(key);
+    r.fingerprint = fingerprint;
+    r.now = now_;
+    return backend_.enqueue(r).ids;
+  }
+  static Completion done(const Delivery& d, Outcome::Kind kind, UnixMs run_at = 0) {
+    Outcome o;
+    o.kind = kind;
+    o.run_at = run_at;
+    o.error = kind == Outcome::Kind::succeeded ? "" : "boom";
+    return {d, o};
+  }
+  TempDir dir_;
+  SqliteBackend backend_;
+  UnixMs now_ = now_ms();
+};
+
+TEST_F(Sqlite, FetchHoldsJobsUntilCompleted) {
+  add(3);
+  auto consumer = backend_.consumer("w1");
+  auto batch = consumer->fetch(2, 0ms);
+  ASSERT_EQ(batch.size(), 2u);
+  EXPECT_EQ(batch[0].attempt, 1);
+  EXPECT_EQ(backend_.get(batch[0].id)->state, JobState::running);
+  EXPECT_EQ(consumer->fetch(10, 0ms).size(), 1u);
+  EXPECT_TRUE(consumer->fetch(10, 0ms).empty());
+  consumer->complete({done(batch[0], Outcome::Kind::succeeded)}, now_ms());
+  EXPECT_EQ(backend_.get(batch[0].id)->state, JobState::succeeded);
+  EXPECT_EQ(backend_.get(batch[0].id)->attempts, 1);
+}
+
+TEST_F(Sqlite, RetryWaitsThenDeadLetters) {
+  add(1);
+  auto consumer = backend_.consumer("w1");
+  auto d = consumer->fetch(1, 0ms).at(0);
+  consumer->complete({done(d, Outcome::Kind::retry, now_ms() + 300)}, now_ms());
+  auto job = backend_.get(d.id);
+  EXPECT_EQ(job->state, JobState::retrying);
+  EXPECT_EQ(job->last_error, "boom");
+  EXPECT_TRUE(consumer->fetch(1, 0ms).empty());  // not due yet
+  auto again = consumer->fetch(1, 2000ms);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].attempt, 2);
+  consumer->complete({done(again[0], Outcome::Kind::dead)}, now_ms());
+  EXPECT_EQ(backend_.get(d.id)->state, JobState::dead);
+  EXPECT_EQ(backend_.dead(10).size(), 1u);
+  EXPECT_EQ(backend_.stats(now_ms()).dead, 1);
+  EXPECT_EQ(backend_.retry_dead({d.id}, false, now_ms()), 1u);
+  EXPECT_EQ(backend_.get(d.id)->state, JobState::queued);
+  EXPECT_EQ(consumer->fetch(1, 0ms).at(0).attempt, 1);
+}
+
+TEST_F(Sqlite, StaleCompletionsChangeNothing) {
+  add(1);
+  auto c1 = backend_.consumer("w1");
+  auto d = c1->fetch(1, 0ms).at(0);
+  // The visibility timeout runs out: delivered again.
+  std::this_thread::sleep_for(80ms);
+  const auto r = backend_.maintain(now_ms());
+  EXPECT_EQ(r.reclaimed, 1u);
+  auto c2 = backend_.consumer("w2");
+  auto d2 = c2->fetch(1, 0ms).at(0);
+  EXPECT_EQ(d2.id, d.id);
+  EXPECT_EQ(d2.redeliveries, 1);
+  c1->complete({done(d, Outcome::Kind::dead)}, now_ms());  // late, stale
+  EXPECT_EQ(backend_.get(d.id)->state, JobState::running);
+  c2->complete({done(d2, Outcome::Kind::succeeded)}, now_ms());
+  EXPECT_EQ(backend_.get(d.id)->state, JobState::succeeded);
+}
+
+TEST_F(Sqlite, JobsThatKeepTimingOutAreDeadLettered) {
+  add(1);
+  auto c = backend_.consumer("w1");
+  ASSERT_EQ(c->fetch(1, 0ms).size(), 1u);
+  std::this_thread::sleep_for(80ms);
+  EXPECT_EQ(backend_.maintain(now_ms()).reclaimed, 1u);
+  ASSERT_EQ(c->fetch(1, 0ms).size(), 1u);
+  std::this_thread::sleep_for(80ms);
+  const auto r = backend_.maintain(now_ms());
+  EXPECT_EQ(r.dead_lettered, 1u);
+  EXPECT_EQ(backend_.stats(now_ms()).dead, 1);
+}
+
+TEST_F(Sqlite, ReleasedJobsComeBackAtOnceWithoutAnAttempt) {
+  add(1);
+  auto c = backend_.consumer("w1");
+  auto d = c->fetch(1, 0ms).at(0);
+  c->complete({done(d, Outcome::Kind::released)}, now_ms());
+  auto again = c->fetch(1, 0ms);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].attempt, 1);
+}
+
+TEST_F(Sqlite, IdempotencyKeyMakesOneJobUnderConcurrency) {
+  std::vector<std::thread> threads;
+  std::mutex mutex;
+  std::set<std::string> ids;
+  for (int i = 0; i < 16; ++i) {
+    threads.emplace_back([&] {
+      auto got = add(1, std::string("key-1"));
+      std::lock_guard<std::mutex> lock(mutex);
+      ids.insert(got.begin(), got.end());
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ids.size(), 1u);
+  EXPECT_EQ(backend_.stats(now_ms()).queued, 1);
+  EnqueueRequest other;
+  other.jobs.push_back({new_job_id(now_), "noop", "{\"x\":1}"});
+  other.idempotency_key = "key-1";
+  other.fingerprint = "different";
+  other.now = now_;
+  const auto r = backend_.enqueue(other);
+  EXPECT_TRUE(r.replayed);
+  EXPECT_TRUE(r.key_conflict);
+}
+
+TEST_F(Sqlite, InlineJobsAreNeverDelivered) {
+  EnqueueRequest r;
+  r.jobs.push_back({new_job_id(now_), "noop", "{}"});
+  r.deliver = false;
+  r.now = now_;
+  backend_.enqueue(r);
+  EXPECT_TRUE(backend_.consumer("w")->fetch(1, 0ms).empty());
+  EXPECT_EQ(backend_.maintain(now_ms() + 60000).reclaimed, 0u);
+  Delivery d{r.jobs[0].id, "noop", "{}", 1, 0, "inline"};
+  backend_.complete_inline({done(d, Outcome::Kind::succeeded)}, now_ms());
+  EXPECT_EQ(backend_.get(d.id)->state, JobState::succeeded);
+}
+
+}  // namespace
+}  // namespace levqor::controld::queue
