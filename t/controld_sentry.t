@@ -66,7 +66,7 @@ subtest 'an nginx instance that is down becomes one event' => sub {
 subtest 'a flags file that cannot be written: 500 and an event' => sub {
     remove_tree("$dir/flagsdir");
     my $res = $cd->request('PUT /ops/flags', token => 'admin', body => '{"RATELIMIT_ENABLED":"on"}');
-    is($res->{status}, 500, '500');
+    is($res->{status}, 500, 'answered 500: the server could not write its file');
     is(json_of($res)->{error}, 'flags_file_error', 'error code');
     ok(wait_until(5, sub { grep { (event_of($_->{body}))[2]{tags}{component} eq 'flags' } received() }), 'an event');
 };

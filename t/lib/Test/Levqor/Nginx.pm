@@ -230,7 +230,7 @@ sub start {
     # test sees the nginx it configured (and worker init has run).
     my $want = $self->{master} ? ($self->{workers} || 1) : 0;
     wait_until($self->{timeout}, sub {
-        !$proc->alive || ($self->pid_file_matches && (!$want || $self->worker_pids >= $want))
+        !$proc->alive || ($self->pid_file_matches && (!$want || (() = $self->worker_pids) >= $want))
     });
     return $self if $proc->alive && $self->pid_file_matches;
 
