@@ -24,9 +24,9 @@ declare -A HTTP=(
 VARIANTS=(local redis)
 declare -A PORT
 
-# wrk_line <url>: "<req/s> <p99 ms>"
+# wrk_line <url> [connections]: "<req/s> <p99 ms>"
 wrk_line() {
-    wrk -t1 -c"$WRK_CONNECTIONS" -d"${WRK_SECONDS}s" --latency -s "$KEYS_LUA" "$1" 2>/dev/null | awk '
+    wrk -t1 -c"${2:-$WRK_CONNECTIONS}" -d"${WRK_SECONDS}s" --latency -s "$KEYS_LUA" "$1" 2>/dev/null | awk '
         /Requests\/sec/ { rps = $2 }
         /^ +99%/ { v = $2; if (v ~ /us$/) { sub(/us/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms/, "", v) } else if (v ~ /s$/) { sub(/s/, "", v); v *= 1000 }; p99 = v }
         END { printf "%d %.3f\n", rps, p99 }'
@@ -41,6 +41,7 @@ for v in "${VARIANTS[@]}"; do
     : >"$BENCH_WORK/$v.runs"
 done
 
+redis-cli -p "$REDIS_PORT" config resetstat >/dev/null
 echo "== ratelimit_redis: 1 worker, $WRK_CONNECTIONS connections, 10,000 keys, median of $WRK_ROUNDS interleaved ${WRK_SECONDS}s runs"
 for round in $(seq 1 "$WRK_ROUNDS"); do
     for v in "${VARIANTS[@]}"; do wrk_line "http://127.0.0.1:${PORT[$v]}/t" >>"$BENCH_WORK/$v.runs"; done
@@ -51,8 +52,27 @@ for v in "${VARIANTS[@]}"; do
     P99[$v]=$(awk '{print $2}' "$BENCH_WORK/$v.runs" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
     printf '  %-6s %8d req/s   p99 %7.3f ms\n' "$v" "${RPS[$v]}" "${P99[$v]}"
 done
-[[ -n $(redis-cli -p "$REDIS_PORT" --scan --pattern 'levqor:{api}:*' | head -1) ]] &&
-    echo "  (redis holds the buckets: $(redis-cli -p "$REDIS_PORT" dbsize) keys)"
+# Buckets expire as soon as they are full again (here within microseconds),
+# so Redis's command counter is the evidence that every decision went there.
+redis_calls=$(redis-cli -p "$REDIS_PORT" info commandstats | awk -F'[=,:]' '/^cmdstat_evalsha:/ { print $3 }')
+redis_served=$(awk -v r="${RPS[redis]}" -v n="$WRK_ROUNDS" -v s="$WRK_SECONDS" 'BEGIN { printf "%d", r * n * s }')
+echo "  (redis ran EVALSHA ${redis_calls:-0} times; redis mode served about $redis_served requests)"
+
+# Latency at saturation mixes in the throughput difference (50 connections
+# queue behind a slower server); at light load p99 is the time Redis adds to
+# one request.
+LIGHT=${LIGHT_CONNECTIONS:-4}
+echo "== ratelimit_redis: light load, $LIGHT connections, median of $WRK_ROUNDS interleaved ${WRK_SECONDS}s runs"
+for v in "${VARIANTS[@]}"; do : >"$BENCH_WORK/$v.light"; done
+for round in $(seq 1 "$WRK_ROUNDS"); do
+    for v in "${VARIANTS[@]}"; do wrk_line "http://127.0.0.1:${PORT[$v]}/t" "$LIGHT" >>"$BENCH_WORK/$v.light"; done
+done
+declare -A LRPS LP99
+for v in "${VARIANTS[@]}"; do
+    LRPS[$v]=$(awk '{print $1}' "$BENCH_WORK/$v.light" | median)
+    LP99[$v]=$(awk '{print $2}' "$BENCH_WORK/$v.light" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+    printf '  %-6s %8d req/s   p99 %7.3f ms\n' "$v" "${LRPS[$v]}" "${LP99[$v]}"
+done
 
 echo "== ratelimit_redis: Redis SIGSTOPped (deadline 5 ms), same load"
 kill -STOP "$REDIS_PID"
@@ -65,5 +85,6 @@ kill "$REDIS_PID" 2>/dev/null || true
 
 echo "== ratelimit_redis: summary"
 awk -v r="${RPS[redis]}" -v l="${RPS[local]}" 'BEGIN { printf "  throughput redis/local: %.2f (target >= 0.60)\n", r / l }'
-awk -v r="${P99[redis]}" -v l="${P99[local]}" 'BEGIN { printf "  p99 added by redis: %.3f ms (target <= 1 ms)\n", r - l }'
+awk -v r="${P99[redis]}" -v l="${P99[local]}" 'BEGIN { printf "  p99 added by redis at saturation ('"$WRK_CONNECTIONS"' connections): %.3f ms (target <= 1 ms)\n", r - l }'
+awk -v r="${LP99[redis]}" -v l="${LP99[local]}" 'BEGIN { printf "  p99 added by redis at light load ('"$LIGHT"' connections): %.3f ms (target <= 1 ms)\n", r - l }'
 awk -v s="$stopped_p99" 'BEGIN { printf "  p99 with redis stopped: %.3f ms (target <= 7 ms: deadline 5 + 2)\n", s }'
