@@ -1,5 +1,7 @@
 #include "request_ctx.h"
 
+#include <cstddef>
+
 namespace levqor::ngx {
 namespace {
 
@@ -23,16 +25,24 @@ RequestCtx* request_ctx_find(ngx_http_request_t* r) noexcept {
 }
 
 RequestCtx* request_ctx_create(ngx_http_request_t* r, std::size_t extra) noexcept {
+    // One allocation: the cleanup record that marks our context (it survives
+    // an internal redirect, which clears r->ctx), the context, then `extra`.
+    // The record is linked as ngx_pool_cleanup_add() would link it.
+    struct Block {
+        ngx_pool_cleanup_t cleanup;
+        RequestCtx ctx;
+    };
+    static_assert(offsetof(Block, ctx) + sizeof(RequestCtx) == sizeof(Block), "extra follows ctx");
     ngx_http_request_t* main = r->main;
-    ngx_pool_cleanup_t* c = ngx_pool_cleanup_add(main->pool, 0);
-    if (c == nullptr) return nullptr;
-    auto* ctx = static_cast<RequestCtx*>(ngx_palloc(main->pool, sizeof(RequestCtx) + extra));
-    if (ctx == nullptr) return nullptr;
-    ngx_memzero(ctx, sizeof *ctx);
-    c->handler = ctx_marker;
-    c->data = ctx;
-    ngx_http_set_ctx(main, ctx, ngx_http_levqor_module);
-    return ctx;
+    auto* b = static_cast<Block*>(ngx_palloc(main->pool, sizeof(Block) + extra));
+    if (b == nullptr) return nullptr;
+    b->cleanup.handler = ctx_marker;
+    b->cleanup.data = &b->ctx;
+    b->cleanup.next = main->pool->cleanup;
+    main->pool->cleanup = &b->cleanup;
+    b->ctx = RequestCtx{};
+    ngx_http_set_ctx(main, &b->ctx, ngx_http_levqor_module);
+    return &b->ctx;
 }
 
 }  // namespace levqor::ngx
