@@ -38,20 +38,28 @@ for v in "${VARIANTS[@]}"; do
     start_nginx "$BENCH_WORK/$v"
     wait_port "${PORT[$v]}"
     wrk -t1 -c10 -d1s -s "$KEYS_LUA" "http://127.0.0.1:${PORT[$v]}/t" >/dev/null 2>&1  # warm-up, script loaded
-    : >"$BENCH_WORK/$v.runs"
 done
+
+# measure <label> <connections> <RPS array name> <P99 array name>: median
+# req/s and median p99 of WRK_ROUNDS interleaved runs of every variant.
+measure() {
+    local label=$1 conns=$2 round v
+    local -n rps_out=$3 p99_out=$4
+    for v in "${VARIANTS[@]}"; do : >"$BENCH_WORK/$v.$label"; done
+    for round in $(seq 1 "$WRK_ROUNDS"); do
+        for v in "${VARIANTS[@]}"; do wrk_line "http://127.0.0.1:${PORT[$v]}/t" "$conns" >>"$BENCH_WORK/$v.$label"; done
+    done
+    for v in "${VARIANTS[@]}"; do
+        rps_out[$v]=$(awk '{print $1}' "$BENCH_WORK/$v.$label" | median)
+        p99_out[$v]=$(awk '{print $2}' "$BENCH_WORK/$v.$label" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+        printf '  %-6s %8d req/s   p99 %7.3f ms\n' "$v" "${rps_out[$v]}" "${p99_out[$v]}"
+    done
+}
 
 redis-cli -p "$REDIS_PORT" config resetstat >/dev/null
 echo "== ratelimit_redis: 1 worker, $WRK_CONNECTIONS connections, 10,000 keys, median of $WRK_ROUNDS interleaved ${WRK_SECONDS}s runs"
-for round in $(seq 1 "$WRK_ROUNDS"); do
-    for v in "${VARIANTS[@]}"; do wrk_line "http://127.0.0.1:${PORT[$v]}/t" >>"$BENCH_WORK/$v.runs"; done
-done
 declare -A RPS P99
-for v in "${VARIANTS[@]}"; do
-    RPS[$v]=$(awk '{print $1}' "$BENCH_WORK/$v.runs" | median)
-    P99[$v]=$(awk '{print $2}' "$BENCH_WORK/$v.runs" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-    printf '  %-6s %8d req/s   p99 %7.3f ms\n' "$v" "${RPS[$v]}" "${P99[$v]}"
-done
+measure saturated "$WRK_CONNECTIONS" RPS P99
 # Buckets expire as soon as they are full again (here within microseconds),
 # so Redis's command counter is the evidence that every decision went there.
 redis_calls=$(redis-cli -p "$REDIS_PORT" info commandstats | awk -F'[=,:]' '/^cmdstat_evalsha:/ { print $3 }')
@@ -63,16 +71,8 @@ echo "  (redis ran EVALSHA ${redis_calls:-0} times; redis mode served about $red
 # one request.
 LIGHT=${LIGHT_CONNECTIONS:-4}
 echo "== ratelimit_redis: light load, $LIGHT connections, median of $WRK_ROUNDS interleaved ${WRK_SECONDS}s runs"
-for v in "${VARIANTS[@]}"; do : >"$BENCH_WORK/$v.light"; done
-for round in $(seq 1 "$WRK_ROUNDS"); do
-    for v in "${VARIANTS[@]}"; do wrk_line "http://127.0.0.1:${PORT[$v]}/t" "$LIGHT" >>"$BENCH_WORK/$v.light"; done
-done
 declare -A LRPS LP99
-for v in "${VARIANTS[@]}"; do
-    LRPS[$v]=$(awk '{print $1}' "$BENCH_WORK/$v.light" | median)
-    LP99[$v]=$(awk '{print $2}' "$BENCH_WORK/$v.light" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-    printf '  %-6s %8d req/s   p99 %7.3f ms\n' "$v" "${LRPS[$v]}" "${LP99[$v]}"
-done
+measure light "$LIGHT" LRPS LP99
 
 echo "== ratelimit_redis: Redis SIGSTOPped (deadline 5 ms), same load"
 kill -STOP "$REDIS_PID"

@@ -8,6 +8,9 @@ use strict;
 use warnings;
 use IO::Socket::INET;
 use JSON::PP ();
+use FindBin ();
+use lib "$FindBin::Bin/../..";
+use Test::Levqor::MiniHttp qw(read_request);
 
 my ($port, $record, $delay, $body, $status) = @ARGV;
 my $json = JSON::PP->new->canonical;
@@ -15,20 +18,8 @@ my $server = IO::Socket::INET->new(LocalAddr => "127.0.0.1:$port", Listen => 16,
     or die "listen 127.0.0.1:$port: $!";
 $SIG{PIPE} = 'IGNORE';
 while (my $client = $server->accept) {
-    local $/ = "\r\n";
-    my $line = <$client> // next;
-    my ($method, $path) = split / /, $line;
-    my %headers;
-    while (defined(my $h = <$client>)) {
-        last if $h eq "\r\n";
-        $h =~ s/\r\n\z//;
-        my ($name, $value) = split /:\s*/, $h, 2;
-        $headers{lc $name} = $value;
-    }
-    my $content = '';
-    if (my $len = $headers{'content-length'}) {
-        read($client, $content, $len);
-    }
+    my ($method, $path, $headers, $content) = read_request($client) or next;
+    my %headers = %$headers;
     if ($record) {
         open my $fh, '>>', $record or die "$record: $!";
         print {$fh} $json->encode({ method => $method, path => $path, headers => \%headers,

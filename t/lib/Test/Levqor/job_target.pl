@@ -1,7 +1,8 @@
 #!/usr/bin/perl
 # An HTTP target for http jobs in the queue tests (t/queue.t):
 #   job_target.pl PORT RECORD_FILE [PROCESSES]
-# Answers POST /status/NNN with NNN (anything else: 200) and appends one JSON
+# Answers POST /status/NNN with NNN (anything else: 200), POST /delay/MS/...
+# after MS milliseconds, and appends one JSON
 # line per request to RECORD_FILE: {"t","path","job_id","attempt","body"}.
 # Several pre-forked processes accept on one socket, so concurrent deliveries
 # are not refused; lines are appended under flock.
@@ -11,6 +12,9 @@ use Fcntl qw(:flock);
 use IO::Socket::INET;
 use JSON::PP ();
 use Time::HiRes qw(time);
+use FindBin ();
+use lib "$FindBin::Bin/../..";
+use Test::Levqor::MiniHttp qw(read_request);
 
 my ($port, $record, $processes) = @ARGV;
 $processes ||= 8;
@@ -21,18 +25,8 @@ $SIG{PIPE} = 'IGNORE';
 
 sub serve {
     while (my $client = $server->accept) {
-        local $/ = "\r\n";
-        my $line = <$client> // next;
-        my ($method, $path) = split / /, $line;
-        my %headers;
-        while (defined(my $h = <$client>)) {
-            last if $h eq "\r\n";
-            $h =~ s/\r\n\z//;
-            my ($name, $value) = split /:\s*/, $h, 2;
-            $headers{lc $name} = $value;
-        }
-        my $content = '';
-        read($client, $content, $headers{'content-length'}) if $headers{'content-length'};
+        my ($method, $path, $headers, $content) = read_request($client) or next;
+        my %headers = %$headers;
         my $status = $path =~ m{^/status/(\d{3})} ? $1 : 200;
         open my $fh, '>>', $record or die "$record: $!";
         flock($fh, LOCK_EX);
@@ -40,6 +34,7 @@ sub serve {
                                     idempotency_key => $headers{'idempotency-key'},
                                     attempt => $headers{'x-levqor-attempt'}, body => $content }), "\n";
         close $fh;
+        Time::HiRes::sleep($1 / 1000) if $path =~ m{^/delay/(\d+)};
         print {$client} "HTTP/1.1 $status X\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n"
             . "Connection: close\r\n\r\nok";
         close $client;
