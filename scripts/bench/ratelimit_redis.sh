@@ -66,6 +66,22 @@ redis_calls=$(redis-cli -p "$REDIS_PORT" info commandstats | awk -F'[=,:]' '/^cm
 redis_served=$(awk -v r="${RPS[redis]}" -v n="$WRK_ROUNDS" -v s="$WRK_SECONDS" 'BEGIN { printf "%d", r * n * s }')
 echo "  (redis ran EVALSHA ${redis_calls:-0} times; redis mode served about $redis_served requests)"
 
+# Where the CPU goes: on 2 cores wrk takes one; in Redis mode nginx and
+# redis-server share the other. CPU time of the nginx worker and of Redis
+# per request, over one more saturated run per variant.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+echo "== ratelimit_redis: CPU per request (one ${WRK_SECONDS}s saturated run each; /proc ticks of 10 ms)"
+for v in "${VARIANTS[@]}"; do
+    worker=$(pgrep -P "$(cat "$BENCH_WORK/$v/nginx.pid")" | head -1)
+    w0=$(cpu_ticks "$worker"); r0=$(cpu_ticks "$REDIS_PID")
+    n=$(wrk -t1 -c"$WRK_CONNECTIONS" -d"${WRK_SECONDS}s" -s "$KEYS_LUA" "http://127.0.0.1:${PORT[$v]}/t" 2>/dev/null |
+        awk '/requests in/ { print $1 }')
+    w1=$(cpu_ticks "$worker"); r1=$(cpu_ticks "$REDIS_PID")
+    awk -v v="$v" -v n="$n" -v w=$((w1 - w0)) -v r=$((r1 - r0)) 'BEGIN {
+        printf "  %-6s nginx worker %5.1f us/request, redis-server %5.1f us/request, together %5.1f\n",
+               v, w * 10000 / n, r * 10000 / n, (w + r) * 10000 / n }'
+done
+
 # Latency at saturation mixes in the throughput difference (50 connections
 # queue behind a slower server); at light load p99 is the time Redis adds to
 # one request.
