@@ -82,6 +82,10 @@ nginx applies a change within a second, without a reload):
   $BUILD/levqorctl rollback          # every flag off: the demo loses its security headers
 Admin token: $TOKEN_FILE
 
+Jobs (a SQLite queue under $RUN/data; with NEW_QUEUE_ENABLED off they run in the request):
+  curl -s -H "Authorization: Bearer \$(cat $TOKEN_FILE)" -d '{"type":"noop"}' http://$CONTROLD_LISTEN/jobs
+  $BUILD/levqorctl flags set NEW_QUEUE_ENABLED on   # then they are queued: GET /jobs/{id}, levqorctl dlq list
+
 Try:  curl -si http://127.0.0.1:$HTTP_PORT/ | head -20
 Logs: $RUN/logs/   Ctrl-C stops nginx and controld.
 MSG
