@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <atomic>
 #include <filesystem>
 #include <set>
 #include <thread>
@@ -11,6 +12,7 @@
 #include "fake_server.h"
 #include "levqor/controld/core/flag_set.h"
 #include "levqor/controld/metrics/text_parser.h"
+#include "levqor/controld/queue/executor.h"
 #include "test_support.h"
 
 namespace levqor::controld {
@@ -248,6 +250,52 @@ TEST(App, BadTokenFileIsAConfigError) {
   auto config = testing::app_config(dir);
   config.admin_token_file = dir.write("admin.token", "short");
   EXPECT_THROW(App(config, log.logger), ConfigError);
+}
+
+// A built-in job type (backups will be one) plugs into the queue's executor
+// registry and is validated and run like the configured types.
+class CountingExecutor : public queue::Executor {
+ public:
+  void validate(const nlohmann::json& payload) const override {
+    if (payload.contains("fail")) throw queue::InvalidJob("invalid_job", "payload.fail: not for this type");
+  }
+  queue::ExecutionResult run_one(const queue::Delivery&) const override {
+    ++runs;
+    queue::ExecutionResult r;
+    r.result = {{"ran", true}};
+    return r;
+  }
+  std::chrono::milliseconds max_duration(const queue::Delivery&) const override { return 1s; }
+  mutable std::atomic<int> runs{0};
+};
+
+TEST(AppQueue, BuiltInJobTypesPlugIntoTheRegistry) {
+  TempDir dir;
+  CapturedLog log;
+  Config config = testing::app_config(dir);
+  config.producer_token_file = dir.write("producer.token", kProducer + "\n");
+  App app(config, log.logger);
+  auto executor = std::make_shared<CountingExecutor>();
+  app.queue().register_executor("test_builtin", executor);
+  const auto bound = app.start();
+
+  httplib::Client client(bound.host, bound.port);
+  const httplib::Headers auth{{"Authorization", "Bearer " + kProducer}};
+  // NEW_QUEUE_ENABLED is off (the default): the job runs in the request.
+  auto res = client.Post("/jobs", auth, R"({"type":"test_builtin","payload":{}})", "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(json::parse(res->body)["status"], "succeeded") << res->body;
+  EXPECT_EQ(executor->runs.load(), 1);
+
+  res = client.Post("/jobs", auth, R"({"type":"test_builtin","payload":{"fail":1}})", "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400) << res->body;
+  EXPECT_EQ(json::parse(res->body)["error"], "invalid_job") << res->body;
+  EXPECT_EQ(executor->runs.load(), 1);
+
+  app.stop();
+  EXPECT_TRUE(app.wait_stopped(2s));
 }
 
 }  // namespace
