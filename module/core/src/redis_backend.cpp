@@ -285,9 +285,10 @@ void append_bulk(std::string& out, std::string_view arg) {
     out.append(arg).append("\r\n");
 }
 
-std::string format_command(std::string_view a0, std::string_view a1, std::string_view tail, std::size_t tail_args) {
+std::string format_command(std::string_view a0, std::string_view a1, std::string_view tail, std::size_t tail_args,
+                           std::size_t room) {
     std::string cmd;
-    cmd.reserve(32 + a0.size() + a1.size() + tail.size());
+    cmd.reserve(32 + a0.size() + a1.size() + tail.size() + room);
     append_counted(cmd, '*', tail_args + 2);
     append_bulk(cmd, a0);
     append_bulk(cmd, a1);

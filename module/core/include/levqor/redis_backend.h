@@ -90,8 +90,10 @@ bool decode_result(const long long* values, std::size_t count, std::size_t bucke
 // formatter costs more than the rest of a decision).
 void append_bulk(std::string& out, std::string_view arg);
 // "*<n>\r\n" + bulk(first)... : a command whose remaining arguments are
-// already encoded in `tail` (tail_args of them).
-std::string format_command(std::string_view a0, std::string_view a1, std::string_view tail, std::size_t tail_args);
+// already encoded in `tail` (tail_args of them), with `room` bytes reserved
+// for what the caller appends.
+std::string format_command(std::string_view a0, std::string_view a1, std::string_view tail, std::size_t tail_args,
+                           std::size_t room = 0);
 
 // "levqor:{<zone>}:<k|i>:<plan>:<hex>": the hash tag keeps a zone's buckets
 // in one Redis Cluster slot, so one EVALSHA can charge a key and its address
