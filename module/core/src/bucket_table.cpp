@@ -3,52 +3,16 @@
 #include "levqor/shm_lock.h"
 
 #include <algorithm>
-#include <cstring>
-#include <new>
-
 
 namespace levqor::ratelimit {
-namespace {
-
-constexpr std::uint64_t kMagic = 0x6c7671725442310aULL;  // "lvqrTB1\n"
-constexpr std::size_t kHeaderBytes = (sizeof(TableHeader) + 63) / 64 * 64;
-
-}  // namespace
-
-std::size_t BucketTable::bytes_for_sets(std::size_t nsets) { return kHeaderBytes + nsets * sizeof(Set); }
-
-std::size_t BucketTable::sets_for_bytes(std::size_t bytes) {
-    return bytes <= kHeaderBytes ? 0 : (bytes - kHeaderBytes) / sizeof(Set);
-}
 
 BucketTable BucketTable::create(void* mem, std::size_t nsets, const SipKey& secret) {
-    std::memset(mem, 0, bytes_for_sets(nsets));
     BucketTable t;
-    t.header_ = ::new (mem) TableHeader();
-    t.header_->nsets = nsets;
-    t.header_->secret = secret;
-    t.sets_ = reinterpret_cast<Set*>(static_cast<char*>(mem) + kHeaderBytes);
-    for (std::size_t i = 0; i < nsets; ++i) ::new (&t.sets_[i]) Set();
-    t.header_->magic = kMagic;
+    t.format(mem, nsets, secret);
     return t;
 }
 
-bool BucketTable::attach(void* mem, std::size_t nsets, BucketTable& out) {
-    auto* h = static_cast<TableHeader*>(mem);
-    if (h->magic != kMagic || h->nsets != nsets) return false;
-    out.header_ = h;
-    out.sets_ = reinterpret_cast<Set*>(static_cast<char*>(mem) + kHeaderBytes);
-    return true;
-}
-
-std::uint64_t BucketTable::tag(std::uint8_t domain, const void* key, std::size_t len) const noexcept {
-    // The domain byte is folded into the key rather than the data, so no
-    // copy of the key is needed.
-    SipKey k = header_->secret;
-    k.k1 ^= static_cast<std::uint64_t>(domain) * 0x9e3779b97f4a7c15ULL;
-    const std::uint64_t t = siphash13(k, key, len);
-    return t == 0 ? 1 : t;  // 0 marks an empty slot
-}
+bool BucketTable::attach(void* mem, std::size_t nsets, BucketTable& out) { return out.attach_to(mem, nsets); }
 
 void BucketTable::lock_contended(Set& s, std::int32_t pid) noexcept {
     shm_lock(s.lock, pid, header_->lock_steals);

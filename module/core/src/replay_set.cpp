@@ -1,50 +1,16 @@
 #include "levqor/replay_set.h"
 
-#include <cstring>
-#include <new>
-
 #include "levqor/shm_lock.h"
 
 namespace levqor::webhook {
-namespace {
-
-constexpr std::uint64_t kMagic = 0x6c7671725253310aULL;  // "lvqrRS1\n"
-constexpr std::size_t kHeaderBytes = (sizeof(ReplayHeader) + 63) / 64 * 64;
-
-}  // namespace
-
-std::size_t ReplaySet::bytes_for_sets(std::size_t nsets) { return kHeaderBytes + nsets * sizeof(ReplayBucket); }
-
-std::size_t ReplaySet::sets_for_bytes(std::size_t bytes) {
-    return bytes <= kHeaderBytes ? 0 : (bytes - kHeaderBytes) / sizeof(ReplayBucket);
-}
 
 ReplaySet ReplaySet::create(void* mem, std::size_t nsets, const SipKey& secret) {
-    std::memset(mem, 0, bytes_for_sets(nsets));
     ReplaySet s;
-    s.header_ = ::new (mem) ReplayHeader();
-    s.header_->nsets = nsets;
-    s.header_->secret = secret;
-    s.sets_ = reinterpret_cast<ReplayBucket*>(static_cast<char*>(mem) + kHeaderBytes);
-    for (std::size_t i = 0; i < nsets; ++i) ::new (&s.sets_[i]) ReplayBucket();
-    s.header_->magic = kMagic;
+    s.format(mem, nsets, secret);
     return s;
 }
 
-bool ReplaySet::attach(void* mem, std::size_t nsets, ReplaySet& out) {
-    auto* h = static_cast<ReplayHeader*>(mem);
-    if (h->magic != kMagic || h->nsets != nsets) return false;
-    out.header_ = h;
-    out.sets_ = reinterpret_cast<ReplayBucket*>(static_cast<char*>(mem) + kHeaderBytes);
-    return true;
-}
-
-std::uint64_t ReplaySet::tag(std::uint8_t domain, const void* key, std::size_t len) const noexcept {
-    SipKey k = header_->secret;
-    k.k1 ^= static_cast<std::uint64_t>(domain + 1) * 0x9e3779b97f4a7c15ULL;
-    const std::uint64_t t = siphash13(k, key, len);
-    return t == 0 ? 1 : t;
-}
+bool ReplaySet::attach(void* mem, std::size_t nsets, ReplaySet& out) { return out.attach_to(mem, nsets); }
 
 bool ReplaySet::remember(std::uint64_t tag, std::uint64_t now, std::uint64_t expires, std::int32_t pid) noexcept {
     ReplayBucket& set = set_for(tag);

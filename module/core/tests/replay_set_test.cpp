@@ -86,7 +86,9 @@ TEST(ReplaySet, AttachKeepsEntries) {
 
 // Two processes race to record the same ids: each id is first-seen exactly once.
 TEST(ReplaySet, ExactlyOneWinnerAcrossProcesses) {
-    const std::size_t nsets = 64;
+    // Room for every id without evicting one (an evicted id may be won again):
+    // 400 ids over 256 sets of 15 ways.
+    const std::size_t nsets = 256;
     const std::size_t bytes = ReplaySet::bytes_for_sets(nsets);
     void* mem = mmap(nullptr, bytes + sizeof(std::atomic<std::uint64_t>), PROT_READ | PROT_WRITE,
                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -113,6 +115,7 @@ TEST(ReplaySet, ExactlyOneWinnerAcrossProcesses) {
         EXPECT_EQ(status, 0);
     }
     EXPECT_EQ(wins->load(), static_cast<std::uint64_t>(kIds));
+    EXPECT_EQ(set.stats(1).evicted_live, 0u);
     munmap(mem, bytes + sizeof(std::atomic<std::uint64_t>));
 }
 

@@ -24,6 +24,7 @@
 #include <cstdint>
 
 #include "levqor/gcra.h"
+#include "levqor/shm_sets.h"
 #include "levqor/siphash.h"
 
 namespace levqor::ratelimit {
@@ -77,12 +78,11 @@ struct TableStats {
     std::uint64_t reused_full;
 };
 
-class BucketTable {
-public:
-    // Bytes needed for a table of nsets sets, and how many sets fit in bytes.
-    static std::size_t bytes_for_sets(std::size_t nsets);
-    static std::size_t sets_for_bytes(std::size_t bytes);
+inline constexpr std::uint64_t kTableMagic = 0x6c7671725442310aULL;  // "lvqrTB1\n"
 
+// bytes_for_sets(), sets_for_bytes() and tag() come from ShmSets.
+class BucketTable : public ShmSets<TableHeader, Set, kTableMagic> {
+public:
     // Formats memory (zeroed or not) as a new, empty table.
     static BucketTable create(void* mem, std::size_t nsets, const SipKey& secret);
     // Attaches to a table made by create() (e.g. after nginx -s reload);
@@ -90,9 +90,6 @@ public:
     static bool attach(void* mem, std::size_t nsets, BucketTable& out);
 
     BucketTable() = default;
-
-    // The tag of a key in a domain (key vs ip buckets never share a tag).
-    std::uint64_t tag(std::uint8_t domain, const void* key, std::size_t len) const noexcept;
 
     // Decides a request against n buckets (n <= kMaxBuckets, any tables) at
     // time now (ns, > 0); out[i] is the decision for reqs[i]. All or nothing:
@@ -110,10 +107,6 @@ public:
     std::uint64_t lock_steals() const noexcept { return header_->lock_steals.load(std::memory_order_relaxed); }
 
 private:
-    // Multiply-shift maps the tag onto [0, nsets) without a division.
-    Set& set_for(std::uint64_t tag) const noexcept {
-        return sets_[static_cast<std::size_t>((static_cast<unsigned __int128>(tag) * header_->nsets) >> 64)];
-    }
     void lock(Set& s, std::int32_t pid) noexcept {
         std::int32_t expected = 0;
         if (!s.lock.compare_exchange_strong(expected, pid, std::memory_order_acquire, std::memory_order_relaxed)) {
@@ -128,9 +121,6 @@ private:
     void charge(Set& s, Slot* slot, std::uint64_t tag, std::uint64_t tat, std::uint64_t now) noexcept;
     static Slot* find(Set& s, std::uint64_t tag) noexcept;
     Slot* claim(Set& s, std::uint64_t now) noexcept;
-
-    TableHeader* header_ = nullptr;
-    Set* sets_ = nullptr;
 };
 
 }  // namespace levqor::ratelimit

@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "levqor/shm_sets.h"
 #include "levqor/siphash.h"
 
 namespace levqor::webhook {
@@ -52,10 +53,13 @@ struct ReplayStats {
     std::uint64_t evicted_live;
 };
 
-class ReplaySet {
+inline constexpr std::uint64_t kReplayMagic = 0x6c7671725253310aULL;  // "lvqrRS1\n"
+
+// bytes_for_sets(), sets_for_bytes(), valid() and tag() (the tag of a
+// delivery key in a domain, a provider: ids of different providers never
+// collide) come from ShmSets.
+class ReplaySet : public ShmSets<ReplayHeader, ReplayBucket, kReplayMagic> {
 public:
-    static std::size_t bytes_for_sets(std::size_t nsets);
-    static std::size_t sets_for_bytes(std::size_t bytes);
     // Formats memory as a new, empty set.
     static ReplaySet create(void* mem, std::size_t nsets, const SipKey& secret);
     // Attaches to a set made by create() (after nginx -s reload); false if mem
@@ -63,11 +67,6 @@ public:
     static bool attach(void* mem, std::size_t nsets, ReplaySet& out);
 
     ReplaySet() = default;
-    bool valid() const { return header_ != nullptr; }
-
-    // The tag of a delivery key in a domain (a provider: ids of different
-    // providers never collide). Never 0.
-    std::uint64_t tag(std::uint8_t domain, const void* key, std::size_t len) const noexcept;
 
     // Records tag until `expires` unless it is already recorded and not yet
     // expired at `now`. True: recorded now (first sighting); false: a replay.
@@ -77,14 +76,6 @@ public:
 
     // O(size): for the status page, not the request path.
     ReplayStats stats(std::uint64_t now) const noexcept;
-
-private:
-    ReplayBucket& set_for(std::uint64_t tag) const noexcept {
-        return sets_[static_cast<std::size_t>((static_cast<unsigned __int128>(tag) * header_->nsets) >> 64)];
-    }
-
-    ReplayHeader* header_ = nullptr;
-    ReplayBucket* sets_ = nullptr;
 };
 
 }  // namespace levqor::webhook
