@@ -287,6 +287,36 @@ subtest 'SIGTERM lets a request in flight finish, then exits 0' => sub {
     $slow->stop;
 };
 
+subtest 'deeply nested JSON is refused with 400; controld stays up (review H1)' => sub {
+    # The review's repro: ~600 KB nested 300,000 deep. The default body limit
+    # (1 MiB) lets it through to the JSON reader, which used to crash controld
+    # (a recursive copy of the payload, a recursive dump in PUT's error path).
+    my $deep = Test::Levqor::Controld->new;
+    $deep->start;
+    my $pid = $deep->proc->pid;
+    my $n = 300000;
+    my $nest = ('[' x $n) . (']' x $n);
+    my $res = $deep->request('POST /jobs', token => 'producer',
+                             body => '{"type":"noop","payload":{"a":' . $nest . '}}');
+    is($res->{status}, 400, 'POST /jobs: 400')
+        or diag 'controld ' . ($deep->proc->wait_exit(2) ? $deep->proc->exit_text : 'is running');
+    is((json_of($res) // {})->{error}, 'invalid_json', 'invalid_json');
+    like((json_of($res) // {})->{message}, qr/nesting deeper than 64 levels/, 'says why');
+    $res = $deep->request('PUT /ops/flags', token => 'admin', body => '{"RATELIMIT_ENABLED":' . $nest . '}');
+    is($res->{status}, 400, 'PUT /ops/flags: 400');
+    is((json_of($res) // {})->{error}, 'invalid_json', 'invalid_json');
+    like((json_of($res) // {})->{message}, qr/the body is refused: \d+ bytes; the limit is 65536/, 'too large for a flag update');
+    $res = $deep->request('PUT /ops/flags', token => 'admin',
+                          body => '{"RATELIMIT_ENABLED":' . ('[' x 65) . (']' x 65) . '}');
+    is($res->{status}, 400, 'PUT /ops/flags 65 deep: 400');
+    like((json_of($res) // {})->{message}, qr/nesting deeper than 64 levels/, 'says why');
+    is($deep->request('GET /healthz')->{status}, 200, 'controld still answers');
+    ok(kill(0, $pid) && $deep->proc->pid == $pid, 'the same process');
+    $res = $deep->request('POST /jobs', token => 'producer', body => '{"type":"noop","payload":{"a":[[[[1]]]]}}');
+    is($res->{status}, 200, 'a shallow job is still accepted');
+    $deep->stop;
+};
+
 # --- start-up errors --------------------------------------------------------
 
 subtest 'bad configuration: exit 2 naming the setting' => sub {

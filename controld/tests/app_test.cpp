@@ -133,6 +133,9 @@ TEST_F(AppRoutes, BadFlagUpdatesChangeNothing) {
       {R"({"RATELIMIT_ENABLED":"on")", "invalid_json"},
       {R"(["RATELIMIT_ENABLED"])", "invalid_json"},
       {"", "invalid_json"},
+      // Deeper than 64 (security review, H1): the error path used to dump the value.
+      {R"({"RATELIMIT_ENABLED":)" + std::string(64, '[') + std::string(64, ']') + "}",
+       "invalid_json"},
   };
   for (const auto& [body, code] : cases) {
     auto res = request("PUT", "/ops/flags", kAdmin, body);

@@ -316,6 +316,20 @@ TEST(Config, MalformedJsonIsAnError) {
   EXPECT_TRUE(contains(message, "must be a JSON object")) << message;
 }
 
+TEST(Config, DeepOrHugeFilesAreRefusedBeforeParsing) {
+  TempDir dir;
+  const std::size_t n = 300000;
+  auto message = error_of(
+      dir.write("c.json", "{\"queue\":{\"retry_delays_s\":" + std::string(n, '[') +
+                              std::string(n, ']') + "}}"),
+      env_of({}));
+  EXPECT_TRUE(contains(message, "is refused: nesting deeper than 64 levels")) << message;
+  // Brackets in comments do not count; comments are still allowed.
+  EXPECT_EQ(error_of(dir.write("c.json", "// " + std::string(100, '[') + "\n{}"), env_of({})), "");
+  message = error_of(dir.write("c.json", "{}" + std::string(5 * 1024 * 1024, ' ')), env_of({}));
+  EXPECT_TRUE(contains(message, "bytes; the limit is 4194304")) << message;
+}
+
 TEST(Config, MissingConfigFileIsAnError) {
   const auto message = error_of(std::string("/nonexistent/levqor.conf"), env_of({}));
   EXPECT_TRUE(contains(message, "\"/nonexistent/levqor.conf\"")) << message;

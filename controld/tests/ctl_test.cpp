@@ -6,6 +6,7 @@
 #include "levqor/controld/app.h"
 #include "levqor/controld/ctl/client.h"
 #include "levqor/controld/ctl/commands.h"
+#include "fake_server.h"
 #include "test_support.h"
 
 namespace levqor::controld::ctl {
@@ -170,6 +171,20 @@ TEST(CtlUnreachable, ExitsOneWithAHint) {
   const auto result = run_health(client);
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE(result.err.find("is levqor-controld running there?"), std::string::npos) << result.err;
+}
+
+TEST(CtlAnswers, ADeeplyNestedAnswerIsRefusedNotPrinted) {
+  // --json pretty-prints the answer, which recurses once per level: a
+  // hostile or broken server must not be able to crash levqorctl.
+  testing::FakeServer server;
+  server.serve("/ops/flags", std::string(300000, '[') + std::string(300000, ']'));
+  const ApiClient client(parse_base_url("http://127.0.0.1:" + std::to_string(server.port())), 2s,
+                         kAdmin);
+  const auto result = run_flags_get(client, /*json=*/true);
+  EXPECT_EQ(result.exit_code, kExitFailure);
+  EXPECT_NE(result.err.find("the answer is refused: nesting deeper than 64 levels"),
+            std::string::npos)
+      << result.err;
 }
 
 TEST(TokenFile, ReadsTheFirstToken) {

@@ -129,6 +129,34 @@ TEST_F(JobRequests, BadInputNamesTheProblem) {
   EXPECT_EQ(code_of(R"({"jobs":[]})").substr(0, 11), "invalid_job");
 }
 
+TEST_F(JobRequests, DeepNestingIsRefusedBeforeParsing) {
+  // The security review's H1 body: ~600 KB nested 300,000 deep.
+  const std::size_t n = 300000;
+  const std::string deep = R"({"type":"noop","payload":{"a":)" + std::string(n, '[') +
+                           std::string(n, ']') + "}}";
+  EXPECT_EQ(code_of(deep),
+            "invalid_json: the body is refused: nesting deeper than 64 levels (at byte 92)");
+  // 64 levels in all are fine (the body and the payload are two of them).
+  const auto nested = [](std::size_t depth) {
+    return R"({"type":"noop","payload":{"a":)" + std::string(depth, '[') +
+           std::string(depth, ']') + "}}";
+  };
+  EXPECT_EQ(code_of(nested(62)), "ok");
+  EXPECT_EQ(code_of(nested(63)).substr(0, 12), "invalid_json");
+}
+
+TEST_F(JobRequests, ASurelyTooLargePayloadIsRefusedBeforeItIsWritten) {
+  EXPECT_EQ(code_of(R"({"type":"noop","payload":{"x":")" + std::string(300, 'a') + "\"}}"),
+            "payload_too_large: the payload is at least 308 bytes; the limit is 256 "
+            "(queue.max_payload_bytes)");
+  // Escapes only show in the written text: 60 x \u0001 is 60 bytes parsed, 360 written.
+  std::string escaped;
+  for (int i = 0; i < 60; ++i) escaped += "\\u0001";
+  EXPECT_EQ(code_of(R"({"type":"noop","payload":{"x":")" + escaped + "\"}}"),
+            "payload_too_large: the payload is 368 bytes; the limit is 256 "
+            "(queue.max_payload_bytes)");
+}
+
 TEST_F(JobRequests, HttpPayloads) {
   EXPECT_EQ(code_of(R"({"type":"http","payload":{"url":"http://127.0.0.1:9000/hook","body":{"a":1},"headers":{"X-A":"b"},"timeout_ms":500}})"),
             "ok");

@@ -1,14 +1,14 @@
 #include "levqor/controld/core/config.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <set>
 #include <sstream>
 
+#include "levqor/controld/core/files.h"
+#include "levqor/controld/core/json.h"
 #include "levqor/controld/core/text.h"
 #include "levqor/controld/core/urls.h"
 
@@ -16,6 +16,10 @@ namespace levqor::controld {
 namespace {
 
 using nlohmann::json;
+
+// A config file is a few KiB; this only stops a wrong path (a log, a dump)
+// from being read whole.
+constexpr std::size_t kMaxConfigBytes = 4 * 1024 * 1024;
 
 std::string quoted(const std::string& value) {
   return json(value).dump(-1, ' ', false, json::error_handler_t::replace);
@@ -162,21 +166,34 @@ class FileReader {
     if (std::filesystem::is_directory(status)) {
       throw ConfigError("config file " + quoted(path_) + " (from --config) is a directory");
     }
-    std::ifstream in(path_);
-    if (!in) {
-      throw ConfigError("config file " + quoted(path_) + " (from --config) cannot be read: " +
-                        std::strerror(errno));
+    const auto size = std::filesystem::file_size(path_, ec);
+    if (!ec && size > kMaxConfigBytes) {
+      throw ConfigError("config file " + quoted(path_) + " is " + std::to_string(size) +
+                        " bytes; the limit is " + std::to_string(kMaxConfigBytes));
     }
+    std::optional<std::string> text;
     try {
-      auto root = json::parse(in, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
-      if (!root.is_object()) {
-        throw ConfigError("config file " + quoted(path_) +
-                          ": the top level must be a JSON object");
-      }
-      return root;
-    } catch (const json::parse_error& e) {
-      throw ConfigError("config file " + quoted(path_) + " is not valid JSON: " + e.what());
+      text = read_file_if_exists(path_);
+    } catch (const FileError& e) {
+      throw ConfigError("config file " + quoted(path_) + " (from --config) cannot be read: " +
+                        e.what());
     }
+    if (!text) {
+      throw ConfigError("config file " + quoted(path_) + " (from --config) does not exist");
+    }
+    json root;
+    try {
+      root = parse_json(*text, JsonLimits{kMaxConfigBytes, kMaxJsonDepth, /*comments=*/true});
+    } catch (const JsonError& e) {
+      throw ConfigError("config file " + quoted(path_) +
+                        (e.kind() == JsonError::Kind::syntax ? " is not valid JSON: "
+                                                             : " is refused: ") +
+                        e.what());
+    }
+    if (!root.is_object()) {
+      throw ConfigError("config file " + quoted(path_) + ": the top level must be a JSON object");
+    }
+    return root;
   }
 
   void apply(const json& root, Config& config) const {

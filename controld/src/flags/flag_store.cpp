@@ -3,14 +3,36 @@
 #include <nlohmann/json.hpp>
 
 #include "levqor/controld/core/files.h"
+#include "levqor/controld/core/json.h"
 
 namespace levqor::controld::flags {
+namespace {
+
+// Five flags fit in a few hundred bytes.
+constexpr std::size_t kMaxFlagUpdateBytes = 64 * 1024;
+
+// A refused value for the message: short scalars as JSON, the rest by kind
+// (an object or array is never written out: it could be large).
+std::string describe_value(const nlohmann::json& value) {
+  if (value.is_object()) return "an object";
+  if (value.is_array()) return "an array";
+  auto text = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (text.size() > 64) text = text.substr(0, 60) + "...";
+  return text;
+}
+
+}  // namespace
 
 FlagUpdate parse_flag_update(std::string_view body) {
-  const auto json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded()) {
-    throw FlagUpdateError("invalid_json", "the body is not valid JSON; send an object such as "
-                                          "{\"RATELIMIT_ENABLED\":\"shadow\"}");
+  nlohmann::json json;
+  try {
+    json = parse_json(body, JsonLimits{kMaxFlagUpdateBytes});
+  } catch (const JsonError& e) {
+    throw FlagUpdateError("invalid_json",
+                          (e.kind() == JsonError::Kind::syntax
+                               ? std::string("the body is not valid JSON")
+                               : std::string("the body is refused: ") + e.what()) +
+                              "; send an object such as {\"RATELIMIT_ENABLED\":\"shadow\"}");
   }
   if (!json.is_object()) {
     throw FlagUpdateError("invalid_json", "the body must be a JSON object such as "
@@ -27,8 +49,8 @@ FlagUpdate parse_flag_update(std::string_view body) {
                                          : std::nullopt;
     if (!state) {
       throw FlagUpdateError("invalid_flag_value",
-                            name + ": " + value.dump() + " is not a flag state; use \"off\", "
-                                                         "\"shadow\" or \"on\"");
+                            name + ": " + describe_value(value) +
+                                " is not a flag state; use \"off\", \"shadow\" or \"on\"");
     }
     update.emplace_back(*flag, *state);
   }

@@ -125,7 +125,7 @@ class HttpExecutor final : public Executor {
   }
 
   milliseconds max_duration(const Delivery& job) const override {
-    const auto payload = json::parse(job.payload, nullptr, false);
+    const auto payload = parse_stored_json(job.payload);
     if (payload.is_object() && payload.contains("timeout_ms") &&
         payload["timeout_ms"].is_number_integer()) {
       return milliseconds(payload["timeout_ms"].get<std::int64_t>());
@@ -140,7 +140,7 @@ class HttpExecutor final : public Executor {
     std::vector<net::HttpRequest> requests;
     std::vector<std::size_t> index;
     for (std::size_t i = 0; i < jobs.size(); ++i) {
-      const auto payload = json::parse(jobs[i]->payload, nullptr, false);
+      const auto payload = parse_stored_json(jobs[i]->payload);
       if (!payload.is_object() || !payload.contains("url") || !payload["url"].is_string()) {
         results[i] = failed(ExecutionResult::Kind::permanent, "the stored payload has no url");
         continue;
@@ -247,7 +247,7 @@ class ExecExecutor final : public Executor {
   }
 
   milliseconds max_duration(const Delivery& job) const override {
-    const auto payload = json::parse(job.payload, nullptr, false);
+    const auto payload = parse_stored_json(job.payload);
     if (payload.is_object() && payload.contains("command") && payload["command"].is_string()) {
       auto found = commands_.find(payload["command"].get<std::string>());
       if (found != commands_.end()) return found->second.timeout;
@@ -256,7 +256,7 @@ class ExecExecutor final : public Executor {
   }
 
   ExecutionResult run_one(const Delivery& job) const override {
-    const auto payload = json::parse(job.payload, nullptr, false);
+    const auto payload = parse_stored_json(job.payload);
     try {
       validate(payload);
     } catch (const InvalidJob& e) {
