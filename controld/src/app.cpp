@@ -26,6 +26,9 @@ Config with_defaults(Config config) {
   return config;
 }
 
+// The persisted runtime flags: controld's own record, next to its databases.
+std::string flags_state_file(const Config& config) { return config.data_dir + "/flags.state"; }
+
 std::string status_class(int status) { return std::to_string(status / 100) + "xx"; }
 
 metrics::Family<metrics::Counter>& reloads(metrics::Registry& registry) {
@@ -44,7 +47,7 @@ App::App(const Config& config, const Logger& log)
               [this](std::string_view word) { return tokens_.authenticate(word).has_value(); },
               tracking::ErrorTracker::settings_from(config_)),
       guard_(tokens_, registry_),
-      flags_(config_.flags_file, config_.flags, log, registry_),
+      flags_(config_.flags_file, flags_state_file(config_), config_.flags, log, registry_),
       metrics_(registry_, log, metrics_settings(config_),
                [this](const metrics::InstanceStatus& status) {
                  if (status.up) return;
@@ -183,9 +186,10 @@ void App::reload(const Config& next) {
                 next.queue.visibility_timeout != config_.queue.visibility_timeout);
   if (next.flags != config_.flags) {
     log_.warn("the configured flags changed; runtime flags are not reset by a reload "
-              "(use PUT /ops/flags or levqorctl flags set)",
+              "(levqorctl flags reset applies the configured flags; flags set changes one)",
               {{"configured", to_json(next.flags)}, {"current", to_json(flags_.current())}});
   }
+  flags_.set_configured(next.flags);
   const auto listen = config_.listen;
   const auto data_dir = config_.data_dir;
   const auto flags_file = config_.flags_file;
