@@ -1,6 +1,13 @@
 // The queue's pieces without a server: retry policy, URL allow-list, job
 // request validation, exec runner, and the SQLite backend's transitions.
+#include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <csignal>
 
 #include <atomic>
 #include <set>
@@ -186,6 +193,28 @@ TEST_F(JobRequests, ExecNamesADeclaredCommand) {
             "invalid_job");
 }
 
+TEST_F(JobRequests, ExecArgumentsThatLookLikeOptionsNeedOptionsAllowed) {
+  // security review M9: find's "-exec" is arbitrary command execution.
+  EXPECT_EQ(code_of(R"({"type":"exec","payload":{"command":"echo","args":["/tmp","-exec","sh",";"]}})"),
+            "invalid_job: payload.args[1] \"-exec\" starts with '-': command \"echo\" takes no "
+            "options from jobs (queue.exec.echo.options_allowed is false)");
+  EXPECT_EQ(code_of(R"({"type":"exec","payload":{"command":"echo","args":["--config=/x"]}})")
+                .substr(0, 31),
+            "invalid_job: payload.args[0] \"-");
+  EXPECT_EQ(code_of(R"({"type":"exec","payload":{"command":"echo","args":["-"]}})").substr(0, 11),
+            "invalid_job");
+  EXPECT_EQ(code_of(R"({"type":"exec","payload":{"command":"echo","args":["a-b","x -y"]}})"), "ok");
+
+  ExecCommand echo;
+  echo.path = "/bin/echo";
+  echo.args_allowed = true;
+  echo.options_allowed = true;
+  ExecutorRegistry executors;
+  executors.add("exec", make_exec_executor({{"echo", echo}}));
+  EXPECT_NO_THROW(parse_job_request(R"({"type":"exec","payload":{"command":"echo","args":["-n","x"]}})",
+                                    executors, limits_, 1000));
+}
+
 // ---- exec ------------------------------------------------------------------------
 
 TEST(ExecRunner, CapturesOutputAndExitCode) {
@@ -243,7 +272,67 @@ TEST(ExecRunner, MissingProgram) {
   spec.argv = {"program"};
   const auto r = run_command(spec);
   EXPECT_FALSE(r.started);
-  EXPECT_NE(r.error.find("/nonexistent/program"), std::string::npos);
+  EXPECT_EQ(r.error, "cannot run /nonexistent/program: execve: No such file or directory");
+}
+
+TEST(ExecRunner, ChildStartsWithDefaultDispositions) {
+  // controld (httplib) ignores SIGPIPE; an ignored signal stays ignored across exec.
+  struct sigaction ignore {}, old {};
+  ignore.sa_handler = SIG_IGN;
+  sigaction(SIGPIPE, &ignore, &old);
+  ExecSpec spec;
+  spec.path = "/bin/sh";
+  spec.argv = {"sh", "-c", "grep SigIgn /proc/self/status"};
+  const auto r = run_command(spec);
+  sigaction(SIGPIPE, &old, nullptr);
+  EXPECT_EQ(r.out, "SigIgn:\t0000000000000000\n");
+}
+
+// Descriptors this process holds without close-on-exec (as a library may
+// leave them): a listening socket, a file. Closed at the end.
+struct LeakyDescriptors {
+  LeakyDescriptors() {
+    file = ::open("/dev/null", O_RDONLY);  // no O_CLOEXEC
+    sock = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    ::listen(sock, 1);
+    high = ::fcntl(file, F_DUPFD, 200);  // far above the rest
+  }
+  ~LeakyDescriptors() {
+    ::close(file);
+    ::close(sock);
+    ::close(high);
+  }
+  int file, sock, high;
+};
+
+TEST(ExecRunner, TheChildHasOnlyStdinStdoutAndStderr) {
+  LeakyDescriptors leaky;
+  ASSERT_GE(leaky.high, 200);
+  ExecSpec spec;
+  spec.path = "/bin/sh";
+  // ls runs in a child of the shell (the ": " after it keeps sh from exec'ing
+  // it) and lists the shell's descriptors, not its own directory handle.
+  spec.argv = {"sh", "-c", "ls /proc/$$/fd; :"};
+  const auto r = run_command(spec);
+  ASSERT_TRUE(r.started) << r.error;
+  EXPECT_EQ(r.out, "0\n1\n2\n");
+}
+
+TEST(ExecRunner, RunsAsTheConfiguredUserAndGroup) {
+  if (::geteuid() != 0) GTEST_SKIP() << "switching users needs root";
+  ExecSpec spec;
+  spec.path = "/bin/sh";
+  spec.argv = {"sh", "-c", "id -u; id -g; id -G"};
+  spec.uid = 65534;
+  spec.gid = 65534;
+  const auto r = run_command(spec);
+  ASSERT_TRUE(r.started) << r.error;
+  EXPECT_EQ(r.out, "65534\n65534\n65534\n");  // no supplementary groups kept
+  EXPECT_EQ(::geteuid(), 0u);                     // only the child changed
 }
 
 // ---- the SQLite backend ------------------------------------------------------------

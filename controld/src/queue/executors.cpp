@@ -17,6 +17,13 @@ using std::chrono::milliseconds;
   throw InvalidJob(code, message);
 }
 
+// A job's string for a message: JSON-quoted, at most about 64 bytes.
+std::string quoted(const std::string& text) {
+  auto out = json(text.size() > 64 ? text.substr(0, 60) + "..." : text)
+                 .dump(-1, ' ', false, json::error_handler_t::replace);
+  return out;
+}
+
 void check_keys(const json& payload, std::initializer_list<const char*> known,
                 const std::string& type) {
   for (const auto& [key, value] : payload.items()) {
@@ -238,10 +245,18 @@ class ExecExecutor final : public Executor {
     if (!args.empty() && !found->second.args_allowed) {
       reject("invalid_job", "command \"" + name + "\" takes no arguments from jobs");
     }
-    for (const auto& arg : args) {
+    for (std::size_t i = 0; i < args.size(); ++i) {
+      const auto& arg = args[i];
       if (!arg.is_string() || arg.get<std::string>().size() > 4096 ||
           arg.get<std::string>().find('\0') != std::string::npos) {
         reject("invalid_job", "payload.args: each argument is a string of at most 4096 bytes");
+      }
+      // "-exec", "--config=...": an option of the program, not an operand.
+      if (!found->second.options_allowed && arg.get_ref<const std::string&>().rfind('-', 0) == 0) {
+        reject("invalid_job", "payload.args[" + std::to_string(i) + "] " +
+                                  quoted(arg.get<std::string>()) + " starts with '-': command \"" +
+                                  name + "\" takes no options from jobs (queue.exec." + name +
+                                  ".options_allowed is false)");
       }
     }
   }
@@ -275,6 +290,8 @@ class ExecExecutor final : public Executor {
     spec.env.emplace_back("LEVQOR_JOB_ATTEMPT", std::to_string(job.attempt));
     spec.timeout = command.timeout;
     spec.max_output_bytes = command.max_output_bytes;
+    spec.uid = command.uid;
+    spec.gid = command.gid;
     const auto run = run_command(spec);
     if (!run.started) return failed(ExecutionResult::Kind::permanent, run.error);
     json::object_t result{{"exit_code", run.exit_code},
