@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "levqor/controld/core/files.h"
+#include "levqor/controld/core/job_url.h"
 #include "levqor/controld/core/json.h"
 #include "levqor/controld/core/text.h"
 #include "levqor/controld/core/urls.h"
@@ -107,7 +108,7 @@ void check_unique_names(const std::vector<NginxInstance>& instances) {
 }
 
 std::string prefix_value(const std::string& text) {
-  parse_http_url(text);
+  normalize_job_url_prefix(text);
   return text;
 }
 

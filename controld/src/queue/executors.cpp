@@ -1,8 +1,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "levqor/controld/core/job_url.h"
 #include "levqor/controld/core/text.h"
-#include "levqor/controld/core/urls.h"
 #include "levqor/controld/net/http_client.h"
 #include "levqor/controld/queue/exec_runner.h"
 #include "levqor/controld/queue/executor.h"
@@ -71,27 +71,30 @@ class HttpExecutor final : public Executor {
       : default_timeout_(default_timeout), max_timeout_(max_timeout) {
     for (auto& prefix : allow) {
       try {
-        allow_.push_back(normalize_url(prefix));
+        allow_.push_back(normalize_job_url_prefix(prefix));
       } catch (const std::invalid_argument&) {
-        // A prefix with dot segments can never match a normalised URL.
+        // The config refuses such a prefix; one built by hand allows nothing.
       }
     }
   }
 
-  void validate(const json& payload) const override {
+  void validate(const json& payload) const override { checked_url(payload); }
+
+  // The payload checked; its URL normalised, as it is called.
+  JobUrl checked_url(const json& payload) const {
     check_keys(payload, {"url", "body", "headers", "timeout_ms"}, "http");
     if (!payload.contains("url") || !payload["url"].is_string()) {
       reject("invalid_job", "payload.url is required: the http(s) URL to POST to");
     }
     const auto url = payload["url"].get<std::string>();
-    std::string normalized;
+    JobUrl normalized;
     try {
-      normalized = normalize_url(url);
+      normalized = normalize_job_url(url);
     } catch (const std::invalid_argument& e) {
       reject("invalid_url", "payload.url is not a usable URL: " + std::string(e.what()));
     }
     if (!std::any_of(allow_.begin(), allow_.end(),
-                     [&](const std::string& p) { return normalized.rfind(p, 0) == 0; })) {
+                     [&](const JobUrl& p) { return job_url_allowed(normalized, p); })) {
       reject("url_not_allowed",
              "payload.url " + url + " matches no http_job_allow prefix" +
                  (allow_.empty() ? " (none is configured: set http_job_allow or "
@@ -129,6 +132,7 @@ class HttpExecutor final : public Executor {
                                   std::to_string(max_timeout_.count()));
       }
     }
+    return normalized;
   }
 
   milliseconds max_duration(const Delivery& job) const override {
@@ -154,10 +158,9 @@ class HttpExecutor final : public Executor {
       }
       net::HttpRequest req;
       req.method = "POST";
-      req.url = payload["url"].get<std::string>();
       // The allow-list may have changed (SIGHUP) since the job was accepted.
       try {
-        validate(payload);
+        req.url = checked_url(payload).to_string();
       } catch (const InvalidJob& e) {
         results[i] = failed(ExecutionResult::Kind::permanent, e.what());
         continue;
@@ -213,7 +216,7 @@ class HttpExecutor final : public Executor {
                   result);
   }
 
-  std::vector<std::string> allow_;
+  std::vector<JobUrl> allow_;
   milliseconds default_timeout_;
   milliseconds max_timeout_;
 };
@@ -357,37 +360,6 @@ std::shared_ptr<const Executor> make_http_executor(std::vector<std::string> allo
 
 std::shared_ptr<const Executor> make_exec_executor(std::map<std::string, ExecCommand> commands) {
   return std::make_shared<ExecExecutor>(std::move(commands));
-}
-
-std::string normalize_url(const std::string& url) {
-  const auto parsed = parse_http_url(url);
-  const auto lower_path = to_lower(parsed.path);
-  const auto path_only = lower_path.substr(0, lower_path.find('?'));
-  if (path_only.find("%2e") != std::string::npos || path_only.find("/./") != std::string::npos ||
-      path_only.find("/../") != std::string::npos ||
-      (path_only.size() >= 3 && path_only.compare(path_only.size() - 3, 3, "/..") == 0) ||
-      (path_only.size() >= 2 && path_only.compare(path_only.size() - 2, 2, "/.") == 0) ||
-      path_only.find('\\') != std::string::npos) {
-    throw std::invalid_argument("dot segments (/./, /../, %2e) or backslashes in the path");
-  }
-  return parsed.scheme + "://" + to_lower(parsed.host) + ":" + std::to_string(parsed.port) +
-         parsed.path;
-}
-
-bool url_allowed(const std::string& url, const std::vector<std::string>& prefixes) {
-  std::string normalized;
-  try {
-    normalized = normalize_url(url);
-  } catch (const std::invalid_argument&) {
-    return false;
-  }
-  for (const auto& prefix : prefixes) {
-    try {
-      if (normalized.rfind(normalize_url(prefix), 0) == 0) return true;
-    } catch (const std::invalid_argument&) {
-    }
-  }
-  return false;
 }
 
 }  // namespace levqor::controld::queue
