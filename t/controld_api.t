@@ -36,6 +36,12 @@ subtest 'start: the flags file holds the config, with the environment winning' =
     is(slurp($cd->flags_file), flags_text(RATELIMIT_ENABLED => 'shadow', WEBHOOK_VERIFY_ALL => 'shadow'),
        'exact contents');
     is((stat $cd->flags_file)[2] & 07777, 0644, 'mode 0644');
+    # Private files whatever the umask (this test runs with 022): the
+    # runtime flags state and the queue's database (payloads may hold credentials).
+    is((stat($cd->data_dir . '/flags.state'))[2] & 07777, 0600, 'flags.state 0600');
+    for my $file (map { $cd->data_dir . "/queue.sqlite$_" } '', '-wal', '-shm') {
+        is((stat $file)[2] & 07777, 0600, "$file 0600");
+    }
     my @lines = $cd->log_lines;
     ok(!(grep { !defined } @lines), 'every log line is JSON');
     my ($listening) = grep { defined && $_->{msg} eq 'listening' } @lines;
@@ -338,10 +344,19 @@ subtest 'bad configuration: exit 2 naming the setting' => sub {
     }
     my $bad = Test::Levqor::Controld->new(tokens => 0);
     spew($bad->token_file('admin'), "short\n");
+    chmod 0600, $bad->token_file('admin');
     my ($code, $out) = $bad->run_once;
     is($code, 2, 'an unusable token file: exit 2');
     like($out, qr/admin token file .*admin\.token: line 1: the token is shorter than 16 characters/, 'says why');
     unlike($out, qr/short\\n/, 'without echoing it');
+
+    # A token file others can read is refused, not just warned about.
+    $bad = Test::Levqor::Controld->new;
+    chmod 0644, $bad->token_file('producer');
+    ($code, $out) = $bad->run_once;
+    is($code, 2, 'a token file readable by others: exit 2');
+    like($out, qr/producer token file \S+producer\.token is readable or writable by group or others \(mode 0644\); run: chmod 600 \S+producer\.token/,
+         'names the file and the fix') or diag $out;
 };
 
 subtest 'an unwritable flags file: exit 1' => sub {

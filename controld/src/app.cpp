@@ -124,9 +124,7 @@ api::Router App::routes() {
 void App::load_tokens(const Config& config, bool at_start) {
   try {
     for (const auto& status : tokens_.load({config.admin_token_file, config.producer_token_file})) {
-      log_.log(status.tokens == 0 || status.note.find("warning") != std::string::npos
-                   ? LogLevel::warn
-                   : LogLevel::info,
+      log_.log(status.tokens == 0 ? LogLevel::warn : LogLevel::info,
                "bearer tokens", {{"role", std::string(auth::to_string(status.role))},
                                  {"file", status.file},
                                  {"tokens", status.tokens},

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -18,6 +19,7 @@
 #include "levqor/controld/queue/job_request.h"
 #include "levqor/controld/queue/retry_policy.h"
 #include "levqor/controld/queue/sqlite_backend.h"
+#include "levqor/controld/queue/sqlite_db.h"
 #include "test_support.h"
 
 namespace levqor::controld::queue {
@@ -319,6 +321,35 @@ TEST(ExecRunner, RunsAsTheConfiguredUserAndGroup) {
 }
 
 // ---- the SQLite backend ------------------------------------------------------------
+
+mode_t mode_of(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0;
+}
+
+TEST(SqliteDb, FilesArePrivateWhateverTheUmask) {
+  TempDir dir;
+  const auto path = dir.file("queue.sqlite");
+  const mode_t old_umask = ::umask(0);  // the worst case: everything 0666
+  {
+    SqliteDb db(path);
+    db.exec("CREATE TABLE t(x)");
+    db.exec("INSERT INTO t VALUES(1)");
+    EXPECT_EQ(mode_of(path), 0600u);
+    EXPECT_EQ(mode_of(path + "-wal"), 0600u);
+    EXPECT_EQ(mode_of(path + "-shm"), 0600u);
+  }
+  // Files an older controld left readable are made private.
+  for (const char* suffix : {"", "-wal", "-shm"}) ::chmod((path + suffix).c_str(), 0644);
+  {
+    SqliteDb db(path);
+    db.exec("INSERT INTO t VALUES(2)");
+    EXPECT_EQ(mode_of(path), 0600u);
+    EXPECT_EQ(mode_of(path + "-wal"), 0600u);
+    EXPECT_EQ(mode_of(path + "-shm"), 0600u);
+  }
+  ::umask(old_umask);
+}
 
 class Sqlite : public ::testing::Test {
  protected:
