@@ -122,7 +122,7 @@ subtest 'job arguments that start with "-" are refused unless options_allowed' =
     # The review's repro: find ... -exec runs anything.
     my ($res, $body) = run_job({ command => 'find',
                                  args => ['/tmp', '-maxdepth', '0', '-exec', '/bin/sh', '-c', "id >$marker", '{}', ';'] });
-    is($res->{status}, 400, '400');
+    is($res->{status}, 400, 'refused with 400');
     is($body->{error}, 'invalid_job', 'invalid_job');
     like($body->{message}, qr/^payload\.args\[1\] "-maxdepth" starts with '-': command "find" takes no options from jobs/,
          'names the argument');
