@@ -265,12 +265,19 @@ TEST(ExecRunner, ChildStartsWithDefaultDispositions) {
   struct sigaction ignore {}, old {};
   ignore.sa_handler = SIG_IGN;
   sigaction(SIGPIPE, &ignore, &old);
+  sigaction(SIGUSR1, &ignore, nullptr);
   ExecSpec spec;
   spec.path = "/bin/sh";
   spec.argv = {"sh", "-c", "grep SigIgn /proc/self/status"};
   const auto r = run_command(spec);
   sigaction(SIGPIPE, &old, nullptr);
-  EXPECT_EQ(r.out, "SigIgn:\t0000000000000000\n");
+  signal(SIGUSR1, SIG_DFL);
+  ASSERT_EQ(r.out.rfind("SigIgn:\t", 0), 0u) << r.out;
+  // Signals 1 to 31. glibc keeps 32 and 33 for itself (sigaction refuses
+  // them): they stay as this process got them (ignored when whoever started
+  // it used posix_spawn, as ctest does); programs set them up as they need.
+  const auto ignored = std::stoull(r.out.substr(8), nullptr, 16);
+  EXPECT_EQ(ignored & 0x7fffffffULL, 0u) << r.out;
 }
 
 // Descriptors this process holds without close-on-exec (as a library may
