@@ -46,8 +46,10 @@ bool ReplaySet::seen(std::uint64_t tag, std::uint64_t now, std::int32_t pid) con
 
 std::size_t ReplaySet::remember_all(const std::uint64_t* tags, std::size_t n, std::uint64_t now,
                                     std::uint64_t expires, std::int32_t pid) noexcept {
-    for (std::size_t i = 0; i < n; ++i) {
-        if (seen(tags[i], now, pid)) return i;
+    // The first tag needs no lookup: remember() checks it and records
+    // nothing when it is live, and it is recorded first.
+    for (std::size_t i = 1; i < n; ++i) {
+        if (seen(tags[i], now, pid)) return seen(tags[0], now, pid) ? 0 : i;  // the first live tag
     }
     for (std::size_t i = 0; i < n; ++i) {
         if (!remember(tags[i], now, expires, pid)) {

@@ -98,6 +98,7 @@ TEST(ReplaySet, RememberAllRecordsEveryTagOrNone) {
     const std::uint64_t resent[2] = {f.tag("id-2"), f.tag("sig-1")};
     EXPECT_EQ(f.set.remember_all(resent, 2, 101, 201, getpid()), 1u);
     EXPECT_FALSE(f.set.seen(resent[0], 101, getpid()));
+    EXPECT_EQ(f.set.remember_all(first, 2, 101, 201, getpid()), 0u);  // the first live tag is named
     EXPECT_EQ(f.set.remember_all(first, 1, 101, 201, getpid()), 0u);
     EXPECT_EQ(f.set.remember_all(first, 0, 101, 201, getpid()), ReplaySet::kAllNew);
 }

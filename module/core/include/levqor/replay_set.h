@@ -75,7 +75,7 @@ public:
     bool remember(std::uint64_t tag, std::uint64_t now, std::uint64_t expires, std::int32_t pid) noexcept;
     // Whether tag is recorded and live at `now`; changes nothing.
     bool seen(std::uint64_t tag, std::uint64_t now, std::int32_t pid) const noexcept;
-    // Records every tag of one delivery, or none of them: first every tag is
+    // Records every tag of one delivery, or none of them: first the tags are
     // looked up, and only if none is live are they recorded, so a delivery
     // refused as a replay never takes a slot (never evicts a live entry).
     // Returns kAllNew, or the index of the first tag found live (a replay;
