@@ -333,12 +333,12 @@ void register_metrics(WebhookMain& wm, MetricsRegistry& metrics) {
             metrics::write_family_header(out, name, help, type);
             for (const auto& row : rows) metrics::write_sample(out, name, {{"zone", row.zone->name}}, value(row.stats));
         };
-        family("levqor_webhook_replay_entries", "Deliveries remembered in the replay zone (not yet expired).", "gauge",
+        family("levqor_webhook_replay_entries", "Entries in the replay zone that are still live (a delivery takes one, or two: id and signature).", "gauge",
                [](const wh::ReplayStats& s) { return s.live; });
-        family("levqor_webhook_replay_capacity", "Deliveries the replay zone can remember.", "gauge",
+        family("levqor_webhook_replay_capacity", "Entries the replay zone can hold.", "gauge",
                [](const wh::ReplayStats& s) { return s.capacity; });
         family("levqor_webhook_replay_evictions_total",
-               "Deliveries forgotten before their window ended because the zone was full.", "counter",
+               "Live entries evicted before they expired because their set was full.", "counter",
                [](const wh::ReplayStats& s) { return s.evicted_live; });
     });
 }
