@@ -109,6 +109,24 @@ sub get {
     like($a->error_log, qr/redis 127\.0\.0\.1:\d+ unavailable .*deciding locally/, 'the outage is logged');
 }
 
+# ---- a request finished while resuming after the Redis reply (review M2) ----
+# With Connection: close the 429 (or the 200) is sent and the request freed
+# inside the resumed phases; nothing may read the request afterwards. glibc's
+# MALLOC_PERTURB_ poisons freed memory in master and workers, so a use after
+# free crashes a worker instead of passing by luck.
+{
+    $redis->cli('FLUSHALL');
+    my $ng = do { local $ENV{MALLOC_PERTURB_} = 165; limited_nginx() };
+    my @st = map {
+        $ng->request('GET /t', more_headers => "X-Api-Key: closing\nConnection: close")->{status} // 0
+    } 1 .. 300;
+    is_deeply([@st[0 .. 4]], [(200) x 5], 'Connection: close, decided by Redis: the plan\'s 5 pass');
+    is(scalar(grep { $_ == 429 } @st[5 .. $#st]), 295, 'and the next 295 are rejected, none lost');
+    $ng->stop;
+    my $crashes = () = $ng->error_log =~ /exited on signal/g;
+    is($crashes, 0, 'no worker crashed (freed memory poisoned)');
+}
+
 # ---- fallback shares: nodes=2 gives each node half a plan --------------------
 {
     my $ng = limited_nginx(zone => "levqor_limit_zone api:1m redis=redis://127.0.0.1:1 nodes=2;");
