@@ -19,8 +19,9 @@ RuntimePlan make_runtime_plan(rl::Plan plan, bool user_defined) {
     RuntimePlan rp;
     rp.limits[kKey] = plan.key_limit();
     rp.limits[kIp] = plan.ip_limit();
-    for (const BucketKind k : {kKey, kIp}) {
-        const std::string name = plan.name + (k == kKey ? "-key" : "-ip");
+    rp.limits[kAnonymous] = plan.key_limit();
+    for (const BucketKind k : kAllKinds) {
+        const std::string name = plan.name + (k == kKey ? "-key" : k == kIp ? "-ip" : "-anonymous");
         rp.policy_items[k] = rl::policy_item(name, rp.limits[k]);
         rp.state_prefixes[k] = rl::state_item_prefix(name);
     }
@@ -146,7 +147,7 @@ char* set_limit(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
         return conf_error(cf, "allows at most " + std::to_string(rl::kMaxBuckets / 2) + " limits per location");
     }
     LimitRule rule;
-    bool have_key = false, have_plan = false, have_ip = false;
+    bool have_key = false, have_plan = false, have_ip = false, ip_off = false, have_prefix = false;
     const ngx_str_t* args = conf_args(cf);
     for (ngx_uint_t i = 1; i < cf->args->nelts; ++i) {
         const std::string_view a = sv(args[i]);
@@ -173,9 +174,21 @@ char* set_limit(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
             }
             have_plan = true;
         } else if (name == "ip") {
-            // ip=off (or an empty value): no per-IP bucket, the key limit alone.
-            if (sv(value) != "off" && !rule.ip.compile(cf, value)) return static_cast<char*>(NGX_CONF_ERROR);
+            // ip=off: no per-IP bucket, the key limit alone (requests without
+            // a key then share the plan's anonymous bucket).
+            if (value.len == 0) return conf_error(cf, "invalid parameter \"ip=\", expected ip=<value> or ip=off");
+            ip_off = sv(value) == "off";
+            if (!ip_off && !rule.ip.compile(cf, value)) return static_cast<char*>(NGX_CONF_ERROR);
             have_ip = true;
+        } else if (name == "ip_prefix6") {
+            const ngx_int_t bits = ngx_atoi(value.data, value.len);
+            if (bits < static_cast<ngx_int_t>(rl::kMinIpPrefix6) || bits > static_cast<ngx_int_t>(rl::kMaxIpPrefix6)) {
+                return conf_error(cf, "invalid \"" + std::string(a) + "\", expected " +
+                                          std::to_string(rl::kMinIpPrefix6) + " to " +
+                                          std::to_string(rl::kMaxIpPrefix6) + " (bits of an IPv6 address)");
+            }
+            rule.ip_prefix6 = static_cast<unsigned>(bits);
+            have_prefix = true;
         } else if (name == "cost") {
             const ngx_int_t cost = ngx_atoi(value.data, value.len);
             if (cost < 1 || static_cast<std::uint64_t>(cost) > rl::kMaxCost) {
@@ -190,6 +203,7 @@ char* set_limit(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
     if (rule.zone == nullptr || !have_key || !have_plan) {
         return conf_error(cf, "needs zone=<name> key=<value> plan=<value>");
     }
+    if (ip_off && have_prefix) return conf_error(cf, "has ip_prefix6= with ip=off (no address is limited)");
     if (!have_ip) {
         static ngx_str_t remote = ngx_string("$binary_remote_addr");
         if (!rule.ip.compile(cf, remote)) return static_cast<char*>(NGX_CONF_ERROR);
