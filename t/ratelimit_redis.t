@@ -225,3 +225,21 @@ levqor_limit: the limits of one location must all use local zones or all the sam
 levqor_limit_zone api:1m redis=redis://no-such-host.invalid:6379;
 --- must_die
 cannot resolve "no-such-host.invalid"
+
+=== TEST 8: cost x interval x nodes must not overflow the fallback's arithmetic (review L7)
+--- http_config
+levqor_limit_zone rz:1m redis=redis://127.0.0.1:$TEST_NGINX_REDIS_PORT nodes=100;
+levqor_plan slow key=1r/h ip=1000r/s;
+--- config
+location /t { levqor_limit zone=rz key=$http_x_api_key plan=slow cost=100000; empty_gif; }
+--- must_die
+levqor_limit zone=rz cost=100000: cost x interval x nodes = 100000 x 3600000000000 ns (plan "slow" key=1r/h) x 100 (nodes= of levqor_limit_zone "rz") is not below 2^62 ns; lower cost= or nodes=
+
+=== TEST 9: with a plan from a variable, every plan is checked
+--- http_config
+levqor_limit_zone rz:1m redis=redis://127.0.0.1:$TEST_NGINX_REDIS_PORT nodes=2;
+levqor_plan hourly key=1000r/s ip=1r/h;
+--- config
+location /t { levqor_limit zone=rz key=$http_x_api_key plan=$arg_plan cost=1000000; empty_gif; }
+--- must_die
+(plan "hourly" ip=1r/h) x 2 (nodes= of levqor_limit_zone "rz") is not below 2^62 ns

@@ -294,13 +294,44 @@ char* check_backends(ngx_conf_t* cf, const std::vector<LimitRule>& rules) {
     return NGX_CONF_OK;
 }
 
+// One request's charge, cost x interval, stretched `nodes` times when the
+// Redis fallback decides locally with 1/nodes of the plan, must stay below
+// 2^62 ns for every plan the rule may use, or the bucket's TAT could wrap
+// (and a wrapped TAT admits). Plans and zones are all known at merge time.
+char* check_charges(ngx_conf_t* cf, const std::vector<LimitRule>& rules) {
+    const auto& lm = main_conf<MainConf>(cf)->limit;
+    for (const auto& rule : rules) {
+        const RedisSettings* rs = rule.zone->redis.get();
+        const std::uint64_t nodes = rs != nullptr && rs->on_error == RedisSettings::OnError::Local ? rs->nodes : 1;
+        const std::size_t first = rule.static_plan >= 0 ? static_cast<std::size_t>(rule.static_plan) : 0;
+        const std::size_t last = rule.static_plan >= 0 ? first + 1 : lm.plans.size();
+        for (std::size_t i = first; i < last; ++i) {
+            const rl::Plan& plan = lm.plans[i].plan;
+            for (const auto& [rate, label] : {std::pair{plan.key, "key"}, std::pair{plan.ip, "ip"}}) {
+                if (rl::charge_fits(rule.cost, rate.interval_ns(), nodes)) continue;
+                const std::string msg = "levqor_limit zone=" + rule.zone->name + " cost=" + std::to_string(rule.cost) +
+                                        ": cost x interval x nodes = " + std::to_string(rule.cost) + " x " +
+                                        std::to_string(rate.interval_ns()) + " ns (plan \"" + plan.name + "\" " +
+                                        label + "=" + rate.text() + ") x " + std::to_string(nodes) +
+                                        " (nodes= of levqor_limit_zone \"" + rule.zone->name +
+                                        "\") is not below 2^62 ns; lower cost= or nodes=";
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s", msg.c_str());
+                return static_cast<char*>(NGX_CONF_ERROR);
+            }
+        }
+    }
+    return NGX_CONF_OK;
+}
+
 }  // namespace
 
 char* limit_merge(ngx_conf_t* cf, LimitLoc& parent, LimitLoc& child) noexcept try {
-    if (resolve_static_plans(cf, parent.rules) != NGX_CONF_OK) return static_cast<char*>(NGX_CONF_ERROR);
-    if (resolve_static_plans(cf, child.rules) != NGX_CONF_OK) return static_cast<char*>(NGX_CONF_ERROR);
-    if (check_backends(cf, parent.rules) != NGX_CONF_OK) return static_cast<char*>(NGX_CONF_ERROR);
-    if (check_backends(cf, child.rules) != NGX_CONF_OK) return static_cast<char*>(NGX_CONF_ERROR);
+    for (auto* rules : {&parent.rules, &child.rules}) {
+        if (resolve_static_plans(cf, *rules) != NGX_CONF_OK || check_backends(cf, *rules) != NGX_CONF_OK ||
+            check_charges(cf, *rules) != NGX_CONF_OK) {
+            return static_cast<char*>(NGX_CONF_ERROR);
+        }
+    }
     if (parent.rules_here && parent.effective == nullptr) parent.effective = &parent.rules;
     // Like limit_req: a level with levqor_limit directives replaces the inherited ones.
     child.effective = child.rules_here ? &child.rules : parent.effective;
