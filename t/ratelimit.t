@@ -78,10 +78,12 @@ CONF
     is(scalar(grep { $_ == 200 } @st), 3001, '3000 distinct keys in a 32k zone: all pass');
     my ($keys) = $all =~ /^levqor_ratelimit_keys\{zone="small"\} (\d+)$/m;
     my ($cap) = $all =~ /^levqor_ratelimit_capacity\{zone="small"\} (\d+)$/m;
-    my ($lru) = $all =~ /^levqor_ratelimit_evictions_total\{zone="small",reason="lru"\} (\d+)$/m;
+    my %evicted = $all =~ /^levqor_ratelimit_evictions_total\{zone="small",reason="(\w+)"\} (\d+)$/mg;
     ok($cap > 100 && $cap < 3000, "capacity is bounded by the zone size ($cap)");
     is($keys, $cap, 'the zone is full, not larger');
-    ok($lru >= 3000 - $cap, "least recently used buckets were evicted ($lru)");
+    is_deeply([sort keys %evicted], [qw(full indebted throttled)], 'evictions by reason: full, indebted, throttled');
+    ok($evicted{indebted} >= 3000 - $cap, "the least indebted buckets were evicted ($evicted{indebted})");
+    is($evicted{throttled}, 0, 'no throttled bucket was (each key has 9 of 10 tokens left)');
     $ng->stop;
     unlike($ng->error_log, qr/\[(warn|error|alert|crit|emerg)\]/, 'nothing logged');
 }

@@ -406,12 +406,16 @@ void register_metrics(LimitMain& lm, MetricsRegistry& metrics) {
                    metrics::write_sample(out, "levqor_ratelimit_zone_fill_ratio", {{"zone", row.zone->name}}, fill);
                });
         family("levqor_ratelimit_evictions_total",
-               "Buckets evicted to make room: full ones (no state lost) and least recently used ones.", "counter",
-               [&](const Row& row) {
-                   metrics::write_sample(out, "levqor_ratelimit_evictions_total",
-                                         {{"zone", row.zone->name}, {"reason", "full"}}, row.stats.reused_full);
-                   metrics::write_sample(out, "levqor_ratelimit_evictions_total",
-                                         {{"zone", row.zone->name}, {"reason", "lru"}}, row.stats.evicted_lru);
+               "Buckets evicted to make room: full (refilled, no state lost), indebted (the least indebted of a "
+               "full set), throttled (a bucket that was rejecting requests: its client got a fresh burst).",
+               "counter", [&](const Row& row) {
+                   const std::pair<const char*, std::uint64_t> kinds[] = {{"full", row.stats.reused_full},
+                                                                          {"indebted", row.stats.evicted_indebted},
+                                                                          {"throttled", row.stats.evicted_throttled}};
+                   for (const auto& [reason, count] : kinds) {
+                       metrics::write_sample(out, "levqor_ratelimit_evictions_total",
+                                             {{"zone", row.zone->name}, {"reason", reason}}, count);
+                   }
                });
     });
 }
