@@ -50,17 +50,15 @@ Slot* BucketTable::claim(Set& s, std::uint64_t now, Slot* const* busy, std::size
     return victim;
 }
 
-Slot* BucketTable::charge(Set& s, Slot* slot, std::uint64_t tag, std::uint64_t tat, const gcra::Limit& limit,
-                          std::uint64_t now, Slot* const* busy, std::size_t nbusy) noexcept {
+Slot* BucketTable::add(Set& s, std::uint64_t tag, std::uint64_t tat, const gcra::Limit& limit, std::uint64_t now,
+                       Slot* const* busy, std::size_t nbusy) noexcept {
+    Slot* slot = find(s, tag);  // claimed by an earlier request of the same decision?
     if (slot == nullptr) {
-        slot = find(s, tag);  // claimed by an earlier request of the same decision?
-        if (slot == nullptr) {
-            slot = claim(s, now, busy, nbusy);
-            slot->tag.store(tag, std::memory_order_relaxed);
-        }
+        slot = claim(s, now, busy, nbusy);
+        slot->tag.store(tag, std::memory_order_relaxed);
+        slot->throttled_above.store(limit.capacity_ns() - limit.interval_ns, std::memory_order_relaxed);
     }
     slot->tat.store(tat, std::memory_order_relaxed);
-    slot->throttled_above.store(limit.capacity_ns() - limit.interval_ns, std::memory_order_relaxed);
     return slot;
 }
 
@@ -73,7 +71,13 @@ Outcome BucketTable::decide_one(const BucketRequest& req, std::uint64_t now, gcr
     Slot* slot = find(s, req.tag);
     const std::uint64_t tat = slot != nullptr ? slot->tat.load(std::memory_order_relaxed) : 0;
     out = gcra::decide(tat, now, req.limit, req.cost);
-    if (out.allowed) t.charge(s, slot, req.tag, out.new_tat, req.limit, now, nullptr, 0);
+    if (out.allowed) {
+        if (slot != nullptr) {
+            slot->tat.store(out.new_tat, std::memory_order_relaxed);
+        } else {
+            t.add(s, req.tag, out.new_tat, req.limit, now, nullptr, 0);
+        }
+    }
     unlock(s);
     Outcome o;
     (req.observe_only ? o.observed_ok : o.enforced_ok) = out.allowed;
@@ -126,9 +130,11 @@ Outcome BucketTable::decide(const BucketRequest* reqs, std::size_t n, std::uint6
         return all_charged || (outcome.enforced_ok && !reqs[i].observe_only);
     };
     for (std::size_t i = 0; i < n; ++i) {
-        if (charged(i)) {
-            slots[i] = reqs[i].table->charge(*sets[i], slots[i], reqs[i].tag, out[i].new_tat, reqs[i].limit, now,
-                                             slots, n);
+        if (!charged(i)) continue;
+        if (slots[i] != nullptr) {
+            slots[i]->tat.store(out[i].new_tat, std::memory_order_relaxed);
+        } else {
+            slots[i] = reqs[i].table->add(*sets[i], reqs[i].tag, out[i].new_tat, reqs[i].limit, now, slots, n);
         }
     }
     for (std::size_t k = 0; k < nlocked; ++k) unlock(*order[k].set);

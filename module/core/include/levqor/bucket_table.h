@@ -41,8 +41,9 @@ struct Slot {
     std::atomic<std::uint64_t> tag;  // 0: empty
     std::atomic<std::uint64_t> tat;  // GCRA theoretical arrival time, ns
     // The debt (tat - now, ns) beyond which this bucket rejects a request of
-    // cost 1 — capacity minus one interval — as of its last charge. Only for
-    // telling throttled buckets apart when they are evicted.
+    // cost 1: capacity minus one interval, stored when the bucket is added
+    // (a tag's limit only changes if its plan is redefined across a reload).
+    // Only for telling throttled buckets apart when they are evicted.
     std::atomic<std::uint64_t> throttled_above;
 };
 
@@ -130,10 +131,10 @@ private:
     static void unlock(Set& s) noexcept { s.lock.store(0, std::memory_order_release); }
     static Outcome decide_one(const BucketRequest& req, std::uint64_t now, gcra::Decision& out,
                               std::int32_t pid) noexcept;
-    // Stores an admitted bucket's new TAT in its slot, or in a slot claimed
-    // for it (never one of the `busy` slots this decision charges); returns the slot.
-    Slot* charge(Set& s, Slot* slot, std::uint64_t tag, std::uint64_t tat, const gcra::Limit& limit,
-                 std::uint64_t now, Slot* const* busy, std::size_t nbusy) noexcept;
+    // Stores a new bucket (admitted, so charged) in a slot claimed for it —
+    // never one of the `busy` slots this decision charges; returns the slot.
+    Slot* add(Set& s, std::uint64_t tag, std::uint64_t tat, const gcra::Limit& limit, std::uint64_t now,
+              Slot* const* busy, std::size_t nbusy) noexcept;
     static Slot* find(Set& s, std::uint64_t tag) noexcept;
     Slot* claim(Set& s, std::uint64_t now, Slot* const* busy, std::size_t nbusy) noexcept;
 };
