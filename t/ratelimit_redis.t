@@ -30,6 +30,11 @@ location /big {
     add_header X-Limit $levqor_limit_status always;
     empty_gif;
 }
+location /anon {
+    levqor_limit zone=api key=$http_x_api_key plan=p ip=off;
+    add_header X-Limit $levqor_limit_status always;
+    empty_gif;
+}
 location /metrics { levqor_status; }
 CONF
     $ng->start;
@@ -125,6 +130,16 @@ sub get {
     $ng->stop;
     my $crashes = () = $ng->error_log =~ /exited on signal/g;
     is($crashes, 0, 'no worker crashed (freed memory poisoned)');
+}
+
+# ---- ip=off: keyless requests share the anonymous bucket in Redis too (L5) ----
+{
+    $redis->cli('FLUSHALL');
+    my ($a, $b) = (limited_nginx(), limited_nginx());
+    my @st = map { ($_ % 2 ? $a : $b)->request('GET /anon')->{status} } 1 .. 7;
+    is_deeply(\@st, [(200) x 5, 429, 429], 'two nodes, no key, ip=off: one anonymous bucket at the key rate');
+    like($redis->cli('KEYS', 'levqor:{api}:a:p:*'), qr/^levqor:\{api\}:a:p:[0-9a-f]{32}$/m, 'kept in Redis as an "a" bucket');
+    $_->stop for $a, $b;
 }
 
 # ---- fallback shares: nodes=2 gives each node half a plan --------------------
