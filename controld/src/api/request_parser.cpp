@@ -217,11 +217,9 @@ std::size_t RequestParser::feed_line(std::string_view data) {
   const auto newline = data.find('\n');
   const auto take = newline == std::string_view::npos ? data.size() : newline;
   std::size_t length = line_.size() + take;
-  // A CR right before the LF is the line end, not content.
-  if (newline != std::string_view::npos && length > 0 &&
-      (take > 0 ? data[take - 1] == '\r' : line_.back() == '\r')) {
-    --length;
-  }
+  // A CR at the end is (or may yet turn out to be) the line end, not
+  // content; if it is not, the line is malformed anyway.
+  if (length > 0 && (take > 0 ? data[take - 1] == '\r' : line_.back() == '\r')) --length;
   if (length > line_cap()) {
     switch (step_) {
       case Step::request_line:
