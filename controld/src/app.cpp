@@ -28,6 +28,15 @@ Config with_defaults(Config config) {
 
 std::string status_class(int status) { return std::to_string(status / 100) + "xx"; }
 
+// Any token is a method on the wire; a label must come from a fixed set, or
+// a client could create label values without end.
+std::string method_label(const std::string& method) {
+  for (const char* known : {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}) {
+    if (method == known) return method;
+  }
+  return "other";
+}
+
 metrics::Family<metrics::Counter>& reloads(metrics::Registry& registry) {
   return registry.counter("levqor_config_reloads_total",
                           "Configuration reloads (SIGHUP), by result: success or failure.",
@@ -72,6 +81,7 @@ App::App(const Config& config, const Logger& log)
       reloads_failed_(reloads(registry_).labels({"failure"})),
       router_(routes()),
       server_(router_, log, server_options(config_)) {
+  for (const char* reason : {"evicted", "refused", "timeout"}) dropped_.labels({reason});
   registry_.gauge("levqor_controld_build_info", "levqor-controld's version; always 1.",
                   {"version"})
       .labels({std::string(kVersion)})
@@ -125,7 +135,7 @@ api::HttpServer::Options App::server_options(const Config& config) {
 void App::count_response(const httplib::Request& req, const httplib::Response& res) {
   auto route = router_.route_for(req.path);
   if (route.empty()) route = "unmatched";
-  requests_.labels({route, req.method, status_class(res.status)}).inc();
+  requests_.labels({route, method_label(req.method), status_class(res.status)}).inc();
 }
 
 api::Router App::routes() {

@@ -283,6 +283,23 @@ TEST_F(AppRoutes, TheFrontKnowsTheTokens) {
   EXPECT_EQ(json::parse(res->body)["error"], "misdirected_request");
 }
 
+TEST_F(AppRoutes, RequestMetricsKeepLabelsBounded) {
+  for (const char* method : {"BREW", "X-ANY-TOKEN-IS-A-METHOD"}) {
+    auto res = request(method, "/healthz");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 405);
+  }
+  const std::string counted =
+      "levqor_controld_requests_total{route=\"/healthz\",method=\"other\",code=\"4xx\"} 2";
+  std::string body;
+  for (int i = 0; i < 100 && body.find(counted) == std::string::npos; ++i) {
+    if (i > 0) std::this_thread::sleep_for(20ms);
+    body = request("GET", "/metrics")->body;
+  }
+  EXPECT_NE(body.find(counted), std::string::npos);
+  EXPECT_EQ(body.find("BREW"), std::string::npos);
+}
+
 // A built-in job type (backups will be one) plugs into the queue's executor
 // registry and is validated and run like the configured types.
 class CountingExecutor : public queue::Executor {
