@@ -810,6 +810,22 @@ TEST_F(Front, StopAnswersTheRequestInFlightWithConnectionClose) {
   EXPECT_TRUE(server_->wait_stopped(kPrompt));
 }
 
+TEST_F(Front, StopWaitsForAHandlerWhoseClientLeft) {
+  start();
+  {
+    RawClient client(port_);
+    ASSERT_TRUE(client.send("GET /block HTTP/1.1\r\nHost: localhost\r\n\r\n"));
+    while (routes_.waiting == 0) std::this_thread::sleep_for(1ms);
+    const linger reset{1, 0};  // close with a reset: the front sees the client go
+    ::setsockopt(client.fd(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+  }
+  std::this_thread::sleep_for(50ms);
+  server_->stop();
+  EXPECT_FALSE(server_->wait_stopped(100ms)) << "stopped while a handler still ran";
+  routes_.release = true;
+  EXPECT_TRUE(server_->wait_stopped(kPrompt));
+}
+
 TEST_F(Front, RefusalsAreLoggedAndReported) {
   api::HttpServer::Options options;
   std::vector<int> statuses;

@@ -134,7 +134,8 @@ Front::~Front() = default;
 
 void Front::run() {
   epoll_event events[kEventsPerWait];
-  while (!(stopping_ && connections_.empty())) {
+  // A handler whose client went away still finishes before run() returns.
+  while (!(stopping_ && connections_.empty() && in_flight_ == 0)) {
     const int n = ::epoll_wait(epoll_.get(), events, kEventsPerWait, wait_ms());
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -446,6 +447,7 @@ void Front::dispatch(Connection& c) {
   auto req = std::make_shared<httplib::Request>(take_request(c));
   const bool keep_alive = c.parser.keep_alive();
   auto& pool = c.caller == Caller::admin ? admin_pool_ : general_pool_;
+  ++in_flight_;
   pool.post([this, id = c.id, req, keep_alive] {
     std::string bytes;
     bool keep = false;
@@ -480,6 +482,7 @@ void Front::take_completions() {
     done.swap(completions_);
   }
   for (auto& completion : done) {
+    --in_flight_;
     auto it = connections_.find(completion.id);
     if (it == connections_.end()) continue;  // the client went away meanwhile
     begin_write(*it->second, std::move(completion.bytes), completion.keep_alive);

@@ -98,6 +98,7 @@ class Front {
   std::set<std::pair<Clock::time_point, std::uint64_t>> deadlines_;
   std::uint64_t next_id_;
   std::size_t unauthenticated_ = 0;
+  std::size_t in_flight_ = 0;  // requests handed to a worker, not yet back
   bool stopping_ = false;
   bool accept_paused_ = false;
   Clock::time_point accept_resume_{};

@@ -368,7 +368,7 @@ void RequestParser::finish_headers() {
       fail(417, "expectation_failed", "only Expect: 100-continue is supported");
       return;
     }
-    expects_continue_ = true;
+    expects_continue_ = http11;  // never a 100 to an HTTP/1.0 client (RFC 9110, 15.2)
   }
   keep_alive_ = http11 ? !has_element(headers, "Connection", "close")
                        : has_element(headers, "Connection", "keep-alive");
