@@ -63,6 +63,14 @@ sub flood {
         }
         ($sent, $last) = ($sent + $n, time);
     }
+    # The answer may still be queued after a failed write: read it.
+    $sock->blocking(1);
+    $sock->timeout(2);
+    while (IO::Select->new($sock)->can_read(2)) {
+        my $n = sysread($sock, my $buf, 65536);
+        last unless $n;
+        $got .= $buf;
+    }
     close $sock;
     return ($sent, $got);
 }

@@ -74,8 +74,8 @@ class RawClient {
   }
 
   // Sends `chunk` again and again (up to `limit` bytes) while reading what
-  // comes back, until the server closes or stops reading for `stall`.
-  // Returns the bytes sent.
+  // comes back, until the server closes or stops reading for `stall`; then
+  // reads what is still queued. Returns the bytes sent.
   std::size_t flood(std::string_view chunk, std::size_t limit, std::chrono::milliseconds stall) {
     std::size_t sent = 0;
     std::size_t offset = 0;
@@ -89,13 +89,13 @@ class RawClient {
                                MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n < 0) {
         if (errno == EAGAIN || errno == EINTR) continue;
-        closed_ = true;  // EPIPE / ECONNRESET: the server closed
-        continue;
+        break;  // EPIPE / ECONNRESET: the server closed; its answer may be queued
       }
       sent += static_cast<std::size_t>(n);
       offset = (offset + static_cast<std::size_t>(n)) % chunk.size();
       last_progress = Clock::now();
     }
+    receive_until_closed(std::chrono::seconds(2));
     return sent;
   }
 
