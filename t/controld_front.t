@@ -107,7 +107,7 @@ subtest 'a chunked body past http.max_body_bytes: 413, and controld stops readin
     my $chunk = sprintf("%x\r\n", 65536) . ('A' x 65536) . "\r\n";
     my ($sent, $got) = flood("PUT /ops/flags HTTP/1.1\r\nHost: localhost\r\n${auth}Transfer-Encoding: chunked\r\n\r\n",
                              $chunk, 512 * 1024 * 1024);
-    like($got, qr{^HTTP/1\.1 413 }, '413') or diag substr($got, 0, 300);
+    like($got, qr{^HTTP/1\.1 413 }, 'answered 413') or diag substr($got, 0, 300);
     like($got, qr/"error":"payload_too_large"/, 'JSON error');
     cmp_ok($sent, '<', 64 * 1024 * 1024, sprintf('controld stopped reading after %.1f MiB', $sent / 1048576));
     my $grew = rss_kib($cd->proc->pid) - $before;
