@@ -123,7 +123,7 @@ cat >"$TMP/www/index.html" <<'HTML'
 <body>
 <h1>levqor strict profile</h1>
 <p id="status">The inline script has not run.</p>
-<script nonce="__CSP_NONCE__">
+<script nonce="<!--# echo var="levqor_csp_nonce" -->">
   document.getElementById("status").textContent =
     "The inline script ran: it carries this response's CSP nonce.";
 </script>
@@ -194,7 +194,7 @@ body_nonce=$(sed -n 's/.*<script nonce="\([^"]*\)".*/\1/p' "$TMP/body.html")
 if [[ -z $header_nonce ]]; then
     say "warning: no CSP nonce in the response headers (is the strict profile on?)"
 elif [[ $header_nonce != "$body_nonce" ]]; then
-    die "CSP nonce '$header_nonce' differs from the page's nonce '$body_nonce' (check the sub_filter)"
+    die "CSP nonce '$header_nonce' differs from the page's nonce '$body_nonce' (is ssi on for the page?)"
 else
     say "nginx is up: http:// redirects with 301, https:// (HTTP/2) page nonce matches its CSP header"
 fi

@@ -29,6 +29,91 @@ CONF
     unlike($ng->error_log, qr/\[(alert|crit|emerg|error)\]/, 'no errors logged');
 }
 
+# ---- the shipped demo: the application renders the nonce, injected markup never gets it ----
+#
+# conf/nginx/demo.conf.in as scripts/run.sh fills it in, with one addition to
+# its application server: a page that reflects a request header, as an
+# application with an HTML-injection bug would. The edge must hand the nonce
+# to the application (which writes it into its own template), and must never
+# stamp it into a response body: an injected placeholder or SSI command comes
+# back inert.
+
+sub csp_nonce { (($_[0]{headers}{'content-security-policy'} // '') =~ /'nonce-([^']+)'/)[0] }
+
+{
+    my $run = Test::Levqor::Util::temp_dir('demo');
+    mkdir "$run/$_" for qw(logs tmp);
+    # The flags controld writes at make run (only the headers on).
+    Test::Levqor::Util::spew("$run/flags", join "", map { "$_\n" } "SECURITY_HEADERS_ENABLED=on",
+        map { "$_=off" } qw(RATELIMIT_ENABLED WEBHOOK_VERIFY_ALL ABUSE_GUARDS_ENABLED NEW_QUEUE_ENABLED));
+    my ($edge, $app) = (free_port(), free_port());
+    my $conf = Test::Levqor::Util::slurp(repo_root() . '/conf/nginx/demo.conf.in');
+    my %fill = (MODULE => build_dir() . '/ngx_http_levqor_module.so', RUN => $run, REPO => repo_root(),
+                HTTP_PORT => $edge, UPSTREAM_PORT => $app);
+    $conf =~ s/@([A-Z_]+)@/$fill{$1} \/\/ "\@$1\@"/ge;
+    unlike(join('', grep { !/^\s*#/ } split /^/, $conf), qr/@[A-Z_]+@/, 'demo: every placeholder filled in');
+    ok($conf =~ s{^(\s*location /api/ \{ default_type application/json;.*\n)}
+                 {$1        location /echo { default_type text/html; return 200 "<p>\$http_x_q</p>"; }\n}m,
+       'demo: a reflecting page added to the application server');
+    Test::Levqor::Util::spew("$run/nginx.conf", $conf);
+    my $nginx = spawn_server(
+        name  => 'demo-nginx',
+        cmd   => ['/usr/sbin/nginx', '-p', "$run/", '-c', "$run/nginx.conf", '-e', "$run/logs/error.log"],
+        ready => sub { http_request(port => $edge, request => 'GET /api/x', timeout => 1)->{status} },
+    );
+    my $page = http_request(port => $edge, request => 'GET /');
+    my $nonce = csp_nonce($page);
+    ok(defined $nonce && $nonce =~ m{^[A-Za-z0-9+/]{22}==$}, 'demo: the page has a CSP nonce') or diag($page->{raw});
+    my @body_nonces = ($page->{body} // '') =~ /<script nonce="([^"]*)">/g;
+    is_deeply(\@body_nonces, [$nonce], "demo: the application wrote the header's nonce into its inline script");
+    like($page->{body}, qr/<script>\s*document\.body\.append/, 'demo: the second inline script has no nonce');
+
+    my $forged = http_request(port => $edge, request => 'GET /', more_headers => "X-CSP-Nonce: forged\n");
+    my ($forged_body_nonce) = ($forged->{body} // '') =~ /<script nonce="([^"]*)">/;
+    is($forged_body_nonce, csp_nonce($forged), "demo: a client's own X-CSP-Nonce never reaches the application");
+
+    my $injected = '<script nonce="__CSP_NONCE__">alert(1)</script>'
+        . '<!--# echo var="levqor_csp_nonce" --><!--# echo var="http_x_csp_nonce" -->';
+    my $echo = http_request(port => $edge, request => 'GET /echo', more_headers => "X-Q: $injected\n");
+    my $echo_nonce = csp_nonce($echo);
+    ok(defined $echo_nonce, 'demo: the reflecting page is under the strict CSP');
+    is($echo->{body}, "<p>$injected</p>", 'demo: injected placeholders come back verbatim, never carrying the nonce');
+    $nginx->stop(signal => 'QUIT');
+    unlike(Test::Levqor::Util::slurp("$run/logs/error.log") // '', qr/\[(alert|crit|emerg)\]/,
+           'demo: nothing alarming logged');
+}
+
+# ---- the shipped TLS example: SSI stamps the nonce into the docroot's own pages ----------
+
+{
+    my $dir = Test::Levqor::Util::temp_dir('tls-strict');
+    mkdir "$dir/www";
+    Test::Levqor::Util::spew("$dir/www/index.html",
+        qq(<!doctype html><title>t</title><script nonce="<!--# echo var="levqor_csp_nonce" -->">1</script>\n));
+    my $ng = Test::Levqor::Nginx->new(config => 'location /unused { return 204; }');
+    my %fill = (SERVER_NAME => 'localhost', HTTP_LISTEN => '127.0.0.1:' . $ng->port2,
+                HTTPS_LISTEN => '127.0.0.1:' . $ng->port3, TLS_CERT => $ng->cert_file,
+                TLS_KEY => $ng->cert_key_file, DOCROOT => "$dir/www");
+    my $conf = Test::Levqor::Util::slurp(repo_root() . '/conf/nginx/tls-strict.conf');
+    $conf =~ s/@([A-Z_]+)@/$fill{$1} \/\/ "\@$1\@"/ge;
+    unlike(join('', grep { !/^\s*#/ } split /^/, $conf), qr/@[A-Z_]+@/, 'tls-strict: every placeholder filled in');
+    Test::Levqor::Util::spew("$dir/tls-strict.conf", $conf);
+    $ng->configure(http_config => "include /etc/nginx/mime.types;\ninclude $dir/tls-strict.conf;");
+    $ng->start;
+    my @nonces;
+    for (1 .. 2) {
+        my $res = http_request(port => $ng->port3, tls => 1, request => 'GET /');
+        is($res->{status}, 200, 'tls-strict: the page over HTTPS') or diag($res->{raw});
+        my ($in_body) = ($res->{body} // '') =~ /<script nonce="([^"]*)">/;
+        is($in_body, csp_nonce($res), "tls-strict: SSI wrote the header's nonce into the page");
+        is($res->{headers}{'cache-control'}, 'no-store', 'tls-strict: the page is not cached');
+        push @nonces, $in_body // '';
+    }
+    isnt($nonces[0], $nonces[1], 'tls-strict: a fresh nonce per request');
+    $ng->stop;
+    unlike($ng->error_log, qr/\[(alert|crit|emerg|error)\]/, 'tls-strict: no errors logged');
+}
+
 # ---- levqor_status output passes promtool ---------------------------------
 SKIP: {
     skip 'promtool not installed', 2 unless -x '/usr/bin/promtool';

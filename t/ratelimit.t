@@ -78,10 +78,12 @@ CONF
     is(scalar(grep { $_ == 200 } @st), 3001, '3000 distinct keys in a 32k zone: all pass');
     my ($keys) = $all =~ /^levqor_ratelimit_keys\{zone="small"\} (\d+)$/m;
     my ($cap) = $all =~ /^levqor_ratelimit_capacity\{zone="small"\} (\d+)$/m;
-    my ($lru) = $all =~ /^levqor_ratelimit_evictions_total\{zone="small",reason="lru"\} (\d+)$/m;
+    my %evicted = $all =~ /^levqor_ratelimit_evictions_total\{zone="small",reason="(\w+)"\} (\d+)$/mg;
     ok($cap > 100 && $cap < 3000, "capacity is bounded by the zone size ($cap)");
     is($keys, $cap, 'the zone is full, not larger');
-    ok($lru >= 3000 - $cap, "least recently used buckets were evicted ($lru)");
+    is_deeply([sort keys %evicted], [qw(full indebted throttled)], 'evictions by reason: full, indebted, throttled');
+    ok($evicted{indebted} >= 3000 - $cap, "the least indebted buckets were evicted ($evicted{indebted})");
+    is($evicted{throttled}, 0, 'no throttled bucket was (each key has 9 of 10 tokens left)');
     $ng->stop;
     unlike($ng->error_log, qr/\[(warn|error|alert|crit|emerg)\]/, 'nothing logged');
 }
@@ -285,14 +287,14 @@ X-Api-Key: s1
 --- response_body_like eval
 ["^GIF89a", '^\{"error":"rate_limited","retry_after":60\}$']
 
-=== TEST 12: plan from a map on a header; unknown names fall back to free, logged once
+=== TEST 12: plan from a map over the API key; unknown names fall back to free, logged once
 --- http_config
 levqor_limit_zone api:1m;
-map $http_x_plan $plan { default $http_x_plan; "" free; }
+map $http_x_api_key $plan { default free; m1 pro; m3 gold; m4 gold; }
 --- config
 location /t { levqor_limit zone=api key=$http_x_api_key plan=$plan; empty_gif; }
 --- more_headers eval
-["X-Api-Key: m1\nX-Plan: pro", "X-Api-Key: m2", "X-Api-Key: m3\nX-Plan: gold", "X-Api-Key: m4\nX-Plan: gold"]
+["X-Api-Key: m1", "X-Api-Key: m2\nX-Plan: pro", "X-Api-Key: m3", "X-Api-Key: m4"]
 --- request eval
 [("GET /t") x 4]
 --- response_headers eval
@@ -406,6 +408,133 @@ X-Api-Key: q1
 --- response_body_like eval
 ["", "", qr/levqor_ratelimit_decisions_total\{zone="api",plan="p",result="passed"\} 1\n.*result="rejected"\} 1\n.*levqor_rate_limit_hits_total\{zone="api",plan="p",limit="key"\} 1\n/s]
 
+=== TEST 37: IPv6 clients are limited per /64 (ip_prefix6 default 64); IPv4 per address
+--- http_config
+levqor_limit_zone api:1m;
+levqor_plan p key=1000r/m ip=2r/m;
+--- config
+set_real_ip_from 127.0.0.1;
+real_ip_header X-Real-IP;
+location /t { levqor_limit zone=api key=$http_x_api_key plan=p; empty_gif; }
+--- more_headers eval
+["X-Real-IP: 2001:db8:1:2::1", "X-Real-IP: 2001:db8:1:2::2", "X-Real-IP: 2001:db8:1:2:ffff:ffff:ffff:ffff",
+ "X-Real-IP: 2001:db8:1:3::1", "X-Real-IP: 2001:db8:1:3::9", "X-Real-IP: 2001:db8:1:3::7",
+ "X-Real-IP: 192.0.2.1", "X-Real-IP: ::ffff:192.0.2.1", "X-Real-IP: 192.0.2.1", "X-Real-IP: 192.0.2.2"]
+--- request eval
+[("GET /t") x 10]
+--- error_code eval
+[200, 200, 429, 200, 200, 429, 200, 200, 429, 200]
+--- no_error_log
+[warn]
+
+=== TEST 38: ip_prefix6 sets the IPv6 prefix (48, 128)
+--- http_config
+levqor_limit_zone api:1m;
+levqor_plan p key=1000r/m ip=1r/m;
+--- config
+set_real_ip_from 127.0.0.1;
+real_ip_header X-Real-IP;
+location /wide { levqor_limit zone=api key=$http_x_api_key plan=p ip_prefix6=48; empty_gif; }
+location /whole { levqor_limit zone=api key=$http_x_api_key plan=p ip_prefix6=128; empty_gif; }
+--- more_headers eval
+["X-Real-IP: 2001:db8:1:2::1", "X-Real-IP: 2001:db8:1:ffff::1", "X-Real-IP: 2001:db8:2::1",
+ "X-Real-IP: 2001:db8:5::1", "X-Real-IP: 2001:db8:5::2", "X-Real-IP: 2001:db8:5::2"]
+--- request eval
+["GET /wide", "GET /wide", "GET /wide", "GET /whole", "GET /whole", "GET /whole"]
+--- error_code eval
+[200, 429, 200, 200, 200, 429]
+
+=== TEST 39: a textual address from ip= is cut to the prefix too; other text is used as is
+--- http_config
+levqor_limit_zone api:1m;
+levqor_plan p key=1000r/m ip=1r/m;
+--- config
+location /t { levqor_limit zone=api key=$http_x_api_key plan=p ip=$http_x_client; empty_gif; }
+--- more_headers eval
+["X-Client: 2001:db8:7:7::1", "X-Client: 2001:db8:7:7::2", "X-Client: 2001:db8:7:8::1",
+ "X-Client: 198.51.100.1", "X-Client: ::ffff:198.51.100.1", "X-Client: tenant-a", "X-Client: tenant-b"]
+--- request eval
+[("GET /t") x 7]
+--- error_code eval
+[200, 429, 200, 200, 429, 200, 200]
+
+=== TEST 40: an empty ip= value falls back to the connection's address, never to no limit
+--- http_config
+levqor_limit_zone api:1m;
+levqor_plan p key=1000r/m ip=2r/m;
+--- config
+location /t { levqor_limit zone=api key=$http_x_api_key plan=p ip=$http_x_forwarded_for; empty_gif; }
+--- more_headers eval
+["", "", "", "X-Forwarded-For: 203.0.113.9"]
+--- request eval
+[("GET /t") x 4]
+--- error_code eval
+[200, 200, 429, 200]
+--- response_headers eval
+[("RateLimit-Policy: \"p-ip\";q=2;w=60") x 4]
+
+=== TEST 41: ip=off: requests without a key share the plan's anonymous bucket at the key rate
+--- http_config
+levqor_limit_zone api:1m;
+levqor_plan p key=2r/m ip=100r/m;
+--- config
+location /k {
+    levqor_limit zone=api key=$http_x_api_key plan=p ip=off;
+    add_header X-Limit $levqor_limit_status always;
+    empty_gif;
+}
+location /metrics { levqor_status; }
+--- more_headers eval
+["", "", "", "X-Api-Key: a1", "", ""]
+--- request eval
+["GET /k", "GET /k", "GET /k", "GET /k", "GET /k", "GET /metrics"]
+--- error_code eval
+[200, 200, 429, 200, 429, 200]
+--- response_headers eval
+["RateLimit-Policy: \"p-anonymous\";q=2;w=60\nRateLimit: \"p-anonymous\";r=1;t=30",
+ "RateLimit-Policy: \"p-anonymous\";q=2;w=60",
+ "Retry-After: 30\nX-Limit: REJECTED",
+ "RateLimit-Policy: \"p-key\";q=2;w=60",
+ "X-Limit: REJECTED",
+ ""]
+--- response_body_like eval
+["", "", "", "", "", qr/levqor_rate_limit_hits_total\{zone="api",plan="p",limit="key"\} 2\n/]
+--- error_log
+levqor_limit: anonymous limit of plan "p" exceeded in zone "api", retry after 30s
+
+=== TEST 45: plan from an authentication subrequest, limit after the access phase (docs/directives.md recipe)
+--- http_config
+levqor_limit_zone api:1m;
+levqor_plan gold key=600r/m ip=600r/m;
+--- config
+location /api/ {
+    auth_request /_auth;
+    auth_request_set $plan $upstream_http_x_plan;
+    try_files /.levqor-after-auth @api;
+}
+location @api { levqor_limit zone=api key=$http_x_api_key plan=$plan; empty_gif; }
+location = /_auth {
+    internal;
+    proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/auth-service;
+    proxy_pass_request_body off;
+    proxy_set_header Content-Length "";
+}
+location = /auth-service {
+    if ($http_x_api_key = "") { return 401; }
+    add_header X-Plan gold;
+    return 204;
+}
+--- more_headers eval
+["X-Api-Key: a1\nX-Plan: pro", ""]
+--- request eval
+["GET /api/x", "GET /api/x"]
+--- error_code eval
+[200, 401]
+--- response_headers eval
+["RateLimit-Policy: \"gold-key\";q=600;w=60, \"gold-ip\";q=600;w=60", "! RateLimit-Policy"]
+--- no_error_log
+unknown plan
+
 === TEST 21: unknown zone
 --- config
 location /t { levqor_limit zone=nope key=$http_x_api_key plan=free; empty_gif; }
@@ -513,3 +642,27 @@ levqor_limit_zone api:1m;
 location /t { levqor_limit zone=api key=$no_such_variable plan=free; }
 --- must_die
 unknown "no_such_variable" variable
+
+=== TEST 42: ip_prefix6 range
+--- http_config
+levqor_limit_zone api:1m;
+--- config
+location /t { levqor_limit zone=api key=$http_x_api_key plan=free ip_prefix6=16; }
+--- must_die
+"levqor_limit" directive invalid "ip_prefix6=16", expected 32 to 128 (bits of an IPv6 address)
+
+=== TEST 43: ip_prefix6 with ip=off
+--- http_config
+levqor_limit_zone api:1m;
+--- config
+location /t { levqor_limit zone=api key=$http_x_api_key plan=free ip=off ip_prefix6=56; }
+--- must_die
+"levqor_limit" directive has ip_prefix6= with ip=off (no address is limited)
+
+=== TEST 44: an empty ip= is not ip=off
+--- http_config
+levqor_limit_zone api:1m;
+--- config
+location /t { levqor_limit zone=api key=$http_x_api_key plan=free ip=; }
+--- must_die
+"levqor_limit" directive invalid parameter "ip=", expected ip=<value> or ip=off

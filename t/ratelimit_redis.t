@@ -30,6 +30,11 @@ location /big {
     add_header X-Limit $levqor_limit_status always;
     empty_gif;
 }
+location /anon {
+    levqor_limit zone=api key=$http_x_api_key plan=p ip=off;
+    add_header X-Limit $levqor_limit_status always;
+    empty_gif;
+}
 location /metrics { levqor_status; }
 CONF
     $ng->start;
@@ -107,6 +112,34 @@ sub get {
     $_->stop for $a, $b;
     unlike($a->error_log . $b->error_log, qr/\[(alert|crit|emerg)\]/, 'no alerts');
     like($a->error_log, qr/redis 127\.0\.0\.1:\d+ unavailable .*deciding locally/, 'the outage is logged');
+}
+
+# ---- a request finished while resuming after the Redis reply (review M2) ----
+# With Connection: close the 429 (or the 200) is sent and the request freed
+# inside the resumed phases; nothing may read the request afterwards. glibc's
+# MALLOC_PERTURB_ poisons freed memory in master and workers, so a use after
+# free crashes a worker instead of passing by luck.
+{
+    $redis->cli('FLUSHALL');
+    my $ng = do { local $ENV{MALLOC_PERTURB_} = 165; limited_nginx() };
+    my @st = map {
+        $ng->request('GET /t', more_headers => "X-Api-Key: closing\nConnection: close")->{status} // 0
+    } 1 .. 300;
+    is_deeply([@st[0 .. 4]], [(200) x 5], 'Connection: close, decided by Redis: the plan\'s 5 pass');
+    is(scalar(grep { $_ == 429 } @st[5 .. $#st]), 295, 'and the next 295 are rejected, none lost');
+    $ng->stop;
+    my $crashes = () = $ng->error_log =~ /exited on signal/g;
+    is($crashes, 0, 'no worker crashed (freed memory poisoned)');
+}
+
+# ---- ip=off: keyless requests share the anonymous bucket in Redis too (L5) ----
+{
+    $redis->cli('FLUSHALL');
+    my ($a, $b) = (limited_nginx(), limited_nginx());
+    my @st = map { ($_ % 2 ? $a : $b)->request('GET /anon')->{status} } 1 .. 7;
+    is_deeply(\@st, [(200) x 5, 429, 429], 'two nodes, no key, ip=off: one anonymous bucket at the key rate');
+    like($redis->cli('KEYS', 'levqor:{api}:a:p:*'), qr/^levqor:\{api\}:a:p:[0-9a-f]{32}$/m, 'kept in Redis as an "a" bucket');
+    $_->stop for $a, $b;
 }
 
 # ---- fallback shares: nodes=2 gives each node half a plan --------------------
@@ -207,3 +240,21 @@ levqor_limit: the limits of one location must all use local zones or all the sam
 levqor_limit_zone api:1m redis=redis://no-such-host.invalid:6379;
 --- must_die
 cannot resolve "no-such-host.invalid"
+
+=== TEST 8: cost x interval x nodes must not overflow the fallback's arithmetic (review L7)
+--- http_config
+levqor_limit_zone rz:1m redis=redis://127.0.0.1:$TEST_NGINX_REDIS_PORT nodes=100;
+levqor_plan slow key=1r/h ip=1000r/s;
+--- config
+location /t { levqor_limit zone=rz key=$http_x_api_key plan=slow cost=100000; empty_gif; }
+--- must_die
+levqor_limit zone=rz cost=100000: cost x interval x nodes = 100000 x 3600000000000 ns (plan "slow" key=1r/h) x 100 (nodes= of levqor_limit_zone "rz") is not below 2^62 ns; lower cost= or nodes=
+
+=== TEST 9: with a plan from a variable, every plan is checked
+--- http_config
+levqor_limit_zone rz:1m redis=redis://127.0.0.1:$TEST_NGINX_REDIS_PORT nodes=2;
+levqor_plan hourly key=1000r/s ip=1r/h;
+--- config
+location /t { levqor_limit zone=rz key=$http_x_api_key plan=$arg_plan cost=1000000; empty_gif; }
+--- must_die
+(plan "hourly" ip=1r/h) x 2 (nodes= of levqor_limit_zone "rz") is not below 2^62 ns

@@ -248,6 +248,113 @@ our $LOCATIONS = provider_locations(github => ' replay=replay');
     $ng->stop;
 }
 
+# ---- how long a delivery stays a replay (one sleep for all three) ------------------------
+#
+# /fresh: Standard Webhooks, tolerance=2, stamped 2 s ahead: it stays acceptable
+# until its timestamp + 2 s, so 3 s later (still fresh) the copy must find its
+# entry. /github: no timestamp, a short tolerance (which has no effect there):
+# the default 24 h window still holds it. /window: replay_window=1s lapses.
+
+{
+    my $dir = $SECRETS;
+    my $ng = Test::Levqor::Nginx->new(http_config => $HTTP, config => <<"CONF");
+location /fresh { levqor_webhook standard secret_file=$dir/standard.current tolerance=2 replay=replay;
+  add_header X-Webhook-Status \$levqor_webhook_status always; proxy_pass http://echo; }
+location /github { levqor_webhook github secret_file=$dir/github.current tolerance=1 replay=replay;
+  add_header X-Webhook-Status \$levqor_webhook_status always; proxy_pass http://echo; }
+location /window { levqor_webhook github secret_file=$dir/github.current replay=replay replay_window=1s;
+  add_header X-Webhook-Status \$levqor_webhook_status always; proxy_pass http://echo; }
+location /archive { levqor_webhook stripe secret_file=$dir/stripe.current tolerance=off replay=replay;
+  proxy_pass http://echo; }
+CONF
+    $ng->start;
+    like($ng->error_log, qr/\[warn\].*levqor_webhook: github deliveries carry no timestamp: tolerance= has no effect \(a delivery is remembered for replay_window=, 86400 s\)/,
+         'tolerance= on a scheme without timestamps: nginx warns that it has no effect');
+    like($ng->error_log, qr/\[notice\].*levqor_webhook: stripe with tolerance=off: a delivery is remembered for replay_window=, 86400 s/,
+         'tolerance=off with replay=: nginx notes how long deliveries are remembered');
+    my %sent = (
+        '/fresh'  => sign('standard', body => '{"f":1}', t => time + 2),
+        '/github' => sign('github', body => '{"g":1}', id => 'd-window-default'),
+        '/window' => sign('github', body => '{"w":1}', id => 'd-window-1s'),
+    );
+    my %body = ('/fresh' => '{"f":1}', '/github' => '{"g":1}', '/window' => '{"w":1}');
+    for my $path (sort keys %sent) {
+        my $res = $ng->request("POST $path", body => $body{$path}, more_headers => $sent{$path});
+        is($res->{status}, 200, "$path: the first delivery passes") or diag($res->{raw});
+    }
+    sleep 3;
+    my $fresh = $ng->request('POST /fresh', body => $body{'/fresh'}, more_headers => $sent{'/fresh'});
+    is($fresh->{status}, 401, 'a delivery stamped in the future is still a replay while it is fresh');
+    is($fresh->{headers}{'x-webhook-status'}, 'REPLAY', '... refused as REPLAY (not STALE)');
+    my $github = $ng->request('POST /github', body => $body{'/github'}, more_headers => $sent{'/github'});
+    is($github->{status}, 401, 'GitHub: a copy resent after its tolerance lapsed is still a replay (24 h window)');
+    is($github->{headers}{'x-webhook-status'}, 'REPLAY', '... refused as REPLAY');
+    my $window = $ng->request('POST /window', body => $body{'/window'}, more_headers => $sent{'/window'});
+    is($window->{status}, 200, 'replay_window=1s: after the window a copy passes again');
+    $ng->stop;
+}
+
+# ---- a refused replay never evicts a live entry (a full zone) -----------------------------
+#
+# The smallest zone (32k, about 1,400 entries) is filled twice over with valid
+# GitHub deliveries (an id and a signature entry each), so every set is full.
+# A captured delivery resent under fresh ids is a replay by its signature; its
+# new id must not take a slot on the way to the 401.
+
+# Sends requests ([path, headers, body], ...) over keep-alive connections;
+# returns their status codes.
+sub keepalive_statuses {
+    my ($port, @requests) = @_;
+    my @statuses;
+    while (my @batch = splice(@requests, 0, 500)) {
+        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 10) or die "connect: $!";
+        binmode $s;
+        for my $req (@batch) {
+            my ($path, $headers, $body) = @$req;
+            my $h = join '', map { "$_\r\n" } split /\n/, $headers;
+            print {$s} "POST $path HTTP/1.1\r\nHost: localhost\r\n${h}Content-Length: " . length($body) . "\r\n\r\n$body";
+            my $head = '';
+            while ($head !~ /\r\n\r\n/) { sysread($s, $head, 1, length $head) or die 'connection closed' }
+            my ($status) = $head =~ m{^HTTP/1\.1 (\d+)};
+            my ($len) = $head =~ /^Content-Length:\s*(\d+)/mi;
+            my $got = '';
+            while (length $got < ($len // 0)) { sysread($s, $got, $len - length $got, length $got) or die 'short body' }
+            push @statuses, $status;
+        }
+        close $s;
+    }
+    return @statuses;
+}
+
+{
+    my $ng = Test::Levqor::Nginx->new(http_config => "levqor_webhook_replay_zone small:32k;", config => <<"CONF");
+location /hook { levqor_webhook github secret_file=$SECRETS/github.current replay=small;
+  proxy_pass http://127.0.0.1:\$TEST_NGINX_SERVER_PORT/ok; }
+location /ok { return 200 "ok\\n"; }
+location /metrics { levqor_status; }
+CONF
+    $ng->start;
+    my $metric = sub {
+        my ($name) = @_;
+        my ($v) = $ng->request('GET /metrics')->{body} =~ /^\Q$name\E\{zone="small"\} (\d+)$/m;
+        return $v;
+    };
+    my $capacity = $metric->('levqor_webhook_replay_capacity');
+    ok($capacity && $capacity < 2000, "a 32k zone holds $capacity entries");
+    my @fill = map { my $b = qq({"n":$_}); ['/hook', sign('github', body => $b, id => "fill-$_"), $b] } 1 .. $capacity;
+    my @filled = keepalive_statuses($ng->port, @fill);
+    is(scalar(grep { $_ == 200 } @filled), $capacity, "$capacity valid deliveries accepted");
+    my $evicted = $metric->('levqor_webhook_replay_evictions_total');
+    ok($evicted > 0, "the zone is full: $evicted live entries evicted while filling it");
+    my ($captured_body, $captured) = ($fill[-1][2], $fill[-1][1]);
+    my @replays = map { ['/hook', $captured =~ s/fill-\d+/fresh-$_/r, $captured_body] } 1 .. 40;
+    my @refused = keepalive_statuses($ng->port, @replays);
+    is(scalar(grep { $_ == 401 } @refused), 40, 'the captured delivery under 40 fresh ids: 40 replays refused');
+    is($metric->('levqor_webhook_replay_evictions_total'), $evicted, '... and not one live entry evicted by them');
+    $ng->stop;
+    unlike($ng->error_log, qr/\[(alert|crit|emerg)\]/, 'nothing alarming logged');
+}
+
 # ---- HTTP/2 (h2c, curl) ------------------------------------------------------------------
 
 SKIP: {
@@ -713,3 +820,112 @@ levqor_webhook_mode audit;
 >>> t.key
 has spaces in it
 --- must_die: is not a Telegram secret token (A-Z, a-z, 0-9, _ and -)
+
+=== TEST 36: an internal redirect (error_page) from a GitHub location to a Stripe location checks Stripe's signature
+--- http_config eval: $::HTTP
+--- config eval
+"location /a { levqor_webhook github secret_file=$ENV{TEST_NGINX_SECRETS}/github.current;
+  proxy_intercept_errors on; error_page 404 = /b; proxy_pass http://echo/status/404; }
+location /b { levqor_webhook stripe secret_file=$ENV{TEST_NGINX_SECRETS}/stripe.current;
+  add_header X-Webhook-Status \$levqor_webhook_status always; proxy_pass http://echo; }"
+--- request eval
+["POST /a\n{\"via\":\"a\"}", "POST /a\n{\"via\":\"a\"}"]
+--- more_headers eval
+[main::sign('github', body => '{"via":"a"}'),
+ main::sign('github', body => '{"via":"a"}') . "\n" . main::sign('stripe', body => '{"via":"a"}')]
+--- error_code eval
+[401, 200]
+--- response_headers eval
+["X-Webhook-Status: MISSING", "X-Webhook-Status: VALID"]
+--- response_body eval
+['{"error":"invalid_signature","provider":"stripe"}', main::echoed('{"via":"a"}')]
+--- error_log
+stripe delivery refused: missing header "Stripe-Signature"
+--- no_error_log
+[alert]
+
+=== TEST 37: try_files into a named location with another rule checks that rule, also from a temp-file body
+--- http_config eval: $::HTTP
+--- config eval
+"client_body_buffer_size 16;
+location /c { levqor_webhook github secret_file=$ENV{TEST_NGINX_SECRETS}/github.current; try_files /nonexistent \@d; }
+location \@d { levqor_webhook stripe secret_file=$ENV{TEST_NGINX_SECRETS}/stripe.current; proxy_pass http://echo; }"
+--- request eval
+["POST /c\n" . ('x' x 1000), "POST /c\n" . ('x' x 1000)]
+--- more_headers eval
+[main::sign('github', body => 'x' x 1000),
+ main::sign('github', body => 'x' x 1000) . "\n" . main::sign('stripe', body => 'x' x 1000)]
+--- error_code eval
+[401, 200]
+--- response_body eval
+['{"error":"invalid_signature","provider":"stripe"}', main::echoed('x' x 1000)]
+--- error_log
+stripe delivery refused: missing header "Stripe-Signature"
+
+=== TEST 38: a redirect into a location with the same (inherited) rule and mode reuses the decision: checked once
+--- http_config eval: $::HTTP
+--- config eval
+"levqor_webhook github secret_file=$ENV{TEST_NGINX_SECRETS}/github.current;
+location /a { proxy_intercept_errors on; error_page 404 = /b; proxy_pass http://echo/status/404; }
+location /b { proxy_pass http://echo; }
+location /metrics { levqor_webhook off; levqor_status; }"
+--- request eval
+["POST /a\n{}", "GET /metrics"]
+--- more_headers eval
+[main::sign('github', body => '{}'), '']
+--- error_code eval
+[200, 200]
+--- response_body_like eval
+['^len=2 sha256=', 'levqor_webhook_verifications_total\{provider="github",result="valid"\} 1\n']
+--- no_error_log
+[error]
+
+=== TEST 39: a log_only decision is not reused by an enforcing location after a redirect
+--- http_config eval: $::HTTP
+--- config eval
+"levqor_webhook github secret_file=$ENV{TEST_NGINX_SECRETS}/github.current;
+location /a { levqor_webhook_mode log_only; proxy_intercept_errors on; error_page 404 = /b; proxy_pass http://echo/status/404; }
+location /b { add_header X-Webhook-Status \$levqor_webhook_status always; proxy_pass http://echo; }"
+--- request
+POST /a
+{"tampered":true}
+--- more_headers eval
+main::sign('github', body => '{}')
+--- error_code: 401
+--- response_headers
+X-Webhook-Status: INVALID
+--- error_log
+github delivery would be refused (log_only): signature mismatch
+github delivery refused: signature mismatch
+
+=== TEST 40: a small-order Ed25519 public key (the identity) fails nginx -t: with it anyone could forge Discord deliveries
+--- config eval
+"location /t { levqor_webhook discord secret_file=$ENV{TEST_NGINX_HTML_DIR}/identity.key; }"
+--- user_files
+>>> identity.key
+0100000000000000000000000000000000000000000000000000000000000000
+--- must_die eval
+"\"levqor_webhook\" directive secret_file \"$ENV{TEST_NGINX_HTML_DIR}/identity.key\" is a small-order Ed25519 point, not a public key: with it anyone could forge signatures"
+
+=== TEST 41: a non-canonical Ed25519 public key (y >= 2^255-19) fails nginx -t
+--- config eval
+"location /t { levqor_webhook discord secret_file=$ENV{TEST_NGINX_HTML_DIR}/noncanonical.key; }"
+--- user_files
+>>> noncanonical.key
+eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f
+--- must_die eval
+"\"levqor_webhook\" directive secret_file \"$ENV{TEST_NGINX_HTML_DIR}/noncanonical.key\" is not a canonical Ed25519 public key (its y coordinate is not below 2^255-19)"
+
+=== TEST 42: replay_window= is a time from 1s to 30d and needs replay=
+--- http_config
+levqor_webhook_replay_zone r:1m;
+--- config eval
+"location /t { levqor_webhook github secret_file=$ENV{TEST_NGINX_SECRETS}/github.current replay=r replay_window=31d; }"
+--- must_die
+"levqor_webhook" directive invalid replay_window "replay_window=31d", expected a time from 1s to 30d
+
+=== TEST 43: replay_window= without replay= is refused
+--- config eval
+"location /t { levqor_webhook_generic header=X-Sig algorithm=sha256 encoding=hex secret_file=$ENV{TEST_NGINX_SECRETS}/generic.current replay_window=1h; }"
+--- must_die
+"levqor_webhook_generic" directive replay_window= needs replay=<zone>

@@ -31,6 +31,15 @@ std::string flags_state_file(const Config& config) { return config.data_dir + "/
 
 std::string status_class(int status) { return std::to_string(status / 100) + "xx"; }
 
+// Any token is a method on the wire; a label must come from a fixed set, or
+// a client could create label values without end.
+std::string method_label(const std::string& method) {
+  for (const char* known : {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}) {
+    if (method == known) return method;
+  }
+  return "other";
+}
+
 metrics::Family<metrics::Counter>& reloads(metrics::Registry& registry) {
   return registry.counter("levqor_config_reloads_total",
                           "Configuration reloads (SIGHUP), by result: success or failure.",
@@ -65,10 +74,17 @@ App::App(const Config& config, const Logger& log)
                                   "HTTP requests controld answered, by route pattern, method "
                                   "and status class.",
                                   {"route", "method", "code"})),
+      dropped_(registry_.counter("levqor_controld_http_dropped_connections_total",
+                                 "Connections the HTTP front closed without an answer: evicted "
+                                 "(the oldest unauthenticated, to make room), refused (no room), "
+                                 "timeout (silent for header_timeout, or not reading its "
+                                 "answer within write_timeout).",
+                                 {"reason"})),
       reloads_ok_(reloads(registry_).labels({"success"})),
       reloads_failed_(reloads(registry_).labels({"failure"})),
       router_(routes()),
       server_(router_, log, server_options(config_)) {
+  for (const char* reason : {"evicted", "refused", "timeout"}) dropped_.labels({reason});
   registry_.gauge("levqor_controld_build_info", "levqor-controld's version; always 1.",
                   {"version"})
       .labels({std::string(kVersion)})
@@ -83,11 +99,29 @@ App::App(const Config& config, const Logger& log)
 }
 
 api::HttpServer::Options App::server_options(const Config& config) {
+  const auto& http = config.http;
   api::HttpServer::Options options;
   options.quiet_paths = {"/healthz", "/metrics"};
-  options.max_body_bytes = config.http.max_body_bytes;
-  options.read_timeout = config.http.read_timeout;
-  options.write_timeout = config.http.write_timeout;
+  options.limits.max_body_bytes = http.max_body_bytes;
+  options.limits.max_request_line_bytes = http.max_request_line_bytes;
+  options.limits.max_header_bytes = http.max_header_bytes;
+  options.limits.max_headers = http.max_headers;
+  options.header_timeout = http.header_timeout;
+  options.body_timeout = http.body_timeout;
+  options.read_timeout = http.read_timeout;
+  options.write_timeout = http.write_timeout;
+  options.max_connections = http.max_connections;
+  options.max_unauthenticated_connections = http.max_unauthenticated_connections;
+  options.worker_threads = http.worker_threads;
+  options.admin_threads = http.admin_threads;
+  options.allowed_hosts = http.allowed_hosts;
+  // Admin requests get the reserved pool; any valid token lifts the
+  // connection out of the unauthenticated cap.
+  options.classify = [this](const httplib::Request& req) {
+    const auto role = guard_.role_of(req);
+    if (!role) return api::Caller::anonymous;
+    return *role == auth::Role::admin ? api::Caller::admin : api::Caller::authenticated;
+  };
   options.on_exception = [this](const httplib::Request& req, const std::string& error) {
     errors_.capture("api", "request handler failed",
                     {{"method", req.method}, {"path", req.path}, {"error", error}});
@@ -95,21 +129,27 @@ api::HttpServer::Options App::server_options(const Config& config) {
   options.on_response = [this](const httplib::Request& req, const httplib::Response& res) {
     count_response(req, res);
   };
+  options.on_dropped = [this](std::string_view reason) {
+    dropped_.labels({std::string(reason)}).inc();
+  };
   return options;
 }
 
 void App::count_response(const httplib::Request& req, const httplib::Response& res) {
   auto route = router_.route_for(req.path);
   if (route.empty()) route = "unmatched";
-  requests_.labels({route, req.method, status_class(res.status)}).inc();
+  requests_.labels({route, method_label(req.method), status_class(res.status)}).inc();
 }
 
 api::Router App::routes() {
   api::Router router;
-  router.add(api::Method::get, "/healthz", [this](const httplib::Request&, httplib::Response& res) {
+  // Open to anyone; only the admin token sees instance URLs and error text.
+  router.add(api::Method::get, "/healthz", [this](const httplib::Request& req, httplib::Response& res) {
     const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
         std::chrono::steady_clock::now() - started_);
-    api::set_json(res, 200, health_.report(uptime).dump());
+    const auto detail = guard_.role_of(req) == auth::Role::admin ? health::Detail::full
+                                                                  : health::Detail::summary;
+    api::set_json(res, 200, health_.report(uptime, detail).dump());
   });
   router.add(api::Method::get, "/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.status = 200;

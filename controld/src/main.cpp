@@ -18,7 +18,7 @@
 // after the longer of Config::shutdown_grace (1.5 s) and
 // queue.shutdown_grace_ms (5 s) the daemon exits 0 anyway (unfinished jobs
 // are delivered again after their visibility timeout). A second signal exits 1 at once. Idle keep-alive
-// connections hold the stop up to HttpServer::Options::keep_alive_timeout (1 s).
+// connections are closed at once.
 // Queued error events get up to 1 s more to be delivered.
 #include <algorithm>
 #include <chrono>

@@ -341,6 +341,54 @@ TEST(App, BadTokenFileIsAConfigError) {
   EXPECT_THROW(App(config, log.logger), ConfigError);
 }
 
+TEST_F(AppRoutes, HealthzDetailsAreForTheAdminOnly) {
+  Config config = config_;
+  config.nginx_instances = {NginxInstance{"edge", "http://127.0.0.1:1/levqor/status"}};
+  app_->reload(config);
+  const auto anonymous = json::parse(request("GET", "/healthz")->body);
+  EXPECT_EQ(anonymous["checks"]["nginx"]["edge"], (json{{"status", "down"}})) << anonymous;
+  const auto producer = json::parse(request("GET", "/healthz", kProducer)->body);
+  EXPECT_EQ(producer["checks"]["nginx"]["edge"], (json{{"status", "down"}})) << producer;
+  const auto admin = json::parse(request("GET", "/healthz", kAdmin)->body);
+  EXPECT_EQ(admin["checks"]["nginx"]["edge"]["url"], "http://127.0.0.1:1/levqor/status");
+  EXPECT_TRUE(admin["checks"]["nginx"]["edge"].contains("error")) << admin;
+}
+
+TEST_F(AppRoutes, TheFrontKnowsTheTokens) {
+  // A body without a valid token is refused before it is read...
+  auto res = request("POST", "/jobs", "", R"({"type":"noop","payload":{}})");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401);
+  res = request("PUT", "/ops/flags", "not-a-token-0123456789abcdef", "{}");
+  EXPECT_EQ(res->status, 401);
+  // ...and a valid one reaches the route, whose guard checks the role.
+  res = request("PUT", "/ops/flags", kProducer, "{}");
+  EXPECT_EQ(res->status, 403);
+  // A Host that is not ours is refused before any route.
+  httplib::Client client(bound_.host, bound_.port);
+  res = client.Get("/healthz", {{"Host", "rebound.example"}});
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 421);
+  EXPECT_EQ(json::parse(res->body)["error"], "misdirected_request");
+}
+
+TEST_F(AppRoutes, RequestMetricsKeepLabelsBounded) {
+  for (const char* method : {"BREW", "X-ANY-TOKEN-IS-A-METHOD"}) {
+    auto res = request(method, "/healthz");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 405);
+  }
+  const std::string counted =
+      "levqor_controld_requests_total{route=\"/healthz\",method=\"other\",code=\"4xx\"} 2";
+  std::string body;
+  for (int i = 0; i < 100 && body.find(counted) == std::string::npos; ++i) {
+    if (i > 0) std::this_thread::sleep_for(20ms);
+    body = request("GET", "/metrics")->body;
+  }
+  EXPECT_NE(body.find(counted), std::string::npos);
+  EXPECT_EQ(body.find("BREW"), std::string::npos);
+}
+
 // A built-in job type (backups will be one) plugs into the queue's executor
 // registry and is validated and run like the configured types.
 class CountingExecutor : public queue::Executor {

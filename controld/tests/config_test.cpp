@@ -178,6 +178,52 @@ TEST(Config, FileSetsEveryKey) {
   EXPECT_EQ(config.http.write_timeout.count(), 3000);
 }
 
+TEST(Config, HttpSection) {
+  TempDir dir;
+  const auto path = dir.write("controld.json", R"({"http": {
+    "max_body_bytes": 2048, "max_request_line_bytes": 1024, "max_header_bytes": 4096,
+    "max_headers": 20, "header_timeout_ms": 3000, "body_timeout_ms": 9000,
+    "read_timeout_ms": 1000, "write_timeout_ms": 2000, "max_connections": 100,
+    "max_unauthenticated_connections": 40, "worker_threads": 4, "admin_threads": 1,
+    "allowed_hosts": ["controld.internal", "10.0.0.5", "[fd00::1]"]}})");
+  const auto http = load_config(path, env_of({})).http;
+  EXPECT_EQ(http.max_body_bytes, 2048u);
+  EXPECT_EQ(http.max_request_line_bytes, 1024u);
+  EXPECT_EQ(http.max_header_bytes, 4096u);
+  EXPECT_EQ(http.max_headers, 20u);
+  EXPECT_EQ(http.header_timeout.count(), 3000);
+  EXPECT_EQ(http.body_timeout.count(), 9000);
+  EXPECT_EQ(http.read_timeout.count(), 1000);
+  EXPECT_EQ(http.write_timeout.count(), 2000);
+  EXPECT_EQ(http.max_connections, 100u);
+  EXPECT_EQ(http.max_unauthenticated_connections, 40u);
+  EXPECT_EQ(http.worker_threads, 4u);
+  EXPECT_EQ(http.admin_threads, 1u);
+  EXPECT_EQ(http.allowed_hosts,
+            (std::vector<std::string>{"controld.internal", "10.0.0.5", "[fd00::1]"}));
+
+  const auto defaults = load_config(std::nullopt, env_of({})).http;
+  EXPECT_EQ(defaults.max_request_line_bytes, 8192u);
+  EXPECT_EQ(defaults.max_header_bytes, 16384u);
+  EXPECT_EQ(defaults.max_headers, 100u);
+  EXPECT_EQ(defaults.header_timeout.count(), 10000);
+  EXPECT_EQ(defaults.max_connections, 512u);
+  EXPECT_EQ(defaults.max_unauthenticated_connections, 256u);
+  EXPECT_EQ(defaults.worker_threads, 8u);
+  EXPECT_EQ(defaults.admin_threads, 2u);
+  EXPECT_TRUE(defaults.allowed_hosts.empty());
+
+  const auto bad = [&](const std::string& section) {
+    return error_of(dir.write("c.json", R"({"http": )" + section + "}"), env_of({}));
+  };
+  EXPECT_TRUE(contains(bad(R"({"max_headers": 5})"), "\"http.max_headers\" = 5 is invalid"));
+  EXPECT_TRUE(contains(bad(R"({"max_connections": 64, "max_unauthenticated_connections": 65})"),
+                       "must not exceed http.max_connections"));
+  EXPECT_TRUE(contains(bad(R"({"allowed_hosts": ["*"]})"), "http.allowed_hosts[0]"));
+  EXPECT_TRUE(contains(bad(R"({"allowed_hosts": ["h:8089"]})"), "without port"));
+  EXPECT_TRUE(contains(bad(R"({"allowed_hosts": "h"})"), "expected a list of strings"));
+}
+
 TEST(Config, QueueSection) {
   TempDir dir;
   const auto path = dir.write("controld.json", R"({"queue": {

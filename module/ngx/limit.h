@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "levqor/address_prefix.h"
 #include "levqor/bucket_table.h"
 #include "levqor/rate_plan.h"
 #include "levqor/redis_backend.h"
@@ -30,11 +31,14 @@ struct RuntimePlan {
     // Mixed into bucket tags: a key has one bucket per plan, so a plan change
     // (upgrade, downgrade) starts from a full bucket of the new plan.
     std::uint64_t tag_salt = 0;
-    gcra::Limit limits[2];          // [kKey], [kIp]
-    std::string policy_items[2];    // "\"free-key\";q=60;w=60"
-    std::string state_prefixes[2];  // "\"free-key\";r="
+    gcra::Limit limits[3];          // by BucketKind
+    std::string policy_items[3];    // "\"free-key\";q=60;w=60"
+    std::string state_prefixes[3];  // "\"free-key\";r="
 };
-enum BucketKind : std::uint8_t { kKey = 0, kIp = 1 };
+// kAnonymous: with ip=off, the one bucket that requests without a key share
+// (charged at the plan's key rate), so they are never unlimited.
+enum BucketKind : std::uint8_t { kKey = 0, kIp = 1, kAnonymous = 2 };
+inline constexpr BucketKind kAllKinds[] = {kKey, kIp, kAnonymous};
 
 // Per zone and plan: metrics cells.
 struct PlanCells {
@@ -82,10 +86,11 @@ struct LimitRule {
     LimitZone* zone = nullptr;
     ValueSource key;
     ValueSource plan;
-    ValueSource ip;
+    ValueSource ip;  // empty: ip=off
     std::string plan_literal;  // when plan= has no variables
     ngx_int_t static_plan = -1;  // its index, resolved at merge
     std::uint64_t cost = 1;
+    unsigned ip_prefix6 = ratelimit::kDefaultIpPrefix6;  // IPv6 addresses share a bucket per prefix
     bool dry_run = false;
 };
 

@@ -19,8 +19,9 @@ RuntimePlan make_runtime_plan(rl::Plan plan, bool user_defined) {
     RuntimePlan rp;
     rp.limits[kKey] = plan.key_limit();
     rp.limits[kIp] = plan.ip_limit();
-    for (const BucketKind k : {kKey, kIp}) {
-        const std::string name = plan.name + (k == kKey ? "-key" : "-ip");
+    rp.limits[kAnonymous] = plan.key_limit();
+    for (const BucketKind k : kAllKinds) {
+        const std::string name = plan.name + (k == kKey ? "-key" : k == kIp ? "-ip" : "-anonymous");
         rp.policy_items[k] = rl::policy_item(name, rp.limits[k]);
         rp.state_prefixes[k] = rl::state_item_prefix(name);
     }
@@ -146,7 +147,7 @@ char* set_limit(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
         return conf_error(cf, "allows at most " + std::to_string(rl::kMaxBuckets / 2) + " limits per location");
     }
     LimitRule rule;
-    bool have_key = false, have_plan = false, have_ip = false;
+    bool have_key = false, have_plan = false, have_ip = false, ip_off = false, have_prefix = false;
     const ngx_str_t* args = conf_args(cf);
     for (ngx_uint_t i = 1; i < cf->args->nelts; ++i) {
         const std::string_view a = sv(args[i]);
@@ -173,9 +174,21 @@ char* set_limit(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
             }
             have_plan = true;
         } else if (name == "ip") {
-            // ip=off (or an empty value): no per-IP bucket, the key limit alone.
-            if (sv(value) != "off" && !rule.ip.compile(cf, value)) return static_cast<char*>(NGX_CONF_ERROR);
+            // ip=off: no per-IP bucket, the key limit alone (requests without
+            // a key then share the plan's anonymous bucket).
+            if (value.len == 0) return conf_error(cf, "invalid parameter \"ip=\", expected ip=<value> or ip=off");
+            ip_off = sv(value) == "off";
+            if (!ip_off && !rule.ip.compile(cf, value)) return static_cast<char*>(NGX_CONF_ERROR);
             have_ip = true;
+        } else if (name == "ip_prefix6") {
+            const ngx_int_t bits = ngx_atoi(value.data, value.len);
+            if (bits < static_cast<ngx_int_t>(rl::kMinIpPrefix6) || bits > static_cast<ngx_int_t>(rl::kMaxIpPrefix6)) {
+                return conf_error(cf, "invalid \"" + std::string(a) + "\", expected " +
+                                          std::to_string(rl::kMinIpPrefix6) + " to " +
+                                          std::to_string(rl::kMaxIpPrefix6) + " (bits of an IPv6 address)");
+            }
+            rule.ip_prefix6 = static_cast<unsigned>(bits);
+            have_prefix = true;
         } else if (name == "cost") {
             const ngx_int_t cost = ngx_atoi(value.data, value.len);
             if (cost < 1 || static_cast<std::uint64_t>(cost) > rl::kMaxCost) {
@@ -190,6 +203,7 @@ char* set_limit(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
     if (rule.zone == nullptr || !have_key || !have_plan) {
         return conf_error(cf, "needs zone=<name> key=<value> plan=<value>");
     }
+    if (ip_off && have_prefix) return conf_error(cf, "has ip_prefix6= with ip=off (no address is limited)");
     if (!have_ip) {
         static ngx_str_t remote = ngx_string("$binary_remote_addr");
         if (!rule.ip.compile(cf, remote)) return static_cast<char*>(NGX_CONF_ERROR);
@@ -280,13 +294,44 @@ char* check_backends(ngx_conf_t* cf, const std::vector<LimitRule>& rules) {
     return NGX_CONF_OK;
 }
 
+// One request's charge, cost x interval, stretched `nodes` times when the
+// Redis fallback decides locally with 1/nodes of the plan, must stay below
+// 2^62 ns for every plan the rule may use, or the bucket's TAT could wrap
+// (and a wrapped TAT admits). Plans and zones are all known at merge time.
+char* check_charges(ngx_conf_t* cf, const std::vector<LimitRule>& rules) {
+    const auto& lm = main_conf<MainConf>(cf)->limit;
+    for (const auto& rule : rules) {
+        const RedisSettings* rs = rule.zone->redis.get();
+        const std::uint64_t nodes = rs != nullptr && rs->on_error == RedisSettings::OnError::Local ? rs->nodes : 1;
+        const std::size_t first = rule.static_plan >= 0 ? static_cast<std::size_t>(rule.static_plan) : 0;
+        const std::size_t last = rule.static_plan >= 0 ? first + 1 : lm.plans.size();
+        for (std::size_t i = first; i < last; ++i) {
+            const rl::Plan& plan = lm.plans[i].plan;
+            for (const auto& [rate, label] : {std::pair{plan.key, "key"}, std::pair{plan.ip, "ip"}}) {
+                if (rl::charge_fits(rule.cost, rate.interval_ns(), nodes)) continue;
+                const std::string msg = "levqor_limit zone=" + rule.zone->name + " cost=" + std::to_string(rule.cost) +
+                                        ": cost x interval x nodes = " + std::to_string(rule.cost) + " x " +
+                                        std::to_string(rate.interval_ns()) + " ns (plan \"" + plan.name + "\" " +
+                                        label + "=" + rate.text() + ") x " + std::to_string(nodes) +
+                                        " (nodes= of levqor_limit_zone \"" + rule.zone->name +
+                                        "\") is not below 2^62 ns; lower cost= or nodes=";
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s", msg.c_str());
+                return static_cast<char*>(NGX_CONF_ERROR);
+            }
+        }
+    }
+    return NGX_CONF_OK;
+}
+
 }  // namespace
 
 char* limit_merge(ngx_conf_t* cf, LimitLoc& parent, LimitLoc& child) noexcept try {
-    if (resolve_static_plans(cf, parent.rules) != NGX_CONF_OK) return static_cast<char*>(NGX_CONF_ERROR);
-    if (resolve_static_plans(cf, child.rules) != NGX_CONF_OK) return static_cast<char*>(NGX_CONF_ERROR);
-    if (check_backends(cf, parent.rules) != NGX_CONF_OK) return static_cast<char*>(NGX_CONF_ERROR);
-    if (check_backends(cf, child.rules) != NGX_CONF_OK) return static_cast<char*>(NGX_CONF_ERROR);
+    for (auto* rules : {&parent.rules, &child.rules}) {
+        if (resolve_static_plans(cf, *rules) != NGX_CONF_OK || check_backends(cf, *rules) != NGX_CONF_OK ||
+            check_charges(cf, *rules) != NGX_CONF_OK) {
+            return static_cast<char*>(NGX_CONF_ERROR);
+        }
+    }
     if (parent.rules_here && parent.effective == nullptr) parent.effective = &parent.rules;
     // Like limit_req: a level with levqor_limit directives replaces the inherited ones.
     child.effective = child.rules_here ? &child.rules : parent.effective;
@@ -361,12 +406,16 @@ void register_metrics(LimitMain& lm, MetricsRegistry& metrics) {
                    metrics::write_sample(out, "levqor_ratelimit_zone_fill_ratio", {{"zone", row.zone->name}}, fill);
                });
         family("levqor_ratelimit_evictions_total",
-               "Buckets evicted to make room: full ones (no state lost) and least recently used ones.", "counter",
-               [&](const Row& row) {
-                   metrics::write_sample(out, "levqor_ratelimit_evictions_total",
-                                         {{"zone", row.zone->name}, {"reason", "full"}}, row.stats.reused_full);
-                   metrics::write_sample(out, "levqor_ratelimit_evictions_total",
-                                         {{"zone", row.zone->name}, {"reason", "lru"}}, row.stats.evicted_lru);
+               "Buckets evicted to make room: full (refilled, no state lost), indebted (the least indebted of a "
+               "full set), throttled (a bucket that was rejecting requests: its client got a fresh burst).",
+               "counter", [&](const Row& row) {
+                   const std::pair<const char*, std::uint64_t> kinds[] = {{"full", row.stats.reused_full},
+                                                                          {"indebted", row.stats.evicted_indebted},
+                                                                          {"throttled", row.stats.evicted_throttled}};
+                   for (const auto& [reason, count] : kinds) {
+                       metrics::write_sample(out, "levqor_ratelimit_evictions_total",
+                                             {{"zone", row.zone->name}, {"reason", reason}}, count);
+                   }
                });
     });
 }

@@ -114,8 +114,29 @@ struct Collected {
         BucketKind kind;
         ngx_str_t value;  // the key or address (Redis names buckets by its hash)
     } meta[rl::kMaxBuckets];
+    u_char addresses[rl::kMaxBuckets][rl::kAddressBytes];  // IPv6 prefixes, normalized addresses
     std::size_t n;
 };
+
+constexpr std::string_view kind_name(BucketKind kind) {
+    return kind == kKey ? "key" : kind == kIp ? "ip" : "anonymous";
+}
+
+// The name of a rule's IP bucket: the ip= value, or the connection's own
+// address when that is empty (a missing X-Forwarded-For never means
+// "unlimited"). Addresses, binary or text, are cut to the rule's IPv6 prefix
+// (IPv4: whole); a value that is not an address names the bucket as is.
+// IPv4 from the connection, the common case, is used in place.
+ngx_str_t ip_bucket_name(ngx_http_request_t* r, const LimitRule& rule, u_char* room) {
+    ngx_str_t v;
+    if (rule.ip.kind() != ValueSource::Kind::RemoteAddr && rule.ip.eval(r, v) && v.len > 0) {
+        const std::size_t n = rl::address_bucket_text(sv(v), rule.ip_prefix6, room);
+        return n == 0 ? v : ngx_str_t{n, room};
+    }
+    ValueSource::connection_address(r, v);
+    if (v.len != 16) return v;  // IPv4 (whole), or "unix:"
+    return ngx_str_t{rl::address_bucket(v.data, v.len, rule.ip_prefix6, room), room};
+}
 
 void add_bucket(Collected& c, const LimitRule& rule, const RuntimePlan& plan, std::size_t plan_index,
                 BucketKind kind, const ngx_str_t& value) {
@@ -144,7 +165,8 @@ void count(const Collected& c, LimitStatus status, const gcra::Decision* d) {
     for (std::size_t i = 0; i < c.n; ++i) {
         const PlanCells& cells = c.meta[i].rule->zone->cells[c.meta[i].plan_index];
         if (i == 0 || c.meta[i].rule != c.meta[i - 1].rule) metric_add(cell_for(cells, status));
-        if (d != nullptr && !d[i].allowed) metric_add(c.meta[i].kind == kKey ? cells.hit_key : cells.hit_ip);
+        // The anonymous bucket is charged at the key rate: its hits count as key hits.
+        if (d != nullptr && !d[i].allowed) metric_add(c.meta[i].kind == kIp ? cells.hit_ip : cells.hit_key);
     }
 }
 
@@ -155,7 +177,7 @@ void log_over_limit(ngx_http_request_t* r, const LimitLoc& loc, const Collected&
         if (d[i].allowed) continue;
         ngx_log_error(loc.log_level, r->connection->log, 0,
                       "levqor_limit: %s%s limit of plan \"%s\" exceeded in zone \"%s\", retry after %uLs",
-                      dry ? "dry run, " : "", c.meta[i].kind == kKey ? "key" : "ip",
+                      dry ? "dry run, " : "", kind_name(c.meta[i].kind).data(),
                       c.meta[i].plan->plan.name.c_str(), c.meta[i].rule->zone->name.c_str(),
                       gcra::ceil_seconds(d[i].retry_after_ns));
     }
@@ -237,7 +259,7 @@ ngx_int_t ask_redis(ngx_http_request_t* r, RequestCtx*& rctx, const Collected& c
     bulk_u64(c.n);
     for (std::size_t i = 0; i < c.n; ++i) {
         const Collected::Meta& m = c.meta[i];
-        redis::append_bucket_key(cmd, zone.name, m.kind == kKey ? 'k' : 'i', m.plan->plan.name, sv(m.value));
+        redis::append_bucket_key(cmd, zone.name, kind_name(m.kind).front(), m.plan->plan.name, sv(m.value));
     }
     for (std::size_t i = 0; i < c.n; ++i) {
         const rl::BucketRequest& b = c.reqs[i];
@@ -270,9 +292,14 @@ ngx_int_t decide(ngx_http_request_t* r, const LimitLoc& loc, bool shadow) {
         if (rule.zone->data == nullptr) continue;
         std::size_t plan_index;
         const RuntimePlan& plan = plan_for(r, rule, lm, plan_index);
-        ngx_str_t value;
-        if (rule.key.eval(r, value) && value.len > 0) add_bucket(c, rule, plan, plan_index, kKey, value);
-        if (rule.ip.eval(r, value) && value.len > 0) add_bucket(c, rule, plan, plan_index, kIp, value);
+        ngx_str_t key;
+        const bool have_key = rule.key.eval(r, key) && key.len > 0;
+        if (have_key) add_bucket(c, rule, plan, plan_index, kKey, key);
+        if (!rule.ip.empty()) {
+            add_bucket(c, rule, plan, plan_index, kIp, ip_bucket_name(r, rule, c.addresses[c.n]));
+        } else if (!have_key) {
+            add_bucket(c, rule, plan, plan_index, kAnonymous, ngx_str_t{0, c.addresses[c.n]});
+        }
     }
     if (c.n == 0) return NGX_DECLINED;
     if (shadow) {  // RATELIMIT_ENABLED=shadow: every limit is a dry run

@@ -42,12 +42,16 @@ void wake(RedisWait* w, RedisWait::State state, const char* why) {
 }
 
 // The request stops waiting: resumes its phases (our handler runs again).
+// The phases may finish the request (a 429, a static file, a fast upstream
+// error) and free its pool, which holds r and w: only the connection, saved
+// first, may be used afterwards (as ngx_http_request_handler does).
 void resume_request(ngx_event_t* ev) noexcept {
     auto* w = static_cast<RedisWait*>(ev->data);
     ngx_http_request_t* r = w->r;
+    ngx_connection_t* c = r->connection;
     r->write_event_handler = ngx_http_core_run_phases;
     ngx_http_core_run_phases(r);
-    ngx_http_run_posted_requests(r->connection);
+    ngx_http_run_posted_requests(c);
 }
 
 void wait_cleanup(void* data) noexcept {
@@ -249,7 +253,7 @@ void RedisConn::on_script_reply(redisAsyncContext* ac, void* r, void* privdata) 
             }
         } else if (reply != nullptr) {
             ngx_log_error(NGX_LOG_ERR, self->log_, 0, "levqor_limit_zone \"%s\": SCRIPT LOAD failed: %*s",
-                          self->zone.c_str(), static_cast<int>(reply->len), reply->str);
+                          self->zone.c_str(), static_cast<std::size_t>(reply->len), reply->str);
             metric_add(self->cells.error);
         }
         return;
@@ -284,7 +288,7 @@ void RedisConn::deliver(Pending* raw, const void* r) noexcept {
         metric_add(cells.error);
         if (reply->type == REDIS_REPLY_ERROR) {
             ngx_log_error(NGX_LOG_ERR, log_, 0, "levqor_limit_zone \"%s\": redis error: %*s", zone.c_str(),
-                          static_cast<int>(reply->len), reply->str);
+                          static_cast<std::size_t>(reply->len), reply->str);
         }
     } else if (w != nullptr) {
         long long values[2 + 4 * redis::kMaxScriptBuckets];
@@ -315,7 +319,7 @@ void RedisConn::on_setup_reply(redisAsyncContext* ac, void* r, void* privdata) n
     if (reply != nullptr && reply->type == REDIS_REPLY_ERROR) {
         // Wrong password or database: the connection stays unusable; say so.
         ngx_log_error(NGX_LOG_ERR, self->log_, 0, "levqor_limit_zone \"%s\": redis %s: %*s",
-                      self->zone.c_str(), static_cast<const char*>(privdata), static_cast<int>(reply->len),
+                      self->zone.c_str(), static_cast<const char*>(privdata), static_cast<std::size_t>(reply->len),
                       reply->str);
         metric_add(self->cells.error);
         redisAsyncDisconnect(ac);

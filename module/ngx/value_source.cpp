@@ -95,7 +95,7 @@ bool ValueSource::find_header(ngx_http_request_t* r, ngx_str_t& out) const noexc
     return true;
 }
 
-void ValueSource::remote_addr(ngx_http_request_t* r, ngx_str_t& out) noexcept {
+void ValueSource::connection_address(ngx_http_request_t* r, ngx_str_t& out) noexcept {
     // As $binary_remote_addr: realip has already replaced c->sockaddr.
     const ngx_connection_t* c = r->connection;
     switch (c->sockaddr->sa_family) {

@@ -26,16 +26,19 @@ public:
     bool eval(ngx_http_request_t* r, ngx_str_t& out) const noexcept {
         switch (kind_) {
         case Kind::Header: return find_header(r, out);
-        case Kind::RemoteAddr: remote_addr(r, out); return true;
+        case Kind::RemoteAddr: connection_address(r, out); return true;
         case Kind::Empty: out.len = 0; return true;
         default: return eval_variable(r, out);
         }
     }
 
+    // The client's address as $binary_remote_addr has it (after realip): 4
+    // bytes IPv4, 16 bytes IPv6, else the text (e.g. "unix:").
+    static void connection_address(ngx_http_request_t* r, ngx_str_t& out) noexcept;
+
 private:
     bool eval_variable(ngx_http_request_t* r, ngx_str_t& out) const noexcept;
     bool find_header(ngx_http_request_t* r, ngx_str_t& out) const noexcept;
-    static void remote_addr(ngx_http_request_t* r, ngx_str_t& out) noexcept;
 
     Kind kind_ = Kind::Empty;
     ngx_str_t header_{0, nullptr};  // lowercase name with '-'

@@ -59,13 +59,13 @@ struct WebhookRule {
     std::unique_ptr<webhook::Verifier> verifier;
     std::optional<std::uint32_t> tolerance = 300;  // nullopt: tolerance=off
     ReplayZone* replay = nullptr;
+    // Seconds a delivery without a usable timestamp stays in the replay zone.
+    std::uint32_t replay_window = webhook::kDefaultReplayWindow;
     HeaderKey keys[2][webhook::kFields];  // [0] primary names, [1] alternate names
     std::size_t provider = 0;             // index into WebhookMain::providers
     ngx_str_t rejection{0, nullptr};      // {"error":"invalid_signature","provider":"..."}
 
     const webhook::Scheme& scheme() const { return verifier->scheme(); }
-    // Seconds a delivery's id stays in the replay zone.
-    std::uint64_t replay_window() const { return tolerance.value_or(300); }
 };
 
 enum class WebhookMode : ngx_int_t { Enforce = 0, LogOnly = 1 };
@@ -103,8 +103,13 @@ ngx_int_t webhook_status_variable(ngx_http_request_t* r, ngx_http_variable_value
 // The outcome for a request, kept on the main request (see request_ctx.h).
 enum class WebhookStatus : std::uint8_t { Pending, Valid, Invalid, Missing, Stale, Replay, LogOnlyInvalid, Error };
 
+// One check of a request. An internal redirect into a location with another
+// rule or mode checks the request again with a new context; `previous` keeps
+// the earlier ones (their replay entries are this request's own).
 struct WebhookCtx {
     const WebhookRule* rule;
+    ngx_int_t mode;            // the location's levqor_webhook_mode
+    const WebhookCtx* previous;
     WebhookStatus status;
     webhook::Reason reason;
     webhook::Field field;      // the header a header problem is about

@@ -58,11 +58,21 @@ Parsed<wh::SecretText> read_secret(ngx_conf_t* cf, ngx_str_t path) {
 struct CommonOptions {
     std::vector<wh::SecretText> secrets;
     std::optional<std::uint32_t> tolerance = 300;
+    bool tolerance_given = false;
     ReplayZone* replay = nullptr;
+    std::optional<std::uint32_t> replay_window;  // nullopt: not given
 };
 
-// Handles secret_file=, tolerance=, replay=. Returns an error message, "" if
-// the argument was consumed, or nullopt if it is not a common option.
+// A time in seconds from 1 to max (nginx time syntax: 90, 5m, 24h, 30d).
+std::optional<std::uint32_t> parse_seconds(ngx_str_t value, ngx_int_t max) {
+    const ngx_int_t seconds = ngx_parse_time(&value, 1);
+    if (seconds == NGX_ERROR || seconds < 1 || seconds > max) return std::nullopt;
+    return static_cast<std::uint32_t>(seconds);
+}
+
+// Handles secret_file=, tolerance=, replay=, replay_window=. Returns an error
+// message, "" if the argument was consumed, or nullopt if it is not a common
+// option.
 std::optional<std::string> common_option(ngx_conf_t* cf, const ngx_str_t& arg, CommonOptions& o) {
     const std::string_view a = sv(arg);
     const std::size_t eq = a.find('=');
@@ -76,15 +86,18 @@ std::optional<std::string> common_option(ngx_conf_t* cf, const ngx_str_t& arg, C
         return std::string();
     }
     if (name == "tolerance") {
+        o.tolerance_given = true;
         if (sv(value) == "off") {
             o.tolerance = std::nullopt;
             return std::string();
         }
-        const ngx_int_t seconds = ngx_parse_time(&value, 1);
-        if (seconds == NGX_ERROR || seconds < 1 || seconds > kMaxTolerance) {
-            return "invalid tolerance \"" + std::string(a) + "\", expected seconds (1 to 30d) or off";
-        }
-        o.tolerance = static_cast<std::uint32_t>(seconds);
+        o.tolerance = parse_seconds(value, kMaxTolerance);
+        if (!o.tolerance) return "invalid tolerance \"" + std::string(a) + "\", expected seconds (1 to 30d) or off";
+        return std::string();
+    }
+    if (name == "replay_window") {
+        o.replay_window = parse_seconds(value, wh::kMaxReplayWindow);
+        if (!o.replay_window) return "invalid replay_window \"" + std::string(a) + "\", expected a time from 1s to 30d";
         return std::string();
     }
     if (name == "replay") {
@@ -104,13 +117,34 @@ bool header_key(ngx_conf_t* cf, const std::string& name, HeaderKey& key) {
     return true;
 }
 
+// Refuses option combinations that cannot work, and says where an option
+// does less than its name suggests; "" when the rule may be built.
+std::string check_options(ngx_conf_t* cf, const wh::Scheme& scheme, const CommonOptions& opts) {
+    if (opts.replay != nullptr && scheme.method == wh::Method::Token) {
+        return "replay= cannot be used with " + scheme.name +
+               ": its deliveries carry neither an id nor a per-delivery signature";
+    }
+    if (opts.replay_window && opts.replay == nullptr) return "replay_window= needs replay=<zone>";
+    const std::uint32_t window = opts.replay_window.value_or(wh::kDefaultReplayWindow);
+    if (opts.tolerance_given && !scheme.has_timestamp()) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "levqor_webhook: %s deliveries carry no timestamp: tolerance= has no effect (a delivery "
+                           "is remembered for replay_window=, %uD s)",
+                           scheme.name.c_str(), window);
+    } else if (!opts.tolerance && opts.replay != nullptr) {
+        ngx_conf_log_error(NGX_LOG_NOTICE, cf, 0,
+                           "levqor_webhook: %s with tolerance=off: a delivery is remembered for replay_window=, "
+                           "%uD s; a copy resent after that passes",
+                           scheme.name.c_str(), window);
+    }
+    return std::string();
+}
+
 // Builds the rule of a directive and stores it at this level.
 char* install_rule(ngx_conf_t* cf, WebhookLoc& loc, wh::Scheme scheme, CommonOptions opts) {
     auto& wm = main_conf<MainConf>(cf)->webhook;
-    if (opts.replay != nullptr && scheme.method == wh::Method::Token) {
-        return conf_error(cf, "replay= cannot be used with " + scheme.name +
-                                  ": its deliveries carry neither an id nor a per-delivery signature");
-    }
+    const std::string refused = check_options(cf, scheme, opts);
+    if (!refused.empty()) return conf_error(cf, refused);
     const std::string name = scheme.name;
     auto verifier = wh::Verifier::create(std::move(scheme), std::move(opts.secrets));
     if (!verifier) return conf_error(cf, verifier.error());
@@ -118,6 +152,7 @@ char* install_rule(ngx_conf_t* cf, WebhookLoc& loc, wh::Scheme scheme, CommonOpt
     rule->verifier = std::move(verifier).value();
     rule->tolerance = opts.tolerance;
     rule->replay = opts.replay;
+    rule->replay_window = opts.replay_window.value_or(wh::kDefaultReplayWindow);
     rule->provider = wm.provider_slot(name);
     const wh::Scheme& s = rule->scheme();
     for (std::size_t f = 0; f < wh::kFields; ++f) {
@@ -298,12 +333,12 @@ void register_metrics(WebhookMain& wm, MetricsRegistry& metrics) {
             metrics::write_family_header(out, name, help, type);
             for (const auto& row : rows) metrics::write_sample(out, name, {{"zone", row.zone->name}}, value(row.stats));
         };
-        family("levqor_webhook_replay_entries", "Deliveries remembered in the replay zone (not yet expired).", "gauge",
+        family("levqor_webhook_replay_entries", "Entries in the replay zone that are still live (a delivery takes one, or two: id and signature).", "gauge",
                [](const wh::ReplayStats& s) { return s.live; });
-        family("levqor_webhook_replay_capacity", "Deliveries the replay zone can remember.", "gauge",
+        family("levqor_webhook_replay_capacity", "Entries the replay zone can hold.", "gauge",
                [](const wh::ReplayStats& s) { return s.capacity; });
         family("levqor_webhook_replay_evictions_total",
-               "Deliveries forgotten before their window ended because the zone was full.", "counter",
+               "Live entries evicted before they expired because their set was full.", "counter",
                [](const wh::ReplayStats& s) { return s.evicted_live; });
     });
 }

@@ -203,38 +203,56 @@ bool verify_whole(ngx_http_request_t* r, wh::Verifier& v, const wh::Delivery& d,
     return true;
 }
 
-// Records a verified delivery in the replay zone; false if it was seen within
-// the window. A delivery is keyed by its id header where the provider sends
-// one, and by the signature that matched where it does not, or where the id
-// is not covered by the signature (else a captured delivery could be resent
-// under a fresh id). ctx.detail says which key was seen.
+// Whether an earlier check of this request (before an internal redirect)
+// recorded tag in zone: the request's own entry, not a replay.
+bool recorded_earlier(const WebhookCtx& ctx, const ReplayZone* zone, std::uint64_t tag) {
+    for (const WebhookCtx* c = ctx.previous; c != nullptr; c = c->previous) {
+        if (c->rule->replay != zone) continue;
+        for (std::size_t i = 0; i < c->recorded; ++i) {
+            if (c->replay_tags[i] == tag) return true;
+        }
+    }
+    return false;
+}
+
+// Records a verified delivery in the replay zone; false if it was seen
+// before and its entry is still live. A delivery is keyed by its id header
+// where the provider sends one, and by the signature that matched where it
+// does not, or where the id is not covered by the signature (else a captured
+// delivery could be resent under a fresh id). Every key is looked up before
+// any is recorded, so a replay never takes a slot. The entry lives as long as
+// the delivery could pass the time check, or replay_window where it has no
+// usable timestamp. ctx.detail says which key was seen.
 bool first_sighting(WebhookCtx& ctx, const wh::Match& m) {
     ReplayZone* zone = ctx.rule->replay;
     if (zone == nullptr || zone->data == nullptr) return true;
-    const wh::Scheme& s = ctx.rule->scheme();
+    const WebhookRule& rule = *ctx.rule;
+    const wh::Scheme& s = rule.scheme();
     const wh::Delivery& d = ctx.delivery;
     const auto domain = static_cast<std::uint8_t>(s.provider);
-    struct Key {
-        std::uint64_t tag;
-        const char* what;
-    } keys[2];
+    std::uint64_t tags[2];
+    const char* what[2];
     std::size_t n = 0;
-    if (!d.id.empty()) keys[n++] = {zone->set.tag(domain, d.id.data(), d.id.size()), "id"};
+    auto add = [&](std::uint64_t tag, const char* name) {
+        if (recorded_earlier(ctx, zone, tag)) return;
+        tags[n] = tag;
+        what[n++] = name;
+    };
+    if (!d.id.empty()) add(zone->set.tag(domain, d.id.data(), d.id.size()), "id");
     if ((d.id.empty() || !s.id_signed()) && m.signature >= 0) {
         const wh::Signature& sig = d.sigs[m.signature];
-        keys[n++] = {zone->set.tag(domain, sig.bytes, sig.len), "signature"};
+        add(zone->set.tag(domain, sig.bytes, sig.len), "signature");
     }
-    const auto now = static_cast<std::uint64_t>(ngx_time());
-    const auto pid = static_cast<std::int32_t>(ngx_pid);
-    for (std::size_t i = 0; i < n; ++i) {
-        if (!zone->set.remember(keys[i].tag, now, now + ctx.rule->replay_window(), pid)) {
-            for (std::size_t j = 0; j < ctx.recorded; ++j) zone->set.forget(ctx.replay_tags[j], pid);
-            ctx.recorded = 0;
-            ctx.detail = keys[i].what;
-            return false;
-        }
-        ctx.replay_tags[ctx.recorded++] = keys[i].tag;
+    const std::int64_t now = ngx_time();
+    const std::uint64_t expires = wh::replay_expiry(s, d, now, rule.tolerance, rule.replay_window);
+    const std::size_t seen = zone->set.remember_all(tags, n, static_cast<std::uint64_t>(now), expires,
+                                                    static_cast<std::int32_t>(ngx_pid));
+    if (seen != wh::ReplaySet::kAllNew) {
+        ctx.detail = what[seen];
+        return false;
     }
+    for (std::size_t i = 0; i < n; ++i) ctx.replay_tags[i] = tags[i];
+    ctx.recorded = static_cast<std::uint8_t>(n);
     return true;
 }
 
@@ -336,7 +354,12 @@ ngx_int_t start(ngx_http_request_t* r, WebhookCtx& ctx) {
     }
     ctx.status = WebhookStatus::Pending;
     const ngx_int_t rc = ngx_http_read_client_request_body(r, body_handler);
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) return rc;
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        // nginx answers (e.g. 413) and logs why; no decision is pending any
+        // more, should an error_page redirect bring the request back here.
+        ctx.status = WebhookStatus::Error;
+        return rc;
+    }
     ngx_http_finalize_request(r, NGX_DONE);
     return NGX_DONE;
 }
@@ -352,10 +375,19 @@ ngx_int_t webhook_access_handler(ngx_http_request_t* r) noexcept try {
     const bool log_only = flag_state == flags::State::shadow || loc.mode == static_cast<ngx_int_t>(WebhookMode::LogOnly);
     RequestCtx* rctx = request_ctx(r);
     if (rctx == nullptr) return log_only ? NGX_DECLINED : NGX_ERROR;
-    if (rctx->webhook != nullptr) return answer(r, *rctx->webhook);  // resumed, or after an internal redirect
+    WebhookCtx* earlier = rctx->webhook;
+    // Resumed after the body was read, or internally redirected into a
+    // location with the same rule and mode: the decision stands. Redirected
+    // anywhere else: that location's rule is checked anew.
+    if (earlier != nullptr &&
+        (earlier->status == WebhookStatus::Pending || (earlier->rule == loc.effective && earlier->mode == loc.mode))) {
+        return answer(r, *earlier);
+    }
     auto* ctx = static_cast<WebhookCtx*>(ngx_palloc(r->pool, sizeof(WebhookCtx)));
     if (ctx == nullptr) return NGX_ERROR;
     ctx->rule = loc.effective;
+    ctx->mode = loc.mode;
+    ctx->previous = earlier;
     ctx->status = WebhookStatus::Pending;
     ctx->reason = wh::Reason::None;
     ctx->field = wh::kSignature;
@@ -373,10 +405,10 @@ ngx_int_t webhook_access_handler(ngx_http_request_t* r) noexcept try {
 ngx_int_t webhook_log_handler(ngx_http_request_t* r) noexcept {
     // A delivery the application did not accept is forgotten, so that the
     // provider's retry is not refused as a replay.
-    const WebhookCtx* ctx = current_ctx(r);
-    if (ctx == nullptr || ctx->recorded == 0 || ctx->rule->replay == nullptr) return NGX_OK;
     const ngx_uint_t status = r->headers_out.status;
-    if (status < 200 || status > 299) {
+    if (status >= 200 && status <= 299) return NGX_OK;
+    for (const WebhookCtx* ctx = current_ctx(r); ctx != nullptr; ctx = ctx->previous) {
+        if (ctx->rule->replay == nullptr) continue;
         for (std::size_t i = 0; i < ctx->recorded; ++i) {
             ctx->rule->replay->set.forget(ctx->replay_tags[i], static_cast<std::int32_t>(ngx_pid));
         }

@@ -136,6 +136,9 @@ callgrind_ipr() {
     after=$(served_requests "$port")
     callgrind_control -d "$vpid" >/dev/null 2>&1
     kill -TERM "$vpid" 2>/dev/null || true
+    # Under valgrind the signal is handled only when epoll_wait returns, and
+    # an idle nginx without timers waits for ever: one request wakes it.
+    curl -s -m 1 -o /dev/null "http://127.0.0.1:$port/__requests" || true
     wait "$vpid" 2>/dev/null || true
     # The dump made by callgrind_control -d is <out>.<n>; take its totals.
     local dump

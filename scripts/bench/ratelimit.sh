@@ -31,6 +31,10 @@ SERVER[levqor]="levqor_limit_headers off; location /t { levqor_limit zone=api ke
 MAIN[levqor_headers]=""; HTTP[levqor_headers]=$levqor_http
 SERVER[levqor_headers]="location /t { levqor_limit zone=api key=\$http_x_api_key plan=bench; empty_gif; }"
 VARIANTS=(plain plain_zone limit_req lua levqor_key levqor levqor_headers)
+# CALLGRIND_ONLY=1 measures instructions per request only (no wrk rounds, no
+# accuracy), for the variants in VARIANTS_ONLY (default: all), e.g.
+#   CALLGRIND_ONLY=1 VARIANTS_ONLY="plain plain_zone levqor_key levqor" scripts/bench/ratelimit.sh
+[[ -n ${VARIANTS_ONLY:-} ]] && read -r -a VARIANTS <<<"$VARIANTS_ONLY"
 declare -A PORT IPR RPS RPS2
 
 setup() {
@@ -65,6 +69,8 @@ rps_round() {  # rps_round <workers> <assoc-array-name>
         stop_nginx "$BENCH_WORK/$v"
     done
 }
+
+[[ ${CALLGRIND_ONLY:-0} == 1 ]] && exit 0
 
 echo "== ratelimit: wrk requests/s, median of $WRK_ROUNDS interleaved ${WRK_SECONDS}s runs"
 rps_round 1 RPS

@@ -40,6 +40,13 @@ Guard::Guard(const auth::TokenStore& tokens, metrics::Registry& registry)
       invalid_(failures(registry).labels({"invalid"})),
       forbidden_(failures(registry).labels({"forbidden"})) {}
 
+std::optional<auth::Role> Guard::role_of(const httplib::Request& req) const {
+  const std::string authorization = req.get_header_value("Authorization");
+  const auto token = bearer_token(authorization);
+  if (!token) return std::nullopt;
+  return tokens_.authenticate(*token);
+}
+
 Router::Handler Guard::require(auth::Role role, Handler handler) const {
   return [this, role, handler = std::move(handler)](const httplib::Request& req,
                                                      httplib::Response& res) {

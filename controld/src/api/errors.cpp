@@ -26,11 +26,15 @@ std::string_view error_code_for_status(int status) {
     case 414: return "uri_too_long";
     case 415: return "unsupported_media_type";
     case 416: return "range_not_satisfiable";
+    case 417: return "expectation_failed";
+    case 421: return "misdirected_request";
     case 422: return "unprocessable_entity";
     case 429: return "rate_limited";
+    case 431: return "request_header_fields_too_large";
     case 500: return "internal_error";
     case 501: return "not_implemented";
     case 503: return "unavailable";
+    case 505: return "http_version_not_supported";
     default: return status >= 500 ? "server_error" : "client_error";
   }
 }

@@ -1,6 +1,7 @@
 #include "levqor/controld/api/router.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "levqor/controld/api/errors.h"
 
@@ -10,18 +11,14 @@ namespace {
 constexpr Method kMethods[] = {Method::get, Method::post, Method::put, Method::patch,
                                Method::del};
 
-using Register = httplib::Server& (httplib::Server::*)(const std::string&,
-                                                         httplib::Server::Handler);
-
-Register registrar(Method method) {
-  switch (method) {
-    case Method::get: return &httplib::Server::Get;
-    case Method::post: return &httplib::Server::Post;
-    case Method::put: return &httplib::Server::Put;
-    case Method::patch: return &httplib::Server::Patch;
-    case Method::del: return &httplib::Server::Delete;
-  }
-  return &httplib::Server::Get;
+// The registered method a request method maps to: HEAD is served by GET.
+std::optional<Method> method_of(const std::string& name) {
+  if (name == "GET" || name == "HEAD") return Method::get;
+  if (name == "POST") return Method::post;
+  if (name == "PUT") return Method::put;
+  if (name == "PATCH") return Method::patch;
+  if (name == "DELETE") return Method::del;
+  return std::nullopt;
 }
 
 }  // namespace
@@ -66,29 +63,28 @@ std::string Router::route_for(const std::string& path) const {
   return {};
 }
 
-void Router::install(httplib::Server& server) const {
-  for (const auto& pattern : patterns_) {
-    const auto& handlers = routes_.at(pattern);
+void Router::dispatch(httplib::Request& req, httplib::Response& res) const {
+  for (const auto& [pattern, regex] : compiled_) {
+    if (!std::regex_match(req.path, req.matches, regex)) continue;
     const auto allowed = allow(pattern);
-
-    for (Method method : kMethods) {
-      auto found = handlers.find(method);
-      if (found != handlers.end()) {
-        (server.*registrar(method))(pattern, found->second);
-        continue;
-      }
-      (server.*registrar(method))(
-          pattern, [allowed](const httplib::Request& req, httplib::Response& res) {
-            res.set_header("Allow", allowed);
-            set_error(res, 405, "method_not_allowed",
-                      req.method + " is not allowed on " + req.path + "; allowed: " + allowed);
-          });
-    }
-    server.Options(pattern, [allowed](const httplib::Request&, httplib::Response& res) {
+    if (req.method == "OPTIONS") {
       res.status = 204;
       res.set_header("Allow", allowed);
-    });
+      return;
+    }
+    const auto& handlers = routes_.at(pattern);
+    const auto method = method_of(req.method);
+    const auto found = method ? handlers.find(*method) : handlers.end();
+    if (found == handlers.end()) {
+      res.set_header("Allow", allowed);
+      set_error(res, 405, "method_not_allowed",
+                req.method + " is not allowed on " + req.path + "; allowed: " + allowed);
+      return;
+    }
+    found->second(req, res);
+    return;
   }
+  set_error(res, 404, "not_found", "no route for " + req.method + " " + req.path);
 }
 
 }  // namespace levqor::controld::api

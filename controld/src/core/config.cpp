@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -122,6 +123,24 @@ std::string redis_url_value(const std::string& text) {
   return text;
 }
 
+// A host name or address for http.allowed_hosts: no port, no scheme, no
+// wildcard.
+std::string host_value(const std::string& text) {
+  const bool ipv6 = text.find(':') != std::string::npos;
+  const auto bare = ipv6 && text.size() > 2 && text.front() == '[' && text.back() == ']'
+                        ? text.substr(1, text.size() - 2)
+                        : text;
+  const char* allowed = ipv6 ? "0123456789abcdefABCDEF:." : nullptr;
+  const bool ok = !bare.empty() && bare.size() <= 253 &&
+                  (allowed ? bare.find_first_not_of(allowed) == std::string::npos
+                           : std::all_of(bare.begin(), bare.end(), [](char c) {
+                               return std::isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+                                      c == '-' || c == '_';
+                             }));
+  if (!ok) invalid("expected a host name or an IP address, without port or wildcard");
+  return text;
+}
+
 std::string database_url_value(const std::string& text) {
   check_database_url(text);
   return text;
@@ -147,8 +166,11 @@ const std::vector<std::string> kTopKeys = {
     "queue"};
 const std::vector<std::string> kErrorTrackingKeys = {"jsonl_max_bytes", "jsonl_files",
                                                      "max_events_per_minute", "environment"};
-const std::vector<std::string> kHttpKeys = {"max_body_bytes", "read_timeout_ms",
-                                            "write_timeout_ms"};
+const std::vector<std::string> kHttpKeys = {
+    "max_body_bytes",  "max_request_line_bytes", "max_header_bytes", "max_headers",
+    "header_timeout_ms", "body_timeout_ms",      "read_timeout_ms",  "write_timeout_ms",
+    "max_connections", "max_unauthenticated_connections", "worker_threads", "admin_threads",
+    "allowed_hosts"};
 const std::vector<std::string> kInstanceKeys = {"name", "url"};
 const std::vector<std::string> kQueueKeys = {
     "workers",        "fetch_batch",      "visibility_timeout_s", "retry_delays_s",
@@ -434,12 +456,37 @@ class FileReader {
     const std::string p = "http.";
     if (!section.is_object()) bad("http", section, "expected an object");
     check_keys(section, p, kHttpKeys);
-    int_key(section, "max_body_bytes", 1024, 64 * 1024 * 1024,
-            [&](std::int64_t v) { out.max_body_bytes = static_cast<std::size_t>(v); }, p);
-    int_key(section, "read_timeout_ms", 100, 600000,
-            [&](std::int64_t v) { out.read_timeout = std::chrono::milliseconds(v); }, p);
-    int_key(section, "write_timeout_ms", 100, 600000,
-            [&](std::int64_t v) { out.write_timeout = std::chrono::milliseconds(v); }, p);
+    const auto size = [&](const char* key, std::int64_t min, std::int64_t max, std::size_t& field) {
+      int_key(section, key, min, max,
+              [&](std::int64_t v) { field = static_cast<std::size_t>(v); }, p);
+    };
+    const auto millis = [&](const char* key, std::int64_t min, std::int64_t max,
+                            std::chrono::milliseconds& field) {
+      int_key(section, key, min, max,
+              [&](std::int64_t v) { field = std::chrono::milliseconds(v); }, p);
+    };
+    const auto threads = [&](const char* key, std::int64_t max, unsigned& field) {
+      int_key(section, key, 1, max, [&](std::int64_t v) { field = static_cast<unsigned>(v); }, p);
+    };
+    size("max_body_bytes", 1024, 64 * 1024 * 1024, out.max_body_bytes);
+    size("max_request_line_bytes", 256, 65536, out.max_request_line_bytes);
+    size("max_header_bytes", 1024, 262144, out.max_header_bytes);
+    size("max_headers", 8, 1000, out.max_headers);
+    millis("header_timeout_ms", 100, 600000, out.header_timeout);
+    millis("body_timeout_ms", 100, 3600000, out.body_timeout);
+    millis("read_timeout_ms", 100, 600000, out.read_timeout);
+    millis("write_timeout_ms", 100, 600000, out.write_timeout);
+    size("max_connections", 16, 65536, out.max_connections);
+    size("max_unauthenticated_connections", 1, 65536, out.max_unauthenticated_connections);
+    threads("worker_threads", 64, out.worker_threads);
+    threads("admin_threads", 16, out.admin_threads);
+    if (section.contains("allowed_hosts")) {
+      out.allowed_hosts = string_list(section["allowed_hosts"], p + "allowed_hosts", host_value);
+    }
+    if (out.max_unauthenticated_connections > out.max_connections) {
+      bad(p + "max_unauthenticated_connections", json(out.max_unauthenticated_connections),
+          "must not exceed http.max_connections (" + std::to_string(out.max_connections) + ")");
+    }
   }
 
   void apply_queue(const json& section, QueueSettings& out) const {

@@ -25,34 +25,41 @@ Slot* BucketTable::find(Set& s, std::uint64_t tag) noexcept {
     return nullptr;
 }
 
-Slot* BucketTable::claim(Set& s, std::uint64_t now) noexcept {
-    Slot* full = nullptr;
-    Slot* lru = &s.slots[0];
+Slot* BucketTable::claim(Set& s, std::uint64_t now, Slot* const* busy, std::size_t nbusy) noexcept {
+    // A free slot, else the earliest TAT: a full bucket if there is one
+    // (nothing lost), else the least indebted.
+    Slot* victim = nullptr;
+    std::uint64_t victim_tat = 0;
     for (auto& slot : s.slots) {
         if (slot.tag.load(std::memory_order_relaxed) == 0) return &slot;
-        if (full == nullptr && gcra::is_full(slot.tat.load(std::memory_order_relaxed), now)) full = &slot;
-        if (slot.last_used.load(std::memory_order_relaxed) < lru->last_used.load(std::memory_order_relaxed)) {
-            lru = &slot;
+        if (std::find(busy, busy + nbusy, &slot) != busy + nbusy) continue;
+        const std::uint64_t tat = slot.tat.load(std::memory_order_relaxed);
+        if (victim == nullptr || tat < victim_tat) {
+            victim = &slot;
+            victim_tat = tat;
         }
     }
-    if (full != nullptr) {
+    // (A decision charges at most kMaxBuckets < kWays slots: victim is set.)
+    if (gcra::is_full(victim_tat, now)) {
         header_->reused_full.fetch_add(1, std::memory_order_relaxed);
-        return full;
+    } else if (victim_tat - now > victim->throttled_above.load(std::memory_order_relaxed)) {
+        header_->evicted_throttled.fetch_add(1, std::memory_order_relaxed);
+    } else {
+        header_->evicted_indebted.fetch_add(1, std::memory_order_relaxed);
     }
-    header_->evicted_lru.fetch_add(1, std::memory_order_relaxed);
-    return lru;
+    return victim;
 }
 
-void BucketTable::charge(Set& s, Slot* slot, std::uint64_t tag, std::uint64_t tat, std::uint64_t now) noexcept {
+Slot* BucketTable::add(Set& s, std::uint64_t tag, std::uint64_t tat, const gcra::Limit& limit, std::uint64_t now,
+                       Slot* const* busy, std::size_t nbusy) noexcept {
+    Slot* slot = find(s, tag);  // claimed by an earlier request of the same decision?
     if (slot == nullptr) {
-        slot = find(s, tag);  // claimed by an earlier request of the same decision?
-        if (slot == nullptr) {
-            slot = claim(s, now);
-            slot->tag.store(tag, std::memory_order_relaxed);
-        }
+        slot = claim(s, now, busy, nbusy);
+        slot->tag.store(tag, std::memory_order_relaxed);
+        slot->throttled_above.store(limit.capacity_ns() - limit.interval_ns, std::memory_order_relaxed);
     }
     slot->tat.store(tat, std::memory_order_relaxed);
-    slot->last_used.store(now, std::memory_order_relaxed);
+    return slot;
 }
 
 // The common case (one bucket: key-only, or IP-only requests).
@@ -65,9 +72,11 @@ Outcome BucketTable::decide_one(const BucketRequest& req, std::uint64_t now, gcr
     const std::uint64_t tat = slot != nullptr ? slot->tat.load(std::memory_order_relaxed) : 0;
     out = gcra::decide(tat, now, req.limit, req.cost);
     if (out.allowed) {
-        t.charge(s, slot, req.tag, out.new_tat, now);
-    } else if (slot != nullptr) {
-        slot->last_used.store(now, std::memory_order_relaxed);
+        if (slot != nullptr) {
+            slot->tat.store(out.new_tat, std::memory_order_relaxed);
+        } else {
+            t.add(s, req.tag, out.new_tat, req.limit, now, nullptr, 0);
+        }
     }
     unlock(s);
     Outcome o;
@@ -114,23 +123,19 @@ Outcome BucketTable::decide(const BucketRequest* reqs, std::size_t n, std::uint6
         if (!out[i].allowed) (reqs[i].observe_only ? outcome.observed_ok : outcome.enforced_ok) = false;
     }
 
-    // Commit all or nothing. Existing buckets first, so that claiming slots
-    // for new ones never evicts a bucket this request is charging.
+    // Commit all or nothing. A slot claimed for a new bucket is never one
+    // this decision charges (they are passed as busy).
     const bool all_charged = outcome.enforced_ok && outcome.observed_ok;
     auto charged = [&](std::size_t i) {
         return all_charged || (outcome.enforced_ok && !reqs[i].observe_only);
     };
-    bool missing = false;
     for (std::size_t i = 0; i < n; ++i) {
-        if (slots[i] == nullptr) {
-            missing = true;
-            continue;
+        if (!charged(i)) continue;
+        if (slots[i] != nullptr) {
+            slots[i]->tat.store(out[i].new_tat, std::memory_order_relaxed);
+        } else {
+            slots[i] = reqs[i].table->add(*sets[i], reqs[i].tag, out[i].new_tat, reqs[i].limit, now, slots, n);
         }
-        if (charged(i)) slots[i]->tat.store(out[i].new_tat, std::memory_order_relaxed);
-        slots[i]->last_used.store(now, std::memory_order_relaxed);
-    }
-    for (std::size_t i = 0; missing && i < n; ++i) {
-        if (slots[i] == nullptr && charged(i)) reqs[i].table->charge(*sets[i], nullptr, reqs[i].tag, out[i].new_tat, now);
     }
     for (std::size_t k = 0; k < nlocked; ++k) unlock(*order[k].set);
     if (!all_charged) {
@@ -156,8 +161,9 @@ TableStats BucketTable::stats() const noexcept {
             if (slot.tag.load(std::memory_order_relaxed) != 0) ++st.tracked;
         }
     }
-    st.evicted_lru = header_->evicted_lru.load(std::memory_order_relaxed);
     st.reused_full = header_->reused_full.load(std::memory_order_relaxed);
+    st.evicted_indebted = header_->evicted_indebted.load(std::memory_order_relaxed);
+    st.evicted_throttled = header_->evicted_throttled.load(std::memory_order_relaxed);
     return st;
 }
 

@@ -86,7 +86,7 @@ Parsed<Plan> parse_plan(std::string_view name, const std::vector<std::string_vie
     if (plan.ip_burst == 0) plan.ip_burst = plan.ip.count;
     // interval * burst must fit in 63 bits (it is the bucket's capacity in ns).
     for (const auto& [limit, label] : {std::pair{plan.key_limit(), "key"}, std::pair{plan.ip_limit(), "ip"}}) {
-        if (limit.interval_ns == 0 || limit.burst > (std::uint64_t{1} << 62) / limit.interval_ns) {
+        if (limit.interval_ns == 0 || limit.burst > kMaxChargeNs / limit.interval_ns) {
             return P::failure(std::string(label) + " burst too large for its rate in plan " + quoted(name));
         }
     }

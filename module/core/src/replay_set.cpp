@@ -33,6 +33,33 @@ bool ReplaySet::remember(std::uint64_t tag, std::uint64_t now, std::uint64_t exp
     return true;
 }
 
+bool ReplaySet::seen(std::uint64_t tag, std::uint64_t now, std::int32_t pid) const noexcept {
+    ReplayBucket& set = set_for(tag);
+    ShmLockGuard guard(set.lock, pid, header_->lock_steals);
+    for (const auto& slot : set.slots) {
+        if (slot.tag.load(std::memory_order_relaxed) == tag && slot.expires.load(std::memory_order_relaxed) > now) {
+            return true;
+        }
+    }
+    return false;
+}
+
+std::size_t ReplaySet::remember_all(const std::uint64_t* tags, std::size_t n, std::uint64_t now,
+                                    std::uint64_t expires, std::int32_t pid) noexcept {
+    // The first tag needs no lookup: remember() checks it and records
+    // nothing when it is live, and it is recorded first.
+    for (std::size_t i = 1; i < n; ++i) {
+        if (seen(tags[i], now, pid)) return seen(tags[0], now, pid) ? 0 : i;  // the first live tag
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+        if (!remember(tags[i], now, expires, pid)) {
+            for (std::size_t j = 0; j < i; ++j) forget(tags[j], pid);
+            return i;
+        }
+    }
+    return kAllNew;
+}
+
 void ReplaySet::forget(std::uint64_t tag, std::int32_t pid) noexcept {
     ReplayBucket& set = set_for(tag);
     ShmLockGuard guard(set.lock, pid, header_->lock_steals);

@@ -1,5 +1,6 @@
 #include "levqor/webhook_scheme.h"
 
+#include <algorithm>
 #include <array>
 
 #include "levqor/base64.h"
@@ -310,6 +311,14 @@ Reason check_time(const Scheme& s, const Delivery& d, std::int64_t now,
     if (age > static_cast<std::int64_t>(*tolerance)) return Reason::StaleTimestamp;
     if (-age > static_cast<std::int64_t>(*tolerance)) return Reason::FutureTimestamp;
     return Reason::None;
+}
+
+std::uint64_t replay_expiry(const Scheme& s, const Delivery& d, std::int64_t now,
+                            std::optional<std::uint32_t> tolerance, std::uint32_t window) noexcept {
+    const std::int64_t from = now < 0 ? 0 : now;
+    if (!has_usable_timestamp(s, tolerance)) return static_cast<std::uint64_t>(from) + window;
+    // d.time has at most 12 digits (parse): no overflow.
+    return static_cast<std::uint64_t>(std::max(from, d.time)) + *tolerance + 1;
 }
 
 }  // namespace levqor::webhook

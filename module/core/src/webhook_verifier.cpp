@@ -1,5 +1,8 @@
 #include "levqor/webhook_verifier.h"
 
+#include <algorithm>
+#include <array>
+
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -65,6 +68,69 @@ EVP_MAC_CTX* keyed_hmac(Digest digest, const std::string& key) {
     return ctx;
 }
 
+// ---- Ed25519 public keys that must never be accepted -----------------------------
+//
+// A key is the little-endian y coordinate of a curve point, bit 255 holding
+// the sign of x. OpenSSL loads and verifies with any 32 bytes, including:
+// - points of small order (dividing 8): with such a key a signature
+//   R = <a suitable point>, S = <small scalar> verifies for every message
+//   (e.g. the identity key 01 00..00 with R = the base point, S = 1), so
+//   anyone can forge deliveries;
+// - non-canonical encodings (y >= p = 2^255 - 19), which some implementations
+//   reduce and others refuse, and no honest key generator produces.
+// The y coordinates of the 8 points of order dividing 8: 0 (order 4), 1 (the
+// identity), p - 1 (order 2) and the two of order 8. Derived by multiplying
+// random points by the group order l and collecting the multiples of an
+// order-8 result (each checked: 8 * P = identity); libsodium's blocklist has
+// the same values.
+using KeyBytes = std::array<std::uint8_t, 32>;
+
+constexpr KeyBytes le_bytes(std::uint8_t first, std::uint8_t fill, std::uint8_t last) {
+    KeyBytes k{};
+    for (auto& b : k) b = fill;
+    k[0] = first;
+    k[31] = last;
+    return k;
+}
+
+constexpr KeyBytes kFieldPrime = le_bytes(0xed, 0xff, 0x7f);  // p = 2^255 - 19
+
+KeyBytes hex_key(std::string_view hex) {
+    KeyBytes k{};
+    decode_hex(hex, k.data(), k.size());
+    return k;
+}
+
+const KeyBytes kSmallOrderY[] = {
+    le_bytes(0x00, 0x00, 0x00),  // order 4
+    le_bytes(0x01, 0x00, 0x00),  // the identity
+    le_bytes(0xec, 0xff, 0x7f),  // p - 1: order 2
+    hex_key("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"),  // order 8
+    hex_key("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"),  // order 8
+};
+
+// Why an Ed25519 public key must be refused, or nullptr.
+const char* ed25519_key_problem(const std::uint8_t* key) {
+    KeyBytes y;
+    std::copy(key, key + 32, y.begin());
+    y[31] &= 0x7f;  // the sign of x
+    // y >= p, comparing little-endian numbers from the most significant byte.
+    bool at_least_p = true;
+    for (std::size_t i = 32; i-- > 0;) {
+        if (y[i] != kFieldPrime[i]) {
+            at_least_p = y[i] > kFieldPrime[i];
+            break;
+        }
+    }
+    if (at_least_p) return " is not a canonical Ed25519 public key (its y coordinate is not below 2^255-19)";
+    for (const KeyBytes& bad : kSmallOrderY) {
+        if (y == bad) {
+            return " is a small-order Ed25519 point, not a public key: with it anyone could forge signatures";
+        }
+    }
+    return nullptr;
+}
+
 }  // namespace
 
 Parsed<std::string> decode_secret(SecretFormat format, std::string_view label, std::string_view text) {
@@ -94,6 +160,9 @@ Parsed<std::string> decode_secret(SecretFormat format, std::string_view label, s
         if (!decode_hex(text, reinterpret_cast<std::uint8_t*>(key.data()), key.size())) {
             return Parsed<std::string>::failure(quoted(label) +
                                                 " is not an Ed25519 public key (64 hex digits)");
+        }
+        if (const char* problem = ed25519_key_problem(reinterpret_cast<const std::uint8_t*>(key.data()))) {
+            return Parsed<std::string>::failure(quoted(label) + problem);
         }
         return key;
     }

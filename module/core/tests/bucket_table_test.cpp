@@ -107,19 +107,74 @@ TEST(BucketTable, BoundedAndEvictsFullBucketsFirst) {
         ASSERT_TRUE(t.take(tags.back(), slow, kStart + i));
     }
     EXPECT_EQ(t.table.stats().tracked, kWays);
-    // Bucket 3 is charged with a fast limit, so it is full again at kStart+2s.
+    // Every bucket is throttled (1 token, used): a newcomer evicts the one
+    // with the earliest TAT, k0, and that is counted as a throttled eviction.
     const gcra::Limit fast{kSec, 1};
-    const std::uint64_t fresh = t.key("fresh3");
-    ASSERT_TRUE(t.take(fresh, fast, kStart));  // evicts the LRU bucket (k0)
-    EXPECT_EQ(t.table.stats().evicted_lru, 1u);
+    const std::uint64_t fresh = t.key("fresh");
+    ASSERT_TRUE(t.take(fresh, fast, kStart + kWays));
+    EXPECT_EQ(t.table.stats().evicted_throttled, 1u);
     EXPECT_EQ(t.table.peek(tags[0]), 0u);
-    // Now a new key arrives later: the refilled "fresh3" bucket is reused,
-    // not the least recently used one with state.
+    // Later the fast "fresh" bucket has refilled: the next newcomer reuses
+    // its slot (no state lost), not one with debt.
     ASSERT_TRUE(t.take(t.key("newcomer"), slow, kStart + 5 * kSec));
     EXPECT_EQ(t.table.stats().reused_full, 1u);
+    EXPECT_EQ(t.table.stats().evicted_indebted, 0u);
+    EXPECT_EQ(t.table.stats().evicted_throttled, 1u);
     EXPECT_EQ(t.table.peek(fresh), 0u);
-    EXPECT_NE(t.table.peek(tags[1]), 0u);
+    for (std::size_t i = 1; i < kWays; ++i) EXPECT_NE(t.table.peek(tags[i]), 0u) << i;
     EXPECT_EQ(t.table.stats().tracked, kWays);
+}
+
+TEST(BucketTable, AFloodOfNewKeysNeverResetsAThrottledBucket) {
+    // Review L6: with LRU eviction, ten new keys in a set evicted a client
+    // that was being throttled, and it came back with a full burst.
+    TableFixture t(1);
+    const gcra::Limit strict{60 * kSec, 2};  // 2r/m
+    const std::uint64_t abuser = t.key("abuser");
+    ASSERT_TRUE(t.take(abuser, strict, kStart));
+    ASSERT_TRUE(t.take(abuser, strict, kStart));
+    ASSERT_FALSE(t.take(abuser, strict, kStart + 1));  // throttled now
+    const std::uint64_t throttled_tat = t.table.peek(abuser);
+    // 1000 new keys, each one request on a roomy plan (little debt each).
+    const gcra::Limit roomy{kSec, 60};
+    for (int i = 0; i < 1000; ++i) ASSERT_TRUE(t.take(t.key("new" + std::to_string(i)), roomy, kStart + 2 + i));
+    EXPECT_EQ(t.table.peek(abuser), throttled_tat) << "the throttled bucket was evicted";
+    EXPECT_FALSE(t.take(abuser, strict, kStart + 2000));  // still throttled
+    const TableStats st = t.table.stats();
+    EXPECT_EQ(st.evicted_throttled, 0u);
+    EXPECT_EQ(st.evicted_indebted + st.reused_full, 1000u - (kWays - 1));
+}
+
+TEST(BucketTable, EvictsTheLeastIndebtedBucket) {
+    TableFixture t(1);
+    const gcra::Limit l{kSec, 100};
+    // Bucket i has i+1 seconds of debt.
+    std::vector<std::uint64_t> tags;
+    for (std::size_t i = 0; i < kWays; ++i) {
+        tags.push_back(t.key("d" + std::to_string(i)));
+        ASSERT_TRUE(t.take(tags.back(), l, kStart, kWays - i));  // d0 the most indebted
+    }
+    ASSERT_TRUE(t.take(t.key("newcomer"), l, kStart + 1));
+    EXPECT_EQ(t.table.peek(tags[kWays - 1]), 0u);  // the least indebted went
+    for (std::size_t i = 0; i + 1 < kWays; ++i) EXPECT_NE(t.table.peek(tags[i]), 0u) << i;
+    EXPECT_EQ(t.table.stats().evicted_indebted, 1u);
+    EXPECT_EQ(t.table.stats().evicted_throttled, 0u);
+}
+
+TEST(BucketTable, ANewBucketNeverTakesTheSlotOfOneTheSameDecisionCharges) {
+    TableFixture t(1);
+    const gcra::Limit l{kSec, 100};
+    // Nine heavily indebted buckets and one, "mine", with little debt.
+    for (std::size_t i = 0; i + 1 < kWays; ++i) ASSERT_TRUE(t.take(t.key("h" + std::to_string(i)), l, kStart, 90));
+    const std::uint64_t mine = t.key("mine");
+    ASSERT_TRUE(t.take(mine, l, kStart));
+    // One decision charges "mine" and a new bucket of the same (only) set:
+    // the new one must not evict "mine", the set's least indebted.
+    BucketRequest reqs[2] = {t.req(mine, l), t.req(t.key("new"), l)};
+    gcra::Decision d[2];
+    ASSERT_TRUE(BucketTable::decide(reqs, 2, kStart + 1, d, getpid()).enforced_ok);
+    EXPECT_EQ(t.table.peek(mine), d[0].new_tat);
+    EXPECT_EQ(t.table.peek(reqs[1].tag), d[1].new_tat);
 }
 
 TEST(BucketTable, ManyMoreKeysThanSlotsNeverFail) {
@@ -148,7 +203,7 @@ TEST(BucketTable, ConcurrentThreadsAdmitExactlyTheBurst) {
     const gcra::Limit l{1000 * kSec, 5000};  // effectively no refill during the test
     const std::uint64_t shared = t.key("shared");
     std::atomic<int> admitted{0};
-    std::atomic<std::uint64_t> clock{kStart};  // every call a later instant, so LRU is meaningful
+    std::atomic<std::uint64_t> clock{kStart};  // every call a later instant
     std::vector<std::thread> threads;
     for (int th = 0; th < 4; ++th) {
         threads.emplace_back([&, th] {

@@ -54,5 +54,16 @@ TEST(Plan, RejectsBadInput) {
     EXPECT_NE(e.error().find("\"fast\""), std::string::npos);
 }
 
+TEST(Plan, ChargeFitsBelowTwoToThe62) {
+    const std::uint64_t hour = parse_rate("1r/h").value().interval_ns();  // 3.6e12 ns
+    EXPECT_TRUE(charge_fits(kMaxCost, hour, 1));  // the largest local charge fits
+    EXPECT_FALSE(charge_fits(kMaxCost, hour, 2));
+    EXPECT_FALSE(charge_fits(100000, hour, 100));  // the review's example (L7)
+    EXPECT_TRUE(charge_fits(10, hour, 100));
+    EXPECT_TRUE(charge_fits(1, (kMaxChargeNs - 1), 1));
+    EXPECT_FALSE(charge_fits(1, kMaxChargeNs, 1));
+    EXPECT_FALSE(charge_fits(kMaxCost, kMaxChargeNs, 10000));  // no wrap in the check itself
+}
+
 }  // namespace
 }  // namespace levqor::ratelimit

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "levqor/webhook_scheme.h"
+
 #include <string>
 #include <vector>
 
@@ -73,6 +75,107 @@ TEST(ReplaySet, BoundedEvictsExpiredFirstThenSoonest) {
     EXPECT_EQ(st.capacity, kReplayWays);
     EXPECT_FALSE(f.set.remember(tags.back(), 200, 2000, getpid()));  // still there
     EXPECT_TRUE(f.set.remember(tags[1], 200, 2000, getpid()));       // evicted: seen as new
+}
+
+TEST(ReplaySet, SeenOnlyLooks) {
+    SetFixture f(1);
+    const auto t = f.tag("x");
+    EXPECT_FALSE(f.set.seen(t, 10, getpid()));
+    EXPECT_EQ(f.set.stats(10).live, 0u);
+    ASSERT_TRUE(f.set.remember(t, 10, 20, getpid()));
+    EXPECT_TRUE(f.set.seen(t, 19, getpid()));
+    EXPECT_FALSE(f.set.seen(t, 20, getpid()));  // expires is the first second it no longer counts
+}
+
+TEST(ReplaySet, RememberAllRecordsEveryTagOrNone) {
+    SetFixture f(16);
+    const std::uint64_t first[2] = {f.tag("id-1"), f.tag("sig-1")};
+    EXPECT_EQ(f.set.remember_all(first, 2, 100, 200, getpid()), ReplaySet::kAllNew);
+    EXPECT_TRUE(f.set.seen(first[0], 100, getpid()));
+    EXPECT_TRUE(f.set.seen(first[1], 100, getpid()));
+    // The same signature under a fresh id: a replay by its second tag, and
+    // the fresh id is not recorded.
+    const std::uint64_t resent[2] = {f.tag("id-2"), f.tag("sig-1")};
+    EXPECT_EQ(f.set.remember_all(resent, 2, 101, 201, getpid()), 1u);
+    EXPECT_FALSE(f.set.seen(resent[0], 101, getpid()));
+    EXPECT_EQ(f.set.remember_all(first, 2, 101, 201, getpid()), 0u);  // the first live tag is named
+    EXPECT_EQ(f.set.remember_all(first, 1, 101, 201, getpid()), 0u);
+    EXPECT_EQ(f.set.remember_all(first, 0, 101, 201, getpid()), ReplaySet::kAllNew);
+}
+
+// L1: in a set full of live entries, a delivery refused as a replay (its
+// signature was seen) must not evict anything on the way: the eviction would
+// be permanent although the delivery was refused, and repeated, it flushes
+// the zone until the captured delivery's own entry is gone.
+TEST(ReplaySet, ARefusedReplayNeverEvictsALiveEntry) {
+    SetFixture f(1);  // one set: every tag lands in it
+    std::vector<std::uint64_t> live;
+    for (std::size_t i = 0; i < kReplayWays; ++i) {
+        live.push_back(f.tag("live" + std::to_string(i)));
+        ASSERT_TRUE(f.set.remember(live.back(), 100, 1000 + i, getpid()));
+    }
+    const std::uint64_t captured_signature = live.back();
+    for (int round = 0; round < 3 * static_cast<int>(kReplayWays); ++round) {
+        const std::uint64_t resent[2] = {f.tag("fresh-id-" + std::to_string(round)), captured_signature};
+        EXPECT_EQ(f.set.remember_all(resent, 2, 200, 2000, getpid()), 1u);
+    }
+    EXPECT_EQ(f.set.stats(200).evicted_live, 0u);
+    for (const auto t : live) EXPECT_TRUE(f.set.seen(t, 200, getpid()));
+}
+
+// M3: with the expiry replay_expiry() gives, every delivery the time check
+// still accepts finds its entry — whatever the timestamp (past, now, future),
+// the second it first arrives and the second of the copy, boundaries included.
+TEST(ReplaySet, AnEntryLivesAsLongAsItsDeliveryIsFresh) {
+    const Scheme& s = scheme(Provider::Stripe);
+    for (const std::uint32_t tol : {1u, 2u, 5u}) {
+        for (std::int64_t offset = -static_cast<std::int64_t>(tol); offset <= tol; ++offset) {
+            SetFixture f(4);
+            const std::int64_t first = 10000;
+            Delivery d{};
+            d.time = first + offset;
+            ASSERT_EQ(check_time(s, d, first, tol), Reason::None);
+            const auto t = f.tag("sig");
+            ASSERT_TRUE(f.set.remember(t, first, replay_expiry(s, d, first, tol, 86400), getpid()));
+            for (std::int64_t now = first; now <= first + 3 * tol + 2; ++now) {
+                if (check_time(s, d, now, tol) != Reason::None) continue;
+                EXPECT_TRUE(f.set.seen(t, static_cast<std::uint64_t>(now), getpid()))
+                    << "tolerance " << tol << ", timestamp first" << (offset >= 0 ? "+" : "") << offset
+                    << ", copy at first+" << now - first << " passes the time check but finds no entry";
+            }
+        }
+    }
+}
+
+// The review's two cases, exactly.
+TEST(ReplaySet, TheBoundarySecondAndAFutureTimestamp) {
+    const Scheme& s = scheme(Provider::Standard);
+    SetFixture f(4);
+    Delivery d{};
+    // Stamped now: at now + tolerance it is still fresh, and still a replay.
+    d.time = 5000;
+    const auto t = f.tag("msg_boundary");
+    ASSERT_TRUE(f.set.remember(t, 5000, replay_expiry(s, d, 5000, 10u, 86400), getpid()));
+    EXPECT_EQ(check_time(s, d, 5010, 10u), Reason::None);
+    EXPECT_FALSE(f.set.remember(t, 5010, 5020, getpid()));
+    EXPECT_EQ(check_time(s, d, 5011, 10u), Reason::StaleTimestamp);  // from here the time check refuses it
+    // Stamped 9 s ahead with tolerance 10: fresh until 5019 + 10.
+    d.time = 5009;
+    const auto u = f.tag("msg_future");
+    ASSERT_TRUE(f.set.remember(u, 5000, replay_expiry(s, d, 5000, 10u, 86400), getpid()));
+    EXPECT_EQ(check_time(s, d, 5019, 10u), Reason::None);
+    EXPECT_FALSE(f.set.remember(u, 5019, 5029, getpid()));
+}
+
+TEST(ReplaySet, DeliveriesWithoutAUsableTimestampUseTheWindow) {
+    Delivery d{};
+    d.time = 1;  // ignored: tolerance=off, or no timestamp at all
+    EXPECT_EQ(replay_expiry(scheme(Provider::Github), d, 1000, 300u, kDefaultReplayWindow), 1000u + 86400u);
+    EXPECT_EQ(replay_expiry(scheme(Provider::Stripe), d, 1000, std::nullopt, 3600), 4600u);
+    d.time = 1200;
+    EXPECT_EQ(replay_expiry(scheme(Provider::Stripe), d, 1000, 300u, 3600), 1200u + 300u + 1u);
+    d.time = 900;
+    EXPECT_EQ(replay_expiry(scheme(Provider::Stripe), d, 1000, 300u, 3600), 1000u + 300u + 1u);
 }
 
 TEST(ReplaySet, AttachKeepsEntries) {

@@ -4,6 +4,7 @@
 #include "levqor/webhook_verifier.h"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 
 #include <string>
 #include <vector>
@@ -249,6 +250,74 @@ TEST(WebhookSecrets, BadSecretsNameThePathNotTheSecret) {
     }
     std::string long_token(257, 'a');
     EXPECT_FALSE(decode_secret(SecretFormat::TelegramToken, "/s", long_token));
+}
+
+// L2: OpenSSL verifies with any 32 bytes as an Ed25519 key. With the identity
+// point as the key, R = the base point and S = 1 is a valid signature of
+// every message (checked here against OpenSSL itself): such keys, and every
+// other point of order dividing 8, must fail at configuration time.
+const char kIdentityKey[] = "0100000000000000000000000000000000000000000000000000000000000000";
+
+TEST(WebhookSecrets, OpenSslAcceptsAForgeryUnderTheIdentityKey) {
+    std::uint8_t key[32], sig[64];
+    ASSERT_TRUE(decode_hex(kIdentityKey, key, 32));
+    ASSERT_TRUE(decode_hex("5866666666666666666666666666666666666666666666666666666666666666"
+                           "0100000000000000000000000000000000000000000000000000000000000000",
+                           sig, 64));
+    EVP_PKEY* pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, key, 32);
+    ASSERT_NE(pkey, nullptr);
+    for (const std::string msg : {"1700000000{\"type\":1}", "anything at all"}) {
+        EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+        ASSERT_NE(ctx, nullptr);
+        EXPECT_EQ(EVP_DigestVerifyInit(ctx, nullptr, nullptr, nullptr, pkey), 1);
+        EXPECT_EQ(EVP_DigestVerify(ctx, sig, 64, reinterpret_cast<const unsigned char*>(msg.data()), msg.size()), 1)
+            << msg;
+        EVP_MD_CTX_free(ctx);
+    }
+    EVP_PKEY_free(pkey);
+}
+
+TEST(WebhookSecrets, SmallOrderEd25519KeysAreRefused) {
+    const std::string small_order =
+        "secret_file \"/d\" is a small-order Ed25519 point, not a public key: with it anyone could forge signatures";
+    for (const char* key : {
+             kIdentityKey,                                                        // order 1
+             "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",  // p - 1: order 2
+             "0000000000000000000000000000000000000000000000000000000000000000",  // 0: order 4
+             "0000000000000000000000000000000000000000000000000000000000000080",  // 0, x sign bit set
+             "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",  // order 8
+             "26E8958FC2B227B045C3F489F2EF98F0D5DFAC05D3C63339B13802886D53FC85",  // order 8, sign bit
+             "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",  // order 8
+             "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",  // order 8, sign bit
+         }) {
+        auto r = decode_secret(SecretFormat::Ed25519PublicHex, "/d", key);
+        ASSERT_FALSE(r) << key;
+        EXPECT_EQ(r.error(), small_order) << key;
+        EXPECT_FALSE(Verifier::create(scheme(Provider::Discord), {{"/d", key}})) << key;
+    }
+}
+
+TEST(WebhookSecrets, NonCanonicalEd25519KeysAreRefused) {
+    const std::string non_canonical =
+        "secret_file \"/d\" is not a canonical Ed25519 public key (its y coordinate is not below 2^255-19)";
+    for (const char* key : {
+             "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",  // p (= 0)
+             "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",  // p + 1 (= 1, the identity)
+             "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",  // p + 1, sign bit
+             "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",  // 2^255 - 1
+         }) {
+        auto r = decode_secret(SecretFormat::Ed25519PublicHex, "/d", key);
+        ASSERT_FALSE(r) << key;
+        EXPECT_EQ(r.error(), non_canonical) << key;
+    }
+    // Just below p, and keys that are neither: accepted (whether a point is on
+    // the curve at all is OpenSSL's business; an invalid one verifies nothing).
+    for (const char* key : {"ebffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+                            "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7e",
+                            "0200000000000000000000000000000000000000000000000000000000000000",
+                            "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c"}) {
+        EXPECT_TRUE(decode_secret(SecretFormat::Ed25519PublicHex, "/d", key)) << key;
+    }
 }
 
 TEST(WebhookSecrets, CreateFailsWithTheLabel) {

@@ -87,6 +87,7 @@ class App {
   health::HealthService health_;
   queue::QueueService queue_;
   metrics::Family<metrics::Counter>& requests_;
+  metrics::Family<metrics::Counter>& dropped_;
   metrics::Counter& reloads_ok_;
   metrics::Counter& reloads_failed_;
   api::Router router_;

@@ -10,8 +10,13 @@
 //   not serialise on a zone-wide mutex.
 // - Memory is bounded. A new bucket takes a free slot in its set, else the
 //   slot of a bucket that has refilled completely (it carries no state), else
-//   the least recently used bucket of the set (per-set LRU, as in a CPU
-//   cache). A decision never fails because the table is full.
+//   that of the set's least indebted bucket: the one with the earliest TAT,
+//   i.e. the least time left until it would be full anyway. A bucket that is
+//   throttling its client is the most indebted of its set and is evicted only
+//   when every other bucket there is at least as indebted — so a flood of new
+//   keys cannot hand a throttled client a fresh burst while another candidate
+//   exists. Each eviction is counted by kind (full, indebted, throttled).
+//   A decision never fails because the table is full.
 // - A decision over several buckets is all-or-nothing: either every bucket is
 //   charged or none is.
 //
@@ -33,9 +38,13 @@ inline constexpr std::size_t kWays = 10;
 inline constexpr std::size_t kMaxBuckets = 8;  // per decision
 
 struct Slot {
-    std::atomic<std::uint64_t> tag;        // 0: empty
-    std::atomic<std::uint64_t> tat;        // GCRA theoretical arrival time, ns
-    std::atomic<std::uint64_t> last_used;  // ns
+    std::atomic<std::uint64_t> tag;  // 0: empty
+    std::atomic<std::uint64_t> tat;  // GCRA theoretical arrival time, ns
+    // The debt (tat - now, ns) beyond which this bucket rejects a request of
+    // cost 1: capacity minus one interval, stored when the bucket is added
+    // (a tag's limit only changes if its plan is redefined across a reload).
+    // Only for telling throttled buckets apart when they are evicted.
+    std::atomic<std::uint64_t> throttled_above;
 };
 
 struct alignas(64) Set {
@@ -49,10 +58,12 @@ struct TableHeader {
     std::uint64_t magic;
     std::uint64_t nsets;
     SipKey secret;
-    std::atomic<std::uint64_t> evicted_lru;   // buckets with state that were evicted
-    std::atomic<std::uint64_t> reused_full;   // slots of refilled buckets reused
-    std::atomic<std::uint64_t> lock_steals;   // locks taken over from dead processes
+    std::atomic<std::uint64_t> reused_full;        // slots of refilled buckets reused (no state lost)
+    std::atomic<std::uint64_t> evicted_indebted;   // buckets with debt evicted, not throttling
+    std::atomic<std::uint64_t> evicted_throttled;  // throttling buckets evicted (their client got a fresh burst)
+    std::atomic<std::uint64_t> lock_steals;        // locks taken over from dead processes
 };
+static_assert(sizeof(TableHeader) == 64);
 
 class BucketTable;
 
@@ -74,11 +85,14 @@ struct Outcome {
 struct TableStats {
     std::uint64_t capacity;   // buckets the table can hold
     std::uint64_t tracked;    // occupied slots
-    std::uint64_t evicted_lru;
     std::uint64_t reused_full;
+    std::uint64_t evicted_indebted;
+    std::uint64_t evicted_throttled;
 };
 
-inline constexpr std::uint64_t kTableMagic = 0x6c7671725442310aULL;  // "lvqrTB1\n"
+// The layout changed with the slot's throttled_above (was "lvqrTB1\n"): a
+// reload into a module with another layout starts a fresh table.
+inline constexpr std::uint64_t kTableMagic = 0x6c7671725442320aULL;  // "lvqrTB2\n"
 
 // bytes_for_sets(), sets_for_bytes() and tag() come from ShmSets.
 class BucketTable : public ShmSets<TableHeader, Set, kTableMagic> {
@@ -117,10 +131,12 @@ private:
     static void unlock(Set& s) noexcept { s.lock.store(0, std::memory_order_release); }
     static Outcome decide_one(const BucketRequest& req, std::uint64_t now, gcra::Decision& out,
                               std::int32_t pid) noexcept;
-    // Stores an admitted bucket's new TAT, claiming a slot for a new bucket.
-    void charge(Set& s, Slot* slot, std::uint64_t tag, std::uint64_t tat, std::uint64_t now) noexcept;
+    // Stores a new bucket (admitted, so charged) in a slot claimed for it —
+    // never one of the `busy` slots this decision charges; returns the slot.
+    Slot* add(Set& s, std::uint64_t tag, std::uint64_t tat, const gcra::Limit& limit, std::uint64_t now,
+              Slot* const* busy, std::size_t nbusy) noexcept;
     static Slot* find(Set& s, std::uint64_t tag) noexcept;
-    Slot* claim(Set& s, std::uint64_t now) noexcept;
+    Slot* claim(Set& s, std::uint64_t now, Slot* const* busy, std::size_t nbusy) noexcept;
 };
 
 }  // namespace levqor::ratelimit

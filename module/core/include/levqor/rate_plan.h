@@ -42,5 +42,15 @@ std::vector<Plan> default_plans();
 inline constexpr std::uint64_t kMaxRateCount = 1000000000ULL;
 inline constexpr std::uint64_t kMaxBurst = 1000000000ULL;
 inline constexpr std::uint64_t kMaxCost = 1000000ULL;
+// A bucket's capacity and one request's charge stay below this (ns), so a
+// TAT (now + capacity + charge) never wraps.
+inline constexpr std::uint64_t kMaxChargeNs = std::uint64_t{1} << 62;
+
+// Whether charging cost tokens of interval_ns each, with the interval
+// stretched nodes times (the Redis fallback's share of a plan), stays below
+// kMaxChargeNs.
+constexpr bool charge_fits(std::uint64_t cost, std::uint64_t interval_ns, std::uint64_t nodes) {
+    return static_cast<unsigned __int128>(cost) * interval_ns * nodes < kMaxChargeNs;
+}
 
 }  // namespace levqor::ratelimit

@@ -11,6 +11,8 @@
 //   else the slot that expires soonest (counted: such an early eviction
 //   shortens the protection window, and a growing count means the zone is
 //   too small).
+// - An entry is live while now < expires: `expires` is the first second at
+//   which the entry no longer counts.
 //
 // Thread/process safety: every method may be called concurrently from any
 // number of processes mapping the same memory.
@@ -71,6 +73,17 @@ public:
     // Records tag until `expires` unless it is already recorded and not yet
     // expired at `now`. True: recorded now (first sighting); false: a replay.
     bool remember(std::uint64_t tag, std::uint64_t now, std::uint64_t expires, std::int32_t pid) noexcept;
+    // Whether tag is recorded and live at `now`; changes nothing.
+    bool seen(std::uint64_t tag, std::uint64_t now, std::int32_t pid) const noexcept;
+    // Records every tag of one delivery, or none of them: first the tags are
+    // looked up, and only if none is live are they recorded, so a delivery
+    // refused as a replay never takes a slot (never evicts a live entry).
+    // Returns kAllNew, or the index of the first tag found live (a replay;
+    // also when a concurrent delivery recorded it between the two passes,
+    // in which case the tags recorded here are dropped again).
+    static constexpr std::size_t kAllNew = static_cast<std::size_t>(-1);
+    std::size_t remember_all(const std::uint64_t* tags, std::size_t n, std::uint64_t now, std::uint64_t expires,
+                             std::int32_t pid) noexcept;
     // Drops tag (a delivery the application did not accept may be retried).
     void forget(std::uint64_t tag, std::int32_t pid) noexcept;
 

@@ -155,6 +155,26 @@ ParseError parse(const Scheme& s, const HeaderValues& in, Delivery& out) noexcep
 Reason check_time(const Scheme& s, const Delivery& d, std::int64_t now,
                   std::optional<std::uint32_t> tolerance) noexcept;
 
+// Replay windows: the default for deliveries without a usable timestamp, and
+// the bounds of replay_window=.
+inline constexpr std::uint32_t kDefaultReplayWindow = 24 * 3600;
+inline constexpr std::uint32_t kMaxReplayWindow = 30 * 24 * 3600;
+
+// Whether check_time() can ever refuse the delivery as stale: the scheme
+// carries a timestamp and the tolerance is not off.
+inline bool has_usable_timestamp(const Scheme& s, std::optional<std::uint32_t> tolerance) {
+    return s.has_timestamp() && tolerance.has_value();
+}
+
+// When a verified delivery's replay entry may go (the first second at which
+// it no longer counts): never while check_time() would still accept the
+// delivery. One with a usable timestamp is accepted through time + tolerance
+// (both bounds of check_time() are inclusive, and a future timestamp is
+// accepted too), so its entry lives until max(now, time) + tolerance + 1. Any
+// other delivery never goes stale; it is remembered for `window` seconds.
+std::uint64_t replay_expiry(const Scheme& s, const Delivery& d, std::int64_t now,
+                            std::optional<std::uint32_t> tolerance, std::uint32_t window) noexcept;
+
 // Feeds the signed prefix (the part of the signed message before the body) to
 // sink(data, len) in pieces.
 template <class Sink>

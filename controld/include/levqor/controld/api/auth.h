@@ -1,6 +1,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 
 #include <httplib.h>
 
@@ -30,6 +31,11 @@ class Guard {
   Guard(const auth::TokenStore& tokens, metrics::Registry& registry);
 
   Router::Handler require(auth::Role role, Handler handler) const;
+
+  // The role of the request's bearer token, or nullopt (no token, or one
+  // that matches no role). Counts nothing: for the front's classification
+  // and for routes that show more to a token holder.
+  std::optional<auth::Role> role_of(const httplib::Request& req) const;
 
  private:
   const auth::TokenStore& tokens_;

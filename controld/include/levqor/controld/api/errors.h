@@ -16,7 +16,7 @@ namespace levqor::controld::api {
 std::string error_body(std::string_view code, std::string_view message);
 
 // The code used when a response has an error status but no body of its own
-// (httplib's 404, 400, 413, ...): "not_found", "method_not_allowed", ...
+// (a handler that set only res.status): "not_found", "method_not_allowed", ...
 // Falls back to "client_error" / "server_error".
 std::string_view error_code_for_status(int status);
 

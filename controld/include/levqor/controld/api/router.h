@@ -15,19 +15,20 @@ enum class Method { get, post, put, patch, del };
 
 std::string_view to_string(Method method);
 
-// The route table: path pattern -> method -> handler. install() hands the
-// handlers to an httplib::Server and, for every pattern, answers the methods
-// it does not have: OPTIONS with 204 and the Allow header, any other method
-// with a 405 JSON error and the Allow header. Paths that match no pattern get
-// httplib's 404, which HttpServer turns into a JSON error.
+// The route table: path pattern -> method -> handler. dispatch() runs the
+// handler for a request and, for every pattern, answers the methods it does
+// not have: OPTIONS with 204 and the Allow header, any other method with a
+// 405 JSON error and the Allow header. A path that matches no pattern gets a
+// 404 JSON error.
 //
-// Patterns are httplib's: a regular expression matched against the whole
-// path, e.g. "/healthz" or R"(/jobs/([^/]+))" (req.matches[1] is the id).
-// GET handlers also answer HEAD (httplib drops the body).
+// Patterns are regular expressions matched against the whole decoded path,
+// e.g. "/healthz" or R"(/jobs/([^/]+))" (req.matches[1] is the id); they are
+// tried in registration order. GET handlers also answer HEAD (the server
+// sends no body).
 //
-// Thread-safety: build the table on one thread before install(); install()
-// copies the handlers, so the Router may be destroyed afterwards. The
-// handlers themselves run concurrently on the server's worker threads.
+// Thread-safety: build the table on one thread, then dispatch() may run
+// concurrently on any number of threads. A Router is a value: HttpServer
+// keeps its own copy.
 class Router {
  public:
   using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
@@ -40,7 +41,9 @@ class Router {
   // for an unknown pattern.
   std::string allow(const std::string& pattern) const;
 
-  void install(httplib::Server& server) const;
+  // Runs the handler for req.method and req.path (filling req.matches), or
+  // answers OPTIONS, 405 or 404 itself. Exceptions from handlers propagate.
+  void dispatch(httplib::Request& req, httplib::Response& res) const;
 
   // The pattern that serves `path`, or "" if none does (for metrics labels,
   // which must not carry raw paths).
@@ -48,7 +51,7 @@ class Router {
 
  private:
   std::vector<std::pair<std::string, std::regex>> compiled_;
-  // Patterns in registration order: httplib tries them in the order given.
+  // Patterns in registration order, the order dispatch() tries them in.
   std::vector<std::string> patterns_;
   std::map<std::string, std::map<Method, Handler>> routes_;
 };
