@@ -26,6 +26,11 @@ TOKEN_FILE=$RUN/admin.token
 if [[ ! -s $TOKEN_FILE ]]; then
     (umask 077 && openssl rand -hex 32 >"$TOKEN_FILE")
 fi
+chmod 600 "$TOKEN_FILE"    # controld refuses a token file others can read
+# The same token as an HTTP header for curl -H @file: a token in curl's
+# arguments would show in ps. read and printf are built-ins (no argv either).
+HEADER_FILE=$RUN/admin.header
+(umask 077 && read -r token <"$TOKEN_FILE" && printf 'Authorization: Bearer %s\n' "$token" >"$HEADER_FILE")
 sed -e "s|@MODULE@|$BUILD/ngx_http_levqor_module.so|g" -e "s|@RUN@|$RUN|g" -e "s|@REPO@|$REPO|g" \
     -e "s|@HTTP_PORT@|$HTTP_PORT|g" -e "s|@UPSTREAM_PORT@|$UPSTREAM_PORT|g" \
     "$REPO/conf/nginx/demo.conf.in" >"$RUN/nginx.conf"
@@ -74,16 +79,16 @@ levqor is running (files under $RUN):
   http://$CONTROLD_LISTEN/metrics        all metrics: controld's and every nginx's (scrape this one)
   http://$CONTROLD_LISTEN/healthz        levqor-controld health
 
-Runtime flags (file $RUN/flags: SECURITY_HEADERS_ENABLED=${SECURITY_HEADERS_ENABLED:-on}, the rest off;
-nginx applies a change within a second, without a reload):
+Runtime flags (file $RUN/flags; on the first run SECURITY_HEADERS_ENABLED=${SECURITY_HEADERS_ENABLED:-on}, the rest off;
+later runs keep what was set, until levqorctl flags reset; nginx applies a change within a second, without a reload):
   export LEVQOR_URL=http://$CONTROLD_LISTEN LEVQOR_TOKEN_FILE=$TOKEN_FILE
   $BUILD/levqorctl status
   $BUILD/levqorctl flags set RATELIMIT_ENABLED shadow
   $BUILD/levqorctl rollback          # every flag off: the demo loses its security headers
-Admin token: $TOKEN_FILE
+Admin token: $TOKEN_FILE (as a curl header file: $HEADER_FILE)
 
 Jobs (a SQLite queue under $RUN/data; with NEW_QUEUE_ENABLED off they run in the request):
-  curl -s -H "Authorization: Bearer \$(cat $TOKEN_FILE)" -d '{"type":"noop"}' http://$CONTROLD_LISTEN/jobs
+  curl -s -H @$HEADER_FILE -d '{"type":"noop"}' http://$CONTROLD_LISTEN/jobs
   $BUILD/levqorctl flags set NEW_QUEUE_ENABLED on   # then they are queued: GET /jobs/{id}, levqorctl dlq list
 
 Try:  curl -si http://127.0.0.1:$HTTP_PORT/ | head -20

@@ -36,6 +36,12 @@ subtest 'start: the flags file holds the config, with the environment winning' =
     is(slurp($cd->flags_file), flags_text(RATELIMIT_ENABLED => 'shadow', WEBHOOK_VERIFY_ALL => 'shadow'),
        'exact contents');
     is((stat $cd->flags_file)[2] & 07777, 0644, 'mode 0644');
+    # Private files whatever the umask (this test runs with 022): the
+    # runtime flags state and the queue's database (payloads may hold credentials).
+    is((stat($cd->data_dir . '/flags.state'))[2] & 07777, 0600, 'flags.state 0600');
+    for my $file (map { $cd->data_dir . "/queue.sqlite$_" } '', '-wal', '-shm') {
+        is((stat $file)[2] & 07777, 0600, "$file 0600");
+    }
     my @lines = $cd->log_lines;
     ok(!(grep { !defined } @lines), 'every log line is JSON');
     my ($listening) = grep { defined && $_->{msg} eq 'listening' } @lines;
@@ -287,6 +293,36 @@ subtest 'SIGTERM lets a request in flight finish, then exits 0' => sub {
     $slow->stop;
 };
 
+subtest 'deeply nested JSON is refused with 400; controld stays up (review H1)' => sub {
+    # The review's repro: ~600 KB nested 300,000 deep. The default body limit
+    # (1 MiB) lets it through to the JSON reader, which used to crash controld
+    # (a recursive copy of the payload, a recursive dump in PUT's error path).
+    my $deep = Test::Levqor::Controld->new;
+    $deep->start;
+    my $pid = $deep->proc->pid;
+    my $n = 300000;
+    my $nest = ('[' x $n) . (']' x $n);
+    my $res = $deep->request('POST /jobs', token => 'producer',
+                             body => '{"type":"noop","payload":{"a":' . $nest . '}}');
+    is($res->{status}, 400, 'POST /jobs: 400')
+        or diag 'controld ' . ($deep->proc->wait_exit(2) ? $deep->proc->exit_text : 'is running');
+    is((json_of($res) // {})->{error}, 'invalid_json', 'invalid_json');
+    like((json_of($res) // {})->{message}, qr/nesting deeper than 64 levels/, 'says why');
+    $res = $deep->request('PUT /ops/flags', token => 'admin', body => '{"RATELIMIT_ENABLED":' . $nest . '}');
+    is($res->{status}, 400, 'PUT /ops/flags: 400');
+    is((json_of($res) // {})->{error}, 'invalid_json', 'invalid_json');
+    like((json_of($res) // {})->{message}, qr/the body is refused: \d+ bytes; the limit is 65536/, 'too large for a flag update');
+    $res = $deep->request('PUT /ops/flags', token => 'admin',
+                          body => '{"RATELIMIT_ENABLED":' . ('[' x 65) . (']' x 65) . '}');
+    is($res->{status}, 400, 'PUT /ops/flags 65 deep: 400');
+    like((json_of($res) // {})->{message}, qr/nesting deeper than 64 levels/, 'says why');
+    is($deep->request('GET /healthz')->{status}, 200, 'controld still answers');
+    ok(kill(0, $pid) && $deep->proc->pid == $pid, 'the same process');
+    $res = $deep->request('POST /jobs', token => 'producer', body => '{"type":"noop","payload":{"a":[[[[1]]]]}}');
+    is($res->{status}, 200, 'a shallow job is still accepted');
+    $deep->stop;
+};
+
 # --- start-up errors --------------------------------------------------------
 
 subtest 'bad configuration: exit 2 naming the setting' => sub {
@@ -308,10 +344,19 @@ subtest 'bad configuration: exit 2 naming the setting' => sub {
     }
     my $bad = Test::Levqor::Controld->new(tokens => 0);
     spew($bad->token_file('admin'), "short\n");
+    chmod 0600, $bad->token_file('admin');
     my ($code, $out) = $bad->run_once;
     is($code, 2, 'an unusable token file: exit 2');
     like($out, qr/admin token file .*admin\.token: line 1: the token is shorter than 16 characters/, 'says why');
     unlike($out, qr/short\\n/, 'without echoing it');
+
+    # A token file others can read is refused, not just warned about.
+    $bad = Test::Levqor::Controld->new;
+    chmod 0644, $bad->token_file('producer');
+    ($code, $out) = $bad->run_once;
+    is($code, 2, 'a token file readable by others: exit 2');
+    like($out, qr/producer token file \S+producer\.token is readable or writable by group or others \(mode 0644\); run: chmod 600 \S+producer\.token/,
+         'names the file and the fix') or diag $out;
 };
 
 subtest 'an unwritable flags file: exit 1' => sub {

@@ -163,6 +163,47 @@ subtest 'a missing flags file keeps the last flags' => sub {
     ok(wait_until(2, sub { all_responses(lacks_header('Content-Security-Policy')) }, 0.05), 'the rewritten file applies');
 };
 
+# Security review H2: a restart (crash, OOM, upgrade) used to rewrite the flags
+# file from the configured values, switching webhook verification back off.
+subtest 'runtime flags survive kill -9 and restarts; flags reset applies the configured ones' => sub {
+    my ($code, $out) = $cd->ctl(qw(flags set WEBHOOK_VERIFY_ALL on));
+    is($code, 0, 'WEBHOOK_VERIFY_ALL on at run time') or diag $out;
+    my $flags = sub { json_of($cd->request('GET /ops/flags', token => 'admin')) // {} };
+    my $warned = sub {
+        my ($flag, $persisted, $configured) = @_;
+        grep { defined && ($_->{level} // '') eq 'warn' && ($_->{flag} // '') eq $flag
+                   && $_->{persisted} eq $persisted && $_->{configured} eq $configured } $cd->log_lines;
+    };
+
+    $cd->proc->stop(signal => 'KILL');
+    like($cd->proc->exit_text, qr/killed by signal 9/, 'controld killed with SIGKILL');
+    $cd->start;
+    is($flags->()->{WEBHOOK_VERIFY_ALL}, 'on', 'after the restart GET /ops/flags still says on');
+    like(slurp($flags_file), qr/^WEBHOOK_VERIFY_ALL=on$/m, 'and so does the flags file');
+    ok($warned->('WEBHOOK_VERIFY_ALL', 'on', 'off'), 'the start logs the persisted and the configured value');
+    if ($module_has_flags) {
+        ok(wait_until(2, sub { $cd->request('GET /metrics')->{body}
+                                  =~ /^levqor_flag_state\{instance="edge",flag="WEBHOOK_VERIFY_ALL",state="on"\} 1$/m }, 0.05),
+           'nginx has it on');
+    }
+
+    ($code, $out) = $cd->ctl(qw(flags reset));
+    is($code, 0, 'levqorctl flags reset') or diag $out;
+    like($out, qr/^flags reset: the configured flags apply \(WEBHOOK_VERIFY_ALL on -> off\)$/m, 'says what changed');
+    is($flags->()->{WEBHOOK_VERIFY_ALL}, 'off', 'the configured value');
+    like(slurp($flags_file), qr/^WEBHOOK_VERIFY_ALL=off$/m, 'in the file too');
+
+    # A restart with other configured values keeps the runtime ones and logs both.
+    ok($cd->stop, 'stopped');
+    $cd->{env}{RATELIMIT_ENABLED} = 'shadow';
+    $cd->start;
+    is($flags->()->{RATELIMIT_ENABLED}, 'off', 'RATELIMIT_ENABLED keeps its runtime value (off)');
+    ok($warned->('RATELIMIT_ENABLED', 'off', 'shadow'), 'the difference is logged with both values');
+    ok(!$warned->('WEBHOOK_VERIFY_ALL', 'off', 'off'), 'only the differing flag');
+    ($code, $out) = $cd->ctl(qw(flags reset));
+    is($flags->()->{RATELIMIT_ENABLED}, 'shadow', 'flags reset applies the new configured value');
+};
+
 $ng->stop if $module_has_flags;
 $cd->stop;
 done_testing();

@@ -26,6 +26,9 @@ Config with_defaults(Config config) {
   return config;
 }
 
+// The persisted runtime flags: controld's own record, next to its databases.
+std::string flags_state_file(const Config& config) { return config.data_dir + "/flags.state"; }
+
 std::string status_class(int status) { return std::to_string(status / 100) + "xx"; }
 
 // Any token is a method on the wire; a label must come from a fixed set, or
@@ -53,7 +56,7 @@ App::App(const Config& config, const Logger& log)
               [this](std::string_view word) { return tokens_.authenticate(word).has_value(); },
               tracking::ErrorTracker::settings_from(config_)),
       guard_(tokens_, registry_),
-      flags_(config_.flags_file, config_.flags, log, registry_),
+      flags_(config_.flags_file, flags_state_file(config_), config_.flags, log, registry_),
       metrics_(registry_, log, metrics_settings(config_),
                [this](const metrics::InstanceStatus& status) {
                  if (status.up) return;
@@ -161,9 +164,7 @@ api::Router App::routes() {
 void App::load_tokens(const Config& config, bool at_start) {
   try {
     for (const auto& status : tokens_.load({config.admin_token_file, config.producer_token_file})) {
-      log_.log(status.tokens == 0 || status.note.find("warning") != std::string::npos
-                   ? LogLevel::warn
-                   : LogLevel::info,
+      log_.log(status.tokens == 0 ? LogLevel::warn : LogLevel::info,
                "bearer tokens", {{"role", std::string(auth::to_string(status.role))},
                                  {"file", status.file},
                                  {"tokens", status.tokens},
@@ -223,9 +224,10 @@ void App::reload(const Config& next) {
                 next.queue.visibility_timeout != config_.queue.visibility_timeout);
   if (next.flags != config_.flags) {
     log_.warn("the configured flags changed; runtime flags are not reset by a reload "
-              "(use PUT /ops/flags or levqorctl flags set)",
+              "(levqorctl flags reset applies the configured flags; flags set changes one)",
               {{"configured", to_json(next.flags)}, {"current", to_json(flags_.current())}});
   }
+  flags_.set_configured(next.flags);
   const auto listen = config_.listen;
   const auto data_dir = config_.data_dir;
   const auto flags_file = config_.flags_file;

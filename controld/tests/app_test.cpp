@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "fake_server.h"
+#include "levqor/controld/core/files.h"
 #include "levqor/controld/core/flag_set.h"
 #include "levqor/controld/metrics/text_parser.h"
 #include "levqor/controld/queue/executor.h"
@@ -133,6 +134,9 @@ TEST_F(AppRoutes, BadFlagUpdatesChangeNothing) {
       {R"({"RATELIMIT_ENABLED":"on")", "invalid_json"},
       {R"(["RATELIMIT_ENABLED"])", "invalid_json"},
       {"", "invalid_json"},
+      // Deeper than 64 (security review, H1): the error path used to dump the value.
+      {R"({"RATELIMIT_ENABLED":)" + std::string(64, '[') + std::string(64, ']') + "}",
+       "invalid_json"},
   };
   for (const auto& [body, code] : cases) {
     auto res = request("PUT", "/ops/flags", kAdmin, body);
@@ -218,14 +222,99 @@ TEST_F(AppRoutes, ReloadRotatesTokensAndKeepsThemOnAnError) {
   EXPECT_TRUE(log_.has("cannot reload the token files; the previous tokens stay valid"));
 }
 
-TEST_F(AppRoutes, ReloadKeepsRuntimeFlags) {
+TEST_F(AppRoutes, ReloadKeepsRuntimeFlagsAndResetAppliesTheNewConfiguredOnes) {
   request("PUT", "/ops/flags", kAdmin, R"({"RATELIMIT_ENABLED":"off"})");
   auto next = config_;
   next.flags.set(Flag::ratelimit, FlagState::on);
   app_->reload(next);
   EXPECT_EQ(json::parse(request("GET", "/ops/flags", kAdmin)->body)["RATELIMIT_ENABLED"], "off");
   EXPECT_TRUE(log_.has("the configured flags changed; runtime flags are not reset by a reload "
-                       "(use PUT /ops/flags or levqorctl flags set)"));
+                       "(levqorctl flags reset applies the configured flags; flags set changes "
+                       "one)"));
+  auto res = request("POST", "/ops/flags/reset", kAdmin);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(json::parse(res->body)["RATELIMIT_ENABLED"], "on");
+  EXPECT_EQ(parse_flags_file(dir_.read("flags")).get(Flag::ratelimit), FlagState::on);
+  EXPECT_EQ(parse_flags_file(dir_.read("flags.state")).get(Flag::ratelimit), FlagState::on);
+}
+
+// ---- runtime flags across restarts (security review H2) ---------------------------
+
+TEST_F(AppRoutes, FirstStartPersistsTheConfiguredFlagsInAPrivateStateFile) {
+  EXPECT_EQ(dir_.read("flags.state"), dir_.read("flags"));
+  struct stat st {};
+  ASSERT_EQ(::stat(dir_.file("flags.state").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_TRUE(log_.has("flags set from the configuration"));
+}
+
+TEST_F(AppRoutes, RuntimeFlagsSurviveARestartAndDifferencesAreLogged) {
+  request("PUT", "/ops/flags", kAdmin, R"({"WEBHOOK_VERIFY_ALL":"on"})");
+  app_->stop();
+  app_->wait_stopped(2s);
+  app_.reset();
+  // Someone removed the flags file meanwhile; the state file still knows.
+  std::filesystem::remove(dir_.file("flags"));
+
+  CapturedLog second;
+  app_ = std::make_unique<App>(config_, second.logger);
+  bound_ = app_->start();
+  const auto flags = json::parse(request("GET", "/ops/flags", kAdmin)->body);
+  EXPECT_EQ(flags["WEBHOOK_VERIFY_ALL"], "on");
+  EXPECT_EQ(flags["RATELIMIT_ENABLED"], "shadow");
+  EXPECT_EQ(parse_flags_file(dir_.read("flags")).get(Flag::webhook_verify), FlagState::on);
+  int warnings = 0;
+  for (const auto& line : second.snapshot()) {
+    if (line.value("level", "") != "warn" || !line.contains("flag")) continue;
+    ++warnings;
+    EXPECT_EQ(line["flag"], "WEBHOOK_VERIFY_ALL");
+    EXPECT_EQ(line["persisted"], "on");
+    EXPECT_EQ(line["configured"], "off");
+  }
+  EXPECT_EQ(warnings, 1);
+  EXPECT_TRUE(second.has("flags restored from the state file"));
+
+  auto res = request("POST", "/ops/flags/reset", kProducer);
+  EXPECT_EQ(res->status, 403);
+  res = request("POST", "/ops/flags/reset", kAdmin);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(json::parse(res->body)["WEBHOOK_VERIFY_ALL"], "off");
+  bool audited = false;
+  for (const auto& line : second.snapshot()) {
+    if (line.value("msg", "") != "flags reset to the configured values") continue;
+    audited = line["audit"] == true && line["role"] == "admin" &&
+              line["changes"]["WEBHOOK_VERIFY_ALL"] == "on -> off";
+  }
+  EXPECT_TRUE(audited);
+}
+
+TEST_F(AppRoutes, AFailedFlagsFileWritePutsTheStateBack) {
+  const std::string state_before = dir_.read("flags.state");
+  std::filesystem::remove(dir_.file("flags"));
+  std::filesystem::create_directory(dir_.file("flags"));  // rename() over it fails
+  auto res = request("PUT", "/ops/flags", kAdmin, R"({"RATELIMIT_ENABLED":"on"})");
+  EXPECT_EQ(res->status, 500);
+  EXPECT_EQ(dir_.read("flags.state"), state_before);
+  EXPECT_EQ(json::parse(request("GET", "/ops/flags", kAdmin)->body)["RATELIMIT_ENABLED"], "shadow");
+}
+
+TEST(App, AnUnreadableStateFileStopsTheStart) {
+  TempDir dir;
+  CapturedLog log;
+  auto config = testing::app_config(dir);
+  dir.write("flags.state", "WEBHOOK_VERIFY_ALL=maybe\n");
+  App app(config, log.logger);
+  try {
+    app.start();
+    FAIL() << "started";
+  } catch (const FileError& e) {
+    EXPECT_NE(std::string(e.what()).find("flags.state: "), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("remove it to start from the configured flags"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(dir.read("flags.state"), "WEBHOOK_VERIFY_ALL=maybe\n");
 }
 
 TEST(App, MissingTokenFileDisablesTheRole) {

@@ -1,6 +1,7 @@
 #include "levqor/controld/core/config.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "test_support.h"
 
@@ -283,6 +284,52 @@ TEST(Config, BadQueueValuesNameTheKey) {
   EXPECT_TRUE(contains(bad(R"({"exec": {"a b": {"path": "/bin/x"}}})"), "command name \"a b\""));
   EXPECT_TRUE(contains(error_of(std::nullopt, env_of({{"LEVQOR_QUEUE_WORKERS", "many"}})),
                        "LEVQOR_QUEUE_WORKERS=\"many\" is invalid"));
+  EXPECT_TRUE(contains(bad(R"({"exec": {"x": {"path": "/bin/x", "options_allowed": 1}}})"),
+                       "\"queue.exec.x.options_allowed\" = 1 is invalid: expected true or false"));
+  EXPECT_TRUE(contains(bad(R"({"exec": {"x": {"path": "/bin/x", "user": "no-such-user-lq"}}})"),
+                       "\"queue.exec.x.user\" = \"no-such-user-lq\" is invalid: no such user"));
+  EXPECT_TRUE(contains(bad(R"({"exec": {"x": {"path": "/bin/x", "group": "no-such-group-lq"}}})"),
+                       "\"queue.exec.x.group\" = \"no-such-group-lq\" is invalid: no such group"));
+}
+
+TEST(Config, ExecCommandsMayTakeOptionsAndRunAsAnotherUser) {
+  TempDir dir;
+  const auto config = load_config(
+      dir.write("c.json", R"({"queue": {"exec": {
+        "plain": {"path": "/bin/true"},
+        "opts": {"path": "/bin/ls", "args_allowed": true, "options_allowed": true},
+        "nobody": {"path": "/usr/bin/id", "user": "nobody"},
+        "grouped": {"path": "/usr/bin/id", "user": "nobody", "group": "root"}}}})"),
+      env_of({}));
+  const auto& exec = config.queue.exec;
+  EXPECT_FALSE(exec.at("plain").options_allowed);
+  EXPECT_FALSE(exec.at("plain").uid);
+  EXPECT_FALSE(exec.at("plain").gid);
+  EXPECT_TRUE(exec.at("opts").options_allowed);
+  if (::geteuid() != 0) GTEST_SKIP() << "switching users needs root";
+  EXPECT_EQ(exec.at("nobody").uid, std::optional<uid_t>(65534));
+  EXPECT_EQ(exec.at("nobody").gid, std::optional<gid_t>(65534));  // nobody's primary group
+  EXPECT_EQ(exec.at("grouped").gid, std::optional<gid_t>(0));
+}
+
+TEST(Config, OnlyRootMaySwitchTheIdentityOfExecCommands) {
+  ExecCommand command;
+  command.uid = 65534;
+  command.gid = 65534;
+  EXPECT_NO_THROW(check_exec_identity(command, 0, 0));
+  EXPECT_NO_THROW(check_exec_identity(command, 65534, 65534));  // itself
+  try {
+    check_exec_identity(command, 1000, 65534);
+    FAIL() << "accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_TRUE(contains(e.what(), "only root can run a command as another user (controld runs "
+                                   "as uid 1000, gid 65534, not as root)"))
+        << e.what();
+  }
+  command.uid.reset();
+  EXPECT_THROW(check_exec_identity(command, 1000, 1000), std::invalid_argument);
+  command.gid.reset();
+  EXPECT_NO_THROW(check_exec_identity(command, 1000, 1000));
 }
 
 TEST(Config, EnvironmentOverridesTheFile) {
@@ -360,6 +407,20 @@ TEST(Config, MalformedJsonIsAnError) {
   EXPECT_TRUE(contains(message, "is not valid JSON")) << message;
   message = error_of(dir.write("c.json", "[1]"), env_of({}));
   EXPECT_TRUE(contains(message, "must be a JSON object")) << message;
+}
+
+TEST(Config, DeepOrHugeFilesAreRefusedBeforeParsing) {
+  TempDir dir;
+  const std::size_t n = 300000;
+  auto message = error_of(
+      dir.write("c.json", "{\"queue\":{\"retry_delays_s\":" + std::string(n, '[') +
+                              std::string(n, ']') + "}}"),
+      env_of({}));
+  EXPECT_TRUE(contains(message, "is refused: nesting deeper than 64 levels")) << message;
+  // Brackets in comments do not count; comments are still allowed.
+  EXPECT_EQ(error_of(dir.write("c.json", "// " + std::string(100, '[') + "\n{}"), env_of({})), "");
+  message = error_of(dir.write("c.json", "{}" + std::string(5 * 1024 * 1024, ' ')), env_of({}));
+  EXPECT_TRUE(contains(message, "bytes; the limit is 4194304")) << message;
 }
 
 TEST(Config, MissingConfigFileIsAnError) {

@@ -6,6 +6,7 @@
 #include "levqor/controld/app.h"
 #include "levqor/controld/ctl/client.h"
 #include "levqor/controld/ctl/commands.h"
+#include "fake_server.h"
 #include "test_support.h"
 
 namespace levqor::controld::ctl {
@@ -131,6 +132,26 @@ TEST_F(Ctl, RollbackTurnsEverythingOffAndSaysWhat) {
   EXPECT_NE(result.out.find("(it already was)"), std::string::npos) << result.out;
 }
 
+TEST_F(Ctl, RollbackIsPersistedAndFlagsResetAppliesTheConfiguredFlags) {
+  run_flags_set(client(), "WEBHOOK_VERIFY_ALL", "on", false);
+  EXPECT_EQ(run_rollback(client(), false).exit_code, 0);
+  EXPECT_EQ(parse_flags_file(dir_.read("flags.state")), FlagSet{});  // survives a restart
+
+  auto result = run_flags_reset(client(), false);
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("flags reset: the configured flags apply (RATELIMIT_ENABLED off -> "
+                            "shadow)\nFLAG"),
+            std::string::npos)
+      << result.out;
+  EXPECT_EQ(parse_flags_file(dir_.read("flags.state")).get(Flag::ratelimit), FlagState::shadow);
+  EXPECT_EQ(parse_flags_file(dir_.read("flags")).get(Flag::ratelimit), FlagState::shadow);
+  result = run_flags_reset(client(), false);
+  EXPECT_NE(result.out.find("(they already did)"), std::string::npos) << result.out;
+  result = run_flags_reset(client(kProducer), false);
+  EXPECT_EQ(result.exit_code, kExitFailure);
+  EXPECT_NE(result.err.find("flags reset failed: POST"), std::string::npos) << result.err;
+}
+
 TEST_F(Ctl, WrongTokensAreFailuresWithAHint) {
   auto result = run_flags_get(client("not-the-token-0123456789abcdef"), false);
   EXPECT_EQ(result.exit_code, 1);
@@ -170,6 +191,20 @@ TEST(CtlUnreachable, ExitsOneWithAHint) {
   const auto result = run_health(client);
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE(result.err.find("is levqor-controld running there?"), std::string::npos) << result.err;
+}
+
+TEST(CtlAnswers, ADeeplyNestedAnswerIsRefusedNotPrinted) {
+  // --json pretty-prints the answer, which recurses once per level: a
+  // hostile or broken server must not be able to crash levqorctl.
+  testing::FakeServer server;
+  server.serve("/ops/flags", std::string(300000, '[') + std::string(300000, ']'));
+  const ApiClient client(parse_base_url("http://127.0.0.1:" + std::to_string(server.port())), 2s,
+                         kAdmin);
+  const auto result = run_flags_get(client, /*json=*/true);
+  EXPECT_EQ(result.exit_code, kExitFailure);
+  EXPECT_NE(result.err.find("the answer is refused: nesting deeper than 64 levels"),
+            std::string::npos)
+      << result.err;
 }
 
 TEST(TokenFile, ReadsTheFirstToken) {

@@ -1,6 +1,14 @@
 // The queue's pieces without a server: retry policy, URL allow-list, job
 // request validation, exec runner, and the SQLite backend's transitions.
+#include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <csignal>
 
 #include <atomic>
 #include <set>
@@ -11,6 +19,7 @@
 #include "levqor/controld/queue/job_request.h"
 #include "levqor/controld/queue/retry_policy.h"
 #include "levqor/controld/queue/sqlite_backend.h"
+#include "levqor/controld/queue/sqlite_db.h"
 #include "test_support.h"
 
 namespace levqor::controld::queue {
@@ -48,23 +57,6 @@ TEST(RetryPolicy, PerTypeDelays) {
   EXPECT_EQ(policy.max_attempts("http"), 3);
   EXPECT_EQ(policy.delay_after("http", 2, 0.3), 10000ms);
   EXPECT_EQ(policy.max_attempts("exec"), 4);
-}
-
-// ---- URLs --------------------------------------------------------------------------
-
-TEST(UrlAllowList, PrefixesCompareNormalised) {
-  const std::vector<std::string> allow = {"https://Hooks.Example.com/api/", "http://127.0.0.1:9000"};
-  EXPECT_TRUE(url_allowed("https://hooks.example.com:443/api/x", allow));
-  EXPECT_TRUE(url_allowed("HTTPS://HOOKS.EXAMPLE.COM/api/y?z=1", allow));
-  EXPECT_TRUE(url_allowed("http://127.0.0.1:9000/anything", allow));
-  EXPECT_FALSE(url_allowed("https://hooks.example.com.evil.net/api/x", allow));
-  EXPECT_FALSE(url_allowed("https://hooks.example.com/other", allow));
-  EXPECT_FALSE(url_allowed("http://127.0.0.1:90001/", allow));
-  EXPECT_FALSE(url_allowed("https://hooks.example.com/api/../admin", allow));
-  EXPECT_FALSE(url_allowed("https://hooks.example.com/api/%2e%2e/admin", allow));
-  EXPECT_FALSE(url_allowed("https://user:pw@hooks.example.com/api/x", allow));
-  EXPECT_FALSE(url_allowed("ftp://hooks.example.com/api/x", allow));
-  EXPECT_FALSE(url_allowed("http://127.0.0.1:9000/x", {}));
 }
 
 // ---- POST /jobs bodies ---------------------------------------------------------------
@@ -129,6 +121,34 @@ TEST_F(JobRequests, BadInputNamesTheProblem) {
   EXPECT_EQ(code_of(R"({"jobs":[]})").substr(0, 11), "invalid_job");
 }
 
+TEST_F(JobRequests, DeepNestingIsRefusedBeforeParsing) {
+  // The security review's H1 body: ~600 KB nested 300,000 deep.
+  const std::size_t n = 300000;
+  const std::string deep = R"({"type":"noop","payload":{"a":)" + std::string(n, '[') +
+                           std::string(n, ']') + "}}";
+  EXPECT_EQ(code_of(deep),
+            "invalid_json: the body is refused: nesting deeper than 64 levels (at byte 92)");
+  // 64 levels in all are fine (the body and the payload are two of them).
+  const auto nested = [](std::size_t depth) {
+    return R"({"type":"noop","payload":{"a":)" + std::string(depth, '[') +
+           std::string(depth, ']') + "}}";
+  };
+  EXPECT_EQ(code_of(nested(62)), "ok");
+  EXPECT_EQ(code_of(nested(63)).substr(0, 12), "invalid_json");
+}
+
+TEST_F(JobRequests, ASurelyTooLargePayloadIsRefusedBeforeItIsWritten) {
+  EXPECT_EQ(code_of(R"({"type":"noop","payload":{"x":")" + std::string(300, 'a') + "\"}}"),
+            "payload_too_large: the payload is at least 308 bytes; the limit is 256 "
+            "(queue.max_payload_bytes)");
+  // Escapes only show in the written text: 60 x \u0001 is 60 bytes parsed, 360 written.
+  std::string escaped;
+  for (int i = 0; i < 60; ++i) escaped += "\\u0001";
+  EXPECT_EQ(code_of(R"({"type":"noop","payload":{"x":")" + escaped + "\"}}"),
+            "payload_too_large: the payload is 368 bytes; the limit is 256 "
+            "(queue.max_payload_bytes)");
+}
+
 TEST_F(JobRequests, HttpPayloads) {
   EXPECT_EQ(code_of(R"({"type":"http","payload":{"url":"http://127.0.0.1:9000/hook","body":{"a":1},"headers":{"X-A":"b"},"timeout_ms":500}})"),
             "ok");
@@ -156,6 +176,28 @@ TEST_F(JobRequests, ExecNamesADeclaredCommand) {
             "invalid_job");
   EXPECT_EQ(code_of(R"({"type":"exec","payload":{"command":"echo","args":[1]}})").substr(0, 11),
             "invalid_job");
+}
+
+TEST_F(JobRequests, ExecArgumentsThatLookLikeOptionsNeedOptionsAllowed) {
+  // security review M9: find's "-exec" is arbitrary command execution.
+  EXPECT_EQ(code_of(R"({"type":"exec","payload":{"command":"echo","args":["/tmp","-exec","sh",";"]}})"),
+            "invalid_job: payload.args[1] \"-exec\" starts with '-': command \"echo\" takes no "
+            "options from jobs (queue.exec.echo.options_allowed is false)");
+  EXPECT_EQ(code_of(R"({"type":"exec","payload":{"command":"echo","args":["--config=/x"]}})")
+                .substr(0, 31),
+            "invalid_job: payload.args[0] \"-");
+  EXPECT_EQ(code_of(R"({"type":"exec","payload":{"command":"echo","args":["-"]}})").substr(0, 11),
+            "invalid_job");
+  EXPECT_EQ(code_of(R"({"type":"exec","payload":{"command":"echo","args":["a-b","x -y"]}})"), "ok");
+
+  ExecCommand echo;
+  echo.path = "/bin/echo";
+  echo.args_allowed = true;
+  echo.options_allowed = true;
+  ExecutorRegistry executors;
+  executors.add("exec", make_exec_executor({{"echo", echo}}));
+  EXPECT_NO_THROW(parse_job_request(R"({"type":"exec","payload":{"command":"echo","args":["-n","x"]}})",
+                                    executors, limits_, 1000));
 }
 
 // ---- exec ------------------------------------------------------------------------
@@ -215,10 +257,106 @@ TEST(ExecRunner, MissingProgram) {
   spec.argv = {"program"};
   const auto r = run_command(spec);
   EXPECT_FALSE(r.started);
-  EXPECT_NE(r.error.find("/nonexistent/program"), std::string::npos);
+  EXPECT_EQ(r.error, "cannot run /nonexistent/program: execve: No such file or directory");
+}
+
+TEST(ExecRunner, ChildStartsWithDefaultDispositions) {
+  // controld (httplib) ignores SIGPIPE; an ignored signal stays ignored across exec.
+  struct sigaction ignore {}, old {};
+  ignore.sa_handler = SIG_IGN;
+  sigaction(SIGPIPE, &ignore, &old);
+  sigaction(SIGUSR1, &ignore, nullptr);
+  ExecSpec spec;
+  spec.path = "/bin/sh";
+  spec.argv = {"sh", "-c", "grep SigIgn /proc/self/status"};
+  const auto r = run_command(spec);
+  sigaction(SIGPIPE, &old, nullptr);
+  signal(SIGUSR1, SIG_DFL);
+  ASSERT_EQ(r.out.rfind("SigIgn:\t", 0), 0u) << r.out;
+  // Signals 1 to 31. glibc keeps 32 and 33 for itself (sigaction refuses
+  // them): they stay as this process got them (ignored when whoever started
+  // it used posix_spawn, as ctest does); programs set them up as they need.
+  const auto ignored = std::stoull(r.out.substr(8), nullptr, 16);
+  EXPECT_EQ(ignored & 0x7fffffffULL, 0u) << r.out;
+}
+
+// Descriptors this process holds without close-on-exec (as a library may
+// leave them): a listening socket, a file. Closed at the end.
+struct LeakyDescriptors {
+  LeakyDescriptors() {
+    file = ::open("/dev/null", O_RDONLY);  // no O_CLOEXEC
+    sock = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    ::listen(sock, 1);
+    high = ::fcntl(file, F_DUPFD, 200);  // far above the rest
+  }
+  ~LeakyDescriptors() {
+    ::close(file);
+    ::close(sock);
+    ::close(high);
+  }
+  int file, sock, high;
+};
+
+TEST(ExecRunner, TheChildHasOnlyStdinStdoutAndStderr) {
+  LeakyDescriptors leaky;
+  ASSERT_GE(leaky.high, 200);
+  ExecSpec spec;
+  spec.path = "/bin/sh";
+  // ls runs in a child of the shell (the ": " after it keeps sh from exec'ing
+  // it) and lists the shell's descriptors, not its own directory handle.
+  spec.argv = {"sh", "-c", "ls /proc/$$/fd; :"};
+  const auto r = run_command(spec);
+  ASSERT_TRUE(r.started) << r.error;
+  EXPECT_EQ(r.out, "0\n1\n2\n");
+}
+
+TEST(ExecRunner, RunsAsTheConfiguredUserAndGroup) {
+  if (::geteuid() != 0) GTEST_SKIP() << "switching users needs root";
+  ExecSpec spec;
+  spec.path = "/bin/sh";
+  spec.argv = {"sh", "-c", "id -u; id -g; id -G"};
+  spec.uid = 65534;
+  spec.gid = 65534;
+  const auto r = run_command(spec);
+  ASSERT_TRUE(r.started) << r.error;
+  EXPECT_EQ(r.out, "65534\n65534\n65534\n");  // no supplementary groups kept
+  EXPECT_EQ(::geteuid(), 0u);                     // only the child changed
 }
 
 // ---- the SQLite backend ------------------------------------------------------------
+
+mode_t mode_of(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0;
+}
+
+TEST(SqliteDb, FilesArePrivateWhateverTheUmask) {
+  TempDir dir;
+  const auto path = dir.file("queue.sqlite");
+  const mode_t old_umask = ::umask(0);  // the worst case: everything 0666
+  {
+    SqliteDb db(path);
+    db.exec("CREATE TABLE t(x)");
+    db.exec("INSERT INTO t VALUES(1)");
+    EXPECT_EQ(mode_of(path), 0600u);
+    EXPECT_EQ(mode_of(path + "-wal"), 0600u);
+    EXPECT_EQ(mode_of(path + "-shm"), 0600u);
+  }
+  // Files an older controld left readable are made private.
+  for (const char* suffix : {"", "-wal", "-shm"}) ::chmod((path + suffix).c_str(), 0644);
+  {
+    SqliteDb db(path);
+    db.exec("INSERT INTO t VALUES(2)");
+    EXPECT_EQ(mode_of(path), 0600u);
+    EXPECT_EQ(mode_of(path + "-wal"), 0600u);
+    EXPECT_EQ(mode_of(path + "-shm"), 0600u);
+  }
+  ::umask(old_umask);
+}
 
 class Sqlite : public ::testing::Test {
  protected:

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <string>
 
 #include "test_support.h"
@@ -89,11 +90,26 @@ TEST(TokenStore, FailedReloadKeepsThePreviousTokens) {
   EXPECT_EQ(store.authenticate(kAdminNext), Role::admin);
 }
 
-TEST(TokenStore, WarnsAboutAReadableFile) {
+TEST(TokenStore, RefusesAFileGroupOrOthersCanReadOrWrite) {
   TempDir dir;
   TokenStore store;
-  const auto statuses = store.load({dir.write("admin", kAdmin, 0644), std::nullopt});
-  EXPECT_NE(statuses[0].note.find("warning"), std::string::npos);
+  for (const mode_t mode : {0644, 0640, 0604, 0620, 0602}) {
+    const auto admin = dir.write("admin", kAdmin, mode);
+    try {
+      store.load({admin, std::nullopt});
+      FAIL() << "accepted mode " << std::oct << mode;
+    } catch (const TokenFileError& e) {
+      char expected[16];
+      std::snprintf(expected, sizeof expected, "(mode %04o)", static_cast<unsigned>(mode));
+      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("run: chmod 600 " + admin), std::string::npos)
+          << e.what();
+    }
+  }
+  EXPECT_FALSE(store.enabled(Role::admin));
+  // The producer's file is checked the same way.
+  EXPECT_THROW(store.load({std::nullopt, dir.write("producer", kProducer, 0640)}), TokenFileError);
+  EXPECT_NO_THROW(store.load({dir.write("admin", kAdmin, 0600), dir.write("producer", kProducer, 0400)}));
 }
 
 TEST(TokenStore, DigestIsSha256) {

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -53,6 +54,64 @@ TEST(Scrubber, SensitiveKeysKnownSecretsTokensBearerAndUrlCredentials) {
   EXPECT_EQ(event["nested"]["password"], "[Filtered]");
   EXPECT_EQ(event["nested"]["list"][1], 3);
   EXPECT_EQ(event["harmless"], "zone api, 5 requests");
+}
+
+// ---- security review L12 ------------------------------------------------------------
+
+std::vector<std::string> secrets_for(const std::string& database_url) {
+  Config config;
+  config.database_url = database_url;
+  return ErrorTracker::settings_from(config).secrets;
+}
+
+bool has(const std::vector<std::string>& list, const std::string& item) {
+  return std::find(list.begin(), list.end(), item) != list.end();
+}
+
+TEST(Scrubber, LibpqKeyValuePasswordsAreSecrets) {
+  EXPECT_TRUE(has(secrets_for("host=db user=levqor password=s3cretpw dbname=x"), "s3cretpw"));
+  EXPECT_TRUE(has(secrets_for("password = s3cretpw host=db"), "s3cretpw"));
+  // Quoted, with libpq's escapes: as written and as libpq reads it.
+  const auto quoted = secrets_for(R"(host=db password='se cr\'et \\x' dbname=x)");
+  EXPECT_TRUE(has(quoted, R"(se cr\'et \\x)"));
+  EXPECT_TRUE(has(quoted, R"(se cr'et \x)"));
+  EXPECT_TRUE(has(secrets_for(R"(password=unquo\ ted host=db)"), "unquo ted"));
+  // URLs: userinfo and ?password=, percent-encoded too.
+  const auto url = secrets_for("postgresql://u:p%40ssw0rd@db/x");
+  EXPECT_TRUE(has(url, "p%40ssw0rd"));
+  EXPECT_TRUE(has(url, "p@ssw0rd"));
+  EXPECT_TRUE(has(secrets_for("postgresql://db/x?sslmode=require&password=qu3rypw"), "qu3rypw"));
+  EXPECT_TRUE(secrets_for("host=db user=levqor dbname=x").empty());
+  EXPECT_TRUE(secrets_for("postgresql://u@db/x").empty());
+}
+
+TEST(Scrubber, PasswordValuesAnywhereInAMessage) {
+  const Scrubber plain({}, nullptr);
+  EXPECT_EQ(plain.scrub("connect to host=db password=s3cretpw dbname=x failed"),
+            "connect to host=db password=[Filtered] dbname=x failed");
+  EXPECT_EQ(plain.scrub(R"(PASSWORD = 'se cr\'et' user=u)"), "PASSWORD = [Filtered] user=u");
+  EXPECT_EQ(plain.scrub("GET /x?password=abc&user=u"), "GET /x?password=[Filtered]&user=u");
+  EXPECT_EQ(plain.scrub("password=a password=b"), "password=[Filtered] password=[Filtered]");
+  EXPECT_EQ(plain.scrub("the password is wrong"), "the password is wrong");
+  // The configured DATABASE_URL's password, wherever it shows.
+  Config config;
+  config.database_url = "host=db password='p w0rd!x' dbname=x";
+  const Scrubber from_config(ErrorTracker::settings_from(config).secrets, nullptr);
+  EXPECT_EQ(from_config.scrub("auth failed for 'p w0rd!x'"), "auth failed for '[Filtered]'");
+}
+
+TEST(Scrubber, TokensThatContainQuotes) {
+  const std::string quoted_token = R"(tok"en'0123456789abcdef)";  // a valid token file line
+  const Scrubber scrubber({}, [&](std::string_view word) { return word == quoted_token; });
+  EXPECT_EQ(scrubber.scrub("bad token " + quoted_token + " here"), "bad token [Filtered] here");
+  EXPECT_EQ(scrubber.scrub("bad token \"" + quoted_token + "\"."), "bad token \"[Filtered]\".");
+  EXPECT_EQ(scrubber.scrub("'" + quoted_token + "','" + quoted_token + "'"),
+            "'[Filtered]','[Filtered]'");
+  EXPECT_EQ(scrubber.scrub("Authorization: Bearer " + quoted_token),
+            "Authorization: Bearer [Filtered]");
+  json event = {{"note", "x=" + quoted_token}};
+  scrubber.scrub(event);
+  EXPECT_EQ(event.dump().find("0123456789abcdef"), std::string::npos) << event.dump();
 }
 
 TEST(RateLimiter, AllowsPerMinuteThenRefills) {

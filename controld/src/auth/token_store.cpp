@@ -4,6 +4,9 @@
 #include <openssl/sha.h>
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <mutex>
 
 #include "levqor/controld/core/files.h"
@@ -14,6 +17,23 @@ namespace {
 
 constexpr std::size_t kMinTokenLength = 16;
 constexpr std::size_t kMaxTokenLength = 4096;
+
+// A token others can read is no secret, and one others can write is not
+// the operator's: refused, not just warned about.
+void check_private(Role role, const std::string& file) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) {
+    throw TokenFileError(std::string(to_string(role)) + " token file " + file +
+                         ": cannot check its permissions: " + std::strerror(errno));
+  }
+  if ((st.st_mode & 0077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    throw TokenFileError(std::string(to_string(role)) + " token file " + file +
+                         " is readable or writable by group or others (mode " + mode +
+                         "); run: chmod 600 " + file);
+  }
+}
 
 // Reads one role's file; appends its digests. Returns the status line.
 RoleStatus load_role(Role role, const std::optional<std::string>& file,
@@ -33,6 +53,7 @@ RoleStatus load_role(Role role, const std::optional<std::string>& file,
     status.note = "file does not exist; the " + std::string(to_string(role)) + " role is disabled";
     return status;
   }
+  check_private(role, *file);
   std::vector<std::string> tokens;
   try {
     tokens = TokenStore::parse_token_file(*text);
@@ -42,10 +63,6 @@ RoleStatus load_role(Role role, const std::optional<std::string>& file,
   for (const auto& token : tokens) out.push_back(TokenStore::digest(token));
   status.tokens = tokens.size();
   status.note = "loaded";
-  struct stat st {};
-  if (::stat(file->c_str(), &st) == 0 && (st.st_mode & 0077) != 0) {
-    status.note += "; warning: the file is readable by group or others (chmod 600 it)";
-  }
   return status;
 }
 

@@ -1,15 +1,21 @@
 #include "levqor/controld/core/config.h"
 
+#include <grp.h>
+#include <pwd.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <set>
 #include <sstream>
 
+#include "levqor/controld/core/files.h"
+#include "levqor/controld/core/job_url.h"
+#include "levqor/controld/core/json.h"
 #include "levqor/controld/core/text.h"
 #include "levqor/controld/core/urls.h"
 
@@ -17,6 +23,10 @@ namespace levqor::controld {
 namespace {
 
 using nlohmann::json;
+
+// A config file is a few KiB; this only stops a wrong path (a log, a dump)
+// from being read whole.
+constexpr std::size_t kMaxConfigBytes = 4 * 1024 * 1024;
 
 std::string quoted(const std::string& value) {
   return json(value).dump(-1, ' ', false, json::error_handler_t::replace);
@@ -99,7 +109,7 @@ void check_unique_names(const std::vector<NginxInstance>& instances) {
 }
 
 std::string prefix_value(const std::string& text) {
-  parse_http_url(text);
+  normalize_job_url_prefix(text);
   return text;
 }
 
@@ -166,8 +176,43 @@ const std::vector<std::string> kQueueKeys = {
     "workers",        "fetch_batch",      "visibility_timeout_s", "retry_delays_s",
     "retry_jitter",   "max_payload_bytes", "max_batch",           "shutdown_grace_ms",
     "idempotency_ttl_s", "retention_s",   "http_timeout_ms",      "exec"};
-const std::vector<std::string> kExecKeys = {"path",  "args",          "args_allowed",
-                                            "timeout_ms", "env",      "max_output_bytes"};
+const std::vector<std::string> kExecKeys = {"path",       "args", "args_allowed",
+                                            "options_allowed", "timeout_ms", "env",
+                                            "max_output_bytes", "user", "group"};
+
+// getpwnam_r/getgrnam_r with a buffer that grows until the entry fits.
+template <typename Entry, typename Lookup>
+bool lookup_entry(const std::string& name, Entry& entry, Lookup&& lookup) {
+  std::vector<char> buffer(1024);
+  for (;;) {
+    Entry* found = nullptr;
+    const int rc = lookup(name.c_str(), &entry, buffer.data(), buffer.size(), &found);
+    if (rc == ERANGE && buffer.size() < (1u << 20)) {
+      buffer.resize(buffer.size() * 2);
+      continue;
+    }
+    return rc == 0 && found != nullptr;
+  }
+}
+
+void resolve_user(const std::string& name, ExecCommand& command, gid_t& primary_gid) {
+  struct passwd entry {};
+  if (name.empty() || !lookup_entry(name, entry, ::getpwnam_r)) {
+    invalid("no such user on this system (getent passwd " + name + ")");
+  }
+  command.user = name;
+  command.uid = entry.pw_uid;
+  primary_gid = entry.pw_gid;
+}
+
+void resolve_group(const std::string& name, ExecCommand& command) {
+  struct group entry {};
+  if (name.empty() || !lookup_entry(name, entry, ::getgrnam_r)) {
+    invalid("no such group on this system (getent group " + name + ")");
+  }
+  command.group = name;
+  command.gid = entry.gr_gid;
+}
 
 class FileReader {
  public:
@@ -184,21 +229,34 @@ class FileReader {
     if (std::filesystem::is_directory(status)) {
       throw ConfigError("config file " + quoted(path_) + " (from --config) is a directory");
     }
-    std::ifstream in(path_);
-    if (!in) {
-      throw ConfigError("config file " + quoted(path_) + " (from --config) cannot be read: " +
-                        std::strerror(errno));
+    const auto size = std::filesystem::file_size(path_, ec);
+    if (!ec && size > kMaxConfigBytes) {
+      throw ConfigError("config file " + quoted(path_) + " is " + std::to_string(size) +
+                        " bytes; the limit is " + std::to_string(kMaxConfigBytes));
     }
+    std::optional<std::string> text;
     try {
-      auto root = json::parse(in, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
-      if (!root.is_object()) {
-        throw ConfigError("config file " + quoted(path_) +
-                          ": the top level must be a JSON object");
-      }
-      return root;
-    } catch (const json::parse_error& e) {
-      throw ConfigError("config file " + quoted(path_) + " is not valid JSON: " + e.what());
+      text = read_file_if_exists(path_);
+    } catch (const FileError& e) {
+      throw ConfigError("config file " + quoted(path_) + " (from --config) cannot be read: " +
+                        e.what());
     }
+    if (!text) {
+      throw ConfigError("config file " + quoted(path_) + " (from --config) does not exist");
+    }
+    json root;
+    try {
+      root = parse_json(*text, JsonLimits{kMaxConfigBytes, kMaxJsonDepth, /*comments=*/true});
+    } catch (const JsonError& e) {
+      throw ConfigError("config file " + quoted(path_) +
+                        (e.kind() == JsonError::Kind::syntax ? " is not valid JSON: "
+                                                             : " is refused: ") +
+                        e.what());
+    }
+    if (!root.is_object()) {
+      throw ConfigError("config file " + quoted(path_) + ": the top level must be a JSON object");
+    }
+    return root;
   }
 
   void apply(const json& root, Config& config) const {
@@ -503,6 +561,32 @@ class FileReader {
     return out;
   }
 
+  void bool_key(const json& object, const std::string& key, bool& out,
+                const std::string& prefix) const {
+    if (!object.contains(key)) return;
+    if (!object[key].is_boolean()) bad(prefix + key, object[key], "expected true or false");
+    out = object[key].get<bool>();
+  }
+
+  // "user" and "group": resolved to ids now, so a typo stops the start
+  // rather than every job.
+  void exec_identity(const json& spec, ExecCommand& command, const std::string& p) const {
+    std::optional<gid_t> primary_gid;
+    string_key(spec, "user", [&](const std::string& v) {
+      gid_t gid = 0;
+      resolve_user(v, command, gid);
+      primary_gid = gid;
+    }, p);
+    string_key(spec, "group", [&](const std::string& v) { resolve_group(v, command); }, p);
+    if (!command.gid) command.gid = primary_gid;
+    try {
+      check_exec_identity(command, ::geteuid(), ::getegid());
+    } catch (const std::invalid_argument& e) {
+      const std::string key = spec.contains("user") ? "user" : "group";
+      bad(p + key, spec[key], e.what());
+    }
+  }
+
   std::map<std::string, ExecCommand> exec_commands(const json& value) const {
     const std::string key = "queue.exec";
     if (!value.is_object()) {
@@ -528,10 +612,9 @@ class FileReader {
       if (spec.contains("args")) {
         command.args = string_list(spec["args"], p + "args", [](const std::string& v) { return v; });
       }
-      if (spec.contains("args_allowed")) {
-        if (!spec["args_allowed"].is_boolean()) bad(p + "args_allowed", spec["args_allowed"], "expected true or false");
-        command.args_allowed = spec["args_allowed"].get<bool>();
-      }
+      bool_key(spec, "args_allowed", command.args_allowed, p);
+      bool_key(spec, "options_allowed", command.options_allowed, p);
+      exec_identity(spec, command, p);
       int_key(spec, "timeout_ms", 10, 3600 * 1000,
               [&](std::int64_t v) { command.timeout = std::chrono::milliseconds(v); }, p);
       int_key(spec, "max_output_bytes", 0, 16 * 1024 * 1024,
@@ -626,6 +709,23 @@ void apply_environment(Config& config, const EnvLookup& env) {
 }
 
 }  // namespace
+
+void check_exec_identity(const ExecCommand& command, uid_t euid, gid_t egid) {
+  if (euid == 0) return;
+  const auto own = " (controld runs as uid " + std::to_string(euid) + ", gid " +
+                   std::to_string(egid) + ", not as root)";
+  if (command.uid && *command.uid != euid) {
+    invalid("only root can run a command as another user" + own +
+            "; run controld as root or drop \"user\"");
+  }
+  if (command.gid && *command.gid != egid) {
+    invalid("only root can run a command with another group" + own +
+            (command.group ? std::string("; run controld as root or drop \"group\"")
+                           : std::string("; the user's primary group is " +
+                                         std::to_string(*command.gid) +
+                                         ": set \"group\" to controld's own")));
+  }
+}
 
 EnvLookup process_environment() {
   return [](const std::string& name) -> std::optional<std::string> {

@@ -38,7 +38,7 @@ void write_file_atomically(const std::string& path, std::string_view content, mo
   std::string temp = dir + "/." + target.filename().string() + ".tmp.XXXXXX";
   std::vector<char> name(temp.begin(), temp.end());
   name.push_back('\0');
-  UniqueFd fd(::mkstemp(name.data()));
+  UniqueFd fd(::mkostemp(name.data(), O_CLOEXEC));  // no exec'd program inherits it
   if (!fd.valid()) fail("write", path, "create temporary file", errno);
   temp.assign(name.data());
   try {

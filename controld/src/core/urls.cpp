@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <stdexcept>
+#include <vector>
 
 #include "levqor/controld/core/text.h"
 
@@ -174,6 +175,107 @@ void check_database_url(std::string_view url) {
   if (scheme != "postgres" && scheme != "postgresql") {
     fail("scheme must be postgresql or postgres", kExample);
   }
+}
+
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string percent_decoded(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() &&
+        hex_value(text[i + 1]) >= 0 && hex_value(text[i + 2]) >= 0) {
+      out += static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2]));
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+// The password as written and, when different, as libpq reads it.
+void add_password(std::vector<std::string>& out, std::string_view written, std::string read) {
+  if (written.empty()) return;
+  out.emplace_back(written);
+  if (read != written) out.push_back(std::move(read));
+}
+
+void url_passwords(std::string_view url, std::vector<std::string>& out) {
+  const auto rest = url.substr(url.find("://") + 3);
+  const auto authority = rest.substr(0, rest.find_first_of("/?"));
+  const auto at = authority.rfind('@');
+  if (at != std::string_view::npos) {
+    const auto userinfo = authority.substr(0, at);
+    const auto colon = userinfo.find(':');
+    if (colon != std::string_view::npos) {
+      const auto written = userinfo.substr(colon + 1);
+      add_password(out, written, percent_decoded(written));
+    }
+  }
+  const auto query = url.find('?');
+  if (query == std::string_view::npos) return;
+  for (auto params = url.substr(query + 1); !params.empty();) {
+    const auto amp = params.find('&');
+    const auto param = params.substr(0, amp);
+    const auto eq = param.find('=');
+    if (eq != std::string_view::npos && percent_decoded(param.substr(0, eq)) == "password") {
+      const auto written = param.substr(eq + 1);
+      add_password(out, written, percent_decoded(written));
+    }
+    params = amp == std::string_view::npos ? std::string_view() : params.substr(amp + 1);
+  }
+}
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+// libpq's conninfo syntax: keyword = value pairs separated by whitespace; a
+// value is single-quoted or runs to the next whitespace, and a backslash
+// escapes the next character in both.
+void keyword_value_passwords(std::string_view text, std::vector<std::string>& out) {
+  std::size_t i = 0;
+  const auto skip_spaces = [&] {
+    while (i < text.size() && is_space(text[i])) ++i;
+  };
+  while (i < text.size()) {
+    skip_spaces();
+    const auto key_start = i;
+    while (i < text.size() && text[i] != '=' && !is_space(text[i])) ++i;
+    const auto keyword = text.substr(key_start, i - key_start);
+    skip_spaces();
+    if (i >= text.size() || text[i] != '=') return;  // not conninfo; libpq refuses it
+    ++i;
+    skip_spaces();
+    const bool quoted = i < text.size() && text[i] == '\'';
+    if (quoted) ++i;
+    const auto value_start = i;
+    std::string value;
+    while (i < text.size() && (quoted ? text[i] != '\'' : !is_space(text[i]))) {
+      if (text[i] == '\\' && i + 1 < text.size()) ++i;
+      value += text[i++];
+    }
+    const auto written = text.substr(value_start, i - value_start);
+    if (quoted && i < text.size()) ++i;  // the closing quote
+    if (keyword == "password") add_password(out, written, value);
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> database_url_passwords(std::string_view url) {
+  std::vector<std::string> out;
+  if (url.find("://") != std::string_view::npos) {
+    url_passwords(url, out);
+  } else {
+    keyword_value_passwords(url, out);
+  }
+  return out;
 }
 
 std::string redact_url_credentials(std::string_view text) {

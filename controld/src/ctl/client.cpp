@@ -7,9 +7,13 @@
 
 #include "levqor/controld/auth/token_store.h"
 #include "levqor/controld/core/files.h"
+#include "levqor/controld/core/json.h"
 
 namespace levqor::controld::ctl {
 namespace {
+
+// The largest answer is a DLQ listing of 10,000 jobs with their results.
+constexpr std::size_t kMaxAnswerBytes = 256 * 1024 * 1024;
 
 // httplib::Client's URL parser rejects IPv6 literals with hex digits, so
 // build the client from the parts already parsed.
@@ -103,7 +107,13 @@ ApiResult ApiClient::call(const std::string& method, const std::string& path,
   }
   result.status = res->status;
   result.body = res->body;
-  result.json = nlohmann::json::parse(res->body, nullptr, /*allow_exceptions=*/false);
+  std::string refused;
+  try {
+    result.json = parse_json(res->body, JsonLimits{kMaxAnswerBytes});
+  } catch (const JsonError& e) {
+    result.json = nlohmann::json(nlohmann::json::value_t::discarded);
+    if (e.kind() != JsonError::Kind::syntax) refused = e.what();
+  }
   if (res->status < 200 || res->status >= 300) {
     std::string detail;
     if (result.json.is_object() && result.json.contains("error")) {
@@ -111,7 +121,8 @@ ApiResult ApiClient::call(const std::string& method, const std::string& path,
     }
     result.error = where + ": HTTP " + std::to_string(res->status) + detail + hint_for(res->status);
   } else if (result.json.is_discarded()) {
-    result.error = where + ": the answer is not JSON";
+    result.error = where + (refused.empty() ? ": the answer is not JSON"
+                                            : ": the answer is refused: " + refused);
   }
   return result;
 }

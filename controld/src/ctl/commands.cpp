@@ -114,30 +114,52 @@ CommandResult run_flags_set(const ApiClient& client, const std::string& name,
   return CommandResult{kExitOk, json ? pretty(flags.json) : flags_table(flags.json), ""};
 }
 
-CommandResult run_rollback(const ApiClient& client, bool json) {
-  // What was on, for the message; the rollback itself does not depend on it.
+namespace {
+
+// "A on -> off, B shadow -> off": what differs between two answers of /ops/flags.
+std::string changes_between(const nlohmann::json& before, const nlohmann::json& after) {
+  std::string changed;
+  for (Flag flag : kAllFlags) {
+    const std::string name(flag_name(flag));
+    const auto was = state_of(before, name);
+    const auto now = state_of(after, name);
+    if (was != now) changed += (changed.empty() ? "" : ", ") + name + " " + was + " -> " + now;
+  }
+  return changed;
+}
+
+// Reads the flags (for the message; the change does not depend on it), makes
+// the change, and says what it did: "<done> (A on -> off)" and the table.
+template <typename Change>
+CommandResult change_flags(const ApiClient& client, bool json, const std::string& name,
+                           const std::string& done, const std::string& already,
+                           Change&& change) {
   const auto before = client.get("/ops/flags");
+  const ApiResult after = change();
+  if (after.error) return failure(name + " failed: " + *after.error);
+  if (json) return CommandResult{kExitOk, pretty(after.json), ""};
+  std::string out = done;
+  if (!before.error) {
+    const auto changed = changes_between(before.json, after.json);
+    out += changed.empty() ? " (" + already + ")" : " (" + changed + ")";
+  }
+  return CommandResult{kExitOk, out + "\n" + flags_table(after.json), ""};
+}
+
+}  // namespace
+
+CommandResult run_flags_reset(const ApiClient& client, bool json) {
+  return change_flags(client, json, "flags reset", "flags reset: the configured flags apply",
+                      "they already did", [&] {
+                        return client.post("/ops/flags/reset", nlohmann::json::object());
+                      });
+}
+
+CommandResult run_rollback(const ApiClient& client, bool json) {
   nlohmann::json all_off = nlohmann::json::object();
   for (Flag flag : kAllFlags) all_off[std::string(flag_name(flag))] = "off";
-  const auto after = client.put("/ops/flags", all_off);
-  if (after.error) return failure("rollback failed: " + *after.error);
-  if (json) return CommandResult{kExitOk, pretty(after.json), ""};
-
-  std::string changed;
-  if (!before.error) {
-    for (Flag flag : kAllFlags) {
-      const std::string name(flag_name(flag));
-      const auto was = state_of(before.json, name);
-      if (was != "off") changed += (changed.empty() ? "" : ", ") + name + " " + was + " -> off";
-    }
-  }
-  std::string out = "rollback: every flag is off";
-  if (before.error) {
-    out += "\n";
-  } else {
-    out += changed.empty() ? " (it already was)\n" : " (" + changed + ")\n";
-  }
-  return CommandResult{kExitOk, out + flags_table(after.json), ""};
+  return change_flags(client, json, "rollback", "rollback: every flag is off", "it already was",
+                      [&] { return client.put("/ops/flags", all_off); });
 }
 
 namespace {

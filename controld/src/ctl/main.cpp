@@ -5,7 +5,8 @@
 //     status                 health and flags in one readable screen
 //     flags get              the five runtime flags
 //     flags set NAME VALUE   set one flag (off, shadow, on)
-//     rollback               every flag off, one request, no nginx reload
+//     flags reset            back to the configured flags (a restart keeps the runtime ones)
+//     rollback               every flag off, one request, no nginx reload (persisted)
 //     dlq list [--limit N]   dead-lettered jobs
 //     dlq retry ID...|--all  put dead jobs back in the queue
 //     jobs get ID            one job's state
@@ -77,7 +78,7 @@ int main(int argc, char** argv) {
   auto* health = cli.add_subcommand(
       "health", "GET /healthz and print the JSON; exit 0 if healthy, 1 otherwise");
   auto* status = cli.add_subcommand("status", "health and runtime flags in one screen");
-  auto* flags = cli.add_subcommand("flags", "read or change the runtime flags");
+  auto* flags = cli.add_subcommand("flags", "read, change or reset the runtime flags");
   flags->require_subcommand(1);
   auto* flags_get = flags->add_subcommand("get", "print the five flags");
   auto* flags_set = flags->add_subcommand("set", "set one flag: flags set NAME off|shadow|on");
@@ -88,8 +89,14 @@ int main(int argc, char** argv) {
                                            "NEW_QUEUE_ENABLED")
       ->required();
   flags_set->add_option("VALUE", flag_value, "off, shadow or on")->required();
+  auto* flags_reset = flags->add_subcommand(
+      "reset",
+      "apply the configured flags (config file and environment); runtime changes survive a "
+      "restart of controld until this is run");
   auto* rollback = cli.add_subcommand(
-      "rollback", "turn every flag off at once (the emergency rollback; no nginx reload)");
+      "rollback",
+      "turn every flag off at once (the emergency rollback; no nginx reload; persisted, so a "
+      "restart of controld keeps it)");
 
   auto* dlq = cli.add_subcommand("dlq", "the dead-letter queue");
   dlq->require_subcommand(1);
@@ -140,6 +147,7 @@ int main(int argc, char** argv) {
   if (status->parsed()) return emit(ctl::run_status(client, json));
   if (flags_get->parsed()) return emit(ctl::run_flags_get(client, json));
   if (flags_set->parsed()) return emit(ctl::run_flags_set(client, flag_name, flag_value, json));
+  if (flags_reset->parsed()) return emit(ctl::run_flags_reset(client, json));
   if (rollback->parsed()) return emit(ctl::run_rollback(client, json));
   if (dlq_list->parsed()) return emit(ctl::run_dlq_list(client, dlq_limit, json));
   if (dlq_retry->parsed()) return emit(ctl::run_dlq_retry(client, retry_ids, retry_all, json));

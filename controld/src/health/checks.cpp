@@ -1,5 +1,6 @@
 #include "levqor/controld/health/checks.h"
 
+#include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <libpq-fe.h>
 
@@ -42,6 +43,7 @@ CheckResult check_redis(const std::optional<std::string>& url, std::chrono::mill
       redisConnectWithTimeout(parsed.host.c_str(), parsed.port, tv));
   if (!c) return {"down", "cannot allocate a redis context"};
   if (c->err) return {"down", c->errstr};
+  ::fcntl(c->fd, F_SETFD, FD_CLOEXEC);  // hiredis 0.14 cannot; exec jobs close it anyway
   redisSetTimeout(c.get(), tv);
   if (!parsed.password.empty()) {
     Reply auth = parsed.username.empty()

@@ -1,6 +1,7 @@
 #include "levqor/controld/net/http_client.h"
 
 #include <curl/curl.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cctype>
@@ -53,6 +54,13 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
   return n;
 }
 
+// Sockets close-on-exec from the start, so no exec'd program (an exec job)
+// can inherit a connection of controld's (exec_runner also closes every
+// descriptor above 2 in the child; this covers any other exec).
+curl_socket_t open_cloexec_socket(void*, curlsocktype, curl_sockaddr* address) {
+  return ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+}
+
 void setup(Transfer& t, const HttpRequest& request) {
   t.request = &request;
   t.response.error = "the transfer did not complete";
@@ -61,6 +69,7 @@ void setup(Transfer& t, const HttpRequest& request) {
   CURL* e = t.easy.get();
   curl_easy_setopt(e, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_cloexec_socket);
   curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");

@@ -1,8 +1,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "levqor/controld/core/job_url.h"
 #include "levqor/controld/core/text.h"
-#include "levqor/controld/core/urls.h"
 #include "levqor/controld/net/http_client.h"
 #include "levqor/controld/queue/exec_runner.h"
 #include "levqor/controld/queue/executor.h"
@@ -15,6 +15,13 @@ using std::chrono::milliseconds;
 
 [[noreturn]] void reject(const std::string& code, const std::string& message) {
   throw InvalidJob(code, message);
+}
+
+// A job's string for a message: JSON-quoted, at most about 64 bytes.
+std::string quoted(const std::string& text) {
+  auto out = json(text.size() > 64 ? text.substr(0, 60) + "..." : text)
+                 .dump(-1, ' ', false, json::error_handler_t::replace);
+  return out;
 }
 
 void check_keys(const json& payload, std::initializer_list<const char*> known,
@@ -64,27 +71,30 @@ class HttpExecutor final : public Executor {
       : default_timeout_(default_timeout), max_timeout_(max_timeout) {
     for (auto& prefix : allow) {
       try {
-        allow_.push_back(normalize_url(prefix));
+        allow_.push_back(normalize_job_url_prefix(prefix));
       } catch (const std::invalid_argument&) {
-        // A prefix with dot segments can never match a normalised URL.
+        // The config refuses such a prefix; one built by hand allows nothing.
       }
     }
   }
 
-  void validate(const json& payload) const override {
+  void validate(const json& payload) const override { checked_url(payload); }
+
+  // The payload checked; its URL normalised, as it is called.
+  JobUrl checked_url(const json& payload) const {
     check_keys(payload, {"url", "body", "headers", "timeout_ms"}, "http");
     if (!payload.contains("url") || !payload["url"].is_string()) {
       reject("invalid_job", "payload.url is required: the http(s) URL to POST to");
     }
     const auto url = payload["url"].get<std::string>();
-    std::string normalized;
+    JobUrl normalized;
     try {
-      normalized = normalize_url(url);
+      normalized = normalize_job_url(url);
     } catch (const std::invalid_argument& e) {
       reject("invalid_url", "payload.url is not a usable URL: " + std::string(e.what()));
     }
     if (!std::any_of(allow_.begin(), allow_.end(),
-                     [&](const std::string& p) { return normalized.rfind(p, 0) == 0; })) {
+                     [&](const JobUrl& p) { return job_url_allowed(normalized, p); })) {
       reject("url_not_allowed",
              "payload.url " + url + " matches no http_job_allow prefix" +
                  (allow_.empty() ? " (none is configured: set http_job_allow or "
@@ -122,10 +132,11 @@ class HttpExecutor final : public Executor {
                                   std::to_string(max_timeout_.count()));
       }
     }
+    return normalized;
   }
 
   milliseconds max_duration(const Delivery& job) const override {
-    const auto payload = json::parse(job.payload, nullptr, false);
+    const auto payload = parse_stored_json(job.payload);
     if (payload.is_object() && payload.contains("timeout_ms") &&
         payload["timeout_ms"].is_number_integer()) {
       return milliseconds(payload["timeout_ms"].get<std::int64_t>());
@@ -140,17 +151,16 @@ class HttpExecutor final : public Executor {
     std::vector<net::HttpRequest> requests;
     std::vector<std::size_t> index;
     for (std::size_t i = 0; i < jobs.size(); ++i) {
-      const auto payload = json::parse(jobs[i]->payload, nullptr, false);
+      const auto payload = parse_stored_json(jobs[i]->payload);
       if (!payload.is_object() || !payload.contains("url") || !payload["url"].is_string()) {
         results[i] = failed(ExecutionResult::Kind::permanent, "the stored payload has no url");
         continue;
       }
       net::HttpRequest req;
       req.method = "POST";
-      req.url = payload["url"].get<std::string>();
       // The allow-list may have changed (SIGHUP) since the job was accepted.
       try {
-        validate(payload);
+        req.url = checked_url(payload).to_string();
       } catch (const InvalidJob& e) {
         results[i] = failed(ExecutionResult::Kind::permanent, e.what());
         continue;
@@ -206,7 +216,7 @@ class HttpExecutor final : public Executor {
                   result);
   }
 
-  std::vector<std::string> allow_;
+  std::vector<JobUrl> allow_;
   milliseconds default_timeout_;
   milliseconds max_timeout_;
 };
@@ -238,16 +248,24 @@ class ExecExecutor final : public Executor {
     if (!args.empty() && !found->second.args_allowed) {
       reject("invalid_job", "command \"" + name + "\" takes no arguments from jobs");
     }
-    for (const auto& arg : args) {
+    for (std::size_t i = 0; i < args.size(); ++i) {
+      const auto& arg = args[i];
       if (!arg.is_string() || arg.get<std::string>().size() > 4096 ||
           arg.get<std::string>().find('\0') != std::string::npos) {
         reject("invalid_job", "payload.args: each argument is a string of at most 4096 bytes");
+      }
+      // "-exec", "--config=...": an option of the program, not an operand.
+      if (!found->second.options_allowed && arg.get_ref<const std::string&>().rfind('-', 0) == 0) {
+        reject("invalid_job", "payload.args[" + std::to_string(i) + "] " +
+                                  quoted(arg.get<std::string>()) + " starts with '-': command \"" +
+                                  name + "\" takes no options from jobs (queue.exec." + name +
+                                  ".options_allowed is false)");
       }
     }
   }
 
   milliseconds max_duration(const Delivery& job) const override {
-    const auto payload = json::parse(job.payload, nullptr, false);
+    const auto payload = parse_stored_json(job.payload);
     if (payload.is_object() && payload.contains("command") && payload["command"].is_string()) {
       auto found = commands_.find(payload["command"].get<std::string>());
       if (found != commands_.end()) return found->second.timeout;
@@ -256,7 +274,7 @@ class ExecExecutor final : public Executor {
   }
 
   ExecutionResult run_one(const Delivery& job) const override {
-    const auto payload = json::parse(job.payload, nullptr, false);
+    const auto payload = parse_stored_json(job.payload);
     try {
       validate(payload);
     } catch (const InvalidJob& e) {
@@ -275,6 +293,8 @@ class ExecExecutor final : public Executor {
     spec.env.emplace_back("LEVQOR_JOB_ATTEMPT", std::to_string(job.attempt));
     spec.timeout = command.timeout;
     spec.max_output_bytes = command.max_output_bytes;
+    spec.uid = command.uid;
+    spec.gid = command.gid;
     const auto run = run_command(spec);
     if (!run.started) return failed(ExecutionResult::Kind::permanent, run.error);
     json::object_t result{{"exit_code", run.exit_code},
@@ -340,37 +360,6 @@ std::shared_ptr<const Executor> make_http_executor(std::vector<std::string> allo
 
 std::shared_ptr<const Executor> make_exec_executor(std::map<std::string, ExecCommand> commands) {
   return std::make_shared<ExecExecutor>(std::move(commands));
-}
-
-std::string normalize_url(const std::string& url) {
-  const auto parsed = parse_http_url(url);
-  const auto lower_path = to_lower(parsed.path);
-  const auto path_only = lower_path.substr(0, lower_path.find('?'));
-  if (path_only.find("%2e") != std::string::npos || path_only.find("/./") != std::string::npos ||
-      path_only.find("/../") != std::string::npos ||
-      (path_only.size() >= 3 && path_only.compare(path_only.size() - 3, 3, "/..") == 0) ||
-      (path_only.size() >= 2 && path_only.compare(path_only.size() - 2, 2, "/.") == 0) ||
-      path_only.find('\\') != std::string::npos) {
-    throw std::invalid_argument("dot segments (/./, /../, %2e) or backslashes in the path");
-  }
-  return parsed.scheme + "://" + to_lower(parsed.host) + ":" + std::to_string(parsed.port) +
-         parsed.path;
-}
-
-bool url_allowed(const std::string& url, const std::vector<std::string>& prefixes) {
-  std::string normalized;
-  try {
-    normalized = normalize_url(url);
-  } catch (const std::invalid_argument&) {
-    return false;
-  }
-  for (const auto& prefix : prefixes) {
-    try {
-      if (normalized.rfind(normalize_url(prefix), 0) == 0) return true;
-    } catch (const std::invalid_argument&) {
-    }
-  }
-  return false;
 }
 
 }  // namespace levqor::controld::queue

@@ -4,7 +4,24 @@
 #include <ctime>
 #include <random>
 
+#include "levqor/controld/core/json.h"
+
 namespace levqor::controld::queue {
+namespace {
+
+// Payloads are at most 16 MiB (queue.max_payload_bytes) when accepted; a
+// result holds at most 2 x 16 MiB of command output, escaped.
+constexpr std::size_t kMaxStoredJsonBytes = 256 * 1024 * 1024;
+
+}  // namespace
+
+nlohmann::json parse_stored_json(std::string_view text) {
+  try {
+    return parse_json(text, JsonLimits{kMaxStoredJsonBytes});
+  } catch (const JsonError&) {
+    return nullptr;
+  }
+}
 
 std::string_view to_string(JobState state) {
   switch (state) {
@@ -78,8 +95,11 @@ nlohmann::ordered_json to_json(const JobRecord& job, int max_attempts) {
   if (job.finished_at > 0) out["finished_at"] = rfc3339(job.finished_at);
   out["last_error"] = job.last_error.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(job.last_error);
   if (!job.result.empty()) {
-    out["result"] = nlohmann::ordered_json::parse(job.result, nullptr, false);
-    if (out["result"].is_discarded()) out["result"] = job.result;
+    try {
+      out["result"] = parse_ordered_json(job.result, JsonLimits{kMaxStoredJsonBytes});
+    } catch (const JsonError&) {
+      out["result"] = job.result;  // shown as the text it is
+    }
   }
   if (job.spooled) out["spooled"] = true;
   return out;

@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <cstdio>
 
+#include "levqor/controld/core/json.h"
+
 namespace levqor::controld::queue {
 namespace {
 
@@ -27,7 +29,16 @@ std::string fnv1a_hex(const std::vector<NewJob>& jobs) {
   return out;
 }
 
-NewJob parse_job(const json& item, const std::string& where, const ExecutorRegistry& executors,
+[[noreturn]] void payload_too_large(const std::string& prefix, const std::string& size,
+                                    const JobLimits& limits) {
+  throw InvalidJob("payload_too_large", prefix + "the payload is " + size +
+                                            " bytes; the limit is " +
+                                            std::to_string(limits.max_payload_bytes) +
+                                            " (queue.max_payload_bytes)");
+}
+
+// `item` is taken apart: its payload is moved out, never copied.
+NewJob parse_job(json& item, const std::string& where, const ExecutorRegistry& executors,
                  const JobLimits& limits, UnixMs now) {
   const auto prefix = where.empty() ? "" : where + ": ";
   if (!item.is_object()) throw InvalidJob("invalid_job", prefix + "a job is a JSON object");
@@ -49,16 +60,19 @@ NewJob parse_job(const json& item, const std::string& where, const ExecutorRegis
     throw InvalidJob("unknown_job_type",
                      prefix + "unknown job type \"" + job.type + "\"; known types: " + list);
   }
-  const json payload = item.contains("payload") ? item["payload"] : json::object();
+  const auto found = item.find("payload");
+  const json payload = found != item.end() ? std::move(*found) : json::object();
   if (!payload.is_object()) {
     throw InvalidJob("invalid_job", prefix + "\"payload\" must be a JSON object");
   }
+  // A payload that is surely too large is refused before its text is built.
+  const auto at_least = json_dump_size_at_least(payload);
+  if (at_least > limits.max_payload_bytes) {
+    payload_too_large(prefix, "at least " + std::to_string(at_least), limits);
+  }
   job.payload = payload.dump(-1, ' ', false, json::error_handler_t::replace);
   if (job.payload.size() > limits.max_payload_bytes) {
-    throw InvalidJob("payload_too_large",
-                     prefix + "the payload is " + std::to_string(job.payload.size()) +
-                         " bytes; the limit is " + std::to_string(limits.max_payload_bytes) +
-                         " (queue.max_payload_bytes)");
+    payload_too_large(prefix, std::to_string(job.payload.size()), limits);
   }
   try {
     executor->validate(payload);
@@ -73,8 +87,14 @@ NewJob parse_job(const json& item, const std::string& where, const ExecutorRegis
 
 JobRequest parse_job_request(std::string_view body, const ExecutorRegistry& executors,
                              const JobLimits& limits, UnixMs now) {
-  const json root = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (root.is_discarded()) throw InvalidJob("invalid_json", "the body is not valid JSON");
+  json root;
+  try {
+    root = parse_json(body, JsonLimits{limits.max_request_bytes});
+  } catch (const JsonError& e) {
+    throw InvalidJob("invalid_json", e.kind() == JsonError::Kind::syntax
+                                         ? std::string("the body is not valid JSON")
+                                         : std::string("the body is refused: ") + e.what());
+  }
   if (!root.is_object()) {
     throw InvalidJob("invalid_json",
                      "the body must be a JSON object: {\"type\":...,\"payload\":{...}} or "
@@ -85,7 +105,7 @@ JobRequest parse_job_request(std::string_view body, const ExecutorRegistry& exec
     if (root.size() != 1) {
       throw InvalidJob("invalid_job", "a batch has only \"jobs\": {\"jobs\":[...]}");
     }
-    const auto& list = root["jobs"];
+    auto& list = root["jobs"];
     if (!list.is_array() || list.empty()) {
       throw InvalidJob("invalid_job", "\"jobs\" must be a non-empty list of jobs");
     }

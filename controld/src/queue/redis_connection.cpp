@@ -1,5 +1,7 @@
 #include "levqor/controld/queue/redis_connection.h"
 
+#include <fcntl.h>
+
 #include <hiredis/hiredis.h>
 #include <openssl/sha.h>
 
@@ -54,6 +56,8 @@ void RedisConnection::ensure_connected() {
   ctx_ = redisConnectWithTimeout(url_.host.c_str(), url_.port, to_timeval(connect_timeout_));
   if (ctx_ == nullptr) throw BackendError("redis: cannot allocate a context");
   if (ctx_->err != 0) fail("connect");
+  // hiredis 0.14 has no close-on-exec option; exec jobs close it anyway.
+  ::fcntl(ctx_->fd, F_SETFD, FD_CLOEXEC);
   redisSetTimeout(ctx_, to_timeval(command_timeout_));
   if (!url_.password.empty()) {
     auto auth = url_.username.empty() ? command({"AUTH", url_.password})

@@ -3,12 +3,16 @@
 #include <cstdlib>
 
 #include "levqor/controld/api/errors.h"
+#include "levqor/controld/core/json.h"
 
 namespace levqor::controld::queue {
 namespace {
 
 using nlohmann::json;
 using nlohmann::ordered_json;
+
+// 10,000 job ids (the most one retry takes) are about 350 KB.
+constexpr std::size_t kMaxDlqRetryBytes = 1024 * 1024;
 
 void unavailable(httplib::Response& res, tracking::ErrorTracker& errors, const std::string& what,
                  const std::exception& e) {
@@ -94,9 +98,18 @@ void post_jobs(const httplib::Request& req, httplib::Response& res, QueueService
 
 void post_dlq_retry(const httplib::Request& req, httplib::Response& res, auth::Role role,
                     QueueService& queue, tracking::ErrorTracker& errors, const Logger& log) {
-  const auto body = json::parse(req.body, nullptr, false);
   const char* shape = "expected {\"ids\":[\"<job id>\",...]} or {\"all\":true}";
-  if (body.is_discarded() || !body.is_object()) {
+  json body;
+  try {
+    body = parse_json(req.body, JsonLimits{kMaxDlqRetryBytes});
+  } catch (const JsonError& e) {
+    if (e.kind() != JsonError::Kind::syntax) {
+      api::set_error(res, 400, "invalid_json",
+                     std::string("the body is refused: ") + e.what() + "; " + shape);
+      return;
+    }
+  }
+  if (!body.is_object()) {
     api::set_error(res, 400, "invalid_json", std::string("the body is not a JSON object; ") + shape);
     return;
   }

@@ -1,12 +1,43 @@
 #include "levqor/controld/queue/sqlite_db.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+
+#include "levqor/controld/core/unique_fd.h"
 #include "levqor/controld/queue/backend.h"
 
 namespace levqor::controld::queue {
 
+namespace {
+
+// The databases hold job payloads (which may carry credentials for their
+// targets): owner only, whatever the umask. The file is created 0600 before
+// SQLite opens it; SQLite gives its -wal, -shm and -journal files the mode of
+// the database file. Files an older controld left to the umask are fixed.
+void restrict_to_owner(const std::string& path) {
+  if (path.empty() || path == ":memory:") return;
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd.valid()) return;  // SQLite's open says why
+  struct stat st {};
+  if (::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 07777) != 0600) {
+    if (::fchmod(fd.get(), 0600) != 0) {
+      throw BackendError("cannot make " + path + " private (chmod 600): " + std::strerror(errno));
+    }
+  }
+  for (const char* suffix : {"-wal", "-shm", "-journal"}) {
+    ::chmod((path + suffix).c_str(), 0600);  // only when it exists
+  }
+}
+
+}  // namespace
+
 SqliteDb::SqliteDb(const std::string& path) : path_(path) {
+  restrict_to_owner(path);
   const int rc = sqlite3_open_v2(path.c_str(), &db_,
                                  SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                                      SQLITE_OPEN_NOMUTEX,

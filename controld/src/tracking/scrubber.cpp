@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
+#include <utility>
 
 #include "levqor/controld/core/text.h"
 #include "levqor/controld/core/urls.h"
@@ -20,7 +22,74 @@ void replace_all(std::string& text, std::string_view needle, std::string_view wi
   }
 }
 
-bool word_char(char c) { return c > 0x20 && c < 0x7f && c != '"' && c != '\''; }
+bool printable(char c) { return c > 0x20 && c < 0x7f; }
+// Where a token may start or end inside a run of printable characters: a
+// quote, or what usually surrounds a value (x=..., (...), [...], a, b).
+bool cut(char c) { return std::string_view("\"'=:,;()[]{}<>").find(c) != std::string_view::npos; }
+
+// A token may contain any printable ASCII but space, quotes and these
+// delimiters included, and a message may quote it: within a run of printable
+// characters, every stretch that starts at the run's start or just after a
+// cut character and ends at the run's end or just before one is a candidate.
+// Bounded: the first kMaxCuts cut characters of a run are used.
+constexpr std::size_t kMaxCuts = 16;
+constexpr std::size_t kMinTokenLength = 16;
+constexpr std::size_t kMaxTokenLength = 4096;
+
+// [start, end) of a stretch of `run` that is a token, if any.
+template <typename IsToken>
+std::optional<std::pair<std::size_t, std::size_t>> token_in(std::string_view run,
+                                                            const IsToken& is_token) {
+  std::vector<std::size_t> starts{0};
+  std::vector<std::size_t> ends{run.size()};
+  for (std::size_t i = 0; i < run.size() && starts.size() <= kMaxCuts; ++i) {
+    if (!cut(run[i])) continue;
+    starts.push_back(i + 1);
+    ends.push_back(i);
+  }
+  for (const auto start : starts) {
+    for (const auto end : ends) {
+      if (end <= start || end - start < kMinTokenLength || end - start > kMaxTokenLength) continue;
+      if (is_token(run.substr(start, end - start))) return std::make_pair(start, end);
+    }
+  }
+  return std::nullopt;
+}
+
+// "password=secret", "password = 'se cret'" (libpq), "?password=x&" (URLs):
+// the value, quoted or up to the next space or '&', whatever the keyword's case.
+void redact_password_values(std::string& text) {
+  constexpr std::string_view kKey = "password";
+  std::string out;
+  std::size_t copied = 0;
+  std::size_t from = 0;
+  const auto lower = to_lower(text);
+  for (auto pos = lower.find(kKey); pos != std::string::npos; pos = lower.find(kKey, from)) {
+    from = pos + kKey.size();
+    auto i = from;
+    while (i < text.size() && text[i] == ' ') ++i;
+    if (i >= text.size() || text[i] != '=') continue;
+    ++i;
+    while (i < text.size() && text[i] == ' ') ++i;
+    auto end = i;
+    if (end < text.size() && text[end] == '\'') {
+      for (++end; end < text.size() && text[end] != '\''; ++end) {
+        if (text[end] == '\\') ++end;
+      }
+      end = std::min(end + 1, text.size());  // with the closing quote
+    } else {
+      while (end < text.size() && printable(text[end]) && text[end] != '&') ++end;
+    }
+    if (end == i) continue;
+    out.append(text, copied, i - copied);
+    out += kFiltered;
+    copied = end;
+    from = end;
+  }
+  if (copied == 0) return;
+  out.append(text, copied, std::string::npos);
+  text = std::move(out);
+}
 
 }  // namespace
 
@@ -47,29 +116,32 @@ std::string Scrubber::scrub(std::string_view text) const {
   std::string out(text);
   for (const auto& secret : secrets_) replace_all(out, secret, kFiltered);
 
-  // Bearer credentials, whatever they are.
-  for (auto pos = to_lower(out).find("bearer "); pos != std::string::npos;
-       pos = to_lower(out).find("bearer ", pos + 7 + kFiltered.size())) {
-    auto end = pos + 7;
-    while (end < out.size() && word_char(out[end])) ++end;
-    out.replace(pos + 7, end - (pos + 7), kFiltered);
-  }
-
-  out = redact_url_credentials(out);
-
-  // Any word that is a configured token.
+  // Any configured token first: it may contain quotes, which the word
+  // rules below would split.
   if (is_token_) {
     for (std::size_t start = 0; start < out.size();) {
-      while (start < out.size() && !word_char(out[start])) ++start;
+      while (start < out.size() && !printable(out[start])) ++start;
       auto end = start;
-      while (end < out.size() && word_char(out[end])) ++end;
-      if (end - start >= 16 && is_token_(std::string_view(out).substr(start, end - start))) {
-        out.replace(start, end - start, kFiltered);
-        end = start + kFiltered.size();
+      while (end < out.size() && printable(out[end])) ++end;
+      const auto run = std::string_view(out).substr(start, end - start);
+      if (const auto found = token_in(run, is_token_)) {
+        out.replace(start + found->first, found->second - found->first, kFiltered);
+        continue;  // the same run again: it may hold another
       }
       start = end;
     }
   }
+
+  // Bearer credentials, whatever they are: up to the next space, quotes too.
+  for (auto pos = to_lower(out).find("bearer "); pos != std::string::npos;
+       pos = to_lower(out).find("bearer ", pos + 7 + kFiltered.size())) {
+    auto end = pos + 7;
+    while (end < out.size() && printable(out[end])) ++end;
+    if (end > pos + 7) out.replace(pos + 7, end - (pos + 7), kFiltered);
+  }
+
+  out = redact_url_credentials(out);
+  redact_password_values(out);
   return out;
 }
 

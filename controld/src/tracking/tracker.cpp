@@ -47,15 +47,9 @@ ErrorTracker::Settings ErrorTracker::settings_from(const Config& config) {
     if (!redis.password.empty()) out.secrets.push_back(redis.password);
   }
   if (config.database_url) {
-    // postgresql://user:password@host/db: the password between ':' and '@'.
-    const auto& url = *config.database_url;
-    const auto scheme = url.find("://");
-    const auto at = url.rfind('@');
-    if (scheme != std::string::npos && at != std::string::npos && at > scheme) {
-      const auto colon = url.find(':', scheme + 3);
-      if (colon != std::string::npos && colon < at) {
-        out.secrets.push_back(url.substr(colon + 1, at - colon - 1));
-      }
+    // URL (user:password@, ?password=) or libpq key=value (password=...).
+    for (auto& password : database_url_passwords(*config.database_url)) {
+      out.secrets.push_back(std::move(password));
     }
   }
   return out;

@@ -48,7 +48,8 @@ class App {
   // timeout, latency window, redis/postgres URLs and error tracking change
   // at once; listen, data_dir, flags_file and the http limits need a restart
   // and are logged as such; the flags keep their runtime state (PUT
-  // /ops/flags owns it), even if the config's flags changed.
+  // /ops/flags owns it), even if the config's flags changed: the new
+  // configured flags are what POST /ops/flags/reset applies.
   void reload(const Config& next);
   // SIGHUP with a configuration that does not load: reported, counted, and
   // everything keeps running as it was.

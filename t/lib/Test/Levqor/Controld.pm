@@ -68,10 +68,13 @@ sub producer_token { $_[0]{producer_token} }
 sub proc           { $_[0]{proc} }
 sub log_text       { slurp($_[0]->log_file) // '' }
 
+# Token files are created 0600 (controld refuses any other mode).
 sub write_token {
     my ($self, $role, $token) = @_;
     $self->{"${role}_token"} = $token;
+    my $umask = umask 077;
     spew($self->token_file($role), "$token\n");
+    umask $umask;
     chmod 0600, $self->token_file($role);
 }
 

@@ -35,7 +35,7 @@ struct RoleStatus {
   Role role;
   std::string file;  // "" when not configured
   std::size_t tokens = 0;  // 0: the role is disabled
-  std::string note;  // "not configured", "file does not exist", "loaded", warnings
+  std::string note;  // "not configured", "file does not exist", "loaded"
 };
 
 // The bearer tokens of both roles, held only as SHA-256 digests.
@@ -44,7 +44,8 @@ struct RoleStatus {
 // ignored), so a rotation can keep the old token valid next to the new one
 // until every client has switched. Tokens are 16 to 4096 printable ASCII
 // characters without spaces. A configured file that does not exist disables
-// its role (logged); any other problem is a TokenFileError.
+// its role (logged); any other problem is a TokenFileError, among them a
+// file readable or writable by group or others (chmod 600 it).
 //
 // authenticate() hashes the presented token and compares it with every
 // stored digest using CRYPTO_memcmp over equal-length digests, without

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -78,15 +80,32 @@ struct ExecCommand {
   std::string path;                   // absolute path of the program
   std::vector<std::string> args;      // fixed arguments, always first
   bool args_allowed = false;          // may a job append its own arguments?
+  // May those arguments start with '-'? Off, a job's "-exec" or "--config=..."
+  // is refused: they would be options of the command, not operands.
+  bool options_allowed = false;
   std::chrono::milliseconds timeout{10000};  // then SIGKILL to its process group
   std::vector<std::pair<std::string, std::string>> env;  // the whole environment
   std::size_t max_output_bytes = 64 * 1024;  // stdout and stderr, each, kept
+  // Who the command runs as ("user"/"group"), resolved when the config is
+  // loaded. Unset: controld's own identity. Switching needs controld to run
+  // as root; otherwise only controld's own user/group are accepted.
+  std::optional<std::string> user;
+  std::optional<std::string> group;
+  std::optional<uid_t> uid;
+  std::optional<gid_t> gid;  // the group's, or the user's primary group
 
   friend bool operator==(const ExecCommand& a, const ExecCommand& b) {
     return a.path == b.path && a.args == b.args && a.args_allowed == b.args_allowed &&
-           a.timeout == b.timeout && a.env == b.env && a.max_output_bytes == b.max_output_bytes;
+           a.options_allowed == b.options_allowed && a.timeout == b.timeout && a.env == b.env &&
+           a.max_output_bytes == b.max_output_bytes && a.user == b.user && a.group == b.group &&
+           a.uid == b.uid && a.gid == b.gid;
   }
 };
+
+// May a controld running as euid/egid run `command` as its user and group?
+// Root may switch to any; anyone else only "switches" to itself. Throws
+// std::invalid_argument saying why not.
+void check_exec_identity(const ExecCommand& command, uid_t euid, gid_t egid);
 
 // The job queue (docs/controld.md, "Job queue").
 struct QueueSettings {

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace levqor::controld {
 
@@ -52,6 +53,13 @@ RedisUrl parse_redis_url(std::string_view url);
 // postgres:// or postgresql:// URL, or a libpq key=value string; only the
 // shape is checked (libpq parses it when the check connects).
 void check_database_url(std::string_view url);
+
+// The password(s) a DATABASE_URL carries, for the error scrubber: from a
+// URL, the user:password@ part and a ?password= parameter (as written and
+// percent-decoded); from a libpq key=value string, the value of `password`
+// (unquoted, or in single quotes with \' and \\ escapes; as written and
+// unescaped). Empty when there is none. Never throws.
+std::vector<std::string> database_url_passwords(std::string_view url);
 
 // The text with the user:password@ of every URL in it replaced by "***@".
 std::string redact_url_credentials(std::string_view text);

@@ -30,8 +30,13 @@ CommandResult run_flags_get(const ApiClient& client, bool json);
 CommandResult run_flags_set(const ApiClient& client, const std::string& name,
                             const std::string& value, bool json);
 
+// `flags reset`: POST /ops/flags/reset, back to the configured flags (config
+// file and environment); prints the new set and what it changed.
+CommandResult run_flags_reset(const ApiClient& client, bool json);
+
 // `rollback`: every flag off in one PUT; prints the new set and what it
-// changed (when the previous set could be read first).
+// changed (when the previous set could be read first). Like every change it
+// is persisted: a restart of controld keeps the flags off.
 CommandResult run_rollback(const ApiClient& client, bool json);
 
 // `dlq list [--limit N]`: dead-lettered jobs, newest first.

@@ -51,38 +51,68 @@ struct ApplyResult {
   std::vector<FlagChange> changes;  // what differs from before
 };
 
-// The runtime flags and the file nginx reads them from (levqor_flags_file).
+// The runtime flags, the file nginx reads them from (levqor_flags_file) and
+// the state file that makes them survive restarts and crashes
+// (<data_dir>/flags.state, same format, never read by nginx).
 //
-// The file is always the whole set, replaced atomically (temporary file in
-// the same directory, fsync, rename; mode 0644), and written before the new
-// state is visible through current(): if the write fails, nothing changes
-// and the caller gets the FileError. Every apply() is logged as an audit
-// line: {"msg":"flags changed","audit":true,"role":...,"remote":...,
-// "changes":{"RATELIMIT_ENABLED":"off -> shadow"}}.
+// The configured flags (config file and environment) apply on the first
+// start only, and through reset(). From then on the state file is the truth:
+// every apply() writes it, then the flags file, so whatever nginx has seen
+// was persisted first, and a controld killed between the two writes
+// restores the newer set at its next start. Both files are always the whole
+// set, replaced atomically (temporary file in the same directory, fsync,
+// rename, directory fsync); the flags file gets mode 0644 (nginx's workers
+// read it), the state file 0600. A new state is visible through current()
+// only once both are written: if a write fails, nothing changes (the state
+// file is put back) and the caller gets the FileError. Every apply() and
+// reset() is logged as an audit line: {"msg":"flags changed","audit":true,
+// "role":...,"remote":...,"changes":{"RATELIMIT_ENABLED":"off -> shadow"}}.
 //
-// Thread-safety: every member may be called concurrently; apply() calls are
-// serialised, so the file always holds the last applied set.
+// Thread-safety: every member may be called concurrently; apply() and
+// reset() calls are serialised, so both files always hold the last applied
+// set.
 class FlagStore {
  public:
-  FlagStore(std::string path, FlagSet initial, const Logger& log, metrics::Registry& registry);
+  FlagStore(std::string flags_path, std::string state_path, FlagSet configured, const Logger& log,
+            metrics::Registry& registry);
 
-  // Writes the starting set, so nginx sees controld's view from the start;
-  // does nothing once apply() has run (a PUT that raced the start wins).
-  // Throws FileError.
+  // At start: takes the persisted set from the state file if there is one
+  // (a warning names every flag whose configured value differs), else the
+  // configured set, then writes both files so that nginx sees controld's
+  // view from the start. Does nothing once apply() has run (a PUT that raced
+  // the start wins). Throws FileError, also for a state file that cannot be
+  // read or parsed (fix or remove it: it is never silently replaced by the
+  // configured flags).
   void write_initial();
 
   FlagSet current() const;
+  FlagSet configured() const;
   const std::string& path() const { return path_; }
+  const std::string& state_path() const { return state_path_; }
 
-  // Applies an update (all of it or nothing). Throws FileError.
+  // SIGHUP: the configured flags reset() applies from now on; the runtime
+  // flags do not change.
+  void set_configured(FlagSet configured);
+
+  // Applies an update (all of it or nothing) and persists it. Throws FileError.
   ApplyResult apply(const FlagUpdate& update, const Actor& actor);
 
+  // Applies and persists the configured flags (POST /ops/flags/reset).
+  // Throws FileError.
+  ApplyResult reset(const Actor& actor);
+
  private:
+  ApplyResult apply_locked(const FlagSet& next, const Actor& actor, const char* changed,
+                           const char* unchanged);
+  void persist_locked(const FlagSet& next);
+
   const std::string path_;
+  const std::string state_path_;
   const Logger& log_;
   metrics::Family<metrics::Counter>& changes_;
   mutable std::mutex mutex_;
   FlagSet current_;
+  FlagSet configured_;
   bool applied_ = false;
 };
 

@@ -74,8 +74,9 @@ std::shared_ptr<const Executor> make_noop_executor();
 // Idempotency-Key headers (the job id, the same for every attempt), within
 // payload.timeout_ms (default: queue.http_timeout_ms). 2xx succeeds; 4xx
 // other than 408 and 429 fails for good; anything else is retried. Only URLs
-// that start with one of the allow-list prefixes (after normalisation, see
-// normalize_url) are accepted.
+// under one of the allow-list prefixes are accepted, both normalised and
+// compared on path-segment boundaries (core/job_url.h); the normalised URL
+// is the one called.
 std::shared_ptr<const Executor> make_http_executor(std::vector<std::string> allow,
                                                    std::chrono::milliseconds default_timeout,
                                                    std::chrono::milliseconds max_timeout);
@@ -85,12 +86,5 @@ std::shared_ptr<const Executor> make_http_executor(std::vector<std::string> allo
 // exit, a signal or the timeout is retried; a program that cannot be
 // started fails for good.
 std::shared_ptr<const Executor> make_exec_executor(std::map<std::string, ExecCommand> commands);
-
-// scheme://host:port/path?query with scheme and host in lower case and the
-// port always written, so prefixes compare safely ("http://a.com" does not
-// admit "http://a.com.evil.net"). Throws std::invalid_argument for what is
-// not an http(s) URL, and for paths with dot segments ("/../", "%2e").
-std::string normalize_url(const std::string& url);
-bool url_allowed(const std::string& url, const std::vector<std::string>& prefixes);
 
 }  // namespace levqor::controld::queue

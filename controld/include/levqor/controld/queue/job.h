@@ -84,6 +84,12 @@ struct JobRecord {
   bool spooled = false;  // waiting in the local spool for Redis to return
 };
 
+// A payload or result read back from the backend (SQLite, Redis, the spool)
+// goes through the bounded reader (core/json.h) like any input: the store
+// can be written by others than this controld. Null when it is not
+// acceptable JSON (the caller treats that as a broken record).
+nlohmann::json parse_stored_json(std::string_view text);
+
 // {"id","type","status","attempts","max_attempts","created_at","updated_at",
 //  "next_attempt_at"?, "finished_at"?, "last_error"?, "result"?, "spooled"?}
 nlohmann::ordered_json to_json(const JobRecord& job, int max_attempts);

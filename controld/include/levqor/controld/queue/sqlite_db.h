@@ -44,7 +44,9 @@ class SqliteDb {
 
   // Opens (creating) the file in WAL mode with a busy timeout and
   // synchronous=NORMAL: a committed transaction survives a crash of the
-  // process (kill -9); a power loss may lose the last ones.
+  // process (kill -9); a power loss may lose the last ones. The file and its
+  // -wal/-shm files are mode 0600 whatever the umask (job payloads may hold
+  // credentials).
   explicit SqliteDb(const std::string& path);
   ~SqliteDb();
   SqliteDb(const SqliteDb&) = delete;

@@ -15,10 +15,14 @@ namespace levqor::controld::tracking {
 //   authorization, password, secret, dsn, cookie, api_key, credential);
 // - known secret strings (the Sentry key, database passwords), wherever
 //   they occur in a string;
-// - any word that is a configured bearer token, recognised by asking the
-//   token store (which holds only digests), so plaintext tokens are never
-//   kept for this;
-// - "Bearer <anything>" and the user:password@ part of URLs.
+// - any configured bearer token, recognised by asking the token store (which
+//   holds only digests), so plaintext tokens are never kept for this: every
+//   stretch of a run of printable characters that starts and ends at the
+//   run's ends or at quotes and delimiters (=:,;()[]{}<>) is a candidate, so
+//   a token that contains quotes, or is quoted, is found too;
+// - "Bearer <anything up to a space>", the value of "password=..." (libpq
+//   key=value, quoted or not; URL query parameters) and the user:password@
+//   part of URLs.
 // Each becomes "[Filtered]" (URL credentials "***").
 //
 // Thread-safety: immutable after construction; scrub() may run concurrently.
