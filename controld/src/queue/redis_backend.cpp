@@ -321,7 +321,10 @@ void RedisBackend::complete_on(RedisConnection& connection, const std::vector<Co
   for (const auto& c : done) {
     numbers.push_back(std::to_string(c.delivery.attempt));
     numbers.push_back(std::to_string(c.delivery.redeliveries));
-    numbers.push_back(std::to_string(c.outcome.run_at));
+    // run_at for a retry; for a success the payload bytes it frees.
+    numbers.push_back(std::to_string(c.outcome.kind == Outcome::Kind::succeeded
+                                         ? static_cast<UnixMs>(c.delivery.payload.size())
+                                         : c.outcome.run_at));
   }
   std::size_t n = 0;
   for (const auto& c : done) {
