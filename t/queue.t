@@ -3,10 +3,13 @@
 # Redis (a real redis-server with an fsync-always append-only file):
 # bad input, idempotency under 50 concurrent identical POSTs, retry timing
 # and the dead-letter queue, DLQ retry (API and levqorctl), 4xx as a
-# permanent failure, exec jobs, synchronous mode (NEW_QUEUE_ENABLED=off),
-# graceful SIGTERM, kill -9 of controld while 1,000 http jobs run, and (Redis
-# only) Redis killed and restarted during enqueue. http jobs go to
-# job_target.pl, which records every delivery with its X-Levqor-Job-Id.
+# permanent failure, exec jobs, synchronous mode (NEW_QUEUE_ENABLED=off) on
+# its bounded inline runners (503 when they are full), graceful SIGTERM,
+# kill -9 of controld while 1,000 http jobs run (taken back at once after
+# the restart, duplicates at most the jobs in flight), the queue quota
+# (507), and (Redis only) Redis killed and restarted during enqueue. http
+# jobs go to job_target.pl, which records every delivery with its
+# X-Levqor-Job-Id.
 use strict;
 use warnings;
 
@@ -83,6 +86,40 @@ sub metric {
     return $text =~ /^\Q$pattern\E (\S+)$/m ? $1 : undef;
 }
 
+# The names of the consumers of the group "workers" that controlds created.
+sub controld_consumers {
+    my ($redis) = @_;
+    my @lines = split /\n/, $redis->cli('XINFO', 'CONSUMERS', 'levqor:jobs', 'workers') // '';
+    my @names;
+    for my $i (0 .. $#lines - 1) { push @names, $lines[$i + 1] if $lines[$i] eq 'name' }
+    return sort grep { /^controld-/ } @names;
+}
+
+# Runs each code ref in its own process at once; returns their printed lines.
+sub in_parallel {
+    my (@subs) = @_;
+    my @pipes;
+    for my $sub (@subs) {
+        pipe(my $r, my $w) or die "pipe: $!";
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            close $r;
+            print {$w} $sub->();
+            close $w;
+            POSIX::_exit(0);
+        }
+        close $w;
+        push @pipes, [$pid, $r];
+    }
+    my @out;
+    for my $p (@pipes) {
+        push @out, scalar(readline($p->[1])) // '';
+        waitpid($p->[0], 0);
+    }
+    chomp @out;
+    return @out;
+}
+
 # ---- the suite, once per backend ---------------------------------------------------
 
 for my $backend (@backends) {
@@ -96,13 +133,18 @@ for my $backend (@backends) {
                  ($redis ? (REDIS_URL => 'redis://127.0.0.1:' . $redis->port) : ()) },
         config => {
             http_job_allow => ["$base/"],
+            # The default visibility timeout (30 s) and fetch batch (200): after
+            # a kill -9 the jobs must come back at once, not after 30 s, and a
+            # batch is larger than what runs at once (4 workers x 16 http jobs).
             queue => {
-                workers => 4, fetch_batch => 20, visibility_timeout_s => 2, http_timeout_ms => 1000,
+                workers => 4, fetch_batch => 200, visibility_timeout_s => 30, http_timeout_ms => 1000,
                 retry_delays_s => { http => [1, 2, 3], exec => [0.2, 0.2, 0.2] }, max_payload_bytes => 4096,
                 shutdown_grace_ms => 4000,
+                inline_workers => 1, inline_queue => 1, inline_wait_ms => 1000,
                 exec => {
                     echo  => { path => '/bin/echo', args_allowed => JSON::PP::true, timeout_ms => 1000 },
                     sleep => { path => '/bin/sleep', args_allowed => JSON::PP::true, timeout_ms => 1500 },
+                    slow  => { path => '/bin/sleep', args => ['1.5'], timeout_ms => 5000 },
                     false => { path => '/bin/false', timeout_ms => 1000 },
                 },
             },
@@ -270,6 +312,48 @@ for my $backend (@backends) {
         $cd->request('POST /ops/dlq/retry', token => 'admin', body => '{"all":true}');
     };
 
+    subtest "$backend: NEW_QUEUE_ENABLED=off: slow jobs fill the inline runners; further POSTs get 503 at once, the API still answers" => sub {
+        is($cd->request('PUT /ops/flags', token => 'admin', body => '{"NEW_QUEUE_ENABLED":"off"}')->{status}, 200, 'flag off');
+        # inline_workers 1 + inline_queue 1: two requests are taken, the
+        # other ten refused; more than the HTTP front's threads (8) in all.
+        my $t0 = time;
+        my @posts = map { sub {
+            my $start = time;
+            my ($res, $body) = post_jobs($cd, { type => 'exec', payload => { command => 'slow' } });
+            return join ' ', $res->{status} // 0, sprintf('%.3f', time - $start),
+                $res->{headers}{'retry-after'} // '-', $body->{error} // $body->{status} // '-',
+                $body->{id} // '-';
+        } } 1 .. 12;
+        my $admin = sub {
+            sleep 0.3;  # the POSTs have arrived
+            my $start = time;
+            my $res = $cd->request('GET /ops/flags', token => 'admin', timeout => 10);
+            return join ' ', 'flags', $res->{status} // 0, sprintf('%.3f', time - $start);
+        };
+        my ($flags, @answers) = in_parallel($admin, @posts);
+        my ($fstatus, $ftime) = (split ' ', $flags)[1, 2];
+        is($fstatus, 200, 'GET /ops/flags answered');
+        cmp_ok($ftime, '<', 1, "GET /ops/flags within 1 s ($ftime s)");
+        my @busy = grep { /^503 / } @answers;
+        my @taken = grep { /^202 / } @answers;
+        is(scalar @busy, 10, '10 refused with 503') or diag join "\n", @answers;
+        is(scalar @taken, 2, '2 taken (202: still running after inline_wait_ms)') or diag join "\n", @answers;
+        for my $a (@busy) {
+            my (undef, $took, $retry, $error) = split ' ', $a;
+            cmp_ok($took, '<', 1, "503 at once ($took s)");
+            is($retry, 1, 'Retry-After: 1');
+            is($error, 'inline_busy', 'error inline_busy');
+        }
+        for my $a (@taken) {
+            my (undef, $took, undef, $status, $id) = split ' ', $a;
+            is($status, 'running', '202 says running');
+            my $job = wait_status($cd, $id, 'succeeded', 10);
+            is($job->{status}, 'succeeded', "polled GET /jobs/$id until it succeeded");
+        }
+        is(metric($cd, 'levqor_jobs_rejected_total{reason="inline_busy"}'), 10, 'levqor_jobs_rejected_total{reason="inline_busy"}');
+        is($cd->request('PUT /ops/flags', token => 'admin', body => '{"NEW_QUEUE_ENABLED":"on"}')->{status}, 200, 'flag on');
+    };
+
     subtest "$backend: /metrics passes promtool, /ops/queue_health" => sub {
         ok(wait_idle($cd, 40), 'idle');
         # The queue gauges are refreshed once a second (docs/metrics.md).
@@ -297,7 +381,7 @@ for my $backend (@backends) {
         is(job_of($cd, $body->{id})->{status}, 'succeeded', 'the job finished before the exit');
     };
 
-    subtest "$backend: kill -9 while 1,000 http jobs run; none lost" => sub {
+    subtest "$backend: kill -9 while 1,000 http jobs run: taken back at once after the restart, none lost, duplicates only what ran" => sub {
         unlink $record;
         # 20 ms per delivery (the target's 8 processes: at most ~400/s), so
         # the kill lands mid-run however fast the queue is.
@@ -309,13 +393,21 @@ for my $backend (@backends) {
             push @ids, @{ $body->{ids} };
         }
         ok(wait_until(20, sub { scalar(deliveries($record)) >= 150 }, 0.02), 'deliveries under way');
+        my @consumers = $redis ? controld_consumers($redis) : ();
         $cd->proc->kill('KILL');
         $cd->proc->wait_exit(5);
         my $at_kill = scalar(deliveries($record));
         note "killed after $at_kill deliveries";
         cmp_ok($at_kill, '<', 1000, 'killed mid-run');
         $cd->start;
+        my $restarted = time;
         ok(wait_idle($cd, 60), 'every job reached a final state after the restart');
+        my $took = time - $restarted;
+        note sprintf 'all jobs done %.1f s after the restart', $took;
+        # The visibility timeout is 30 s: only jobs taken back at start finish this soon.
+        cmp_ok($took, '<=', 20, 'all done within 20 s of the restart');
+        ok($cd->wait_log(sub { $_[0]{msg} =~ /took back the jobs the previous process held/ }),
+           'logged what it took back');
         my %count;
         for my $d (deliveries($record)) {
             $count{ $d->{job_id} }++;
@@ -324,10 +416,64 @@ for my $backend (@backends) {
         is(scalar(grep { $count{$_} } @ids), 1000, 'the target saw every job (deduplicated by its id: exactly once)');
         my $extra = 0;
         $extra += $count{$_} - 1 for grep { $count{$_} } @ids;
-        note "$extra duplicate deliveries (jobs held by workers at the kill)";
-        cmp_ok($extra, '<=', 4 * 20, 'duplicates at most what the workers held');
+        note "$extra duplicate deliveries (jobs in flight at the kill)";
+        # Outcomes are recorded per group as it finishes: only the groups
+        # running at the kill run again, at most workers x 16 http jobs.
+        cmp_ok($extra, '<=', 4 * 16, 'duplicates at most the jobs in flight (4 workers x 16)');
         my @final = grep { (job_of($cd, $_)->{status} // '') eq 'succeeded' } @ids;
         is(scalar @final, 1000, 'all 1,000 succeeded');
+        if ($redis) {
+            my $instance = slurp($cd->data_dir . '/queue-instance-id') // '';
+            chomp $instance;
+            is_deeply(\@consumers, [map { "controld-$instance-$_" } 0 .. 3],
+                      'one consumer per worker, named for the installation');
+            is_deeply([controld_consumers($redis)], \@consumers, 'the same consumers after the restart');
+        }
+    };
+
+    subtest "$backend: queue.max_depth and queue.max_bytes: 507 queue_full, nothing stored" => sub {
+        # Redis: database 1 (the suite's controld and its workers use 0);
+        # then a port where nothing listens, so everything goes to the spool.
+        my $dead_redis = free_port();
+        for my $spool ($redis ? (0, 1) : (0)) {
+            my $url = $redis ? ($spool ? "redis://127.0.0.1:$dead_redis" : 'redis://127.0.0.1:' . $redis->port . '/1') : undef;
+            my $qd = Test::Levqor::Controld->new(
+                env => { NEW_QUEUE_ENABLED => 'on', LEVQOR_QUEUE_WORKERS => 0, ($url ? (REDIS_URL => $url) : ()) },
+                config => { queue => { max_depth => 50, max_bytes => 3000, max_payload_bytes => 1024 } },
+            );
+            $qd->start;
+            my $what = $spool ? 'spool' : $backend;
+            my @noops = map { { type => 'noop', payload => { n => $_ } } } 1 .. 40;
+            my ($res, $body) = post_jobs($qd, { jobs => \@noops });
+            is($res->{status}, 202, "$what: 40 jobs accepted");
+            is(!!$body->{spooled}, !!$spool, "$what: spooled or not");
+            ($res, $body) = post_jobs($qd, { jobs => [@noops[0 .. 19]] });
+            is($res->{status}, 507, "$what: 20 more: 507");
+            is($body->{error}, 'queue_full', "$what: queue_full");
+            is($body->{limit}, 'max_depth', "$what: limit max_depth");
+            like($body->{message}, qr/queue\.max_depth is 50/, "$what: says the limit");
+            my $big = { type => 'noop', payload => { x => 'a' x 1000 } };
+            ($res) = post_jobs($qd, $big);
+            is($res->{status}, 202, "$what: a 1 KB job fits");
+            ($res, $body) = post_jobs($qd, { jobs => [$big, $big] });
+            is($res->{status}, 507, "$what: two more do not (max_bytes 3000)");
+            is($body->{limit}, 'max_bytes', "$what: limit max_bytes");
+            my $h = health($qd);
+            is($h->{quota}{depth}, 41, "$what: queue_health quota depth 41");
+            cmp_ok($h->{quota}{payload_bytes}, '>', 1000, "$what: quota payload_bytes $h->{quota}{payload_bytes}");
+            is(metric($qd, 'levqor_jobs_rejected_total{reason="max_depth"}'), 20, "$what: rejected max_depth 20");
+            is(metric($qd, 'levqor_jobs_rejected_total{reason="max_bytes"}'), 2, "$what: rejected max_bytes 2");
+            next if $spool;
+            # Workers run them: the depth and the payloads (dropped on success) free the room.
+            ok($qd->stop, "$what: stopped");
+            $qd->{env}{LEVQOR_QUEUE_WORKERS} = 2;
+            $qd->start;
+            ok(wait_until(10, sub { my $q = health($qd)->{quota}; $q->{depth} == 0 && $q->{payload_bytes} == 0 }, 0.1),
+               "$what: all done, no payload left") or diag explain health($qd);
+            ($res) = post_jobs($qd, { jobs => [@noops, $big, $big] });
+            is($res->{status}, 202, "$what: room again");
+            ok($qd->stop, "$what: stopped");
+        }
     };
 
     if ($redis) {

@@ -222,6 +222,9 @@ void App::reload(const Config& next) {
   needs_restart("queue.fetch_batch", next.queue.fetch_batch != config_.queue.fetch_batch);
   needs_restart("queue.visibility_timeout_s",
                 next.queue.visibility_timeout != config_.queue.visibility_timeout);
+  needs_restart("queue.inline_workers",
+                next.queue.inline_workers != config_.queue.inline_workers);
+  needs_restart("queue.inline_queue", next.queue.inline_queue != config_.queue.inline_queue);
   if (next.flags != config_.flags) {
     log_.warn("the configured flags changed; runtime flags are not reset by a reload "
               "(levqorctl flags reset applies the configured flags; flags set changes one)",

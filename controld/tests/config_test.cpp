@@ -332,6 +332,33 @@ TEST(Config, OnlyRootMaySwitchTheIdentityOfExecCommands) {
   EXPECT_NO_THROW(check_exec_identity(command, 1000, 1000));
 }
 
+TEST(Config, QueueInlineRunnersAndQuota) {
+  TempDir dir;
+  const auto defaults = load_config(std::nullopt, env_of({})).queue;
+  EXPECT_EQ(defaults.inline_workers, 4u);
+  EXPECT_EQ(defaults.inline_queue, 16u);
+  EXPECT_EQ(defaults.inline_wait.count(), 2000);
+  EXPECT_EQ(defaults.max_depth, 100000);
+  EXPECT_EQ(defaults.max_bytes, 256 * 1024 * 1024);
+  const auto q = load_config(dir.write("c.json", R"({"queue": {"inline_workers": 2,
+      "inline_queue": 0, "inline_wait_ms": 250, "max_depth": 500, "max_bytes": 1048576}})"),
+                             env_of({}))
+                     .queue;
+  EXPECT_EQ(q.inline_workers, 2u);
+  EXPECT_EQ(q.inline_queue, 0u);
+  EXPECT_EQ(q.inline_wait.count(), 250);
+  EXPECT_EQ(q.max_depth, 500);
+  EXPECT_EQ(q.max_bytes, 1048576);
+  const auto bad = [&](const std::string& queue) {
+    return error_of(dir.write("c.json", R"({"queue": )" + queue + "}"), env_of({}));
+  };
+  EXPECT_TRUE(contains(bad(R"({"inline_workers": 0})"), "\"queue.inline_workers\" = 0 is invalid"));
+  EXPECT_TRUE(contains(bad(R"({"inline_wait_ms": -1})"), "queue.inline_wait_ms"));
+  EXPECT_TRUE(contains(bad(R"({"max_depth": 0})"), "queue.max_depth"));
+  EXPECT_TRUE(contains(bad(R"({"max_bytes": 2048})"),
+                       "must be at least queue.max_payload_bytes (65536)"));
+}
+
 TEST(Config, EnvironmentOverridesTheFile) {
   TempDir dir;
   const auto path = dir.write("c.json", R"({"listen": "127.0.0.1:9999", "flags":

@@ -1,5 +1,6 @@
-// The queue's pieces without a server: retry policy, URL allow-list, job
-// request validation, exec runner, and the SQLite backend's transitions.
+// The queue's pieces without a server: retry policy, job
+// request validation, exec runner, the SQLite backend's transitions and its
+// recovery at start, the instance id, the quota and the inline pool.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -14,9 +15,13 @@
 #include <set>
 #include <thread>
 
+#include "levqor/controld/core/files.h"
 #include "levqor/controld/queue/exec_runner.h"
 #include "levqor/controld/queue/executor.h"
+#include "levqor/controld/queue/inline_pool.h"
+#include "levqor/controld/queue/instance_id.h"
 #include "levqor/controld/queue/job_request.h"
+#include "levqor/controld/queue/quota.h"
 #include "levqor/controld/queue/retry_policy.h"
 #include "levqor/controld/queue/sqlite_backend.h"
 #include "levqor/controld/queue/sqlite_db.h"
@@ -361,6 +366,14 @@ TEST(SqliteDb, FilesArePrivateWhateverTheUmask) {
 class Sqlite : public ::testing::Test {
  protected:
   Sqlite() : backend_(dir_.file("queue.sqlite"), settings()) {}
+  std::vector<std::string> add_payloads(const std::vector<std::string>& payloads,
+                                        bool deliver = true) {
+    EnqueueRequest r;
+    for (const auto& p : payloads) r.jobs.push_back({new_job_id(now_), "noop", p});
+    r.deliver = deliver;
+    r.now = now_;
+    return backend_.enqueue(r).ids;
+  }
   static BackendSettings settings() {
     BackendSettings s;
     s.visibility_timeout = 50ms;
@@ -390,7 +403,7 @@ class Sqlite : public ::testing::Test {
 
 TEST_F(Sqlite, FetchHoldsJobsUntilCompleted) {
   add(3);
-  auto consumer = backend_.consumer("w1");
+  auto consumer = backend_.consumer(1);
   auto batch = consumer->fetch(2, 0ms);
   ASSERT_EQ(batch.size(), 2u);
   EXPECT_EQ(batch[0].attempt, 1);
@@ -404,7 +417,7 @@ TEST_F(Sqlite, FetchHoldsJobsUntilCompleted) {
 
 TEST_F(Sqlite, RetryWaitsThenDeadLetters) {
   add(1);
-  auto consumer = backend_.consumer("w1");
+  auto consumer = backend_.consumer(1);
   auto d = consumer->fetch(1, 0ms).at(0);
   consumer->complete({done(d, Outcome::Kind::retry, now_ms() + 300)}, now_ms());
   auto job = backend_.get(d.id);
@@ -425,13 +438,13 @@ TEST_F(Sqlite, RetryWaitsThenDeadLetters) {
 
 TEST_F(Sqlite, StaleCompletionsChangeNothing) {
   add(1);
-  auto c1 = backend_.consumer("w1");
+  auto c1 = backend_.consumer(1);
   auto d = c1->fetch(1, 0ms).at(0);
   // The visibility timeout runs out: delivered again.
   std::this_thread::sleep_for(80ms);
   const auto r = backend_.maintain(now_ms());
   EXPECT_EQ(r.reclaimed, 1u);
-  auto c2 = backend_.consumer("w2");
+  auto c2 = backend_.consumer(2);
   auto d2 = c2->fetch(1, 0ms).at(0);
   EXPECT_EQ(d2.id, d.id);
   EXPECT_EQ(d2.redeliveries, 1);
@@ -443,7 +456,7 @@ TEST_F(Sqlite, StaleCompletionsChangeNothing) {
 
 TEST_F(Sqlite, JobsThatKeepTimingOutAreDeadLettered) {
   add(1);
-  auto c = backend_.consumer("w1");
+  auto c = backend_.consumer(1);
   ASSERT_EQ(c->fetch(1, 0ms).size(), 1u);
   std::this_thread::sleep_for(80ms);
   EXPECT_EQ(backend_.maintain(now_ms()).reclaimed, 1u);
@@ -456,7 +469,7 @@ TEST_F(Sqlite, JobsThatKeepTimingOutAreDeadLettered) {
 
 TEST_F(Sqlite, ReleasedJobsComeBackAtOnceWithoutAnAttempt) {
   add(1);
-  auto c = backend_.consumer("w1");
+  auto c = backend_.consumer(1);
   auto d = c->fetch(1, 0ms).at(0);
   c->complete({done(d, Outcome::Kind::released)}, now_ms());
   auto again = c->fetch(1, 0ms);
@@ -494,11 +507,200 @@ TEST_F(Sqlite, InlineJobsAreNeverDelivered) {
   r.deliver = false;
   r.now = now_;
   backend_.enqueue(r);
-  EXPECT_TRUE(backend_.consumer("w")->fetch(1, 0ms).empty());
+  EXPECT_TRUE(backend_.consumer(0)->fetch(1, 0ms).empty());
   EXPECT_EQ(backend_.maintain(now_ms() + 60000).reclaimed, 0u);
   Delivery d{r.jobs[0].id, "noop", "{}", 1, 0, "inline"};
   backend_.complete_inline({done(d, Outcome::Kind::succeeded)}, now_ms());
   EXPECT_EQ(backend_.get(d.id)->state, JobState::succeeded);
+}
+
+TEST_F(Sqlite, RecoverTakesBackEveryLeaseAtOnce) {
+  add(3);
+  // The previous process: one job finished, two held when it was killed,
+  // with a visibility timeout far away.
+  std::vector<Delivery> held;
+  {
+    SqliteBackend previous(dir_.file("queue.sqlite"), [] {
+      BackendSettings s;
+      s.visibility_timeout = std::chrono::hours(1);
+      return s;
+    }());
+    auto c = previous.consumer(0);
+    held = c->fetch(3, 0ms);
+    ASSERT_EQ(held.size(), 3u);
+    c->complete({done(held[0], Outcome::Kind::succeeded)}, now_ms());
+  }
+  SqliteBackend restarted(dir_.file("queue.sqlite"), settings());
+  EXPECT_TRUE(restarted.consumer(0)->fetch(10, 0ms).empty());  // still leased
+  const auto r = restarted.recover(now_ms());
+  EXPECT_EQ(r.reclaimed, 2u);
+  EXPECT_EQ(r.dead_lettered, 0u);
+  auto again = restarted.consumer(0)->fetch(10, 0ms);
+  ASSERT_EQ(again.size(), 2u);
+  EXPECT_EQ(again[0].redeliveries, 1);
+  EXPECT_EQ(again[0].attempt, 1);
+  EXPECT_EQ(restarted.get(held[0].id)->state, JobState::succeeded);
+}
+
+TEST_F(Sqlite, RecoverDeadLettersJobsThatKeepKillingTheProcess) {
+  add(1);
+  for (int round = 0; round < 2; ++round) {  // settings(): max_redeliveries 2
+    SqliteBackend process(dir_.file("queue.sqlite"), settings());
+    process.recover(now_ms());
+    EXPECT_EQ(process.consumer(0)->fetch(1, 0ms).size(), 1u);
+  }
+  SqliteBackend last(dir_.file("queue.sqlite"), settings());
+  EXPECT_EQ(last.recover(now_ms()).dead_lettered, 1u);
+  EXPECT_EQ(last.stats(now_ms()).dead, 1);
+}
+
+TEST_F(Sqlite, RecoverEndsInlineJobsThePreviousProcessLeftRunning) {
+  const auto ids = add_payloads({"{}"}, /*deliver=*/false);
+  SqliteBackend restarted(dir_.file("queue.sqlite"), settings());
+  EXPECT_EQ(restarted.recover(now_ms()).inline_dead, 1u);
+  const auto job = restarted.get(ids[0]);
+  EXPECT_EQ(job->state, JobState::dead);
+  EXPECT_NE(job->last_error.find("controld stopped while the job ran inline"), std::string::npos);
+}
+
+TEST_F(Sqlite, PayloadBytesCountJobsNotSucceededAndSurviveARestart) {
+  add_payloads({"{\"a\":\"12345\"}", "{\"b\":\"\u00e9\"}", "{}"});
+  const auto first = static_cast<std::int64_t>(std::string("{\"a\":\"12345\"}").size() +
+                                               std::string("{\"b\":\"\u00e9\"}").size() + 2);
+  EXPECT_EQ(backend_.stats(now_ms()).payload_bytes, first);
+  auto c = backend_.consumer(0);
+  auto batch = c->fetch(3, 0ms);
+  ASSERT_EQ(batch.size(), 3u);
+  c->complete({done(batch[0], Outcome::Kind::succeeded), done(batch[1], Outcome::Kind::dead),
+               done(batch[2], Outcome::Kind::retry, now_ms() + 60000)},
+              now_ms());
+  // The one that succeeded dropped its payload; dead and retrying keep theirs.
+  const auto left = first - static_cast<std::int64_t>(batch[0].payload.size());
+  EXPECT_EQ(backend_.stats(now_ms()).payload_bytes, left);
+  SqliteBackend reopened(dir_.file("queue.sqlite"), settings());
+  EXPECT_EQ(reopened.stats(now_ms()).payload_bytes, left);
+}
+
+// ---- instance id -------------------------------------------------------------------
+
+TEST(InstanceId, MadeOnceThenTheSame) {
+  TempDir dir;
+  const auto id = load_or_create_instance_id(dir.path());
+  EXPECT_TRUE(is_instance_id(id)) << id;
+  EXPECT_EQ(load_or_create_instance_id(dir.path()), id);
+  EXPECT_EQ(dir.read("queue-instance-id"), id + "\n");
+  TempDir other;
+  EXPECT_NE(load_or_create_instance_id(other.path()), id);
+  EXPECT_EQ(consumer_name(id, 3), "controld-" + id + "-3");
+}
+
+TEST(InstanceId, ConcurrentFirstStartsAgree) {
+  TempDir dir;
+  std::vector<std::thread> threads;
+  std::mutex mutex;
+  std::set<std::string> ids;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&] {
+      const auto id = load_or_create_instance_id(dir.path());
+      std::lock_guard<std::mutex> lock(mutex);
+      ids.insert(id);
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ids.size(), 1u);
+}
+
+TEST(InstanceId, AFileWithSomethingElseIsRefused) {
+  TempDir dir;
+  dir.write("queue-instance-id", "not an id\n", 0644);
+  try {
+    load_or_create_instance_id(dir.path());
+    FAIL() << "accepted";
+  } catch (const FileError& e) {
+    EXPECT_NE(std::string(e.what()).find("queue-instance-id does not hold an instance id"),
+              std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("delete it"), std::string::npos);
+  }
+}
+
+// ---- quota -------------------------------------------------------------------------
+
+TEST(Quota, AdmitsWithinBothLimits) {
+  Quota quota(10, 100);
+  EXPECT_EQ(quota.admit(6, 50), Quota::Verdict::admitted);
+  EXPECT_EQ(quota.admit(5, 10), Quota::Verdict::depth);
+  EXPECT_EQ(quota.admit(4, 51), Quota::Verdict::bytes);
+  EXPECT_EQ(quota.admit(4, 50), Quota::Verdict::admitted);
+  EXPECT_EQ(quota.usage().depth, 10);
+  quota.cancel(4, 50);
+  EXPECT_EQ(quota.admit(1, 1), Quota::Verdict::admitted);
+}
+
+TEST(Quota, RefreshReplacesWhatWasAdmittedBeforeTheMark) {
+  Quota quota(100, 1000);
+  ASSERT_EQ(quota.admit(30, 300), Quota::Verdict::admitted);
+  const auto mark = quota.mark();
+  ASSERT_EQ(quota.admit(5, 50), Quota::Verdict::admitted);  // while the backend is asked
+  // The backend counted the 30 (and, say, 10 others stored elsewhere).
+  quota.refresh({40, 400}, mark);
+  EXPECT_EQ(quota.usage().depth, 45);
+  EXPECT_EQ(quota.usage().bytes, 450);
+  // Workers finished everything.
+  quota.refresh({0, 0}, quota.mark());
+  EXPECT_EQ(quota.usage().depth, 0);
+  EXPECT_EQ(quota.admit(100, 1000), Quota::Verdict::admitted);
+}
+
+// ---- inline pool -------------------------------------------------------------------
+
+TEST(InlinePool, RefusesPlacesBeyondThreadsAndQueue) {
+  InlinePool pool(1, 1);
+  pool.start();
+  std::mutex gate;
+  std::unique_lock<std::mutex> hold(gate);
+  std::atomic<int> ran{0};
+  const auto blocked = [&] {
+    std::lock_guard<std::mutex> wait(gate);
+    ++ran;
+  };
+  auto a = pool.reserve();
+  auto b = pool.reserve();
+  ASSERT_TRUE(a && b);
+  EXPECT_FALSE(pool.reserve());  // one running + one waiting
+  pool.submit(std::move(*a), {blocked, [] {}});
+  pool.submit(std::move(*b), {blocked, [] {}});
+  EXPECT_FALSE(pool.reserve());
+  hold.unlock();
+  for (int i = 0; i < 500 && ran < 2; ++i) std::this_thread::sleep_for(2ms);
+  EXPECT_EQ(ran.load(), 2);
+  for (int i = 0; i < 500 && pool.busy() > 0; ++i) std::this_thread::sleep_for(2ms);
+  EXPECT_TRUE(pool.reserve());  // given back when the tasks ended
+  {
+    auto unused = pool.reserve();  // dropped unsubmitted: given back
+  }
+  EXPECT_TRUE(pool.reserve());
+}
+
+TEST(InlinePool, StopAbandonsWhatHasNotStarted) {
+  InlinePool pool(1, 2);
+  pool.start();
+  std::mutex gate;
+  std::unique_lock<std::mutex> hold(gate);
+  std::atomic<int> ran{0}, abandoned{0};
+  for (int i = 0; i < 3; ++i) {
+    pool.submit(*pool.reserve(), {[&] {
+                                    std::lock_guard<std::mutex> wait(gate);
+                                    ++ran;
+                                  },
+                                  [&] { ++abandoned; }});
+  }
+  for (int i = 0; i < 500 && pool.busy() == 0; ++i) std::this_thread::sleep_for(2ms);
+  pool.stop();  // returns at once, the running task still blocked
+  EXPECT_FALSE(pool.reserve());
+  hold.unlock();
+  EXPECT_TRUE(pool.wait_stopped(5s));
+  EXPECT_EQ(ran.load(), 1);  // the running one finished
+  EXPECT_EQ(abandoned.load(), 2);
 }
 
 }  // namespace

@@ -24,6 +24,9 @@
 # RQ is slow (one Redis round trip per job and several writes each): it runs
 # RQ_JOBS jobs and its rate is labelled so.
 #
+# SYSTEMS (comma separated, default controld,bullmq,rq) picks what runs, e.g.
+# SYSTEMS=controld to compare two controld builds (LEVQOR_BUILD=...).
+#
 #   JOBS=20000 BATCH=1000 RQ_JOBS=2000 WORKERS=4 ROUNDS=3 scripts/bench/queue.sh
 source "$(dirname "$0")/lib.sh"
 
@@ -32,6 +35,8 @@ BATCH=${BATCH:-1000}
 RQ_JOBS=${RQ_JOBS:-2000}
 WORKERS=${WORKERS:-4}
 ROUNDS=${ROUNDS:-3}
+SYSTEMS=,${SYSTEMS:-controld,bullmq,rq},
+wanted() { [[ $SYSTEMS == *",$1,"* ]]; }
 CONTROLD=$BUILD/levqor-controld
 BULLMQ_DIR=${XDG_CACHE_HOME:-$HOME/.cache}/levqor/bullmq
 QUEUE_DIR=$BENCH_DIR/queue
@@ -143,7 +148,9 @@ rates_of() {
 }
 
 have_bullmq=0
-if command -v node >/dev/null && command -v npm >/dev/null; then
+if ! wanted bullmq; then
+    :
+elif command -v node >/dev/null && command -v npm >/dev/null; then
     if [[ ! -d $BULLMQ_DIR/node_modules/bullmq || ! -d $BULLMQ_DIR/node_modules/ioredis ]]; then
         mkdir -p "$BULLMQ_DIR"
         [[ -f $BULLMQ_DIR/package.json ]] || echo '{"name":"levqor-bullmq-bench","private":true}' >"$BULLMQ_DIR/package.json"
@@ -154,9 +161,11 @@ if command -v node >/dev/null && command -v npm >/dev/null; then
 else
     echo "bench: node/npm not found; BullMQ is skipped" >&2
 fi
-[[ $have_bullmq == 1 ]] || tail -5 "$BENCH_WORK/npm.log" 2>/dev/null >&2 || true
+[[ $have_bullmq == 1 ]] || ! wanted bullmq || tail -5 "$BENCH_WORK/npm.log" 2>/dev/null >&2 || true
 have_rq=0
-/usr/bin/python3 -c 'import rq' 2>/dev/null && have_rq=1 || echo "bench: python3-rq not installed; RQ is skipped" >&2
+if wanted rq; then
+    /usr/bin/python3 -c 'import rq' 2>/dev/null && have_rq=1 || echo "bench: python3-rq not installed; RQ is skipped" >&2
+fi
 
 bullmq_round() {
     rcli FLUSHALL >/dev/null
@@ -186,12 +195,12 @@ printf '  %-46s %12s %14d\n' "levqor-controld, enqueue and process together" "-"
 if [[ $have_bullmq == 1 ]]; then
     printf '  %-46s %12d %14d\n' "BullMQ $bullmq_version (concurrency 16, addBulk)" "$(med "${b_enq[@]}")" "$(med "${b_proc[@]}")"
 else
-    printf '  %-46s %12s %14s\n' "BullMQ (skipped: npm install failed)" - -
+    printf '  %-46s %12s %14s\n' "BullMQ (not run: SYSTEMS or npm)" - -
 fi
 if [[ $have_rq == 1 ]]; then
     printf '  %-46s %12d %14d\n' "RQ $rq_version (SimpleWorker; $RQ_JOBS jobs)" "$(med "${r_enq[@]}")" "$(med "${r_proc[@]}")"
 else
-    printf '  %-46s %12s %14s\n' "RQ (skipped: python3-rq missing)" - -
+    printf '  %-46s %12s %14s\n' "RQ (not run: SYSTEMS or python3-rq)" - -
 fi
 if [[ $have_bullmq == 1 ]]; then
     awk -v c="$(med "${c_proc[@]}")" -v b="$(med "${b_proc[@]}")" 'BEGIN {

@@ -175,7 +175,9 @@ const std::vector<std::string> kInstanceKeys = {"name", "url"};
 const std::vector<std::string> kQueueKeys = {
     "workers",        "fetch_batch",      "visibility_timeout_s", "retry_delays_s",
     "retry_jitter",   "max_payload_bytes", "max_batch",           "shutdown_grace_ms",
-    "idempotency_ttl_s", "retention_s",   "http_timeout_ms",      "exec"};
+    "idempotency_ttl_s", "retention_s",   "http_timeout_ms",      "exec",
+    "inline_workers", "inline_queue",     "inline_wait_ms",       "max_depth",
+    "max_bytes"};
 const std::vector<std::string> kExecKeys = {"path",       "args", "args_allowed",
                                             "options_allowed", "timeout_ms", "env",
                                             "max_output_bytes", "user", "group"};
@@ -533,6 +535,20 @@ class FileReader {
     if (out.http_timeout >= out.visibility_timeout) {
       bad(p + "http_timeout_ms", json(out.http_timeout.count()),
           "must be shorter than queue.visibility_timeout_s");
+    }
+    int_key(section, "inline_workers", 1, 64,
+            [&](std::int64_t v) { out.inline_workers = static_cast<unsigned>(v); }, p);
+    int_key(section, "inline_queue", 0, 10000,
+            [&](std::int64_t v) { out.inline_queue = static_cast<std::size_t>(v); }, p);
+    int_key(section, "inline_wait_ms", 0, 60000,
+            [&](std::int64_t v) { out.inline_wait = std::chrono::milliseconds(v); }, p);
+    int_key(section, "max_depth", 1, 1000000000, [&](std::int64_t v) { out.max_depth = v; }, p);
+    int_key(section, "max_bytes", 1024, std::int64_t{1} << 40,
+            [&](std::int64_t v) { out.max_bytes = v; }, p);
+    if (out.max_bytes < static_cast<std::int64_t>(out.max_payload_bytes)) {
+      bad(p + "max_bytes", json(out.max_bytes),
+          "must be at least queue.max_payload_bytes (" + std::to_string(out.max_payload_bytes) +
+              "), or no job would fit");
     }
   }
 

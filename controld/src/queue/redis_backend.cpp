@@ -2,8 +2,11 @@
 
 #include <hiredis/hiredis.h>
 
+#include <charconv>
 #include <map>
 
+#include "levqor/controld/queue/instance_id.h"
+#include "levqor/controld/queue/redis_reply.h"
 #include "redis_scripts.h"
 
 namespace levqor::controld::queue {
@@ -30,7 +33,11 @@ const RedisScript& promote_script() {
   return s;
 }
 const RedisScript& reclaim_script() {
-  static const RedisScript s(scripts::kReclaim);
+  static const RedisScript s(std::string(scripts::kRedeliverFunction) + scripts::kReclaim);
+  return s;
+}
+const RedisScript& recover_script() {
+  static const RedisScript s(std::string(scripts::kRedeliverFunction) + scripts::kRecover);
   return s;
 }
 const RedisScript& forget_consumers_script() {
@@ -42,18 +49,25 @@ const RedisScript& retry_dead_script() {
   return s;
 }
 
-std::map<std::string, std::string> hash_of(const redisReply* reply) {
-  std::map<std::string, std::string> out;
-  if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY) return out;
-  for (std::size_t i = 0; i + 1 < reply->elements; i += 2) {
-    out[reply_string(reply->element[i])] = reply_string(reply->element[i + 1]);
-  }
-  return out;
-}
-
 UnixMs to_ms(const std::map<std::string, std::string>& h, const char* field) {
   auto found = h.find(field);
-  return found == h.end() || found->second.empty() ? 0 : std::atoll(found->second.c_str());
+  if (found == h.end() || found->second.empty()) return 0;
+  long long value = 0;
+  const auto& text = found->second;
+  const auto result = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (result.ec != std::errc() || result.ptr != text.data() + text.size()) {
+    throw BackendError(std::string("redis: job record field \"") + field +
+                       "\" is not a number: " + text.substr(0, 40));
+  }
+  return value;
+}
+
+// Commands whose key or group may be missing (Redis lost its data and no
+// worker has created the group again yet) answer errors that mean "none".
+bool means_missing(const redisReply* reply) {
+  if (!reply_is_error(reply)) return false;
+  const auto why = reply_string(reply);
+  return why.rfind("NOGROUP", 0) == 0 || why.rfind("ERR no such key", 0) == 0;
 }
 
 std::string field(const std::map<std::string, std::string>& h, const char* name) {
@@ -104,7 +118,18 @@ class RedisConsumer final : public Consumer {
     const auto block = std::to_string(wait.count());
     RedisReply reply;
     try {
-      if (!connection_->connected()) backend_.ensure_group(*connection_);
+      if (!connection_->connected()) {
+        backend_.ensure_group(*connection_);
+        take_back_ = true;
+      }
+      if (take_back_) {
+        // Nothing this consumer holds runs now (a worker fetches between
+        // batches): what it holds came from a fetch whose reply was lost
+        // with the connection, or from an earlier process. Deliver it again now.
+        const auto r = backend_.take_back_own(*connection_, name_);
+        if (r.reclaimed + r.dead_lettered > 0) backend_.log_taken_back(name_, r);
+        take_back_ = false;
+      }
       reply = connection_->command({"XREADGROUP", "GROUP", "workers", name_, "COUNT", count,
                                     "BLOCK", block, "STREAMS", "levqor:jobs", ">"});
       if (reply_is_error(reply.get())) {
@@ -121,35 +146,9 @@ class RedisConsumer final : public Consumer {
       throw;
     }
     backend_.mark(true);
-    std::vector<Delivery> out;
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0) return out;
-    const redisReply* entries = reply->element[0]->element[1];
-    out.reserve(entries->elements);
-    for (std::size_t i = 0; i < entries->elements; ++i) {
-      const redisReply* entry = entries->element[i];
-      Delivery d;
-      d.token = reply_string(entry->element[0]);
-      const redisReply* fields = entry->element[1];
-      if (fields == nullptr || fields->type != REDIS_REPLY_ARRAY) continue;
-      for (std::size_t j = 0; j + 1 < fields->elements; j += 2) {
-        const redisReply* k = fields->element[j];
-        const redisReply* v = fields->element[j + 1];
-        const std::string_view key(k->str, k->len);
-        if (key == "id") {
-          d.id.assign(v->str, v->len);
-        } else if (key == "type") {
-          d.type.assign(v->str, v->len);
-        } else if (key == "payload") {
-          d.payload.assign(v->str, v->len);
-        } else if (key == "attempt") {
-          d.attempt = std::atoi(v->str);
-        } else if (key == "redeliveries") {
-          d.redeliveries = std::atoi(v->str);
-        }
-      }
-      out.push_back(std::move(d));
-    }
-    return out;
+    // A reply of another shape throws; its entries are held by this
+    // consumer and delivered again after the visibility timeout.
+    return parse_stream_read(reply.get());
   }
 
   void complete(const std::vector<Completion>& done, UnixMs now) override {
@@ -165,6 +164,7 @@ class RedisConsumer final : public Consumer {
   RedisBackend& backend_;
   const std::string name_;
   std::unique_ptr<RedisConnection> connection_;
+  bool take_back_ = true;  // on a new connection, until it succeeded
 };
 
 }  // namespace
@@ -209,6 +209,12 @@ void RedisBackend::ensure_group(RedisConnection& connection) {
   }
 }
 
+void RedisBackend::log_taken_back(const std::string& consumer, const MaintenanceResult& r) {
+  log_.warn("queue: a worker took back the jobs its consumer held",
+            {{"consumer", consumer}, {"delivered_again", r.reclaimed},
+             {"dead_lettered", r.dead_lettered}});
+}
+
 void RedisBackend::mark(bool up) {
   // Every failure restarts the quiet period in which enqueues go straight
   // to the spool; the scheduler's probes say when Redis is back.
@@ -246,23 +252,25 @@ EnqueueResult RedisBackend::enqueue_redis(RedisConnection& connection,
   const auto ttl = std::to_string(settings_.idempotency_ttl.count());
   const auto ids = ids_joined(request.jobs);
   std::vector<std::string_view> args;
-  args.reserve(6 + 3 * request.jobs.size());
+  args.reserve(7 + 3 * request.jobs.size());
   args.push_back(now);
   args.push_back(request.idempotency_key ? std::string_view(*request.idempotency_key) : "");
   args.push_back(ttl);
   args.push_back(request.fingerprint);
   args.push_back(ids);
   args.push_back(request.deliver ? "1" : "0");
+  args.push_back(settings_.instance);
   for (const auto& job : request.jobs) {
     args.push_back(job.id);
     args.push_back(job.type);
     args.push_back(job.payload);
   }
   auto reply = connection.eval(enqueue_script(), args);
+  constexpr std::string_view what = "enqueue script";
+  const auto& answer = expect_array(reply.get(), 2, what);
   EnqueueResult result;
-  if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
-      reply_string(reply->element[0]) == "replay") {
-    const auto stored = reply_string(reply->element[1]);
+  if (expect_string(&element_of(answer, 0, what), what) == "replay") {
+    const auto stored = expect_string(&element_of(answer, 1, what), what);
     const auto space = stored.find(' ');
     result.replayed = true;
     result.key_conflict = stored.substr(0, space) != request.fingerprint;
@@ -305,14 +313,18 @@ void RedisBackend::complete_on(RedisConnection& connection, const std::vector<Co
   std::vector<std::string> numbers;
   numbers.reserve(done.size() * 3);
   std::vector<std::string_view> args;
-  args.reserve(2 + 8 * done.size());
+  args.reserve(3 + 8 * done.size());
   args.push_back(now_text);
   args.push_back(retention);
+  args.push_back(settings_.instance);
   static constexpr std::string_view kKinds[] = {"s", "r", "d", "x"};
   for (const auto& c : done) {
     numbers.push_back(std::to_string(c.delivery.attempt));
     numbers.push_back(std::to_string(c.delivery.redeliveries));
-    numbers.push_back(std::to_string(c.outcome.run_at));
+    // run_at for a retry; for a success the payload bytes it frees.
+    numbers.push_back(std::to_string(c.outcome.kind == Outcome::Kind::succeeded
+                                         ? static_cast<UnixMs>(c.delivery.payload.size())
+                                         : c.outcome.run_at));
   }
   std::size_t n = 0;
   for (const auto& c : done) {
@@ -327,7 +339,8 @@ void RedisBackend::complete_on(RedisConnection& connection, const std::vector<Co
     args.push_back(numbers[n + 2]);
     n += 3;
   }
-  connection.eval(complete_script(), args);
+  auto stale = connection.eval(complete_script(), args);
+  expect_integer(stale.get(), "complete script");
 }
 
 void RedisBackend::complete_inline(const std::vector<Completion>& done, UnixMs now) {
@@ -335,22 +348,55 @@ void RedisBackend::complete_inline(const std::vector<Completion>& done, UnixMs n
   complete_on(*connection, done, now);
 }
 
-std::unique_ptr<Consumer> RedisBackend::consumer(const std::string& name) {
-  return std::make_unique<RedisConsumer>(*this, name);
+std::unique_ptr<Consumer> RedisBackend::consumer(unsigned worker) {
+  return std::make_unique<RedisConsumer>(*this, consumer_name(settings_.instance, worker));
+}
+
+MaintenanceResult RedisBackend::take_back(RedisConnection& connection, std::string_view match,
+                                          std::string_view pattern, std::string_view instance) {
+  const auto now_text = std::to_string(now_ms());
+  const auto max_redeliveries = std::to_string(settings_.max_redeliveries);
+  auto reply =
+      connection.eval(recover_script(), {now_text, max_redeliveries, match, pattern, instance});
+  constexpr std::string_view what = "recover script";
+  const auto& counts = expect_array(reply.get(), 3, what);
+  MaintenanceResult r;
+  r.reclaimed = static_cast<std::size_t>(expect_integer(&element_of(counts, 0, what), what));
+  r.dead_lettered = static_cast<std::size_t>(expect_integer(&element_of(counts, 1, what), what));
+  r.inline_dead = static_cast<std::size_t>(expect_integer(&element_of(counts, 2, what), what));
+  return r;
+}
+
+MaintenanceResult RedisBackend::take_back_own(RedisConnection& connection,
+                                              const std::string& consumer) {
+  return take_back(connection, "name", consumer, "");
+}
+
+MaintenanceResult RedisBackend::recover(UnixMs) {
+  MaintenanceResult r;
+  try {
+    Lease connection(*this);
+    ensure_group(*connection);
+    r = take_back(*connection, "prefix", consumer_prefix(settings_.instance), settings_.instance);
+  } catch (const BackendError&) {
+    mark(false);
+    throw;
+  }
+  mark(true);
+  return r;
 }
 
 std::optional<JobRecord> RedisBackend::get(const std::string& id) {
   try {
     Lease connection(*this);
     auto reply = connection->command({"HGETALL", "levqor:job:" + id});
-    if (reply_is_error(reply.get())) throw BackendError("HGETALL: " + reply_string(reply.get()));
-    const auto h = hash_of(reply.get());
+    const auto h = expect_map(reply.get(), "HGETALL");
     if (h.empty()) return spool_.find(id);
     auto job = record_from(id, h);
     const auto sid = field(h, "sid");
     if ((job.state == JobState::queued || job.state == JobState::retrying) && is_stream_id(sid)) {
       auto pending = connection->command({"XPENDING", "levqor:jobs", "workers", sid, sid, "1"});
-      if (pending && pending->type == REDIS_REPLY_ARRAY && pending->elements > 0) {
+      if (!means_missing(pending.get()) && expect_array(pending.get(), "XPENDING").elements > 0) {
         job.state = JobState::running;
       }
     }
@@ -364,21 +410,25 @@ std::optional<JobRecord> RedisBackend::get(const std::string& id) {
 
 std::vector<JobRecord> RedisBackend::dead(std::size_t limit) {
   Lease connection(*this);
-  auto ids = connection->command(
+  auto reply = connection->command(
       {"ZREVRANGE", "levqor:dlq", "0", std::to_string(static_cast<long long>(limit) - 1)});
+  const auto& list = expect_array(reply.get(), "ZREVRANGE");
   std::vector<JobRecord> out;
-  if (!ids || ids->type != REDIS_REPLY_ARRAY || ids->elements == 0) return out;
+  if (list.elements == 0) return out;
+  std::vector<std::string> ids;
   std::vector<std::string> keys;
   std::vector<std::vector<std::string_view>> commands;
-  keys.reserve(ids->elements);
-  for (std::size_t i = 0; i < ids->elements; ++i) {
-    keys.push_back("levqor:job:" + reply_string(ids->element[i]));
+  ids.reserve(list.elements);
+  keys.reserve(list.elements);
+  for (std::size_t i = 0; i < list.elements; ++i) {
+    ids.push_back(expect_string(&element_of(list, i, "ZREVRANGE"), "ZREVRANGE"));
+    keys.push_back("levqor:job:" + ids.back());
   }
   for (const auto& key : keys) commands.push_back({"HGETALL", key});
   auto replies = connection->pipeline(commands);
   for (std::size_t i = 0; i < replies.size(); ++i) {
-    const auto h = hash_of(replies[i].get());
-    if (!h.empty()) out.push_back(record_from(reply_string(ids->element[i]), h));
+    const auto h = expect_map(replies[i].get(), "HGETALL");
+    if (!h.empty()) out.push_back(record_from(ids[i], h));
   }
   return out;
 }
@@ -389,41 +439,50 @@ std::size_t RedisBackend::retry_dead(const std::vector<std::string>& ids, bool a
   std::vector<std::string_view> args{now_text, all ? "1" : "0"};
   for (const auto& id : ids) args.push_back(id);
   auto reply = connection->eval(retry_dead_script(), args);
-  return static_cast<std::size_t>(reply_integer(reply.get()));
+  return static_cast<std::size_t>(expect_integer(reply.get(), "DLQ retry script"));
 }
 
 QueueStats RedisBackend::stats(UnixMs now) {
   QueueStats s;
   s.spool = spool_.size();
+  s.spool_bytes = spool_.bytes();
   try {
     Lease connection(*this);
     auto replies = connection->pipeline({{"XLEN", "levqor:jobs"},
                                          {"XPENDING", "levqor:jobs", "workers"},
                                          {"ZCARD", "levqor:delayed"},
                                          {"ZCARD", "levqor:dlq"},
-                                         {"XINFO", "GROUPS", "levqor:jobs"}});
-    const auto length = reply_integer(replies[0].get());
-    const auto* pending = replies[1].get();
-    s.running = pending->type == REDIS_REPLY_ARRAY && pending->elements > 0
-                    ? reply_integer(pending->element[0])
-                    : 0;
+                                         {"XINFO", "GROUPS", "levqor:jobs"},
+                                         {"GET", "levqor:payload_bytes"}});
+    const auto length = expect_integer(replies[0].get(), "XLEN");
+    if (!means_missing(replies[1].get())) {
+      // [count, first id, last id, consumers]
+      const auto& summary = expect_array(replies[1].get(), 4, "XPENDING");
+      s.running = expect_integer(&element_of(summary, 0, "XPENDING"), "XPENDING");
+    }
     s.queued = std::max<std::int64_t>(0, length - s.running);
-    s.delayed = reply_integer(replies[2].get());
-    s.dead = reply_integer(replies[3].get());
+    s.delayed = expect_integer(replies[2].get(), "ZCARD");
+    s.dead = expect_integer(replies[3].get(), "ZCARD");
     std::string last_delivered = "0-0";
-    const auto* groups = replies[4].get();
-    if (groups->type == REDIS_REPLY_ARRAY) {
-      for (std::size_t g = 0; g < groups->elements; ++g) {
-        const auto info = hash_of(groups->element[g]);
+    if (!means_missing(replies[4].get())) {
+      const auto& groups = expect_array(replies[4].get(), "XINFO GROUPS");
+      for (std::size_t g = 0; g < groups.elements; ++g) {
+        const auto info = expect_map(&element_of(groups, g, "XINFO GROUPS"), "XINFO GROUPS");
         if (field(info, "name") == "workers") last_delivered = field(info, "last-delivered-id");
       }
+    }
+    if (!reply_is_nil(replies[5].get())) {
+      s.payload_bytes = std::max<std::int64_t>(0, expect_integer(replies[5].get(), "GET"));
     }
     if (s.queued > 0) {
       auto next = connection->command(
           {"XRANGE", "levqor:jobs", "(" + last_delivered, "+", "COUNT", "1"});
-      if (next && next->type == REDIS_REPLY_ARRAY && next->elements > 0) {
-        const auto sid = reply_string(next->element[0]->element[0]);
-        const auto ms = std::atoll(sid.substr(0, sid.find('-')).c_str());
+      const auto& entries = expect_array(next.get(), "XRANGE");
+      if (entries.elements > 0) {
+        const auto& entry = expect_array(&element_of(entries, 0, "XRANGE"), 2, "XRANGE entry");
+        const auto sid = expect_string(&element_of(entry, 0, "XRANGE"), "XRANGE entry id");
+        long long ms = 0;
+        std::from_chars(sid.data(), sid.data() + sid.size(), ms);
         s.oldest_age_s = std::max(0.0, static_cast<double>(now - ms) / 1000.0);
       }
     }
@@ -468,19 +527,23 @@ MaintenanceResult RedisBackend::maintain(UnixMs now) {
     const auto now_text = std::to_string(now);
     r.drained = drain(now);
     const auto promoted = maintenance_->eval(promote_script(), {now_text, "1000"});
-    r.promoted = static_cast<std::size_t>(reply_integer(promoted.get()));
+    r.promoted = static_cast<std::size_t>(expect_integer(promoted.get(), "promote script"));
     const auto idle = std::to_string(settings_.visibility_timeout.count());
     const auto max_redeliveries = std::to_string(settings_.max_redeliveries);
     const auto reclaimed =
-        maintenance_->eval(reclaim_script(), {now_text, idle, max_redeliveries, "1000"});
-    if (reclaimed->type == REDIS_REPLY_ARRAY && reclaimed->elements == 2) {
-      r.reclaimed = static_cast<std::size_t>(reply_integer(reclaimed->element[0]));
-      r.dead_lettered = static_cast<std::size_t>(reply_integer(reclaimed->element[1]));
-    }
+        maintenance_->eval(reclaim_script(), {now_text, max_redeliveries, idle, "1000"});
+    constexpr std::string_view what = "reclaim script";
+    const auto& counts = expect_array(reclaimed.get(), 2, what);
+    r.reclaimed = static_cast<std::size_t>(expect_integer(&element_of(counts, 0, what), what));
+    r.dead_lettered = static_cast<std::size_t>(expect_integer(&element_of(counts, 1, what), what));
     if (now - last_cleanup_ >= 60000) {
       last_cleanup_ = now;
-      // Consumers of controld processes that are gone (restarts, kill -9).
-      maintenance_->eval(forget_consumers_script(), {"3600000"});
+      // Consumers that hold nothing and were idle for an hour: other
+      // installations that are gone, older controlds' per-process names,
+      // workers beyond a lowered queue.workers. A live worker polls every
+      // 250 ms, so it is never that idle.
+      const auto forgotten = maintenance_->eval(forget_consumers_script(), {"3600000"});
+      expect_integer(forgotten.get(), "forget-consumers script");
     }
     mark(true);
   } catch (const BackendError& e) {

@@ -21,6 +21,13 @@ void unavailable(httplib::Response& res, tracking::ErrorTracker& errors, const s
                  "the queue backend cannot be reached; try again (see GET /ops/queue_health)");
 }
 
+// The jobs or the request as stored now: one job's record, or {"jobs":[...]}.
+ordered_json records_body(const JobRequest& request, QueueService::InlineResult& result) {
+  if (request.batch) return ordered_json{{"jobs", std::move(result.jobs)}};
+  if (result.jobs.empty()) return ordered_json::object();
+  return std::move(result.jobs.front());
+}
+
 // Idempotency-Key: 1 to 255 visible ASCII characters.
 bool valid_key(const std::string& key) {
   if (key.empty() || key.size() > 255) return false;
@@ -58,13 +65,11 @@ void post_jobs(const httplib::Request& req, httplib::Response& res, QueueService
         return;
       }
       if (result.enqueue.replayed) res.set_header("Idempotent-Replayed", "true");
-      ordered_json body;
-      if (request.batch) {
-        body["jobs"] = result.jobs;
-      } else if (!result.jobs.empty()) {
-        body = result.jobs.front();
-      }
-      api::set_json(res, 200, body.dump(-1, ' ', false, json::error_handler_t::replace));
+      // 200: every job reached its final state; 202: some still run on the
+      // inline threads after queue.inline_wait_ms (poll GET /jobs/{id}).
+      api::set_json(res, result.finished ? 200 : 202,
+                    records_body(request, result)
+                        .dump(-1, ' ', false, json::error_handler_t::replace));
       return;
     }
     const auto result = queue.enqueue(request, key);
@@ -91,6 +96,19 @@ void post_jobs(const httplib::Request& req, httplib::Response& res, QueueService
       res.set_header("Idempotent-Replayed", "true");
     }
     api::set_json(res, result.replayed ? 200 : 202, body.dump());
+  } catch (const QueueFull& e) {
+    res.set_header("Retry-After", "5");
+    api::set_json(res, 507,
+                  ordered_json{{"error", "queue_full"},
+                               {"message", std::string(e.what()) +
+                                               "; nothing was stored; retry when the queue "
+                                               "has drained (GET /ops/queue_health)"},
+                               {"limit", e.reason()}}
+                      .dump());
+  } catch (const InlineBusy& e) {
+    res.set_header("Retry-After", "1");
+    api::set_error(res, 503, "inline_busy",
+                   std::string(e.what()) + "; nothing was stored; retry in a moment");
   } catch (const BackendError& e) {
     unavailable(res, errors, "cannot enqueue jobs", e);
   }

@@ -6,6 +6,7 @@
 
 #include "levqor/controld/core/files.h"
 #include "levqor/controld/core/urls.h"
+#include "levqor/controld/queue/instance_id.h"
 #include "levqor/controld/queue/redis_backend.h"
 #include "levqor/controld/queue/sqlite_backend.h"
 
@@ -34,6 +35,7 @@ std::unique_ptr<Backend> open_backend(const QueueService::Settings& settings, co
   b.visibility_timeout = settings.queue.visibility_timeout;
   b.idempotency_ttl = settings.queue.idempotency_ttl;
   b.retention = settings.queue.retention;
+  b.instance = load_or_create_instance_id(settings.data_dir);
   if (settings.redis_url) {
     return std::make_unique<RedisBackend>(parse_redis_url(*settings.redis_url),
                                           settings.data_dir + "/queue-spool.sqlite", b, log);
@@ -41,7 +43,37 @@ std::unique_ptr<Backend> open_backend(const QueueService::Settings& settings, co
   return std::make_unique<SqliteBackend>(settings.data_dir + "/queue.sqlite", b);
 }
 
+std::int64_t payload_bytes(const JobRequest& request) {
+  std::int64_t bytes = 0;
+  for (const auto& job : request.jobs) bytes += static_cast<std::int64_t>(job.payload.size());
+  return bytes;
+}
+
+std::vector<Delivery> inline_deliveries(const JobRequest& request) {
+  std::vector<Delivery> batch;
+  batch.reserve(request.jobs.size());
+  for (const auto& job : request.jobs) {
+    batch.push_back(Delivery{job.id, job.type, job.payload, 1, 0, "inline"});
+  }
+  return batch;
+}
+
 }  // namespace
+
+// One inline request: the handler waits on it (bounded), the inline
+// thread marks it done.
+struct QueueService::InlineRun {
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool done = false;
+  void finish() {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      done = true;
+    }
+    cv.notify_all();
+  }
+};
 
 QueueService::Settings QueueService::settings_from(const Config& config) {
   return {config.queue, config.http_job_allow, config.redis_url, config.data_dir};
@@ -54,6 +86,8 @@ QueueService::QueueService(Settings settings, metrics::Registry& registry, const
       errors_(errors),
       registry_(registry),
       backend_(open_backend(settings_, log)),
+      quota_(settings_.queue.max_depth, settings_.queue.max_bytes),
+      inline_pool_(settings_.queue.inline_workers, settings_.queue.inline_queue),
       jobs_total_(registry.counter("levqor_jobs_total",
                                    "Job attempts finished, by job type and result: succeeded, "
                                    "retry (failed, tried again later), dead (failed for good).",
@@ -83,16 +117,29 @@ QueueService::QueueService(Settings settings, metrics::Registry& registry, const
       oldest_age_(registry.gauge("levqor_queue_oldest_age_seconds",
                                  "Age of the oldest job waiting for a worker.")
                       .labels({})),
+      payload_bytes_(registry.gauge("levqor_queue_payload_bytes",
+                                    "Payload bytes the queue stores: jobs not succeeded "
+                                    "(waiting, running, retrying, dead) and the spool.")
+                         .labels({})),
       redelivered_(registry.counter("levqor_jobs_redelivered_total",
                                     "Deliveries whose visibility timeout ran out (a worker "
                                     "crashed or hung), delivered again.")
                        .labels({})),
       spooled_total_(registry.counter("levqor_jobs_spooled_total",
                                       "Jobs written to the local spool because Redis was away.")
-                         .labels({})) {
+                         .labels({})),
+      taken_back_(registry.counter("levqor_jobs_taken_back_total",
+                                   "Deliveries the previous process of this controld held "
+                                   "when it ended, delivered again at start.")
+                      .labels({})),
+      rejected_(registry.counter("levqor_jobs_rejected_total",
+                                 "Jobs POST /jobs refused for want of room, by reason: "
+                                 "max_depth, max_bytes (507), inline_busy (503).",
+                                 {"reason"})) {
   rules_ = make_rules(settings_);
   backend_up_.set(1);
   for (const auto& type : rules_->executors.types()) metrics_for(type);
+  for (const char* reason : {"max_depth", "max_bytes", "inline_busy"}) rejected_.labels({reason});
 }
 
 QueueService::~QueueService() {
@@ -100,6 +147,8 @@ QueueService::~QueueService() {
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }
+  // inline_pool_ joins its threads; they may still call into this object.
+  inline_pool_.wait_stopped(std::chrono::hours(1));
 }
 
 std::shared_ptr<const QueueService::Rules> QueueService::make_rules(const Settings& s) const {
@@ -111,7 +160,7 @@ std::shared_ptr<const QueueService::Rules> QueueService::make_rules(const Settin
   for (const auto& [type, executor] : builtins_) executors.add(type, executor);
   return std::make_shared<const Rules>(
       Rules{std::move(executors), RetryPolicy(s.queue.retry_delays, s.queue.retry_jitter),
-            JobLimits{s.queue.max_payload_bytes, s.queue.max_batch}});
+            JobLimits{s.queue.max_payload_bytes, s.queue.max_batch}, s.queue.inline_wait});
 }
 
 std::shared_ptr<const QueueService::Rules> QueueService::rules() const {
@@ -137,6 +186,8 @@ void QueueService::reconfigure(const Settings& settings) {
   next.queue.max_payload_bytes = settings.queue.max_payload_bytes;
   next.queue.max_batch = settings.queue.max_batch;
   next.queue.http_timeout = settings.queue.http_timeout;
+  next.queue.inline_wait = settings.queue.inline_wait;
+  quota_.set_limits(settings.queue.max_depth, settings.queue.max_bytes);
   auto rules = make_rules(next);
   std::lock_guard<std::mutex> lock(rules_mutex_);
   rules_ = std::move(rules);
@@ -153,6 +204,11 @@ QueueService::TypeMetrics& QueueService::metrics_for(const std::string& type) {
 }
 
 void QueueService::start() {
+  refresh_quota();
+  // Before any worker fetches: nothing this process fetched can be taken
+  // for its predecessor's. If the backend is away, the scheduler retries.
+  recover();
+  inline_pool_.start();
   std::lock_guard<std::mutex> lock(stop_mutex_);
   running_threads_ = settings_.queue.workers + 1;
   threads_.emplace_back([this] { schedule(); });
@@ -163,21 +219,50 @@ void QueueService::start() {
                               {"workers", settings_.queue.workers},
                               {"fetch_batch", settings_.queue.fetch_batch},
                               {"visibility_timeout_s",
-                               settings_.queue.visibility_timeout.count()}});
+                               settings_.queue.visibility_timeout.count()},
+                              {"inline_workers", settings_.queue.inline_workers}});
 }
 
 void QueueService::stop() {
   if (stopping_.exchange(true)) return;
   backend_->notify();
+  {
+    std::lock_guard<std::mutex> lock(stop_mutex_);
+    stop_cv_.notify_all();
+  }
+  inline_pool_.stop();
 }
 
 bool QueueService::wait_stopped(milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
   std::unique_lock<std::mutex> lock(stop_mutex_);
-  if (!stop_cv_.wait_for(lock, timeout, [this] { return running_threads_ == 0; })) return false;
+  if (!stop_cv_.wait_until(lock, deadline, [this] { return running_threads_ == 0; })) return false;
   lock.unlock();
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }
+  const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+  return inline_pool_.wait_stopped(std::max(left, milliseconds(0)));
+}
+
+bool QueueService::recover() {
+  if (recovered_) return true;
+  try {
+    const auto r = backend_->recover(now_ms());
+    if (r.reclaimed > 0 || r.dead_lettered > 0 || r.inline_dead > 0) {
+      taken_back_.inc(static_cast<double>(r.reclaimed + r.dead_lettered));
+      log_.warn("queue: took back the jobs the previous process held",
+                {{"delivered_again", r.reclaimed},
+                 {"dead_lettered", r.dead_lettered},
+                 {"inline_jobs_dead", r.inline_dead}});
+    }
+  } catch (const std::exception& e) {
+    report_backend(false, e.what());
+    return false;
+  }
+  std::lock_guard<std::mutex> lock(stop_mutex_);
+  recovered_ = true;
+  stop_cv_.notify_all();
   return true;
 }
 
@@ -193,13 +278,17 @@ void QueueService::report_backend(bool ok, const std::string& error) {
 }
 
 void QueueService::work(unsigned index) {
-  const auto name = "controld-" + std::to_string(::getpid()) + "-" + std::to_string(index);
   std::unique_ptr<Consumer> consumer;
   milliseconds backoff{100};
   while (!stopping_) {
+    if (!recovered_) {
+      std::unique_lock<std::mutex> lock(stop_mutex_);
+      stop_cv_.wait_for(lock, kSchedulerTick, [this] { return stopping_ || recovered_; });
+      continue;
+    }
     std::vector<Delivery> batch;
     try {
-      if (!consumer) consumer = backend_->consumer(name);
+      if (!consumer) consumer = backend_->consumer(index);
       batch = consumer->fetch(settings_.queue.fetch_batch, kFetchWait);
       backoff = milliseconds(100);
     } catch (const std::exception& e) {
@@ -211,28 +300,42 @@ void QueueService::work(unsigned index) {
     }
     if (batch.empty()) continue;
     ++busy_;
-    auto done = execute(batch, /*queued=*/true);
-    // The outcomes must reach the backend; if it is away, keep trying for a
-    // while (at worst the jobs are delivered again after the timeout).
-    const auto give_up = Clock::now() + settings_.queue.visibility_timeout / 2;
-    for (milliseconds wait{50};; wait = std::min(wait * 2, milliseconds(1000))) {
-      try {
-        consumer->complete(done, now_ms());
-        break;
-      } catch (const std::exception& e) {
-        report_backend(false, e.what());
-        if (Clock::now() >= give_up) {
-          log_.warn("queue: could not record job outcomes; the jobs will be delivered again",
-                    {{"jobs", done.size()}, {"error", e.what()}});
-          break;
-        }
-        std::this_thread::sleep_for(wait);
-      }
-    }
+    // Each group's outcomes are recorded as soon as it finishes.
+    execute(batch, Mode::queued, [&](std::vector<Completion>&& done) {
+      persist([&] { consumer->complete(done, now_ms()); }, done.size(), false);
+    });
     --busy_;
   }
   std::lock_guard<std::mutex> lock(stop_mutex_);
   if (--running_threads_ == 0) stop_cv_.notify_all();
+}
+
+bool QueueService::persist(const std::function<void()>& store, std::size_t jobs,
+                           bool inline_jobs) {
+  // The outcomes must reach the backend; if it is away, keep trying for a
+  // while (at worst queued jobs are delivered again after the timeout).
+  const auto give_up = Clock::now() + settings_.queue.visibility_timeout / 2;
+  for (milliseconds wait{50};; wait = std::min(wait * 2, milliseconds(1000))) {
+    try {
+      store();
+      return true;
+    } catch (const std::exception& e) {
+      report_backend(false, e.what());
+      if (Clock::now() >= give_up) {
+        if (inline_jobs) {
+          errors_.capture("queue",
+                          "could not record the outcomes of inline jobs; they stay running until "
+                          "controld restarts, then are dead",
+                          {{"jobs", jobs}, {"error", e.what()}});
+        } else {
+          log_.warn("queue: could not record job outcomes; the jobs will be delivered again",
+                    {{"jobs", jobs}, {"error", e.what()}});
+        }
+        return false;
+      }
+      std::this_thread::sleep_for(wait);
+    }
+  }
 }
 
 Outcome QueueService::outcome_of(const Delivery& job, const ExecutionResult& result,
@@ -262,14 +365,14 @@ Outcome QueueService::outcome_of(const Delivery& job, const ExecutionResult& res
   return out;
 }
 
-std::vector<Completion> QueueService::execute(const std::vector<Delivery>& batch,
-                                              bool queued) {
+void QueueService::execute(const std::vector<Delivery>& batch, Mode mode,
+                           const Sink& finished) {
   const auto fetched = Clock::now();
   const auto rules = this->rules();
   const auto budget = std::chrono::duration_cast<milliseconds>(
                           settings_.queue.visibility_timeout) * 9 / 10;
-  std::vector<Completion> done;
-  done.reserve(batch.size());
+  const bool queued = mode == Mode::queued;
+  bool started_any = false;
   std::size_t i = 0;
   while (i < batch.size()) {
     const auto& type = batch[i].type;
@@ -278,14 +381,15 @@ std::vector<Completion> QueueService::execute(const std::vector<Delivery>& batch
     std::size_t end = i + 1;
     while (end < batch.size() && batch[end].type == type) ++end;
     if (executor == nullptr) {
-      const auto first = done.size();
+      std::vector<Completion> done;
       for (; i < end; ++i) {
         Outcome dead;
         dead.kind = Outcome::Kind::dead;
         dead.error = "unknown job type \"" + type + "\" (no executor for it in this controld)";
         done.push_back({batch[i], dead});
       }
-      record(type, {done.begin() + static_cast<std::ptrdiff_t>(first), done.end()}, 0);
+      record(type, done, 0);
+      finished(std::move(done));
       continue;
     }
     while (i < end) {
@@ -298,20 +402,29 @@ std::vector<Completion> QueueService::execute(const std::vector<Delivery>& batch
         chunk.push_back(&batch[k]);
         longest = std::max(longest, executor->max_duration(batch[k]));
       }
-      const bool stop_now = queued && stopping_;
       // The first chunk always runs (config keeps every timeout under the
       // visibility timeout), so a batch always makes progress.
-      const bool no_time =
-          queued && !done.empty() && Clock::now() - fetched + longest > budget;
-      if (stop_now || no_time) {
-        // Not started: back to the queue at once, no attempt counted.
+      const bool no_time = queued && started_any && Clock::now() - fetched + longest > budget;
+      if (stopping_ || no_time) {
+        // Not started. Queued: back to the queue at once, no attempt
+        // counted. Inline: dead (inline jobs run once, now or not at all).
+        std::vector<Completion> rest;
         for (std::size_t k = i; k < batch.size(); ++k) {
-          Outcome released;
-          released.kind = Outcome::Kind::released;
-          done.push_back({batch[k], released});
+          Outcome outcome;
+          if (queued) {
+            outcome.kind = Outcome::Kind::released;
+          } else {
+            outcome.kind = Outcome::Kind::dead;
+            outcome.error = "not run: controld was stopping (NEW_QUEUE_ENABLED=off runs each "
+                            "job once; not retried)";
+          }
+          rest.push_back({batch[k], outcome});
         }
-        return done;
+        if (!queued) record_each(rest);
+        finished(std::move(rest));
+        return;
       }
+      started_any = true;
       const auto started = Clock::now();
       std::vector<ExecutionResult> results;
       try {
@@ -322,16 +435,20 @@ std::vector<Completion> QueueService::execute(const std::vector<Delivery>& batch
                                                      nullptr});
       }
       const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
-      const auto first = done.size();
+      std::vector<Completion> done;
+      done.reserve(chunk.size());
       for (std::size_t k = 0; k < chunk.size(); ++k) {
         done.push_back({*chunk[k], outcome_of(*chunk[k], results[k], *rules)});
+        // No retries inline: the caller has the answer and decides.
+        if (!queued && done.back().outcome.kind == Outcome::Kind::retry) {
+          done.back().outcome.kind = Outcome::Kind::dead;
+        }
       }
-      record(type, {done.begin() + static_cast<std::ptrdiff_t>(first), done.end()},
-             instant ? seconds / static_cast<double>(chunk.size()) : seconds);
+      record(type, done, instant ? seconds / static_cast<double>(chunk.size()) : seconds);
+      finished(std::move(done));
       i = chunk_end;
     }
   }
-  return done;
 }
 
 void QueueService::record(const std::string& type, const std::vector<Completion>& done,
@@ -356,30 +473,54 @@ void QueueService::record(const std::string& type, const std::vector<Completion>
   if (dead > 0) m.dead->inc(dead);
 }
 
+void QueueService::record_each(const std::vector<Completion>& done) {
+  for (const auto& c : done) record(c.delivery.type, {c}, 0);
+}
+
 void QueueService::schedule() {
-  auto last_gauges = Clock::now() - std::chrono::seconds(10);
+  auto last_gauges = Clock::now();
   while (!stopping_) {
-    try {
-      const auto r = backend_->maintain(now_ms());
-      if (r.reclaimed > 0 || r.dead_lettered > 0) {
-        redelivered_.inc(static_cast<double>(r.reclaimed + r.dead_lettered));
-        log_.warn("queue: deliveries past the visibility timeout",
-                  {{"delivered_again", r.reclaimed}, {"dead_lettered", r.dead_lettered}});
-      }
-      if (r.drained > 0) log_.info("queue: spool drained into redis", {{"jobs", r.drained}});
-      report_backend(true, "");
-    } catch (const std::exception& e) {
-      report_backend(false, e.what());
-    }
+    // Nothing is reclaimed, promoted or drained before the previous
+    // process's deliveries are taken back (recover() retries each tick).
+    if (recover()) maintain();
     if (Clock::now() - last_gauges >= std::chrono::seconds(1)) {
       last_gauges = Clock::now();
-      refresh_gauges(backend_->stats(now_ms()));
+      refresh_quota();
     }
     std::unique_lock<std::mutex> lock(stop_mutex_);
     stop_cv_.wait_for(lock, kSchedulerTick, [this] { return stopping_.load(); });
   }
   std::lock_guard<std::mutex> lock(stop_mutex_);
   if (--running_threads_ == 0) stop_cv_.notify_all();
+}
+
+void QueueService::maintain() {
+  try {
+    const auto r = backend_->maintain(now_ms());
+    if (r.reclaimed > 0 || r.dead_lettered > 0) {
+      redelivered_.inc(static_cast<double>(r.reclaimed + r.dead_lettered));
+      log_.warn("queue: deliveries past the visibility timeout",
+                {{"delivered_again", r.reclaimed}, {"dead_lettered", r.dead_lettered}});
+    }
+    if (r.drained > 0) log_.info("queue: spool drained into redis", {{"jobs", r.drained}});
+    report_backend(true, "");
+  } catch (const std::exception& e) {
+    report_backend(false, e.what());
+  }
+}
+
+void QueueService::refresh_quota() {
+  const auto mark = quota_.mark();
+  const auto s = backend_->stats(now_ms());
+  refresh_gauges(s);
+  // While the backend is away its last known counts stand (the gauges
+  // keep them); the spool's are always current.
+  const auto stored = static_cast<std::int64_t>(depth_.value() + delayed_.value() +
+                                                running_.value());
+  const auto stored_bytes = s.up ? s.payload_bytes : stored_payload_bytes_.load();
+  if (s.up) stored_payload_bytes_ = s.payload_bytes;
+  quota_.refresh({stored + s.spool, stored_bytes + s.spool_bytes}, mark);
+  payload_bytes_.set(static_cast<double>(stored_bytes + s.spool_bytes));
 }
 
 void QueueService::refresh_gauges(const QueueStats& s) {
@@ -392,6 +533,27 @@ void QueueService::refresh_gauges(const QueueStats& s) {
   oldest_age_.set(s.oldest_age_s);
 }
 
+void QueueService::admit(const JobRequest& request) {
+  const auto jobs = static_cast<std::int64_t>(request.jobs.size());
+  const auto verdict = quota_.admit(jobs, payload_bytes(request));
+  if (verdict == Quota::Verdict::admitted) return;
+  const auto limits = quota_.limits();
+  const auto usage = quota_.usage();
+  const bool depth = verdict == Quota::Verdict::depth;
+  const std::string reason = depth ? "max_depth" : "max_bytes";
+  rejected_.labels({reason}).inc(static_cast<double>(jobs));
+  throw QueueFull(reason, depth ? "the queue holds " + std::to_string(usage.depth) +
+                                      " unfinished jobs; queue.max_depth is " +
+                                      std::to_string(limits.depth)
+                                : "the queue stores " + std::to_string(usage.bytes) +
+                                      " payload bytes; queue.max_bytes is " +
+                                      std::to_string(limits.bytes));
+}
+
+void QueueService::release_admission(const JobRequest& request) {
+  quota_.cancel(static_cast<std::int64_t>(request.jobs.size()), payload_bytes(request));
+}
+
 JobRequest QueueService::parse(std::string_view body) const {
   const auto rules = this->rules();
   return parse_job_request(body, rules->executors, rules->limits, now_ms());
@@ -399,32 +561,90 @@ JobRequest QueueService::parse(std::string_view body) const {
 
 EnqueueResult QueueService::enqueue(const JobRequest& request,
                                     const std::optional<std::string>& key) {
+  admit(request);
   EnqueueRequest e{request.jobs, key, request.fingerprint, true, now_ms()};
-  auto result = backend_->enqueue(e);
-  if (!result.replayed) {
+  EnqueueResult result;
+  try {
+    result = backend_->enqueue(e);
+  } catch (...) {
+    release_admission(request);
+    throw;
+  }
+  if (result.replayed) {
+    release_admission(request);
+  } else {
     for (const auto& job : request.jobs) metrics_for(job.type).enqueued->inc();
     if (result.spooled) spooled_total_.inc(static_cast<double>(request.jobs.size()));
   }
   return result;
 }
 
+void QueueService::run_inline_batch(const std::vector<Delivery>& batch) {
+  execute(batch, Mode::inline_run, [this](std::vector<Completion>&& done) {
+    persist([&] { backend_->complete_inline(done, now_ms()); }, done.size(), true);
+  });
+}
+
+void QueueService::abandon_inline_batch(const std::vector<Delivery>& batch) {
+  std::vector<Completion> done;
+  done.reserve(batch.size());
+  for (const auto& d : batch) {
+    Outcome outcome;
+    outcome.kind = Outcome::Kind::dead;
+    outcome.error =
+        "not run: controld was stopping (NEW_QUEUE_ENABLED=off runs each job once; not retried)";
+    done.push_back({d, outcome});
+  }
+  record_each(done);
+  persist([&] { backend_->complete_inline(done, now_ms()); }, done.size(), true);
+}
+
 QueueService::InlineResult QueueService::run_inline(const JobRequest& request,
                                                     const std::optional<std::string>& key) {
+  // A job stored by an earlier process and not yet taken back would be
+  // taken for one of this process's.
+  if (!recovered_) throw BackendError("the queue is still taking back its previous jobs");
+  auto place = inline_pool_.reserve();
+  if (!place) {
+    rejected_.labels({"inline_busy"}).inc(static_cast<double>(request.jobs.size()));
+    throw InlineBusy("every inline job runner is busy (queue.inline_workers " +
+                     std::to_string(inline_pool_.threads()) + ", queue.inline_queue " +
+                     std::to_string(inline_pool_.capacity() - inline_pool_.threads()) + ")");
+  }
+  admit(request);
   InlineResult out;
   EnqueueRequest e{request.jobs, key, request.fingerprint, false, now_ms()};
-  out.enqueue = backend_->enqueue(e);
-  if (!out.enqueue.replayed) {
+  try {
+    out.enqueue = backend_->enqueue(e);
+  } catch (...) {
+    release_admission(request);
+    throw;
+  }
+  if (out.enqueue.replayed) {
+    release_admission(request);
+  } else {
     for (const auto& job : request.jobs) metrics_for(job.type).enqueued->inc();
-    std::vector<Delivery> batch;
-    for (const auto& job : request.jobs) {
-      batch.push_back(Delivery{job.id, job.type, job.payload, 1, 0, "inline"});
+    auto run = std::make_shared<InlineRun>();
+    auto batch = std::make_shared<const std::vector<Delivery>>(inline_deliveries(request));
+    inline_pool_.submit(std::move(*place),
+                        {[this, run, batch] {
+                           run_inline_batch(*batch);
+                           run->finish();
+                         },
+                         [this, run, batch] {
+                           abandon_inline_batch(*batch);
+                           run->finish();
+                         }});
+    // At most inline_workers callers wait, each at most inline_wait: the
+    // HTTP threads they hold are bounded, whatever the front.
+    const auto wait = rules()->inline_wait;
+    if (++inline_waiting_ <= settings_.queue.inline_workers) {
+      std::unique_lock<std::mutex> lock(run->mutex);
+      run->cv.wait_for(lock, wait, [&] { return run->done; });
     }
-    auto done = execute(batch, /*queued=*/false);
-    // No retries in this mode: the caller has the answer and decides.
-    for (auto& c : done) {
-      if (c.outcome.kind == Outcome::Kind::retry) c.outcome.kind = Outcome::Kind::dead;
-    }
-    backend_->complete_inline(done, now_ms());
+    --inline_waiting_;
+    std::lock_guard<std::mutex> lock(run->mutex);
+    out.finished = run->done;
   }
   for (const auto& id : out.enqueue.ids) {
     if (auto json = job(id)) out.jobs.push_back(std::move(*json));
@@ -470,6 +690,16 @@ nlohmann::ordered_json QueueService::health() {
                     {"busy", busy_.load()},
                     {"stopping", stopping_.load()}};
   out["spool_size"] = s.spool;
+  out["inline"] = {{"configured", inline_pool_.threads()},
+                   {"busy", inline_pool_.busy()},
+                   {"waiting", inline_pool_.waiting()},
+                   {"queue", inline_pool_.capacity() - inline_pool_.threads()}};
+  const auto usage = quota_.usage();
+  const auto limits = quota_.limits();
+  out["quota"] = {{"depth", usage.depth},
+                  {"max_depth", limits.depth},
+                  {"payload_bytes", usage.bytes},
+                  {"max_bytes", limits.bytes}};
   if (!s.up) out["error"] = s.error;
   return out;
 }

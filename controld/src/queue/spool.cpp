@@ -24,8 +24,12 @@ CREATE INDEX IF NOT EXISTS spool_jobs_request ON spool_jobs(request, pos);
 
 Spool::Spool(const std::string& path) : db_(path) {
   db_.exec(kSchema);
-  auto count = db_.prepare("SELECT count(*) FROM spool_jobs");
-  if (count.step()) size_ = count.integer(0);
+  auto count = db_.prepare(
+      "SELECT count(*), coalesce(sum(length(CAST(payload AS BLOB))), 0) FROM spool_jobs");
+  if (count.step()) {
+    size_ = count.integer(0);
+    bytes_ = count.integer(1);
+  }
 }
 
 EnqueueResult Spool::add(const EnqueueRequest& request) {
@@ -61,14 +65,17 @@ EnqueueResult Spool::add(const EnqueueRequest& request) {
   auto job = db_.prepare(
       "INSERT INTO spool_jobs(id, request, pos, type, payload) VALUES(?1, ?2, ?3, ?4, ?5)");
   std::int64_t pos = 0;
+  std::int64_t added_bytes = 0;
   for (const auto& j : request.jobs) {
     job.reset();
     job.bind(1, j.id).bind(2, request_seq).bind(3, pos++).bind(4, j.type).bind(5, j.payload);
     job.run();
+    added_bytes += static_cast<std::int64_t>(j.payload.size());
     result.ids.push_back(j.id);
   }
   tx.commit();
   size_ += static_cast<std::int64_t>(request.jobs.size());
+  bytes_ += added_bytes;
   return result;
 }
 
@@ -92,6 +99,11 @@ std::optional<std::pair<std::int64_t, EnqueueRequest>> Spool::oldest() {
 void Spool::remove(std::int64_t seq) {
   std::lock_guard<std::mutex> lock(mutex_);
   SqliteDb::Transaction tx(db_);
+  auto measure = db_.prepare(
+      "SELECT coalesce(sum(length(CAST(payload AS BLOB))), 0) FROM spool_jobs WHERE request = ?1");
+  measure.bind(1, seq);
+  const auto removed_bytes = measure.step() ? measure.integer(0) : 0;
+  measure.reset();
   auto del_jobs = db_.prepare("DELETE FROM spool_jobs WHERE request = ?1");
   del_jobs.bind(1, seq);
   del_jobs.run();
@@ -101,11 +113,17 @@ void Spool::remove(std::int64_t seq) {
   del.run();
   tx.commit();
   size_ -= removed;
+  bytes_ -= removed_bytes;
 }
 
 std::int64_t Spool::size() {
   std::lock_guard<std::mutex> lock(mutex_);
   return size_;
+}
+
+std::int64_t Spool::bytes() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return bytes_;
 }
 
 std::optional<JobRecord> Spool::find(const std::string& id) {

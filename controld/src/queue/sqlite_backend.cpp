@@ -1,6 +1,7 @@
 #include "levqor/controld/queue/sqlite_backend.h"
 
 #include <atomic>
+#include <limits>
 
 namespace levqor::controld::queue {
 namespace {
@@ -72,10 +73,14 @@ std::string join_ids(const std::vector<NewJob>& jobs) {
   return out;
 }
 
+// The bytes a payload takes in the file (length() of TEXT counts characters).
+constexpr const char* kPayloadBytes = "length(CAST(payload AS BLOB))";
+
 class SqliteConsumer final : public Consumer {
  public:
   SqliteConsumer(SqliteBackend& backend, std::string name)
       : backend_(backend), name_(std::move(name)) {}
+  // Lease tokens: worker, process, fetch; unique within the file.
   std::vector<Delivery> fetch(std::size_t max, std::chrono::milliseconds wait) override {
     return backend_.fetch(name_ + ":" + std::to_string(++fetches_), max, wait);
   }
@@ -92,8 +97,11 @@ class SqliteConsumer final : public Consumer {
 }  // namespace
 
 SqliteBackend::SqliteBackend(const std::string& path, BackendSettings settings)
-    : settings_(settings), db_(path) {
+    : settings_(settings), run_(std::to_string(now_ms())), db_(path) {
   db_.exec(kSchema);
+  auto bytes = db_.prepare(std::string("SELECT coalesce(sum(") + kPayloadBytes +
+                           "), 0) FROM jobs WHERE state != 'succeeded'");
+  if (bytes.step()) payload_bytes_ = bytes.integer(0);
 }
 
 EnqueueResult SqliteBackend::enqueue(const EnqueueRequest& request) {
@@ -127,6 +135,7 @@ EnqueueResult SqliteBackend::enqueue(const EnqueueRequest& request) {
     auto insert = db_.prepare(
         "INSERT INTO jobs(id, type, payload, state, created_at, updated_at, run_at, ready_at, "
         "lease_token) VALUES(?1, ?2, ?3, ?4, ?5, ?5, ?5, ?6, ?7) ON CONFLICT(id) DO NOTHING");
+    std::int64_t added_bytes = 0;
     for (const auto& job : request.jobs) {
       insert.reset();
       insert.bind(1, job.id).bind(2, job.type).bind(3, job.payload).bind(5, request.now);
@@ -136,9 +145,11 @@ EnqueueResult SqliteBackend::enqueue(const EnqueueRequest& request) {
         insert.bind(4, std::string_view("running")).bind_null(6).bind(7, std::string_view("inline"));
       }
       insert.run();
+      if (db_.changes() > 0) added_bytes += static_cast<std::int64_t>(job.payload.size());
       result.ids.push_back(job.id);
     }
     tx.commit();
+    payload_bytes_ += added_bytes;
   }
   if (request.deliver) notify();
   return result;
@@ -206,7 +217,8 @@ void SqliteBackend::complete(const std::vector<Completion>& done, UnixMs now) {
     SqliteDb::Transaction tx(db_);
     auto succeeded = db_.prepare(
         "UPDATE jobs SET state = 'succeeded', attempts = ?3, updated_at = ?4, finished_at = ?4, "
-        "result = ?5, lease_token = NULL, lease_until = NULL WHERE id = ?1 AND lease_token = ?2");
+        "result = ?5, payload = '', lease_token = NULL, lease_until = NULL "
+        "WHERE id = ?1 AND lease_token = ?2");
     auto retry = db_.prepare(
         "UPDATE jobs SET state = 'retrying', attempts = ?3, updated_at = ?4, run_at = ?6, "
         "ready_at = ?6, last_error = ?7, result = ?5, lease_token = NULL, lease_until = NULL "
@@ -219,6 +231,7 @@ void SqliteBackend::complete(const std::vector<Completion>& done, UnixMs now) {
         "UPDATE jobs SET state = CASE WHEN attempts = 0 THEN 'queued' ELSE 'retrying' END, "
         "updated_at = ?4, ready_at = ?4, lease_token = NULL, lease_until = NULL "
         "WHERE id = ?1 AND lease_token = ?2 AND ?3 = ?3");
+    std::int64_t freed_bytes = 0;
     for (const auto& c : done) {
       SqliteDb::Statement* stmt = nullptr;
       switch (c.outcome.kind) {
@@ -244,8 +257,12 @@ void SqliteBackend::complete(const std::vector<Completion>& done, UnixMs now) {
         stmt->bind(7, c.outcome.error);
       }
       stmt->run();
+      if (c.outcome.kind == Outcome::Kind::succeeded && db_.changes() > 0) {
+        freed_bytes += static_cast<std::int64_t>(c.delivery.payload.size());
+      }
     }
     tx.commit();
+    payload_bytes_ -= freed_bytes;
   }
   if (released) notify();
 }
@@ -254,8 +271,8 @@ void SqliteBackend::complete_inline(const std::vector<Completion>& done, UnixMs 
   complete(done, now);
 }
 
-std::unique_ptr<Consumer> SqliteBackend::consumer(const std::string& name) {
-  return std::make_unique<SqliteConsumer>(*this, name);
+std::unique_ptr<Consumer> SqliteBackend::consumer(unsigned worker) {
+  return std::make_unique<SqliteConsumer>(*this, std::to_string(worker) + ":" + run_);
 }
 
 std::optional<JobRecord> SqliteBackend::get(const std::string& id) {
@@ -322,6 +339,7 @@ QueueStats SqliteBackend::stats(UnixMs now) {
     if (running.step()) s.running = running.integer(0);
     auto dead = db_.prepare("SELECT count(*) FROM jobs WHERE state = 'dead'");
     if (dead.step()) s.dead = dead.integer(0);
+    s.payload_bytes = payload_bytes_;
   } catch (const BackendError& e) {
     s.up = false;
     s.error = e.what();
@@ -329,26 +347,49 @@ QueueStats SqliteBackend::stats(UnixMs now) {
   return s;
 }
 
+void SqliteBackend::reclaim_leases(UnixMs now, UnixMs expired_by, MaintenanceResult& r) {
+  auto dead = db_.prepare(
+      "UPDATE jobs SET state = 'dead', updated_at = ?1, finished_at = ?1, lease_token = NULL, "
+      "lease_until = NULL, last_error = 'delivered ' || (redeliveries + 1) || ' times without "
+      "completing (the visibility timeout ran out, or controld was killed, each time)' "
+      "WHERE lease_until <= ?3 AND redeliveries + 1 >= ?2");
+  dead.bind(1, now).bind(2, std::int64_t{settings_.max_redeliveries}).bind(3, expired_by);
+  dead.run();
+  r.dead_lettered += static_cast<std::size_t>(db_.changes());
+  auto reclaim = db_.prepare(
+      "UPDATE jobs SET state = CASE WHEN attempts = 0 THEN 'queued' ELSE 'retrying' END, "
+      "redeliveries = redeliveries + 1, updated_at = ?1, ready_at = min(lease_until, ?1), "
+      "lease_token = NULL, lease_until = NULL WHERE lease_until <= ?2");
+  reclaim.bind(1, now).bind(2, expired_by);
+  reclaim.run();
+  r.reclaimed += static_cast<std::size_t>(db_.changes());
+}
+
+MaintenanceResult SqliteBackend::recover(UnixMs now) {
+  MaintenanceResult r;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    SqliteDb::Transaction tx(db_);
+    reclaim_leases(now, std::numeric_limits<UnixMs>::max(), r);
+    auto inline_jobs = db_.prepare(
+        "UPDATE jobs SET state = 'dead', updated_at = ?1, finished_at = ?1, lease_token = NULL, "
+        "last_error = 'controld stopped while the job ran inline (NEW_QUEUE_ENABLED=off runs "
+        "each job once; not retried)' WHERE state = 'running' AND lease_token = 'inline'");
+    inline_jobs.bind(1, now);
+    inline_jobs.run();
+    r.inline_dead = static_cast<std::size_t>(db_.changes());
+    tx.commit();
+  }
+  if (r.reclaimed > 0) notify();
+  return r;
+}
+
 MaintenanceResult SqliteBackend::maintain(UnixMs now) {
   MaintenanceResult r;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     SqliteDb::Transaction tx(db_);
-    auto dead = db_.prepare(
-        "UPDATE jobs SET state = 'dead', updated_at = ?1, finished_at = ?1, lease_token = NULL, "
-        "lease_until = NULL, last_error = 'delivered ' || (redeliveries + 1) || ' times without "
-        "completing (the visibility timeout ran out each time)' WHERE lease_until <= ?1 AND "
-        "redeliveries + 1 >= ?2");
-    dead.bind(1, now).bind(2, std::int64_t{settings_.max_redeliveries});
-    dead.run();
-    r.dead_lettered = static_cast<std::size_t>(db_.changes());
-    auto reclaim = db_.prepare(
-        "UPDATE jobs SET state = CASE WHEN attempts = 0 THEN 'queued' ELSE 'retrying' END, "
-        "redeliveries = redeliveries + 1, updated_at = ?1, ready_at = lease_until, lease_token = NULL, "
-        "lease_until = NULL WHERE lease_until <= ?1");
-    reclaim.bind(1, now);
-    reclaim.run();
-    r.reclaimed = static_cast<std::size_t>(db_.changes());
+    reclaim_leases(now, now, r);
     if (now - last_expiry_ >= 60000) {
       last_expiry_ = now;
       auto old_jobs = db_.prepare(

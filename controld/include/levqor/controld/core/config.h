@@ -124,6 +124,15 @@ struct QueueSettings {
   std::chrono::seconds retention{7 * 86400};      // finished job records kept
   std::chrono::milliseconds http_timeout{10000};  // http jobs without timeout_ms
   std::map<std::string, ExecCommand> exec;        // commands exec jobs may run
+  // NEW_QUEUE_ENABLED=off: threads that run jobs inline (never the HTTP
+  // threads), requests that may wait for one (then 503), and how long
+  // POST /jobs waits for the outcome (then 202; the client polls).
+  unsigned inline_workers = 4;
+  std::size_t inline_queue = 16;
+  std::chrono::milliseconds inline_wait{2000};
+  // Quota: jobs not finished, and payload bytes stored (then 507).
+  std::int64_t max_depth = 100000;
+  std::int64_t max_bytes = std::int64_t{256} * 1024 * 1024;
 
   friend bool operator==(const QueueSettings& a, const QueueSettings& b) {
     return a.workers == b.workers && a.fetch_batch == b.fetch_batch &&
@@ -131,7 +140,10 @@ struct QueueSettings {
            a.retry_jitter == b.retry_jitter && a.max_payload_bytes == b.max_payload_bytes &&
            a.max_batch == b.max_batch && a.shutdown_grace == b.shutdown_grace &&
            a.idempotency_ttl == b.idempotency_ttl && a.retention == b.retention &&
-           a.http_timeout == b.http_timeout && a.exec == b.exec;
+           a.http_timeout == b.http_timeout && a.exec == b.exec &&
+           a.inline_workers == b.inline_workers && a.inline_queue == b.inline_queue &&
+           a.inline_wait == b.inline_wait && a.max_depth == b.max_depth &&
+           a.max_bytes == b.max_bytes;
   }
 };
 

@@ -42,10 +42,14 @@ struct EnqueueResult {
 struct QueueStats {
   std::int64_t queued = 0;    // waiting for a worker (first attempt or retry due)
   std::int64_t delayed = 0;   // retries waiting for their time
-  std::int64_t running = 0;   // held by workers
+  std::int64_t running = 0;   // held by workers (and inline jobs not finished)
   std::int64_t dead = 0;      // the dead-letter queue
   double oldest_age_s = 0;    // age of the oldest job waiting for a worker
-  std::int64_t spool = 0;     // jobs in the local spool (Redis backend)
+  // Payload bytes stored: every job not succeeded (waiting, running,
+  // retrying, dead); a job's payload is dropped when it succeeds.
+  std::int64_t payload_bytes = 0;
+  std::int64_t spool = 0;        // jobs in the local spool (Redis backend)
+  std::int64_t spool_bytes = 0;  // their payload bytes
   bool up = true;             // the backend answers
   std::string error;          // why not
 };
@@ -57,6 +61,7 @@ struct MaintenanceResult {
   std::size_t dead_lettered = 0;// of those, jobs delivered too often: dead
   std::size_t drained = 0;      // jobs moved from the spool to Redis
   std::size_t expired = 0;      // old records and idempotency keys removed
+  std::size_t inline_dead = 0;  // recover(): inline jobs a previous process left unfinished
 };
 
 struct BackendSettings {
@@ -66,7 +71,11 @@ struct BackendSettings {
   // A job whose visibility timeout ran out this many times is dead
   // (a job that crashes or hangs its worker every time).
   int max_redeliveries = 5;
+  // This installation (instance_id.h): names its Redis consumers
+  // "controld-<instance>-<worker index>" and its set of inline jobs.
+  std::string instance = "00000000000000000000000000000000";
 };
+
 
 // A worker's view of the queue: one per worker thread, owning its own
 // connection. Not thread-safe: use it from its thread only.
@@ -99,7 +108,17 @@ class Backend {
   // Finishes jobs stored with deliver = false.
   virtual void complete_inline(const std::vector<Completion>& done, UnixMs now) = 0;
 
-  virtual std::unique_ptr<Consumer> consumer(const std::string& name) = 0;
+  // The consumer of worker `worker` (0, 1, ...) of this installation.
+  virtual std::unique_ptr<Consumer> consumer(unsigned worker) = 0;
+
+  // Takes back, at once, what an earlier process of this installation held
+  // when it ended (kill -9, a crash): its deliveries are delivered again
+  // now (each counts as a redelivery), its unfinished inline jobs are dead
+  // (inline jobs run once). Call before any consumer of this process
+  // fetches: SQLite, one controld per file, takes back every lease; Redis
+  // every delivery held by a consumer named for this instance. Throws
+  // BackendError (call again later).
+  virtual MaintenanceResult recover(UnixMs now) = 0;
 
   // nullopt: no such job (or it expired). Throws BackendError.
   virtual std::optional<JobRecord> get(const std::string& id) = 0;

@@ -4,6 +4,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "levqor/controld/core/log.h"
@@ -25,6 +26,15 @@ namespace levqor::controld::queue {
 // DLQ retry. A completion whose stream entry is no longer the job's current
 // one (it was reclaimed meanwhile) changes nothing.
 //
+// Worker i's consumer is "controld-<instance>-<i>" (instance_id.h), the same
+// after a restart: recover() at start claims whatever the consumers of this
+// instance still hold and delivers it again at once; XAUTOCLAIM after the
+// visibility timeout stays for consumers of other controlds that are gone
+// or hung. Inline jobs are listed per instance (levqor:inline:<instance>)
+// until they finish; levqor:payload_bytes counts the payload bytes stored
+// (a job's payload is dropped when it succeeds). Every reply is
+// shape-checked before use (redis_reply.h).
+//
 // When Redis cannot be reached, enqueue() writes to the Spool and
 // maintain() drains it into Redis, oldest first, once Redis answers.
 // No job is lost on a Redis restart as long as Redis persists what it
@@ -41,7 +51,8 @@ class RedisBackend final : public Backend {
   std::string_view name() const override { return "redis"; }
   EnqueueResult enqueue(const EnqueueRequest& request) override;
   void complete_inline(const std::vector<Completion>& done, UnixMs now) override;
-  std::unique_ptr<Consumer> consumer(const std::string& name) override;
+  std::unique_ptr<Consumer> consumer(unsigned worker) override;
+  MaintenanceResult recover(UnixMs now) override;
   std::optional<JobRecord> get(const std::string& id) override;
   std::vector<JobRecord> dead(std::size_t limit) override;
   std::size_t retry_dead(const std::vector<std::string>& ids, bool all, UnixMs now) override;
@@ -53,12 +64,18 @@ class RedisBackend final : public Backend {
   void mark(bool up);
   void complete_on(RedisConnection& connection, const std::vector<Completion>& done, UnixMs now);
   void ensure_group(RedisConnection& connection);
+  // Delivers again at once what `consumer` holds (its worker runs nothing).
+  MaintenanceResult take_back_own(RedisConnection& connection, const std::string& consumer);
+  void log_taken_back(const std::string& consumer, const MaintenanceResult& r);
 
  private:
   class Lease;
   std::unique_ptr<RedisConnection> acquire();
   void release(std::unique_ptr<RedisConnection> connection);
   EnqueueResult enqueue_redis(RedisConnection& connection, const EnqueueRequest& request);
+  // The recover script: match "prefix" or "name"; instance "" leaves inline jobs.
+  MaintenanceResult take_back(RedisConnection& connection, std::string_view match,
+                              std::string_view pattern, std::string_view instance);
   std::size_t drain(UnixMs now);
 
   const RedisUrl url_;

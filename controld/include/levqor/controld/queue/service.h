@@ -3,7 +3,9 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
+#include <stdexcept>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -19,23 +21,51 @@
 #include "levqor/controld/metrics/registry.h"
 #include "levqor/controld/queue/backend.h"
 #include "levqor/controld/queue/executor.h"
+#include "levqor/controld/queue/inline_pool.h"
 #include "levqor/controld/queue/job_request.h"
+#include "levqor/controld/queue/quota.h"
 #include "levqor/controld/queue/retry_policy.h"
 #include "levqor/controld/tracking/tracker.h"
 
 namespace levqor::controld::queue {
 
+// POST /jobs refused because the queue holds queue.max_depth jobs or
+// queue.max_bytes payload bytes (507). what() says which and the limit.
+class QueueFull : public std::runtime_error {
+ public:
+  QueueFull(std::string reason, const std::string& message)
+      : std::runtime_error(message), reason_(std::move(reason)) {}
+  const std::string& reason() const { return reason_; }  // "max_depth" or "max_bytes"
+
+ private:
+  std::string reason_;
+};
+
+// POST /jobs with NEW_QUEUE_ENABLED=off refused because every inline
+// thread is busy and queue.inline_queue requests already wait (503).
+class InlineBusy : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // The job queue (docs/controld.md, "Job queue"): the backend (Redis when
 // REDIS_URL is set, else SQLite in data_dir), the executors, the worker
-// threads and one scheduler thread, and the metrics.
+// threads, the inline threads and one scheduler thread, and the metrics.
 //
-// Workers fetch in batches (queue.fetch_batch), run the jobs (consecutive
-// jobs of one type together: noop as a batch, http concurrently in groups of
-// 16, exec one by one), and record every outcome of the batch in one
-// backend call. A job is not started when it could not finish before its
-// visibility timeout ran out, nor after stop(): it is released and delivered
-// again at once. The scheduler promotes due retries, reclaims deliveries
-// past the visibility timeout, drains the spool and refreshes the gauges.
+// Workers fetch in batches (queue.fetch_batch) and run the jobs
+// (consecutive jobs of one type together: noop as a batch, http
+// concurrently in groups of 16, exec one by one); each group's outcomes are
+// recorded as soon as the group finishes, so a kill re-runs at most the
+// groups in flight. A job is not started when it could not finish before
+// its visibility timeout ran out, nor after stop(): it is released and
+// delivered again at once. At start, what this installation's previous
+// process held is taken back at once (Backend::recover) before any worker
+// fetches. The scheduler promotes due retries, reclaims deliveries past
+// the visibility timeout, drains the spool and refreshes the gauges and
+// the quota's counts.
+//
+// Inline jobs (NEW_QUEUE_ENABLED=off) run on their own bounded pool
+// (queue.inline_workers, queue.inline_queue), never on the caller's thread.
 //
 // Thread-safety: construct, register_executor() and start() from one
 // thread; everything else may be called concurrently.
@@ -73,15 +103,19 @@ class QueueService {
 
   // POST /jobs. Throws InvalidJob.
   JobRequest parse(std::string_view body) const;
-  // Queued mode (NEW_QUEUE_ENABLED shadow/on). Throws BackendError.
+  // Queued mode (NEW_QUEUE_ENABLED shadow/on). Throws QueueFull,
+  // BackendError.
   EnqueueResult enqueue(const JobRequest& request, const std::optional<std::string>& key);
-  // Synchronous mode (NEW_QUEUE_ENABLED off): each job runs once, now, in
-  // the caller's thread; the records are stored (final states) and
-  // returned. On an idempotent replay nothing runs and the stored records
-  // are returned. Throws BackendError.
+  // Synchronous mode (NEW_QUEUE_ENABLED off): each job runs once, now, on
+  // an inline thread; the caller waits up to queue.inline_wait_ms (when
+  // fewer than queue.inline_workers callers wait already) and gets the
+  // records as stored then: `finished` says whether every job had reached
+  // its final state. On an idempotent replay nothing runs and the stored
+  // records are returned. Throws QueueFull, InlineBusy, BackendError.
   struct InlineResult {
     EnqueueResult enqueue;
     std::vector<nlohmann::ordered_json> jobs;
+    bool finished = true;
   };
   InlineResult run_inline(const JobRequest& request, const std::optional<std::string>& key);
 
@@ -97,6 +131,11 @@ class QueueService {
   std::string_view backend_name() const { return backend_->name(); }
 
  private:
+  // How execute() ends a batch early: queued jobs are released (delivered
+  // again at once); inline jobs are dead (they run once or not at all).
+  enum class Mode { queued, inline_run };
+  using Sink = std::function<void(std::vector<Completion>&&)>;
+  struct InlineRun;
   struct TypeMetrics {
     metrics::Counter* succeeded;
     metrics::Counter* retried;
@@ -109,6 +148,7 @@ class QueueService {
     ExecutorRegistry executors;
     RetryPolicy retry;
     JobLimits limits;
+    std::chrono::milliseconds inline_wait;
   };
 
   std::shared_ptr<const Rules> make_rules(const Settings& settings) const;
@@ -117,13 +157,28 @@ class QueueService {
 
   void work(unsigned index);
   void schedule();
-  // Runs a fetched batch; returns one completion per delivery. Queued
-  // batches stop early at stop() and at the visibility budget (the rest is
-  // released); inline ones (NEW_QUEUE_ENABLED=off) run to the end.
-  std::vector<Completion> execute(const std::vector<Delivery>& batch, bool queued);
+  // Takes back what the previous process held (once; true when done).
+  bool recover();
+  // Runs a batch; hands the outcomes of each group of jobs that ran
+  // together to `finished` as soon as the group is done (one completion
+  // per delivery in all). Stops early at stop(), and in queued mode at the
+  // visibility budget (see Mode).
+  void execute(const std::vector<Delivery>& batch, Mode mode, const Sink& finished);
+  // Calls `store` until it succeeds, backing off while the backend is away,
+  // for up to half the visibility timeout; then logs that `jobs` outcomes
+  // were not recorded. Returns whether they were.
+  bool persist(const std::function<void()>& store, std::size_t jobs, bool inline_jobs);
+  void run_inline_batch(const std::vector<Delivery>& batch);
+  void abandon_inline_batch(const std::vector<Delivery>& batch);
+  // Counts the request against queue.max_depth/max_bytes; throws QueueFull.
+  void admit(const JobRequest& request);
+  void release_admission(const JobRequest& request);
+  void refresh_quota();
   Outcome outcome_of(const Delivery& job, const ExecutionResult& result, const Rules& rules);
   void record(const std::string& type, const std::vector<Completion>& done,
               double seconds_each);
+  void record_each(const std::vector<Completion>& done);  // jobs that did not run
+  void maintain();
   void refresh_gauges(const QueueStats& stats);
   void report_backend(bool ok, const std::string& error);
 
@@ -132,6 +187,9 @@ class QueueService {
   tracking::ErrorTracker& errors_;
   metrics::Registry& registry_;
   std::unique_ptr<Backend> backend_;
+  Quota quota_;
+  InlinePool inline_pool_;
+  std::atomic<unsigned> inline_waiting_{0};  // callers waiting in run_inline
 
   mutable std::mutex rules_mutex_;
   std::shared_ptr<const Rules> rules_;
@@ -150,10 +208,15 @@ class QueueService {
   metrics::Gauge& spool_;
   metrics::Gauge& backend_up_;
   metrics::Gauge& oldest_age_;
+  metrics::Gauge& payload_bytes_;
   metrics::Counter& redelivered_;
   metrics::Counter& spooled_total_;
+  metrics::Counter& taken_back_;
+  metrics::Family<metrics::Counter>& rejected_;
 
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> recovered_{false};
+  std::atomic<std::int64_t> stored_payload_bytes_{0};  // the backend's, last known
   std::atomic<int> busy_{0};
   std::atomic<bool> backend_ok_{true};
   std::mutex stop_mutex_;

@@ -30,13 +30,15 @@ class Spool {
   std::optional<std::pair<std::int64_t, EnqueueRequest>> oldest();
   void remove(std::int64_t seq);
 
-  std::int64_t size();  // jobs
+  std::int64_t size();   // jobs
+  std::int64_t bytes();  // their payload bytes
   std::optional<JobRecord> find(const std::string& id);
 
  private:
   std::mutex mutex_;
   SqliteDb db_;
   std::int64_t size_ = 0;
+  std::int64_t bytes_ = 0;
 };
 
 }  // namespace levqor::controld::queue

@@ -16,6 +16,11 @@ namespace levqor::controld::queue {
 // guarded by a mutex; every fetch, completion batch and enqueue is one
 // transaction. docs/controld.md, "Job queue", has the schema.
 //
+// One controld owns the file: recover() at start takes back every lease
+// (they can only be a previous process's). The payload of a job that
+// succeeded is dropped (its record keeps state and result); the bytes of
+// the payloads still stored are counted here (a scan at open, then kept).
+//
 // Thread-safety: every member may be called concurrently (they serialise on
 // the connection's mutex); consumers may be used from their own threads.
 class SqliteBackend final : public Backend {
@@ -25,7 +30,8 @@ class SqliteBackend final : public Backend {
   std::string_view name() const override { return "sqlite"; }
   EnqueueResult enqueue(const EnqueueRequest& request) override;
   void complete_inline(const std::vector<Completion>& done, UnixMs now) override;
-  std::unique_ptr<Consumer> consumer(const std::string& name) override;
+  std::unique_ptr<Consumer> consumer(unsigned worker) override;
+  MaintenanceResult recover(UnixMs now) override;
   std::optional<JobRecord> get(const std::string& id) override;
   std::vector<JobRecord> dead(std::size_t limit) override;
   std::size_t retry_dead(const std::vector<std::string>& ids, bool all, UnixMs now) override;
@@ -40,11 +46,16 @@ class SqliteBackend final : public Backend {
 
  private:
   std::vector<Delivery> fetch_now(const std::string& token, std::size_t max, UnixMs now);
+  // Leases that ran out by `expired_by` go back to the queue (due at once),
+  // or to the DLQ after max_redeliveries. Caller holds mutex_ and a transaction.
+  void reclaim_leases(UnixMs now, UnixMs expired_by, MaintenanceResult& r);
 
   const BackendSettings settings_;
+  const std::string run_;  // this process's part of the lease tokens
   std::mutex mutex_;
   SqliteDb db_;
   UnixMs last_expiry_ = 0;
+  std::int64_t payload_bytes_ = 0;  // guarded by mutex_
 
   std::mutex wake_mutex_;
   std::condition_variable wake_;
