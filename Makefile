@@ -9,7 +9,7 @@ CMAKE_ARGS ?=
 PROVE_ARGS ?= -r
 export LEVQOR_BUILD := $(abspath $(BUILD))
 
-.PHONY: all build deps run test unit unit-asan t bench fuzz fuzz-build fuzz-smoke clean
+.PHONY: all build deps run test unit asan-build unit-asan t t-asan bench fuzz fuzz-build fuzz-smoke clean
 
 all: build
 
@@ -28,13 +28,27 @@ $(ASAN_BUILD)/CMakeCache.txt:
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-unit-asan: $(ASAN_BUILD)/CMakeCache.txt
+# The sanitized tree: unit tests, module, levqor-controld and levqorctl, all
+# with -fsanitize=address,undefined.
+asan-build: $(ASAN_BUILD)/CMakeCache.txt
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+unit-asan: asan-build
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 
 t: build
 	prove $(PROVE_ARGS) t/
+
+# Every t/ suite again on the sanitized tree: the sanitized module loads into
+# Debian's unsanitized nginx with libasan preloaded into nginx only; controld
+# and levqorctl are the sanitized binaries. Any ASan/UBSan report fails the
+# suite (scripts/t-asan-suite) and the block that caused it (docs/testing.md).
+ASAN_LOG_DIR ?= $(ASAN_BUILD)/sanitizer-logs
+t-asan: asan-build
+	@rm -rf $(ASAN_LOG_DIR) && mkdir -p $(ASAN_LOG_DIR)
+	LEVQOR_BUILD=$(abspath $(ASAN_BUILD)) LEVQOR_NGINX_PRELOAD=$$(gcc -print-file-name=libasan.so) \
+	  LEVQOR_SANITIZER_LOG_DIR=$(abspath $(ASAN_LOG_DIR)) prove $(PROVE_ARGS) --exec scripts/t-asan-suite t/
 
 # libFuzzer (clang) over the webhook header parsers; new corpus entries go to
 # $(FUZZ_BUILD)/corpus, crashes to fuzz-artifacts/. `make fuzz` runs for
@@ -61,6 +75,7 @@ test: deps
 	@$(MAKE) --no-print-directory unit-asan
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory t
+	@$(MAKE) --no-print-directory t-asan
 
 run: deps
 	@$(MAKE) --no-print-directory build
