@@ -3,7 +3,8 @@ BUILD      ?= build
 ASAN_BUILD ?= $(BUILD)/asan
 FUZZ_BUILD ?= $(BUILD)/fuzz
 FUZZ_SECONDS ?= 600
-FUZZ_SMOKE_SECONDS ?= 15
+FUZZ_SMOKE_SECONDS ?= 4
+FUZZ_TARGETS ?=
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 PROVE_ARGS ?= -r
@@ -50,24 +51,21 @@ t-asan: asan-build
 	LEVQOR_BUILD=$(abspath $(ASAN_BUILD)) LEVQOR_NGINX_PRELOAD=$$(gcc -print-file-name=libasan.so) \
 	  LEVQOR_SANITIZER_LOG_DIR=$(abspath $(ASAN_LOG_DIR)) prove $(PROVE_ARGS) --exec scripts/t-asan-suite t/
 
-# libFuzzer (clang) over the webhook header parsers; new corpus entries go to
-# $(FUZZ_BUILD)/corpus, crashes to fuzz-artifacts/. `make fuzz` runs for
-# FUZZ_SECONDS, `make test` runs fuzz-smoke for FUZZ_SMOKE_SECONDS.
+# libFuzzer (clang) targets for every parser of untrusted or operator input
+# (module/fuzz, controld/fuzz; docs/testing.md, "Fuzzing"): scripts/fuzz.sh
+# runs each in turn. `make fuzz` gives each FUZZ_SECONDS, `make test` runs
+# fuzz-smoke: FUZZ_SMOKE_SECONDS each (6 targets: about 30 s in all).
 $(FUZZ_BUILD)/CMakeCache.txt:
 	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLEVQOR_FUZZ=ON $(CMAKE_ARGS) >/dev/null
 
 fuzz-build: $(FUZZ_BUILD)/CMakeCache.txt
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
 
-FUZZ_RUN = mkdir -p $(FUZZ_BUILD)/corpus fuzz-artifacts && $(FUZZ_BUILD)/webhook_headers_fuzz \
-	-artifact_prefix=fuzz-artifacts/ -print_final_stats=1 $(FUZZ_BUILD)/corpus module/fuzz/corpus
-
 fuzz: fuzz-build
-	$(FUZZ_RUN) -max_total_time=$(FUZZ_SECONDS)
+	FUZZ_BUILD=$(abspath $(FUZZ_BUILD)) scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 fuzz-smoke: fuzz-build
-	@$(FUZZ_RUN) -max_total_time=$(FUZZ_SMOKE_SECONDS) 2>$(FUZZ_BUILD)/smoke.log || { tail -40 $(FUZZ_BUILD)/smoke.log; exit 1; }
-	@grep -E '^stat::number_of_executed_units' $(FUZZ_BUILD)/smoke.log | sed 's/^/fuzz-smoke: /'
+	@FUZZ_BUILD=$(abspath $(FUZZ_BUILD)) scripts/fuzz.sh $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
 
 test: deps
 	@$(MAKE) --no-print-directory build
