@@ -10,7 +10,7 @@ CMAKE_ARGS ?=
 PROVE_ARGS ?= -r
 export LEVQOR_BUILD := $(abspath $(BUILD))
 
-.PHONY: all build deps run test unit asan-build unit-asan t t-asan bench fuzz fuzz-build fuzz-smoke clean
+.PHONY: all build deps run test unit asan-build unit-asan t t-asan bench soak soak-asan fuzz fuzz-build fuzz-smoke clean
 
 all: build
 
@@ -82,6 +82,19 @@ run: deps
 bench: deps
 	@$(MAKE) --no-print-directory build
 	@scripts/bench/run-all.sh
+
+# Not part of make test: SOAK_SECONDS (600) of mixed traffic while Redis,
+# controld and nginx are restarted every SOAK_PERIOD (60) s; exits 1 if a
+# goal is missed (scripts/soak/soak.pl, docs/testing.md "Soak").
+soak: deps
+	@$(MAKE) --no-print-directory build
+	perl scripts/soak/soak.pl
+
+# The same on the sanitized tree (nginx with libasan preloaded, as in t-asan).
+soak-asan: deps asan-build
+	@rm -rf $(ASAN_BUILD)/soak-logs
+	LEVQOR_BUILD=$(abspath $(ASAN_BUILD)) LEVQOR_NGINX_PRELOAD=$$(gcc -print-file-name=libasan.so) \
+	  LEVQOR_SANITIZER_LOG_DIR=$(abspath $(ASAN_BUILD))/soak-logs perl scripts/soak/soak.pl
 
 clean:
 	rm -rf $(BUILD)
