@@ -8,6 +8,9 @@ FUZZ_TARGETS ?=
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 PROVE_ARGS ?= -r
+# Suites run two at a time: each has its own ports (claimed machine-wide,
+# t/lib/Test/Levqor/Util.pm), prefixes and temp dirs.
+PROVE_JOBS ?= 2
 export LEVQOR_BUILD := $(abspath $(BUILD))
 
 .PHONY: all build deps run test unit asan-build unit-asan t t-asan bench soak soak-asan fuzz fuzz-build fuzz-smoke clean
@@ -39,7 +42,7 @@ unit-asan: asan-build
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 
 t: build
-	prove $(PROVE_ARGS) t/
+	prove $(PROVE_ARGS) -j$(PROVE_JOBS) t/
 
 # Every t/ suite again on the sanitized tree: the sanitized module loads into
 # Debian's unsanitized nginx with libasan preloaded into nginx only; controld
@@ -49,7 +52,7 @@ ASAN_LOG_DIR ?= $(ASAN_BUILD)/sanitizer-logs
 t-asan: asan-build
 	@rm -rf $(ASAN_LOG_DIR) && mkdir -p $(ASAN_LOG_DIR)
 	LEVQOR_BUILD=$(abspath $(ASAN_BUILD)) LEVQOR_NGINX_PRELOAD=$$(gcc -print-file-name=libasan.so) \
-	  LEVQOR_SANITIZER_LOG_DIR=$(abspath $(ASAN_LOG_DIR)) prove $(PROVE_ARGS) --exec scripts/t-asan-suite t/
+	  LEVQOR_SANITIZER_LOG_DIR=$(abspath $(ASAN_LOG_DIR)) prove $(PROVE_ARGS) -j$(PROVE_JOBS) --exec scripts/t-asan-suite t/
 
 # libFuzzer (clang) targets for every parser of untrusted or operator input
 # (module/fuzz, controld/fuzz; docs/testing.md, "Fuzzing"): scripts/fuzz.sh
