@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "levqor/controld/core/job_url.h"
 #include "levqor/controld/queue/executor.h"
 #include "levqor/controld/queue/job_request.h"
 
@@ -65,7 +66,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         check(job.payload.size() <= limits.max_payload_bytes);
         const auto payload = nlohmann::json::parse(job.payload, nullptr, false);
         check(payload.is_object());
-        if (job.type == "http") check(q::url_allowed(payload["url"].get<std::string>(), kAllow));
+        if (job.type == "http") check(levqor::controld::url_allowed(payload["url"].get<std::string>(), kAllow));
     }
     return 0;
 }

@@ -1,25 +1,30 @@
-// libFuzzer target for the http-job URL allow-list (queue::normalize_url and
-// url_allowed): a producer chooses the URL, the operator the prefixes.
-// A thin file on purpose: when the allow-list moves to another function,
-// only the two calls below change.
+// libFuzzer target for the http-job URL allow-list (core/job_url.h): a
+// producer chooses the URL, the operator the prefixes.
 //
 // Input: the URL on the first line, allow-list prefixes on the next ones.
-// Invariants: normalisation is idempotent; a URL is allowed only when its
-// normal form starts with a prefix's normal form; a normal form never holds
-// a dot segment or a backslash in its path.
+// Invariants: normalisation only throws std::invalid_argument and is
+// idempotent; a normal form has a lower-case host, a port, and no ';',
+// encoded slash, backslash or dot, nor dot segment in its path; a URL is
+// allowed only when a prefix's normal form has the same origin and its path
+// is a prefix of the URL's on a segment boundary.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "levqor/controld/queue/executor.h"
+#include "levqor/controld/core/job_url.h"
 
-namespace q = levqor::controld::queue;
+namespace cd = levqor::controld;
 
 namespace {
+
+void check(bool ok) {
+    if (!ok) std::abort();
+}
 
 std::vector<std::string> lines(std::string_view text) {
     std::vector<std::string> out;
@@ -31,17 +36,34 @@ std::vector<std::string> lines(std::string_view text) {
     return out;
 }
 
-bool normalizes(const std::string& url, std::string& out) {
+template <typename Normalize>
+std::optional<cd::JobUrl> normal(const std::string& text, Normalize&& normalize) {
     try {
-        out = q::normalize_url(url);
-        return true;
+        return normalize(text);
     } catch (const std::invalid_argument&) {
-        return false;
+        return std::nullopt;
     }
 }
 
-void check(bool ok) {
-    if (!ok) std::abort();
+std::string lower(std::string s) {
+    for (auto& c : s) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    return s;
+}
+
+void check_normal_form(const cd::JobUrl& u) {
+    check(u.scheme == "http" || u.scheme == "https");
+    check(!u.host.empty() && lower(u.host) == u.host && u.port != 0);
+    check(!u.path.empty() && u.path.front() == '/');
+    const auto path = lower(u.path);
+    for (const char* bad : {";", "\\", "%2f", "%5c", "%2e", "/./", "/../"}) check(path.find(bad) == std::string::npos);
+    check(path.size() < 2 || path.compare(path.size() - 2, 2, "/.") != 0);
+    check(path.size() < 3 || path.compare(path.size() - 3, 3, "/..") != 0);
+}
+
+bool on_boundary(const cd::JobUrl& u, const cd::JobUrl& p) {
+    if (u.scheme != p.scheme || u.host != p.host || u.port != p.port) return false;
+    if (u.path.compare(0, p.path.size(), p.path) != 0) return false;
+    return p.path.back() == '/' || u.path.size() == p.path.size() || u.path[p.path.size()] == '/';
 }
 
 }  // namespace
@@ -49,28 +71,25 @@ void check(bool ok) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     auto input = lines(std::string_view(reinterpret_cast<const char*>(data), size));
     if (input.empty()) return 0;
-    const std::string url = input.front();
     const std::vector<std::string> prefixes(input.begin() + 1, input.end());
 
-    std::string normal;
-    const bool ok = normalizes(url, normal);
-    if (ok) {
-        std::string twice;
-        check(normalizes(normal, twice) && twice == normal);
-        const auto rest = normal.substr(normal.find("://") + 3);
-        const auto slash = rest.find('/');
-        check(slash != std::string::npos);
-        const auto path = rest.substr(slash, rest.find('?', slash) - slash);
-        check(path.find("/../") == std::string::npos && path.find("/./") == std::string::npos &&
-              path.find('\\') == std::string::npos);
+    const auto url = normal(input.front(), cd::normalize_job_url);
+    if (url) {
+        check_normal_form(*url);
+        const auto again = normal(url->to_string(), cd::normalize_job_url);
+        check(again && again->to_string() == url->to_string());
     }
-    if (!q::url_allowed(url, prefixes)) return 0;
-    check(ok);
-    bool matched = false;
-    for (const auto& prefix : prefixes) {
-        std::string p;
-        if (normalizes(prefix, p) && normal.rfind(p, 0) == 0) matched = true;
+    bool some_prefix_allows = false;
+    for (const auto& text : prefixes) {
+        const auto prefix = normal(text, cd::normalize_job_url_prefix);
+        if (!prefix) continue;
+        check_normal_form(*prefix);
+        check(prefix->query.empty());
+        if (url && cd::job_url_allowed(*url, *prefix)) {
+            check(on_boundary(*url, *prefix));
+            some_prefix_allows = true;
+        }
     }
-    check(matched);
+    check(cd::url_allowed(input.front(), prefixes) == some_prefix_allows);
     return 0;
 }
