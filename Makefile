@@ -3,13 +3,17 @@ BUILD      ?= build
 ASAN_BUILD ?= $(BUILD)/asan
 FUZZ_BUILD ?= $(BUILD)/fuzz
 FUZZ_SECONDS ?= 600
-FUZZ_SMOKE_SECONDS ?= 15
+FUZZ_SMOKE_SECONDS ?= 4
+FUZZ_TARGETS ?=
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 PROVE_ARGS ?= -r
+# Suites run two at a time: each has its own ports (claimed machine-wide,
+# t/lib/Test/Levqor/Util.pm), prefixes and temp dirs.
+PROVE_JOBS ?= 2
 export LEVQOR_BUILD := $(abspath $(BUILD))
 
-.PHONY: all build deps run test unit unit-asan t bench fuzz fuzz-build fuzz-smoke clean
+.PHONY: all build deps run test unit asan-build unit-asan t t-asan bench soak soak-asan fuzz fuzz-build fuzz-smoke clean
 
 all: build
 
@@ -28,32 +32,43 @@ $(ASAN_BUILD)/CMakeCache.txt:
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-unit-asan: $(ASAN_BUILD)/CMakeCache.txt
+# The sanitized tree: unit tests, module, levqor-controld and levqorctl, all
+# with -fsanitize=address,undefined.
+asan-build: $(ASAN_BUILD)/CMakeCache.txt
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+unit-asan: asan-build
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 
 t: build
-	prove $(PROVE_ARGS) t/
+	prove $(PROVE_ARGS) -j$(PROVE_JOBS) t/
 
-# libFuzzer (clang) over the webhook header parsers; new corpus entries go to
-# $(FUZZ_BUILD)/corpus, crashes to fuzz-artifacts/. `make fuzz` runs for
-# FUZZ_SECONDS, `make test` runs fuzz-smoke for FUZZ_SMOKE_SECONDS.
+# Every t/ suite again on the sanitized tree: the sanitized module loads into
+# Debian's unsanitized nginx with libasan preloaded into nginx only; controld
+# and levqorctl are the sanitized binaries. Any ASan/UBSan report fails the
+# suite (scripts/t-asan-suite) and the block that caused it (docs/testing.md).
+ASAN_LOG_DIR ?= $(ASAN_BUILD)/sanitizer-logs
+t-asan: asan-build
+	@rm -rf $(ASAN_LOG_DIR) && mkdir -p $(ASAN_LOG_DIR)
+	LEVQOR_BUILD=$(abspath $(ASAN_BUILD)) LEVQOR_NGINX_PRELOAD=$$(gcc -print-file-name=libasan.so) \
+	  LEVQOR_SANITIZER_LOG_DIR=$(abspath $(ASAN_LOG_DIR)) prove $(PROVE_ARGS) -j$(PROVE_JOBS) --exec scripts/t-asan-suite t/
+
+# libFuzzer (clang) targets for every parser of untrusted or operator input
+# (module/fuzz, controld/fuzz; docs/testing.md, "Fuzzing"): scripts/fuzz.sh
+# runs each in turn. `make fuzz` gives each FUZZ_SECONDS, `make test` runs
+# fuzz-smoke: FUZZ_SMOKE_SECONDS each (6 targets: about 30 s in all).
 $(FUZZ_BUILD)/CMakeCache.txt:
 	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLEVQOR_FUZZ=ON $(CMAKE_ARGS) >/dev/null
 
 fuzz-build: $(FUZZ_BUILD)/CMakeCache.txt
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
 
-FUZZ_RUN = mkdir -p $(FUZZ_BUILD)/corpus fuzz-artifacts && $(FUZZ_BUILD)/webhook_headers_fuzz \
-	-artifact_prefix=fuzz-artifacts/ -print_final_stats=1 $(FUZZ_BUILD)/corpus module/fuzz/corpus
-
 fuzz: fuzz-build
-	$(FUZZ_RUN) -max_total_time=$(FUZZ_SECONDS)
+	FUZZ_BUILD=$(abspath $(FUZZ_BUILD)) scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 fuzz-smoke: fuzz-build
-	@$(FUZZ_RUN) -max_total_time=$(FUZZ_SMOKE_SECONDS) 2>$(FUZZ_BUILD)/smoke.log || { tail -40 $(FUZZ_BUILD)/smoke.log; exit 1; }
-	@grep -E '^stat::number_of_executed_units' $(FUZZ_BUILD)/smoke.log | sed 's/^/fuzz-smoke: /'
+	@FUZZ_BUILD=$(abspath $(FUZZ_BUILD)) scripts/fuzz.sh $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
 
 test: deps
 	@$(MAKE) --no-print-directory build
@@ -61,6 +76,7 @@ test: deps
 	@$(MAKE) --no-print-directory unit-asan
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory t
+	@$(MAKE) --no-print-directory t-asan
 
 run: deps
 	@$(MAKE) --no-print-directory build
@@ -69,6 +85,19 @@ run: deps
 bench: deps
 	@$(MAKE) --no-print-directory build
 	@scripts/bench/run-all.sh
+
+# Not part of make test: SOAK_SECONDS (600) of mixed traffic while Redis,
+# controld and nginx are restarted every SOAK_PERIOD (60) s; exits 1 if a
+# goal is missed (scripts/soak/soak.pl, docs/testing.md "Soak").
+soak: deps
+	@$(MAKE) --no-print-directory build
+	perl scripts/soak/soak.pl
+
+# The same on the sanitized tree (nginx with libasan preloaded, as in t-asan).
+soak-asan: deps asan-build
+	@rm -rf $(ASAN_BUILD)/soak-logs
+	LEVQOR_BUILD=$(abspath $(ASAN_BUILD)) LEVQOR_NGINX_PRELOAD=$$(gcc -print-file-name=libasan.so) \
+	  LEVQOR_SANITIZER_LOG_DIR=$(abspath $(ASAN_BUILD))/soak-logs perl scripts/soak/soak.pl
 
 clean:
 	rm -rf $(BUILD)

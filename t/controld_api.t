@@ -117,6 +117,7 @@ subtest 'bad PUT bodies: 400, nothing changed' => sub {
         ['{"RATELIMIT_ENABLED":"enabled"}', 'invalid_flag_value', qr/use "off", "shadow" or "on"/],
         ['{"RATELIMIT_ENABLED":1}', 'invalid_flag_value', qr/RATELIMIT_ENABLED/],
         ['{"RATELIMIT_ENABLED":"on"', 'invalid_json', qr/not valid JSON/],
+        ['{"RATELIMIT_ENABLED":1e999}', 'invalid_json', qr/not valid JSON/],
         ['"on"', 'invalid_json', qr/must be a JSON object/],
     );
     for my $case (@cases) {
@@ -252,11 +253,18 @@ subtest 'SIGHUP reloads the config; a bad one changes nothing' => sub {
     my ($proc, $port) = fake_http_server(body => "# TYPE levqor_fake_total counter\nlevqor_fake_total 3\n");
     my $config = { flags => { RATELIMIT_ENABLED => 'on' }, http => { max_body_bytes => 4096, read_timeout_ms => 500 },
                    nginx_status_urls => [{ name => 'fake', url => "http://127.0.0.1:$port/status" }] };
-    $cd->set_config('{"nginx_status_urls": [');
-    $cd->hup;
-    ok($cd->wait_log(sub { $_[0]{msg} =~ /^cannot reload the configuration; running on the previous one/ }),
-       'a broken file is reported');
-    is($cd->request('GET /healthz')->{status}, 200, 'still serving');
+    my $failed_reloads = sub {
+        scalar grep { defined && $_->{msg} =~ /^cannot reload the configuration; running on the previous one/ }
+            $cd->log_lines;
+    };
+    # A number out of double's range once made controld exit on SIGHUP.
+    for my $broken ('{"nginx_status_urls": [', '{"scrape_timeout_ms": 1e999}') {
+        my $before = $failed_reloads->();
+        $cd->set_config($broken);
+        $cd->hup;
+        ok(wait_until(5, sub { $failed_reloads->() > $before }), "$broken: reported");
+        is($cd->request('GET /healthz')->{status}, 200, "$broken: still serving");
+    }
 
     $cd->set_config($config);
     $cd->hup;

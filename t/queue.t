@@ -157,6 +157,7 @@ for my $backend (@backends) {
             ['{"type":"teleport","payload":{}}', 'unknown_job_type'],
             ['{"type":"noop","payload":{"x":"' . ('a' x 5000) . '"}}', 'payload_too_large'],
             ['{"type":"noop",', 'invalid_json'],
+            ['{"type":"noop","payload":{"n":1e999}}', 'invalid_json'],    # a number out of range
             ['{"type":"http","payload":{"url":"http://10.1.2.3/x"}}', 'url_not_allowed'],
             ['{"type":"http","payload":{"url":"gopher://x"}}', 'invalid_url'],
             ['{"type":"http","payload":{"url":"' . $base . '/../x"}}', 'invalid_url'],

@@ -56,6 +56,18 @@ TEST(JobUrl, RefusesWhatAServerMayReadDifferently) {
                           "https://h;x@evil/", "https://h:443@evil/x"}) {
     EXPECT_TRUE(contains(refusal(url), "credentials")) << url;
   }
+  // libcurl decodes a percent-encoded host after it has put IPv4 forms in
+  // dotted decimal: "1%2e4" would stay "1.4" (the address 1.0.0.4), a normal
+  // form that is not one (found by the url_allow fuzz target).
+  for (const char* url : {"https://1%2e4/x", "http://%68/x", "http://h%2eexample.com/x"}) {
+    EXPECT_TRUE(contains(refusal(url), "percent-encoded host")) << url;
+  }
+  EXPECT_EQ(normalized("http://1.4/x"), "http://1.0.0.4:80/x");
+  // libcurl also reads "https:/host" (one slash): the first "://" must end the
+  // scheme, or the checks above would look at the wrong part of the text.
+  for (const char* url : {"https:/%%2/x://y", "https:/1%2e4/x://y", "https:/u@h/x://y"}) {
+    EXPECT_TRUE(contains(refusal(url), "expected http://host")) << url;
+  }
   EXPECT_TRUE(contains(refusal("https://h/x#frag"), "fragments"));
   EXPECT_TRUE(contains(refusal("https://h/x#"), "fragments"));
   EXPECT_TRUE(contains(refusal("http://[fe80::1%25eth0]/x"), "zone"));

@@ -87,6 +87,23 @@ TEST(Json, SyntaxErrorsAreJsonErrors) {
   EXPECT_EQ(refusal(std::string(100, ']') + nested(100)), JsonError::Kind::syntax);
 }
 
+// nlohmann reports a number outside double's range as out_of_range (406), not
+// as a parse_error: it must still be a JsonError (a 400, a refused config),
+// never an exception the callers do not expect (a 500; controld exiting on
+// SIGHUP). Found by the controld_config fuzz target.
+TEST(Json, NumbersOutOfRangeAreSyntaxErrors) {
+  for (const char* text : {"[1e999]", "{\"n\":-1e999}", "5555555555555e5555555555555555"}) {
+    try {
+      parse_json(text, kLimits);
+      ADD_FAILURE() << "accepted: " << text;
+    } catch (const JsonError& e) {
+      EXPECT_EQ(e.kind(), JsonError::Kind::syntax) << text;
+      EXPECT_NE(std::string(e.what()).find("number overflow"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(parse_ordered_json(text, kLimits), JsonError) << text;
+  }
+}
+
 TEST(Json, CommentsOnlyWhenAllowed) {
   const JsonLimits with_comments{1 << 20, kMaxJsonDepth, true};
   const std::string text = "// [[[[ line comment\n{\"a\": /* {{{{ */ 1}";

@@ -642,8 +642,10 @@ class FileReader {
           if (var.empty() || var.find('=') != std::string::npos) {
             bad(p + "env", env, "variable names are non-empty and have no '='");
           }
-          string_value(p + "env." + var, val,
-                       [&](const std::string& v) { command.env.emplace_back(var, v); });
+          // variable = var: a structured binding cannot be captured in C++17 (clang refuses).
+          string_value(p + "env." + var, val, [&, variable = var](const std::string& v) {
+            command.env.emplace_back(variable, v);
+          });
         }
       }
       out.emplace(name, std::move(command));

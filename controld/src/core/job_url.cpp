@@ -26,6 +26,9 @@ std::string part(CURLU* url, CURLUPart which, unsigned flags = 0) {
   return out;
 }
 
+constexpr std::string_view kSchemeCharacters =
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.";
+
 // What is refused before the text reaches the parser.
 void check_characters(std::string_view url) {
   for (unsigned char c : url) {
@@ -35,13 +38,22 @@ void check_characters(std::string_view url) {
   }
   if (url.find('\\') != std::string_view::npos) refuse("contains a backslash");
   if (url.find('#') != std::string_view::npos) refuse("fragments are not allowed");
+  // The first "://" must end the scheme: libcurl also reads "https:/host"
+  // (one slash), and a later "://" would make these checks read another part.
   const auto scheme_end = url.find("://");
-  if (scheme_end == std::string_view::npos || scheme_end == 0) {
+  if (scheme_end == std::string_view::npos || scheme_end == 0 ||
+      url.substr(0, scheme_end).find_first_not_of(kSchemeCharacters) != std::string_view::npos) {
     refuse("expected http://host/... or https://host/...");
   }
   // libcurl reads "http:///x" as host x; no host is no host.
   const auto authority = url.substr(scheme_end + 3, 1);
   if (authority.empty() || authority == "/" || authority == "?") refuse("missing host");
+}
+
+// "host[:port]" as written (with any userinfo), between "://" and the path or query.
+std::string_view authority(std::string_view url) {
+  const auto start = url.find("://") + 3;
+  return url.substr(start, url.find_first_of("/?", start) - start);
 }
 
 void check_path(const std::string& path) {
@@ -86,11 +98,15 @@ JobUrl normalize_job_url(std::string_view text) {
   if (out.scheme != "http" && out.scheme != "https") refuse("the scheme must be http or https");
   if (!part(url.get(), CURLUPART_USER).empty() || !part(url.get(), CURLUPART_PASSWORD).empty() ||
       !part(url.get(), CURLUPART_OPTIONS).empty() ||
-      text.substr(0, text.find_first_of("/?", text.find("://") + 3)).find('@') !=
-          std::string_view::npos) {
+      authority(text).find('@') != std::string_view::npos) {
     refuse("credentials (user:password@) in the URL are not allowed");
   }
   if (!part(url.get(), CURLUPART_ZONEID).empty()) refuse("IPv6 zone ids are not allowed");
+  // libcurl decodes a percent-encoded host after it has put IPv4 forms in
+  // dotted decimal: "1%2e4" would stay "1.4" (the address 1.0.0.4).
+  if (authority(text).find('%') != std::string_view::npos) {
+    refuse("percent-encoded host names are not allowed");
+  }
   out.host = to_lower(part(url.get(), CURLUPART_HOST));
   if (out.host.empty()) refuse("missing host");
   const auto port = part(url.get(), CURLUPART_PORT, CURLU_DEFAULT_PORT);

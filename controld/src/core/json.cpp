@@ -39,7 +39,8 @@ Json parse_checked(std::string_view text, const JsonLimits& limits) {
   try {
     return Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/true,
                        /*ignore_comments=*/limits.comments);
-  } catch (const typename Json::parse_error& e) {
+  } catch (const typename Json::exception& e) {
+    // parse_error, and out_of_range for a number outside double's range (1e999).
     throw JsonError(JsonError::Kind::syntax, e.what());
   }
 }

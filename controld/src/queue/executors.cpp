@@ -27,7 +27,10 @@ std::string quoted(const std::string& text) {
 void check_keys(const json& payload, std::initializer_list<const char*> known,
                 const std::string& type) {
   for (const auto& [key, value] : payload.items()) {
-    if (std::none_of(known.begin(), known.end(), [&](const char* k) { return key == k; })) {
+    // An init-capture: a structured binding cannot be captured in C++17
+    // (g++ allows it, clang rejects it, and the fuzz tree is clang).
+    if (std::none_of(known.begin(), known.end(),
+                     [&name = key](const char* k) { return name == k; })) {
       std::string list;
       for (const char* k : known) list += (list.empty() ? "" : ", ") + std::string(k);
       reject("invalid_job", "payload." + key + " is not a field of " + type +

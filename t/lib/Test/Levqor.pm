@@ -25,6 +25,7 @@ use Test::Levqor::Filter;
 use Test::Levqor::HTTP qw(http_request);
 use Test::Levqor::Nginx;
 use Test::Levqor::Process qw(spawn_server);
+use Test::Levqor::Sanitizer ();
 use Test::Levqor::Spec qw(block_spec);
 use Test::Levqor::Util qw(repo_root build_dir free_port tail_text keep_temp);
 
@@ -91,11 +92,21 @@ sub run_block {
     $nginx->clear_html;
     $nginx->write_files(@{ $spec->{user_files} });
 
+    my %earlier = map { $_ => 1 } Test::Levqor::Sanitizer::reports();
     if (defined $spec->{must_die}) {
         check_must_die($nginx, $spec, $check);
     } else {
         check_requests($nginx, $spec, $check);
     }
+    check_sanitizer($check, \%earlier) if Test::Levqor::Sanitizer::active();
+}
+
+# The ASan pass: the block fails with the report of any sanitizer error that
+# nginx (or anything else of the suite) wrote while it ran.
+sub check_sanitizer {
+    my ($check, $earlier) = @_;
+    my @new = grep { !$earlier->{$_} } Test::Levqor::Sanitizer::reports();
+    $check->ok(!@new, 'no ASan/UBSan report', Test::Levqor::Sanitizer::report_text(\@new));
 }
 
 # A die/croak message without the " at t/lib/... line N." that means nothing to a test author.

@@ -16,6 +16,7 @@ use File::Path qw(make_path remove_tree);
 
 use Test::Levqor::HTTP qw(http_request);
 use Test::Levqor::Process;
+use Test::Levqor::Sanitizer qw(nginx_env);
 use Test::Levqor::Util qw(
     repo_root build_dir free_port temp_dir slurp spew run_cmd wait_until tail_text
     expand_vars env_test_vars
@@ -187,6 +188,8 @@ sub nginx_args {
 sub test_config {
     my ($self) = @_;
     $self->write_config;
+    my %env = nginx_env();
+    local @ENV{keys %env} = values %env;
     my ($code, $out) = run_cmd($self->nginx_args, '-t');
     return ($code == 0, $out);
 }
@@ -223,7 +226,7 @@ sub start {
     }
     unlink $self->pid_file;
     $self->{proc} = Test::Levqor::Process->spawn(
-        name => 'nginx', cmd => [$self->nginx_args], log => $self->stderr_file);
+        name => 'nginx', cmd => [$self->nginx_args], log => $self->stderr_file, env => { nginx_env() });
     my $proc = $self->{proc};
     # The pid file is written after the listening sockets are open; with a
     # master, the workers are forked after that: wait for all of them, so a

@@ -16,6 +16,7 @@ use Exporter qw(import);
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep);
 
+use Test::Levqor::Sanitizer qw(nginx_env);
 use Test::Levqor::Util qw(temp_dir slurp tail_text wait_until);
 
 our @EXPORT_OK = qw(spawn_server);
@@ -41,6 +42,9 @@ sub spawn {
     my $name = ($args{name} || $cmd->[0]) =~ s{.*/}{}r =~ s/[^\w.-]+/_/gr;
     my $log  = $args{log}  || temp_dir("$name-log") . "/$name.log";
 
+    # An nginx a suite starts itself (not through Test::Levqor::Nginx) gets the
+    # ASan pass's preload too, or the sanitized module could not load.
+    $args{env} = { nginx_env(), %{ $args{env} || {} } } if $cmd->[0] =~ m{(?:^|/)nginx$};
     my $pid = fork;
     croak "spawn $name: fork failed: $!" unless defined $pid;
     exec_child($cmd, $log, \%args) if $pid == 0;

@@ -12,6 +12,7 @@ use Exporter qw(import);
 use File::Basename qw(dirname basename);
 use File::Path qw(make_path);
 use File::Spec;
+use Fcntl qw(O_WRONLY O_CREAT O_EXCL);
 use File::Temp ();
 use IO::Socket::INET;
 use IPC::Open3 qw(open3);
@@ -52,7 +53,10 @@ my %issued_ports;
 # A free TCP port on 127.0.0.1. nginx is restarted on the same ports for
 # every block, so ports come from just below the kernel's ephemeral range:
 # an outgoing connection (or another test's bind to port 0) can never take
-# them while nginx is briefly down. Falls back to binding port 0.
+# them while nginx is briefly down. A port is also claimed for the life of
+# this process in a directory shared by every test process on the machine
+# (prove -j, several checkouts), so two suites never get the same one.
+# Falls back to binding port 0.
 sub free_port {
     my ($low, $high) = port_range();
     for (1 .. 200) {
@@ -66,10 +70,39 @@ sub free_port {
         $port = $sock->sockport;
         close $sock;
         next if $issued_ports{$port}++;
+        next unless claim_port($port);
         return $port;
     }
     croak 'free_port: no free port on 127.0.0.1 after 200 attempts';
 }
+
+my $PORT_CLAIMS = ($ENV{TMPDIR} || '/tmp') . '/levqor-test-ports';
+my $CLAIM_OWNER = $$;
+my @claimed;
+
+# Creates <claims>/<port> holding our pid; false if a live process holds it.
+sub claim_port {
+    my ($port) = @_;
+    unless (-d $PORT_CLAIMS) {
+        mkdir $PORT_CLAIMS;
+        chmod 01777, $PORT_CLAIMS;
+    }
+    my $file = "$PORT_CLAIMS/$port";
+    for (1 .. 2) {
+        if (sysopen(my $fh, $file, O_WRONLY | O_CREAT | O_EXCL, 0644)) {
+            print {$fh} $$;
+            close $fh;
+            push @claimed, $file;
+            return 1;
+        }
+        my ($holder) = (slurp($file) // '') =~ /^(\d+)/;
+        return 0 if $holder && (kill(0, $holder) || $!{EPERM});
+        unlink $file;    # its process is gone
+    }
+    return 0;
+}
+
+END { unlink @claimed if $$ == $CLAIM_OWNER }
 
 sub port_range {
     my ($ephemeral_low) = (slurp('/proc/sys/net/ipv4/ip_local_port_range') // '') =~ /^(\d+)/;

@@ -17,7 +17,8 @@ namespace levqor::controld {
 // one in brackets), the port always written. Refused, because a server
 // behind the allowed prefix may read them differently from a plain prefix
 // comparison: whitespace, control and non-ASCII characters, backslashes,
-// user:password@ (and any userinfo), fragments, IPv6 zone ids, port 0, and in
+// user:password@ (and any userinfo), fragments, IPv6 zone ids, percent-encoded
+// host names (libcurl would not put "1%2e4" in dotted decimal), port 0, and in
 // the path ';' (Tomcat's "/api/..;/admin"), encoded slashes and backslashes
 // (%2f, %5c) and encoded dots (%2e), in any case, and dot segments ("." and
 // ".." as whole segments).
