@@ -55,7 +55,8 @@ subtest 'every metric used in conf/ is documented' => sub {
 subtest 'systemd unit' => sub {
     my $unit = slurp("$repo/conf/systemd/levqor-controld.service");
     for my $setting ('NoNewPrivileges=yes', 'ProtectSystem=strict', 'User=levqor',
-                     'ReadWritePaths=/var/lib/levqor', 'ExecReload=/bin/kill -HUP $MAINPID') {
+                     'ReadWritePaths=/var/lib/levqor', 'ExecReload=/bin/kill -HUP $MAINPID',
+                     'MemoryMax=1G', 'TasksMax=256') {
         like($unit, qr/^\Q$setting\E$/m, $setting);
     }
     like(slurp("$repo/conf/systemd/levqor-controld.sysusers.conf"), qr/^u levqor /m, 'sysusers.d: the levqor user');
