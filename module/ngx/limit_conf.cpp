@@ -5,6 +5,7 @@
 
 #include <openssl/rand.h>
 
+#include "levqor/url_credentials.h"
 #include "limit.h"
 #include "module.h"
 #include "ngx_util.h"
@@ -102,7 +103,7 @@ char* set_limit_zone(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
             redis->nodes = static_cast<std::uint64_t>(nodes);
             have_backend_params = true;
         } else {
-            return conf_error(cf, "invalid parameter \"" + redis::mask_password(a) + "\"");
+            return conf_error(cf, "invalid parameter \"" + mask_url_credentials(a) + "\"");
         }
     }
     if (have_backend_params && !have_redis) {
