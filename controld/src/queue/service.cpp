@@ -84,7 +84,6 @@ QueueService::QueueService(Settings settings, metrics::Registry& registry, const
     : settings_(std::move(settings)),
       log_(log),
       errors_(errors),
-      registry_(registry),
       backend_(open_backend(settings_, log)),
       quota_(settings_.queue.max_depth, settings_.queue.max_bytes),
       inline_pool_(settings_.queue.inline_workers, settings_.queue.inline_queue),

@@ -5,6 +5,15 @@
 namespace levqor {
 namespace {
 
+TEST(MaskUrl, ReplacesEverythingUpToTheLastAt) {
+    EXPECT_EQ(mask_url("redis://:secret@h:1/0"), "redis://***@h:1/0");
+    EXPECT_EQ(mask_url("redis://app:s3cret pass\"'\n@h"), "redis://***@h");
+    EXPECT_EQ(mask_url("redis-cluster://a:b@c@n1,n2"), "redis-cluster://***@n1,n2");
+    for (const char* same : {"redis://h:1", "unix:/s?db=1", "redis://@h", "", "app:pw@h"}) {
+        EXPECT_EQ(mask_url(same), same);
+    }
+}
+
 TEST(MaskUrlCredentials, ReplacesUserAndPasswordWithStars) {
     EXPECT_EQ(mask_url_credentials("redis://:secret@h:1/0"), "redis://***@h:1/0");
     EXPECT_EQ(mask_url_credentials("redis://app:secret@h:1"), "redis://***@h:1");
@@ -24,9 +33,20 @@ TEST(MaskUrlCredentials, HidesPasswordsThatContainAtSlashAndColon) {
     EXPECT_EQ(mask_url_credentials("redis://app:p@ss/w:rd@h:1/2"), "redis://***@h:1/2");
 }
 
-TEST(MaskUrlCredentials, PrefersHidingTooMuchWhenAPathHasAnAt) {
+TEST(MaskUrlCredentials, PrefersHidingTooMuchWhenAPathOrTheTextAfterHasAnAt) {
     EXPECT_EQ(mask_url_credentials("http://h/a@b"), "http://***@b");
     EXPECT_EQ(mask_url_credentials("postgresql://u:p@h/db?x=a@b"), "postgresql://***@b");
+    EXPECT_EQ(mask_url_credentials("redis://:pw@h down, ask ops@example.com"), "redis://***@example.com");
+}
+
+TEST(MaskUrlCredentials, PasswordsMayContainSpaces) {
+    EXPECT_EQ(mask_url_credentials("redis=redis://:s3cret pass@127.0.0.1:1"), "redis=redis://***@127.0.0.1:1");
+}
+
+TEST(MaskUrlCredentials, AUrlEndsWhereTheNextBegins) {
+    EXPECT_EQ(mask_url_credentials("redis://:a@10.0.0.1:6379/0 and postgresql://u:pw@db/x"),
+              "redis://***@10.0.0.1:6379/0 and postgresql://***@db/x");
+    EXPECT_EQ(mask_url_credentials("x=redis://:a@h1,y=redis+tls://:b@h2"), "x=redis://***@h1,y=redis+tls://***@h2");
 }
 
 TEST(MaskUrlCredentials, MasksEveryUrlInAText) {

@@ -11,7 +11,7 @@ namespace levqor {
 
 // Writes 2 * n characters to out; no allocation (the module's hot path).
 inline void hex_into(char* out, const unsigned char* bytes, std::size_t n) noexcept {
-    constexpr char kDigits[] = "0123456789abcdef";
+    static constexpr char kDigits[] = "0123456789abcdef";
     for (std::size_t i = 0; i < n; ++i) {
         out[2 * i] = kDigits[bytes[i] >> 4];
         out[2 * i + 1] = kDigits[bytes[i] & 15];

@@ -12,7 +12,6 @@
 
 #include "levqor/gcra.h"
 #include "levqor/parsed.h"
-#include "levqor/redis_url.h"
 
 namespace levqor::redis {
 

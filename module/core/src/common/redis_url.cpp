@@ -19,7 +19,7 @@ using Result = Parsed<RedisUrl>;
 // Every message names the URL as it may be logged: credentials masked.
 class Errors {
 public:
-    explicit Errors(std::string_view url) : quoted_("\"" + mask_url_credentials(url) + "\"") {}
+    explicit Errors(std::string_view url) : quoted_("\"" + mask_url(url) + "\"") {}
     Result fail(std::string_view what, std::string_view expected) const {
         std::string message(what);
         message.append(" redis url ").append(quoted_);
