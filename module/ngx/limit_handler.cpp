@@ -84,23 +84,7 @@ ngx_int_t send_json(ngx_http_request_t* r, ngx_uint_t status, std::uint64_t retr
         reinterpret_cast<u_char*>(rl::write_u64(reinterpret_cast<char*>(retry), retry_after)) - retry);
     h->lowcase_key = nullptr;
     const std::size_t len = rl::write_error_body(reinterpret_cast<char*>(body), error, retry_after);
-
-    r->headers_out.status = status;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = nullptr;
-    r->headers_out.content_length_n = static_cast<off_t>(len);
-    ngx_int_t rc = ngx_http_send_header(r);
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) return rc;
-    ngx_buf_t* b = static_cast<ngx_buf_t*>(ngx_calloc_buf(r->pool));
-    if (b == nullptr) return NGX_ERROR;
-    b->pos = body;
-    b->last = body + len;
-    b->memory = 1;
-    b->last_buf = 1;
-    b->last_in_chain = 1;
-    ngx_chain_t out{b, nullptr};
-    return ngx_http_output_filter(r, &out);
+    return send_body(r, status, ngx_string("application/json"), body, len);
 }
 
 // The buckets of one request, gathered from its levqor_limit rules. No
@@ -225,10 +209,10 @@ LimitStatus local_status(rl::Outcome o, bool fallback) {
 
 // Redis did not decide: on_backend_error says what happens. `local` decides
 // on this node's shared-memory buckets with 1/nodes of each plan.
-LimitStatus fallback(Collected& c, const RedisSettings& rs, gcra::Decision* d, bool& have_decisions) {
+LimitStatus fallback(Collected& c, const rl::RedisOptions& rs, gcra::Decision* d, bool& have_decisions) {
     have_decisions = false;
-    if (rs.on_error == RedisSettings::OnError::Allow) return LimitStatus::FallbackAllowed;
-    if (rs.on_error == RedisSettings::OnError::Deny) return LimitStatus::FallbackDenied;
+    if (rs.on_error == rl::RedisOptions::OnError::Allow) return LimitStatus::FallbackAllowed;
+    if (rs.on_error == rl::RedisOptions::OnError::Deny) return LimitStatus::FallbackDenied;
     for (std::size_t i = 0; i < c.n; ++i) {
         gcra::Limit& l = c.reqs[i].limit;
         l.interval_ns *= rs.nodes;
@@ -255,19 +239,12 @@ ngx_int_t ask_redis(ngx_http_request_t* r, RequestCtx*& rctx, const Collected& c
     std::string cmd = conn->evalsha_head(tail_args);
     const std::size_t tail_at = cmd.size();
     char num[rl::kMaxU64Digits];
-    auto bulk_u64 = [&](std::uint64_t v) { redis::append_bulk(cmd, std::string_view(num, rl::write_u64(num, v) - num)); };
-    bulk_u64(c.n);
+    redis::append_bulk(cmd, std::string_view(num, rl::write_u64(num, c.n) - num));
     for (std::size_t i = 0; i < c.n; ++i) {
         const Collected::Meta& m = c.meta[i];
         redis::append_bucket_key(cmd, zone.name, kind_name(m.kind).front(), m.plan->plan.name, sv(m.value));
     }
-    for (std::size_t i = 0; i < c.n; ++i) {
-        const rl::BucketRequest& b = c.reqs[i];
-        redis::append_bulk(cmd, redis::interval_us(b.limit.interval_ns));
-        bulk_u64(b.limit.burst);
-        bulk_u64(b.cost);
-        redis::append_bulk(cmd, b.observe_only ? "1" : "0");
-    }
+    redis::append_script_argv(cmd, c.reqs, c.n);
     if (!conn->submit(w, std::move(cmd), tail_at, tail_args, c.n)) {
         w->state = RedisWait::State::Failed;  // the deadline timer goes with the request pool
         if (w->deadline.timer_set) ngx_del_timer(&w->deadline);
@@ -423,12 +400,7 @@ ngx_int_t status_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, u
         v->not_found = 1;
         return NGX_OK;
     }
-    const std::string_view name = status_name(ctx->status);
-    v->data = reinterpret_cast<u_char*>(const_cast<char*>(name.data()));
-    v->len = name.size();
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
+    set_variable(v, status_name(ctx->status));
     return NGX_OK;
 }
 
@@ -439,11 +411,8 @@ ngx_int_t remaining_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v
         v->not_found = 1;
         return NGX_OK;
     }
-    v->data = p;
-    v->len = static_cast<unsigned>(reinterpret_cast<u_char*>(rl::write_u64(reinterpret_cast<char*>(p), ctx->remaining)) - p);
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
+    set_variable(v, p, static_cast<std::size_t>(
+                           reinterpret_cast<u_char*>(rl::write_u64(reinterpret_cast<char*>(p), ctx->remaining)) - p));
     return NGX_OK;
 }
 

@@ -23,14 +23,13 @@ bool parse_int(std::string_view s, int& out, int lo, int hi) {
     return ec == std::errc() && p == s.data() + s.size() && out >= lo && out <= hi;
 }
 
-std::string hex(const unsigned char* p, std::size_t n) {
+// Lowercase hex of n bytes: 2n characters at out (no terminator).
+void hex_into(char* out, const unsigned char* p, std::size_t n) noexcept {
     static constexpr char kDigits[] = "0123456789abcdef";
-    std::string out(n * 2, '0');
     for (std::size_t i = 0; i < n; ++i) {
         out[2 * i] = kDigits[p[i] >> 4];
         out[2 * i + 1] = kDigits[p[i] & 15];
     }
-    return out;
 }
 
 // Host names are resolved once, at configuration time: hiredis would call
@@ -218,7 +217,9 @@ std::string script_sha1() {
     unsigned char digest[20];
     unsigned int len = 0;
     EVP_Digest(s.data(), s.size(), digest, &len, EVP_sha1(), nullptr);
-    return hex(digest, len);
+    std::string out(2 * len, '0');
+    hex_into(out.data(), digest, len);
+    return out;
 }
 
 std::string interval_us(std::uint64_t interval_ns) {
@@ -232,18 +233,6 @@ std::string interval_us(std::uint64_t interval_ns) {
         *p++ = static_cast<char>('0' + frac % 10);
     }
     return std::string(buf, p);
-}
-
-std::vector<std::string> script_args(const std::vector<BucketArgs>& buckets) {
-    std::vector<std::string> args;
-    args.reserve(buckets.size() * 4);
-    for (const auto& b : buckets) {
-        args.push_back(interval_us(b.limit.interval_ns));
-        args.push_back(std::to_string(b.limit.burst));
-        args.push_back(std::to_string(b.cost));
-        args.push_back(b.observe_only ? "1" : "0");
-    }
-    return args;
 }
 
 bool decode_result(const long long* v, std::size_t count, std::size_t buckets, ScriptResult& out) {
@@ -285,6 +274,18 @@ void append_bulk(std::string& out, std::string_view arg) {
     out.append(arg).append("\r\n");
 }
 
+void append_script_argv(std::string& out, const ratelimit::BucketRequest* buckets, std::size_t n) {
+    char num[ratelimit::kMaxU64Digits];
+    auto bulk_u64 = [&](std::uint64_t v) { append_bulk(out, std::string_view(num, ratelimit::write_u64(num, v) - num)); };
+    for (std::size_t i = 0; i < n; ++i) {
+        const ratelimit::BucketRequest& b = buckets[i];
+        append_bulk(out, interval_us(b.limit.interval_ns));
+        bulk_u64(b.limit.burst);
+        bulk_u64(b.cost);
+        append_bulk(out, b.observe_only ? "1" : "0");
+    }
+}
+
 std::string format_command(std::string_view a0, std::string_view a1, std::string_view tail, std::size_t tail_args,
                            std::size_t room) {
     std::string cmd;
@@ -318,12 +319,8 @@ void append_bucket_key(std::string& out, std::string_view zone, char kind, std::
                        std::string_view value) {
     unsigned char digest[32];
     sha256(value, digest);
-    static constexpr char kDigits[] = "0123456789abcdef";
     char hexed[32];
-    for (int i = 0; i < 16; ++i) {
-        hexed[2 * i] = kDigits[digest[i] >> 4];
-        hexed[2 * i + 1] = kDigits[digest[i] & 15];
-    }
+    hex_into(hexed, digest, 16);
     append_counted(out, '$', kKeyPrefix.size() + zone.size() + 4 + plan.size() + 1 + 32);
     out.append(kKeyPrefix).append(zone).append("}:").append(1, kind).append(":").append(plan).append(":");
     out.append(hexed, 32).append("\r\n");
