@@ -28,7 +28,7 @@ class MetricsRegistry;
 
 // A plan with everything the request path needs precomputed.
 struct RuntimePlan {
-    ratelimit::Plan plan;
+    limit::Plan plan;
     bool user_defined = false;
     // Mixed into bucket tags: a key has one bucket per plan, so a plan change
     // (upgrade, downgrade) starts from a full bucket of the new plan.
@@ -57,9 +57,9 @@ struct LimitZoneShm {
 
 // levqor_limit_zone: name, size, shared memory and bucket table (TableZone),
 // then what the rate limiter adds.
-struct LimitZone : TableZone<LimitZoneShm, ratelimit::BucketTable> {
+struct LimitZone : TableZone<LimitZoneShm, limit::BucketTable> {
     std::vector<PlanCells> cells;  // by plan index
-    std::unique_ptr<ratelimit::RedisOptions> redis;  // null: a local zone
+    std::unique_ptr<limit::RedisOptions> redis;  // null: a local zone
     RedisConn::Cells redis_cells{};
     std::unique_ptr<RedisConn> conn;  // per worker (created in init_process)
 };
@@ -72,7 +72,7 @@ struct LimitRule {
     std::string plan_literal;  // when plan= has no variables
     ngx_int_t static_plan = -1;  // its index, resolved at merge
     std::uint64_t cost = 1;
-    unsigned ip_prefix6 = ratelimit::kDefaultIpPrefix6;  // IPv6 addresses share a bucket per prefix
+    unsigned ip_prefix6 = limit::kDefaultIpPrefix6;  // IPv6 addresses share a bucket per prefix
     bool dry_run = false;
 };
 
@@ -136,7 +136,7 @@ struct LimitEntry {
 struct LimitCtx {
     LimitStatus status;
     std::uint8_t n;
-    ratelimit::HeaderMode header_mode;
+    limit::HeaderMode header_mode;
     std::uint64_t remaining;    // the smallest over the buckets
     std::uint64_t retry_after;  // rejected: seconds
     LimitEntry* entries;        // n entries, allocated right after this struct

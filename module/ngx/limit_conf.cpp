@@ -11,19 +11,19 @@
 
 namespace levqor::ngx {
 
-namespace rl = levqor::ratelimit;
+namespace lim = levqor::limit;
 
 namespace {
 
-RuntimePlan make_runtime_plan(rl::Plan plan, bool user_defined) {
+RuntimePlan make_runtime_plan(lim::Plan plan, bool user_defined) {
     RuntimePlan rp;
     rp.limits[kKey] = plan.key_limit();
     rp.limits[kIp] = plan.ip_limit();
     rp.limits[kAnonymous] = plan.key_limit();
     for (const BucketKind k : kAllKinds) {
         const std::string name = plan.name + (k == kKey ? "-key" : k == kIp ? "-ip" : "-anonymous");
-        rp.policy_items[k] = rl::policy_item(name, rp.limits[k]);
-        rp.state_prefixes[k] = rl::state_item_prefix(name);
+        rp.policy_items[k] = lim::policy_item(name, rp.limits[k]);
+        rp.state_prefixes[k] = lim::state_item_prefix(name);
     }
     std::uint64_t salt = 0xcbf29ce484222325ULL;  // FNV-1a of the plan name
     for (const char c : plan.name) salt = (salt ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
@@ -44,7 +44,7 @@ ngx_int_t init_zone(ngx_shm_zone_t* shm_zone, void* old_data) noexcept {
 // ---- LimitMain ----------------------------------------------------------------
 
 LimitMain::LimitMain() {
-    for (auto& p : rl::default_plans()) plans.push_back(make_runtime_plan(std::move(p), false));
+    for (auto& p : lim::default_plans()) plans.push_back(make_runtime_plan(std::move(p), false));
 }
 
 ngx_int_t LimitMain::find_plan(const u_char* name, std::size_t len) const noexcept {
@@ -61,11 +61,11 @@ char* set_limit_zone(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
     auto& lm = static_cast<MainConf*>(conf)->limit;
     auto spec = parse_zone_spec(conf_args(cf)[1]);
     if (!spec) return conf_error(cf, spec.error());
-    auto args = rl::parse_zone_args(conf_params(cf, 2));
+    auto args = lim::parse_zone_args(conf_params(cf, 2));
     if (!args) return conf_error(cf, args.error());
     auto zone = define_table_zone(cf, lm.zones, spec.value(), "levqor_limit_zone", init_zone);
     if (!zone) return conf_error(cf, zone.error());
-    if (args.value().redis) zone.value()->redis = std::make_unique<rl::RedisOptions>(*std::move(args).value().redis);
+    if (args.value().redis) zone.value()->redis = std::make_unique<lim::RedisOptions>(*std::move(args).value().redis);
     return NGX_CONF_OK;
 } catch (...) {
     return conf_exception(cf);
@@ -74,7 +74,7 @@ char* set_limit_zone(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
 char* set_plan(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
     auto& lm = static_cast<MainConf*>(conf)->limit;
     const ngx_str_t* args = conf_args(cf);
-    auto plan = rl::parse_plan(sv(args[1]), conf_params(cf, 2));
+    auto plan = lim::parse_plan(sv(args[1]), conf_params(cf, 2));
     if (!plan) return conf_error(cf, plan.error());
     const ngx_int_t existing = lm.find_plan(args[1].data, args[1].len);
     if (existing >= 0) {
@@ -92,12 +92,12 @@ char* set_plan(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
 char* set_limit(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
     auto& loc = static_cast<LocConf*>(conf)->limit;
     auto& lm = main_conf<MainConf>(cf)->limit;
-    if (loc.rules.size() * 2 >= rl::kMaxBuckets) {
-        return conf_error(cf, "allows at most " + std::to_string(rl::kMaxBuckets / 2) + " limits per location");
+    if (loc.rules.size() * 2 >= lim::kMaxBuckets) {
+        return conf_error(cf, "allows at most " + std::to_string(lim::kMaxBuckets / 2) + " limits per location");
     }
-    auto parsed = rl::parse_rule_args(conf_params(cf, 1));
+    auto parsed = lim::parse_rule_args(conf_params(cf, 1));
     if (!parsed) return conf_error(cf, parsed.error());
-    const rl::RuleArgs& args = parsed.value();
+    const lim::RuleArgs& args = parsed.value();
     LimitRule rule;
     rule.zone = zone_named(lm.zones, std::string(args.zone));
     if (!rule.key.compile(cf, ngx_str(args.key))) return static_cast<char*>(NGX_CONF_ERROR);
@@ -139,11 +139,11 @@ char* set_limit_headers(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try
     auto& loc = static_cast<LocConf*>(conf)->limit;
     if (loc.header_mode != NGX_CONF_UNSET) return const_cast<char*>("is duplicate");
     const std::string_view v = sv(conf_args(cf)[1]);
-    rl::HeaderMode mode;
-    if (v == "draft") mode = rl::HeaderMode::Draft;
-    else if (v == "legacy") mode = rl::HeaderMode::Legacy;
-    else if (v == "both") mode = rl::HeaderMode::Both;
-    else if (v == "off") mode = rl::HeaderMode::Off;
+    lim::HeaderMode mode;
+    if (v == "draft") mode = lim::HeaderMode::Draft;
+    else if (v == "legacy") mode = lim::HeaderMode::Legacy;
+    else if (v == "both") mode = lim::HeaderMode::Both;
+    else if (v == "off") mode = lim::HeaderMode::Off;
     else return conf_error(cf, "invalid value \"" + std::string(v) + "\", expected draft, legacy, both or off");
     loc.header_mode = static_cast<ngx_int_t>(mode);
     return NGX_CONF_OK;
@@ -213,14 +213,14 @@ char* check_backends(ngx_conf_t* cf, const std::vector<LimitRule>& rules) {
 char* check_charges(ngx_conf_t* cf, const std::vector<LimitRule>& rules) {
     const auto& lm = main_conf<MainConf>(cf)->limit;
     for (const auto& rule : rules) {
-        const rl::RedisOptions* rs = rule.zone->redis.get();
-        const std::uint64_t nodes = rs != nullptr && rs->on_error == rl::RedisOptions::OnError::Local ? rs->nodes : 1;
+        const lim::RedisOptions* rs = rule.zone->redis.get();
+        const std::uint64_t nodes = rs != nullptr && rs->on_error == lim::RedisOptions::OnError::Local ? rs->nodes : 1;
         const std::size_t first = rule.static_plan >= 0 ? static_cast<std::size_t>(rule.static_plan) : 0;
         const std::size_t last = rule.static_plan >= 0 ? first + 1 : lm.plans.size();
         for (std::size_t i = first; i < last; ++i) {
-            const rl::Plan& plan = lm.plans[i].plan;
+            const lim::Plan& plan = lm.plans[i].plan;
             for (const auto& [rate, label] : {std::pair{plan.key, "key"}, std::pair{plan.ip, "ip"}}) {
-                if (rl::charge_fits(rule.cost, rate.interval_ns(), nodes)) continue;
+                if (lim::charge_fits(rule.cost, rate.interval_ns(), nodes)) continue;
                 const std::string msg = "levqor_limit zone=" + rule.zone->name + " cost=" + std::to_string(rule.cost) +
                                         ": cost x interval x nodes = " + std::to_string(rule.cost) + " x " +
                                         std::to_string(rate.interval_ns()) + " ns (plan \"" + plan.name + "\" " +
@@ -249,7 +249,7 @@ char* limit_merge(ngx_conf_t* cf, LimitLoc& parent, LimitLoc& child) noexcept tr
     child.effective = child.rules_here ? &child.rules : parent.effective;
     ngx_conf_merge_uint_value(child.status, parent.status, NGX_HTTP_TOO_MANY_REQUESTS);
     ngx_conf_merge_uint_value(child.log_level, parent.log_level, NGX_LOG_ERR);
-    ngx_conf_merge_value(child.header_mode, parent.header_mode, static_cast<ngx_int_t>(rl::HeaderMode::Draft));
+    ngx_conf_merge_value(child.header_mode, parent.header_mode, static_cast<ngx_int_t>(lim::HeaderMode::Draft));
     return NGX_CONF_OK;
 } catch (...) {
     return conf_exception(cf);
@@ -293,7 +293,7 @@ void register_metrics(LimitMain& lm, MetricsRegistry& metrics) {
         if (lm.zones.empty()) return;
         struct Row {
             const LimitZone* zone;
-            rl::TableStats stats;
+            lim::TableStats stats;
         };
         std::vector<Row> rows;
         for (const auto& z : lm.zones) {

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-namespace levqor::ratelimit {
+namespace levqor::limit {
 
 BucketTable BucketTable::create(void* mem, std::size_t nsets, const SipKey& secret) {
     BucketTable t;
@@ -167,4 +167,4 @@ TableStats BucketTable::stats() const noexcept {
     return st;
 }
 
-}  // namespace levqor::ratelimit
+}  // namespace levqor::limit

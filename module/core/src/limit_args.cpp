@@ -5,7 +5,7 @@
 
 #include "levqor/rate_plan.h"
 
-namespace levqor::ratelimit {
+namespace levqor::limit {
 namespace {
 
 // A decimal from lo to hi (digits only, as nginx's ngx_atoi reads them).
@@ -120,4 +120,4 @@ Parsed<RuleArgs> parse_rule_args(const std::vector<std::string_view>& params) {
     return rule;
 }
 
-}  // namespace levqor::ratelimit
+}  // namespace levqor::limit

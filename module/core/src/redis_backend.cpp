@@ -223,8 +223,8 @@ std::string script_sha1() {
 }
 
 std::string interval_us(std::uint64_t interval_ns) {
-    char buf[ratelimit::kMaxU64Digits + 5];
-    char* p = ratelimit::write_u64(buf, interval_ns / 1000);
+    char buf[limit::kMaxU64Digits + 5];
+    char* p = limit::write_u64(buf, interval_ns / 1000);
     const std::uint64_t frac = interval_ns % 1000;
     if (frac != 0) {
         *p++ = '.';
@@ -259,9 +259,9 @@ namespace {
 
 // "<c><n>\r\n" without printf (it costs more than a whole bucket key).
 void append_counted(std::string& out, char c, std::size_t n) {
-    char buf[2 + ratelimit::kMaxU64Digits + 2];
+    char buf[2 + limit::kMaxU64Digits + 2];
     buf[0] = c;
-    char* p = ratelimit::write_u64(buf + 1, n);
+    char* p = limit::write_u64(buf + 1, n);
     *p++ = '\r';
     *p++ = '\n';
     out.append(buf, static_cast<std::size_t>(p - buf));
@@ -274,11 +274,11 @@ void append_bulk(std::string& out, std::string_view arg) {
     out.append(arg).append("\r\n");
 }
 
-void append_script_argv(std::string& out, const ratelimit::BucketRequest* buckets, std::size_t n) {
-    char num[ratelimit::kMaxU64Digits];
-    auto bulk_u64 = [&](std::uint64_t v) { append_bulk(out, std::string_view(num, ratelimit::write_u64(num, v) - num)); };
+void append_script_argv(std::string& out, const limit::BucketRequest* buckets, std::size_t n) {
+    char num[limit::kMaxU64Digits];
+    auto bulk_u64 = [&](std::uint64_t v) { append_bulk(out, std::string_view(num, limit::write_u64(num, v) - num)); };
     for (std::size_t i = 0; i < n; ++i) {
-        const ratelimit::BucketRequest& b = buckets[i];
+        const limit::BucketRequest& b = buckets[i];
         append_bulk(out, interval_us(b.limit.interval_ns));
         bulk_u64(b.limit.burst);
         bulk_u64(b.cost);

@@ -12,7 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-namespace levqor::ratelimit {
+namespace levqor::limit {
 namespace {
 
 constexpr std::uint64_t kSec = 1000000000ULL;
@@ -248,4 +248,4 @@ TEST(BucketTable, LockHeldByADeadProcessIsTakenOver) {
 }
 
 }  // namespace
-}  // namespace levqor::ratelimit
+}  // namespace levqor::limit

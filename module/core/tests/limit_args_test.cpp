@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-namespace levqor::ratelimit {
+namespace levqor::limit {
 namespace {
 
 std::string zone_error(std::vector<std::string_view> params) {
@@ -152,4 +152,4 @@ TEST(RuleArgs, BoundsAndUnknownParameters) {
 }
 
 }  // namespace
-}  // namespace levqor::ratelimit
+}  // namespace levqor::limit

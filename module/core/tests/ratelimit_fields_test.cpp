@@ -4,7 +4,7 @@
 
 #include <string>
 
-namespace levqor::ratelimit {
+namespace levqor::limit {
 namespace {
 
 TEST(RateLimitFields, WriteU64) {
@@ -34,4 +34,4 @@ TEST(RateLimitFields, RejectionBody) {
 }
 
 }  // namespace
-}  // namespace levqor::ratelimit
+}  // namespace levqor::limit

@@ -76,7 +76,7 @@ TEST(Script, IntervalsAreExactDecimalMicroseconds) {
 }
 
 TEST(Script, ArgvHasIntervalBurstCostAndObserveFlagPerBucketInOrder) {
-    const ratelimit::BucketRequest buckets[] = {{nullptr, 7, {1000000000ULL, 60}, 1, false},
+    const limit::BucketRequest buckets[] = {{nullptr, 7, {1000000000ULL, 60}, 1, false},
                                                 {nullptr, 8, {142857142ULL, 30}, 25, true}};
     std::string argv;
     append_script_argv(argv, buckets, 2);

@@ -33,7 +33,7 @@
 #include "levqor/shm_sets.h"
 #include "levqor/siphash.h"
 
-namespace levqor::ratelimit {
+namespace levqor::limit {
 
 inline constexpr std::size_t kWays = 10;
 inline constexpr std::size_t kMaxBuckets = 8;  // per decision
@@ -141,4 +141,4 @@ private:
     Slot* claim(Set& s, std::uint64_t now, Slot* const* busy, std::size_t nbusy) noexcept;
 };
 
-}  // namespace levqor::ratelimit
+}  // namespace levqor::limit

@@ -14,7 +14,7 @@
 #include "levqor/parsed.h"
 #include "levqor/redis_backend.h"
 
-namespace levqor::ratelimit {
+namespace levqor::limit {
 
 // A zone whose buckets live in Redis: redis=<url> [redis_timeout=<ms>]
 // [on_backend_error=local|allow|deny] [nodes=<n>].
@@ -50,4 +50,4 @@ struct RuleArgs {
 };
 Parsed<RuleArgs> parse_rule_args(const std::vector<std::string_view>& params);
 
-}  // namespace levqor::ratelimit
+}  // namespace levqor::limit

@@ -70,7 +70,7 @@ std::string script_sha1();  // hex SHA-1 of gcra_script(), as SCRIPT LOAD return
 std::string interval_us(std::uint64_t interval_ns);  // exact decimal microseconds
 // Appends the script's ARGV for n buckets, RESP-encoded, in the order the
 // script reads it: per bucket interval_us, burst, cost, observe-only (0/1).
-void append_script_argv(std::string& out, const ratelimit::BucketRequest* buckets, std::size_t n);
+void append_script_argv(std::string& out, const limit::BucketRequest* buckets, std::size_t n);
 
 inline constexpr std::size_t kMaxScriptBuckets = 8;
 
