@@ -16,7 +16,7 @@
 #include "levqor/limit_args.h"
 #include "levqor/rate_plan.h"
 #include "levqor/redis_backend.h"
-#include "levqor/ratelimit_fields.h"
+#include "levqor/limit_headers.h"
 #include "ngx_shim.h"
 #include "shm_table.h"
 #include "redis_conn.h"

@@ -1,6 +1,6 @@
 #include "levqor/redis_backend.h"
 
-#include "levqor/ratelimit_fields.h"
+#include "levqor/limit_headers.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>

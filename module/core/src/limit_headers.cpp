@@ -1,4 +1,4 @@
-#include "levqor/ratelimit_fields.h"
+#include "levqor/limit_headers.h"
 
 #include <cstring>
 
