@@ -124,12 +124,9 @@ char* set_limit(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
 char* set_limit_status(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
     auto& loc = static_cast<LocConf*>(conf)->limit;
     if (loc.status != NGX_CONF_UNSET_UINT) return const_cast<char*>("is duplicate");
-    const ngx_str_t& v = conf_args(cf)[1];
-    const ngx_int_t status = ngx_atoi(v.data, v.len);
-    if (status < 400 || status > 599) {
-        return conf_error(cf, "invalid status \"" + str(v) + "\", expected 400 to 599");
-    }
-    loc.status = static_cast<ngx_uint_t>(status);
+    auto status = lim::parse_limit_status(sv(conf_args(cf)[1]));
+    if (!status) return conf_error(cf, status.error());
+    loc.status = status.value();
     return NGX_CONF_OK;
 } catch (...) {
     return conf_exception(cf);
@@ -138,14 +135,9 @@ char* set_limit_status(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try 
 char* set_limit_headers(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
     auto& loc = static_cast<LocConf*>(conf)->limit;
     if (loc.header_mode != NGX_CONF_UNSET) return const_cast<char*>("is duplicate");
-    const std::string_view v = sv(conf_args(cf)[1]);
-    lim::HeaderMode mode;
-    if (v == "draft") mode = lim::HeaderMode::Draft;
-    else if (v == "legacy") mode = lim::HeaderMode::Legacy;
-    else if (v == "both") mode = lim::HeaderMode::Both;
-    else if (v == "off") mode = lim::HeaderMode::Off;
-    else return conf_error(cf, "invalid value \"" + std::string(v) + "\", expected draft, legacy, both or off");
-    loc.header_mode = static_cast<ngx_int_t>(mode);
+    auto mode = lim::parse_header_mode(sv(conf_args(cf)[1]));
+    if (!mode) return conf_error(cf, mode.error());
+    loc.header_mode = static_cast<ngx_int_t>(mode.value());
     return NGX_CONF_OK;
 } catch (...) {
     return conf_exception(cf);
@@ -154,12 +146,10 @@ char* set_limit_headers(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try
 char* set_limit_log_level(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
     auto& loc = static_cast<LocConf*>(conf)->limit;
     if (loc.log_level != NGX_CONF_UNSET_UINT) return const_cast<char*>("is duplicate");
-    const std::string_view v = sv(conf_args(cf)[1]);
-    if (v == "info") loc.log_level = NGX_LOG_INFO;
-    else if (v == "notice") loc.log_level = NGX_LOG_NOTICE;
-    else if (v == "warn") loc.log_level = NGX_LOG_WARN;
-    else if (v == "error") loc.log_level = NGX_LOG_ERR;
-    else return conf_error(cf, "invalid value \"" + std::string(v) + "\", expected info, notice, warn or error");
+    auto level = lim::parse_log_level(sv(conf_args(cf)[1]));
+    if (!level) return conf_error(cf, level.error());
+    static constexpr ngx_uint_t kNginxLevel[] = {NGX_LOG_INFO, NGX_LOG_NOTICE, NGX_LOG_WARN, NGX_LOG_ERR};
+    loc.log_level = kNginxLevel[static_cast<std::size_t>(level.value())];
     return NGX_CONF_OK;
 } catch (...) {
     return conf_exception(cf);

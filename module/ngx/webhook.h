@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "levqor/replay_set.h"
+#include "levqor/webhook_args.h"
 #include "levqor/webhook_scheme.h"
 #include "levqor/webhook_verifier.h"
 #include "ngx_shim.h"
@@ -54,13 +55,11 @@ struct WebhookRule {
     const webhook::Scheme& scheme() const { return verifier->scheme(); }
 };
 
-enum class WebhookMode : ngx_int_t { Enforce = 0, LogOnly = 1 };
-
 struct WebhookLoc {
     WebhookRule* rule = nullptr;  // set at this level (null with levqor_webhook off)
     bool set_here = false;
     const WebhookRule* effective = nullptr;  // after merge
-    ngx_int_t mode = NGX_CONF_UNSET;
+    ngx_int_t mode = NGX_CONF_UNSET;  // a webhook::Mode once set
 };
 
 struct WebhookMain {

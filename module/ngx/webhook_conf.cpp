@@ -171,10 +171,9 @@ char* set_webhook_replay_zone(ngx_conf_t* cf, ngx_command_t*, void* conf) noexce
 char* set_webhook_mode(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
     auto& loc = static_cast<LocConf*>(conf)->webhook;
     if (loc.mode != NGX_CONF_UNSET) return const_cast<char*>("is duplicate");
-    const std::string_view v = sv(conf_args(cf)[1]);
-    if (v == "enforce") loc.mode = static_cast<ngx_int_t>(WebhookMode::Enforce);
-    else if (v == "log_only") loc.mode = static_cast<ngx_int_t>(WebhookMode::LogOnly);
-    else return conf_error(cf, "invalid value \"" + std::string(v) + "\", expected enforce or log_only");
+    auto mode = wh::parse_mode(sv(conf_args(cf)[1]));
+    if (!mode) return conf_error(cf, mode.error());
+    loc.mode = static_cast<ngx_int_t>(mode.value());
     return NGX_CONF_OK;
 } catch (...) {
     return conf_exception(cf);
@@ -194,7 +193,7 @@ char* webhook_merge(ngx_conf_t*, WebhookLoc& parent, WebhookLoc& child) noexcept
     if (parent.set_here && parent.effective == nullptr) parent.effective = parent.rule;
     // A level with its own levqor_webhook (or off) replaces the inherited one.
     child.effective = child.set_here ? child.rule : parent.effective;
-    ngx_conf_merge_value(child.mode, parent.mode, static_cast<ngx_int_t>(WebhookMode::Enforce));
+    ngx_conf_merge_value(child.mode, parent.mode, static_cast<ngx_int_t>(wh::Mode::Enforce));
     return NGX_CONF_OK;
 }
 

@@ -358,7 +358,7 @@ ngx_int_t webhook_access_handler(ngx_http_request_t* r) noexcept try {
     // WEBHOOK_VERIFY_ALL: off skips verification, shadow makes it log_only.
     const flags::State flag_state = flag(flags::Flag::webhook_verify);
     if (flag_state == flags::State::off) return NGX_DECLINED;
-    const bool log_only = flag_state == flags::State::shadow || loc.mode == static_cast<ngx_int_t>(WebhookMode::LogOnly);
+    const bool log_only = flag_state == flags::State::shadow || loc.mode == static_cast<ngx_int_t>(wh::Mode::LogOnly);
     RequestCtx* rctx = request_ctx(r);
     if (rctx == nullptr) return log_only ? NGX_DECLINED : NGX_ERROR;
     WebhookCtx* earlier = rctx->webhook;

@@ -120,4 +120,28 @@ Parsed<RuleArgs> parse_rule_args(const std::vector<std::string_view>& params) {
     return rule;
 }
 
+Parsed<unsigned> parse_limit_status(std::string_view value) {
+    std::uint64_t status = 0;
+    if (!parse_in(value, 400, 599, status)) {
+        return Parsed<unsigned>::failure("invalid status " + quoted(value) + ", expected 400 to 599");
+    }
+    return static_cast<unsigned>(status);
+}
+
+Parsed<HeaderMode> parse_header_mode(std::string_view v) {
+    if (v == "draft") return HeaderMode::Draft;
+    if (v == "legacy") return HeaderMode::Legacy;
+    if (v == "both") return HeaderMode::Both;
+    if (v == "off") return HeaderMode::Off;
+    return Parsed<HeaderMode>::failure("invalid value " + quoted(v) + ", expected draft, legacy, both or off");
+}
+
+Parsed<LogLevel> parse_log_level(std::string_view v) {
+    if (v == "info") return LogLevel::Info;
+    if (v == "notice") return LogLevel::Notice;
+    if (v == "warn") return LogLevel::Warn;
+    if (v == "error") return LogLevel::Error;
+    return Parsed<LogLevel>::failure("invalid value " + quoted(v) + ", expected info, notice, warn or error");
+}
+
 }  // namespace levqor::limit

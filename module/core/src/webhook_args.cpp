@@ -120,4 +120,10 @@ Parsed<WebhookArgs> parse_generic_args(const std::vector<std::string_view>& para
     return checked(std::move(o));
 }
 
+Parsed<Mode> parse_mode(std::string_view v) {
+    if (v == "enforce") return Mode::Enforce;
+    if (v == "log_only") return Mode::LogOnly;
+    return Parsed<Mode>::failure("invalid value " + quoted(v) + ", expected enforce or log_only");
+}
+
 }  // namespace levqor::webhook

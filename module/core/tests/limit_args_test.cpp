@@ -151,5 +151,32 @@ TEST(RuleArgs, BoundsAndUnknownParameters) {
     EXPECT_EQ(rule_error({"zone=z", "key=k", "plan=p", "nodelay"}), "invalid parameter \"nodelay\"");
 }
 
+TEST(LimitStatus, Is400To599) {
+    EXPECT_EQ(parse_limit_status("400").value(), 400u);
+    EXPECT_EQ(parse_limit_status("429").value(), 429u);
+    EXPECT_EQ(parse_limit_status("599").value(), 599u);
+    for (const char* bad : {"399", "600", "200", "", "4x9", "-429"}) {
+        const auto s = parse_limit_status(bad);
+        ASSERT_FALSE(s) << bad;
+        EXPECT_EQ(s.error(), "invalid status \"" + std::string(bad) + "\", expected 400 to 599");
+    }
+}
+
+TEST(LimitHeaderMode, EveryWord) {
+    EXPECT_EQ(parse_header_mode("draft").value(), HeaderMode::Draft);
+    EXPECT_EQ(parse_header_mode("legacy").value(), HeaderMode::Legacy);
+    EXPECT_EQ(parse_header_mode("both").value(), HeaderMode::Both);
+    EXPECT_EQ(parse_header_mode("off").value(), HeaderMode::Off);
+    EXPECT_EQ(parse_header_mode("ietf").error(), "invalid value \"ietf\", expected draft, legacy, both or off");
+}
+
+TEST(LimitLogLevel, EveryWord) {
+    EXPECT_EQ(parse_log_level("info").value(), LogLevel::Info);
+    EXPECT_EQ(parse_log_level("notice").value(), LogLevel::Notice);
+    EXPECT_EQ(parse_log_level("warn").value(), LogLevel::Warn);
+    EXPECT_EQ(parse_log_level("error").value(), LogLevel::Error);
+    EXPECT_EQ(parse_log_level("debug").error(), "invalid value \"debug\", expected info, notice, warn or error");
+}
+
 }  // namespace
 }  // namespace levqor::limit

@@ -141,5 +141,11 @@ TEST(GenericArgs, SchemeErrorsAndUnknownParameters) {
               "replay_window= needs replay=<zone>");
 }
 
+TEST(WebhookMode, EnforceOrLogOnly) {
+    EXPECT_EQ(parse_mode("enforce").value(), Mode::Enforce);
+    EXPECT_EQ(parse_mode("log_only").value(), Mode::LogOnly);
+    EXPECT_EQ(parse_mode("audit").error(), "invalid value \"audit\", expected enforce or log_only");
+}
+
 }  // namespace
 }  // namespace levqor::webhook

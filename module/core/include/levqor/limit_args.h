@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "levqor/address_prefix.h"
+#include "levqor/limit_headers.h"
 #include "levqor/parsed.h"
 #include "levqor/redis_backend.h"
 
@@ -49,5 +50,13 @@ struct RuleArgs {
     bool dry_run = false;
 };
 Parsed<RuleArgs> parse_rule_args(const std::vector<std::string_view>& params);
+
+// levqor_limit_status <code>: 400 to 599.
+Parsed<unsigned> parse_limit_status(std::string_view value);
+// levqor_limit_headers draft|legacy|both|off
+Parsed<HeaderMode> parse_header_mode(std::string_view value);
+// levqor_limit_log_level info|notice|warn|error (the glue maps it to nginx's levels)
+enum class LogLevel : std::uint8_t { Info, Notice, Warn, Error };
+Parsed<LogLevel> parse_log_level(std::string_view value);
 
 }  // namespace levqor::limit

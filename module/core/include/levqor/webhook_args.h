@@ -42,4 +42,8 @@ Parsed<WebhookArgs> parse_webhook_args(std::string_view provider, const std::vec
 //                        secret_file=<path> ... and the options above
 Parsed<WebhookArgs> parse_generic_args(const std::vector<std::string_view>& params, SecondsParser seconds);
 
+// levqor_webhook_mode enforce|log_only
+enum class Mode : std::uint8_t { Enforce = 0, LogOnly = 1 };
+Parsed<Mode> parse_mode(std::string_view value);
+
 }  // namespace levqor::webhook
