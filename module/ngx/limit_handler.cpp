@@ -425,7 +425,7 @@ ngx_int_t limit_handler(ngx_http_request_t* r) noexcept try {
     if (state == flags::State::off) return NGX_DECLINED;
     return decide(r, loc, state == flags::State::shadow);
 } catch (...) {
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "levqor_limit: internal error, request passed");
+    log_exception(r->connection->log, NGX_LOG_ERR, "levqor_limit: internal error, request passed");
     return NGX_DECLINED;
 }
 

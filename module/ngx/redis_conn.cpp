@@ -68,10 +68,8 @@ void wait_cleanup(void* data) noexcept {
     }
 }
 
-}  // namespace
-
 // The deadline: the request decides locally at once; a late reply is ignored.
-static void on_deadline(ngx_event_t* ev) noexcept {
+void on_deadline(ngx_event_t* ev) noexcept {
     auto* w = static_cast<RedisWait*>(ev->data);
     if (w->pending != nullptr) {
         *static_cast<RedisWait**>(w->pending) = nullptr;
@@ -81,6 +79,8 @@ static void on_deadline(ngx_event_t* ev) noexcept {
     w->failure = "timeout";
     resume_request(&w->resume);
 }
+
+}  // namespace
 
 RedisWait* redis_wait_create(ngx_http_request_t* r, ngx_msec_t timeout) noexcept {
     ngx_pool_cleanup_t* cln = ngx_pool_cleanup_add(r->pool, sizeof(RedisWait));

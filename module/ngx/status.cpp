@@ -24,7 +24,7 @@ ngx_int_t send_status(ngx_http_request_t* r) {
 ngx_int_t status_handler(ngx_http_request_t* r) noexcept try {
     return send_status(r);
 } catch (...) {
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "levqor_status: could not render metrics");
+    log_exception(r->connection->log, NGX_LOG_ERR, "levqor_status: could not render metrics");
     return NGX_HTTP_INTERNAL_SERVER_ERROR;
 }
 

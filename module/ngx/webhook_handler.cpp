@@ -384,7 +384,7 @@ ngx_int_t webhook_access_handler(ngx_http_request_t* r) noexcept try {
     rctx->webhook = ctx;
     return start(r, *ctx);
 } catch (...) {
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "levqor_webhook: internal error, delivery refused");
+    log_exception(r->connection->log, NGX_LOG_ERR, "levqor_webhook: internal error, delivery refused");
     return NGX_HTTP_INTERNAL_SERVER_ERROR;
 }
 
