@@ -15,7 +15,7 @@
 #include "levqor/bucket_table.h"
 #include "levqor/limit_args.h"
 #include "levqor/rate_plan.h"
-#include "levqor/redis_backend.h"
+#include "levqor/limit_redis.h"
 #include "levqor/limit_headers.h"
 #include "ngx_shim.h"
 #include "shm_table.h"

@@ -13,7 +13,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "levqor/redis_backend.h"
+#include "levqor/limit_redis.h"
 #include "ngx_shim.h"
 
 struct redisAsyncContext;

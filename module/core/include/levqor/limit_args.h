@@ -13,7 +13,7 @@
 #include "levqor/address_prefix.h"
 #include "levqor/limit_headers.h"
 #include "levqor/parsed.h"
-#include "levqor/redis_backend.h"
+#include "levqor/limit_redis.h"
 
 namespace levqor::limit {
 

@@ -1,4 +1,4 @@
-#include "levqor/redis_backend.h"
+#include "levqor/limit_redis.h"
 
 #include "levqor/limit_headers.h"
 
