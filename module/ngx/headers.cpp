@@ -25,13 +25,6 @@ NonceSource& nonce_source() {
 
 h::Settings& settings(void* conf) { return static_cast<LocConf*>(conf)->headers.settings; }
 
-template <class T>
-char* store(ngx_conf_t* cf, std::optional<T>& slot, Parsed<T> parsed) {
-    if (slot) return const_cast<char*>("is duplicate");
-    if (!parsed) return conf_error(cf, parsed.error());
-    slot = std::move(parsed).value();
-    return NGX_CONF_OK;
-}
 
 // ---- the plan: built once per location at merge time ----------------------
 

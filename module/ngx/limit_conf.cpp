@@ -33,6 +33,13 @@ RuntimePlan make_runtime_plan(lim::Plan plan, bool user_defined) {
     return rp;
 }
 
+// levqor_limit_log_level's word as nginx's log level.
+Parsed<ngx_uint_t> nginx_level(const Parsed<lim::LogLevel>& level) {
+    static constexpr ngx_uint_t kLevels[] = {NGX_LOG_INFO, NGX_LOG_NOTICE, NGX_LOG_WARN, NGX_LOG_ERR};
+    if (!level) return Parsed<ngx_uint_t>::failure(level.error());
+    return kLevels[static_cast<std::size_t>(level.value())];
+}
+
 bool has_variables(std::string_view v) { return v.find('$') != std::string_view::npos; }
 
 ngx_int_t init_zone(ngx_shm_zone_t* shm_zone, void* old_data) noexcept {
@@ -122,35 +129,22 @@ char* set_limit(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
 }
 
 char* set_limit_status(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
-    auto& loc = static_cast<LocConf*>(conf)->limit;
-    if (loc.status != NGX_CONF_UNSET_UINT) return const_cast<char*>("is duplicate");
-    auto status = lim::parse_limit_status(sv(conf_args(cf)[1]));
-    if (!status) return conf_error(cf, status.error());
-    loc.status = status.value();
-    return NGX_CONF_OK;
+    return store(cf, static_cast<LocConf*>(conf)->limit.status, NGX_CONF_UNSET_UINT,
+                 lim::parse_limit_status(sv(conf_args(cf)[1])));
 } catch (...) {
     return conf_exception(cf);
 }
 
 char* set_limit_headers(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
-    auto& loc = static_cast<LocConf*>(conf)->limit;
-    if (loc.header_mode != NGX_CONF_UNSET) return const_cast<char*>("is duplicate");
-    auto mode = lim::parse_header_mode(sv(conf_args(cf)[1]));
-    if (!mode) return conf_error(cf, mode.error());
-    loc.header_mode = static_cast<ngx_int_t>(mode.value());
-    return NGX_CONF_OK;
+    return store(cf, static_cast<LocConf*>(conf)->limit.header_mode, static_cast<ngx_int_t>(NGX_CONF_UNSET),
+                 lim::parse_header_mode(sv(conf_args(cf)[1])));
 } catch (...) {
     return conf_exception(cf);
 }
 
 char* set_limit_log_level(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
-    auto& loc = static_cast<LocConf*>(conf)->limit;
-    if (loc.log_level != NGX_CONF_UNSET_UINT) return const_cast<char*>("is duplicate");
-    auto level = lim::parse_log_level(sv(conf_args(cf)[1]));
-    if (!level) return conf_error(cf, level.error());
-    static constexpr ngx_uint_t kNginxLevel[] = {NGX_LOG_INFO, NGX_LOG_NOTICE, NGX_LOG_WARN, NGX_LOG_ERR};
-    loc.log_level = kNginxLevel[static_cast<std::size_t>(level.value())];
-    return NGX_CONF_OK;
+    return store(cf, static_cast<LocConf*>(conf)->limit.log_level, NGX_CONF_UNSET_UINT,
+                 nginx_level(lim::parse_log_level(sv(conf_args(cf)[1]))));
 } catch (...) {
     return conf_exception(cf);
 }

@@ -8,12 +8,14 @@
 
 #include <cstddef>
 #include <new>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "levqor/parsed.h"
 #include "ngx_shim.h"
 
 namespace levqor::ngx {
@@ -55,6 +57,24 @@ T* pool_new(ngx_pool_t* pool, Args&&... args) {
 //   "<directive>" directive <message> in <file>:<line>
 // so the message names the bad value and the directive comes for free.
 char* conf_error(ngx_conf_t* cf, std::string_view message);
+
+// Stores a core parser's verdict in a directive's slot: "is duplicate" when
+// the slot is already set (a std::optional, or an nginx slot that is not
+// `unset`), the parser's message when it failed.
+template <class T>
+char* store(ngx_conf_t* cf, std::optional<T>& slot, Parsed<T> parsed) {
+    if (slot) return const_cast<char*>("is duplicate");
+    if (!parsed) return conf_error(cf, parsed.error());
+    slot = std::move(parsed).value();
+    return NGX_CONF_OK;
+}
+template <class Slot, class T>
+char* store(ngx_conf_t* cf, Slot& slot, Slot unset, const Parsed<T>& parsed) {
+    if (slot != unset) return const_cast<char*>("is duplicate");
+    if (!parsed) return conf_error(cf, parsed.error());
+    slot = static_cast<Slot>(parsed.value());
+    return NGX_CONF_OK;
+}
 
 // The guard of every configuration callback (directive setters, merge,
 // postconfiguration): called inside `catch (...)`, it logs why with

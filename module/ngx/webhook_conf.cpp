@@ -169,12 +169,8 @@ char* set_webhook_replay_zone(ngx_conf_t* cf, ngx_command_t*, void* conf) noexce
 }
 
 char* set_webhook_mode(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
-    auto& loc = static_cast<LocConf*>(conf)->webhook;
-    if (loc.mode != NGX_CONF_UNSET) return const_cast<char*>("is duplicate");
-    auto mode = wh::parse_mode(sv(conf_args(cf)[1]));
-    if (!mode) return conf_error(cf, mode.error());
-    loc.mode = static_cast<ngx_int_t>(mode.value());
-    return NGX_CONF_OK;
+    return store(cf, static_cast<LocConf*>(conf)->webhook.mode, static_cast<ngx_int_t>(NGX_CONF_UNSET),
+                 wh::parse_mode(sv(conf_args(cf)[1])));
 } catch (...) {
     return conf_exception(cf);
 }
