@@ -1,6 +1,6 @@
-#include "levqor/redis_backend.h"
+#include "levqor/limit_redis.h"
 
-#include "levqor/ratelimit_fields.h"
+#include "levqor/limit_headers.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -23,14 +23,13 @@ bool parse_int(std::string_view s, int& out, int lo, int hi) {
     return ec == std::errc() && p == s.data() + s.size() && out >= lo && out <= hi;
 }
 
-std::string hex(const unsigned char* p, std::size_t n) {
+// Lowercase hex of n bytes: 2n characters at out (no terminator).
+void hex_into(char* out, const unsigned char* p, std::size_t n) noexcept {
     static constexpr char kDigits[] = "0123456789abcdef";
-    std::string out(n * 2, '0');
     for (std::size_t i = 0; i < n; ++i) {
         out[2 * i] = kDigits[p[i] >> 4];
         out[2 * i + 1] = kDigits[p[i] & 15];
     }
-    return out;
 }
 
 // Host names are resolved once, at configuration time: hiredis would call
@@ -218,12 +217,14 @@ std::string script_sha1() {
     unsigned char digest[20];
     unsigned int len = 0;
     EVP_Digest(s.data(), s.size(), digest, &len, EVP_sha1(), nullptr);
-    return hex(digest, len);
+    std::string out(2 * len, '0');
+    hex_into(out.data(), digest, len);
+    return out;
 }
 
 std::string interval_us(std::uint64_t interval_ns) {
-    char buf[ratelimit::kMaxU64Digits + 5];
-    char* p = ratelimit::write_u64(buf, interval_ns / 1000);
+    char buf[limit::kMaxU64Digits + 5];
+    char* p = limit::write_u64(buf, interval_ns / 1000);
     const std::uint64_t frac = interval_ns % 1000;
     if (frac != 0) {
         *p++ = '.';
@@ -232,18 +233,6 @@ std::string interval_us(std::uint64_t interval_ns) {
         *p++ = static_cast<char>('0' + frac % 10);
     }
     return std::string(buf, p);
-}
-
-std::vector<std::string> script_args(const std::vector<BucketArgs>& buckets) {
-    std::vector<std::string> args;
-    args.reserve(buckets.size() * 4);
-    for (const auto& b : buckets) {
-        args.push_back(interval_us(b.limit.interval_ns));
-        args.push_back(std::to_string(b.limit.burst));
-        args.push_back(std::to_string(b.cost));
-        args.push_back(b.observe_only ? "1" : "0");
-    }
-    return args;
 }
 
 bool decode_result(const long long* v, std::size_t count, std::size_t buckets, ScriptResult& out) {
@@ -270,9 +259,9 @@ namespace {
 
 // "<c><n>\r\n" without printf (it costs more than a whole bucket key).
 void append_counted(std::string& out, char c, std::size_t n) {
-    char buf[2 + ratelimit::kMaxU64Digits + 2];
+    char buf[2 + limit::kMaxU64Digits + 2];
     buf[0] = c;
-    char* p = ratelimit::write_u64(buf + 1, n);
+    char* p = limit::write_u64(buf + 1, n);
     *p++ = '\r';
     *p++ = '\n';
     out.append(buf, static_cast<std::size_t>(p - buf));
@@ -283,6 +272,18 @@ void append_counted(std::string& out, char c, std::size_t n) {
 void append_bulk(std::string& out, std::string_view arg) {
     append_counted(out, '$', arg.size());
     out.append(arg).append("\r\n");
+}
+
+void append_script_argv(std::string& out, const limit::BucketRequest* buckets, std::size_t n) {
+    char num[limit::kMaxU64Digits];
+    auto bulk_u64 = [&](std::uint64_t v) { append_bulk(out, std::string_view(num, limit::write_u64(num, v) - num)); };
+    for (std::size_t i = 0; i < n; ++i) {
+        const limit::BucketRequest& b = buckets[i];
+        append_bulk(out, interval_us(b.limit.interval_ns));
+        bulk_u64(b.limit.burst);
+        bulk_u64(b.cost);
+        append_bulk(out, b.observe_only ? "1" : "0");
+    }
 }
 
 std::string format_command(std::string_view a0, std::string_view a1, std::string_view tail, std::size_t tail_args,
@@ -318,12 +319,8 @@ void append_bucket_key(std::string& out, std::string_view zone, char kind, std::
                        std::string_view value) {
     unsigned char digest[32];
     sha256(value, digest);
-    static constexpr char kDigits[] = "0123456789abcdef";
     char hexed[32];
-    for (int i = 0; i < 16; ++i) {
-        hexed[2 * i] = kDigits[digest[i] >> 4];
-        hexed[2 * i + 1] = kDigits[digest[i] & 15];
-    }
+    hex_into(hexed, digest, 16);
     append_counted(out, '$', kKeyPrefix.size() + zone.size() + 4 + plan.size() + 1 + 32);
     out.append(kKeyPrefix).append(zone).append("}:").append(1, kind).append(":").append(plan).append(":");
     out.append(hexed, 32).append("\r\n");
