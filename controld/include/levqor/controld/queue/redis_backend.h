@@ -1,6 +1,6 @@
-// The queue's Backend on Redis: a stream, hashes and sorted sets changed only
-// by Lua scripts, a local spool while Redis is away, and recovery of what a
-// previous process held. Thread-safe: API calls share a small pool of
+// The queue's Backend on Redis: a stream, hashes and sorted sets, every state
+// transition one Lua script, a local spool while Redis is away, and recovery
+// of what a previous process held. Thread-safe: API calls share a small pool of
 // connections, each consumer owns one.
 #pragma once
 
