@@ -1,3 +1,6 @@
+// One synchronous hiredis connection (connect with AUTH and SELECT, commands,
+// pipelines, scripts by SHA-1) and helpers to read its replies. Not
+// thread-safe: one thread at a time.
 #pragma once
 
 #include <chrono>
