@@ -2,8 +2,7 @@
 # rate limits, changes applied by every worker within a second without a
 # reload; failing closed: missing and invalid files at start (every flag on),
 # workers that start after the master read the file (they keep its flags),
-# nginx -t for a file the worker user cannot read; request metrics in
-# levqor_status.
+# nginx -t for a file the worker user cannot read.
 use strict;
 use warnings;
 use lib 't/lib';
@@ -224,20 +223,7 @@ run_tests();
 
 __DATA__
 
-=== TEST 1: request durations and connector 5xx in levqor_status
---- config
-location /ok { empty_gif; }
-location /bad { proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend; }
-location /backend { return 503; }
-location /metrics { levqor_status; }
---- request eval
-["GET /ok", "GET /ok", "GET /bad", "GET /missing", "GET /metrics"]
---- error_code eval
-[200, 200, 503, 404, 200]
---- response_body_like eval
-["", "", "", "", qr/levqor_request_duration_seconds_count\{status_class="2xx"\} 2\n.*levqor_request_duration_seconds_bucket\{status_class="4xx",le="\+Inf"\} 1\n.*levqor_request_duration_seconds_count\{status_class="5xx"\} 2\n.*levqor_connector_5xx_total 1\n/s]
-
-=== TEST 2: no flags file: nginx.conf alone decides, no flag metrics
+=== TEST 1: no flags file: nginx.conf alone decides, no flag metrics
 --- config
 levqor_headers on;
 location /t { empty_gif; }
@@ -248,14 +234,17 @@ location /metrics { levqor_status; }
 ["X-Frame-Options: DENY", ""]
 --- response_body_like eval
 ["", qr/\A(?!.*levqor_flag_state)/s]
+--- no_error_log
+[error]
+levqor_flags_file
 
-=== TEST 3: levqor_flags_file only at http level
+=== TEST 2: levqor_flags_file only at http level
 --- config
 levqor_flags_file /tmp/x;
 --- must_die
 "levqor_flags_file" directive is not allowed here
 
-=== TEST 4: levqor_flags_file once
+=== TEST 3: levqor_flags_file once
 --- http_config
 levqor_flags_file /tmp/x;
 levqor_flags_file /tmp/y;

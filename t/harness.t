@@ -5,6 +5,7 @@ use warnings;
 use lib 't/lib';
 use Test::Levqor;
 use IO::Socket::INET;
+use Test::Levqor::Util qw(temp_dir spew run_cmd);
 
 # --- the programmatic API ------------------------------------------------
 
@@ -55,8 +56,38 @@ ok(!$ng->reload(config => 'location / { no_such_directive_in_harness; }'), 'Ngin
 like($ng->last_error, qr/unknown directive/, 'Nginx: last_error says why the reload failed');
 is($ng->request('GET /')->{body}, "generation 2\n", 'Nginx: the old config still serves after a rejected reload');
 like($ng->error_log, qr/reconfiguring/, 'Nginx: error_log returns the log text');
+my $kept = $ng->request('GET /', more_headers => "Connection: keep-alive\n", keep_open => 1);
+is($kept->{body}, "generation 2\n", 'http_request keep_open: the response');
+my $conn = $kept->{connection};
+print {$conn} "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+my $second = do { local $/; <$conn> };
+like($second // '', qr{\AHTTP/1\.1 200 .*generation 2\n\z}s, 'http_request keep_open: the connection serves another request');
 ok($ng->stop, 'Nginx: graceful stop');
 ok(!$ng->is_running, 'Nginx: not running after stop');
+
+# --- the runner's rule: a block that starts nginx asserts its error log ----
+
+{
+    my $suite = temp_dir('rule') . '/block_without_log_check.t';
+    spew($suite, <<"SUITE");
+use lib '@{[ repo_root() ]}/t/lib';
+use Test::Levqor;
+run_tests();
+__DATA__
+
+=== TEST 1: a block that says nothing about its error log
+--- config
+location /t { return 204; }
+--- request
+GET /t
+--- error_code: 204
+SUITE
+    my ($code, $out) = run_cmd($^X, $suite);
+    isnt($code, 0, 'runner: a block with neither error_log nor no_error_log fails its suite');
+    like($out, qr/^not ok \d+ - TEST 1: a block that says nothing about its error log - asserts its error log\n/m,
+         'runner: the failure names the block and the rule') or diag $out;
+    like($out, qr/^ok \d+ - TEST 1: .* - status\n/m, 'runner: the block\'s other checks still run') or diag $out;
+}
 
 # --- the block format ------------------------------------------------------
 
@@ -94,6 +125,8 @@ hello
 --- response_headers_like
 Server: nginx/[\d.]+
 Content-Length: \d
+--- no_error_log
+[error]
 
 
 
@@ -111,6 +144,8 @@ X-Frame-Options: DENY
 ! Server-Timing
 --- response_body eval
 ""
+--- no_error_log
+[error]
 
 
 
@@ -125,6 +160,8 @@ location /dup {
 GET /dup
 --- response_headers
 X-Dup: a, b
+--- no_error_log
+[error]
 
 
 
@@ -137,6 +174,8 @@ GET /front
 --- error_code: 200
 --- response_body
 from back via 127.0.0.1:$TEST_NGINX_SERVER_PORT
+--- no_error_log
+[error]
 
 
 
@@ -153,6 +192,8 @@ Transfer-Encoding: chunked
 X-Backend: yes
 --- response_body
 hello chunked world
+--- no_error_log
+[error]
 
 
 
@@ -168,6 +209,8 @@ location = /b { return 404; }
 ["^a\n\$", "404 Not Found", "^\$"]
 --- response_headers
 ! X-Nothing
+--- no_error_log
+[error]
 
 
 
@@ -179,6 +222,8 @@ location /tls { return 200 "$scheme $ssl_server_name\n"; }
 GET /tls
 --- response_body
 https localhost
+--- no_error_log
+[error]
 
 
 
@@ -196,6 +241,8 @@ data
 ["<p>static</p>\n", "data\n"]
 --- response_headers eval
 ["Content-Type: text/html", "Content-Type: text/plain"]
+--- no_error_log
+[error]
 
 
 
@@ -210,6 +257,8 @@ X-Test: foo
 Host: example.test
 --- response_body
 len=5 x=foo host=example.test
+--- no_error_log
+[error]
 
 
 
@@ -221,6 +270,8 @@ location /raw { return 200 "raw $server_protocol\n"; }
 --- error_code: 200
 --- response_body
 raw HTTP/1.0
+--- no_error_log
+[error]
 
 
 
@@ -270,3 +321,5 @@ location /m { return 200 "$harness_kind\n"; }
 GET /m
 --- response_body
 mapped
+--- no_error_log
+[error]

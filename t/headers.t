@@ -114,27 +114,6 @@ sub csp_nonce { (($_[0]{headers}{'content-security-policy'} // '') =~ /'nonce-([
     unlike($ng->error_log, qr/\[(alert|crit|emerg|error)\]/, 'tls-strict: no errors logged');
 }
 
-# ---- levqor_status output passes promtool ---------------------------------
-SKIP: {
-    skip 'promtool not installed', 2 unless -x '/usr/bin/promtool';
-    my $ng = Test::Levqor::Nginx->new(config => <<'CONF');
-levqor_headers on;
-location /t { empty_gif; }
-location /metrics { levqor_status; }
-CONF
-    $ng->start;
-    $ng->request('GET /t') for 1 .. 3;
-    my $res = $ng->request('GET /metrics');
-    open(my $p, '|-', '/usr/bin/promtool check metrics >/dev/null 2>&1') or die "promtool: $!";
-    print $p $res->{body};
-    close($p);
-    is($?, 0, 'promtool check metrics accepts levqor_status');
-    # The status response is decorated too, but after its body was rendered.
-    like($res->{body}, qr/^levqor_headers_responses_total\{profile="strict"\} 3$/m,
-         'the three pages were counted');
-    $ng->stop;
-}
-
 run_tests();
 
 __DATA__
@@ -339,6 +318,10 @@ location / { empty_gif; }
 --- response_headers
 X-Frame-Options: DENY
 X-Content-Type-Options: nosniff
+--- error_log
+client sent invalid header line
+--- no_error_log
+[error]
 
 === TEST 14: HEAD responses carry the headers too
 --- config
@@ -531,16 +514,6 @@ location /metrics { levqor_headers off; levqor_status; }
 --- no_error_log
 [error]
 
-=== TEST 26: levqor_status answers GET only
---- config
-location /metrics { levqor_status; }
---- request
-POST /metrics
-x
---- error_code: 405
---- no_error_log
-[error]
-
 === TEST 27: unknown profile fails nginx -t naming the value
 --- config
 levqor_headers_profile paranoid;
@@ -613,12 +586,6 @@ levqor_headers off;
 levqor_headers on;
 --- must_die
 "levqor_headers" directive is not allowed here
-
-=== TEST 39: levqor_status takes no arguments and only in server/location
---- http_config
-levqor_status;
---- must_die
-"levqor_status" directive is not allowed here
 
 === TEST 40: levqor_csp second parameter must be report_only
 --- config

@@ -17,7 +17,7 @@ use lib 't/lib';
 use Test::Levqor;
 use Test::Levqor::Controld qw(json_of promtool_check);
 use Test::Levqor::Redis;
-use Test::Levqor::Util qw(temp_dir slurp run_cmd wait_until repo_root);
+use Test::Levqor::Util qw(temp_dir slurp slurp_locked run_cmd wait_until repo_root);
 use JSON::PP ();
 use POSIX ();
 use Time::HiRes qw(time sleep);
@@ -41,7 +41,7 @@ sub start_target {
 
 sub deliveries {
     my ($file) = @_;
-    return map { $JSON->decode($_) } grep { /\S/ } split /\n/, slurp($file) // '';
+    return map { $JSON->decode($_) } grep { /\S/ } split /\n/, slurp_locked($file) // '';
 }
 
 sub post_jobs {

@@ -149,6 +149,12 @@ location /t { levqor_limit zone=api key=$http_x_api_key plan=free; empty_gif; }
 [(200) x 30, 429]
 --- response_headers eval
 [("RateLimit-Policy: \"free-ip\";q=30;w=60") x 31]
+--- error_log
+levqor_limit: ip limit of plan "free" exceeded in zone "api"
+--- no_error_log
+key limit
+anonymous limit
+[warn]
 
 === TEST 4: 429 body, Retry-After and RateLimit fields are exact
 --- http_config
@@ -167,6 +173,12 @@ X-Api-Key: k1
  "Content-Type: application/json\nRetry-After: 60\nRateLimit: \"p-key\";r=9;t=6, \"p-ip\";r=0;t=60"]
 --- response_body_like eval
 ["^GIF89a", '^\{"error":"rate_limited","retry_after":60\}$']
+--- error_log
+levqor_limit: ip limit of plan "p" exceeded in zone "api", retry after 60s
+--- no_error_log
+key limit
+anonymous limit
+[warn]
 
 === TEST 5: all-or-nothing: a request the IP limit rejects does not charge its key
 --- http_config
@@ -182,6 +194,12 @@ location /t { levqor_limit zone=api key=$http_x_api_key plan=p; empty_gif; }
 [200, 200, 429, 429]
 --- response_headers eval
 ["", "", "RateLimit: \"p-key\";r=3;t=0, \"p-ip\";r=0;t=60", "RateLimit: \"p-key\";r=3;t=0, \"p-ip\";r=0;t=60"]
+--- error_log
+levqor_limit: ip limit of plan "p" exceeded in zone "api"
+--- no_error_log
+key limit
+anonymous limit
+[warn]
 
 === TEST 6: dry_run counts and logs but never rejects
 --- http_config
@@ -222,6 +240,11 @@ X-Api-Key: c1
 [200, 200, 429]
 --- response_headers eval
 ["RateLimit: \"p-key\";r=15;t=24, \"p-ip\";r=90;t=6", "RateLimit: \"p-key\";r=5;t=48, \"p-ip\";r=80;t=12", "Retry-After: 12"]
+--- error_log
+levqor_limit: key limit of plan "p" exceeded in zone "api", retry after 12s
+--- no_error_log
+ip limit
+[warn]
 
 === TEST 8: levqor_limit_headers legacy
 --- http_config
@@ -239,6 +262,8 @@ X-RateLimit-Remaining: 29
 X-RateLimit-Reset: 2
 ! RateLimit
 ! RateLimit-Policy
+--- no_error_log
+[error]
 
 === TEST 9: levqor_limit_headers both
 --- http_config
@@ -254,6 +279,8 @@ RateLimit-Policy: "pro-key";q=600;w=60, "pro-ip";q=120;w=60
 RateLimit: "pro-key";r=599;t=1, "pro-ip";r=119;t=1
 X-RateLimit-Limit: 120
 X-RateLimit-Remaining: 119
+--- no_error_log
+[error]
 
 === TEST 10: levqor_limit_headers off: limits apply, no fields
 --- http_config
@@ -270,6 +297,11 @@ X-Api-Key: o1
 [200, 429]
 --- response_headers eval
 ["! RateLimit\n! RateLimit-Policy\n! X-RateLimit-Limit", "! RateLimit\nRetry-After: 60"]
+--- error_log
+levqor_limit: key limit of plan "p" exceeded in zone "api", retry after 60s
+--- no_error_log
+ip limit
+[warn]
 
 === TEST 11: levqor_limit_status changes the rejection status
 --- http_config
@@ -286,6 +318,11 @@ X-Api-Key: s1
 [200, 503]
 --- response_body_like eval
 ["^GIF89a", '^\{"error":"rate_limited","retry_after":60\}$']
+--- error_log
+levqor_limit: key limit of plan "p" exceeded in zone "api", retry after 60s
+--- no_error_log
+ip limit
+[warn]
 
 === TEST 12: plan from a map over the API key; unknown names fall back to free, logged once
 --- http_config
@@ -315,6 +352,12 @@ location /t { levqor_limit zone=api key=$http_x_api_key plan=free; empty_gif; }
 [("GET /t") x 4]
 --- error_code eval
 [200, 200, 200, 429]
+--- error_log
+levqor_limit: ip limit of plan "free" exceeded in zone "api"
+--- no_error_log
+key limit
+anonymous limit
+[warn]
 
 === TEST 14: ip= overrides the client address; ip=off limits by key alone
 --- http_config
@@ -329,6 +372,12 @@ location /k { levqor_limit zone=api key=$http_x_api_key plan=p ip=off; empty_gif
 ["GET /t", "GET /t", "GET /t", "GET /t", "GET /k", "GET /k", "GET /k"]
 --- error_code eval
 [200, 200, 429, 200, 200, 200, 200]
+--- error_log
+levqor_limit: ip limit of plan "p" exceeded in zone "api"
+--- no_error_log
+key limit
+anonymous limit
+[warn]
 
 === TEST 16: the decision is made once per request across internal redirects
 --- http_config
@@ -347,6 +396,11 @@ X-Api-Key: i1
 ["GET /t", "GET /t", "GET /t"]
 --- error_code eval
 [200, 200, 429]
+--- error_log
+levqor_limit: key limit of plan "p" exceeded in zone "api"
+--- no_error_log
+ip limit
+[warn]
 
 === TEST 17: a location's levqor_limit list replaces the inherited one
 --- http_config
@@ -362,6 +416,12 @@ X-Api-Key: h1
 ["GET /inherits", "GET /inherits", "GET /own", "GET /own"]
 --- error_code eval
 [200, 429, 200, 200]
+--- error_log
+levqor_limit: key limit of plan "strict" exceeded in zone "api"
+--- no_error_log
+ip limit
+limit of plan "pro"
+[warn]
 
 === TEST 18: security headers decorate the 429 too
 --- http_config
@@ -379,6 +439,11 @@ X-Api-Key: sh1
 [200, 429]
 --- response_headers eval
 ["X-Frame-Options: DENY", "X-Frame-Options: DENY\nContent-Type: application/json"]
+--- error_log
+levqor_limit: key limit of plan "p" exceeded in zone "api"
+--- no_error_log
+ip limit
+[warn]
 
 === TEST 19: very long keys are hashed, never an error
 --- http_config
@@ -407,6 +472,11 @@ X-Api-Key: q1
 ["GET /t", "GET /t", "GET /metrics"]
 --- response_body_like eval
 ["", "", qr/levqor_ratelimit_decisions_total\{zone="api",plan="p",result="passed"\} 1\n.*result="rejected"\} 1\n.*levqor_rate_limit_hits_total\{zone="api",plan="p",limit="key"\} 1\n/s]
+--- error_log
+levqor_limit: key limit of plan "p" exceeded in zone "api"
+--- no_error_log
+ip limit
+[warn]
 
 === TEST 37: IPv6 clients are limited per /64 (ip_prefix6 default 64); IPv4 per address
 --- http_config
@@ -443,6 +513,12 @@ location /whole { levqor_limit zone=api key=$http_x_api_key plan=p ip_prefix6=12
 ["GET /wide", "GET /wide", "GET /wide", "GET /whole", "GET /whole", "GET /whole"]
 --- error_code eval
 [200, 429, 200, 200, 200, 429]
+--- error_log
+levqor_limit: ip limit of plan "p" exceeded in zone "api"
+--- no_error_log
+key limit
+anonymous limit
+[warn]
 
 === TEST 39: a textual address from ip= is cut to the prefix too; other text is used as is
 --- http_config
@@ -457,6 +533,12 @@ location /t { levqor_limit zone=api key=$http_x_api_key plan=p ip=$http_x_client
 [("GET /t") x 7]
 --- error_code eval
 [200, 429, 200, 200, 429, 200, 200]
+--- error_log
+levqor_limit: ip limit of plan "p" exceeded in zone "api"
+--- no_error_log
+key limit
+anonymous limit
+[warn]
 
 === TEST 40: an empty ip= value falls back to the connection's address, never to no limit
 --- http_config
@@ -472,6 +554,12 @@ location /t { levqor_limit zone=api key=$http_x_api_key plan=p ip=$http_x_forwar
 [200, 200, 429, 200]
 --- response_headers eval
 [("RateLimit-Policy: \"p-ip\";q=2;w=60") x 4]
+--- error_log
+levqor_limit: ip limit of plan "p" exceeded in zone "api"
+--- no_error_log
+key limit
+anonymous limit
+[warn]
 
 === TEST 41: ip=off: requests without a key share the plan's anonymous bucket at the key rate
 --- http_config

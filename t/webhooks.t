@@ -663,6 +663,10 @@ location /health { levqor_webhook off; proxy_pass http://echo; }"
 ["POST /hooks\n{}", "POST /health\n{}"]
 --- error_code eval
 [401, 200]
+--- error_log
+levqor_webhook: github delivery refused: missing header
+--- no_error_log
+[warn]
 
 === TEST 18: the 401 is decorated by the security headers like any response
 --- http_config eval: $::HTTP
@@ -679,6 +683,10 @@ X-Telegram-Bot-Api-Secret-Token: not-the-token
 Content-Type: application/json
 X-Content-Type-Options: nosniff
 --- response_body: {"error":"invalid_signature","provider":"telegram"}
+--- error_log
+levqor_webhook: telegram delivery refused: signature mismatch
+--- no_error_log
+[warn]
 
 === TEST 19: a valid signature satisfies "satisfy any"; an invalid one is refused even when another check allows
 --- http_config eval: $::HTTP
@@ -692,6 +700,10 @@ location /allow { allow all; levqor_webhook notion secret_file=$ENV{TEST_NGINX_S
 [main::sign('notion', body => '{}'), main::sign('notion', body => '{"x":1}')]
 --- error_code eval
 [200, 401]
+--- error_log
+levqor_webhook: notion delivery refused: signature mismatch
+--- no_error_log
+[warn]
 
 === TEST 20: a relative secret_file is relative to the configuration directory
 --- http_config eval: $::HTTP
@@ -706,6 +718,8 @@ POST /r
 --- more_headers eval
 main::sign('github', body => '{}', key => 'relative-secret')
 --- error_code: 200
+--- no_error_log
+[error]
 
 === TEST 21: levqor_status counts per provider and result; the exposition passes promtool
 --- http_config eval: $::HTTP
@@ -724,6 +738,12 @@ $::LOCATIONS . 'location /metrics { levqor_status; }'
  . 'levqor_webhook_failures_total\{provider="slack",reason="missing_header"\} 1\n.*'
  . 'levqor_webhook_failures_total\{provider="slack",reason="stale_timestamp"\} 1\n.*'
  . 'levqor_webhook_replay_capacity\{zone="replay"\} \d+\n']
+--- error_log
+levqor_webhook: slack delivery refused: missing header
+levqor_webhook: slack delivery refused: stale timestamp
+--- no_error_log
+signature mismatch
+[warn]
 
 === TEST 22: unknown provider
 --- config

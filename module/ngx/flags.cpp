@@ -161,6 +161,7 @@ ngx_int_t master_read(ngx_shm_zone_t* zone, void* old_data) noexcept try {
     }
     return NGX_OK;
 } catch (...) {
+    log_exception(zone->shm.log, NGX_LOG_EMERG, "levqor_flags_file");
     return NGX_ERROR;
 }
 
@@ -218,14 +219,14 @@ void on_timer(ngx_event_t* ev) noexcept {
     try {
         recheck(ev->log);
     } catch (...) {
-        // keep the last flags; try again on the next tick
+        log_exception(ev->log, NGX_LOG_ERR, "levqor_flags_file: keeping the last flags, trying again in a second");
     }
     if (!ngx_exiting && !ngx_quit && !ngx_terminate) ngx_add_timer(ev, kRecheckMs);
 }
 
 }  // namespace
 
-char* set_flags_file(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
+char* set_flags_file(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
     auto& fm = static_cast<MainConf*>(conf)->flags;
     if (fm.path.len != 0) return const_cast<char*>("is duplicate");
     ngx_str_t path = conf_args(cf)[1];
@@ -240,6 +241,8 @@ char* set_flags_file(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
     zone->init = master_read;
     zone->data = &fm;
     return NGX_CONF_OK;
+} catch (...) {
+    return conf_exception(cf);
 }
 
 void flags_register_metrics(MetricsRegistry& metrics) {
@@ -274,7 +277,7 @@ void flags_init_process(ngx_cycle_t* cycle, const FlagsMain& conf) noexcept {
         recheck(cycle->log);
         ngx_add_timer(&w.timer, kRecheckMs);
     } catch (...) {
-        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0, "levqor_flags_file: cannot start watching");
+        log_exception(cycle->log, NGX_LOG_ALERT, "levqor_flags_file: cannot start watching");
     }
 }
 

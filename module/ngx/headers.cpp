@@ -25,13 +25,6 @@ NonceSource& nonce_source() {
 
 h::Settings& settings(void* conf) { return static_cast<LocConf*>(conf)->headers.settings; }
 
-template <class T>
-char* store(ngx_conf_t* cf, std::optional<T>& slot, Parsed<T> parsed) {
-    if (slot) return const_cast<char*>("is duplicate");
-    if (!parsed) return conf_error(cf, parsed.error());
-    slot = std::move(parsed).value();
-    return NGX_CONF_OK;
-}
 
 // ---- the plan: built once per location at merge time ----------------------
 
@@ -209,11 +202,7 @@ ngx_int_t nonce_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, ui
         v->not_found = 1;
         return NGX_OK;
     }
-    v->data = p;
-    v->len = NonceSource::kEncodedSize;
-    v->valid = 1;
-    v->no_cacheable = 0;  // one nonce per request, wherever it is used
-    v->not_found = 0;
+    set_variable(v, p, NonceSource::kEncodedSize);  // cacheable: one nonce per request, wherever it is used
     metric_add(m.nonces_cell);
     return NGX_OK;
 }
@@ -240,13 +229,13 @@ char* set_headers(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
     if (v == "off") return store(cf, slot, Parsed<bool>(false));
     return conf_error(cf, "invalid value \"" + std::string(v) + "\", expected on or off");
 } catch (...) {
-    return static_cast<char*>(NGX_CONF_ERROR);
+    return conf_exception(cf);
 }
 
 char* set_headers_profile(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
     return store(cf, settings(conf).profile, h::parse_profile(sv(conf_args(cf)[1])));
 } catch (...) {
-    return static_cast<char*>(NGX_CONF_ERROR);
+    return conf_exception(cf);
 }
 
 char* set_csp(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
@@ -264,39 +253,37 @@ char* set_csp(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
     if (!policy) return conf_error(cf, policy.error());
     return store(cf, slot, Parsed<h::Csp>(h::Csp{true, std::move(policy).value(), report_only}));
 } catch (...) {
-    return static_cast<char*>(NGX_CONF_ERROR);
+    return conf_exception(cf);
 }
 
 char* set_hsts(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
-    std::vector<std::string_view> args;
-    for (ngx_uint_t i = 1; i < cf->args->nelts; ++i) args.push_back(sv(conf_args(cf)[i]));
-    return store(cf, settings(conf).hsts, h::parse_hsts(args));
+    return store(cf, settings(conf).hsts, h::parse_hsts(conf_params(cf, 1)));
 } catch (...) {
-    return static_cast<char*>(NGX_CONF_ERROR);
+    return conf_exception(cf);
 }
 
 char* set_frame_options(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
     return store(cf, settings(conf).frame_options, h::parse_frame_options(sv(conf_args(cf)[1])));
 } catch (...) {
-    return static_cast<char*>(NGX_CONF_ERROR);
+    return conf_exception(cf);
 }
 
 char* set_referrer_policy(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
     return store(cf, settings(conf).referrer_policy, h::parse_referrer_policy(sv(conf_args(cf)[1])));
 } catch (...) {
-    return static_cast<char*>(NGX_CONF_ERROR);
+    return conf_exception(cf);
 }
 
 char* set_permissions_policy(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
     return store(cf, settings(conf).permissions_policy, h::parse_permissions_policy(sv(conf_args(cf)[1])));
 } catch (...) {
-    return static_cast<char*>(NGX_CONF_ERROR);
+    return conf_exception(cf);
 }
 
 char* set_headers_upstream(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
     return store(cf, settings(conf).upstream, h::parse_upstream_mode(sv(conf_args(cf)[1])));
 } catch (...) {
-    return static_cast<char*>(NGX_CONF_ERROR);
+    return conf_exception(cf);
 }
 
 // ---- configuration lifecycle -----------------------------------------------
@@ -324,10 +311,7 @@ void headers_register_metrics(HeadersMain& main, MetricsRegistry& metrics) {
 }
 
 char* headers_merge(ngx_conf_t* cf, HeadersLoc& parent, HeadersLoc& child) noexcept try {
-    const bool inherits_all = !child.settings.enabled && !child.settings.profile && !child.settings.csp &&
-                              !child.settings.hsts && !child.settings.frame_options &&
-                              !child.settings.referrer_policy && !child.settings.permissions_policy &&
-                              !child.settings.upstream;
+    const bool inherits_all = child.settings.empty();
     child.settings.inherit_from(parent.settings);
     if (!child.settings.enabled.value_or(false)) {
         child.plan = nullptr;
@@ -340,7 +324,7 @@ char* headers_merge(ngx_conf_t* cf, HeadersLoc& parent, HeadersLoc& child) noexc
     child.plan = build_plans(cf, child.settings);
     return child.plan != nullptr ? NGX_CONF_OK : static_cast<char*>(NGX_CONF_ERROR);
 } catch (...) {
-    return static_cast<char*>(NGX_CONF_ERROR);
+    return conf_exception(cf);
 }
 
 ngx_int_t headers_postconfiguration(ngx_conf_t* cf) noexcept {

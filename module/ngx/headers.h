@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "levqor/security_headers.h"
 #include "ngx_shim.h"
@@ -21,6 +22,7 @@ struct PlannedHeader {
     std::size_t literal_len;
     bool https_only;
 };
+static_assert(std::is_trivially_destructible_v<PlannedHeader>);
 
 // The headers of one scheme (http or https) as contiguous prototypes, so the
 // common case is one copy into the response's header list.

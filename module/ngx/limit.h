@@ -8,13 +8,15 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "levqor/address_prefix.h"
 #include "levqor/bucket_table.h"
+#include "levqor/limit_args.h"
 #include "levqor/rate_plan.h"
-#include "levqor/redis_backend.h"
-#include "levqor/ratelimit_fields.h"
+#include "levqor/limit_redis.h"
+#include "levqor/limit_headers.h"
 #include "ngx_shim.h"
 #include "shm_table.h"
 #include "redis_conn.h"
@@ -26,7 +28,7 @@ class MetricsRegistry;
 
 // A plan with everything the request path needs precomputed.
 struct RuntimePlan {
-    ratelimit::Plan plan;
+    limit::Plan plan;
     bool user_defined = false;
     // Mixed into bucket tags: a key has one bucket per plan, so a plan change
     // (upgrade, downgrade) starts from a full bucket of the new plan.
@@ -46,38 +48,18 @@ struct PlanCells {
     std::size_t fallback_passed, fallback_rejected, fallback_allowed, fallback_denied;
 };
 
-// levqor_limit_zone ... redis=<url> [redis_timeout=<ms>] [on_backend_error=...] [nodes=<n>]
-struct RedisSettings {
-    enum class OnError : std::uint8_t { Local, Allow, Deny };
-    redis::Endpoint endpoint;
-    ngx_msec_t timeout_ms = 5;
-    OnError on_error = OnError::Local;
-    std::uint64_t nodes = 1;  // nginx nodes sharing the zone: the local fallback gets 1/nodes of each plan
-};
-
-// Shared memory of a zone: this header, then the bucket table (64-byte aligned).
+// Shared memory of a zone, before its bucket table.
 struct LimitZoneShm {
-    static constexpr std::uint64_t kMagic = 0x6c76717a6f6e6531ULL;  // "lvqzone1"
     static constexpr std::size_t kUnknownPlans = 64;
-    std::uint64_t magic;
-    std::uint64_t nsets;
     // Hashes of unknown plan names already logged (once per name, across workers).
     std::atomic<std::uint64_t> unknown_plans[kUnknownPlans];
-
-    static constexpr std::size_t payload_offset();
-    void* payload() { return reinterpret_cast<char*>(this) + payload_offset(); }
 };
-constexpr std::size_t LimitZoneShm::payload_offset() { return payload_offset_of<LimitZoneShm>(); }
 
-
-struct LimitZone {
-    std::string name;
-    std::size_t size = 0;  // 0 until levqor_limit_zone defines it
-    ngx_shm_zone_t* shm = nullptr;
-    LimitZoneShm* data = nullptr;  // set by init_zone
-    ratelimit::BucketTable table;
+// levqor_limit_zone: name, size, shared memory and bucket table (TableZone),
+// then what the rate limiter adds.
+struct LimitZone : TableZone<LimitZoneShm, limit::BucketTable> {
     std::vector<PlanCells> cells;  // by plan index
-    std::unique_ptr<RedisSettings> redis;  // null: a local zone
+    std::unique_ptr<limit::RedisOptions> redis;  // null: a local zone
     RedisConn::Cells redis_cells{};
     std::unique_ptr<RedisConn> conn;  // per worker (created in init_process)
 };
@@ -90,7 +72,7 @@ struct LimitRule {
     std::string plan_literal;  // when plan= has no variables
     ngx_int_t static_plan = -1;  // its index, resolved at merge
     std::uint64_t cost = 1;
-    unsigned ip_prefix6 = ratelimit::kDefaultIpPrefix6;  // IPv6 addresses share a bucket per prefix
+    unsigned ip_prefix6 = limit::kDefaultIpPrefix6;  // IPv6 addresses share a bucket per prefix
     bool dry_run = false;
 };
 
@@ -111,7 +93,6 @@ struct LimitMain {
 
     LimitMain();
     ngx_int_t find_plan(const u_char* name, std::size_t len) const noexcept;
-    LimitZone* zone(const std::string& name, bool create);
 };
 
 char* set_limit_zone(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept;
@@ -155,10 +136,11 @@ struct LimitEntry {
 struct LimitCtx {
     LimitStatus status;
     std::uint8_t n;
-    ratelimit::HeaderMode header_mode;
+    limit::HeaderMode header_mode;
     std::uint64_t remaining;    // the smallest over the buckets
     std::uint64_t retry_after;  // rejected: seconds
     LimitEntry* entries;        // n entries, allocated right after this struct
 };
+static_assert(std::is_trivially_destructible_v<LimitEntry> && std::is_trivially_destructible_v<LimitCtx>);
 
 }  // namespace levqor::ngx

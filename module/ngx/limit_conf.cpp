@@ -5,26 +5,25 @@
 
 #include <openssl/rand.h>
 
-#include "levqor/url_credentials.h"
 #include "limit.h"
 #include "module.h"
 #include "ngx_util.h"
 
 namespace levqor::ngx {
 
-namespace rl = levqor::ratelimit;
+namespace lim = levqor::limit;
 
 namespace {
 
-RuntimePlan make_runtime_plan(rl::Plan plan, bool user_defined) {
+RuntimePlan make_runtime_plan(lim::Plan plan, bool user_defined) {
     RuntimePlan rp;
     rp.limits[kKey] = plan.key_limit();
     rp.limits[kIp] = plan.ip_limit();
     rp.limits[kAnonymous] = plan.key_limit();
     for (const BucketKind k : kAllKinds) {
         const std::string name = plan.name + (k == kKey ? "-key" : k == kIp ? "-ip" : "-anonymous");
-        rp.policy_items[k] = rl::policy_item(name, rp.limits[k]);
-        rp.state_prefixes[k] = rl::state_item_prefix(name);
+        rp.policy_items[k] = lim::policy_item(name, rp.limits[k]);
+        rp.state_prefixes[k] = lim::state_item_prefix(name);
     }
     std::uint64_t salt = 0xcbf29ce484222325ULL;  // FNV-1a of the plan name
     for (const char c : plan.name) salt = (salt ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
@@ -34,12 +33,17 @@ RuntimePlan make_runtime_plan(rl::Plan plan, bool user_defined) {
     return rp;
 }
 
-std::string str(const ngx_str_t& s) { return std::string(sv(s)); }
+// levqor_limit_log_level's word as nginx's log level.
+Parsed<ngx_uint_t> nginx_level(const Parsed<lim::LogLevel>& level) {
+    static constexpr ngx_uint_t kLevels[] = {NGX_LOG_INFO, NGX_LOG_NOTICE, NGX_LOG_WARN, NGX_LOG_ERR};
+    if (!level) return Parsed<ngx_uint_t>::failure(level.error());
+    return kLevels[static_cast<std::size_t>(level.value())];
+}
 
 bool has_variables(std::string_view v) { return v.find('$') != std::string_view::npos; }
 
 ngx_int_t init_zone(ngx_shm_zone_t* shm_zone, void* old_data) noexcept {
-    return init_table_zone(shm_zone, old_data, &LimitZone::table, "levqor_limit_zone");
+    return init_table_zone<LimitZone>(shm_zone, old_data, "levqor_limit_zone");
 }
 
 }  // namespace
@@ -47,7 +51,7 @@ ngx_int_t init_zone(ngx_shm_zone_t* shm_zone, void* old_data) noexcept {
 // ---- LimitMain ----------------------------------------------------------------
 
 LimitMain::LimitMain() {
-    for (auto& p : rl::default_plans()) plans.push_back(make_runtime_plan(std::move(p), false));
+    for (auto& p : lim::default_plans()) plans.push_back(make_runtime_plan(std::move(p), false));
 }
 
 ngx_int_t LimitMain::find_plan(const u_char* name, std::size_t len) const noexcept {
@@ -58,75 +62,26 @@ ngx_int_t LimitMain::find_plan(const u_char* name, std::size_t len) const noexce
     return -1;
 }
 
-LimitZone* LimitMain::zone(const std::string& name, bool create) {
-    for (auto& z : zones) {
-        if (z->name == name) return z.get();
-    }
-    if (!create) return nullptr;
-    zones.push_back(std::make_unique<LimitZone>());
-    zones.back()->name = name;
-    return zones.back().get();
-}
-
 // ---- directives ---------------------------------------------------------------
 
 char* set_limit_zone(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
     auto& lm = static_cast<MainConf*>(conf)->limit;
-    const ngx_str_t* args = conf_args(cf);
-    auto spec = parse_zone_spec(args[1]);
+    auto spec = parse_zone_spec(conf_args(cf)[1]);
     if (!spec) return conf_error(cf, spec.error());
-    auto redis = std::make_unique<RedisSettings>();
-    bool have_redis = false, have_backend_params = false;
-    for (ngx_uint_t i = 2; i < cf->args->nelts; ++i) {
-        const std::string_view a = sv(args[i]);
-        const auto eq = a.find('=');
-        const std::string_view k = a.substr(0, eq), v = eq == std::string_view::npos ? "" : a.substr(eq + 1);
-        if (k == "redis" && !v.empty()) {
-            auto endpoint = redis::parse_url(v);
-            if (!endpoint) return conf_error(cf, endpoint.error());
-            redis->endpoint = std::move(endpoint).value();
-            have_redis = true;
-        } else if (k == "redis_timeout") {
-            const ngx_int_t ms = ngx_atoi(args[i].data + eq + 1, v.size());
-            if (ms < 1 || ms > 60000) return conf_error(cf, "invalid " + std::string(a) + ", expected 1 to 60000 (ms)");
-            redis->timeout_ms = static_cast<ngx_msec_t>(ms);
-            have_backend_params = true;
-        } else if (k == "on_backend_error") {
-            if (v == "local") redis->on_error = RedisSettings::OnError::Local;
-            else if (v == "allow") redis->on_error = RedisSettings::OnError::Allow;
-            else if (v == "deny") redis->on_error = RedisSettings::OnError::Deny;
-            else return conf_error(cf, "invalid " + std::string(a) + ", expected local, allow or deny");
-            have_backend_params = true;
-        } else if (k == "nodes") {
-            const ngx_int_t nodes = ngx_atoi(args[i].data + eq + 1, v.size());
-            if (nodes < 1 || nodes > 10000) return conf_error(cf, "invalid " + std::string(a) + ", expected 1 to 10000");
-            redis->nodes = static_cast<std::uint64_t>(nodes);
-            have_backend_params = true;
-        } else {
-            return conf_error(cf, "invalid parameter \"" + mask_url_credentials(a) + "\"");
-        }
-    }
-    if (have_backend_params && !have_redis) {
-        return conf_error(cf, "redis_timeout=, on_backend_error= and nodes= need redis=<url>");
-    }
-    const std::string& name = spec.value().name;
-    LimitZone* zone = lm.zone(name, true);
-    if (zone->size != 0) return conf_error(cf, "zone \"" + name + "\" is already defined");
-    zone->size = spec.value().size;
-    if (have_redis) zone->redis = std::move(redis);
-    zone->shm = add_table_zone(cf, "levqor_limit_zone", name, zone->size, init_zone, zone);
-    if (zone->shm == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
+    auto args = lim::parse_zone_args(conf_params(cf, 2));
+    if (!args) return conf_error(cf, args.error());
+    auto zone = define_table_zone(cf, lm.zones, spec.value(), "levqor_limit_zone", init_zone);
+    if (!zone) return conf_error(cf, zone.error());
+    if (args.value().redis) zone.value()->redis = std::make_unique<lim::RedisOptions>(*std::move(args).value().redis);
     return NGX_CONF_OK;
 } catch (...) {
-    return static_cast<char*>(NGX_CONF_ERROR);
+    return conf_exception(cf);
 }
 
 char* set_plan(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
     auto& lm = static_cast<MainConf*>(conf)->limit;
     const ngx_str_t* args = conf_args(cf);
-    std::vector<std::string_view> params;
-    for (ngx_uint_t i = 2; i < cf->args->nelts; ++i) params.push_back(sv(args[i]));
-    auto plan = rl::parse_plan(sv(args[1]), params);
+    auto plan = lim::parse_plan(sv(args[1]), conf_params(cf, 2));
     if (!plan) return conf_error(cf, plan.error());
     const ngx_int_t existing = lm.find_plan(args[1].data, args[1].len);
     if (existing >= 0) {
@@ -138,120 +93,60 @@ char* set_plan(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
     lm.plans.push_back(make_runtime_plan(std::move(plan).value(), true));
     return NGX_CONF_OK;
 } catch (...) {
-    return static_cast<char*>(NGX_CONF_ERROR);
+    return conf_exception(cf);
 }
 
 char* set_limit(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
     auto& loc = static_cast<LocConf*>(conf)->limit;
     auto& lm = main_conf<MainConf>(cf)->limit;
-    if (loc.rules.size() * 2 >= rl::kMaxBuckets) {
-        return conf_error(cf, "allows at most " + std::to_string(rl::kMaxBuckets / 2) + " limits per location");
+    if (loc.rules.size() * 2 >= lim::kMaxBuckets) {
+        return conf_error(cf, "allows at most " + std::to_string(lim::kMaxBuckets / 2) + " limits per location");
     }
+    auto parsed = lim::parse_rule_args(conf_params(cf, 1));
+    if (!parsed) return conf_error(cf, parsed.error());
+    const lim::RuleArgs& args = parsed.value();
     LimitRule rule;
-    bool have_key = false, have_plan = false, have_ip = false, ip_off = false, have_prefix = false;
-    const ngx_str_t* args = conf_args(cf);
-    for (ngx_uint_t i = 1; i < cf->args->nelts; ++i) {
-        const std::string_view a = sv(args[i]);
-        const auto eq = a.find('=');
-        const std::string_view name = a.substr(0, eq);
-        ngx_str_t value{0, nullptr};
-        if (eq != std::string_view::npos) value = ngx_str_t{a.size() - eq - 1, args[i].data + eq + 1};
-        if (a == "dry_run") {
-            rule.dry_run = true;
-        } else if (eq == std::string_view::npos) {
-            return conf_error(cf, "invalid parameter \"" + std::string(a) + "\"");
-        } else if (name == "zone") {
-            if (value.len == 0) return conf_error(cf, "invalid parameter \"" + std::string(a) + "\"");
-            rule.zone = lm.zone(str(value), true);
-        } else if (name == "key") {
-            if (!rule.key.compile(cf, value)) return static_cast<char*>(NGX_CONF_ERROR);
-            have_key = true;
-        } else if (name == "plan") {
-            if (value.len == 0) return conf_error(cf, "invalid parameter \"" + std::string(a) + "\", plan is empty");
-            if (has_variables(sv(value))) {
-                if (!rule.plan.compile(cf, value)) return static_cast<char*>(NGX_CONF_ERROR);
-            } else {
-                rule.plan_literal = str(value);
-            }
-            have_plan = true;
-        } else if (name == "ip") {
-            // ip=off: no per-IP bucket, the key limit alone (requests without
-            // a key then share the plan's anonymous bucket).
-            if (value.len == 0) return conf_error(cf, "invalid parameter \"ip=\", expected ip=<value> or ip=off");
-            ip_off = sv(value) == "off";
-            if (!ip_off && !rule.ip.compile(cf, value)) return static_cast<char*>(NGX_CONF_ERROR);
-            have_ip = true;
-        } else if (name == "ip_prefix6") {
-            const ngx_int_t bits = ngx_atoi(value.data, value.len);
-            if (bits < static_cast<ngx_int_t>(rl::kMinIpPrefix6) || bits > static_cast<ngx_int_t>(rl::kMaxIpPrefix6)) {
-                return conf_error(cf, "invalid \"" + std::string(a) + "\", expected " +
-                                          std::to_string(rl::kMinIpPrefix6) + " to " +
-                                          std::to_string(rl::kMaxIpPrefix6) + " (bits of an IPv6 address)");
-            }
-            rule.ip_prefix6 = static_cast<unsigned>(bits);
-            have_prefix = true;
-        } else if (name == "cost") {
-            const ngx_int_t cost = ngx_atoi(value.data, value.len);
-            if (cost < 1 || static_cast<std::uint64_t>(cost) > rl::kMaxCost) {
-                return conf_error(cf, "invalid cost \"" + std::string(a) + "\", expected 1 to " +
-                                          std::to_string(rl::kMaxCost));
-            }
-            rule.cost = static_cast<std::uint64_t>(cost);
-        } else {
-            return conf_error(cf, "invalid parameter \"" + std::string(a) + "\"");
-        }
+    rule.zone = zone_named(lm.zones, std::string(args.zone));
+    if (!rule.key.compile(cf, ngx_str(args.key))) return static_cast<char*>(NGX_CONF_ERROR);
+    if (has_variables(args.plan)) {
+        if (!rule.plan.compile(cf, ngx_str(args.plan))) return static_cast<char*>(NGX_CONF_ERROR);
+    } else {
+        rule.plan_literal = std::string(args.plan);
     }
-    if (rule.zone == nullptr || !have_key || !have_plan) {
-        return conf_error(cf, "needs zone=<name> key=<value> plan=<value>");
+    // No ip=: the connection's address; ip=off: no per-address bucket.
+    static const std::string_view remote = "$binary_remote_addr";
+    if (!args.ip_off && !rule.ip.compile(cf, ngx_str(args.ip.value_or(remote)))) {
+        return static_cast<char*>(NGX_CONF_ERROR);
     }
-    if (ip_off && have_prefix) return conf_error(cf, "has ip_prefix6= with ip=off (no address is limited)");
-    if (!have_ip) {
-        static ngx_str_t remote = ngx_string("$binary_remote_addr");
-        if (!rule.ip.compile(cf, remote)) return static_cast<char*>(NGX_CONF_ERROR);
-    }
+    rule.ip_prefix6 = args.ip_prefix6;
+    rule.cost = args.cost;
+    rule.dry_run = args.dry_run;
     loc.rules.push_back(std::move(rule));
     loc.rules_here = true;
     return NGX_CONF_OK;
 } catch (...) {
-    return static_cast<char*>(NGX_CONF_ERROR);
+    return conf_exception(cf);
 }
 
-char* set_limit_status(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
-    auto& loc = static_cast<LocConf*>(conf)->limit;
-    if (loc.status != NGX_CONF_UNSET_UINT) return const_cast<char*>("is duplicate");
-    const ngx_str_t& v = conf_args(cf)[1];
-    const ngx_int_t status = ngx_atoi(v.data, v.len);
-    if (status < 400 || status > 599) {
-        return conf_error(cf, "invalid status \"" + str(v) + "\", expected 400 to 599");
-    }
-    loc.status = static_cast<ngx_uint_t>(status);
-    return NGX_CONF_OK;
+char* set_limit_status(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
+    return store(cf, static_cast<LocConf*>(conf)->limit.status, NGX_CONF_UNSET_UINT,
+                 lim::parse_limit_status(sv(conf_args(cf)[1])));
+} catch (...) {
+    return conf_exception(cf);
 }
 
-char* set_limit_headers(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
-    auto& loc = static_cast<LocConf*>(conf)->limit;
-    if (loc.header_mode != NGX_CONF_UNSET) return const_cast<char*>("is duplicate");
-    const std::string_view v = sv(conf_args(cf)[1]);
-    rl::HeaderMode mode;
-    if (v == "draft") mode = rl::HeaderMode::Draft;
-    else if (v == "legacy") mode = rl::HeaderMode::Legacy;
-    else if (v == "both") mode = rl::HeaderMode::Both;
-    else if (v == "off") mode = rl::HeaderMode::Off;
-    else return conf_error(cf, "invalid value \"" + std::string(v) + "\", expected draft, legacy, both or off");
-    loc.header_mode = static_cast<ngx_int_t>(mode);
-    return NGX_CONF_OK;
+char* set_limit_headers(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
+    return store(cf, static_cast<LocConf*>(conf)->limit.header_mode, static_cast<ngx_int_t>(NGX_CONF_UNSET),
+                 lim::parse_header_mode(sv(conf_args(cf)[1])));
+} catch (...) {
+    return conf_exception(cf);
 }
 
-char* set_limit_log_level(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
-    auto& loc = static_cast<LocConf*>(conf)->limit;
-    if (loc.log_level != NGX_CONF_UNSET_UINT) return const_cast<char*>("is duplicate");
-    const std::string_view v = sv(conf_args(cf)[1]);
-    if (v == "info") loc.log_level = NGX_LOG_INFO;
-    else if (v == "notice") loc.log_level = NGX_LOG_NOTICE;
-    else if (v == "warn") loc.log_level = NGX_LOG_WARN;
-    else if (v == "error") loc.log_level = NGX_LOG_ERR;
-    else return conf_error(cf, "invalid value \"" + std::string(v) + "\", expected info, notice, warn or error");
-    return NGX_CONF_OK;
+char* set_limit_log_level(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
+    return store(cf, static_cast<LocConf*>(conf)->limit.log_level, NGX_CONF_UNSET_UINT,
+                 nginx_level(lim::parse_log_level(sv(conf_args(cf)[1]))));
+} catch (...) {
+    return conf_exception(cf);
 }
 
 // ---- lifecycle ------------------------------------------------------------------
@@ -302,14 +197,14 @@ char* check_backends(ngx_conf_t* cf, const std::vector<LimitRule>& rules) {
 char* check_charges(ngx_conf_t* cf, const std::vector<LimitRule>& rules) {
     const auto& lm = main_conf<MainConf>(cf)->limit;
     for (const auto& rule : rules) {
-        const RedisSettings* rs = rule.zone->redis.get();
-        const std::uint64_t nodes = rs != nullptr && rs->on_error == RedisSettings::OnError::Local ? rs->nodes : 1;
+        const lim::RedisOptions* rs = rule.zone->redis.get();
+        const std::uint64_t nodes = rs != nullptr && rs->on_error == lim::RedisOptions::OnError::Local ? rs->nodes : 1;
         const std::size_t first = rule.static_plan >= 0 ? static_cast<std::size_t>(rule.static_plan) : 0;
         const std::size_t last = rule.static_plan >= 0 ? first + 1 : lm.plans.size();
         for (std::size_t i = first; i < last; ++i) {
-            const rl::Plan& plan = lm.plans[i].plan;
+            const lim::Plan& plan = lm.plans[i].plan;
             for (const auto& [rate, label] : {std::pair{plan.key, "key"}, std::pair{plan.ip, "ip"}}) {
-                if (rl::charge_fits(rule.cost, rate.interval_ns(), nodes)) continue;
+                if (lim::charge_fits(rule.cost, rate.interval_ns(), nodes)) continue;
                 const std::string msg = "levqor_limit zone=" + rule.zone->name + " cost=" + std::to_string(rule.cost) +
                                         ": cost x interval x nodes = " + std::to_string(rule.cost) + " x " +
                                         std::to_string(rate.interval_ns()) + " ns (plan \"" + plan.name + "\" " +
@@ -338,10 +233,10 @@ char* limit_merge(ngx_conf_t* cf, LimitLoc& parent, LimitLoc& child) noexcept tr
     child.effective = child.rules_here ? &child.rules : parent.effective;
     ngx_conf_merge_uint_value(child.status, parent.status, NGX_HTTP_TOO_MANY_REQUESTS);
     ngx_conf_merge_uint_value(child.log_level, parent.log_level, NGX_LOG_ERR);
-    ngx_conf_merge_value(child.header_mode, parent.header_mode, static_cast<ngx_int_t>(rl::HeaderMode::Draft));
+    ngx_conf_merge_value(child.header_mode, parent.header_mode, static_cast<ngx_int_t>(lim::HeaderMode::Draft));
     return NGX_CONF_OK;
 } catch (...) {
-    return static_cast<char*>(NGX_CONF_ERROR);
+    return conf_exception(cf);
 }
 
 namespace {
@@ -382,7 +277,7 @@ void register_metrics(LimitMain& lm, MetricsRegistry& metrics) {
         if (lm.zones.empty()) return;
         struct Row {
             const LimitZone* zone;
-            rl::TableStats stats;
+            lim::TableStats stats;
         };
         std::vector<Row> rows;
         for (const auto& z : lm.zones) {
@@ -436,12 +331,9 @@ ngx_int_t limit_postconfiguration(ngx_conf_t* cf) noexcept try {
     }
     register_metrics(lm, mcf->metrics);
     if (lm.zones.empty()) return NGX_OK;
-    auto* cmcf = static_cast<ngx_http_core_main_conf_t*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
-    auto* h = static_cast<ngx_http_handler_pt*>(ngx_array_push(&cmcf->phases[NGX_HTTP_PREACCESS_PHASE].handlers));
-    if (h == nullptr) return NGX_ERROR;
-    *h = limit_handler;
-    return NGX_OK;
+    return add_phase_handler(cf, NGX_HTTP_PREACCESS_PHASE, limit_handler) ? NGX_OK : NGX_ERROR;
 } catch (...) {
+    log_conf_exception(cf);
     return NGX_ERROR;
 }
 

@@ -13,7 +13,7 @@
 
 namespace levqor::ngx {
 
-namespace rl = levqor::ratelimit;
+namespace lim = levqor::limit;
 
 namespace {
 
@@ -73,48 +73,32 @@ const RuntimePlan& plan_for(ngx_http_request_t* r, const LimitRule& rule, const 
 // A JSON answer with Retry-After, sent by the module itself.
 ngx_int_t send_json(ngx_http_request_t* r, ngx_uint_t status, std::uint64_t retry_after, std::string_view error) {
     if (ngx_http_discard_request_body(r) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    auto* body = static_cast<u_char*>(ngx_pnalloc(r->pool, rl::kRejectionBodyMax + error.size()));
-    auto* retry = static_cast<u_char*>(ngx_pnalloc(r->pool, rl::kMaxU64Digits));
+    auto* body = static_cast<u_char*>(ngx_pnalloc(r->pool, lim::kRejectionBodyMax + error.size()));
+    auto* retry = static_cast<u_char*>(ngx_pnalloc(r->pool, lim::kMaxU64Digits));
     ngx_table_elt_t* h = static_cast<ngx_table_elt_t*>(ngx_list_push(&r->headers_out.headers));
     if (body == nullptr || retry == nullptr || h == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
     h->hash = 1;
     ngx_str_set(&h->key, "Retry-After");
     h->value.data = retry;
     h->value.len = static_cast<std::size_t>(
-        reinterpret_cast<u_char*>(rl::write_u64(reinterpret_cast<char*>(retry), retry_after)) - retry);
+        reinterpret_cast<u_char*>(lim::write_u64(reinterpret_cast<char*>(retry), retry_after)) - retry);
     h->lowcase_key = nullptr;
-    const std::size_t len = rl::write_error_body(reinterpret_cast<char*>(body), error, retry_after);
-
-    r->headers_out.status = status;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = nullptr;
-    r->headers_out.content_length_n = static_cast<off_t>(len);
-    ngx_int_t rc = ngx_http_send_header(r);
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) return rc;
-    ngx_buf_t* b = static_cast<ngx_buf_t*>(ngx_calloc_buf(r->pool));
-    if (b == nullptr) return NGX_ERROR;
-    b->pos = body;
-    b->last = body + len;
-    b->memory = 1;
-    b->last_buf = 1;
-    b->last_in_chain = 1;
-    ngx_chain_t out{b, nullptr};
-    return ngx_http_output_filter(r, &out);
+    const std::size_t len = lim::write_error_body(reinterpret_cast<char*>(body), error, retry_after);
+    return send_body(r, status, ngx_string("application/json"), body, len);
 }
 
 // The buckets of one request, gathered from its levqor_limit rules. No
 // default member initializers: nothing here is zeroed for nothing.
 struct Collected {
-    rl::BucketRequest reqs[rl::kMaxBuckets];
+    lim::BucketRequest reqs[lim::kMaxBuckets];
     struct Meta {
         const LimitRule* rule;
         const RuntimePlan* plan;
         std::size_t plan_index;
         BucketKind kind;
         ngx_str_t value;  // the key or address (Redis names buckets by its hash)
-    } meta[rl::kMaxBuckets];
-    u_char addresses[rl::kMaxBuckets][rl::kAddressBytes];  // IPv6 prefixes, normalized addresses
+    } meta[lim::kMaxBuckets];
+    u_char addresses[lim::kMaxBuckets][lim::kAddressBytes];  // IPv6 prefixes, normalized addresses
     std::size_t n;
 };
 
@@ -130,12 +114,12 @@ constexpr std::string_view kind_name(BucketKind kind) {
 ngx_str_t ip_bucket_name(ngx_http_request_t* r, const LimitRule& rule, u_char* room) {
     ngx_str_t v;
     if (rule.ip.kind() != ValueSource::Kind::RemoteAddr && rule.ip.eval(r, v) && v.len > 0) {
-        const std::size_t n = rl::address_bucket_text(sv(v), rule.ip_prefix6, room);
+        const std::size_t n = lim::address_bucket_text(sv(v), rule.ip_prefix6, room);
         return n == 0 ? v : ngx_str_t{n, room};
     }
     ValueSource::connection_address(r, v);
     if (v.len != 16) return v;  // IPv4 (whole), or "unix:"
-    return ngx_str_t{rl::address_bucket(v.data, v.len, rule.ip_prefix6, room), room};
+    return ngx_str_t{lim::address_bucket(v.data, v.len, rule.ip_prefix6, room), room};
 }
 
 void add_bucket(Collected& c, const LimitRule& rule, const RuntimePlan& plan, std::size_t plan_index,
@@ -143,7 +127,7 @@ void add_bucket(Collected& c, const LimitRule& rule, const RuntimePlan& plan, st
     const std::size_t i = c.n++;
     std::uint64_t tag = rule.zone->table.tag(kind, value.data, value.len) ^ plan.tag_salt;
     if (tag == 0) tag = 1;  // 0 marks an empty slot
-    c.reqs[i] = rl::BucketRequest{&rule.zone->table, tag, plan.limits[kind], rule.cost, rule.dry_run};
+    c.reqs[i] = lim::BucketRequest{&rule.zone->table, tag, plan.limits[kind], rule.cost, rule.dry_run};
     c.meta[i] = Collected::Meta{&rule, &plan, plan_index, kind, value};
 }
 
@@ -198,7 +182,7 @@ LimitCtx* make_ctx(ngx_http_request_t* r, RequestCtx* rctx, const LimitLoc& loc,
     if (ctx == nullptr) return nullptr;
     ctx->status = status;
     ctx->n = d != nullptr ? static_cast<std::uint8_t>(c.n) : 0;  // no decisions: no RateLimit fields
-    ctx->header_mode = static_cast<rl::HeaderMode>(loc.header_mode);
+    ctx->header_mode = static_cast<lim::HeaderMode>(loc.header_mode);
     ctx->remaining = UINT64_MAX;
     ctx->retry_after = 0;
     ctx->entries = reinterpret_cast<LimitEntry*>(ctx + 1);
@@ -217,7 +201,7 @@ LimitCtx* make_ctx(ngx_http_request_t* r, RequestCtx* rctx, const LimitLoc& loc,
     return ctx;
 }
 
-LimitStatus local_status(rl::Outcome o, bool fallback) {
+LimitStatus local_status(lim::Outcome o, bool fallback) {
     if (!o.enforced_ok) return fallback ? LimitStatus::FallbackRejected : LimitStatus::Rejected;
     if (!o.observed_ok) return LimitStatus::DryRunRejected;
     return fallback ? LimitStatus::FallbackPassed : LimitStatus::Passed;
@@ -225,17 +209,17 @@ LimitStatus local_status(rl::Outcome o, bool fallback) {
 
 // Redis did not decide: on_backend_error says what happens. `local` decides
 // on this node's shared-memory buckets with 1/nodes of each plan.
-LimitStatus fallback(Collected& c, const RedisSettings& rs, gcra::Decision* d, bool& have_decisions) {
+LimitStatus fallback(Collected& c, const lim::RedisOptions& rs, gcra::Decision* d, bool& have_decisions) {
     have_decisions = false;
-    if (rs.on_error == RedisSettings::OnError::Allow) return LimitStatus::FallbackAllowed;
-    if (rs.on_error == RedisSettings::OnError::Deny) return LimitStatus::FallbackDenied;
+    if (rs.on_error == lim::RedisOptions::OnError::Allow) return LimitStatus::FallbackAllowed;
+    if (rs.on_error == lim::RedisOptions::OnError::Deny) return LimitStatus::FallbackDenied;
     for (std::size_t i = 0; i < c.n; ++i) {
         gcra::Limit& l = c.reqs[i].limit;
         l.interval_ns *= rs.nodes;
         l.burst = l.burst / rs.nodes > 0 ? l.burst / rs.nodes : 1;
     }
     have_decisions = true;
-    return local_status(rl::BucketTable::decide(c.reqs, c.n, monotonic_ns(), d, static_cast<std::int32_t>(ngx_pid)),
+    return local_status(lim::BucketTable::decide(c.reqs, c.n, monotonic_ns(), d, static_cast<std::int32_t>(ngx_pid)),
                         true);
 }
 
@@ -254,20 +238,13 @@ ngx_int_t ask_redis(ngx_http_request_t* r, RequestCtx*& rctx, const Collected& c
     const std::size_t tail_args = 1 + c.n + 4 * c.n;
     std::string cmd = conn->evalsha_head(tail_args);
     const std::size_t tail_at = cmd.size();
-    char num[rl::kMaxU64Digits];
-    auto bulk_u64 = [&](std::uint64_t v) { redis::append_bulk(cmd, std::string_view(num, rl::write_u64(num, v) - num)); };
-    bulk_u64(c.n);
+    char num[lim::kMaxU64Digits];
+    redis::append_bulk(cmd, std::string_view(num, lim::write_u64(num, c.n) - num));
     for (std::size_t i = 0; i < c.n; ++i) {
         const Collected::Meta& m = c.meta[i];
         redis::append_bucket_key(cmd, zone.name, kind_name(m.kind).front(), m.plan->plan.name, sv(m.value));
     }
-    for (std::size_t i = 0; i < c.n; ++i) {
-        const rl::BucketRequest& b = c.reqs[i];
-        redis::append_bulk(cmd, redis::interval_us(b.limit.interval_ns));
-        bulk_u64(b.limit.burst);
-        bulk_u64(b.cost);
-        redis::append_bulk(cmd, b.observe_only ? "1" : "0");
-    }
+    redis::append_script_argv(cmd, c.reqs, c.n);
     if (!conn->submit(w, std::move(cmd), tail_at, tail_args, c.n)) {
         w->state = RedisWait::State::Failed;  // the deadline timer goes with the request pool
         if (w->deadline.timer_set) ngx_del_timer(&w->deadline);
@@ -306,19 +283,19 @@ ngx_int_t decide(ngx_http_request_t* r, const LimitLoc& loc, bool shadow) {
         for (std::size_t i = 0; i < c.n; ++i) c.reqs[i].observe_only = true;
     }
 
-    gcra::Decision d[rl::kMaxBuckets];
+    gcra::Decision d[lim::kMaxBuckets];
     bool have_decisions = true;
     LimitStatus status;
     LimitZone& zone = *c.meta[0].rule->zone;  // a location's limits share a redis zone (checked at merge)
     if (zone.redis == nullptr) {
         status = local_status(
-            rl::BucketTable::decide(c.reqs, c.n, monotonic_ns(), d, static_cast<std::int32_t>(ngx_pid)), false);
+            lim::BucketTable::decide(c.reqs, c.n, monotonic_ns(), d, static_cast<std::int32_t>(ngx_pid)), false);
     } else if (wait == nullptr) {
         if (ask_redis(r, rctx, c, zone) == NGX_AGAIN) return NGX_AGAIN;
         status = fallback(c, *zone.redis, d, have_decisions);
     } else if (wait->state == RedisWait::State::Answered && wait->result != nullptr && wait->result->n == c.n) {
         std::copy(wait->result->decisions, wait->result->decisions + c.n, d);
-        status = local_status(rl::Outcome{wait->result->enforced_ok, wait->result->observed_ok}, false);
+        status = local_status(lim::Outcome{wait->result->enforced_ok, wait->result->observed_ok}, false);
     } else {
         if (wait->failure != nullptr && std::strcmp(wait->failure, "timeout") == 0 && zone.conn != nullptr) {
             metric_add(zone.conn->cells.timeout);
@@ -369,7 +346,7 @@ void add_draft_fields(ngx_http_request_t* r, const LimitCtx& ctx) {
     for (std::size_t i = 0; i < ctx.n; ++i) {
         const LimitEntry& e = ctx.entries[i];
         policy_len += e.plan->policy_items[e.kind].size() + 2;
-        state_len += rl::state_item_max(e.plan->state_prefixes[e.kind]) + 2;
+        state_len += lim::state_item_max(e.plan->state_prefixes[e.kind]) + 2;
     }
     auto* policy = static_cast<u_char*>(ngx_pnalloc(r->pool, policy_len + state_len));
     if (policy == nullptr) return;
@@ -384,7 +361,7 @@ void add_draft_fields(ngx_http_request_t* r, const LimitCtx& ctx) {
     for (std::size_t i = 0; i < ctx.n; ++i) {
         const LimitEntry& e = ctx.entries[i];
         if (i > 0) p = static_cast<char*>(std::memcpy(p, ", ", 2)) + 2;
-        p = rl::write_state_item(p, e.plan->state_prefixes[e.kind], e.remaining, e.reset_s);
+        p = lim::write_state_item(p, e.plan->state_prefixes[e.kind], e.remaining, e.reset_s);
     }
     push_header(r, ngx_string("RateLimit-Policy"), policy, static_cast<std::size_t>(state - policy));
     push_header(r, ngx_string("RateLimit"), state, static_cast<std::size_t>(reinterpret_cast<u_char*>(p) - state));
@@ -396,7 +373,7 @@ void add_legacy_fields(ngx_http_request_t* r, const LimitCtx& ctx) {
     for (std::size_t i = 1; i < ctx.n; ++i) {
         if (ctx.entries[i].remaining < tightest->remaining) tightest = &ctx.entries[i];
     }
-    auto* buf = static_cast<u_char*>(ngx_pnalloc(r->pool, 3 * rl::kMaxU64Digits));
+    auto* buf = static_cast<u_char*>(ngx_pnalloc(r->pool, 3 * lim::kMaxU64Digits));
     if (buf == nullptr) return;
     auto* p = reinterpret_cast<char*>(buf);
     const std::uint64_t values[3] = {tightest->plan->limits[tightest->kind].burst, tightest->remaining,
@@ -405,7 +382,7 @@ void add_legacy_fields(ngx_http_request_t* r, const LimitCtx& ctx) {
                                  ngx_string("X-RateLimit-Reset")};
     for (int i = 0; i < 3; ++i) {
         char* start = p;
-        p = rl::write_u64(p, values[i]);
+        p = lim::write_u64(p, values[i]);
         push_header(r, names[i], reinterpret_cast<u_char*>(start), static_cast<std::size_t>(p - start));
     }
 }
@@ -423,27 +400,19 @@ ngx_int_t status_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, u
         v->not_found = 1;
         return NGX_OK;
     }
-    const std::string_view name = status_name(ctx->status);
-    v->data = reinterpret_cast<u_char*>(const_cast<char*>(name.data()));
-    v->len = name.size();
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
+    set_variable(v, status_name(ctx->status));
     return NGX_OK;
 }
 
 ngx_int_t remaining_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, uintptr_t) noexcept {
     const LimitCtx* ctx = current_ctx(r);
-    auto* p = ctx != nullptr ? static_cast<u_char*>(ngx_pnalloc(r->pool, rl::kMaxU64Digits)) : nullptr;
+    auto* p = ctx != nullptr ? static_cast<u_char*>(ngx_pnalloc(r->pool, lim::kMaxU64Digits)) : nullptr;
     if (p == nullptr) {
         v->not_found = 1;
         return NGX_OK;
     }
-    v->data = p;
-    v->len = static_cast<unsigned>(reinterpret_cast<u_char*>(rl::write_u64(reinterpret_cast<char*>(p), ctx->remaining)) - p);
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
+    set_variable(v, p, static_cast<std::size_t>(
+                           reinterpret_cast<u_char*>(lim::write_u64(reinterpret_cast<char*>(p), ctx->remaining)) - p));
     return NGX_OK;
 }
 
@@ -456,7 +425,7 @@ ngx_int_t limit_handler(ngx_http_request_t* r) noexcept try {
     if (state == flags::State::off) return NGX_DECLINED;
     return decide(r, loc, state == flags::State::shadow);
 } catch (...) {
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "levqor_limit: internal error, request passed");
+    log_exception(r->connection->log, NGX_LOG_ERR, "levqor_limit: internal error, request passed");
     return NGX_DECLINED;
 }
 
@@ -464,9 +433,9 @@ void limit_add_headers(ngx_http_request_t* r) noexcept {
     if (r != r->main) return;
     const LimitCtx* ctx = current_ctx(r);
     if (ctx == nullptr || ctx->n == 0) return;
-    const rl::HeaderMode mode = ctx->header_mode;
-    if (mode == rl::HeaderMode::Draft || mode == rl::HeaderMode::Both) add_draft_fields(r, *ctx);
-    if (mode == rl::HeaderMode::Legacy || mode == rl::HeaderMode::Both) add_legacy_fields(r, *ctx);
+    const lim::HeaderMode mode = ctx->header_mode;
+    if (mode == lim::HeaderMode::Draft || mode == lim::HeaderMode::Both) add_draft_fields(r, *ctx);
+    if (mode == lim::HeaderMode::Legacy || mode == lim::HeaderMode::Both) add_legacy_fields(r, *ctx);
 }
 
 ngx_int_t limit_preconfiguration(ngx_conf_t* cf) noexcept {

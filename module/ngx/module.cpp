@@ -24,12 +24,14 @@ void* create_main_conf(ngx_conf_t* cf) noexcept try {
     flags_register_metrics(mcf->metrics);
     return mcf;
 } catch (...) {
+    log_conf_exception(cf);
     return nullptr;
 }
 
 void* create_loc_conf(ngx_conf_t* cf) noexcept try {
     return pool_new<LocConf>(cf->pool);
 } catch (...) {
+    log_conf_exception(cf);
     return nullptr;
 }
 

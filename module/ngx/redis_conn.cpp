@@ -6,6 +6,7 @@
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <iterator>
 
@@ -67,10 +68,8 @@ void wait_cleanup(void* data) noexcept {
     }
 }
 
-}  // namespace
-
 // The deadline: the request decides locally at once; a late reply is ignored.
-static void on_deadline(ngx_event_t* ev) noexcept {
+void on_deadline(ngx_event_t* ev) noexcept {
     auto* w = static_cast<RedisWait*>(ev->data);
     if (w->pending != nullptr) {
         *static_cast<RedisWait**>(w->pending) = nullptr;
@@ -80,6 +79,8 @@ static void on_deadline(ngx_event_t* ev) noexcept {
     w->failure = "timeout";
     resume_request(&w->resume);
 }
+
+}  // namespace
 
 RedisWait* redis_wait_create(ngx_http_request_t* r, ngx_msec_t timeout) noexcept {
     ngx_pool_cleanup_t* cln = ngx_pool_cleanup_add(r->pool, sizeof(RedisWait));
@@ -103,7 +104,12 @@ RedisWait* redis_wait_create(ngx_http_request_t* r, ngx_msec_t timeout) noexcept
 // ---- the connection ---------------------------------------------------------------
 
 RedisConn::RedisConn(std::string zone_name, redis::Endpoint endpoint, ngx_log_t* log, Cells c)
-    : cells(c), zone(std::move(zone_name)), endpoint_(std::move(endpoint)), log_(log), sha_(redis::script_sha1()) {
+    : cells(c),
+      zone(std::move(zone_name)),
+      endpoint_(std::move(endpoint)),
+      display_(endpoint_.display()),
+      log_(log),
+      sha_(redis::script_sha1()) {
     reconnect_.handler = on_reconnect_timer;
     reconnect_.data = this;
     reconnect_.log = log_;
@@ -174,9 +180,10 @@ void RedisConn::connect() noexcept {
         redisAsyncCommandArgv(ac, on_setup_reply, const_cast<char*>("AUTH"), user ? 3 : 2, argv, lens);
     }
     if (endpoint_.db != 0) {
-        const std::string db = std::to_string(endpoint_.db);
-        const char* argv[] = {"SELECT", db.c_str()};
-        const size_t lens[] = {6, db.size()};
+        char db[16];  // no allocation: connect() is noexcept
+        const size_t db_len = static_cast<size_t>(std::to_chars(db, db + sizeof db, endpoint_.db).ptr - db);
+        const char* argv[] = {"SELECT", db};
+        const size_t lens[] = {6, db_len};
         redisAsyncCommandArgv(ac, on_setup_reply, const_cast<char*>("SELECT"), 2, argv, lens);
     }
     const std::string& script = redis::gcra_script();
@@ -191,7 +198,7 @@ void RedisConn::lost(const char* why) noexcept {
     if (!logged_down_) {
         logged_down_ = true;
         ngx_log_error(NGX_LOG_ERR, log_, 0, "levqor_limit_zone \"%s\": redis %s unavailable (%s); deciding locally",
-                      zone.c_str(), endpoint_.display().c_str(), why);
+                      zone.c_str(), display_.c_str(), why);
     }
     schedule_reconnect();
 }
@@ -226,14 +233,18 @@ bool RedisConn::submit(RedisWait* wait, std::string command, std::size_t tail_at
 }
 
 void RedisConn::send(Pending* p) noexcept {
-    int rc;
+    int rc = REDIS_ERR;
     if (!p->retried) {
         rc = redisAsyncFormattedCommand(ac_, on_script_reply, p, p->command.data(), p->command.size());
     } else {
-        // NOSCRIPT: the same arguments with the script itself.
-        const std::string eval = redis::format_command("EVAL", redis::gcra_script(),
-                                                       std::string_view(p->command).substr(p->tail_at), p->tail_args);
-        rc = redisAsyncFormattedCommand(ac_, on_script_reply, p, eval.data(), eval.size());
+        // NOSCRIPT: the same arguments with the script itself (a new command: it allocates).
+        try {
+            const std::string eval = redis::format_command(
+                "EVAL", redis::gcra_script(), std::string_view(p->command).substr(p->tail_at), p->tail_args);
+            rc = redisAsyncFormattedCommand(ac_, on_script_reply, p, eval.data(), eval.size());
+        } catch (...) {
+            rc = REDIS_ERR;
+        }
     }
     if (rc != REDIS_OK) deliver(p, nullptr);
 }
@@ -251,7 +262,7 @@ void RedisConn::on_script_reply(redisAsyncContext* ac, void* r, void* privdata) 
             if (self->logged_down_) {
                 self->logged_down_ = false;
                 ngx_log_error(NGX_LOG_NOTICE, self->log_, 0, "levqor_limit_zone \"%s\": redis %s is back",
-                              self->zone.c_str(), self->endpoint_.display().c_str());
+                              self->zone.c_str(), self->display_.c_str());
             }
         } else if (reply != nullptr) {
             ngx_log_error(NGX_LOG_ERR, self->log_, 0, "levqor_limit_zone \"%s\": SCRIPT LOAD failed: %*s",
@@ -266,11 +277,7 @@ void RedisConn::on_script_reply(redisAsyncContext* ac, void* r, void* privdata) 
         // SCRIPT FLUSH or a failover: send the script itself (Redis caches
         // it again), transparently for the request.
         p->retried = true;
-        try {
-            self->send(p);
-        } catch (...) {
-            self->deliver(p, nullptr);
-        }
+        self->send(p);
         return;
     }
     self->deliver(p, reply);

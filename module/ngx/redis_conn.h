@@ -10,9 +10,10 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
-#include "levqor/redis_backend.h"
+#include "levqor/limit_redis.h"
 #include "ngx_shim.h"
 
 struct redisAsyncContext;
@@ -54,10 +55,10 @@ public:
 
 private:
     struct Pending;
-    friend struct RedisWaitAccess;
 
     void connect() noexcept;
     void schedule_reconnect() noexcept;
+    // Queues p's command (EVAL after NOSCRIPT); a failure is delivered to p.
     void send(Pending* p) noexcept;
     void deliver(Pending* p, const void* reply) noexcept;
     void lost(const char* why) noexcept;
@@ -75,6 +76,7 @@ private:
     static void on_script_reply(redisAsyncContext* ac, void* reply, void* privdata) noexcept;
 
     redis::Endpoint endpoint_;
+    const std::string display_;  // endpoint_.display(), made once: the callbacks that log it must not allocate
     ngx_log_t* log_;
     std::string sha_;
     redisAsyncContext* ac_ = nullptr;
@@ -96,6 +98,8 @@ struct RedisWait {
     const char* failure;  // why, when Failed
     redis::ScriptResult* result;  // in the request pool (trivially destructible)
 };
+// Lives in a pool cleanup's memory (no destructor runs).
+static_assert(std::is_trivially_destructible_v<RedisWait>);
 
 // Creates a wait for r (request pool; cleaned up with the request).
 RedisWait* redis_wait_create(ngx_http_request_t* r, ngx_msec_t timeout) noexcept;

@@ -20,7 +20,6 @@ struct RequestCtx {
     LimitCtx* limit;
     WebhookCtx* webhook;
     RedisWait* redis_wait;  // a rate-limit decision waiting for Redis
-    void* reserved;
 };
 static_assert(std::is_trivially_destructible_v<RequestCtx>);
 // ngx_palloc guarantees NGX_ALIGNMENT (8 bytes), so nothing here may need more.

@@ -44,11 +44,7 @@ void request_metrics_register(RequestMetricsMain& m, MetricsRegistry& metrics) {
 }
 
 ngx_int_t request_metrics_postconfiguration(ngx_conf_t* cf) noexcept {
-    auto* cmcf = static_cast<ngx_http_core_main_conf_t*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
-    auto* h = static_cast<ngx_http_handler_pt*>(ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers));
-    if (h == nullptr) return NGX_ERROR;
-    *h = log_handler;
-    return NGX_OK;
+    return add_phase_handler(cf, NGX_HTTP_LOG_PHASE, log_handler) ? NGX_OK : NGX_ERROR;
 }
 
 }  // namespace levqor::ngx

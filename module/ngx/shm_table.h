@@ -1,22 +1,20 @@
 // Shared-memory zones that hold one fixed-size table (rate-limit buckets,
-// webhook replay entries): the `name:size` argument, the zone's declaration,
-// and its initialisation — the largest table the slab allocator can hand out
-// in one piece, a fresh hashing secret, and reuse of the old table when
-// nginx -s reload keeps the zone (same name and size).
-//
-// A zone's shared memory starts with a header type Shm:
-//   static constexpr std::uint64_t kMagic;  std::uint64_t magic, nsets;
-//   static constexpr std::size_t payload_offset();  void* payload();
-// and its configuration object Zone has `std::string name`, `Shm* data` and
-// a Table member (BucketTable, ReplaySet: sets_for_bytes, bytes_for_sets,
-// create, attach).
+// webhook replay entries): the `name:size` argument, the zone's
+// configuration object (TableZone), its declaration, and its initialisation —
+// the largest table the slab allocator can hand out in one piece, a fresh
+// hashing secret, and reuse of the old table when nginx -s reload keeps the
+// zone (same name and size). A reload that cannot reuse it is refused with
+// what changed, as limit_req does. Configuration time only (nginx's single
+// thread); the tables themselves are process-safe (see module/core).
 #pragma once
 
 #include <cstddef>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "levqor/parsed.h"
 #include "levqor/siphash.h"
@@ -24,10 +22,33 @@
 
 namespace levqor::ngx {
 
-// Payload offset for a header type: its size, rounded up to a cache line.
-template <class Shm>
-constexpr std::size_t payload_offset_of() {
-    return (sizeof(Shm) + 63) / 64 * 64;
+// The configuration object of a zone. Its shared memory starts with the
+// glue's own Shm (nothing when Shm is empty), then the Table (a ShmSets:
+// sets_for_bytes, bytes_for_sets, create, attach) on a cache-line boundary.
+template <class Shm, class Table>
+struct TableZone {
+    std::string name;
+    std::size_t size = 0;  // 0 until its directive defines it
+    ngx_shm_zone_t* shm = nullptr;
+    Shm* data = nullptr;  // set by init_table_zone
+    Table table;
+
+    static constexpr std::size_t payload_offset() {
+        return std::is_empty_v<Shm> ? 0 : (sizeof(Shm) + 63) / 64 * 64;
+    }
+    static void* payload(Shm* data) { return reinterpret_cast<char*>(data) + payload_offset(); }
+};
+
+// The zone called name; added (not yet defined) when new: a directive may
+// use a zone before the one that defines it (checked at postconfiguration).
+template <class Zone>
+Zone* zone_named(std::vector<std::unique_ptr<Zone>>& zones, const std::string& name) {
+    for (auto& z : zones) {
+        if (z->name == name) return z.get();
+    }
+    zones.push_back(std::make_unique<Zone>());
+    zones.back()->name = name;
+    return zones.back().get();
 }
 
 struct ZoneSpec {
@@ -42,34 +63,59 @@ Parsed<ZoneSpec> parse_zone_spec(const ngx_str_t& arg);
 ngx_shm_zone_t* add_table_zone(ngx_conf_t* cf, const char* kind, const std::string& name, std::size_t size,
                                ngx_shm_zone_init_pt init, void* data);
 
+// The directive that defines a zone (levqor_limit_zone, levqor_webhook_replay_zone):
+// defines it once, under its directive's name as kind.
+template <class Zone>
+Parsed<Zone*> define_table_zone(ngx_conf_t* cf, std::vector<std::unique_ptr<Zone>>& zones, const ZoneSpec& spec,
+                                const char* directive, ngx_shm_zone_init_pt init) {
+    Zone* zone = zone_named(zones, spec.name);
+    if (zone->size != 0) return Parsed<Zone*>::failure("zone \"" + spec.name + "\" is already defined");
+    zone->size = spec.size;
+    zone->shm = add_table_zone(cf, directive, spec.name, spec.size, init, zone);
+    if (zone->shm == nullptr) return Parsed<Zone*>::failure("cannot declare the shared memory of zone \"" + spec.name + "\"");
+    return zone;
+}
+
 void* alloc_largest_table(ngx_shm_zone_t* shm_zone, std::size_t header_bytes,
                           std::size_t (*sets_for_bytes)(std::size_t), std::size_t (*bytes_for_sets)(std::size_t),
                           std::size_t& nsets, const char* directive, const char* zone_name) noexcept;
 bool random_sip_key(SipKey& key, ngx_log_t* log) noexcept;
 
-template <class Zone, class Table>
-ngx_int_t init_table_zone(ngx_shm_zone_t* shm_zone, void* old_data, Table Zone::*table,
-                          const char* directive) noexcept {
+// The zone's shm init. On reload nginx hands back the same memory with the
+// old configuration object (old_data): the table is kept, or — when it was
+// made with another layout (another module version) — the reload fails with
+// what differs; allocating a second table from the full slab pool could only
+// fail as "too small".
+template <class Zone>
+ngx_int_t init_table_zone(ngx_shm_zone_t* shm_zone, void* old_data, const char* directive) noexcept try {
     using Shm = std::remove_pointer_t<decltype(std::declval<Zone&>().data)>;
+    using Table = decltype(std::declval<Zone&>().table);
     auto* zone = static_cast<Zone*>(shm_zone->data);
     if (old_data != nullptr) {
-        auto* old = static_cast<Zone*>(old_data);
-        if (old->data != nullptr && Table::attach(old->data->payload(), old->data->nsets, zone->*table)) {
-            zone->data = old->data;  // every entry kept
+        Shm* data = static_cast<Zone*>(old_data)->data;
+        const std::string changed =
+            data != nullptr ? Table::attach(Zone::payload(data), zone->table) : "it was never initialised";
+        if (changed.empty()) {
+            zone->data = data;  // every entry kept
             return NGX_OK;
         }
+        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                      "%s \"%s\" cannot keep its entries across this reload: %s; restart nginx (or rename the zone)",
+                      directive, zone->name.c_str(), changed.c_str());
+        return NGX_ERROR;
     }
     std::size_t nsets = 0;
-    auto* data = static_cast<Shm*>(alloc_largest_table(shm_zone, Shm::payload_offset(), Table::sets_for_bytes,
+    auto* data = static_cast<Shm*>(alloc_largest_table(shm_zone, Zone::payload_offset(), Table::sets_for_bytes,
                                                        Table::bytes_for_sets, nsets, directive, zone->name.c_str()));
     SipKey secret;
     if (data == nullptr || !random_sip_key(secret, shm_zone->shm.log)) return NGX_ERROR;
-    std::memset(static_cast<void*>(data), 0, Shm::payload_offset());
-    data->magic = Shm::kMagic;
-    data->nsets = nsets;
-    zone->*table = Table::create(data->payload(), nsets, secret);
+    std::memset(static_cast<void*>(data), 0, Zone::payload_offset());
+    zone->table = Table::create(Zone::payload(data), nsets, secret);
     zone->data = data;
     return NGX_OK;
+} catch (...) {
+    ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0, "%s: cannot initialise a zone", directive);
+    return NGX_ERROR;
 }
 
 }  // namespace levqor::ngx

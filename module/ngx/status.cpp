@@ -16,27 +16,15 @@ ngx_int_t send_status(ngx_http_request_t* r) {
     std::string text;
     main_conf<MainConf>(r)->metrics.render(text);
 
-    static ngx_str_t type = ngx_string("text/plain; version=0.0.4; charset=utf-8");
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_type = type;
-    r->headers_out.content_type_len = type.len;
-    r->headers_out.content_length_n = static_cast<off_t>(text.size());
-    ngx_int_t rc = ngx_http_send_header(r);
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) return rc;
-
-    ngx_buf_t* b = ngx_create_temp_buf(r->pool, text.size() > 0 ? text.size() : 1);
-    if (b == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    b->last = ngx_cpymem(b->pos, text.data(), text.size());
-    b->last_buf = r == r->main ? 1 : 0;
-    b->last_in_chain = 1;
-    ngx_chain_t out{b, nullptr};
-    return ngx_http_output_filter(r, &out);
+    ngx_str_t body;
+    if (!pool_str(r->pool, text, body)) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    return send_body(r, NGX_HTTP_OK, ngx_string("text/plain; version=0.0.4; charset=utf-8"), body.data, body.len);
 }
 
 ngx_int_t status_handler(ngx_http_request_t* r) noexcept try {
     return send_status(r);
 } catch (...) {
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "levqor_status: could not render metrics");
+    log_exception(r->connection->log, NGX_LOG_ERR, "levqor_status: could not render metrics");
     return NGX_HTTP_INTERNAL_SERVER_ERROR;
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "levqor/replay_set.h"
+#include "levqor/webhook_args.h"
 #include "levqor/webhook_scheme.h"
 #include "levqor/webhook_verifier.h"
 #include "ngx_shim.h"
@@ -20,24 +21,10 @@
 
 namespace levqor::ngx {
 
-// Shared memory of a replay zone: this header, then the set (64-byte aligned).
-struct ReplayZoneShm {
-    static constexpr std::uint64_t kMagic = 0x6c7671727a6f6e31ULL;  // "lvqrzon1"
-    std::uint64_t magic;
-    std::uint64_t nsets;
-    static constexpr std::size_t payload_offset();
-    void* payload() { return reinterpret_cast<char*>(this) + payload_offset(); }
-};
-constexpr std::size_t ReplayZoneShm::payload_offset() { return payload_offset_of<ReplayZoneShm>(); }
-
-
-struct ReplayZone {
-    std::string name;
-    std::size_t size = 0;  // 0 until levqor_webhook_replay_zone defines it
-    ngx_shm_zone_t* shm = nullptr;
-    ReplayZoneShm* data = nullptr;  // set by init_zone
-    webhook::ReplaySet set;
-};
+// A replay zone's shared memory is its set alone.
+struct ReplayZoneShm {};
+// levqor_webhook_replay_zone: name, size, shared memory and replay set.
+struct ReplayZone : TableZone<ReplayZoneShm, webhook::ReplaySet> {};
 
 // A request header the scheme reads: its lowercase name and hash, as nginx
 // keeps them in r->headers_in (empty: the field is not used).
@@ -68,13 +55,11 @@ struct WebhookRule {
     const webhook::Scheme& scheme() const { return verifier->scheme(); }
 };
 
-enum class WebhookMode : ngx_int_t { Enforce = 0, LogOnly = 1 };
-
 struct WebhookLoc {
     WebhookRule* rule = nullptr;  // set at this level (null with levqor_webhook off)
     bool set_here = false;
     const WebhookRule* effective = nullptr;  // after merge
-    ngx_int_t mode = NGX_CONF_UNSET;
+    ngx_int_t mode = NGX_CONF_UNSET;  // a webhook::Mode once set
 };
 
 struct WebhookMain {
@@ -82,7 +67,6 @@ struct WebhookMain {
     std::vector<std::unique_ptr<ReplayZone>> zones;
     std::vector<ProviderCells> providers;  // those configured, registered in postconfiguration
 
-    ReplayZone* zone(const std::string& name, bool create);
     std::size_t provider_slot(const std::string& name);
 };
 

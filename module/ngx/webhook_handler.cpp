@@ -238,14 +238,14 @@ bool first_sighting(WebhookCtx& ctx, const wh::Match& m) {
         tags[n] = tag;
         what[n++] = name;
     };
-    if (!d.id.empty()) add(zone->set.tag(domain, d.id.data(), d.id.size()), "id");
+    if (!d.id.empty()) add(zone->table.tag(domain, d.id.data(), d.id.size()), "id");
     if ((d.id.empty() || !s.id_signed()) && m.signature >= 0) {
         const wh::Signature& sig = d.sigs[m.signature];
-        add(zone->set.tag(domain, sig.bytes, sig.len), "signature");
+        add(zone->table.tag(domain, sig.bytes, sig.len), "signature");
     }
     const std::int64_t now = ngx_time();
     const std::uint64_t expires = wh::replay_expiry(s, d, now, rule.tolerance, rule.replay_window);
-    const std::size_t seen = zone->set.remember_all(tags, n, static_cast<std::uint64_t>(now), expires,
+    const std::size_t seen = zone->table.remember_all(tags, n, static_cast<std::uint64_t>(now), expires,
                                                     static_cast<std::int32_t>(ngx_pid));
     if (seen != wh::ReplaySet::kAllNew) {
         ctx.detail = what[seen];
@@ -301,22 +301,8 @@ ngx_int_t send_rejection(ngx_http_request_t* r, const WebhookRule& rule) {
         r->expect_tested = 1;
         if (ngx_http_discard_request_body(r) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-    r->headers_out.status = NGX_HTTP_UNAUTHORIZED;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = nullptr;
-    r->headers_out.content_length_n = static_cast<off_t>(rule.rejection.len);
-    const ngx_int_t rc = ngx_http_send_header(r);
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) return rc;
-    auto* b = static_cast<ngx_buf_t*>(ngx_calloc_buf(r->pool));
-    if (b == nullptr) return NGX_ERROR;
-    b->pos = rule.rejection.data;
-    b->last = rule.rejection.data + rule.rejection.len;
-    b->memory = 1;
-    b->last_buf = 1;
-    b->last_in_chain = 1;
-    ngx_chain_t out{b, nullptr};
-    return ngx_http_output_filter(r, &out);
+    return send_body(r, NGX_HTTP_UNAUTHORIZED, ngx_string("application/json"), rule.rejection.data,
+                     rule.rejection.len);
 }
 
 // What the access phase does with a decision.
@@ -372,7 +358,7 @@ ngx_int_t webhook_access_handler(ngx_http_request_t* r) noexcept try {
     // WEBHOOK_VERIFY_ALL: off skips verification, shadow makes it log_only.
     const flags::State flag_state = flag(flags::Flag::webhook_verify);
     if (flag_state == flags::State::off) return NGX_DECLINED;
-    const bool log_only = flag_state == flags::State::shadow || loc.mode == static_cast<ngx_int_t>(WebhookMode::LogOnly);
+    const bool log_only = flag_state == flags::State::shadow || loc.mode == static_cast<ngx_int_t>(wh::Mode::LogOnly);
     RequestCtx* rctx = request_ctx(r);
     if (rctx == nullptr) return log_only ? NGX_DECLINED : NGX_ERROR;
     WebhookCtx* earlier = rctx->webhook;
@@ -398,7 +384,7 @@ ngx_int_t webhook_access_handler(ngx_http_request_t* r) noexcept try {
     rctx->webhook = ctx;
     return start(r, *ctx);
 } catch (...) {
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "levqor_webhook: internal error, delivery refused");
+    log_exception(r->connection->log, NGX_LOG_ERR, "levqor_webhook: internal error, delivery refused");
     return NGX_HTTP_INTERNAL_SERVER_ERROR;
 }
 
@@ -410,7 +396,7 @@ ngx_int_t webhook_log_handler(ngx_http_request_t* r) noexcept {
     for (const WebhookCtx* ctx = current_ctx(r); ctx != nullptr; ctx = ctx->previous) {
         if (ctx->rule->replay == nullptr) continue;
         for (std::size_t i = 0; i < ctx->recorded; ++i) {
-            ctx->rule->replay->set.forget(ctx->replay_tags[i], static_cast<std::int32_t>(ngx_pid));
+            ctx->rule->replay->table.forget(ctx->replay_tags[i], static_cast<std::int32_t>(ngx_pid));
         }
     }
     return NGX_OK;
@@ -429,11 +415,7 @@ ngx_int_t webhook_status_variable(ngx_http_request_t* r, ngx_http_variable_value
     case WebhookStatus::LogOnlyInvalid: name = "LOG_ONLY_INVALID"; break;
     case WebhookStatus::Error: name = "ERROR"; break;
     }
-    v->data = reinterpret_cast<u_char*>(const_cast<char*>(name.data()));
-    v->len = static_cast<unsigned>(name.size());
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
+    set_variable(v, name);
     return NGX_OK;
 }
 

@@ -18,18 +18,10 @@ CONTROLD=${CONTROLD:-$BUILD/levqor-controld}
 TARGET_MS=100
 
 token="admin-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-mkdir -p "$BENCH_WORK/controld"
 printf '%s\n' "$token" >"$BENCH_WORK/admin.token"
 chmod 600 "$BENCH_WORK/admin.token"
 port=$(free_port)
-LEVQOR_LISTEN=127.0.0.1:$port LEVQOR_DATA_DIR=$BENCH_WORK/controld \
-LEVQOR_ADMIN_TOKEN_FILE=$BENCH_WORK/admin.token \
-    "$CONTROLD" 2>"$BENCH_WORK/controld.log" &
-BENCH_PIDS+=($!)
-for _ in $(seq 1 100); do
-    curl -fs -o /dev/null "http://127.0.0.1:$port/healthz" && break
-    sleep 0.05
-done
+start_controld "$port" LEVQOR_ADMIN_TOKEN_FILE="$BENCH_WORK/admin.token"
 
 # measure <slow clients>: prints "p50 p99 max timeouts reopened" (ms).
 measure() {

@@ -78,6 +78,24 @@ wait_port() {
     return 1
 }
 
+# start_controld <port> [NAME=value...]: $CONTROLD on 127.0.0.1:<port> with
+# data in $BENCH_WORK/controld and the given environment, its log in
+# $BENCH_WORK/controld.log; returns once /healthz answers.
+start_controld() {
+    local port=$1 i
+    shift
+    mkdir -p "$BENCH_WORK/controld"
+    env LEVQOR_LISTEN=127.0.0.1:$port LEVQOR_DATA_DIR="$BENCH_WORK/controld" "$@" \
+        "$CONTROLD" 2>"$BENCH_WORK/controld.log" &
+    BENCH_PIDS+=($!)
+    for i in $(seq 1 100); do
+        curl -fs -o /dev/null "http://127.0.0.1:$port/healthz" && return 0
+        sleep 0.05
+    done
+    echo "bench: controld does not answer on port $port (see $BENCH_WORK/controld.log)" >&2
+    return 1
+}
+
 # Requests nginx has served (stub_status), minus the status request itself.
 served_requests() {
     curl -s "http://127.0.0.1:$1/__requests" | awk '/^ *[0-9]+ +[0-9]+ +[0-9]+/ {print $3 - 1}'

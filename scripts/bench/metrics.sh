@@ -39,14 +39,7 @@ done
 first_status=${urls[0]#*=}
 
 cport=$(free_port)
-LEVQOR_LISTEN=127.0.0.1:$cport LEVQOR_DATA_DIR=$BENCH_WORK/controld \
-LEVQOR_NGINX_STATUS_URLS=$(IFS=,; echo "${urls[*]}") \
-    "$CONTROLD" 2>"$BENCH_WORK/controld.log" &
-BENCH_PIDS+=($!)
-for _ in $(seq 1 100); do
-    curl -fs -o /dev/null "http://127.0.0.1:$cport/healthz" && break
-    sleep 0.05
-done
+start_controld "$cport" LEVQOR_NGINX_STATUS_URLS="$(IFS=,; echo "${urls[*]}")"
 metrics_url="http://127.0.0.1:$cport/metrics"
 
 # ms of time_total for $REQUESTS sequential GETs of $1, after $WARMUP.

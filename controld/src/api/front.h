@@ -1,3 +1,7 @@
+// Private to the HTTP server: Front, the epoll loop that owns every
+// connection, and the worker pools that run handlers for HttpServer.
+// Connection state is touched only by the loop thread; request_stop(),
+// wait_listener_closed() and complete() are safe from any thread.
 #pragma once
 
 #include <atomic>

@@ -1,3 +1,5 @@
+// Private to the HTTP server: a response as bytes on the wire (status line,
+// framing headers, Date, gzip when accepted). Pure functions, thread-safe.
 #pragma once
 
 #include <string>

@@ -1,3 +1,5 @@
+// Private to the HTTP server: WorkerPool, a fixed set of threads that run
+// posted handler tasks in order. post() is safe from any thread.
 #pragma once
 
 #include <condition_variable>

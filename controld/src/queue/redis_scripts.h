@@ -1,9 +1,9 @@
-#pragma once
-
 // The Lua scripts of the Redis backend (redis_backend.h). Each runs
 // atomically on the server. Key names are fixed under "levqor:"; the
 // scripts touch keys they compute, so they need a single Redis server
-// (not Cluster), like the rate limiter's.
+// (not Cluster), like the rate limiter's. Constants: thread-safe.
+#pragma once
+
 namespace levqor::controld::queue::scripts {
 
 // ARGV: now, idempotency key ('' for none), ttl_s, fingerprint, ids (comma

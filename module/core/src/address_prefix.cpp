@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-namespace levqor::ratelimit {
+namespace levqor::limit {
 namespace {
 
 constexpr unsigned char kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
@@ -47,4 +47,4 @@ std::size_t address_bucket_text(std::string_view text, unsigned prefix6, unsigne
     return inet_pton(AF_INET6, z, bin) == 1 ? address_bucket(bin, 16, prefix6, out) : 0;
 }
 
-}  // namespace levqor::ratelimit
+}  // namespace levqor::limit

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-namespace levqor::ratelimit {
+namespace levqor::limit {
 
 BucketTable BucketTable::create(void* mem, std::size_t nsets, const SipKey& secret) {
     BucketTable t;
@@ -12,7 +12,7 @@ BucketTable BucketTable::create(void* mem, std::size_t nsets, const SipKey& secr
     return t;
 }
 
-bool BucketTable::attach(void* mem, std::size_t nsets, BucketTable& out) { return out.attach_to(mem, nsets); }
+std::string BucketTable::attach(void* mem, BucketTable& out) { return out.attach_to(mem); }
 
 void BucketTable::lock_contended(Set& s, std::int32_t pid) noexcept {
     shm_lock(s.lock, pid, header_->lock_steals);
@@ -167,4 +167,4 @@ TableStats BucketTable::stats() const noexcept {
     return st;
 }
 
-}  // namespace levqor::ratelimit
+}  // namespace levqor::limit

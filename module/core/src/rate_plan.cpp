@@ -2,7 +2,7 @@
 
 #include <charconv>
 
-namespace levqor::ratelimit {
+namespace levqor::limit {
 namespace {
 
 bool parse_u64(std::string_view s, std::uint64_t& out) {
@@ -98,4 +98,4 @@ std::vector<Plan> default_plans() {
             parse_plan("pro", {"key=600r/m", "ip=120r/m"}).value()};
 }
 
-}  // namespace levqor::ratelimit
+}  // namespace levqor::limit

@@ -10,7 +10,7 @@ ReplaySet ReplaySet::create(void* mem, std::size_t nsets, const SipKey& secret) 
     return s;
 }
 
-bool ReplaySet::attach(void* mem, std::size_t nsets, ReplaySet& out) { return out.attach_to(mem, nsets); }
+std::string ReplaySet::attach(void* mem, ReplaySet& out) { return out.attach_to(mem); }
 
 bool ReplaySet::remember(std::uint64_t tag, std::uint64_t now, std::uint64_t expires, std::int32_t pid) noexcept {
     ReplayBucket& set = set_for(tag);

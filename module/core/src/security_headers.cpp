@@ -124,6 +124,11 @@ void Settings::inherit_from(const Settings& parent) {
     if (!upstream) upstream = parent.upstream;
 }
 
+bool Settings::empty() const {
+    return !enabled && !profile && !csp && !hsts && !frame_options && !referrer_policy && !permissions_policy &&
+           !upstream;
+}
+
 std::vector<HeaderSpec> resolve(const Settings& s) {
     const ProfileDefaults d = defaults_for(s.profile.value_or(Profile::Strict));
     const Csp csp = s.csp.value_or(d.csp);

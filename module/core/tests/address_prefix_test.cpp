@@ -6,7 +6,7 @@
 
 #include <string>
 
-namespace levqor::ratelimit {
+namespace levqor::limit {
 namespace {
 
 // The bucket name of a textual address, in text again (for readable checks).
@@ -78,4 +78,4 @@ TEST(AddressPrefix, BinaryOfAnotherLengthIsRefused) {
 }
 
 }  // namespace
-}  // namespace levqor::ratelimit
+}  // namespace levqor::limit

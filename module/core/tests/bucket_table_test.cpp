@@ -12,7 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-namespace levqor::ratelimit {
+namespace levqor::limit {
 namespace {
 
 constexpr std::uint64_t kSec = 1000000000ULL;
@@ -191,10 +191,17 @@ TEST(BucketTable, AttachSeesTheSameState) {
     const gcra::Limit l{kSec, 1};
     ASSERT_TRUE(t.take(t.key("k"), l, kStart));
     BucketTable again;
-    ASSERT_TRUE(BucketTable::attach(t.mem.data(), 16, again));
+    ASSERT_EQ(BucketTable::attach(t.mem.data(), again), "");
     EXPECT_NE(again.peek(t.key("k")), 0u);
+}
+
+TEST(BucketTable, AttachSaysWhatChangedWhenTheLayoutDiffers) {
+    TableFixture t(16);
+    auto* header = reinterpret_cast<TableHeader*>(t.mem.data());
+    header->magic = 0x6c7671725442310aULL;  // "lvqrTB1\n", the layout before throttled_above
     BucketTable wrong;
-    EXPECT_FALSE(BucketTable::attach(t.mem.data(), 17, wrong));
+    EXPECT_EQ(BucketTable::attach(t.mem.data(), wrong), "the zone holds layout \"lvqrTB1\", this module uses \"lvqrTB2\"");
+    EXPECT_FALSE(wrong.valid());
 }
 
 TEST(BucketTable, ConcurrentThreadsAdmitExactlyTheBurst) {
@@ -241,4 +248,4 @@ TEST(BucketTable, LockHeldByADeadProcessIsTakenOver) {
 }
 
 }  // namespace
-}  // namespace levqor::ratelimit
+}  // namespace levqor::limit

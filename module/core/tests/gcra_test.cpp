@@ -123,7 +123,7 @@ TEST(Gcra, NeverAdmitsMoreThanRateTimesWindowPlusBurst) {
 
 TEST(Gcra, SustainedRateIsExact) {
     // 5000r/s with burst 1, requests every 10 us for 10 s: exactly 5000/s pass.
-    auto rate = ratelimit::parse_rate("5000r/s");
+    auto rate = limit::parse_rate("5000r/s");
     ASSERT_TRUE(rate);
     Bucket b{{rate.value().interval_ns(), 1}};
     std::uint64_t passed = 0;

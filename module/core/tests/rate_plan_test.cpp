@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-namespace levqor::ratelimit {
+namespace levqor::limit {
 namespace {
 
 TEST(Rate, Parses) {
@@ -66,4 +66,4 @@ TEST(Plan, ChargeFitsBelowTwoToThe62) {
 }
 
 }  // namespace
-}  // namespace levqor::ratelimit
+}  // namespace levqor::limit

@@ -4,6 +4,7 @@
 
 #include "levqor/webhook_scheme.h"
 
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -182,9 +183,16 @@ TEST(ReplaySet, AttachKeepsEntries) {
     SetFixture f(8);
     EXPECT_TRUE(f.set.remember(f.tag("a"), 1, 100, getpid()));
     ReplaySet again;
-    ASSERT_TRUE(ReplaySet::attach(f.mem.data(), 8, again));
+    ASSERT_EQ(ReplaySet::attach(f.mem.data(), again), "");
     EXPECT_FALSE(again.remember(f.tag("a"), 2, 100, getpid()));
-    EXPECT_FALSE(ReplaySet::attach(f.mem.data(), 9, again));
+}
+
+TEST(ReplaySet, AttachSaysWhatChangedWhenTheLayoutDiffers) {
+    SetFixture f(8);
+    std::memset(f.mem.data(), 0, 8);  // not a replay set's header
+    ReplaySet wrong;
+    EXPECT_EQ(ReplaySet::attach(f.mem.data(), wrong), "the zone holds layout \"\", this module uses \"lvqrRS1\"");
+    EXPECT_FALSE(wrong.valid());
 }
 
 // Two processes race to record the same ids: each id is first-seen exactly once.

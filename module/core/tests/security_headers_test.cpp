@@ -103,6 +103,23 @@ TEST(Inheritance, ChildKeepsItsOwnAndTakesTheRest) {
     EXPECT_EQ(child.frame_options, std::optional<FrameOptions>(FrameOptions::Deny));
 }
 
+TEST(Inheritance, EmptyUntilAnyFieldIsSet) {
+    EXPECT_TRUE(Settings{}.empty());
+    const auto set = [](auto field, auto value) {
+        Settings s;
+        s.*field = value;
+        return s.empty();
+    };
+    EXPECT_FALSE(set(&Settings::enabled, false));
+    EXPECT_FALSE(set(&Settings::profile, Profile::Strict));
+    EXPECT_FALSE(set(&Settings::csp, Csp{false, {}, false}));
+    EXPECT_FALSE(set(&Settings::hsts, Hsts{}));
+    EXPECT_FALSE(set(&Settings::frame_options, FrameOptions::Deny));
+    EXPECT_FALSE(set(&Settings::referrer_policy, std::string()));
+    EXPECT_FALSE(set(&Settings::permissions_policy, std::string()));
+    EXPECT_FALSE(set(&Settings::upstream, UpstreamMode{}));
+}
+
 TEST(Csp, NonceVariableBecomesSlots) {
     const auto t = parse_csp_policy("script-src 'nonce-$levqor_csp_nonce'; style-src 'nonce-${levqor_csp_nonce}'");
     ASSERT_TRUE(t);

@@ -21,7 +21,7 @@ use Time::HiRes qw(time sleep);
 use Test::Levqor::Controld qw(json_of);
 use Test::Levqor::Process qw(spawn_server);
 use Test::Levqor::Redis;
-use Test::Levqor::Util qw(temp_dir slurp free_port wait_until repo_root);
+use Test::Levqor::Util qw(temp_dir slurp_locked free_port wait_until repo_root);
 
 my ($backend, $jobs, $delay_ms, $kill_after, $visibility) = @ARGV;
 die "usage: restart.pl sqlite|redis JOBS DELAY_MS KILL_AFTER VISIBILITY_S\n" unless $visibility;
@@ -46,7 +46,7 @@ my $cd = Test::Levqor::Controld->new(
 );
 $cd->start;
 
-sub deliveries { map { $json->decode($_) } grep { /\S/ } split /\n/, slurp($record) // '' }
+sub deliveries { map { $json->decode($_) } grep { /\S/ } split /\n/, slurp_locked($record) // '' }
 
 my @ids;
 for (my $n = 0; $n < $jobs; $n += 500) {

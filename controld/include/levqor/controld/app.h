@@ -1,3 +1,8 @@
+// The composition root of levqor-controld: App builds every component from the
+// Config, puts their routes on the HTTP server and drives start, SIGHUP reload
+// and stop; main() keeps only the process concerns (arguments, signals, exit
+// codes). A new component is wired in here. start() once from one thread,
+// reload() from one thread at a time, stop() and the waits from any thread.
 #pragma once
 
 #include <chrono>

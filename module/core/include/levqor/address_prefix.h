@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <string_view>
 
-namespace levqor::ratelimit {
+namespace levqor::limit {
 
 inline constexpr unsigned kDefaultIpPrefix6 = 64;
 inline constexpr unsigned kMinIpPrefix6 = 32;
@@ -31,4 +31,4 @@ std::size_t address_bucket(const unsigned char* addr, std::size_t len, unsigned 
 // address (the caller then names the bucket by the text itself).
 std::size_t address_bucket_text(std::string_view text, unsigned prefix6, unsigned char* out) noexcept;
 
-}  // namespace levqor::ratelimit
+}  // namespace levqor::limit

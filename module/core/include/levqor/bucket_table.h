@@ -27,12 +27,13 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "levqor/gcra.h"
 #include "levqor/shm_sets.h"
 #include "levqor/siphash.h"
 
-namespace levqor::ratelimit {
+namespace levqor::limit {
 
 inline constexpr std::size_t kWays = 10;
 inline constexpr std::size_t kMaxBuckets = 8;  // per decision
@@ -91,7 +92,8 @@ struct TableStats {
 };
 
 // The layout changed with the slot's throttled_above (was "lvqrTB1\n"): a
-// reload into a module with another layout starts a fresh table.
+// reload into a module with another layout is refused with both names
+// (restart nginx to start a fresh table).
 inline constexpr std::uint64_t kTableMagic = 0x6c7671725442320aULL;  // "lvqrTB2\n"
 
 // bytes_for_sets(), sets_for_bytes() and tag() come from ShmSets.
@@ -99,9 +101,9 @@ class BucketTable : public ShmSets<TableHeader, Set, kTableMagic> {
 public:
     // Formats memory (zeroed or not) as a new, empty table.
     static BucketTable create(void* mem, std::size_t nsets, const SipKey& secret);
-    // Attaches to a table made by create() (e.g. after nginx -s reload);
-    // false if mem does not hold a table of exactly nsets sets.
-    static bool attach(void* mem, std::size_t nsets, BucketTable& out);
+    // Attaches to a table made by create() (after nginx -s reload): "" when
+    // attached, else what differs (see ShmSets::attach_to).
+    static std::string attach(void* mem, BucketTable& out);
 
     BucketTable() = default;
 
@@ -139,4 +141,4 @@ private:
     Slot* claim(Set& s, std::uint64_t now, Slot* const* busy, std::size_t nbusy) noexcept;
 };
 
-}  // namespace levqor::ratelimit
+}  // namespace levqor::limit

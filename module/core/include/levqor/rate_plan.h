@@ -10,7 +10,7 @@
 #include "levqor/gcra.h"
 #include "levqor/parsed.h"
 
-namespace levqor::ratelimit {
+namespace levqor::limit {
 
 struct Rate {
     std::uint64_t count = 0;     // requests ...
@@ -53,4 +53,4 @@ constexpr bool charge_fits(std::uint64_t cost, std::uint64_t interval_ns, std::u
     return static_cast<unsigned __int128>(cost) * interval_ns * nodes < kMaxChargeNs;
 }
 
-}  // namespace levqor::ratelimit
+}  // namespace levqor::limit

@@ -21,6 +21,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "levqor/shm_sets.h"
 #include "levqor/siphash.h"
@@ -64,9 +65,9 @@ class ReplaySet : public ShmSets<ReplayHeader, ReplayBucket, kReplayMagic> {
 public:
     // Formats memory as a new, empty set.
     static ReplaySet create(void* mem, std::size_t nsets, const SipKey& secret);
-    // Attaches to a set made by create() (after nginx -s reload); false if mem
-    // does not hold a set of exactly nsets sets.
-    static bool attach(void* mem, std::size_t nsets, ReplaySet& out);
+    // Attaches to a set made by create() (after nginx -s reload): "" when
+    // attached, else what differs (see ShmSets::attach_to).
+    static std::string attach(void* mem, ReplaySet& out);
 
     ReplaySet() = default;
 

@@ -58,6 +58,8 @@ struct Settings {
 
     // Every field not set here is taken from parent.
     void inherit_from(const Settings& parent);
+    // No field set: a level without levqor_headers* directives (it inherits everything).
+    bool empty() const;
 };
 
 struct HeaderSpec {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 #include <new>
+#include <string>
 
 #include "levqor/siphash.h"
 
@@ -49,13 +50,28 @@ protected:
         for (std::size_t i = 0; i < nsets; ++i) ::new (&sets_[i]) SetT();
         header_->magic = Magic;
     }
-    // Attaches to memory format() made; false unless it holds exactly nsets sets.
-    bool attach_to(void* mem, std::size_t nsets) {
+    // Attaches to memory format() made (after nginx -s reload); the set
+    // count is read from it. "" when attached, else what differs, for the
+    // operator — like limit_req's "uses the ... key while previously ...":
+    //   the zone holds layout "lvqrTB1", this module uses "lvqrTB2"
+    std::string attach_to(void* mem) {
         auto* h = static_cast<Header*>(mem);
-        if (h->magic != Magic || h->nsets != nsets) return false;
+        if (h->magic != Magic) {
+            return "the zone holds layout \"" + layout_name(h->magic) + "\", this module uses \"" +
+                   layout_name(Magic) + "\"";
+        }
         header_ = h;
         sets_ = reinterpret_cast<SetT*>(static_cast<char*>(mem) + kHeaderBytes);
-        return true;
+        return std::string();
+    }
+    // A magic's printable bytes, most significant first ("lvqrTB2").
+    static std::string layout_name(std::uint64_t magic) {
+        std::string name;
+        for (int shift = 56; shift >= 0; shift -= 8) {
+            const char c = static_cast<char>((magic >> shift) & 0xff);
+            if (c >= 0x20 && c < 0x7f) name += c;
+        }
+        return name;
     }
     // Multiply-shift maps the tag onto [0, nsets) without a division.
     SetT& set_for(std::uint64_t tag) const noexcept {

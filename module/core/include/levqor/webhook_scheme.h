@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "levqor/parsed.h"
@@ -122,6 +123,7 @@ struct Delivery {
     std::uint8_t nsigs;
     Signature sigs[kMaxSignatures];
 };
+static_assert(std::is_trivially_destructible_v<Delivery>);
 
 enum class Reason : std::uint8_t {
     None,

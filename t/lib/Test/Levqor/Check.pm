@@ -105,6 +105,7 @@ sub matches {
 sub error_log {
     my ($self, $log, $spec, $stop_problem) = @_;
     my @lines = split /\n/, $log;
+    $self->log_asserted($spec);
     for my $p (@{ $spec->{error_log} }) {
         $self->ok(matches($log, $p), 'error_log has ' . pattern_text($p),
             'not found in error.log (its last lines follow the checks)');
@@ -115,6 +116,17 @@ sub error_log {
             "found in error.log:\n" . join("\n", @found[0 .. ($#found < 9 ? $#found : 9)]));
     }
     $self->clean_shutdown(\@lines, $stop_problem);
+}
+
+# A block that starts nginx must say what its error log holds: --- error_log
+# (the lines it expects) or --- no_error_log (at least [error] when it expects
+# none). A block without either fails here, so the rule holds for new blocks.
+sub log_asserted {
+    my ($self, $spec) = @_;
+    return 1 if @{ $spec->{error_log} } || @{ $spec->{no_error_log} };
+    return $self->ok(0, 'asserts its error log',
+        'the block has neither --- error_log nor --- no_error_log: add --- no_error_log [error], '
+      . 'or the --- error_log lines it expects (docs/testing.md)');
 }
 
 sub clean_shutdown {

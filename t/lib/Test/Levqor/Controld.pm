@@ -131,10 +131,13 @@ sub start {
 }
 
 # Runs controld to completion (for start-up errors): (exit code, output).
+# run_once(env => {...} (added to its environment), args => [...] (added to
+# its command line), timeout => 5 (then SIGKILL and exit code -1))
 sub run_once {
     my ($self, %args) = @_;
     my $log = "$self->{dir}/run-" . int(rand 1e9) . '.log';
-    my $proc = Test::Levqor::Process->spawn(name => 'levqor-controld', cmd => [$self->command],
+    my $proc = Test::Levqor::Process->spawn(name => 'levqor-controld',
+                                            cmd => [$self->command, @{ $args{args} || [] }],
                                             env => { %{ $self->environment }, %{ $args{env} || {} } },
                                             log => $log);
     unless ($proc->wait_exit($args{timeout} || 5)) {

@@ -21,9 +21,13 @@ use constant READ_SIZE => 65536;
 
 # http_request(port => N, request => "GET /x", more_headers => "A: b\n",
 #              body => $bytes, raw_request => $bytes, tls => 0|1,
-#              timeout => 5, host => '127.0.0.1', server_name => 'localhost')
+#              timeout => 5, host => '127.0.0.1', server_name => 'localhost',
+#              keep_open => 0|1)
 # Returns { status, status_line, protocol, headers => {lc name => "v1, v2"},
-#           header_list => [[name, value], ...], body, raw, error }.
+#           header_list => [[name, value], ...], body, raw, error }; with
+# keep_open (and "Connection: keep-alive" in more_headers) also the still
+# open connection as {connection}, in blocking mode: an idle keep-alive
+# client for the caller.
 sub http_request {
     my (%args) = @_;
     croak 'http_request: port => N is required' unless $args{port};
@@ -47,7 +51,12 @@ sub http_request {
         $reader->drain;
     }
     $res->{raw} = $reader->raw;
-    close $sock;
+    if ($args{keep_open}) {
+        $sock->blocking(1);    # the reader made it non-blocking; the caller's reads block
+        $res->{connection} = $sock;
+    } else {
+        close $sock;
+    }
     $res->{error} = "write failed: $err; " . ($res->{error} // '') if $err && !defined $res->{status};
     return $res;
 }

@@ -12,7 +12,7 @@ use Exporter qw(import);
 use File::Basename qw(dirname basename);
 use File::Path qw(make_path);
 use File::Spec;
-use Fcntl qw(O_WRONLY O_CREAT O_EXCL);
+use Fcntl qw(O_WRONLY O_CREAT O_EXCL LOCK_SH);
 use File::Temp ();
 use IO::Socket::INET;
 use IPC::Open3 qw(open3);
@@ -21,7 +21,7 @@ use Time::HiRes qw(time sleep);
 
 our @EXPORT_OK = qw(
     repo_root build_dir free_port temp_dir keep_temp
-    slurp spew run_cmd wait_until tail_text
+    slurp slurp_locked spew run_cmd wait_until tail_text
     expand_vars env_test_vars
 );
 
@@ -115,6 +115,19 @@ sub port_range {
 sub slurp {
     my ($path) = @_;
     open my $fh, '<:raw', $path or return undef;
+    local $/;
+    my $text = <$fh>;
+    close $fh;
+    return defined $text ? $text : '';
+}
+
+# slurp() under a shared flock: for files another process appends to under
+# an exclusive one (job_target.pl's delivery records), so a line being
+# written is never read half done.
+sub slurp_locked {
+    my ($path) = @_;
+    open my $fh, '<:raw', $path or return undef;
+    flock($fh, LOCK_SH) or croak "flock $path: $!";
     local $/;
     my $text = <$fh>;
     close $fh;

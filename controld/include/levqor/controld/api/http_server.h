@@ -1,3 +1,8 @@
+// controld's HTTP/1.1 server (docs/controld.md, "The HTTP front"): its options
+// (limits, timeouts, thread pools, hooks) and its lifecycle; the event loop and
+// worker pools behind it are private (src/api/front.h). start() once from one
+// thread, stop() and the waits from any thread; handlers run concurrently on
+// the worker threads.
 #pragma once
 
 #include <chrono>

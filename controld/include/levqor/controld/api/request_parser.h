@@ -1,3 +1,7 @@
+// The incremental HTTP/1.1 request parser the front feeds bytes to as they
+// arrive: it enforces RequestLimits while it reads and refuses ambiguous
+// framing (request smuggling) with a RequestError. Not thread-safe: one parser
+// per connection, used by one thread at a time.
 #pragma once
 
 #include <cstddef>

@@ -1,3 +1,6 @@
+// The route table: path pattern and method to handler; OPTIONS, 405 and 404 are
+// answered by the table itself. Components add their routes while App builds
+// it; from then on it is read-only and dispatch() runs concurrently.
 #pragma once
 
 #include <functional>

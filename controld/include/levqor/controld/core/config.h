@@ -1,3 +1,8 @@
+// levqor-controld's configuration as one plain value (Config) and how it is
+// built: defaults, then the JSON file (--config), then the environment
+// (load_config). A value that cannot be used is a ConfigError naming the
+// setting; docs/controld.md documents every key. A Config is copied, never
+// shared.
 #pragma once
 
 #include <sys/types.h>

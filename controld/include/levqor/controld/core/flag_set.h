@@ -1,3 +1,8 @@
+// controld's view of the five runtime flags and of the flags file format, both
+// shared with the nginx module (module/core, levqor/flags.h): aliases and thin
+// wrappers, so that the writer and the reader of the file are one
+// implementation, plus the JSON form the API answers. Pure functions,
+// thread-safe.
 #pragma once
 
 #include <array>

@@ -1,3 +1,7 @@
+// Synchronous signal handling: BlockedSignals blocks a set of signals before
+// any thread exists and main's loop waits for them, so no code runs in signal
+// context. Construct and destroy it on one thread; wait_for() from one thread
+// at a time.
 #pragma once
 
 #include <signal.h>

@@ -1,3 +1,5 @@
+// Small text helpers (trimming, ASCII lower case, the content lines of a file)
+// shared by controld's line-oriented parsers. Pure functions, thread-safe.
 #pragma once
 
 #include <cstddef>

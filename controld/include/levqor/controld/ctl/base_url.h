@@ -1,3 +1,6 @@
+// Where levqorctl finds levqor-controld (--url, LEVQOR_URL): a base URL that
+// may carry a path prefix (controld behind a reverse proxy), and its parser.
+// A plain value; the parser is a pure function.
 #pragma once
 
 #include <cstdint>

@@ -1,3 +1,7 @@
+// The levqorctl commands (health, status, flags, rollback, dlq, jobs): each
+// calls the API through an ApiClient and returns what to print and the exit
+// code, so main() only parses the command line. Free functions; thread-safe as
+// far as the client they are given is.
 #pragma once
 
 #include <string>

@@ -1,3 +1,5 @@
+// The flags component's routes, GET and PUT /ops/flags (admin only), added
+// to the router App builds. What they use must outlive the server.
 #pragma once
 
 #include "levqor/controld/api/auth.h"

@@ -1,3 +1,7 @@
+// The /healthz report: HealthService runs the nginx, Redis and PostgreSQL
+// checks, shares one result among concurrent callers for a short while, and
+// reports and counts the dependencies that go down. Thread-safe: report() and
+// reconfigure() may be called concurrently.
 #pragma once
 
 #include <chrono>

@@ -1,3 +1,6 @@
+// The Prometheus text exposition format as data (families, samples, labels)
+// and its writer: what the parser produces, the registry collects and the
+// merger combines. Pure functions, thread-safe.
 #pragma once
 
 #include <optional>

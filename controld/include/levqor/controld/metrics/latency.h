@@ -1,3 +1,7 @@
+// What levqor_api_latency_p95_ms is computed with: a PromQL-style
+// histogram_quantile() over request-duration histograms, and LatencyWindow,
+// which keeps scrape snapshots to answer for a recent window. LatencyWindow is
+// thread-safe; the rest are pure functions.
 #pragma once
 
 #include <chrono>

@@ -1,3 +1,7 @@
+// controld's own metrics: counters, gauges and histograms with labels in the
+// manner of prometheus-cpp, and the Registry that components ask for their
+// families once, at construction. Thread-safe: updates are lock-free atomics;
+// registration and collect() take locks.
 #pragma once
 
 #include <atomic>

@@ -1,3 +1,8 @@
+// GET /metrics: MetricsService scrapes every configured nginx instance
+// concurrently and answers controld's own metrics, the scrape status, the
+// latency p95 and the module's families with an instance label; it also
+// probes the instances for /healthz. Thread-safe: every member may be called
+// concurrently.
 #pragma once
 
 #include <chrono>

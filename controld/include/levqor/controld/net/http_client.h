@@ -1,3 +1,7 @@
+// controld's outgoing HTTP (libcurl): requests performed one at a time or
+// concurrently, each within a deadline, never through environment proxies nor
+// following redirects; and the process-wide libcurl initialisation. perform()
+// and perform_all() are thread-safe; CurlGlobal is constructed once in main().
 #pragma once
 
 #include <chrono>

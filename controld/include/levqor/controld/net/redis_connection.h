@@ -1,3 +1,7 @@
+// controld's one synchronous Redis client: a hiredis connection to one server
+// (connect with AUTH and SELECT, commands, pipelines, scripts by SHA-1) and
+// helpers to read its replies. The queue's Redis backend and the /healthz
+// check both use it. Not thread-safe: one thread at a time.
 #pragma once
 
 #include <chrono>

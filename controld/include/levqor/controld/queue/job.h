@@ -1,3 +1,6 @@
+// The job model (states, ids, deliveries, outcomes, records and their JSON
+// form) shared by the backends, the workers and the routes. Plain values and
+// pure functions.
 #pragma once
 
 #include <cstdint>

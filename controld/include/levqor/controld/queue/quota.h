@@ -1,3 +1,6 @@
+// Quota: the queue.max_depth and queue.max_bytes admission check, kept without
+// a backend query per request (the scheduler's counts plus this process's
+// admissions since). Thread-safe.
 #pragma once
 
 #include <cstdint>

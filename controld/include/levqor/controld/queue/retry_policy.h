@@ -1,3 +1,5 @@
+// RetryPolicy: when a failed job is tried again (per-type delays with jitter)
+// and when it is dead instead. A plain value, safe to read from any thread.
 #pragma once
 
 #include <chrono>

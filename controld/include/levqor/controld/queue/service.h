@@ -1,3 +1,8 @@
+// The job queue component (docs/controld.md, "Job queue"): QueueService owns
+// the backend, the executors, the worker, inline and scheduler threads and the
+// queue's metrics, and serves enqueues, inline runs and the dead-letter queue
+// to the routes. Construct and start() from one thread; everything else may
+// be called concurrently.
 #pragma once
 
 #include <atomic>

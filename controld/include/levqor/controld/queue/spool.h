@@ -1,3 +1,6 @@
+// The Redis backend's local spool: a SQLite file that keeps enqueue requests
+// durably while Redis cannot be reached, drained in order once it answers.
+// Thread-safe (one mutex).
 #pragma once
 
 #include <mutex>

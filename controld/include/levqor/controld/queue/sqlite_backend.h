@@ -1,3 +1,6 @@
+// The queue's Backend in one SQLite file (the default): WAL mode, every state
+// transition one transaction. Thread-safe: members serialise on the
+// connection's mutex.
 #pragma once
 
 #include <condition_variable>

@@ -1,3 +1,6 @@
+// Scrubber: takes secrets (sensitive fields, known secret strings, bearer
+// tokens, URL credentials) out of error events before they leave the process
+// or reach the disk. Immutable after construction, so thread-safe.
 #pragma once
 
 #include <functional>

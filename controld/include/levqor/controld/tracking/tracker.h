@@ -1,3 +1,7 @@
+// The error-tracking component (docs/controld.md, "Error tracking"):
+// ErrorTracker scrubs, logs, counts and forwards every internal error to the
+// configured sink. Thread-safe: capture(), flush() and reconfigure() may be
+// called concurrently.
 #pragma once
 
 #include <chrono>

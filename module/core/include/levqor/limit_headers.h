@@ -14,7 +14,7 @@
 
 #include "levqor/gcra.h"
 
-namespace levqor::ratelimit {
+namespace levqor::limit {
 
 enum class HeaderMode : std::uint8_t { Draft, Legacy, Both, Off };
 
@@ -39,4 +39,4 @@ std::size_t write_rejection_body(char* out, std::uint64_t retry_after_s) noexcep
 std::size_t write_error_body(char* out, std::string_view error, std::uint64_t retry_after_s) noexcept;
 inline constexpr std::size_t kRejectionBodyMax = 64;
 
-}  // namespace levqor::ratelimit
+}  // namespace levqor::limit

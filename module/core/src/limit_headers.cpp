@@ -1,8 +1,8 @@
-#include "levqor/ratelimit_fields.h"
+#include "levqor/limit_headers.h"
 
 #include <cstring>
 
-namespace levqor::ratelimit {
+namespace levqor::limit {
 
 namespace {
 
@@ -67,4 +67,4 @@ std::size_t write_rejection_body(char* out, std::uint64_t retry_after_s) noexcep
     return write_error_body(out, "rate_limited", retry_after_s);
 }
 
-}  // namespace levqor::ratelimit
+}  // namespace levqor::limit

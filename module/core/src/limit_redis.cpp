@@ -1,7 +1,7 @@
-#include "levqor/redis_backend.h"
+#include "levqor/limit_redis.h"
 
 #include "levqor/hex.h"
-#include "levqor/ratelimit_fields.h"
+#include "levqor/limit_headers.h"
 #include "levqor/redis_url.h"
 #include "levqor/url_credentials.h"
 
@@ -163,8 +163,8 @@ return out
 std::string script_sha1() { return sha1_hex(gcra_script()); }
 
 std::string interval_us(std::uint64_t interval_ns) {
-    char buf[ratelimit::kMaxU64Digits + 5];
-    char* p = ratelimit::write_u64(buf, interval_ns / 1000);
+    char buf[limit::kMaxU64Digits + 5];
+    char* p = limit::write_u64(buf, interval_ns / 1000);
     const std::uint64_t frac = interval_ns % 1000;
     if (frac != 0) {
         *p++ = '.';
@@ -173,18 +173,6 @@ std::string interval_us(std::uint64_t interval_ns) {
         *p++ = static_cast<char>('0' + frac % 10);
     }
     return std::string(buf, p);
-}
-
-std::vector<std::string> script_args(const std::vector<BucketArgs>& buckets) {
-    std::vector<std::string> args;
-    args.reserve(buckets.size() * 4);
-    for (const auto& b : buckets) {
-        args.push_back(interval_us(b.limit.interval_ns));
-        args.push_back(std::to_string(b.limit.burst));
-        args.push_back(std::to_string(b.cost));
-        args.push_back(b.observe_only ? "1" : "0");
-    }
-    return args;
 }
 
 bool decode_result(const long long* v, std::size_t count, std::size_t buckets, ScriptResult& out) {
@@ -211,9 +199,9 @@ namespace {
 
 // "<c><n>\r\n" without printf (it costs more than a whole bucket key).
 void append_counted(std::string& out, char c, std::size_t n) {
-    char buf[2 + ratelimit::kMaxU64Digits + 2];
+    char buf[2 + limit::kMaxU64Digits + 2];
     buf[0] = c;
-    char* p = ratelimit::write_u64(buf + 1, n);
+    char* p = limit::write_u64(buf + 1, n);
     *p++ = '\r';
     *p++ = '\n';
     out.append(buf, static_cast<std::size_t>(p - buf));
@@ -224,6 +212,18 @@ void append_counted(std::string& out, char c, std::size_t n) {
 void append_bulk(std::string& out, std::string_view arg) {
     append_counted(out, '$', arg.size());
     out.append(arg).append("\r\n");
+}
+
+void append_script_argv(std::string& out, const limit::BucketRequest* buckets, std::size_t n) {
+    char num[limit::kMaxU64Digits];
+    auto bulk_u64 = [&](std::uint64_t v) { append_bulk(out, std::string_view(num, limit::write_u64(num, v) - num)); };
+    for (std::size_t i = 0; i < n; ++i) {
+        const limit::BucketRequest& b = buckets[i];
+        append_bulk(out, interval_us(b.limit.interval_ns));
+        bulk_u64(b.limit.burst);
+        bulk_u64(b.cost);
+        append_bulk(out, b.observe_only ? "1" : "0");
+    }
 }
 
 std::string format_command(std::string_view a0, std::string_view a1, std::string_view tail, std::size_t tail_args,

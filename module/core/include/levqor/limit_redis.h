@@ -8,8 +8,10 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
+#include "levqor/bucket_table.h"
 #include "levqor/gcra.h"
 #include "levqor/parsed.h"
 
@@ -68,14 +70,10 @@ private:
 const std::string& gcra_script();
 std::string script_sha1();  // hex SHA-1 of gcra_script(), as SCRIPT LOAD returns it
 
-struct BucketArgs {
-    gcra::Limit limit;
-    std::uint64_t cost;
-    bool observe_only;
-};
-// The ARGV strings for a set of buckets.
-std::vector<std::string> script_args(const std::vector<BucketArgs>& buckets);
 std::string interval_us(std::uint64_t interval_ns);  // exact decimal microseconds
+// Appends the script's ARGV for n buckets, RESP-encoded, in the order the
+// script reads it: per bucket interval_us, burst, cost, observe-only (0/1).
+void append_script_argv(std::string& out, const limit::BucketRequest* buckets, std::size_t n);
 
 inline constexpr std::size_t kMaxScriptBuckets = 8;
 
@@ -86,6 +84,7 @@ struct ScriptResult {
     std::size_t n;
     gcra::Decision decisions[kMaxScriptBuckets];
 };
+static_assert(std::is_trivially_destructible_v<ScriptResult>);
 // Decodes the script's integer array; false if its shape is wrong.
 bool decode_result(const long long* values, std::size_t count, std::size_t buckets, ScriptResult& out);
 

@@ -1,0 +1,70 @@
+# levqor_status, the module's Prometheus page, and the metrics that belong to
+# no feature: request durations by status class and upstream 5xx, summed over
+# both workers; the page answers GET only, passes promtool, and is a
+# server/location directive. Each feature's own metrics are tested in its
+# suite (headers.t, ratelimit.t, webhooks.t, flags.t).
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::Levqor;
+
+master_on();
+workers(2);
+
+# ---- levqor_status output passes promtool ---------------------------------
+SKIP: {
+    skip 'promtool not installed', 2 unless -x '/usr/bin/promtool';
+    my $ng = Test::Levqor::Nginx->new(config => <<'CONF');
+levqor_headers on;
+location /t { empty_gif; }
+location /metrics { levqor_status; }
+CONF
+    $ng->start;
+    $ng->request('GET /t') for 1 .. 3;
+    my $res = $ng->request('GET /metrics');
+    open(my $p, '|-', '/usr/bin/promtool check metrics >/dev/null 2>&1') or die "promtool: $!";
+    print $p $res->{body};
+    close($p);
+    is($?, 0, 'promtool check metrics accepts levqor_status');
+    # The status response is decorated too, but after its body was rendered.
+    like($res->{body}, qr/^levqor_headers_responses_total\{profile="strict"\} 3$/m,
+         'the three pages were counted');
+    $ng->stop;
+}
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: request durations and connector 5xx in levqor_status
+--- config
+location /ok { empty_gif; }
+location /bad { proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend; }
+location /backend { return 503; }
+location /metrics { levqor_status; }
+--- request eval
+["GET /ok", "GET /ok", "GET /bad", "GET /missing", "GET /metrics"]
+--- error_code eval
+[200, 200, 503, 404, 200]
+--- response_body_like eval
+["", "", "", "", qr/levqor_request_duration_seconds_count\{status_class="2xx"\} 2\n.*levqor_request_duration_seconds_bucket\{status_class="4xx",le="\+Inf"\} 1\n.*levqor_request_duration_seconds_count\{status_class="5xx"\} 2\n.*levqor_connector_5xx_total 1\n/s]
+--- error_log
+qr/open\(\) "[^"]*\/html\/missing" failed \(2: No such file or directory\)/
+--- no_error_log
+[warn]
+
+=== TEST 2: levqor_status answers GET only
+--- config
+location /metrics { levqor_status; }
+--- request
+POST /metrics
+x
+--- error_code: 405
+--- no_error_log
+[error]
+
+=== TEST 3: levqor_status takes no arguments and only in server/location
+--- http_config
+levqor_status;
+--- must_die
+"levqor_status" directive is not allowed here
