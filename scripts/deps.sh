@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package that building, testing, benchmarking and
-# `make run` need. Idempotent: prints nothing and exits 0 when all are present.
+# `make run` need, and nothing else: each one is included, linked or run
+# somewhere (controld's metrics are in-house, not prometheus-cpp; its logs
+# are its own JSON lines, not spdlog/fmt). Idempotent: prints nothing and
+# exits 0 when all are present.
 set -euo pipefail
 
 packages=(
@@ -9,8 +12,7 @@ packages=(
     nginx nginx-dev libpcre2-dev zlib1g-dev libssl-dev
     libhiredis-dev libpq-dev libsqlite3-dev
     libgtest-dev googletest
-    prometheus-cpp-dev nlohmann-json3-dev libcpp-httplib-dev
-    libcurl4-openssl-dev libcli11-dev libspdlog-dev libfmt-dev
+    nlohmann-json3-dev libcpp-httplib-dev libcurl4-openssl-dev libcli11-dev
     clang libclang-rt-14-dev
     # tests
     perl libtest-base-perl libio-socket-ssl-perl libjson-pp-perl

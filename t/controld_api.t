@@ -342,6 +342,10 @@ subtest 'bad configuration: exit 2 naming the setting' => sub {
         [{ env => { RATELIMIT_ENABLED => 'maybe' } }, qr/RATELIMIT_ENABLED=\\?"maybe\\?" is invalid: expected off, shadow or on/],
         [{ env => { LEVQOR_NGINX_STATUS_URLS => 'ftp://x/y' } }, qr/LEVQOR_NGINX_STATUS_URLS=\\?"ftp:\/\/x\/y\\?" is invalid: scheme must be http or https/],
         [{ env => { SENTRY_DSN => 'https://sentry.example.com/1' } }, qr/SENTRY_DSN=.* is invalid: missing the public key/],
+        # The Redis URL grammar nginx reads too: its other forms are refused at start.
+        [{ env => { REDIS_URL => 'redis://app@127.0.0.1:6379' } }, qr/REDIS_URL=.* is invalid: credentials without ':' in redis url \\?"redis:\/\/\*\*\*\@127\.0\.0\.1:6379\\?"/],
+        [{ env => { REDIS_URL => 'redis-sentinel://127.0.0.1:26379/main' } }, qr/REDIS_URL=.* is invalid: redis-sentinel:\/\/ URLs are not supported by levqor-controld yet/],
+        [{ config => { redis_url => 'unix:/run/redis.sock' } }, qr/redis_url\\?" = .* is invalid: unix: URLs are not supported by levqor-controld yet/],
     );
     for my $case (@cases) {
         my ($args, $expected) = @$case;

@@ -180,6 +180,13 @@ sub get {
     like($bad->error_log, qr/redis AUTH: WRONGPASS|redis AUTH: ERR/, 'and the refusal is logged');
     unlike($bad->error_log, qr/wrong\@/, 'without the password');
 
+    # An ACL user: AUTH <user> <password>, as controld's queue and health check send it.
+    $secured->cli('ACL', 'SETUSER', 'limiter', 'on', '>limiter pw', '~levqor:*', '+@all');
+    my $acl = limited_nginx(zone => "levqor_limit_zone api:1m \"redis=redis://limiter:limiter pw\@127.0.0.1:$sport\";");
+    is(get($acl, '/t', 'acl')->{headers}{'x-limit'}, 'PASSED', 'an ACL user from user:password@');
+    $acl->stop;
+    unlike($acl->error_log, qr/limiter pw/, 'its password is never logged');
+
     my $sock = $redis->socket;
     my $u = limited_nginx(zone => "levqor_limit_zone api:1m redis=unix:$sock?db=2;");
     is(get($u, '/t', 'unix')->{headers}{'x-limit'}, 'PASSED', 'unix socket');
@@ -196,7 +203,7 @@ __DATA__
 --- http_config
 levqor_limit_zone api:1m redis=http://127.0.0.1:6379;
 --- must_die
-"levqor_limit_zone" directive invalid redis url "http://127.0.0.1:6379", expected redis://[:password@]host:port[/db] or unix:/path[?db=N]
+"levqor_limit_zone" directive invalid redis url "http://127.0.0.1:6379", expected redis://[[user]:password@]host[:port][/db], unix:/path[?db=N], redis-sentinel://
 
 === TEST 2: the password never appears in an error
 --- http_config
@@ -258,3 +265,15 @@ levqor_plan hourly key=1000r/s ip=1r/h;
 location /t { levqor_limit zone=rz key=$http_x_api_key plan=$arg_plan cost=1000000; empty_gif; }
 --- must_die
 (plan "hourly" ip=1r/h) x 2 (nodes= of levqor_limit_zone "rz") is not below 2^62 ns
+
+=== TEST 10: a name without a colon is neither a user nor a password
+--- http_config
+levqor_limit_zone api:1m redis=redis://app@127.0.0.1:6379;
+--- must_die
+"levqor_limit_zone" directive credentials without ':' in redis url "redis://***@127.0.0.1:6379", expected redis://:password@host for a password, or redis://user:password@host for an ACL user
+
+=== TEST 11: Sentinel and Cluster URLs parse but are not supported yet
+--- http_config
+levqor_limit_zone api:1m redis=redis-sentinel://:topsecret@127.0.0.1:26379/main;
+--- must_die
+redis url "redis-sentinel://***@127.0.0.1:26379/main": redis-sentinel:// is not supported by levqor_limit_zone yet

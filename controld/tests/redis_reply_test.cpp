@@ -31,7 +31,7 @@ using testing::TempDir;
 
 // ---- replies built from RESP text ------------------------------------------------
 
-RedisReply resp(const std::string& raw) {
+net::RedisReply resp(const std::string& raw) {
   redisReader* reader = redisReaderCreate();
   redisReaderFeed(reader, raw.data(), raw.size());
   void* reply = nullptr;
@@ -39,7 +39,7 @@ RedisReply resp(const std::string& raw) {
   redisReaderFree(reader);
   EXPECT_EQ(status, REDIS_OK) << raw;
   EXPECT_NE(reply, nullptr) << "incomplete RESP: " << raw;
-  return RedisReply(static_cast<redisReply*>(reply));
+  return net::RedisReply(static_cast<redisReply*>(reply));
 }
 
 std::string bulk(const std::string& s) {
@@ -183,8 +183,7 @@ class FakeRedis {
 
   RedisUrl url() const {
     RedisUrl u;
-    u.host = "127.0.0.1";
-    u.port = static_cast<std::uint16_t>(port_);
+    u.hosts = {{"127.0.0.1", port_}};
     return u;
   }
 

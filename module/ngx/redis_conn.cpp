@@ -171,11 +171,13 @@ void RedisConn::connect() noexcept {
     redisAsyncSetConnectCallback(ac, on_connected);
     redisAsyncSetDisconnectCallback(ac, on_disconnected);
 
-    // Setup, pipelined behind the connect: AUTH, SELECT, SCRIPT LOAD.
+    // Setup, pipelined behind the connect: AUTH [user] password, SELECT, SCRIPT LOAD.
     if (!endpoint_.password.empty()) {
-        const char* argv[] = {"AUTH", endpoint_.password.c_str()};
-        const size_t lens[] = {4, endpoint_.password.size()};
-        redisAsyncCommandArgv(ac, on_setup_reply, const_cast<char*>("AUTH"), 2, argv, lens);
+        const bool user = !endpoint_.user.empty();
+        const char* argv[] = {"AUTH", user ? endpoint_.user.c_str() : endpoint_.password.c_str(),
+                              endpoint_.password.c_str()};
+        const size_t lens[] = {4, user ? endpoint_.user.size() : endpoint_.password.size(), endpoint_.password.size()};
+        redisAsyncCommandArgv(ac, on_setup_reply, const_cast<char*>("AUTH"), user ? 3 : 2, argv, lens);
     }
     if (endpoint_.db != 0) {
         char db[16];  // no allocation: connect() is noexcept

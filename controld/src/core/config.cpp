@@ -119,7 +119,7 @@ std::string sentry_dsn_value(const std::string& text) {
 }
 
 std::string redis_url_value(const std::string& text) {
-  parse_redis_url(text);
+  redis_server_url(text);
   return text;
 }
 

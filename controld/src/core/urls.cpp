@@ -130,36 +130,15 @@ SentryDsn parse_sentry_dsn(std::string_view dsn) {
   return out;
 }
 
-RedisUrl parse_redis_url(std::string_view url) {
-  constexpr std::string_view kExample = "redis://127.0.0.1:6379/0";
-  std::string_view rest;
-  const auto scheme = split_scheme(url, rest, kExample);
-  if (scheme == "rediss") fail("TLS (rediss://) is not supported yet", kExample);
-  if (scheme != "redis") fail("scheme must be redis", kExample);
-  RedisUrl out;
-  const auto at = rest.rfind('@');
-  if (at != std::string_view::npos) {
-    const auto userinfo = rest.substr(0, at);
-    const auto colon = userinfo.find(':');
-    out.username = std::string(userinfo.substr(0, colon));
-    if (colon != std::string_view::npos) out.password = std::string(userinfo.substr(colon + 1));
-    rest = rest.substr(at + 1);
+RedisUrl redis_server_url(std::string_view url) {
+  auto parsed = parse_redis_url(url);
+  if (!parsed) throw std::invalid_argument(parsed.error());
+  if (parsed.value().kind != RedisUrl::Kind::server) {
+    throw std::invalid_argument(std::string(redis_url_scheme(parsed.value().kind)) +
+                                " URLs are not supported by levqor-controld yet; give one server "
+                                "as redis://[[user]:password@]host[:port][/db]");
   }
-  const auto slash = rest.find('/');
-  const auto authority = rest.substr(0, slash);
-  std::string host;
-  bool explicit_port = false;
-  split_host_port(authority, host, out.port, explicit_port, kExample);
-  if (host.front() == '[') host = host.substr(1, host.size() - 2);
-  out.host = host;
-  if (slash != std::string_view::npos) {
-    auto db = rest.substr(slash + 1);
-    if (!db.empty()) {
-      if (!all_digits(db) || db.size() > 4) fail("the database must be a number", kExample);
-      out.db = std::stoi(std::string(db));
-    }
-  }
-  return out;
+  return std::move(parsed).value();
 }
 
 void check_database_url(std::string_view url) {
@@ -274,17 +253,6 @@ std::vector<std::string> database_url_passwords(std::string_view url) {
     url_passwords(url, out);
   } else {
     keyword_value_passwords(url, out);
-  }
-  return out;
-}
-
-std::string redact_url_credentials(std::string_view text) {
-  std::string out(text);
-  for (auto pos = out.find("://"); pos != std::string::npos; pos = out.find("://", pos + 3)) {
-    const auto authority_end = out.find_first_of("/?# \t\"'", pos + 3);
-    const auto at = out.rfind('@', authority_end == std::string::npos ? out.size() : authority_end);
-    if (at == std::string::npos || at <= pos + 3) continue;
-    out.replace(pos + 3, at - (pos + 3), "***");
   }
   return out;
 }

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "levqor/prometheus_text.h"
+
 namespace levqor::controld::metrics {
 namespace {
 
@@ -19,48 +21,6 @@ bool valid_name(std::string_view name, bool colon_ok) {
     if (!name_char(name[i], i == 0, colon_ok)) return false;
   }
   return true;
-}
-
-void append_escaped_label_value(std::string_view value, std::string& out) {
-  for (const char c : value) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '"') {
-      out += "\\\"";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out.push_back(c);
-    }
-  }
-}
-
-void write_labels(const Labels& labels, std::string& out) {
-  if (labels.empty()) return;
-  out.push_back('{');
-  for (std::size_t i = 0; i < labels.size(); ++i) {
-    if (i != 0) out.push_back(',');
-    out.append(labels[i].name);
-    out.append("=\"");
-    append_escaped_label_value(labels[i].value, out);
-    out.push_back('"');
-  }
-  out.push_back('}');
-}
-
-std::string escape_help(std::string_view help) {
-  std::string out;
-  out.reserve(help.size());
-  for (const char c : help) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -85,14 +45,6 @@ std::optional<MetricType> parse_metric_type(std::string_view text) {
   return std::nullopt;
 }
 
-std::string format_value(double value) {
-  if (std::isnan(value)) return "NaN";
-  if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
-  char buf[32];
-  const auto result = std::to_chars(buf, buf + sizeof buf, value);
-  return std::string(buf, result.ptr);
-}
-
 std::optional<double> parse_value(std::string_view text) {
   if (text == "+Inf" || text == "Inf") return HUGE_VAL;
   if (text == "-Inf") return -HUGE_VAL;
@@ -111,14 +63,12 @@ std::optional<double> parse_value(std::string_view text) {
 
 void render(const std::vector<MetricFamily>& families, std::string& out) {
   for (const auto& family : families) {
-    out.append("# HELP ").append(family.name).push_back(' ');
-    out.append(family.help.empty() ? family.name + " (no help text)" : escape_help(family.help));
-    out.push_back('\n');
-    out.append("# TYPE ").append(family.name).push_back(' ');
-    out.append(to_string(family.type)).push_back('\n');
+    prometheus::append_family_header(
+        out, family.name, family.help.empty() ? family.name + " (no help text)" : family.help,
+        to_string(family.type));
     for (const auto& sample : family.samples) {
       out.append(sample.name);
-      write_labels(sample.labels, out);
+      prometheus::append_labels(out, sample.labels);
       out.push_back(' ');
       out.append(sample.value);
       if (!sample.timestamp.empty()) out.append(" ").append(sample.timestamp);

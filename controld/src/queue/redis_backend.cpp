@@ -20,32 +20,32 @@ constexpr milliseconds kCommandTimeout{5000};
 // this long before one tries Redis again (maintain() probes meanwhile).
 constexpr UnixMs kRetryDownAfterMs = 1000;
 
-const RedisScript& enqueue_script() {
-  static const RedisScript s(scripts::kEnqueue);
+const net::RedisScript& enqueue_script() {
+  static const net::RedisScript s(scripts::kEnqueue);
   return s;
 }
-const RedisScript& complete_script() {
-  static const RedisScript s(scripts::kComplete);
+const net::RedisScript& complete_script() {
+  static const net::RedisScript s(scripts::kComplete);
   return s;
 }
-const RedisScript& promote_script() {
-  static const RedisScript s(scripts::kPromote);
+const net::RedisScript& promote_script() {
+  static const net::RedisScript s(scripts::kPromote);
   return s;
 }
-const RedisScript& reclaim_script() {
-  static const RedisScript s(std::string(scripts::kRedeliverFunction) + scripts::kReclaim);
+const net::RedisScript& reclaim_script() {
+  static const net::RedisScript s(std::string(scripts::kRedeliverFunction) + scripts::kReclaim);
   return s;
 }
-const RedisScript& recover_script() {
-  static const RedisScript s(std::string(scripts::kRedeliverFunction) + scripts::kRecover);
+const net::RedisScript& recover_script() {
+  static const net::RedisScript s(std::string(scripts::kRedeliverFunction) + scripts::kRecover);
   return s;
 }
-const RedisScript& forget_consumers_script() {
-  static const RedisScript s(scripts::kForgetConsumers);
+const net::RedisScript& forget_consumers_script() {
+  static const net::RedisScript s(scripts::kForgetConsumers);
   return s;
 }
-const RedisScript& retry_dead_script() {
-  static const RedisScript s(scripts::kRetryDead);
+const net::RedisScript& retry_dead_script() {
+  static const net::RedisScript s(scripts::kRetryDead);
   return s;
 }
 
@@ -65,8 +65,8 @@ UnixMs to_ms(const std::map<std::string, std::string>& h, const char* field) {
 // Commands whose key or group may be missing (Redis lost its data and no
 // worker has created the group again yet) answer errors that mean "none".
 bool means_missing(const redisReply* reply) {
-  if (!reply_is_error(reply)) return false;
-  const auto why = reply_string(reply);
+  if (!net::reply_is_error(reply)) return false;
+  const auto why = net::reply_string(reply);
   return why.rfind("NOGROUP", 0) == 0 || why.rfind("ERR no such key", 0) == 0;
 }
 
@@ -116,7 +116,7 @@ class RedisConsumer final : public Consumer {
   std::vector<Delivery> fetch(std::size_t max, milliseconds wait) override {
     const auto count = std::to_string(max);
     const auto block = std::to_string(wait.count());
-    RedisReply reply;
+    net::RedisReply reply;
     try {
       if (!connection_->connected()) {
         backend_.ensure_group(*connection_);
@@ -132,8 +132,8 @@ class RedisConsumer final : public Consumer {
       }
       reply = connection_->command({"XREADGROUP", "GROUP", "workers", name_, "COUNT", count,
                                     "BLOCK", block, "STREAMS", "levqor:jobs", ">"});
-      if (reply_is_error(reply.get())) {
-        const auto why = reply_string(reply.get());
+      if (net::reply_is_error(reply.get())) {
+        const auto why = net::reply_string(reply.get());
         if (why.rfind("NOGROUP", 0) == 0) {
           // Redis lost its data (restarted without persistence): start over.
           backend_.ensure_group(*connection_);
@@ -163,7 +163,7 @@ class RedisConsumer final : public Consumer {
  private:
   RedisBackend& backend_;
   const std::string name_;
-  std::unique_ptr<RedisConnection> connection_;
+  std::unique_ptr<net::RedisConnection> connection_;
   bool take_back_ = true;  // on a new connection, until it succeeded
 };
 
@@ -176,12 +176,12 @@ class RedisBackend::Lease {
   ~Lease() {
     if (connection_->connected()) backend_.release(std::move(connection_));
   }
-  RedisConnection& operator*() { return *connection_; }
-  RedisConnection* operator->() { return connection_.get(); }
+  net::RedisConnection& operator*() { return *connection_; }
+  net::RedisConnection* operator->() { return connection_.get(); }
 
  private:
   RedisBackend& backend_;
-  std::unique_ptr<RedisConnection> connection_;
+  std::unique_ptr<net::RedisConnection> connection_;
 };
 
 RedisBackend::RedisBackend(const RedisUrl& url, const std::string& spool_path,
@@ -198,14 +198,15 @@ RedisBackend::RedisBackend(const RedisUrl& url, const std::string& spool_path,
 
 RedisBackend::~RedisBackend() = default;
 
-std::unique_ptr<RedisConnection> RedisBackend::connect() const {
-  return std::make_unique<RedisConnection>(url_, kConnectTimeout, kCommandTimeout);
+std::unique_ptr<net::RedisConnection> RedisBackend::connect() const {
+  return std::make_unique<net::RedisConnection>(url_, kConnectTimeout, kCommandTimeout);
 }
 
-void RedisBackend::ensure_group(RedisConnection& connection) {
+void RedisBackend::ensure_group(net::RedisConnection& connection) {
   auto reply = connection.command({"XGROUP", "CREATE", "levqor:jobs", "workers", "0", "MKSTREAM"});
-  if (reply_is_error(reply.get()) && reply_string(reply.get()).rfind("BUSYGROUP", 0) != 0) {
-    throw BackendError("XGROUP CREATE: " + reply_string(reply.get()));
+  if (net::reply_is_error(reply.get()) &&
+      net::reply_string(reply.get()).rfind("BUSYGROUP", 0) != 0) {
+    throw BackendError("XGROUP CREATE: " + net::reply_string(reply.get()));
   }
 }
 
@@ -229,7 +230,7 @@ void RedisBackend::mark(bool up) {
   }
 }
 
-std::unique_ptr<RedisConnection> RedisBackend::acquire() {
+std::unique_ptr<net::RedisConnection> RedisBackend::acquire() {
   {
     std::lock_guard<std::mutex> lock(pool_mutex_);
     if (!pool_.empty()) {
@@ -241,12 +242,12 @@ std::unique_ptr<RedisConnection> RedisBackend::acquire() {
   return connect();
 }
 
-void RedisBackend::release(std::unique_ptr<RedisConnection> connection) {
+void RedisBackend::release(std::unique_ptr<net::RedisConnection> connection) {
   std::lock_guard<std::mutex> lock(pool_mutex_);
   if (pool_.size() < 8) pool_.push_back(std::move(connection));
 }
 
-EnqueueResult RedisBackend::enqueue_redis(RedisConnection& connection,
+EnqueueResult RedisBackend::enqueue_redis(net::RedisConnection& connection,
                                           const EnqueueRequest& request) {
   const auto now = std::to_string(request.now);
   const auto ttl = std::to_string(settings_.idempotency_ttl.count());
@@ -304,8 +305,8 @@ EnqueueResult RedisBackend::enqueue(const EnqueueRequest& request) {
   }
 }
 
-void RedisBackend::complete_on(RedisConnection& connection, const std::vector<Completion>& done,
-                               UnixMs now) {
+void RedisBackend::complete_on(net::RedisConnection& connection,
+                               const std::vector<Completion>& done, UnixMs now) {
   if (done.empty()) return;
   const auto now_text = std::to_string(now);
   const auto retention = std::to_string(settings_.retention.count());
@@ -352,7 +353,7 @@ std::unique_ptr<Consumer> RedisBackend::consumer(unsigned worker) {
   return std::make_unique<RedisConsumer>(*this, consumer_name(settings_.instance, worker));
 }
 
-MaintenanceResult RedisBackend::take_back(RedisConnection& connection, std::string_view match,
+MaintenanceResult RedisBackend::take_back(net::RedisConnection& connection, std::string_view match,
                                           std::string_view pattern, std::string_view instance) {
   const auto now_text = std::to_string(now_ms());
   const auto max_redeliveries = std::to_string(settings_.max_redeliveries);
@@ -367,7 +368,7 @@ MaintenanceResult RedisBackend::take_back(RedisConnection& connection, std::stri
   return r;
 }
 
-MaintenanceResult RedisBackend::take_back_own(RedisConnection& connection,
+MaintenanceResult RedisBackend::take_back_own(net::RedisConnection& connection,
                                               const std::string& consumer) {
   return take_back(connection, "name", consumer, "");
 }

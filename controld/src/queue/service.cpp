@@ -37,7 +37,7 @@ std::unique_ptr<Backend> open_backend(const QueueService::Settings& settings, co
   b.retention = settings.queue.retention;
   b.instance = load_or_create_instance_id(settings.data_dir);
   if (settings.redis_url) {
-    return std::make_unique<RedisBackend>(parse_redis_url(*settings.redis_url),
+    return std::make_unique<RedisBackend>(redis_server_url(*settings.redis_url),
                                           settings.data_dir + "/queue-spool.sqlite", b, log);
   }
   return std::make_unique<SqliteBackend>(settings.data_dir + "/queue.sqlite", b);
@@ -84,7 +84,6 @@ QueueService::QueueService(Settings settings, metrics::Registry& registry, const
     : settings_(std::move(settings)),
       log_(log),
       errors_(errors),
-      registry_(registry),
       backend_(open_backend(settings_, log)),
       quota_(settings_.queue.max_depth, settings_.queue.max_bytes),
       inline_pool_(settings_.queue.inline_workers, settings_.queue.inline_queue),

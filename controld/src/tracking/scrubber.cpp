@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "levqor/controld/core/text.h"
-#include "levqor/controld/core/urls.h"
+#include "levqor/url_credentials.h"
 
 namespace levqor::controld::tracking {
 namespace {
@@ -140,7 +140,7 @@ std::string Scrubber::scrub(std::string_view text) const {
     if (end > pos + 7) out.replace(pos + 7, end - (pos + 7), kFiltered);
   }
 
-  out = redact_url_credentials(out);
+  out = mask_url_credentials(out);
   redact_password_values(out);
   return out;
 }

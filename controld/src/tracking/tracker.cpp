@@ -43,7 +43,7 @@ ErrorTracker::Settings ErrorTracker::settings_from(const Config& config) {
   Settings out{config.sentry_dsn, config.data_dir, config.error_tracking, {}};
   if (config.sentry_dsn) out.secrets.push_back(parse_sentry_dsn(*config.sentry_dsn).public_key);
   if (config.redis_url) {
-    const auto redis = parse_redis_url(*config.redis_url);
+    const auto redis = redis_server_url(*config.redis_url);
     if (!redis.password.empty()) out.secrets.push_back(redis.password);
   }
   if (config.database_url) {

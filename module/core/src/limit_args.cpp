@@ -4,6 +4,7 @@
 #include <string>
 
 #include "levqor/rate_plan.h"
+#include "levqor/url_credentials.h"
 
 namespace levqor::limit {
 namespace {
@@ -61,7 +62,7 @@ Parsed<ZoneArgs> parse_zone_args(const std::vector<std::string_view>& params) {
             redis.nodes = n;
             have_backend_params = true;
         } else {
-            return P::failure("invalid parameter " + quoted(redis::mask_password(a)));
+            return P::failure("invalid parameter " + quoted(mask_url_credentials(a)));
         }
     }
     if (have_backend_params && !have_redis) {

@@ -1,36 +1,22 @@
 #include "levqor/limit_redis.h"
 
+#include "levqor/hex.h"
 #include "levqor/limit_headers.h"
+#include "levqor/redis_url.h"
+#include "levqor/url_credentials.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cstdio>
 #include <cstring>
 
 #include <openssl/evp.h>
-#include <openssl/sha.h>
 
 namespace levqor::redis {
 namespace {
-
-bool parse_int(std::string_view s, int& out, int lo, int hi) {
-    if (s.empty()) return false;
-    const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-    return ec == std::errc() && p == s.data() + s.size() && out >= lo && out <= hi;
-}
-
-// Lowercase hex of n bytes: 2n characters at out (no terminator).
-void hex_into(char* out, const unsigned char* p, std::size_t n) noexcept {
-    static constexpr char kDigits[] = "0123456789abcdef";
-    for (std::size_t i = 0; i < n; ++i) {
-        out[2 * i] = kDigits[p[i] >> 4];
-        out[2 * i + 1] = kDigits[p[i] & 15];
-    }
-}
 
 // Host names are resolved once, at configuration time: hiredis would call
 // getaddrinfo() (blocking) on every reconnect inside the worker's event loop.
@@ -62,66 +48,28 @@ std::string Endpoint::display() const {
     return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port) + (db != 0 ? "/" + std::to_string(db) : "");
 }
 
-std::string mask_password(std::string_view url) {
-    const auto at = url.rfind('@');
-    if (url.substr(0, 8) != "redis://" || at == std::string_view::npos) return std::string(url);
-    return "redis://***" + std::string(url.substr(at));
-}
-
 Parsed<Endpoint> parse_url(std::string_view url) {
     using P = Parsed<Endpoint>;
-    const std::string quoted = "\"" + mask_password(url) + "\"";
+    auto parsed = parse_redis_url(url);
+    if (!parsed) return P::failure(parsed.error());
+    RedisUrl u = std::move(parsed).value();
+    if (u.kind == RedisUrl::Kind::sentinel || u.kind == RedisUrl::Kind::cluster) {
+        return P::failure("redis url \"" + mask_url(url) + "\": " +
+                          std::string(redis_url_scheme(u.kind)) +
+                          " is not supported by levqor_limit_zone yet; give one server: "
+                          "redis://[[user]:password@]host[:port][/db] or unix:/path[?db=N]");
+    }
     Endpoint e;
-    if (url.substr(0, 5) == "unix:") {
-        std::string_view rest = url.substr(5);
-        const auto q = rest.find('?');
-        if (q != std::string_view::npos) {
-            const std::string_view query = rest.substr(q + 1);
-            if (query.substr(0, 3) != "db=" || !parse_int(query.substr(3), e.db, 0, 1 << 20)) {
-                return P::failure("invalid redis url " + quoted + ", expected unix:/path[?db=N]");
-            }
-            rest = rest.substr(0, q);
-        }
-        if (rest.empty() || rest.front() != '/') return P::failure("invalid redis url " + quoted + ", the socket path must be absolute");
-        e.unix_socket = true;
-        e.host = std::string(rest);
+    e.unix_socket = u.kind == RedisUrl::Kind::unix_socket;
+    e.user = std::move(u.user);
+    e.password = std::move(u.password);
+    e.db = u.db;
+    if (e.unix_socket) {
+        e.host = std::move(u.socket_path);
         return e;
     }
-    if (url.substr(0, 8) != "redis://") {
-        return P::failure("invalid redis url " + quoted + ", expected redis://[:password@]host:port[/db] or unix:/path[?db=N]");
-    }
-    std::string_view rest = url.substr(8);
-    const auto at = rest.rfind('@');
-    if (at != std::string_view::npos) {
-        std::string_view cred = rest.substr(0, at);
-        if (!cred.empty() && cred.front() == ':') cred.remove_prefix(1);  // redis://:password@ (no user)
-        else if (const auto colon = cred.find(':'); colon != std::string_view::npos) cred = cred.substr(colon + 1);
-        e.password = std::string(cred);
-        rest = rest.substr(at + 1);
-    }
-    const auto slash = rest.find('/');
-    if (slash != std::string_view::npos) {
-        if (!parse_int(rest.substr(slash + 1), e.db, 0, 1 << 20)) {
-            return P::failure("invalid database number in redis url " + quoted);
-        }
-        rest = rest.substr(0, slash);
-    }
-    std::string_view host = rest, port;
-    if (!rest.empty() && rest.front() == '[') {  // [v6]:port
-        const auto close = rest.find(']');
-        if (close == std::string_view::npos) return P::failure("invalid IPv6 address in redis url " + quoted);
-        host = rest.substr(1, close - 1);
-        if (close + 1 < rest.size()) {
-            if (rest[close + 1] != ':') return P::failure("invalid redis url " + quoted);
-            port = rest.substr(close + 2);
-        }
-    } else if (const auto colon = rest.rfind(':'); colon != std::string_view::npos) {
-        host = rest.substr(0, colon);
-        port = rest.substr(colon + 1);
-    }
-    if (host.empty()) return P::failure("redis url " + quoted + " has no host");
-    if (!port.empty() && !parse_int(port, e.port, 1, 65535)) return P::failure("invalid port in redis url " + quoted);
-    e.host = std::string(host);
+    e.host = std::move(u.hosts.front().host);
+    e.port = u.hosts.front().port;
     std::string error;
     if (!resolve(e.host, error)) return P::failure(error);
     return e;
@@ -212,15 +160,7 @@ return out
     return script;
 }
 
-std::string script_sha1() {
-    const std::string& s = gcra_script();
-    unsigned char digest[20];
-    unsigned int len = 0;
-    EVP_Digest(s.data(), s.size(), digest, &len, EVP_sha1(), nullptr);
-    std::string out(2 * len, '0');
-    hex_into(out.data(), digest, len);
-    return out;
-}
+std::string script_sha1() { return sha1_hex(gcra_script()); }
 
 std::string interval_us(std::uint64_t interval_ns) {
     char buf[limit::kMaxU64Digits + 5];

@@ -1,5 +1,7 @@
 #include "levqor/metrics.h"
 
+#include "levqor/prometheus_text.h"
+
 #include <cinttypes>
 #include <cstdio>
 #include <stdexcept>
@@ -27,21 +29,13 @@ std::uint64_t mix(std::uint64_t h, std::uint64_t v) {
     return h;
 }
 
-void write_labels(std::string& out, const Labels& labels, const Label* extra = nullptr) {
-    if (labels.empty() && extra == nullptr) return;
-    out.push_back('{');
-    bool first = true;
-    auto one = [&](const Label& l) {
-        if (!first) out.push_back(',');
-        first = false;
-        out.append(l.name);
-        out.append("=\"");
-        out.append(escape_label_value(l.value));
-        out.push_back('"');
-    };
-    for (const auto& l : labels) one(l);
-    if (extra != nullptr) one(*extra);
-    out.push_back('}');
+template <class Value>
+void append_sample(std::string& out, std::string_view name, const Labels& labels, Value value) {
+    out.append(name);
+    prometheus::append_labels(out, labels);
+    out.push_back(' ');
+    prometheus::append_value(out, value);
+    out.push_back('\n');
 }
 
 }  // namespace
@@ -110,16 +104,16 @@ void Layout::render(std::string& out, const Reader& read) const {
             std::uint64_t cumulative = 0;
             for (std::size_t i = 0; i <= f.bounds.size(); ++i) {
                 cumulative += read(s.cell + i);
-                const Label le{"le", i < f.bounds.size() ? format_seconds(f.bounds[i]) : "+Inf"};
                 out.append(bucket);
-                write_labels(out, s.labels, &le);
+                prometheus::append_labels(out, s.labels,
+                                          i < f.bounds.size() ? format_seconds(f.bounds[i]) : "+Inf");
                 out.push_back(' ');
-                out.append(std::to_string(cumulative));
+                prometheus::append_value(out, cumulative);
                 out.push_back('\n');
             }
             const std::uint64_t sum_us = read(s.cell + f.bounds.size() + 1);
             out.append(f.name).append("_sum");
-            write_labels(out, s.labels);
+            prometheus::append_labels(out, s.labels);
             out.push_back(' ');
             out.append(format_seconds(sum_us));
             out.push_back('\n');
@@ -130,51 +124,15 @@ void Layout::render(std::string& out, const Reader& read) const {
 
 void write_family_header(std::string& out, std::string_view name, std::string_view help,
                          std::string_view type) {
-    out.append("# HELP ").append(name).push_back(' ');
-    out.append(escape_help(help)).push_back('\n');
-    out.append("# TYPE ").append(name).push_back(' ');
-    out.append(type).push_back('\n');
+    prometheus::append_family_header(out, name, help, type);
 }
 
 void write_sample(std::string& out, std::string_view name, const Labels& labels, std::uint64_t value) {
-    out.append(name);
-    write_labels(out, labels);
-    out.push_back(' ');
-    out.append(std::to_string(value));
-    out.push_back('\n');
+    append_sample(out, name, labels, value);
 }
 
 void write_sample(std::string& out, std::string_view name, const Labels& labels, double value) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.17g", value);
-    out.append(name);
-    write_labels(out, labels);
-    out.push_back(' ');
-    out.append(buf);
-    out.push_back('\n');
-}
-
-std::string escape_label_value(std::string_view v) {
-    std::string out;
-    out.reserve(v.size());
-    for (const char c : v) {
-        if (c == '\\') out += "\\\\";
-        else if (c == '"') out += "\\\"";
-        else if (c == '\n') out += "\\n";
-        else out.push_back(c);
-    }
-    return out;
-}
-
-std::string escape_help(std::string_view v) {
-    std::string out;
-    out.reserve(v.size());
-    for (const char c : v) {
-        if (c == '\\') out += "\\\\";
-        else if (c == '\n') out += "\\n";
-        else out.push_back(c);
-    }
-    return out;
+    append_sample(out, name, labels, value);
 }
 
 std::string format_seconds(std::uint64_t us) {

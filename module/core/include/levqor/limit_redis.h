@@ -17,19 +17,22 @@
 
 namespace levqor::redis {
 
-// redis://[:password@]host:port[/db]  or  unix:/path[?db=N]
+// The one Redis server of a levqor_limit_zone: a redis:// or unix: URL of
+// the shared grammar (levqor/redis_url.h).
 struct Endpoint {
     bool unix_socket = false;
     std::string host;  // an IP address (resolved at configuration time) or the socket path
     int port = 6379;
+    std::string user;      // empty: AUTH <password>; else AUTH <user> <password>
     std::string password;  // empty: no AUTH
     int db = 0;
-    std::string display() const;  // for logs: never includes the password
+    std::string display() const;  // for logs: never includes the credentials
 };
-// Host names are resolved here (once, at configuration time). Error
-// messages show the URL with its password masked.
+// Parses with parse_redis_url() and resolves the host name here (once, at
+// configuration time). Sentinel and Cluster URLs are refused: the module
+// does not follow a failover or a slot map yet. Error messages show the URL
+// with its credentials masked.
 Parsed<Endpoint> parse_url(std::string_view url);
-std::string mask_password(std::string_view url);
 
 // Stops asking a failing Redis: after `threshold` consecutive failures it
 // opens for a pause (doubling up to `max_pause_ms`); once the pause is over

@@ -72,13 +72,12 @@ inline std::size_t bucket_index(const std::uint64_t* bounds, std::size_t n, std:
 }
 
 // Exposition building blocks, shared with collectors that compute values at
-// render time (zone fill, keys tracked, ...).
+// render time (zone fill, keys tracked, ...); they write through the
+// escaping and number formatting of prometheus_text.h.
 void write_family_header(std::string& out, std::string_view name, std::string_view help,
                          std::string_view type);
 void write_sample(std::string& out, std::string_view name, const Labels& labels, std::uint64_t value);
 void write_sample(std::string& out, std::string_view name, const Labels& labels, double value);
-std::string escape_label_value(std::string_view v);
-std::string escape_help(std::string_view v);
 // Microseconds as seconds, shortest exact decimal ("0.005", "1", "2.5").
 std::string format_seconds(std::uint64_t us);
 

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "levqor/redis_url.h"
+
 namespace levqor::controld {
 
 // The URLs controld is configured with. Each parser throws
@@ -44,15 +46,12 @@ struct SentryDsn {
 };
 SentryDsn parse_sentry_dsn(std::string_view dsn);
 
-// redis://[[user]:password@]host[:port][/db]
-struct RedisUrl {
-  std::string host;
-  std::uint16_t port = 6379;
-  std::string username;  // may be empty
-  std::string password;  // may be empty; a credential, never logged
-  int db = 0;
-};
-RedisUrl parse_redis_url(std::string_view url);
+// REDIS_URL / redis_url, in the Redis URL grammar nginx reads too
+// (levqor/redis_url.h): the one server controld connects to. Its unix:,
+// redis-sentinel:// and redis-cluster:// forms parse but are refused with a
+// message saying controld does not support them yet. The result has kind
+// server and one host; its password is a credential, never logged.
+RedisUrl redis_server_url(std::string_view url);
 
 // postgres:// or postgresql:// URL, or a libpq key=value string; only the
 // shape is checked (libpq parses it when the check connects).
@@ -64,8 +63,5 @@ void check_database_url(std::string_view url);
 // (unquoted, or in single quotes with \' and \\ escapes; as written and
 // unescaped). Empty when there is none. Never throws.
 std::vector<std::string> database_url_passwords(std::string_view url);
-
-// The text with the user:password@ of every URL in it replaced by "***@".
-std::string redact_url_credentials(std::string_view text);
 
 }  // namespace levqor::controld

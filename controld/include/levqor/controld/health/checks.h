@@ -15,8 +15,9 @@ struct CheckResult {
   std::string error;  // why, when down (no credentials in it)
 };
 
-// Connects to Redis, authenticates if the URL has credentials, and sends
-// PING; "ok" on PONG. Unset URL: "not_configured". Bounded by `timeout`.
+// Connects to Redis with net::RedisConnection, as the queue does (AUTH
+// [user] password if the URL has credentials, SELECT db), and sends PING;
+// "ok" on PONG. Unset URL: "not_configured". Bounded by `timeout`.
 CheckResult check_redis(const std::optional<std::string>& url, std::chrono::milliseconds timeout);
 
 // libpq's PQping on the URL (the server accepts connections; no login is

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "levqor/prometheus_text.h"
+
 namespace levqor::controld::metrics {
 
 // The Prometheus text exposition format 0.0.4 as data: what the parser
@@ -42,8 +44,9 @@ struct MetricFamily {
   std::vector<Sample> samples;
 };
 
-// Shortest text that reads back as the same double; "+Inf", "-Inf", "NaN".
-std::string format_value(double value);
+// Shortest text that reads back as the same double; "+Inf", "-Inf", "NaN"
+// (the Prometheus text primitives shared with the nginx module).
+using levqor::prometheus::format_value;
 // Parses a sample value as Prometheus does (decimal, exponent, +Inf, -Inf,
 // NaN); nullopt if it is not a number.
 std::optional<double> parse_value(std::string_view text);

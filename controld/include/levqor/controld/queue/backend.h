@@ -14,16 +14,15 @@
 #include <string_view>
 #include <vector>
 
+#include "levqor/controld/core/dependency_error.h"
 #include "levqor/controld/queue/job.h"
 
 namespace levqor::controld::queue {
 
 // The storage could not do what was asked (Redis down with no spool to
 // fall back to, a SQLite I/O error). what() says why, without credentials.
-class BackendError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+// The same type net::RedisConnection throws.
+using BackendError = DependencyError;
 
 struct EnqueueRequest {
   std::vector<NewJob> jobs;

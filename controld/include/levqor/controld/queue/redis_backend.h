@@ -14,7 +14,7 @@
 #include "levqor/controld/core/log.h"
 #include "levqor/controld/core/urls.h"
 #include "levqor/controld/queue/backend.h"
-#include "levqor/controld/queue/redis_connection.h"
+#include "levqor/controld/net/redis_connection.h"
 #include "levqor/controld/queue/spool.h"
 
 namespace levqor::controld::queue {
@@ -64,21 +64,22 @@ class RedisBackend final : public Backend {
   MaintenanceResult maintain(UnixMs now) override;
 
   // For the consumers.
-  std::unique_ptr<RedisConnection> connect() const;
+  std::unique_ptr<net::RedisConnection> connect() const;
   void mark(bool up);
-  void complete_on(RedisConnection& connection, const std::vector<Completion>& done, UnixMs now);
-  void ensure_group(RedisConnection& connection);
+  void complete_on(net::RedisConnection& connection, const std::vector<Completion>& done,
+                   UnixMs now);
+  void ensure_group(net::RedisConnection& connection);
   // Delivers again at once what `consumer` holds (its worker runs nothing).
-  MaintenanceResult take_back_own(RedisConnection& connection, const std::string& consumer);
+  MaintenanceResult take_back_own(net::RedisConnection& connection, const std::string& consumer);
   void log_taken_back(const std::string& consumer, const MaintenanceResult& r);
 
  private:
   class Lease;
-  std::unique_ptr<RedisConnection> acquire();
-  void release(std::unique_ptr<RedisConnection> connection);
-  EnqueueResult enqueue_redis(RedisConnection& connection, const EnqueueRequest& request);
+  std::unique_ptr<net::RedisConnection> acquire();
+  void release(std::unique_ptr<net::RedisConnection> connection);
+  EnqueueResult enqueue_redis(net::RedisConnection& connection, const EnqueueRequest& request);
   // The recover script: match "prefix" or "name"; instance "" leaves inline jobs.
-  MaintenanceResult take_back(RedisConnection& connection, std::string_view match,
+  MaintenanceResult take_back(net::RedisConnection& connection, std::string_view match,
                               std::string_view pattern, std::string_view instance);
   std::size_t drain(UnixMs now);
 
@@ -89,8 +90,8 @@ class RedisBackend final : public Backend {
   std::atomic<bool> up_{true};
   std::atomic<UnixMs> down_since_{0};
   std::mutex pool_mutex_;
-  std::vector<std::unique_ptr<RedisConnection>> pool_;
-  std::unique_ptr<RedisConnection> maintenance_;  // the scheduler thread's own
+  std::vector<std::unique_ptr<net::RedisConnection>> pool_;
+  std::unique_ptr<net::RedisConnection> maintenance_;  // the scheduler thread's own
   UnixMs last_cleanup_ = 0;                       // scheduler thread only
 };
 

@@ -190,7 +190,6 @@ class QueueService {
   const Settings settings_;
   const Logger& log_;
   tracking::ErrorTracker& errors_;
-  metrics::Registry& registry_;
   std::unique_ptr<Backend> backend_;
   Quota quota_;
   InlinePool inline_pool_;

@@ -1,6 +1,7 @@
-// One synchronous hiredis connection (connect with AUTH and SELECT, commands,
-// pipelines, scripts by SHA-1) and helpers to read its replies. Not
-// thread-safe: one thread at a time.
+// controld's one synchronous Redis client: a hiredis connection to one server
+// (connect with AUTH and SELECT, commands, pipelines, scripts by SHA-1) and
+// helpers to read its replies. The queue's Redis backend and the /healthz
+// check both use it. Not thread-safe: one thread at a time.
 #pragma once
 
 #include <chrono>
@@ -9,12 +10,12 @@
 #include <string_view>
 #include <vector>
 
-#include "levqor/controld/core/urls.h"
+#include "levqor/redis_url.h"
 
 struct redisContext;
 struct redisReply;
 
-namespace levqor::controld::queue {
+namespace levqor::controld::net {
 
 struct ReplyDeleter {
   void operator()(redisReply* reply) const;
@@ -29,11 +30,13 @@ struct RedisScript {
   std::string sha1;
 };
 
-// One synchronous hiredis connection: connect (AUTH, SELECT), commands,
-// pipelines. Any I/O or protocol error throws BackendError and closes the
-// connection; the next call connects again. Error replies (-ERR ...) are
-// returned, not thrown, except by eval(), which throws them too.
-// Thread-safety: none; one thread at a time.
+// One synchronous hiredis connection to one Redis server (a RedisUrl of
+// kind server, as core/urls.h's redis_server_url() gives): connect (AUTH
+// [user] password, SELECT db), commands, pipelines. The queue and the health
+// check both use it. Any I/O or protocol error throws DependencyError and
+// closes the connection; the next call connects again. Error replies
+// (-ERR ...) are returned, not thrown, except by eval(), which throws them
+// too. Thread-safety: none; one thread at a time.
 class RedisConnection {
  public:
   RedisConnection(RedisUrl url, std::chrono::milliseconds connect_timeout,
@@ -69,4 +72,4 @@ std::string reply_string(const redisReply* reply);
 long long reply_integer(const redisReply* reply);
 bool reply_is_error(const redisReply* reply);
 
-}  // namespace levqor::controld::queue
+}  // namespace levqor::controld::net

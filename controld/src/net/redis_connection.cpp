@@ -1,15 +1,15 @@
-#include "levqor/controld/queue/redis_connection.h"
+#include "levqor/controld/net/redis_connection.h"
 
 #include <fcntl.h>
 
 #include <hiredis/hiredis.h>
-#include <openssl/sha.h>
 
-#include <cstdio>
+#include <stdexcept>
 
-#include "levqor/controld/queue/backend.h"
+#include "levqor/controld/core/dependency_error.h"
+#include "levqor/hex.h"
 
-namespace levqor::controld::queue {
+namespace levqor::controld::net {
 namespace {
 
 timeval to_timeval(std::chrono::milliseconds ms) {
@@ -23,19 +23,17 @@ timeval to_timeval(std::chrono::milliseconds ms) {
 
 void ReplyDeleter::operator()(redisReply* reply) const { freeReplyObject(reply); }
 
-RedisScript::RedisScript(std::string text) : source(std::move(text)) {
-  unsigned char digest[SHA_DIGEST_LENGTH];
-  SHA1(reinterpret_cast<const unsigned char*>(source.data()), source.size(), digest);
-  char hex[2 * SHA_DIGEST_LENGTH + 1];
-  for (int i = 0; i < SHA_DIGEST_LENGTH; ++i) std::snprintf(hex + 2 * i, 3, "%02x", digest[i]);
-  sha1 = hex;
-}
+RedisScript::RedisScript(std::string text) : source(std::move(text)), sha1(sha1_hex(source)) {}
 
 RedisConnection::RedisConnection(RedisUrl url, std::chrono::milliseconds connect_timeout,
                                  std::chrono::milliseconds command_timeout)
     : url_(std::move(url)),
       connect_timeout_(connect_timeout),
-      command_timeout_(command_timeout) {}
+      command_timeout_(command_timeout) {
+  if (url_.kind != RedisUrl::Kind::server || url_.hosts.size() != 1) {
+    throw std::invalid_argument("a RedisConnection is to one server (redis://host:port)");
+  }
+}
 
 RedisConnection::~RedisConnection() { close(); }
 
@@ -48,20 +46,22 @@ void RedisConnection::fail(const std::string& what) {
   std::string why = what;
   if (ctx_ != nullptr && ctx_->err != 0) why += ": " + std::string(ctx_->errstr);
   close();
-  throw BackendError("redis " + url_.host + ":" + std::to_string(url_.port) + ": " + why);
+  const RedisHost& server = url_.hosts.front();
+  throw DependencyError("redis " + server.host + ":" + std::to_string(server.port) + ": " + why);
 }
 
 void RedisConnection::ensure_connected() {
   if (ctx_ != nullptr) return;
-  ctx_ = redisConnectWithTimeout(url_.host.c_str(), url_.port, to_timeval(connect_timeout_));
-  if (ctx_ == nullptr) throw BackendError("redis: cannot allocate a context");
+  const RedisHost& server = url_.hosts.front();
+  ctx_ = redisConnectWithTimeout(server.host.c_str(), server.port, to_timeval(connect_timeout_));
+  if (ctx_ == nullptr) throw DependencyError("redis: cannot allocate a context");
   if (ctx_->err != 0) fail("connect");
   // hiredis 0.14 has no close-on-exec option; exec jobs close it anyway.
   ::fcntl(ctx_->fd, F_SETFD, FD_CLOEXEC);
   redisSetTimeout(ctx_, to_timeval(command_timeout_));
   if (!url_.password.empty()) {
-    auto auth = url_.username.empty() ? command({"AUTH", url_.password})
-                                       : command({"AUTH", url_.username, url_.password});
+    auto auth = url_.user.empty() ? command({"AUTH", url_.password})
+                                   : command({"AUTH", url_.user, url_.password});
     if (reply_is_error(auth.get())) fail("AUTH failed: " + reply_string(auth.get()));
   }
   if (url_.db != 0) {
@@ -121,7 +121,7 @@ RedisReply RedisConnection::eval(const RedisScript& script,
     reply = command(argv);
   }
   if (reply_is_error(reply.get())) {
-    throw BackendError("redis script failed: " + reply_string(reply.get()));
+    throw DependencyError("redis script failed: " + reply_string(reply.get()));
   }
   return reply;
 }
@@ -148,4 +148,4 @@ bool reply_is_error(const redisReply* reply) {
   return reply != nullptr && reply->type == REDIS_REPLY_ERROR;
 }
 
-}  // namespace levqor::controld::queue
+}  // namespace levqor::controld::net
