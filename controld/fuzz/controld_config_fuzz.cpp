@@ -20,7 +20,7 @@
 #include <string>
 #include <string_view>
 
-#include "levqor/controld/core/config.h"
+#include "levqor/controld/config.h"
 
 namespace cd = levqor::controld;
 

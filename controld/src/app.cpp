@@ -54,7 +54,7 @@ App::App(const Config& config, const Logger& log)
       started_(std::chrono::steady_clock::now()),
       errors_(registry_, log,
               [this](std::string_view word) { return tokens_.authenticate(word).has_value(); },
-              tracking::ErrorTracker::settings_from(config_)),
+              tracking::ErrorTracker::settings_from(config_.error_tracking, config_)),
       guard_(tokens_, registry_),
       flags_(config_.flags_file, flags_state_file(config_), config_.flags, log, registry_),
       metrics_(registry_, log, metrics_settings(config_),
@@ -69,7 +69,7 @@ App::App(const Config& config, const Logger& log)
               [this](const std::string& backend, const std::string& error) {
                 errors_.capture("health", backend + " is down", {{"error", error}});
               }),
-      queue_(queue::QueueService::settings_from(config_), registry_, log, errors_),
+      queue_(queue::QueueService::settings_from(config_.queue, config_), registry_, log, errors_),
       requests_(registry_.counter("levqor_controld_requests_total",
                                   "HTTP requests controld answered, by route pattern, method "
                                   "and status class.",
@@ -207,8 +207,8 @@ void App::reload(const Config& next) {
   }
   metrics_.reconfigure(metrics_settings(next));
   health_.reconfigure(health_settings(next));
-  errors_.reconfigure(tracking::ErrorTracker::settings_from(next));
-  queue_.reconfigure(queue::QueueService::settings_from(next));
+  errors_.reconfigure(tracking::ErrorTracker::settings_from(next.error_tracking, next));
+  queue_.reconfigure(queue::QueueService::settings_from(next.queue, next));
 
   const auto needs_restart = [&](const char* key, bool changed) {
     if (changed) log_.warn("setting changed but needs a restart to apply", {{"setting", key}});

@@ -1,4 +1,4 @@
-#include "levqor/controld/core/config.h"
+#include "levqor/controld/config.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -40,7 +40,7 @@ TEST(Config, DefaultsNeedNoFileAndNoEnvironment) {
   EXPECT_EQ(config.scrape_timeout.count(), 1000);
   EXPECT_EQ(config.latency_window.count(), 300);
   EXPECT_EQ(config.flags, FlagSet{});
-  EXPECT_FALSE(config.sentry_dsn);
+  EXPECT_FALSE(config.error_tracking.sentry_dsn);
   EXPECT_FALSE(config.redis_url);
   EXPECT_FALSE(config.database_url);
   EXPECT_EQ(config.http.max_body_bytes, 1024u * 1024u);
@@ -72,11 +72,11 @@ TEST(Config, EnvironmentSetsEverything) {
   EXPECT_EQ(config.nginx_instances[0],
             (NginxInstance{"127.0.0.1:8080", "http://127.0.0.1:8080/levqor/status"}));
   EXPECT_EQ(config.nginx_instances[1], (NginxInstance{"edge2", "http://10.0.0.2/levqor/status"}));
-  EXPECT_EQ(config.http_job_allow,
+  EXPECT_EQ(config.queue.http_job_allow,
             (std::vector<std::string>{"https://hooks.example.com/", "http://127.0.0.1:9000/"}));
   EXPECT_EQ(config.redis_url, "redis://:pw@127.0.0.1:6380/2");
   EXPECT_EQ(config.database_url, "postgresql://levqor@127.0.0.1/levqor");
-  EXPECT_EQ(config.sentry_dsn, "https://abc@o1.ingest.sentry.io/42");
+  EXPECT_EQ(config.error_tracking.sentry_dsn, "https://abc@o1.ingest.sentry.io/42");
   EXPECT_EQ(config.flags.get(Flag::ratelimit), FlagState::shadow);
   EXPECT_EQ(config.flags.get(Flag::security_headers), FlagState::on);
   EXPECT_EQ(config.flags.get(Flag::webhook_verify), FlagState::off);
@@ -93,11 +93,11 @@ TEST(Config, EmptyOptionalVariablesMeanUnset) {
   const auto config = load_config(
       std::nullopt, env_of({{"SENTRY_DSN", ""}, {"REDIS_URL", ""}, {"LEVQOR_ADMIN_TOKEN_FILE", ""},
                             {"LEVQOR_NGINX_STATUS_URLS", ""}, {"LEVQOR_HTTP_JOB_ALLOW", ""}}));
-  EXPECT_FALSE(config.sentry_dsn);
+  EXPECT_FALSE(config.error_tracking.sentry_dsn);
   EXPECT_FALSE(config.redis_url);
   EXPECT_FALSE(config.admin_token_file);
   EXPECT_TRUE(config.nginx_instances.empty());
-  EXPECT_TRUE(config.http_job_allow.empty());
+  EXPECT_TRUE(config.queue.http_job_allow.empty());
 }
 
 TEST(Config, BadEnvironmentValuesNameTheVariableAndTheValue) {
@@ -165,10 +165,10 @@ TEST(Config, FileSetsEveryKey) {
   EXPECT_EQ(config.nginx_instances[1].name, "edge-2");
   EXPECT_EQ(config.scrape_timeout.count(), 250);
   EXPECT_EQ(config.latency_window.count(), 60);
-  EXPECT_EQ(config.http_job_allow.size(), 1u);
+  EXPECT_EQ(config.queue.http_job_allow.size(), 1u);
   EXPECT_EQ(config.redis_url, "redis://127.0.0.1:6379");
   EXPECT_EQ(config.database_url, "host=127.0.0.1 dbname=levqor");
-  EXPECT_EQ(config.sentry_dsn, "http://key@127.0.0.1:9000/7");
+  EXPECT_EQ(config.error_tracking.sentry_dsn, "http://key@127.0.0.1:9000/7");
   EXPECT_EQ(config.error_tracking.jsonl_max_bytes, 65536u);
   EXPECT_EQ(config.error_tracking.jsonl_files, 3u);
   EXPECT_EQ(config.error_tracking.max_events_per_minute, 5u);
@@ -313,13 +313,13 @@ TEST(Config, ExecCommandsMayTakeOptionsAndRunAsAnotherUser) {
 }
 
 TEST(Config, OnlyRootMaySwitchTheIdentityOfExecCommands) {
-  ExecCommand command;
+  queue::ExecCommand command;
   command.uid = 65534;
   command.gid = 65534;
-  EXPECT_NO_THROW(check_exec_identity(command, 0, 0));
-  EXPECT_NO_THROW(check_exec_identity(command, 65534, 65534));  // itself
+  EXPECT_NO_THROW(queue::check_exec_identity(command, 0, 0));
+  EXPECT_NO_THROW(queue::check_exec_identity(command, 65534, 65534));  // itself
   try {
-    check_exec_identity(command, 1000, 65534);
+    queue::check_exec_identity(command, 1000, 65534);
     FAIL() << "accepted";
   } catch (const std::invalid_argument& e) {
     EXPECT_TRUE(contains(e.what(), "only root can run a command as another user (controld runs "
@@ -327,9 +327,9 @@ TEST(Config, OnlyRootMaySwitchTheIdentityOfExecCommands) {
         << e.what();
   }
   command.uid.reset();
-  EXPECT_THROW(check_exec_identity(command, 1000, 1000), std::invalid_argument);
+  EXPECT_THROW(queue::check_exec_identity(command, 1000, 1000), std::invalid_argument);
   command.gid.reset();
-  EXPECT_NO_THROW(check_exec_identity(command, 1000, 1000));
+  EXPECT_NO_THROW(queue::check_exec_identity(command, 1000, 1000));
 }
 
 TEST(Config, QueueInlineRunnersAndQuota) {
@@ -373,7 +373,7 @@ TEST(Config, EnvironmentOverridesTheFile) {
   EXPECT_EQ(config.flags.get(Flag::webhook_verify), FlagState::shadow);  // file only
   ASSERT_EQ(config.nginx_instances.size(), 1u);
   EXPECT_EQ(config.nginx_instances[0].url, "http://b:2/s");
-  EXPECT_FALSE(config.sentry_dsn);  // an empty variable unsets
+  EXPECT_FALSE(config.error_tracking.sentry_dsn);  // an empty variable unsets
 }
 
 TEST(Config, UnknownKeysAreErrorsWithASuggestion) {

@@ -25,7 +25,7 @@ class Ctl : public ::testing::Test {
     config.admin_token_file = dir_.write("admin.token", kAdmin + "\n");
     config.producer_token_file = dir_.write("producer.token", kProducer + "\n");
     config.flags.set(Flag::ratelimit, FlagState::shadow);
-    ExecCommand fail;
+    queue::ExecCommand fail;
     fail.path = "/bin/false";
     config.queue.exec["fail"] = fail;
     config.queue.retry_delays["exec"] = {};  // dead after one attempt

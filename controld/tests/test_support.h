@@ -15,7 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "levqor/controld/core/config.h"
+#include "levqor/controld/config.h"
 #include "levqor/controld/core/log.h"
 
 namespace levqor::controld::testing {

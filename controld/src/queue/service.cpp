@@ -75,8 +75,9 @@ struct QueueService::InlineRun {
   }
 };
 
-QueueService::Settings QueueService::settings_from(const Config& config) {
-  return {config.queue, config.http_job_allow, config.redis_url, config.data_dir};
+QueueService::Settings QueueService::settings_from(const QueueSettings& queue,
+                                                   const CoreSettings& core) {
+  return {queue, core.redis_url, core.data_dir};
 }
 
 QueueService::QueueService(Settings settings, metrics::Registry& registry, const Logger& log,
@@ -154,7 +155,7 @@ QueueService::~QueueService() {
 std::shared_ptr<const QueueService::Rules> QueueService::make_rules(const Settings& s) const {
   ExecutorRegistry executors;
   executors.add("noop", make_noop_executor());
-  executors.add("http", make_http_executor(s.http_job_allow, s.queue.http_timeout,
+  executors.add("http", make_http_executor(s.queue.http_job_allow, s.queue.http_timeout,
                                            s.queue.visibility_timeout - milliseconds(1000)));
   executors.add("exec", make_exec_executor(s.queue.exec));
   for (const auto& [type, executor] : builtins_) executors.add(type, executor);
@@ -179,7 +180,7 @@ void QueueService::register_executor(const std::string& type,
 
 void QueueService::reconfigure(const Settings& settings) {
   Settings next = settings_;
-  next.http_job_allow = settings.http_job_allow;
+  next.queue.http_job_allow = settings.queue.http_job_allow;
   next.queue.exec = settings.queue.exec;
   next.queue.retry_delays = settings.queue.retry_delays;
   next.queue.retry_jitter = settings.queue.retry_jitter;

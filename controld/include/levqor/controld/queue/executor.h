@@ -9,8 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "levqor/controld/core/config.h"
 #include "levqor/controld/queue/job.h"
+#include "levqor/controld/queue/settings.h"
 
 namespace levqor::controld::queue {
 

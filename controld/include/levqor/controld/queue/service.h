@@ -16,7 +16,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "levqor/controld/core/config.h"
 #include "levqor/controld/core/log.h"
 #include "levqor/controld/metrics/registry.h"
 #include "levqor/controld/queue/backend.h"
@@ -25,6 +24,7 @@
 #include "levqor/controld/queue/job_request.h"
 #include "levqor/controld/queue/quota.h"
 #include "levqor/controld/queue/retry_policy.h"
+#include "levqor/controld/queue/settings.h"
 #include "levqor/controld/tracking/tracker.h"
 
 namespace levqor::controld::queue {
@@ -73,11 +73,10 @@ class QueueService {
  public:
   struct Settings {
     QueueSettings queue;
-    std::vector<std::string> http_job_allow;
     std::optional<std::string> redis_url;
     std::string data_dir;
   };
-  static Settings settings_from(const Config& config);
+  static Settings settings_from(const QueueSettings& queue, const CoreSettings& core);
 
   // Opens the backend (throws BackendError when the SQLite file cannot be
   // opened; an unreachable Redis is not an error: enqueues are spooled).

@@ -1,0 +1,34 @@
+// The whole configuration of levqor-controld: the daemon's own settings
+// (core/config.h) and each component's, as the components declare them in
+// their folders (api/settings.h, tracking/settings.h, queue/settings.h).
+// This file and App are the composition root: a new component adds its
+// settings member here and its part to load_config (config.cpp); core
+// knows no component's keys.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "levqor/controld/api/settings.h"
+#include "levqor/controld/core/config.h"
+#include "levqor/controld/queue/settings.h"
+#include "levqor/controld/tracking/settings.h"
+
+namespace levqor::controld {
+
+// Everything levqor-controld is told at start-up (and on SIGHUP). Defaults
+// make the daemon run with no file and no environment at all (design.md,
+// "controld configuration"); docs/controld.md documents every key. A plain
+// value: copy it, don't share it.
+struct Config : CoreSettings {
+  tracking::ErrorTrackingSettings error_tracking;  // sentry_dsn, error_tracking
+  api::HttpSettings http;                          // http
+  queue::QueueSettings queue;                      // http_job_allow, queue
+};
+
+// Builds the configuration: defaults, then the JSON file (if given), then the
+// environment (the environment wins). Throws ConfigError for an unreadable
+// file, malformed JSON, an unknown key or a bad value.
+Config load_config(const std::optional<std::string>& config_file, const EnvLookup& env);
+
+}  // namespace levqor::controld
