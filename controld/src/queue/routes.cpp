@@ -28,6 +28,41 @@ ordered_json records_body(const JobRequest& request, QueueService::InlineResult&
   return std::move(result.jobs.front());
 }
 
+// GET /ops/queue_health (docs/api.md).
+ordered_json health_body(const QueueService::Health& h) {
+  const auto& s = h.stats;
+  ordered_json out;
+  out["backend"] = std::string(h.backend);
+  out["status"] = s.up ? (s.spool > 0 ? "degraded" : "ok") : "down";
+  out["queue_depth"] = s.queued;
+  out["delayed"] = s.delayed;
+  out["running"] = s.running;
+  out["dlq_depth"] = s.dead;
+  out["oldest_age_s"] = s.oldest_age_s;
+  out["workers"] = {{"configured", h.workers}, {"busy", h.busy_workers}, {"stopping", h.stopping}};
+  out["spool_size"] = s.spool;
+  out["inline"] = {{"configured", h.inline_workers},
+                   {"busy", h.inline_busy},
+                   {"waiting", h.inline_waiting},
+                   {"queue", h.inline_queue}};
+  out["quota"] = {{"depth", h.usage.depth},
+                  {"max_depth", h.limits.depth},
+                  {"payload_bytes", h.usage.bytes},
+                  {"max_bytes", h.limits.bytes}};
+  if (!s.up) out["error"] = s.error;
+  return out;
+}
+
+// GET /ops/dlq: {"total":N,"jobs":[<job record>...]}.
+ordered_json dead_letters_body(const QueueService::DeadLetters& dead) {
+  ordered_json jobs = ordered_json::array();
+  for (const auto& job : dead.jobs) jobs.push_back(to_json(job.record, job.max_attempts));
+  ordered_json out;
+  out["total"] = dead.total;
+  out["jobs"] = std::move(jobs);
+  return out;
+}
+
 // Idempotency-Key: 1 to 255 visible ASCII characters.
 bool valid_key(const std::string& key) {
   if (key.empty() || key.size() > 255) return false;
@@ -202,7 +237,7 @@ void add_routes(api::Router& router, const api::Guard& guard, QueueService& queu
   router.add(api::Method::get, "/ops/queue_health",
              guard.require(auth::Role::admin, [&queue](const httplib::Request&,
                                                        httplib::Response& res, auth::Role) {
-               api::set_json(res, 200, queue.health().dump());
+               api::set_json(res, 200, health_body(queue.health()).dump());
              }));
 
   router.add(api::Method::get, "/ops/dlq",
@@ -221,8 +256,8 @@ void add_routes(api::Router& router, const api::Guard& guard, QueueService& queu
                }
                try {
                  api::set_json(res, 200,
-                               queue.dead_letters(limit).dump(-1, ' ', false,
-                                                              json::error_handler_t::replace));
+                               dead_letters_body(queue.dead_letters(limit))
+                                   .dump(-1, ' ', false, json::error_handler_t::replace));
                } catch (const BackendError& e) {
                  unavailable(res, errors, "cannot list dead jobs", e);
                }

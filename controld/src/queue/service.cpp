@@ -660,16 +660,14 @@ std::optional<nlohmann::ordered_json> QueueService::job(const std::string& id) {
   return to_json(*record, rules()->retry.max_attempts(record->type));
 }
 
-nlohmann::ordered_json QueueService::dead_letters(std::size_t limit) {
+QueueService::DeadLetters QueueService::dead_letters(std::size_t limit) {
   const auto rules = this->rules();
-  nlohmann::ordered_json jobs = nlohmann::ordered_json::array();
-  for (const auto& record : backend_->dead(limit)) {
-    jobs.push_back(to_json(record, rules->retry.max_attempts(record.type)));
+  DeadLetters out;
+  for (auto& record : backend_->dead(limit)) {
+    const int max_attempts = rules->retry.max_attempts(record.type);
+    out.jobs.push_back({std::move(record), max_attempts});
   }
-  const auto stats = backend_->stats(now_ms());
-  nlohmann::ordered_json out;
-  out["total"] = stats.dead;
-  out["jobs"] = std::move(jobs);
+  out.total = backend_->stats(now_ms()).dead;
   return out;
 }
 
@@ -677,31 +675,19 @@ std::size_t QueueService::retry_dead(const std::vector<std::string>& ids, bool a
   return backend_->retry_dead(ids, all, now_ms());
 }
 
-nlohmann::ordered_json QueueService::health() {
-  const auto s = backend_->stats(now_ms());
-  nlohmann::ordered_json out;
-  out["backend"] = std::string(backend_->name());
-  out["status"] = s.up ? (s.spool > 0 ? "degraded" : "ok") : "down";
-  out["queue_depth"] = s.queued;
-  out["delayed"] = s.delayed;
-  out["running"] = s.running;
-  out["dlq_depth"] = s.dead;
-  out["oldest_age_s"] = s.oldest_age_s;
-  out["workers"] = {{"configured", settings_.queue.workers},
-                    {"busy", busy_.load()},
-                    {"stopping", stopping_.load()}};
-  out["spool_size"] = s.spool;
-  out["inline"] = {{"configured", inline_pool_.threads()},
-                   {"busy", inline_pool_.busy()},
-                   {"waiting", inline_pool_.waiting()},
-                   {"queue", inline_pool_.capacity() - inline_pool_.threads()}};
-  const auto usage = quota_.usage();
-  const auto limits = quota_.limits();
-  out["quota"] = {{"depth", usage.depth},
-                  {"max_depth", limits.depth},
-                  {"payload_bytes", usage.bytes},
-                  {"max_bytes", limits.bytes}};
-  if (!s.up) out["error"] = s.error;
+QueueService::Health QueueService::health() {
+  Health out;
+  out.backend = backend_->name();
+  out.stats = backend_->stats(now_ms());
+  out.workers = settings_.queue.workers;
+  out.busy_workers = busy_.load();
+  out.stopping = stopping_.load();
+  out.inline_workers = inline_pool_.threads();
+  out.inline_busy = inline_pool_.busy();
+  out.inline_waiting = inline_pool_.waiting();
+  out.inline_queue = inline_pool_.capacity() - inline_pool_.threads();
+  out.usage = quota_.usage();
+  out.limits = quota_.limits();
   return out;
 }
 

@@ -120,12 +120,35 @@ class QueueService {
 
   // GET /jobs/{id}; nullopt for an unknown id. Throws BackendError.
   std::optional<nlohmann::ordered_json> job(const std::string& id);
-  // GET /ops/dlq. Throws BackendError.
-  nlohmann::ordered_json dead_letters(std::size_t limit);
+  // GET /ops/dlq: the oldest `limit` dead jobs, each with the attempts its
+  // type allows, and how many there are. Throws BackendError.
+  struct DeadJob {
+    JobRecord record;
+    int max_attempts = 0;
+  };
+  struct DeadLetters {
+    std::int64_t total = 0;
+    std::vector<DeadJob> jobs;
+  };
+  DeadLetters dead_letters(std::size_t limit);
   // POST /ops/dlq/retry. Throws BackendError.
   std::size_t retry_dead(const std::vector<std::string>& ids, bool all);
-  // GET /ops/queue_health.
-  nlohmann::ordered_json health();
+  // GET /ops/queue_health: the backend's counts (stats.up false and
+  // stats.error when it does not answer), the threads and the quota.
+  struct Health {
+    std::string_view backend;
+    QueueStats stats;
+    unsigned workers = 0;  // configured
+    int busy_workers = 0;
+    bool stopping = false;
+    unsigned inline_workers = 0;
+    std::size_t inline_busy = 0;
+    std::size_t inline_waiting = 0;
+    std::size_t inline_queue = 0;  // requests that may wait for an inline thread
+    Quota::Usage usage;
+    Quota::Usage limits;
+  };
+  Health health();
 
   std::string_view backend_name() const { return backend_->name(); }
 
