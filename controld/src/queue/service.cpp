@@ -2,8 +2,6 @@
 
 #include <unistd.h>
 
-#include <random>
-
 #include "levqor/controld/core/files.h"
 #include "levqor/controld/core/urls.h"
 #include "levqor/controld/queue/instance_id.h"
@@ -18,15 +16,9 @@ using std::chrono::milliseconds;
 
 constexpr milliseconds kFetchWait{250};
 constexpr milliseconds kSchedulerTick{100};
-constexpr std::size_t kHttpConcurrency = 16;
 
 const std::vector<double> kDurationBuckets = {0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1,
                                               0.25,   0.5,   1,     2.5,  5,     10,   30, 60};
-
-double unit_random() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
-}
 
 std::unique_ptr<Backend> open_backend(const QueueService::Settings& settings, const Logger& log) {
   // App creates data_dir too, but after its members: the queue comes first.
@@ -302,7 +294,7 @@ void QueueService::work(unsigned index) {
     if (batch.empty()) continue;
     ++busy_;
     // Each group's outcomes are recorded as soon as it finishes.
-    execute(batch, Mode::queued, [&](std::vector<Completion>&& done) {
+    execute(batch, BatchRunner::Mode::queued, [&](std::vector<Completion>&& done) {
       persist([&] { consumer->complete(done, now_ms()); }, done.size(), false);
     });
     --busy_;
@@ -339,117 +331,14 @@ bool QueueService::persist(const std::function<void()>& store, std::size_t jobs,
   }
 }
 
-Outcome QueueService::outcome_of(const Delivery& job, const ExecutionResult& result,
-                                 const Rules& rules) {
-  Outcome out;
-  if (!result.result.is_null()) {
-    out.result = result.result.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  }
-  switch (result.kind) {
-    case ExecutionResult::Kind::succeeded: out.kind = Outcome::Kind::succeeded; return out;
-    case ExecutionResult::Kind::permanent:
-      out.kind = Outcome::Kind::dead;
-      out.error = result.error;
-      return out;
-    case ExecutionResult::Kind::retryable: break;
-  }
-  out.error = result.error;
-  const auto delay = rules.retry.delay_after(job.type, job.attempt, unit_random());
-  if (!delay) {
-    out.kind = Outcome::Kind::dead;
-    out.error = result.error + " (attempt " + std::to_string(job.attempt) + " of " +
-                std::to_string(rules.retry.max_attempts(job.type)) + ", no retry left)";
-    return out;
-  }
-  out.kind = Outcome::Kind::retry;
-  out.run_at = now_ms() + delay->count();
-  return out;
-}
-
-void QueueService::execute(const std::vector<Delivery>& batch, Mode mode,
-                           const Sink& finished) {
-  const auto fetched = Clock::now();
+void QueueService::execute(const std::vector<Delivery>& batch, BatchRunner::Mode mode,
+                           const BatchRunner::Sink& finished) {
   const auto rules = this->rules();
-  const auto budget = std::chrono::duration_cast<milliseconds>(
-                          settings_.queue.visibility_timeout) * 9 / 10;
-  const bool queued = mode == Mode::queued;
-  bool started_any = false;
-  std::size_t i = 0;
-  while (i < batch.size()) {
-    const auto& type = batch[i].type;
-    const Executor* executor = rules->executors.find(type);
-    // A run of consecutive jobs of one type.
-    std::size_t end = i + 1;
-    while (end < batch.size() && batch[end].type == type) ++end;
-    if (executor == nullptr) {
-      std::vector<Completion> done;
-      for (; i < end; ++i) {
-        Outcome dead;
-        dead.kind = Outcome::Kind::dead;
-        dead.error = "unknown job type \"" + type + "\" (no executor for it in this controld)";
-        done.push_back({batch[i], dead});
-      }
-      record(type, done, 0);
-      finished(std::move(done));
-      continue;
-    }
-    while (i < end) {
-      const bool instant = executor->max_duration(batch[i]) == milliseconds(0);
-      const std::size_t chunk_end =
-          instant ? end : std::min(end, i + (type == "http" ? kHttpConcurrency : 1));
-      milliseconds longest{0};
-      std::vector<const Delivery*> chunk;
-      for (std::size_t k = i; k < chunk_end; ++k) {
-        chunk.push_back(&batch[k]);
-        longest = std::max(longest, executor->max_duration(batch[k]));
-      }
-      // The first chunk always runs (config keeps every timeout under the
-      // visibility timeout), so a batch always makes progress.
-      const bool no_time = queued && started_any && Clock::now() - fetched + longest > budget;
-      if (stopping_ || no_time) {
-        // Not started. Queued: back to the queue at once, no attempt
-        // counted. Inline: dead (inline jobs run once, now or not at all).
-        std::vector<Completion> rest;
-        for (std::size_t k = i; k < batch.size(); ++k) {
-          Outcome outcome;
-          if (queued) {
-            outcome.kind = Outcome::Kind::released;
-          } else {
-            outcome.kind = Outcome::Kind::dead;
-            outcome.error = "not run: controld was stopping (NEW_QUEUE_ENABLED=off runs each "
-                            "job once; not retried)";
-          }
-          rest.push_back({batch[k], outcome});
-        }
-        if (!queued) record_each(rest);
-        finished(std::move(rest));
-        return;
-      }
-      started_any = true;
-      const auto started = Clock::now();
-      std::vector<ExecutionResult> results;
-      try {
-        results = executor->run(chunk);
-      } catch (const std::exception& e) {
-        results.assign(chunk.size(), ExecutionResult{ExecutionResult::Kind::retryable,
-                                                     std::string("executor failed: ") + e.what(),
-                                                     nullptr});
-      }
-      const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
-      std::vector<Completion> done;
-      done.reserve(chunk.size());
-      for (std::size_t k = 0; k < chunk.size(); ++k) {
-        done.push_back({*chunk[k], outcome_of(*chunk[k], results[k], *rules)});
-        // No retries inline: the caller has the answer and decides.
-        if (!queued && done.back().outcome.kind == Outcome::Kind::retry) {
-          done.back().outcome.kind = Outcome::Kind::dead;
-        }
-      }
-      record(type, done, instant ? seconds / static_cast<double>(chunk.size()) : seconds);
-      finished(std::move(done));
-      i = chunk_end;
-    }
-  }
+  const BatchRunner runner(rules->executors, rules->retry, settings_.queue.visibility_timeout,
+                           stopping_,
+                           [this](const std::string& type, const std::vector<Completion>& done,
+                                  double seconds_each) { record(type, done, seconds_each); });
+  runner.run(batch, mode, finished);
 }
 
 void QueueService::record(const std::string& type, const std::vector<Completion>& done,
@@ -581,7 +470,7 @@ EnqueueResult QueueService::enqueue(const JobRequest& request,
 }
 
 void QueueService::run_inline_batch(const std::vector<Delivery>& batch) {
-  execute(batch, Mode::inline_run, [this](std::vector<Completion>&& done) {
+  execute(batch, BatchRunner::Mode::inline_run, [this](std::vector<Completion>&& done) {
     persist([&] { backend_->complete_inline(done, now_ms()); }, done.size(), true);
   });
 }
@@ -592,8 +481,7 @@ void QueueService::abandon_inline_batch(const std::vector<Delivery>& batch) {
   for (const auto& d : batch) {
     Outcome outcome;
     outcome.kind = Outcome::Kind::dead;
-    outcome.error =
-        "not run: controld was stopping (NEW_QUEUE_ENABLED=off runs each job once; not retried)";
+    outcome.error = kInlineNotRun;
     done.push_back({d, outcome});
   }
   record_each(done);

@@ -19,6 +19,7 @@
 #include "levqor/controld/core/log.h"
 #include "levqor/controld/metrics/registry.h"
 #include "levqor/controld/queue/backend.h"
+#include "levqor/controld/queue/batch_runner.h"
 #include "levqor/controld/queue/executor.h"
 #include "levqor/controld/queue/inline_pool.h"
 #include "levqor/controld/queue/job_request.h"
@@ -52,13 +53,11 @@ class InlineBusy : public std::runtime_error {
 // REDIS_URL is set, else SQLite in data_dir), the executors, the worker
 // threads, the inline threads and one scheduler thread, and the metrics.
 //
-// Workers fetch in batches (queue.fetch_batch) and run the jobs
-// (consecutive jobs of one type together: noop as a batch, http
-// concurrently in groups of 16, exec one by one); each group's outcomes are
-// recorded as soon as the group finishes, so a kill re-runs at most the
-// groups in flight. A job is not started when it could not finish before
-// its visibility timeout ran out, nor after stop(): it is released and
-// delivered again at once. At start, what this installation's previous
+// Workers fetch in batches (queue.fetch_batch) and run them with a
+// BatchRunner (batch_runner.h: groups by type and concurrency, the
+// visibility budget, release on stop); each group's outcomes are recorded
+// as soon as the group finishes, so a kill re-runs at most the groups in
+// flight. At start, what this installation's previous
 // process held is taken back at once (Backend::recover) before any worker
 // fetches. The scheduler promotes due retries, reclaims deliveries past
 // the visibility timeout, drains the spool and refreshes the gauges and
@@ -153,10 +152,6 @@ class QueueService {
   std::string_view backend_name() const { return backend_->name(); }
 
  private:
-  // How execute() ends a batch early: queued jobs are released (delivered
-  // again at once); inline jobs are dead (they run once or not at all).
-  enum class Mode { queued, inline_run };
-  using Sink = std::function<void(std::vector<Completion>&&)>;
   struct InlineRun;
   struct TypeMetrics {
     metrics::Counter* succeeded;
@@ -181,11 +176,10 @@ class QueueService {
   void schedule();
   // Takes back what the previous process held (once; true when done).
   bool recover();
-  // Runs a batch; hands the outcomes of each group of jobs that ran
-  // together to `finished` as soon as the group is done (one completion
-  // per delivery in all). Stops early at stop(), and in queued mode at the
-  // visibility budget (see Mode).
-  void execute(const std::vector<Delivery>& batch, Mode mode, const Sink& finished);
+  // Runs a batch with the current rules (BatchRunner), counting the
+  // outcomes in the metrics.
+  void execute(const std::vector<Delivery>& batch, BatchRunner::Mode mode,
+               const BatchRunner::Sink& finished);
   // Calls `store` until it succeeds, backing off while the backend is away,
   // for up to half the visibility timeout; then logs that `jobs` outcomes
   // were not recorded. Returns whether they were.
@@ -196,7 +190,6 @@ class QueueService {
   void admit(const JobRequest& request);
   void release_admission(const JobRequest& request);
   void refresh_quota();
-  Outcome outcome_of(const Delivery& job, const ExecutionResult& result, const Rules& rules);
   void record(const std::string& type, const std::vector<Completion>& done,
               double seconds_each);
   void record_each(const std::vector<Completion>& done);  // jobs that did not run
