@@ -12,10 +12,6 @@
 namespace levqor::controld {
 namespace {
 
-metrics::MetricsService::Settings metrics_settings(const Config& config) {
-  return {config.nginx_instances, config.scrape_timeout, config.latency_window};
-}
-
 health::HealthService::Settings health_settings(const Config& config) {
   return {config.redis_url, config.database_url};
 }
@@ -57,7 +53,7 @@ App::App(const Config& config, const Logger& log)
               tracking::ErrorTracker::settings_from(config_.error_tracking, config_)),
       guard_(tokens_, registry_),
       flags_(config_.flags_file, flags_state_file(config_), config_.flags, log, registry_),
-      metrics_(registry_, log, metrics_settings(config_),
+      metrics_(registry_, log, config_.metrics,
                [this](const metrics::InstanceStatus& status) {
                  if (status.up) return;
                  errors_.capture("metrics", "nginx instance is down",
@@ -190,7 +186,7 @@ ListenAddress App::start() {
   log_.info("configuration",
             {{"data_dir", config_.data_dir},
              {"flags_file", config_.flags_file},
-             {"nginx_instances", config_.nginx_instances.size()},
+             {"nginx_instances", config_.metrics.nginx_instances.size()},
              {"errors_to", errors_.destination()},
              {"admin_role", tokens_.enabled(auth::Role::admin)},
              {"producer_role", tokens_.enabled(auth::Role::producer)}});
@@ -205,7 +201,7 @@ void App::reload(const Config& next) {
   } catch (const auth::TokenFileError&) {
     ok = false;
   }
-  metrics_.reconfigure(metrics_settings(next));
+  metrics_.reconfigure(next.metrics);
   health_.reconfigure(health_settings(next));
   errors_.reconfigure(tracking::ErrorTracker::settings_from(next.error_tracking, next));
   queue_.reconfigure(queue::QueueService::settings_from(next.queue, next));
@@ -243,7 +239,7 @@ void App::reload(const Config& next) {
   config_.http = http;
   (ok ? reloads_ok_ : reloads_failed_).inc();
   log_.info(ok ? "configuration reloaded" : "configuration reloaded except the token files",
-            {{"nginx_instances", next.nginx_instances.size()},
+            {{"nginx_instances", next.metrics.nginx_instances.size()},
              {"errors_to", errors_.destination()}});
 }
 

@@ -7,7 +7,7 @@ Config load_config(const std::optional<std::string>& config_file, const EnvLooku
   // The parts in this order are the order of the top-level keys in an
   // "unknown key" message, and of the checks.
   load_parts(config_file, env,
-             {config_part(static_cast<CoreSettings&>(config)),
+             {config_part(static_cast<CoreSettings&>(config)), metrics::config_part(config.metrics),
               tracking::config_part(config.error_tracking), api::config_part(config.http),
               queue::config_part(config.queue)});
   config.config_file = config_file;

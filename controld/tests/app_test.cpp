@@ -343,7 +343,7 @@ TEST(App, BadTokenFileIsAConfigError) {
 
 TEST_F(AppRoutes, HealthzDetailsAreForTheAdminOnly) {
   Config config = config_;
-  config.nginx_instances = {NginxInstance{"edge", "http://127.0.0.1:1/levqor/status"}};
+  config.metrics.nginx_instances = {metrics::NginxInstance{"edge", "http://127.0.0.1:1/levqor/status"}};
   app_->reload(config);
   const auto anonymous = json::parse(request("GET", "/healthz")->body);
   EXPECT_EQ(anonymous["checks"]["nginx"]["edge"], (json{{"status", "down"}})) << anonymous;

@@ -36,9 +36,9 @@ TEST(Config, DefaultsNeedNoFileAndNoEnvironment) {
   EXPECT_EQ(config.flags_file, "/var/lib/levqor/flags");
   EXPECT_FALSE(config.admin_token_file);
   EXPECT_FALSE(config.producer_token_file);
-  EXPECT_TRUE(config.nginx_instances.empty());
-  EXPECT_EQ(config.scrape_timeout.count(), 1000);
-  EXPECT_EQ(config.latency_window.count(), 300);
+  EXPECT_TRUE(config.metrics.nginx_instances.empty());
+  EXPECT_EQ(config.metrics.scrape_timeout.count(), 1000);
+  EXPECT_EQ(config.metrics.latency_window.count(), 300);
   EXPECT_EQ(config.flags, FlagSet{});
   EXPECT_FALSE(config.error_tracking.sentry_dsn);
   EXPECT_FALSE(config.redis_url);
@@ -68,10 +68,10 @@ TEST(Config, EnvironmentSetsEverything) {
   EXPECT_EQ(config.flags_file, "/srv/levqor/flags");  // follows data_dir
   EXPECT_EQ(config.admin_token_file, "/etc/levqor/admin.token");
   EXPECT_EQ(config.producer_token_file, "/etc/levqor/producer.token");
-  ASSERT_EQ(config.nginx_instances.size(), 2u);
-  EXPECT_EQ(config.nginx_instances[0],
-            (NginxInstance{"127.0.0.1:8080", "http://127.0.0.1:8080/levqor/status"}));
-  EXPECT_EQ(config.nginx_instances[1], (NginxInstance{"edge2", "http://10.0.0.2/levqor/status"}));
+  ASSERT_EQ(config.metrics.nginx_instances.size(), 2u);
+  EXPECT_EQ(config.metrics.nginx_instances[0],
+            (metrics::NginxInstance{"127.0.0.1:8080", "http://127.0.0.1:8080/levqor/status"}));
+  EXPECT_EQ(config.metrics.nginx_instances[1], (metrics::NginxInstance{"edge2", "http://10.0.0.2/levqor/status"}));
   EXPECT_EQ(config.queue.http_job_allow,
             (std::vector<std::string>{"https://hooks.example.com/", "http://127.0.0.1:9000/"}));
   EXPECT_EQ(config.redis_url, "redis://:pw@127.0.0.1:6380/2");
@@ -96,7 +96,7 @@ TEST(Config, EmptyOptionalVariablesMeanUnset) {
   EXPECT_FALSE(config.error_tracking.sentry_dsn);
   EXPECT_FALSE(config.redis_url);
   EXPECT_FALSE(config.admin_token_file);
-  EXPECT_TRUE(config.nginx_instances.empty());
+  EXPECT_TRUE(config.metrics.nginx_instances.empty());
   EXPECT_TRUE(config.queue.http_job_allow.empty());
 }
 
@@ -160,11 +160,11 @@ TEST(Config, FileSetsEveryKey) {
   EXPECT_FALSE(config.producer_token_file);
   EXPECT_EQ(config.flags_file, "/run/levqor/flags");
   EXPECT_EQ(config.flags.get(Flag::abuse_guards), FlagState::shadow);
-  ASSERT_EQ(config.nginx_instances.size(), 2u);
-  EXPECT_EQ(config.nginx_instances[0].name, "127.0.0.1:8080");
-  EXPECT_EQ(config.nginx_instances[1].name, "edge-2");
-  EXPECT_EQ(config.scrape_timeout.count(), 250);
-  EXPECT_EQ(config.latency_window.count(), 60);
+  ASSERT_EQ(config.metrics.nginx_instances.size(), 2u);
+  EXPECT_EQ(config.metrics.nginx_instances[0].name, "127.0.0.1:8080");
+  EXPECT_EQ(config.metrics.nginx_instances[1].name, "edge-2");
+  EXPECT_EQ(config.metrics.scrape_timeout.count(), 250);
+  EXPECT_EQ(config.metrics.latency_window.count(), 60);
   EXPECT_EQ(config.queue.http_job_allow.size(), 1u);
   EXPECT_EQ(config.redis_url, "redis://127.0.0.1:6379");
   EXPECT_EQ(config.database_url, "host=127.0.0.1 dbname=levqor");
@@ -371,8 +371,8 @@ TEST(Config, EnvironmentOverridesTheFile) {
   EXPECT_EQ(config.listen.port, 7777);
   EXPECT_EQ(config.flags.get(Flag::ratelimit), FlagState::off);          // env wins
   EXPECT_EQ(config.flags.get(Flag::webhook_verify), FlagState::shadow);  // file only
-  ASSERT_EQ(config.nginx_instances.size(), 1u);
-  EXPECT_EQ(config.nginx_instances[0].url, "http://b:2/s");
+  ASSERT_EQ(config.metrics.nginx_instances.size(), 1u);
+  EXPECT_EQ(config.metrics.nginx_instances[0].url, "http://b:2/s");
   EXPECT_FALSE(config.error_tracking.sentry_dsn);  // an empty variable unsets
 }
 

@@ -1,6 +1,7 @@
 // The whole configuration of levqor-controld: the daemon's own settings
 // (core/config.h) and each component's, as the components declare them in
-// their folders (api/settings.h, tracking/settings.h, queue/settings.h).
+// their folders (metrics/settings.h, tracking/settings.h, api/settings.h,
+// queue/settings.h).
 // This file and App are the composition root: a new component adds its
 // settings member here and its part to load_config (config.cpp); core
 // knows no component's keys.
@@ -11,6 +12,7 @@
 
 #include "levqor/controld/api/settings.h"
 #include "levqor/controld/core/config.h"
+#include "levqor/controld/metrics/settings.h"
 #include "levqor/controld/queue/settings.h"
 #include "levqor/controld/tracking/settings.h"
 
@@ -21,6 +23,7 @@ namespace levqor::controld {
 // "controld configuration"); docs/controld.md documents every key. A plain
 // value: copy it, don't share it.
 struct Config : CoreSettings {
+  metrics::MetricsSettings metrics;  // nginx_status_urls, scrape_timeout_ms, latency_window_s
   tracking::ErrorTrackingSettings error_tracking;  // sentry_dsn, error_tracking
   api::HttpSettings http;                          // http
   queue::QueueSettings queue;                      // http_job_allow, queue

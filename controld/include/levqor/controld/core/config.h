@@ -15,22 +15,11 @@
 
 namespace levqor::controld {
 
-// One nginx instance whose `levqor_status` location controld scrapes.
-struct NginxInstance {
-  std::string name;  // the `instance` label; default: host[:port] of the URL
-  std::string url;
-
-  friend bool operator==(const NginxInstance& a, const NginxInstance& b) {
-    return a.name == b.name && a.url == b.url;
-  }
-};
-
 // The daemon's own settings, which are no one component's: where it listens
-// and keeps its data, the token files, the flags, the nginx instances it
-// scrapes and the Redis/PostgreSQL URLs several components use. Each
-// component declares its own settings in its folder (queue/settings.h,
-// tracking/settings.h, api/settings.h); levqor/controld/config.h puts them
-// all together. A plain value: copy it, don't share it.
+// and keeps its data, the token files, the flags and the Redis/PostgreSQL
+// URLs several components use. Each component declares its own settings in
+// its folder (queue/settings.h, tracking/settings.h, api/settings.h,
+// metrics/settings.h); levqor/controld/config.h puts them all together. A plain value: copy it, don't share it.
 struct CoreSettings {
   ListenAddress listen{"127.0.0.1", 8089};  // listen / LEVQOR_LISTEN
   LogLevel log_level = LogLevel::info;      // log_level / LEVQOR_LOG_LEVEL
@@ -44,10 +33,6 @@ struct CoreSettings {
   std::optional<std::string> producer_token_file;    // unset: producer role disabled
   std::string flags_file;                            // absolute; default <data_dir>/flags
   FlagSet flags;                                     // the flags controld starts with
-
-  std::vector<NginxInstance> nginx_instances;
-  std::chrono::milliseconds scrape_timeout{1000};
-  std::chrono::seconds latency_window{300};
 
   std::optional<std::string> redis_url;
   std::optional<std::string> database_url;
