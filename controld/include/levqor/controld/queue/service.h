@@ -57,9 +57,8 @@ class InlineBusy : public std::runtime_error {
 // BatchRunner (batch_runner.h: groups by type and concurrency, the
 // visibility budget, release on stop); each group's outcomes are recorded
 // as soon as the group finishes, so a kill re-runs at most the groups in
-// flight. At start, what this installation's previous
-// process held is taken back at once (Backend::recover) before any worker
-// fetches. The scheduler promotes due retries, reclaims deliveries past
+// flight. At start, what this installation's previous process held is taken
+// back at once (Backend::recover) before any worker fetches. The scheduler promotes due retries, reclaims deliveries past
 // the visibility timeout, drains the spool and refreshes the gauges and
 // the quota's counts.
 //
