@@ -16,9 +16,9 @@ health::HealthService::Settings health_settings(const Config& config) {
   return {config.redis_url, config.database_url};
 }
 
-// A Config built by hand (tests) may leave flags_file to its default.
+// A Config built by hand (tests) may leave flags.file to its default.
 Config with_defaults(Config config) {
-  if (config.flags_file.empty()) config.flags_file = config.data_dir + "/flags";
+  apply_derived_defaults(config);
   return config;
 }
 
@@ -52,7 +52,8 @@ App::App(const Config& config, const Logger& log)
               [this](std::string_view word) { return tokens_.authenticate(word).has_value(); },
               tracking::ErrorTracker::settings_from(config_.error_tracking, config_)),
       guard_(tokens_, registry_),
-      flags_(config_.flags_file, flags_state_file(config_), config_.flags, log, registry_),
+      flags_(config_.flags.file, flags_state_file(config_), config_.flags.configured, log,
+             registry_),
       metrics_(registry_, log, config_.metrics,
                [this](const metrics::InstanceStatus& status) {
                  if (status.up) return;
@@ -90,7 +91,7 @@ App::App(const Config& config, const Logger& log)
       .set(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
                .count());
   ensure_directory(config_.data_dir, 0755);
-  ensure_directory(std::filesystem::path(config_.flags_file).parent_path().string(), 0755);
+  ensure_directory(std::filesystem::path(config_.flags.file).parent_path().string(), 0755);
   load_tokens(config_, /*at_start=*/true);
 }
 
@@ -159,7 +160,7 @@ api::Router App::routes() {
 
 void App::load_tokens(const Config& config, bool at_start) {
   try {
-    for (const auto& status : tokens_.load({config.admin_token_file, config.producer_token_file})) {
+    for (const auto& status : tokens_.load(config.tokens)) {
       log_.log(status.tokens == 0 ? LogLevel::warn : LogLevel::info,
                "bearer tokens", {{"role", std::string(auth::to_string(status.role))},
                                  {"file", status.file},
@@ -185,7 +186,7 @@ ListenAddress App::start() {
   });
   log_.info("configuration",
             {{"data_dir", config_.data_dir},
-             {"flags_file", config_.flags_file},
+             {"flags_file", config_.flags.file},
              {"nginx_instances", config_.metrics.nginx_instances.size()},
              {"errors_to", errors_.destination()},
              {"admin_role", tokens_.enabled(auth::Role::admin)},
@@ -211,7 +212,7 @@ void App::reload(const Config& next) {
   };
   needs_restart("listen", !(next.listen == config_.listen));
   needs_restart("data_dir", next.data_dir != config_.data_dir);
-  needs_restart("flags_file", next.flags_file != config_.flags_file);
+  needs_restart("flags_file", next.flags.file != config_.flags.file);
   needs_restart("http", !(next.http == config_.http));
   needs_restart("redis_url (for the queue)", next.redis_url != config_.redis_url);
   needs_restart("queue.workers", next.queue.workers != config_.queue.workers);
@@ -221,21 +222,22 @@ void App::reload(const Config& next) {
   needs_restart("queue.inline_workers",
                 next.queue.inline_workers != config_.queue.inline_workers);
   needs_restart("queue.inline_queue", next.queue.inline_queue != config_.queue.inline_queue);
-  if (next.flags != config_.flags) {
+  if (next.flags.configured != config_.flags.configured) {
     log_.warn("the configured flags changed; runtime flags are not reset by a reload "
               "(levqorctl flags reset applies the configured flags; flags set changes one)",
-              {{"configured", to_json(next.flags)}, {"current", to_json(flags_.current())}});
+              {{"configured", to_json(next.flags.configured)},
+               {"current", to_json(flags_.current())}});
   }
-  flags_.set_configured(next.flags);
+  flags_.set_configured(next.flags.configured);
   const auto listen = config_.listen;
   const auto data_dir = config_.data_dir;
-  const auto flags_file = config_.flags_file;
+  const auto flags_file = config_.flags.file;
   const auto http = config_.http;
   config_ = next;
   // What was not applied stays as it runs.
   config_.listen = listen;
   config_.data_dir = data_dir;
-  config_.flags_file = flags_file;
+  config_.flags.file = flags_file;
   config_.http = http;
   (ok ? reloads_ok_ : reloads_failed_).inc();
   log_.info(ok ? "configuration reloaded" : "configuration reloaded except the token files",

@@ -33,13 +33,13 @@ TEST(Config, DefaultsNeedNoFileAndNoEnvironment) {
   EXPECT_FALSE(config.config_file);
   EXPECT_LT(config.shutdown_grace.count(), 2000);
   EXPECT_EQ(config.data_dir, "/var/lib/levqor");
-  EXPECT_EQ(config.flags_file, "/var/lib/levqor/flags");
-  EXPECT_FALSE(config.admin_token_file);
-  EXPECT_FALSE(config.producer_token_file);
+  EXPECT_EQ(config.flags.file, "/var/lib/levqor/flags");
+  EXPECT_FALSE(config.tokens.admin);
+  EXPECT_FALSE(config.tokens.producer);
   EXPECT_TRUE(config.metrics.nginx_instances.empty());
   EXPECT_EQ(config.metrics.scrape_timeout.count(), 1000);
   EXPECT_EQ(config.metrics.latency_window.count(), 300);
-  EXPECT_EQ(config.flags, FlagSet{});
+  EXPECT_EQ(config.flags.configured, FlagSet{});
   EXPECT_FALSE(config.error_tracking.sentry_dsn);
   EXPECT_FALSE(config.redis_url);
   EXPECT_FALSE(config.database_url);
@@ -65,9 +65,9 @@ TEST(Config, EnvironmentSetsEverything) {
   EXPECT_EQ(config.listen, (ListenAddress{"::1", 0}));
   EXPECT_EQ(config.log_level, LogLevel::debug);
   EXPECT_EQ(config.data_dir, "/srv/levqor");
-  EXPECT_EQ(config.flags_file, "/srv/levqor/flags");  // follows data_dir
-  EXPECT_EQ(config.admin_token_file, "/etc/levqor/admin.token");
-  EXPECT_EQ(config.producer_token_file, "/etc/levqor/producer.token");
+  EXPECT_EQ(config.flags.file, "/srv/levqor/flags");  // follows data_dir
+  EXPECT_EQ(config.tokens.admin, "/etc/levqor/admin.token");
+  EXPECT_EQ(config.tokens.producer, "/etc/levqor/producer.token");
   ASSERT_EQ(config.metrics.nginx_instances.size(), 2u);
   EXPECT_EQ(config.metrics.nginx_instances[0],
             (metrics::NginxInstance{"127.0.0.1:8080", "http://127.0.0.1:8080/levqor/status"}));
@@ -77,9 +77,9 @@ TEST(Config, EnvironmentSetsEverything) {
   EXPECT_EQ(config.redis_url, "redis://:pw@127.0.0.1:6380/2");
   EXPECT_EQ(config.database_url, "postgresql://levqor@127.0.0.1/levqor");
   EXPECT_EQ(config.error_tracking.sentry_dsn, "https://abc@o1.ingest.sentry.io/42");
-  EXPECT_EQ(config.flags.get(Flag::ratelimit), FlagState::shadow);
-  EXPECT_EQ(config.flags.get(Flag::security_headers), FlagState::on);
-  EXPECT_EQ(config.flags.get(Flag::webhook_verify), FlagState::off);
+  EXPECT_EQ(config.flags.configured.get(Flag::ratelimit), FlagState::shadow);
+  EXPECT_EQ(config.flags.configured.get(Flag::security_headers), FlagState::on);
+  EXPECT_EQ(config.flags.configured.get(Flag::webhook_verify), FlagState::off);
 }
 
 TEST(Config, RelativePathsBecomeAbsolute) {
@@ -95,7 +95,7 @@ TEST(Config, EmptyOptionalVariablesMeanUnset) {
                             {"LEVQOR_NGINX_STATUS_URLS", ""}, {"LEVQOR_HTTP_JOB_ALLOW", ""}}));
   EXPECT_FALSE(config.error_tracking.sentry_dsn);
   EXPECT_FALSE(config.redis_url);
-  EXPECT_FALSE(config.admin_token_file);
+  EXPECT_FALSE(config.tokens.admin);
   EXPECT_TRUE(config.metrics.nginx_instances.empty());
   EXPECT_TRUE(config.queue.http_job_allow.empty());
 }
@@ -156,10 +156,10 @@ TEST(Config, FileSetsEveryKey) {
   EXPECT_EQ(config.listen, (ListenAddress{"127.0.0.1", 9999}));
   EXPECT_EQ(config.log_level, LogLevel::warn);
   EXPECT_EQ(config.data_dir, "/srv/data");
-  EXPECT_EQ(config.admin_token_file, "/etc/levqor/admin.token");
-  EXPECT_FALSE(config.producer_token_file);
-  EXPECT_EQ(config.flags_file, "/run/levqor/flags");
-  EXPECT_EQ(config.flags.get(Flag::abuse_guards), FlagState::shadow);
+  EXPECT_EQ(config.tokens.admin, "/etc/levqor/admin.token");
+  EXPECT_FALSE(config.tokens.producer);
+  EXPECT_EQ(config.flags.file, "/run/levqor/flags");
+  EXPECT_EQ(config.flags.configured.get(Flag::abuse_guards), FlagState::shadow);
   ASSERT_EQ(config.metrics.nginx_instances.size(), 2u);
   EXPECT_EQ(config.metrics.nginx_instances[0].name, "127.0.0.1:8080");
   EXPECT_EQ(config.metrics.nginx_instances[1].name, "edge-2");
@@ -369,8 +369,8 @@ TEST(Config, EnvironmentOverridesTheFile) {
                                                 {"LEVQOR_NGINX_STATUS_URLS", "http://b:2/s"},
                                                 {"SENTRY_DSN", ""}}));
   EXPECT_EQ(config.listen.port, 7777);
-  EXPECT_EQ(config.flags.get(Flag::ratelimit), FlagState::off);          // env wins
-  EXPECT_EQ(config.flags.get(Flag::webhook_verify), FlagState::shadow);  // file only
+  EXPECT_EQ(config.flags.configured.get(Flag::ratelimit), FlagState::off);          // env wins
+  EXPECT_EQ(config.flags.configured.get(Flag::webhook_verify), FlagState::shadow);  // file only
   ASSERT_EQ(config.metrics.nginx_instances.size(), 1u);
   EXPECT_EQ(config.metrics.nginx_instances[0].url, "http://b:2/s");
   EXPECT_FALSE(config.error_tracking.sentry_dsn);  // an empty variable unsets

@@ -77,7 +77,7 @@ TEST(SettingsReader, AKeyTableReadsEachKeyIntoItsFieldInItsOwnUnit) {
   EXPECT_EQ(loaded.backup.interval, std::chrono::minutes(10));
   EXPECT_TRUE(loaded.backup.compress);
   EXPECT_EQ(loaded.backup.target, "/srv/b");
-  EXPECT_EQ(loaded.core.flags_file, "/var/lib/levqor/flags");  // core's part finished too
+  EXPECT_EQ(loaded.core.data_dir, "/var/lib/levqor");  // core's part, untouched
 }
 
 TEST(SettingsReader, KeysNotGivenKeepTheirDefaults) {
@@ -105,7 +105,7 @@ TEST(SettingsReader, TopLevelKeysAreTheUnionOfEveryPartsKeys) {
       error_of([&] { load(dir.write("c.json", R"({"bakup": {}})"), env_of({})); });
   EXPECT_NE(message.find("unknown key \"bakup\" (did you mean \"backup\"?)"), std::string::npos)
       << message;
-  EXPECT_NE(message.find("flags, redis_url, database_url, backup"), std::string::npos)
+  EXPECT_NE(message.find("data_dir, redis_url, database_url, backup"), std::string::npos)
       << message;
 }
 

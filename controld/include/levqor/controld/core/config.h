@@ -8,7 +8,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "levqor/controld/core/flag_set.h"
 #include "levqor/controld/core/listen_address.h"
 #include "levqor/controld/core/log.h"
 #include "levqor/controld/core/settings_reader.h"
@@ -16,10 +15,10 @@
 namespace levqor::controld {
 
 // The daemon's own settings, which are no one component's: where it listens
-// and keeps its data, the token files, the flags and the Redis/PostgreSQL
-// URLs several components use. Each component declares its own settings in
-// its folder (queue/settings.h, tracking/settings.h, api/settings.h,
-// metrics/settings.h); levqor/controld/config.h puts them all together. A plain value: copy it, don't share it.
+// and keeps its data, how much it logs, and the Redis/PostgreSQL URLs that
+// several components use. Each component declares its own settings in its
+// folder (<component>/settings.h); levqor/controld/config.h puts them all
+// together. A plain value: copy it, don't share it.
 struct CoreSettings {
   ListenAddress listen{"127.0.0.1", 8089};  // listen / LEVQOR_LISTEN
   LogLevel log_level = LogLevel::info;      // log_level / LEVQOR_LOG_LEVEL
@@ -28,40 +27,33 @@ struct CoreSettings {
   std::chrono::milliseconds shutdown_grace{1500};
   std::optional<std::string> config_file;  // --config, if given
 
-  std::string data_dir = "/var/lib/levqor";          // absolute
-  std::optional<std::string> admin_token_file;       // unset: admin role disabled
-  std::optional<std::string> producer_token_file;    // unset: producer role disabled
-  std::string flags_file;                            // absolute; default <data_dir>/flags
-  FlagSet flags;                                     // the flags controld starts with
+  std::string data_dir = "/var/lib/levqor";  // absolute
 
   std::optional<std::string> redis_url;
   std::optional<std::string> database_url;
 };
 
 // One part of the configuration, bound to the settings it fills: the
-// top-level keys it owns in the file, how it reads them, the environment
-// variables it reads, and what it completes once both are read.
+// top-level keys it owns in the file, how it reads them, and the environment
+// variables it reads.
 struct ConfigPart {
   std::vector<std::string> keys;
   std::function<void(const SettingsReader&, const nlohmann::json& root)> read_file;
   std::function<void(const EnvReader&)> read_environment;
-  std::function<void()> finish;
 };
 
 // The part whose top-level keys are `keys`, filling `out` (which must
-// outlive the load); env and finish are optional.
+// outlive the load); env is optional.
 template <typename S>
 ConfigPart config_part(
     const Keys<S>& keys, S& out,
-    std::function<void(const EnvReader&, settings_detail::same_t<S>&)> env = nullptr,
-    std::function<void(settings_detail::same_t<S>&)> finish = nullptr) {
+    std::function<void(const EnvReader&, settings_detail::same_t<S>&)> env = nullptr) {
   ConfigPart part;
   part.keys = key_names(keys);
   part.read_file = [&keys, &out](const SettingsReader& reader, const nlohmann::json& root) {
     read_keys(reader, root, "", keys, out);
   };
   if (env) part.read_environment = [env, &out](const EnvReader& e) { env(e, out); };
-  if (finish) part.finish = [finish, &out] { finish(out); };
   return part;
 }
 
