@@ -19,15 +19,8 @@ LogLevel log_level_value(const std::string& text) {
   return *level;
 }
 
-std::string redis_url_value(const std::string& text) {
-  parse_redis_url(text);
-  return text;
-}
-
-std::string database_url_value(const std::string& text) {
-  check_database_url(text);
-  return text;
-}
+const auto redis_url_value = accepted_by(parse_redis_url);
+const auto database_url_value = accepted_by(check_database_url);
 
 // ---- the file -------------------------------------------------------------------
 

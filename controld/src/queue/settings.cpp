@@ -13,10 +13,7 @@ namespace {
 
 using nlohmann::json;
 
-std::string prefix_value(const std::string& text) {
-  normalize_job_url_prefix(text);
-  return text;
-}
+const auto prefix_value = accepted_by(normalize_job_url_prefix);
 
 // getpwnam_r/getgrnam_r with a buffer that grows until the entry fits.
 template <typename Entry, typename Lookup>

@@ -7,10 +7,7 @@ namespace {
 
 using nlohmann::json;
 
-std::string sentry_dsn_value(const std::string& text) {
-  parse_sentry_dsn(text);
-  return text;
-}
+const auto sentry_dsn_value = accepted_by(parse_sentry_dsn);
 
 const Keys<ErrorTrackingSettings>& section_keys() {
   using S = ErrorTrackingSettings;

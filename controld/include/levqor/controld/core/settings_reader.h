@@ -46,6 +46,15 @@ std::string quoted(const std::string& value);
 std::string path_value(const std::string& text);
 // "a, b,,c" -> {"a", "b", "c"}
 std::vector<std::string> split_commas(const std::string& text);
+// A check made of a parser that throws std::invalid_argument for what it
+// refuses (parse_redis_url, ...): the text itself, as given, once accepted.
+template <typename Parse>
+auto accepted_by(Parse parse) {
+  return [parse](const std::string& text) {
+    parse(text);
+    return text;
+  };
+}
 
 // ---- the file -------------------------------------------------------------------
 
