@@ -536,16 +536,17 @@ QueueService::InlineResult QueueService::run_inline(const JobRequest& request,
     out.finished = run->done;
   }
   for (const auto& id : out.enqueue.ids) {
-    if (auto json = job(id)) out.jobs.push_back(std::move(*json));
+    if (auto stored = job(id)) out.jobs.push_back(std::move(*stored));
   }
   return out;
 }
 
-std::optional<nlohmann::ordered_json> QueueService::job(const std::string& id) {
+std::optional<QueueService::StoredJob> QueueService::job(const std::string& id) {
   if (!is_job_id(id)) return std::nullopt;
   auto record = backend_->get(id);
   if (!record) return std::nullopt;
-  return to_json(*record, rules()->retry.max_attempts(record->type));
+  const int max_attempts = rules()->retry.max_attempts(record->type);
+  return StoredJob{std::move(*record), max_attempts};
 }
 
 QueueService::DeadLetters QueueService::dead_letters(std::size_t limit) {

@@ -98,6 +98,13 @@ class QueueService {
   // backend need a restart (logged by App::reload).
   void reconfigure(const Settings& settings);
 
+  // A stored job and the attempts its type allows (queue/routes.cpp shows
+  // it with to_json).
+  struct StoredJob {
+    JobRecord record;
+    int max_attempts = 0;
+  };
+
   // POST /jobs. Throws InvalidJob.
   JobRequest parse(std::string_view body) const;
   // Queued mode (NEW_QUEUE_ENABLED shadow/on). Throws QueueFull,
@@ -111,22 +118,18 @@ class QueueService {
   // records are returned. Throws QueueFull, InlineBusy, BackendError.
   struct InlineResult {
     EnqueueResult enqueue;
-    std::vector<nlohmann::ordered_json> jobs;
+    std::vector<StoredJob> jobs;
     bool finished = true;
   };
   InlineResult run_inline(const JobRequest& request, const std::optional<std::string>& key);
 
   // GET /jobs/{id}; nullopt for an unknown id. Throws BackendError.
-  std::optional<nlohmann::ordered_json> job(const std::string& id);
-  // GET /ops/dlq: the oldest `limit` dead jobs, each with the attempts its
-  // type allows, and how many there are. Throws BackendError.
-  struct DeadJob {
-    JobRecord record;
-    int max_attempts = 0;
-  };
+  std::optional<StoredJob> job(const std::string& id);
+  // GET /ops/dlq: the oldest `limit` dead jobs and how many there are.
+  // Throws BackendError.
   struct DeadLetters {
     std::int64_t total = 0;
-    std::vector<DeadJob> jobs;
+    std::vector<StoredJob> jobs;
   };
   DeadLetters dead_letters(std::size_t limit);
   // POST /ops/dlq/retry. Throws BackendError.
