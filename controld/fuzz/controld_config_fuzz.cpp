@@ -20,7 +20,7 @@
 #include <string>
 #include <string_view>
 
-#include "levqor/controld/core/config.h"
+#include "levqor/controld/config.h"
 
 namespace cd = levqor::controld;
 
@@ -63,7 +63,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     };
     try {
         const cd::Config config = cd::load_config(config_path(file), lookup);
-        if (config.flags_file.empty() || config.data_dir.empty() || config.data_dir.front() != '/') std::abort();
+        if (config.flags.file.empty() || config.data_dir.empty() || config.data_dir.front() != '/') std::abort();
     } catch (const cd::ConfigError& e) {
         if (std::string_view(e.what()).empty()) std::abort();
     }

@@ -28,7 +28,7 @@ namespace {
 const std::vector<std::string> kAllow = {"http://127.0.0.1:9/hooks/", "https://api.example.com/v1"};
 
 q::ExecutorRegistry make_registry() {
-    std::map<std::string, levqor::controld::ExecCommand> commands;
+    std::map<std::string, levqor::controld::queue::ExecCommand> commands;
     commands["echo"].path = "/bin/echo";
     commands["echo"].args_allowed = true;
     commands["true"].path = "/bin/true";

@@ -12,17 +12,13 @@
 namespace levqor::controld {
 namespace {
 
-metrics::MetricsService::Settings metrics_settings(const Config& config) {
-  return {config.nginx_instances, config.scrape_timeout, config.latency_window};
-}
-
 health::HealthService::Settings health_settings(const Config& config) {
   return {config.redis_url, config.database_url};
 }
 
-// A Config built by hand (tests) may leave flags_file to its default.
+// A Config built by hand (tests) may leave flags.file to its default.
 Config with_defaults(Config config) {
-  if (config.flags_file.empty()) config.flags_file = config.data_dir + "/flags";
+  apply_derived_defaults(config);
   return config;
 }
 
@@ -54,10 +50,11 @@ App::App(const Config& config, const Logger& log)
       started_(std::chrono::steady_clock::now()),
       errors_(registry_, log,
               [this](std::string_view word) { return tokens_.authenticate(word).has_value(); },
-              tracking::ErrorTracker::settings_from(config_)),
+              tracking::ErrorTracker::settings_from(config_.error_tracking, config_)),
       guard_(tokens_, registry_),
-      flags_(config_.flags_file, flags_state_file(config_), config_.flags, log, registry_),
-      metrics_(registry_, log, metrics_settings(config_),
+      flags_(config_.flags.file, flags_state_file(config_), config_.flags.configured, log,
+             registry_),
+      metrics_(registry_, log, config_.metrics,
                [this](const metrics::InstanceStatus& status) {
                  if (status.up) return;
                  errors_.capture("metrics", "nginx instance is down",
@@ -69,7 +66,7 @@ App::App(const Config& config, const Logger& log)
               [this](const std::string& backend, const std::string& error) {
                 errors_.capture("health", backend + " is down", {{"error", error}});
               }),
-      queue_(queue::QueueService::settings_from(config_), registry_, log, errors_),
+      queue_(queue::QueueService::settings_from(config_.queue, config_), registry_, log, errors_),
       requests_(registry_.counter("levqor_controld_requests_total",
                                   "HTTP requests controld answered, by route pattern, method "
                                   "and status class.",
@@ -94,7 +91,7 @@ App::App(const Config& config, const Logger& log)
       .set(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
                .count());
   ensure_directory(config_.data_dir, 0755);
-  ensure_directory(std::filesystem::path(config_.flags_file).parent_path().string(), 0755);
+  ensure_directory(std::filesystem::path(config_.flags.file).parent_path().string(), 0755);
   load_tokens(config_, /*at_start=*/true);
 }
 
@@ -163,7 +160,7 @@ api::Router App::routes() {
 
 void App::load_tokens(const Config& config, bool at_start) {
   try {
-    for (const auto& status : tokens_.load({config.admin_token_file, config.producer_token_file})) {
+    for (const auto& status : tokens_.load(config.tokens)) {
       log_.log(status.tokens == 0 ? LogLevel::warn : LogLevel::info,
                "bearer tokens", {{"role", std::string(auth::to_string(status.role))},
                                  {"file", status.file},
@@ -189,8 +186,8 @@ ListenAddress App::start() {
   });
   log_.info("configuration",
             {{"data_dir", config_.data_dir},
-             {"flags_file", config_.flags_file},
-             {"nginx_instances", config_.nginx_instances.size()},
+             {"flags_file", config_.flags.file},
+             {"nginx_instances", config_.metrics.nginx_instances.size()},
              {"errors_to", errors_.destination()},
              {"admin_role", tokens_.enabled(auth::Role::admin)},
              {"producer_role", tokens_.enabled(auth::Role::producer)}});
@@ -205,17 +202,17 @@ void App::reload(const Config& next) {
   } catch (const auth::TokenFileError&) {
     ok = false;
   }
-  metrics_.reconfigure(metrics_settings(next));
+  metrics_.reconfigure(next.metrics);
   health_.reconfigure(health_settings(next));
-  errors_.reconfigure(tracking::ErrorTracker::settings_from(next));
-  queue_.reconfigure(queue::QueueService::settings_from(next));
+  errors_.reconfigure(tracking::ErrorTracker::settings_from(next.error_tracking, next));
+  queue_.reconfigure(queue::QueueService::settings_from(next.queue, next));
 
   const auto needs_restart = [&](const char* key, bool changed) {
     if (changed) log_.warn("setting changed but needs a restart to apply", {{"setting", key}});
   };
   needs_restart("listen", !(next.listen == config_.listen));
   needs_restart("data_dir", next.data_dir != config_.data_dir);
-  needs_restart("flags_file", next.flags_file != config_.flags_file);
+  needs_restart("flags_file", next.flags.file != config_.flags.file);
   needs_restart("http", !(next.http == config_.http));
   needs_restart("redis_url (for the queue)", next.redis_url != config_.redis_url);
   needs_restart("queue.workers", next.queue.workers != config_.queue.workers);
@@ -225,25 +222,26 @@ void App::reload(const Config& next) {
   needs_restart("queue.inline_workers",
                 next.queue.inline_workers != config_.queue.inline_workers);
   needs_restart("queue.inline_queue", next.queue.inline_queue != config_.queue.inline_queue);
-  if (next.flags != config_.flags) {
+  if (next.flags.configured != config_.flags.configured) {
     log_.warn("the configured flags changed; runtime flags are not reset by a reload "
               "(levqorctl flags reset applies the configured flags; flags set changes one)",
-              {{"configured", to_json(next.flags)}, {"current", to_json(flags_.current())}});
+              {{"configured", to_json(next.flags.configured)},
+               {"current", to_json(flags_.current())}});
   }
-  flags_.set_configured(next.flags);
+  flags_.set_configured(next.flags.configured);
   const auto listen = config_.listen;
   const auto data_dir = config_.data_dir;
-  const auto flags_file = config_.flags_file;
+  const auto flags_file = config_.flags.file;
   const auto http = config_.http;
   config_ = next;
   // What was not applied stays as it runs.
   config_.listen = listen;
   config_.data_dir = data_dir;
-  config_.flags_file = flags_file;
+  config_.flags.file = flags_file;
   config_.http = http;
   (ok ? reloads_ok_ : reloads_failed_).inc();
   log_.info(ok ? "configuration reloaded" : "configuration reloaded except the token files",
-            {{"nginx_instances", next.nginx_instances.size()},
+            {{"nginx_instances", next.metrics.nginx_instances.size()},
              {"errors_to", errors_.destination()}});
 }
 

@@ -29,7 +29,7 @@
 #include <CLI/CLI.hpp>
 
 #include "levqor/controld/app.h"
-#include "levqor/controld/core/config.h"
+#include "levqor/controld/config.h"
 #include "levqor/controld/core/files.h"
 #include "levqor/controld/core/log.h"
 #include "levqor/controld/core/signals.h"

@@ -31,9 +31,9 @@ class AppRoutes : public ::testing::Test {
  protected:
   void SetUp() override {
     config_ = testing::app_config(dir_);
-    config_.admin_token_file = dir_.write("admin.token", kAdmin + "\n");
-    config_.producer_token_file = dir_.write("producer.token", kProducer + "\n");
-    config_.flags.set(Flag::ratelimit, FlagState::shadow);
+    config_.tokens.admin = dir_.write("admin.token", kAdmin + "\n");
+    config_.tokens.producer = dir_.write("producer.token", kProducer + "\n");
+    config_.flags.configured.set(Flag::ratelimit, FlagState::shadow);
     config_.http.max_body_bytes = 4096;
     app_ = std::make_unique<App>(config_, log_.logger);
     bound_ = app_->start();
@@ -225,7 +225,7 @@ TEST_F(AppRoutes, ReloadRotatesTokensAndKeepsThemOnAnError) {
 TEST_F(AppRoutes, ReloadKeepsRuntimeFlagsAndResetAppliesTheNewConfiguredOnes) {
   request("PUT", "/ops/flags", kAdmin, R"({"RATELIMIT_ENABLED":"off"})");
   auto next = config_;
-  next.flags.set(Flag::ratelimit, FlagState::on);
+  next.flags.configured.set(Flag::ratelimit, FlagState::on);
   app_->reload(next);
   EXPECT_EQ(json::parse(request("GET", "/ops/flags", kAdmin)->body)["RATELIMIT_ENABLED"], "off");
   EXPECT_TRUE(log_.has("the configured flags changed; runtime flags are not reset by a reload "
@@ -321,7 +321,7 @@ TEST(App, MissingTokenFileDisablesTheRole) {
   TempDir dir;
   CapturedLog log;
   auto config = testing::app_config(dir);
-  config.admin_token_file = dir.file("absent.token");
+  config.tokens.admin = dir.file("absent.token");
   App app(config, log.logger);
   const auto bound = app.start();
   httplib::Client client(bound.host, bound.port);
@@ -337,13 +337,13 @@ TEST(App, BadTokenFileIsAConfigError) {
   TempDir dir;
   CapturedLog log;
   auto config = testing::app_config(dir);
-  config.admin_token_file = dir.write("admin.token", "short");
+  config.tokens.admin = dir.write("admin.token", "short");
   EXPECT_THROW(App(config, log.logger), ConfigError);
 }
 
 TEST_F(AppRoutes, HealthzDetailsAreForTheAdminOnly) {
   Config config = config_;
-  config.nginx_instances = {NginxInstance{"edge", "http://127.0.0.1:1/levqor/status"}};
+  config.metrics.nginx_instances = {metrics::NginxInstance{"edge", "http://127.0.0.1:1/levqor/status"}};
   app_->reload(config);
   const auto anonymous = json::parse(request("GET", "/healthz")->body);
   EXPECT_EQ(anonymous["checks"]["nginx"]["edge"], (json{{"status", "down"}})) << anonymous;
@@ -410,7 +410,7 @@ TEST(AppQueue, BuiltInJobTypesPlugIntoTheRegistry) {
   TempDir dir;
   CapturedLog log;
   Config config = testing::app_config(dir);
-  config.producer_token_file = dir.write("producer.token", kProducer + "\n");
+  config.tokens.producer = dir.write("producer.token", kProducer + "\n");
   App app(config, log.logger);
   auto executor = std::make_shared<CountingExecutor>();
   app.queue().register_executor("test_builtin", executor);

@@ -1,4 +1,4 @@
-#include "levqor/controld/core/config.h"
+#include "levqor/controld/config.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -33,14 +33,14 @@ TEST(Config, DefaultsNeedNoFileAndNoEnvironment) {
   EXPECT_FALSE(config.config_file);
   EXPECT_LT(config.shutdown_grace.count(), 2000);
   EXPECT_EQ(config.data_dir, "/var/lib/levqor");
-  EXPECT_EQ(config.flags_file, "/var/lib/levqor/flags");
-  EXPECT_FALSE(config.admin_token_file);
-  EXPECT_FALSE(config.producer_token_file);
-  EXPECT_TRUE(config.nginx_instances.empty());
-  EXPECT_EQ(config.scrape_timeout.count(), 1000);
-  EXPECT_EQ(config.latency_window.count(), 300);
-  EXPECT_EQ(config.flags, FlagSet{});
-  EXPECT_FALSE(config.sentry_dsn);
+  EXPECT_EQ(config.flags.file, "/var/lib/levqor/flags");
+  EXPECT_FALSE(config.tokens.admin);
+  EXPECT_FALSE(config.tokens.producer);
+  EXPECT_TRUE(config.metrics.nginx_instances.empty());
+  EXPECT_EQ(config.metrics.scrape_timeout.count(), 1000);
+  EXPECT_EQ(config.metrics.latency_window.count(), 300);
+  EXPECT_EQ(config.flags.configured, FlagSet{});
+  EXPECT_FALSE(config.error_tracking.sentry_dsn);
   EXPECT_FALSE(config.redis_url);
   EXPECT_FALSE(config.database_url);
   EXPECT_EQ(config.http.max_body_bytes, 1024u * 1024u);
@@ -65,21 +65,21 @@ TEST(Config, EnvironmentSetsEverything) {
   EXPECT_EQ(config.listen, (ListenAddress{"::1", 0}));
   EXPECT_EQ(config.log_level, LogLevel::debug);
   EXPECT_EQ(config.data_dir, "/srv/levqor");
-  EXPECT_EQ(config.flags_file, "/srv/levqor/flags");  // follows data_dir
-  EXPECT_EQ(config.admin_token_file, "/etc/levqor/admin.token");
-  EXPECT_EQ(config.producer_token_file, "/etc/levqor/producer.token");
-  ASSERT_EQ(config.nginx_instances.size(), 2u);
-  EXPECT_EQ(config.nginx_instances[0],
-            (NginxInstance{"127.0.0.1:8080", "http://127.0.0.1:8080/levqor/status"}));
-  EXPECT_EQ(config.nginx_instances[1], (NginxInstance{"edge2", "http://10.0.0.2/levqor/status"}));
-  EXPECT_EQ(config.http_job_allow,
+  EXPECT_EQ(config.flags.file, "/srv/levqor/flags");  // follows data_dir
+  EXPECT_EQ(config.tokens.admin, "/etc/levqor/admin.token");
+  EXPECT_EQ(config.tokens.producer, "/etc/levqor/producer.token");
+  ASSERT_EQ(config.metrics.nginx_instances.size(), 2u);
+  EXPECT_EQ(config.metrics.nginx_instances[0],
+            (metrics::NginxInstance{"127.0.0.1:8080", "http://127.0.0.1:8080/levqor/status"}));
+  EXPECT_EQ(config.metrics.nginx_instances[1], (metrics::NginxInstance{"edge2", "http://10.0.0.2/levqor/status"}));
+  EXPECT_EQ(config.queue.http_job_allow,
             (std::vector<std::string>{"https://hooks.example.com/", "http://127.0.0.1:9000/"}));
   EXPECT_EQ(config.redis_url, "redis://:pw@127.0.0.1:6380/2");
   EXPECT_EQ(config.database_url, "postgresql://levqor@127.0.0.1/levqor");
-  EXPECT_EQ(config.sentry_dsn, "https://abc@o1.ingest.sentry.io/42");
-  EXPECT_EQ(config.flags.get(Flag::ratelimit), FlagState::shadow);
-  EXPECT_EQ(config.flags.get(Flag::security_headers), FlagState::on);
-  EXPECT_EQ(config.flags.get(Flag::webhook_verify), FlagState::off);
+  EXPECT_EQ(config.error_tracking.sentry_dsn, "https://abc@o1.ingest.sentry.io/42");
+  EXPECT_EQ(config.flags.configured.get(Flag::ratelimit), FlagState::shadow);
+  EXPECT_EQ(config.flags.configured.get(Flag::security_headers), FlagState::on);
+  EXPECT_EQ(config.flags.configured.get(Flag::webhook_verify), FlagState::off);
 }
 
 TEST(Config, RelativePathsBecomeAbsolute) {
@@ -93,11 +93,11 @@ TEST(Config, EmptyOptionalVariablesMeanUnset) {
   const auto config = load_config(
       std::nullopt, env_of({{"SENTRY_DSN", ""}, {"REDIS_URL", ""}, {"LEVQOR_ADMIN_TOKEN_FILE", ""},
                             {"LEVQOR_NGINX_STATUS_URLS", ""}, {"LEVQOR_HTTP_JOB_ALLOW", ""}}));
-  EXPECT_FALSE(config.sentry_dsn);
+  EXPECT_FALSE(config.error_tracking.sentry_dsn);
   EXPECT_FALSE(config.redis_url);
-  EXPECT_FALSE(config.admin_token_file);
-  EXPECT_TRUE(config.nginx_instances.empty());
-  EXPECT_TRUE(config.http_job_allow.empty());
+  EXPECT_FALSE(config.tokens.admin);
+  EXPECT_TRUE(config.metrics.nginx_instances.empty());
+  EXPECT_TRUE(config.queue.http_job_allow.empty());
 }
 
 TEST(Config, BadEnvironmentValuesNameTheVariableAndTheValue) {
@@ -156,19 +156,19 @@ TEST(Config, FileSetsEveryKey) {
   EXPECT_EQ(config.listen, (ListenAddress{"127.0.0.1", 9999}));
   EXPECT_EQ(config.log_level, LogLevel::warn);
   EXPECT_EQ(config.data_dir, "/srv/data");
-  EXPECT_EQ(config.admin_token_file, "/etc/levqor/admin.token");
-  EXPECT_FALSE(config.producer_token_file);
-  EXPECT_EQ(config.flags_file, "/run/levqor/flags");
-  EXPECT_EQ(config.flags.get(Flag::abuse_guards), FlagState::shadow);
-  ASSERT_EQ(config.nginx_instances.size(), 2u);
-  EXPECT_EQ(config.nginx_instances[0].name, "127.0.0.1:8080");
-  EXPECT_EQ(config.nginx_instances[1].name, "edge-2");
-  EXPECT_EQ(config.scrape_timeout.count(), 250);
-  EXPECT_EQ(config.latency_window.count(), 60);
-  EXPECT_EQ(config.http_job_allow.size(), 1u);
+  EXPECT_EQ(config.tokens.admin, "/etc/levqor/admin.token");
+  EXPECT_FALSE(config.tokens.producer);
+  EXPECT_EQ(config.flags.file, "/run/levqor/flags");
+  EXPECT_EQ(config.flags.configured.get(Flag::abuse_guards), FlagState::shadow);
+  ASSERT_EQ(config.metrics.nginx_instances.size(), 2u);
+  EXPECT_EQ(config.metrics.nginx_instances[0].name, "127.0.0.1:8080");
+  EXPECT_EQ(config.metrics.nginx_instances[1].name, "edge-2");
+  EXPECT_EQ(config.metrics.scrape_timeout.count(), 250);
+  EXPECT_EQ(config.metrics.latency_window.count(), 60);
+  EXPECT_EQ(config.queue.http_job_allow.size(), 1u);
   EXPECT_EQ(config.redis_url, "redis://127.0.0.1:6379");
   EXPECT_EQ(config.database_url, "host=127.0.0.1 dbname=levqor");
-  EXPECT_EQ(config.sentry_dsn, "http://key@127.0.0.1:9000/7");
+  EXPECT_EQ(config.error_tracking.sentry_dsn, "http://key@127.0.0.1:9000/7");
   EXPECT_EQ(config.error_tracking.jsonl_max_bytes, 65536u);
   EXPECT_EQ(config.error_tracking.jsonl_files, 3u);
   EXPECT_EQ(config.error_tracking.max_events_per_minute, 5u);
@@ -313,13 +313,13 @@ TEST(Config, ExecCommandsMayTakeOptionsAndRunAsAnotherUser) {
 }
 
 TEST(Config, OnlyRootMaySwitchTheIdentityOfExecCommands) {
-  ExecCommand command;
+  queue::ExecCommand command;
   command.uid = 65534;
   command.gid = 65534;
-  EXPECT_NO_THROW(check_exec_identity(command, 0, 0));
-  EXPECT_NO_THROW(check_exec_identity(command, 65534, 65534));  // itself
+  EXPECT_NO_THROW(queue::check_exec_identity(command, 0, 0));
+  EXPECT_NO_THROW(queue::check_exec_identity(command, 65534, 65534));  // itself
   try {
-    check_exec_identity(command, 1000, 65534);
+    queue::check_exec_identity(command, 1000, 65534);
     FAIL() << "accepted";
   } catch (const std::invalid_argument& e) {
     EXPECT_TRUE(contains(e.what(), "only root can run a command as another user (controld runs "
@@ -327,9 +327,9 @@ TEST(Config, OnlyRootMaySwitchTheIdentityOfExecCommands) {
         << e.what();
   }
   command.uid.reset();
-  EXPECT_THROW(check_exec_identity(command, 1000, 1000), std::invalid_argument);
+  EXPECT_THROW(queue::check_exec_identity(command, 1000, 1000), std::invalid_argument);
   command.gid.reset();
-  EXPECT_NO_THROW(check_exec_identity(command, 1000, 1000));
+  EXPECT_NO_THROW(queue::check_exec_identity(command, 1000, 1000));
 }
 
 TEST(Config, QueueInlineRunnersAndQuota) {
@@ -369,11 +369,11 @@ TEST(Config, EnvironmentOverridesTheFile) {
                                                 {"LEVQOR_NGINX_STATUS_URLS", "http://b:2/s"},
                                                 {"SENTRY_DSN", ""}}));
   EXPECT_EQ(config.listen.port, 7777);
-  EXPECT_EQ(config.flags.get(Flag::ratelimit), FlagState::off);          // env wins
-  EXPECT_EQ(config.flags.get(Flag::webhook_verify), FlagState::shadow);  // file only
-  ASSERT_EQ(config.nginx_instances.size(), 1u);
-  EXPECT_EQ(config.nginx_instances[0].url, "http://b:2/s");
-  EXPECT_FALSE(config.sentry_dsn);  // an empty variable unsets
+  EXPECT_EQ(config.flags.configured.get(Flag::ratelimit), FlagState::off);          // env wins
+  EXPECT_EQ(config.flags.configured.get(Flag::webhook_verify), FlagState::shadow);  // file only
+  ASSERT_EQ(config.metrics.nginx_instances.size(), 1u);
+  EXPECT_EQ(config.metrics.nginx_instances[0].url, "http://b:2/s");
+  EXPECT_FALSE(config.error_tracking.sentry_dsn);  // an empty variable unsets
 }
 
 TEST(Config, UnknownKeysAreErrorsWithASuggestion) {

@@ -22,10 +22,10 @@ class Ctl : public ::testing::Test {
  protected:
   void SetUp() override {
     auto config = testing::app_config(dir_);
-    config.admin_token_file = dir_.write("admin.token", kAdmin + "\n");
-    config.producer_token_file = dir_.write("producer.token", kProducer + "\n");
-    config.flags.set(Flag::ratelimit, FlagState::shadow);
-    ExecCommand fail;
+    config.tokens.admin = dir_.write("admin.token", kAdmin + "\n");
+    config.tokens.producer = dir_.write("producer.token", kProducer + "\n");
+    config.flags.configured.set(Flag::ratelimit, FlagState::shadow);
+    queue::ExecCommand fail;
     fail.path = "/bin/false";
     config.queue.exec["fail"] = fail;
     config.queue.retry_delays["exec"] = {};  // dead after one attempt

@@ -23,7 +23,7 @@ struct HealthFixture {
   testing::CapturedLog log;
   metrics::Registry registry;
   metrics::MetricsService metrics{registry, log.logger,
-                                  {{NginxInstance{"edge", kDownNginx}}, 500ms, 300s},
+                                  {{metrics::NginxInstance{"edge", kDownNginx}}, 500ms, 300s},
                                   nullptr};
   metrics::Counter& redis_checks = metrics::backend_errors(registry).labels({"redis"});
 

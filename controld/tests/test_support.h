@@ -15,7 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "levqor/controld/core/config.h"
+#include "levqor/controld/config.h"
 #include "levqor/controld/core/log.h"
 
 namespace levqor::controld::testing {
@@ -87,7 +87,7 @@ inline Config app_config(const TempDir& dir) {
   Config config;
   config.listen = ListenAddress{"127.0.0.1", 0};
   config.data_dir = dir.path();
-  config.flags_file = dir.file("flags");
+  config.flags.file = dir.file("flags");
   return config;
 }
 

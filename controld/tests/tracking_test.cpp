@@ -59,9 +59,9 @@ TEST(Scrubber, SensitiveKeysKnownSecretsTokensBearerAndUrlCredentials) {
 // ---- security review L12 ------------------------------------------------------------
 
 std::vector<std::string> secrets_for(const std::string& database_url) {
-  Config config;
-  config.database_url = database_url;
-  return ErrorTracker::settings_from(config).secrets;
+  CoreSettings core;
+  core.database_url = database_url;
+  return ErrorTracker::settings_from({}, core).secrets;
 }
 
 bool has(const std::vector<std::string>& list, const std::string& item) {
@@ -94,9 +94,9 @@ TEST(Scrubber, PasswordValuesAnywhereInAMessage) {
   EXPECT_EQ(plain.scrub("password=a password=b"), "password=[Filtered] password=[Filtered]");
   EXPECT_EQ(plain.scrub("the password is wrong"), "the password is wrong");
   // The configured DATABASE_URL's password, wherever it shows.
-  Config config;
-  config.database_url = "host=db password='p w0rd!x' dbname=x";
-  const Scrubber from_config(ErrorTracker::settings_from(config).secrets, nullptr);
+  CoreSettings core;
+  core.database_url = "host=db password='p w0rd!x' dbname=x";
+  const Scrubber from_config(ErrorTracker::settings_from({}, core).secrets, nullptr);
   EXPECT_EQ(from_config.scrub("auth failed for 'p w0rd!x'"), "auth failed for '[Filtered]'");
 }
 
@@ -161,7 +161,8 @@ struct TrackerFixture {
   TempDir dir;
   ErrorTracker tracker(std::optional<std::string> dsn, unsigned per_minute = 10,
                        std::uint64_t jsonl_max = 1 << 20) {
-    ErrorTracker::Settings settings{dsn, dir.path(), {}, {"dsnkey123"}};
+    ErrorTracker::Settings settings{dir.path(), {}, {"dsnkey123"}};
+    settings.tracking.sentry_dsn = dsn;
     settings.tracking.max_events_per_minute = per_minute;
     settings.tracking.jsonl_max_bytes = jsonl_max;
     settings.tracking.jsonl_files = 2;
@@ -282,8 +283,9 @@ TEST(ErrorTracker, ReconfigureSwitchesTheDestination) {
   TrackerFixture f;
   auto tracker = f.tracker(std::nullopt);
   tracker.capture("api", "to the file");
-  tracker.reconfigure(
-      {"http://k@127.0.0.1:" + std::to_string(sentry.port()) + "/7", f.dir.path(), {}, {}});
+  ErrorTracker::Settings to_sentry{f.dir.path(), {}, {}};
+  to_sentry.tracking.sentry_dsn = "http://k@127.0.0.1:" + std::to_string(sentry.port()) + "/7";
+  tracker.reconfigure(to_sentry);
   EXPECT_EQ(tracker.destination(),
             "sentry http://***@127.0.0.1:" + std::to_string(sentry.port()) + "/7");
   tracker.capture("api", "to sentry");

@@ -47,7 +47,7 @@ void MetricsService::reconfigure(Settings settings) {
   std::lock_guard<std::mutex> lock(mutex_);
   // Forget instances that are no longer configured.
   for (auto it = known_.begin(); it != known_.end();) {
-    const bool kept = std::any_of(settings.instances.begin(), settings.instances.end(),
+    const bool kept = std::any_of(settings.nginx_instances.begin(), settings.nginx_instances.end(),
                                   [&](const NginxInstance& i) { return i.name == it->first; });
     it = kept ? std::next(it) : known_.erase(it);
   }
@@ -61,7 +61,7 @@ std::vector<MetricsService::Scraped> MetricsService::scrape() {
     settings = settings_;
   }
   std::vector<net::HttpRequest> requests;
-  for (const auto& instance : settings.instances) {
+  for (const auto& instance : settings.nginx_instances) {
     net::HttpRequest request;
     request.url = instance.url;
     request.timeout = settings.scrape_timeout;
@@ -75,8 +75,8 @@ std::vector<MetricsService::Scraped> MetricsService::scrape() {
   for (std::size_t i = 0; i < responses.size(); ++i) {
     auto& response = responses[i];
     Scraped scraped;
-    scraped.status.name = settings.instances[i].name;
-    scraped.status.url = settings.instances[i].url;
+    scraped.status.name = settings.nginx_instances[i].name;
+    scraped.status.url = settings.nginx_instances[i].url;
     scraped.status.scrape_seconds = response.elapsed.count();
     if (!response.transport_ok()) {
       scraped.status.error = response.error;

@@ -147,6 +147,10 @@ class HttpExecutor final : public Executor {
     return default_timeout_;
   }
 
+  // Requests in flight at once per worker: enough to hide the latency of
+  // slow endpoints, few enough to stay a polite client.
+  std::size_t concurrency() const override { return 16; }
+
   ExecutionResult run_one(const Delivery& job) const override { return run({&job}).front(); }
 
   std::vector<ExecutionResult> run(const std::vector<const Delivery*>& jobs) const override {

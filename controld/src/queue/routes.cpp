@@ -21,11 +21,55 @@ void unavailable(httplib::Response& res, tracking::ErrorTracker& errors, const s
                  "the queue backend cannot be reached; try again (see GET /ops/queue_health)");
 }
 
+// A job as GET /jobs/{id} shows it (docs/api.md, "Jobs").
+ordered_json job_body(const QueueService::StoredJob& job) {
+  return to_json(job.record, job.max_attempts);
+}
+
 // The jobs or the request as stored now: one job's record, or {"jobs":[...]}.
-ordered_json records_body(const JobRequest& request, QueueService::InlineResult& result) {
-  if (request.batch) return ordered_json{{"jobs", std::move(result.jobs)}};
+ordered_json records_body(const JobRequest& request, const QueueService::InlineResult& result) {
+  if (request.batch) {
+    ordered_json jobs = ordered_json::array();
+    for (const auto& job : result.jobs) jobs.push_back(job_body(job));
+    return ordered_json{{"jobs", std::move(jobs)}};
+  }
   if (result.jobs.empty()) return ordered_json::object();
-  return std::move(result.jobs.front());
+  return job_body(result.jobs.front());
+}
+
+// GET /ops/queue_health (docs/api.md).
+ordered_json health_body(const QueueService::Health& h) {
+  const auto& s = h.stats;
+  ordered_json out;
+  out["backend"] = std::string(h.backend);
+  out["status"] = s.up ? (s.spool > 0 ? "degraded" : "ok") : "down";
+  out["queue_depth"] = s.queued;
+  out["delayed"] = s.delayed;
+  out["running"] = s.running;
+  out["dlq_depth"] = s.dead;
+  out["oldest_age_s"] = s.oldest_age_s;
+  out["workers"] = {{"configured", h.workers}, {"busy", h.busy_workers}, {"stopping", h.stopping}};
+  out["spool_size"] = s.spool;
+  out["inline"] = {{"configured", h.inline_workers},
+                   {"busy", h.inline_busy},
+                   {"waiting", h.inline_waiting},
+                   {"queue", h.inline_queue}};
+  out["quota"] = {{"depth", h.usage.depth},
+                  {"max_depth", h.limits.depth},
+                  {"payload_bytes", h.usage.bytes},
+                  {"max_bytes", h.limits.bytes}};
+  if (!s.up) out["error"] = s.error;
+  return out;
+}
+
+// GET /ops/dlq: {"total":N,"jobs":[<job record>...]}.
+ordered_json dead_letters_body(const QueueService::DeadLetters& dead) {
+  ordered_json jobs = ordered_json::array();
+  for (const auto& job : dead.jobs) jobs.push_back(job_body(job));
+  ordered_json out;
+  out["total"] = dead.total;
+  out["jobs"] = std::move(jobs);
+  return out;
 }
 
 // Idempotency-Key: 1 to 255 visible ASCII characters.
@@ -86,7 +130,7 @@ void post_jobs(const httplib::Request& req, httplib::Response& res, QueueService
       body["id"] = result.ids.empty() ? "" : result.ids.front();
       std::string status = "queued";
       if (result.replayed && !result.ids.empty()) {
-        if (auto job = queue.job(result.ids.front())) status = (*job)["status"];
+        if (auto job = queue.job(result.ids.front())) status = to_string(job->record.state);
       }
       body["status"] = status;
     }
@@ -193,7 +237,8 @@ void add_routes(api::Router& router, const api::Guard& guard, QueueService& queu
                                   "no job " + id + " (unknown, or expired after queue.retention_s)");
                    return;
                  }
-                 api::set_json(res, 200, job->dump(-1, ' ', false, json::error_handler_t::replace));
+                 api::set_json(res, 200, job_body(*job).dump(-1, ' ', false,
+                                                             json::error_handler_t::replace));
                } catch (const BackendError& e) {
                  unavailable(res, errors, "cannot read a job", e);
                }
@@ -202,7 +247,7 @@ void add_routes(api::Router& router, const api::Guard& guard, QueueService& queu
   router.add(api::Method::get, "/ops/queue_health",
              guard.require(auth::Role::admin, [&queue](const httplib::Request&,
                                                        httplib::Response& res, auth::Role) {
-               api::set_json(res, 200, queue.health().dump());
+               api::set_json(res, 200, health_body(queue.health()).dump());
              }));
 
   router.add(api::Method::get, "/ops/dlq",
@@ -221,8 +266,8 @@ void add_routes(api::Router& router, const api::Guard& guard, QueueService& queu
                }
                try {
                  api::set_json(res, 200,
-                               queue.dead_letters(limit).dump(-1, ' ', false,
-                                                              json::error_handler_t::replace));
+                               dead_letters_body(queue.dead_letters(limit))
+                                   .dump(-1, ' ', false, json::error_handler_t::replace));
                } catch (const BackendError& e) {
                  unavailable(res, errors, "cannot list dead jobs", e);
                }

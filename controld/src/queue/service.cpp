@@ -2,8 +2,6 @@
 
 #include <unistd.h>
 
-#include <random>
-
 #include "levqor/controld/core/files.h"
 #include "levqor/controld/core/urls.h"
 #include "levqor/controld/queue/instance_id.h"
@@ -18,15 +16,9 @@ using std::chrono::milliseconds;
 
 constexpr milliseconds kFetchWait{250};
 constexpr milliseconds kSchedulerTick{100};
-constexpr std::size_t kHttpConcurrency = 16;
 
 const std::vector<double> kDurationBuckets = {0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1,
                                               0.25,   0.5,   1,     2.5,  5,     10,   30, 60};
-
-double unit_random() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
-}
 
 std::unique_ptr<Backend> open_backend(const QueueService::Settings& settings, const Logger& log) {
   // App creates data_dir too, but after its members: the queue comes first.
@@ -75,8 +67,9 @@ struct QueueService::InlineRun {
   }
 };
 
-QueueService::Settings QueueService::settings_from(const Config& config) {
-  return {config.queue, config.http_job_allow, config.redis_url, config.data_dir};
+QueueService::Settings QueueService::settings_from(const QueueSettings& queue,
+                                                   const CoreSettings& core) {
+  return {queue, core.redis_url, core.data_dir};
 }
 
 QueueService::QueueService(Settings settings, metrics::Registry& registry, const Logger& log,
@@ -153,7 +146,7 @@ QueueService::~QueueService() {
 std::shared_ptr<const QueueService::Rules> QueueService::make_rules(const Settings& s) const {
   ExecutorRegistry executors;
   executors.add("noop", make_noop_executor());
-  executors.add("http", make_http_executor(s.http_job_allow, s.queue.http_timeout,
+  executors.add("http", make_http_executor(s.queue.http_job_allow, s.queue.http_timeout,
                                            s.queue.visibility_timeout - milliseconds(1000)));
   executors.add("exec", make_exec_executor(s.queue.exec));
   for (const auto& [type, executor] : builtins_) executors.add(type, executor);
@@ -178,7 +171,7 @@ void QueueService::register_executor(const std::string& type,
 
 void QueueService::reconfigure(const Settings& settings) {
   Settings next = settings_;
-  next.http_job_allow = settings.http_job_allow;
+  next.queue.http_job_allow = settings.queue.http_job_allow;
   next.queue.exec = settings.queue.exec;
   next.queue.retry_delays = settings.queue.retry_delays;
   next.queue.retry_jitter = settings.queue.retry_jitter;
@@ -300,7 +293,7 @@ void QueueService::work(unsigned index) {
     if (batch.empty()) continue;
     ++busy_;
     // Each group's outcomes are recorded as soon as it finishes.
-    execute(batch, Mode::queued, [&](std::vector<Completion>&& done) {
+    execute(batch, BatchRunner::Mode::queued, [&](std::vector<Completion>&& done) {
       persist([&] { consumer->complete(done, now_ms()); }, done.size(), false);
     });
     --busy_;
@@ -337,117 +330,14 @@ bool QueueService::persist(const std::function<void()>& store, std::size_t jobs,
   }
 }
 
-Outcome QueueService::outcome_of(const Delivery& job, const ExecutionResult& result,
-                                 const Rules& rules) {
-  Outcome out;
-  if (!result.result.is_null()) {
-    out.result = result.result.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  }
-  switch (result.kind) {
-    case ExecutionResult::Kind::succeeded: out.kind = Outcome::Kind::succeeded; return out;
-    case ExecutionResult::Kind::permanent:
-      out.kind = Outcome::Kind::dead;
-      out.error = result.error;
-      return out;
-    case ExecutionResult::Kind::retryable: break;
-  }
-  out.error = result.error;
-  const auto delay = rules.retry.delay_after(job.type, job.attempt, unit_random());
-  if (!delay) {
-    out.kind = Outcome::Kind::dead;
-    out.error = result.error + " (attempt " + std::to_string(job.attempt) + " of " +
-                std::to_string(rules.retry.max_attempts(job.type)) + ", no retry left)";
-    return out;
-  }
-  out.kind = Outcome::Kind::retry;
-  out.run_at = now_ms() + delay->count();
-  return out;
-}
-
-void QueueService::execute(const std::vector<Delivery>& batch, Mode mode,
-                           const Sink& finished) {
-  const auto fetched = Clock::now();
+void QueueService::execute(const std::vector<Delivery>& batch, BatchRunner::Mode mode,
+                           const BatchRunner::Sink& finished) {
   const auto rules = this->rules();
-  const auto budget = std::chrono::duration_cast<milliseconds>(
-                          settings_.queue.visibility_timeout) * 9 / 10;
-  const bool queued = mode == Mode::queued;
-  bool started_any = false;
-  std::size_t i = 0;
-  while (i < batch.size()) {
-    const auto& type = batch[i].type;
-    const Executor* executor = rules->executors.find(type);
-    // A run of consecutive jobs of one type.
-    std::size_t end = i + 1;
-    while (end < batch.size() && batch[end].type == type) ++end;
-    if (executor == nullptr) {
-      std::vector<Completion> done;
-      for (; i < end; ++i) {
-        Outcome dead;
-        dead.kind = Outcome::Kind::dead;
-        dead.error = "unknown job type \"" + type + "\" (no executor for it in this controld)";
-        done.push_back({batch[i], dead});
-      }
-      record(type, done, 0);
-      finished(std::move(done));
-      continue;
-    }
-    while (i < end) {
-      const bool instant = executor->max_duration(batch[i]) == milliseconds(0);
-      const std::size_t chunk_end =
-          instant ? end : std::min(end, i + (type == "http" ? kHttpConcurrency : 1));
-      milliseconds longest{0};
-      std::vector<const Delivery*> chunk;
-      for (std::size_t k = i; k < chunk_end; ++k) {
-        chunk.push_back(&batch[k]);
-        longest = std::max(longest, executor->max_duration(batch[k]));
-      }
-      // The first chunk always runs (config keeps every timeout under the
-      // visibility timeout), so a batch always makes progress.
-      const bool no_time = queued && started_any && Clock::now() - fetched + longest > budget;
-      if (stopping_ || no_time) {
-        // Not started. Queued: back to the queue at once, no attempt
-        // counted. Inline: dead (inline jobs run once, now or not at all).
-        std::vector<Completion> rest;
-        for (std::size_t k = i; k < batch.size(); ++k) {
-          Outcome outcome;
-          if (queued) {
-            outcome.kind = Outcome::Kind::released;
-          } else {
-            outcome.kind = Outcome::Kind::dead;
-            outcome.error = "not run: controld was stopping (NEW_QUEUE_ENABLED=off runs each "
-                            "job once; not retried)";
-          }
-          rest.push_back({batch[k], outcome});
-        }
-        if (!queued) record_each(rest);
-        finished(std::move(rest));
-        return;
-      }
-      started_any = true;
-      const auto started = Clock::now();
-      std::vector<ExecutionResult> results;
-      try {
-        results = executor->run(chunk);
-      } catch (const std::exception& e) {
-        results.assign(chunk.size(), ExecutionResult{ExecutionResult::Kind::retryable,
-                                                     std::string("executor failed: ") + e.what(),
-                                                     nullptr});
-      }
-      const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
-      std::vector<Completion> done;
-      done.reserve(chunk.size());
-      for (std::size_t k = 0; k < chunk.size(); ++k) {
-        done.push_back({*chunk[k], outcome_of(*chunk[k], results[k], *rules)});
-        // No retries inline: the caller has the answer and decides.
-        if (!queued && done.back().outcome.kind == Outcome::Kind::retry) {
-          done.back().outcome.kind = Outcome::Kind::dead;
-        }
-      }
-      record(type, done, instant ? seconds / static_cast<double>(chunk.size()) : seconds);
-      finished(std::move(done));
-      i = chunk_end;
-    }
-  }
+  const BatchRunner runner(rules->executors, rules->retry, settings_.queue.visibility_timeout,
+                           stopping_,
+                           [this](const std::string& type, const std::vector<Completion>& done,
+                                  double seconds_each) { record(type, done, seconds_each); });
+  runner.run(batch, mode, finished);
 }
 
 void QueueService::record(const std::string& type, const std::vector<Completion>& done,
@@ -579,7 +469,7 @@ EnqueueResult QueueService::enqueue(const JobRequest& request,
 }
 
 void QueueService::run_inline_batch(const std::vector<Delivery>& batch) {
-  execute(batch, Mode::inline_run, [this](std::vector<Completion>&& done) {
+  execute(batch, BatchRunner::Mode::inline_run, [this](std::vector<Completion>&& done) {
     persist([&] { backend_->complete_inline(done, now_ms()); }, done.size(), true);
   });
 }
@@ -590,8 +480,7 @@ void QueueService::abandon_inline_batch(const std::vector<Delivery>& batch) {
   for (const auto& d : batch) {
     Outcome outcome;
     outcome.kind = Outcome::Kind::dead;
-    outcome.error =
-        "not run: controld was stopping (NEW_QUEUE_ENABLED=off runs each job once; not retried)";
+    outcome.error = kInlineNotRun;
     done.push_back({d, outcome});
   }
   record_each(done);
@@ -646,28 +535,27 @@ QueueService::InlineResult QueueService::run_inline(const JobRequest& request,
     out.finished = run->done;
   }
   for (const auto& id : out.enqueue.ids) {
-    if (auto json = job(id)) out.jobs.push_back(std::move(*json));
+    if (auto stored = job(id)) out.jobs.push_back(std::move(*stored));
   }
   return out;
 }
 
-std::optional<nlohmann::ordered_json> QueueService::job(const std::string& id) {
+std::optional<QueueService::StoredJob> QueueService::job(const std::string& id) {
   if (!is_job_id(id)) return std::nullopt;
   auto record = backend_->get(id);
   if (!record) return std::nullopt;
-  return to_json(*record, rules()->retry.max_attempts(record->type));
+  const int max_attempts = rules()->retry.max_attempts(record->type);
+  return StoredJob{std::move(*record), max_attempts};
 }
 
-nlohmann::ordered_json QueueService::dead_letters(std::size_t limit) {
+QueueService::DeadLetters QueueService::dead_letters(std::size_t limit) {
   const auto rules = this->rules();
-  nlohmann::ordered_json jobs = nlohmann::ordered_json::array();
-  for (const auto& record : backend_->dead(limit)) {
-    jobs.push_back(to_json(record, rules->retry.max_attempts(record.type)));
+  DeadLetters out;
+  for (auto& record : backend_->dead(limit)) {
+    const int max_attempts = rules->retry.max_attempts(record.type);
+    out.jobs.push_back({std::move(record), max_attempts});
   }
-  const auto stats = backend_->stats(now_ms());
-  nlohmann::ordered_json out;
-  out["total"] = stats.dead;
-  out["jobs"] = std::move(jobs);
+  out.total = backend_->stats(now_ms()).dead;
   return out;
 }
 
@@ -675,31 +563,19 @@ std::size_t QueueService::retry_dead(const std::vector<std::string>& ids, bool a
   return backend_->retry_dead(ids, all, now_ms());
 }
 
-nlohmann::ordered_json QueueService::health() {
-  const auto s = backend_->stats(now_ms());
-  nlohmann::ordered_json out;
-  out["backend"] = std::string(backend_->name());
-  out["status"] = s.up ? (s.spool > 0 ? "degraded" : "ok") : "down";
-  out["queue_depth"] = s.queued;
-  out["delayed"] = s.delayed;
-  out["running"] = s.running;
-  out["dlq_depth"] = s.dead;
-  out["oldest_age_s"] = s.oldest_age_s;
-  out["workers"] = {{"configured", settings_.queue.workers},
-                    {"busy", busy_.load()},
-                    {"stopping", stopping_.load()}};
-  out["spool_size"] = s.spool;
-  out["inline"] = {{"configured", inline_pool_.threads()},
-                   {"busy", inline_pool_.busy()},
-                   {"waiting", inline_pool_.waiting()},
-                   {"queue", inline_pool_.capacity() - inline_pool_.threads()}};
-  const auto usage = quota_.usage();
-  const auto limits = quota_.limits();
-  out["quota"] = {{"depth", usage.depth},
-                  {"max_depth", limits.depth},
-                  {"payload_bytes", usage.bytes},
-                  {"max_bytes", limits.bytes}};
-  if (!s.up) out["error"] = s.error;
+QueueService::Health QueueService::health() {
+  Health out;
+  out.backend = backend_->name();
+  out.stats = backend_->stats(now_ms());
+  out.workers = settings_.queue.workers;
+  out.busy_workers = busy_.load();
+  out.stopping = stopping_.load();
+  out.inline_workers = inline_pool_.threads();
+  out.inline_busy = inline_pool_.busy();
+  out.inline_waiting = inline_pool_.waiting();
+  out.inline_queue = inline_pool_.capacity() - inline_pool_.threads();
+  out.usage = quota_.usage();
+  out.limits = quota_.limits();
   return out;
 }
 

@@ -34,14 +34,17 @@ std::string host_name() {
 }
 
 bool same_destination(const ErrorTracker::Settings& a, const ErrorTracker::Settings& b) {
-  return a.sentry_dsn == b.sentry_dsn && a.data_dir == b.data_dir && a.tracking == b.tracking;
+  return a.data_dir == b.data_dir && a.tracking == b.tracking;
 }
 
 }  // namespace
 
-ErrorTracker::Settings ErrorTracker::settings_from(const Config& config) {
-  Settings out{config.sentry_dsn, config.data_dir, config.error_tracking, {}};
-  if (config.sentry_dsn) out.secrets.push_back(parse_sentry_dsn(*config.sentry_dsn).public_key);
+ErrorTracker::Settings ErrorTracker::settings_from(const ErrorTrackingSettings& tracking,
+                                                   const CoreSettings& config) {
+  Settings out{config.data_dir, tracking, {}};
+  if (tracking.sentry_dsn) {
+    out.secrets.push_back(parse_sentry_dsn(*tracking.sentry_dsn).public_key);
+  }
   if (config.redis_url) {
     const auto redis = redis_server_url(*config.redis_url);
     if (!redis.password.empty()) out.secrets.push_back(redis.password);
@@ -68,8 +71,8 @@ ErrorTracker::ErrorTracker(metrics::Registry& registry, const Logger& log,
 }
 
 std::shared_ptr<Sink> ErrorTracker::make_sink(const Settings& settings) const {
-  if (settings.sentry_dsn) {
-    return std::make_shared<SentrySink>(parse_sentry_dsn(*settings.sentry_dsn),
+  if (settings.tracking.sentry_dsn) {
+    return std::make_shared<SentrySink>(parse_sentry_dsn(*settings.tracking.sentry_dsn),
                                         settings.tracking.max_events_per_minute, registry_, log_);
   }
   return std::make_shared<JsonlSink>(settings.data_dir + "/errors.jsonl",
@@ -150,7 +153,9 @@ void ErrorTracker::flush(std::chrono::milliseconds timeout) {
 
 std::string ErrorTracker::destination() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (settings_.sentry_dsn) return "sentry " + parse_sentry_dsn(*settings_.sentry_dsn).redacted();
+  if (settings_.tracking.sentry_dsn) {
+    return "sentry " + parse_sentry_dsn(*settings_.tracking.sentry_dsn).redacted();
+  }
   return "jsonl " + settings_.data_dir + "/errors.jsonl";
 }
 

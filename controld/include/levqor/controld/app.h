@@ -12,7 +12,7 @@
 #include "levqor/controld/api/http_server.h"
 #include "levqor/controld/api/router.h"
 #include "levqor/controld/auth/token_store.h"
-#include "levqor/controld/core/config.h"
+#include "levqor/controld/config.h"
 #include "levqor/controld/core/listen_address.h"
 #include "levqor/controld/core/log.h"
 #include "levqor/controld/flags/flag_store.h"
@@ -28,10 +28,11 @@ namespace levqor::controld {
 // codes): the components and the routes that expose them. main() and the
 // in-process tests both drive it through start()/reload()/stop().
 //
-// A new component (queue, backup, abuse) gets its folder under src/, a
-// member here constructed before server_, a reconfigure step in reload(),
-// and registers its routes in routes() (see docs/controld.md, "Adding a
-// component").
+// A new component (queue, backup, abuse) gets its folder under src/ (with
+// its settings in <component>/settings.*), its settings in Config
+// (config.h), a member here constructed before server_, a reconfigure step
+// in reload(), and registers its routes in routes() (see docs/controld.md,
+// "Adding a component").
 //
 // Thread-safety: start() once from one thread; reload() from one thread at a
 // time (main's signal loop); stop(), stopped() and wait_stopped() from any

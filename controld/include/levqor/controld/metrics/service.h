@@ -13,11 +13,11 @@
 #include <string>
 #include <vector>
 
-#include "levqor/controld/core/config.h"
 #include "levqor/controld/core/log.h"
 #include "levqor/controld/metrics/exposition.h"
 #include "levqor/controld/metrics/latency.h"
 #include "levqor/controld/metrics/registry.h"
+#include "levqor/controld/metrics/settings.h"
 
 namespace levqor::controld::metrics {
 
@@ -54,11 +54,7 @@ struct InstanceStatus {
 // outside the lock, so concurrent /metrics requests scrape in parallel.
 class MetricsService {
  public:
-  struct Settings {
-    std::vector<NginxInstance> instances;
-    std::chrono::milliseconds scrape_timeout{1000};
-    std::chrono::seconds latency_window{300};
-  };
+  using Settings = MetricsSettings;
   using TransitionHandler = std::function<void(const InstanceStatus& status)>;
 
   MetricsService(Registry& registry, const Logger& log, Settings settings,

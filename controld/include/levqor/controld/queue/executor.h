@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -13,8 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "levqor/controld/core/config.h"
 #include "levqor/controld/queue/job.h"
+#include "levqor/controld/queue/settings.h"
 
 namespace levqor::controld::queue {
 
@@ -47,14 +48,20 @@ class Executor {
   virtual ~Executor() = default;
   // Throws InvalidJob.
   virtual void validate(const nlohmann::json& payload) const = 0;
-  // Runs the jobs (of this type) and answers one result per job, in order.
-  // The default runs them one after the other; http runs them concurrently.
+  // Runs the jobs (of this type, at most concurrency() of them) and answers
+  // one result per job, in order. The default runs them one after the
+  // other; http runs them concurrently.
   virtual std::vector<ExecutionResult> run(const std::vector<const Delivery*>& jobs) const;
   virtual ExecutionResult run_one(const Delivery& job) const = 0;
   // The longest one job may take (its timeout); zero for jobs that finish
   // at once (noop). Workers use it not to start what cannot finish before
   // the visibility timeout.
   virtual std::chrono::milliseconds max_duration(const Delivery& job) const = 0;
+  // How many jobs of this type a worker hands to one run() at most: 1 runs
+  // them one after the other (exec), http runs 16 concurrently. Jobs that
+  // finish at once (max_duration zero: noop) go as one group whatever this
+  // says.
+  virtual std::size_t concurrency() const { return 1; }
 };
 
 // Job types and their executors. Built before the workers start, then

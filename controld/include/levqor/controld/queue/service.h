@@ -21,15 +21,16 @@
 
 #include <nlohmann/json.hpp>
 
-#include "levqor/controld/core/config.h"
 #include "levqor/controld/core/log.h"
 #include "levqor/controld/metrics/registry.h"
 #include "levqor/controld/queue/backend.h"
+#include "levqor/controld/queue/batch_runner.h"
 #include "levqor/controld/queue/executor.h"
 #include "levqor/controld/queue/inline_pool.h"
 #include "levqor/controld/queue/job_request.h"
 #include "levqor/controld/queue/quota.h"
 #include "levqor/controld/queue/retry_policy.h"
+#include "levqor/controld/queue/settings.h"
 #include "levqor/controld/tracking/tracker.h"
 
 namespace levqor::controld::queue {
@@ -57,15 +58,12 @@ class InlineBusy : public std::runtime_error {
 // REDIS_URL is set, else SQLite in data_dir), the executors, the worker
 // threads, the inline threads and one scheduler thread, and the metrics.
 //
-// Workers fetch in batches (queue.fetch_batch) and run the jobs
-// (consecutive jobs of one type together: noop as a batch, http
-// concurrently in groups of 16, exec one by one); each group's outcomes are
-// recorded as soon as the group finishes, so a kill re-runs at most the
-// groups in flight. A job is not started when it could not finish before
-// its visibility timeout ran out, nor after stop(): it is released and
-// delivered again at once. At start, what this installation's previous
-// process held is taken back at once (Backend::recover) before any worker
-// fetches. The scheduler promotes due retries, reclaims deliveries past
+// Workers fetch in batches (queue.fetch_batch) and run them with a
+// BatchRunner (batch_runner.h: groups by type and concurrency, the
+// visibility budget, release on stop); each group's outcomes are recorded
+// as soon as the group finishes, so a kill re-runs at most the groups in
+// flight. At start, what this installation's previous process held is taken
+// back at once (Backend::recover) before any worker fetches. The scheduler promotes due retries, reclaims deliveries past
 // the visibility timeout, drains the spool and refreshes the gauges and
 // the quota's counts.
 //
@@ -78,11 +76,10 @@ class QueueService {
  public:
   struct Settings {
     QueueSettings queue;
-    std::vector<std::string> http_job_allow;
     std::optional<std::string> redis_url;
     std::string data_dir;
   };
-  static Settings settings_from(const Config& config);
+  static Settings settings_from(const QueueSettings& queue, const CoreSettings& core);
 
   // Opens the backend (throws BackendError when the SQLite file cannot be
   // opened; an unreachable Redis is not an error: enqueues are spooled).
@@ -106,6 +103,13 @@ class QueueService {
   // backend need a restart (logged by App::reload).
   void reconfigure(const Settings& settings);
 
+  // A stored job and the attempts its type allows (queue/routes.cpp shows
+  // it with to_json).
+  struct StoredJob {
+    JobRecord record;
+    int max_attempts = 0;
+  };
+
   // POST /jobs. Throws InvalidJob.
   JobRequest parse(std::string_view body) const;
   // Queued mode (NEW_QUEUE_ENABLED shadow/on). Throws QueueFull,
@@ -119,27 +123,42 @@ class QueueService {
   // records are returned. Throws QueueFull, InlineBusy, BackendError.
   struct InlineResult {
     EnqueueResult enqueue;
-    std::vector<nlohmann::ordered_json> jobs;
+    std::vector<StoredJob> jobs;
     bool finished = true;
   };
   InlineResult run_inline(const JobRequest& request, const std::optional<std::string>& key);
 
   // GET /jobs/{id}; nullopt for an unknown id. Throws BackendError.
-  std::optional<nlohmann::ordered_json> job(const std::string& id);
-  // GET /ops/dlq. Throws BackendError.
-  nlohmann::ordered_json dead_letters(std::size_t limit);
+  std::optional<StoredJob> job(const std::string& id);
+  // GET /ops/dlq: the oldest `limit` dead jobs and how many there are.
+  // Throws BackendError.
+  struct DeadLetters {
+    std::int64_t total = 0;
+    std::vector<StoredJob> jobs;
+  };
+  DeadLetters dead_letters(std::size_t limit);
   // POST /ops/dlq/retry. Throws BackendError.
   std::size_t retry_dead(const std::vector<std::string>& ids, bool all);
-  // GET /ops/queue_health.
-  nlohmann::ordered_json health();
+  // GET /ops/queue_health: the backend's counts (stats.up false and
+  // stats.error when it does not answer), the threads and the quota.
+  struct Health {
+    std::string_view backend;
+    QueueStats stats;
+    unsigned workers = 0;  // configured
+    int busy_workers = 0;
+    bool stopping = false;
+    unsigned inline_workers = 0;
+    std::size_t inline_busy = 0;
+    std::size_t inline_waiting = 0;
+    std::size_t inline_queue = 0;  // requests that may wait for an inline thread
+    Quota::Usage usage;
+    Quota::Usage limits;
+  };
+  Health health();
 
   std::string_view backend_name() const { return backend_->name(); }
 
  private:
-  // How execute() ends a batch early: queued jobs are released (delivered
-  // again at once); inline jobs are dead (they run once or not at all).
-  enum class Mode { queued, inline_run };
-  using Sink = std::function<void(std::vector<Completion>&&)>;
   struct InlineRun;
   struct TypeMetrics {
     metrics::Counter* succeeded;
@@ -164,11 +183,10 @@ class QueueService {
   void schedule();
   // Takes back what the previous process held (once; true when done).
   bool recover();
-  // Runs a batch; hands the outcomes of each group of jobs that ran
-  // together to `finished` as soon as the group is done (one completion
-  // per delivery in all). Stops early at stop(), and in queued mode at the
-  // visibility budget (see Mode).
-  void execute(const std::vector<Delivery>& batch, Mode mode, const Sink& finished);
+  // Runs a batch with the current rules (BatchRunner), counting the
+  // outcomes in the metrics.
+  void execute(const std::vector<Delivery>& batch, BatchRunner::Mode mode,
+               const BatchRunner::Sink& finished);
   // Calls `store` until it succeeds, backing off while the backend is away,
   // for up to half the visibility timeout; then logs that `jobs` outcomes
   // were not recorded. Returns whether they were.
@@ -179,7 +197,6 @@ class QueueService {
   void admit(const JobRequest& request);
   void release_admission(const JobRequest& request);
   void refresh_quota();
-  Outcome outcome_of(const Delivery& job, const ExecutionResult& result, const Rules& rules);
   void record(const std::string& type, const std::vector<Completion>& done,
               double seconds_each);
   void record_each(const std::vector<Completion>& done);  // jobs that did not run

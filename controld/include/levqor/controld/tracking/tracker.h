@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "levqor/controld/core/config.h"
+#include "levqor/controld/tracking/settings.h"
 #include "levqor/controld/core/log.h"
 #include "levqor/controld/metrics/registry.h"
 #include "levqor/controld/tracking/scrubber.h"
@@ -35,12 +36,11 @@ namespace levqor::controld::tracking {
 class ErrorTracker {
  public:
   struct Settings {
-    std::optional<std::string> sentry_dsn;
     std::string data_dir;
-    ErrorTrackingSettings tracking;
+    ErrorTrackingSettings tracking;  // and tracking.sentry_dsn
     std::vector<std::string> secrets;  // literal secrets to scrub (DSN key, DB passwords)
   };
-  static Settings settings_from(const Config& config);
+  static Settings settings_from(const ErrorTrackingSettings& tracking, const CoreSettings& core);
 
   ErrorTracker(metrics::Registry& registry, const Logger& log, Scrubber::TokenCheck is_token,
                Settings settings);
