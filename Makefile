@@ -13,7 +13,7 @@ PROVE_ARGS ?= -r
 PROVE_JOBS ?= 2
 export LEVQOR_BUILD := $(abspath $(BUILD))
 
-.PHONY: all build deps run test unit asan-build unit-asan t t-asan bench soak soak-asan fuzz fuzz-build fuzz-smoke clean
+.PHONY: all build deps run test unit asan-build unit-asan t t-asan bench soak soak-asan fuzz fuzz-build fuzz-smoke format format-check clean
 
 all: build
 
@@ -70,7 +70,20 @@ fuzz: fuzz-build
 fuzz-smoke: fuzz-build
 	@FUZZ_BUILD=$(abspath $(FUZZ_BUILD)) scripts/fuzz.sh $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
 
+# One style for the whole tree (.clang-format, module's 4-space style): the
+# version is pinned because clang-format's output changes between releases.
+CLANG_FORMAT ?= clang-format-14
+FORMAT_FILES = $(shell git ls-files 'module/*.cpp' 'module/*.h' 'controld/*.cpp' 'controld/*.h' 2>/dev/null)
+
+format:
+	$(CLANG_FORMAT) -i $(FORMAT_FILES)
+
+format-check:
+	@$(CLANG_FORMAT) --dry-run --Werror $(FORMAT_FILES) || \
+	  { echo "format-check: run 'make format' (clang-format-14, .clang-format)" >&2; exit 1; }
+
 test: deps
+	@$(MAKE) --no-print-directory format-check
 	@$(MAKE) --no-print-directory build
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory unit-asan

@@ -13,7 +13,7 @@ packages=(
     libhiredis-dev libpq-dev libsqlite3-dev
     libgtest-dev googletest
     nlohmann-json3-dev libcpp-httplib-dev libcurl4-openssl-dev libcli11-dev
-    clang libclang-rt-14-dev
+    clang libclang-rt-14-dev clang-format-14
     # tests
     perl libtest-base-perl libio-socket-ssl-perl libjson-pp-perl
     openssl curl redis-server postgresql sqlite3 prometheus
