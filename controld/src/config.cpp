@@ -3,21 +3,21 @@
 namespace levqor::controld {
 
 Config load_config(const std::optional<std::string>& config_file, const EnvLookup& env) {
-  Config config;
-  // The parts in this order are the order of the top-level keys in an
-  // "unknown key" message, and of the checks.
-  load_parts(config_file, env,
-             {config_part(static_cast<CoreSettings&>(config)), auth::config_part(config.tokens),
-              flags::config_part(config.flags), metrics::config_part(config.metrics),
-              tracking::config_part(config.error_tracking), api::config_part(config.http),
-              queue::config_part(config.queue)});
-  config.config_file = config_file;
-  apply_derived_defaults(config);
-  return config;
+    Config config;
+    // The parts in this order are the order of the top-level keys in an
+    // "unknown key" message, and of the checks.
+    load_parts(config_file, env,
+               {config_part(static_cast<CoreSettings&>(config)), auth::config_part(config.tokens),
+                flags::config_part(config.flags), metrics::config_part(config.metrics),
+                tracking::config_part(config.error_tracking), api::config_part(config.http),
+                queue::config_part(config.queue)});
+    config.config_file = config_file;
+    apply_derived_defaults(config);
+    return config;
 }
 
 void apply_derived_defaults(Config& config) {
-  if (config.flags.file.empty()) config.flags.file = config.data_dir + "/flags";
+    if (config.flags.file.empty()) config.flags.file = config.data_dir + "/flags";
 }
 
 }  // namespace levqor::controld

@@ -46,133 +46,129 @@ constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 
 void reload(App& app, Logger& log, const std::optional<std::string>& config_file) {
-  log.info("reloading", {{"signal", "SIGHUP"}});
-  Config next;
-  try {
-    next = load_config(config_file, process_environment());
-  } catch (const ConfigError& e) {
-    app.reload_failed(e.what());
-    return;
-  }
-  log.set_min_level(next.log_level);
-  app.reload(next);
+    log.info("reloading", {{"signal", "SIGHUP"}});
+    Config next;
+    try {
+        next = load_config(config_file, process_environment());
+    } catch (const ConfigError& e) {
+        app.reload_failed(e.what());
+        return;
+    }
+    log.set_min_level(next.log_level);
+    app.reload(next);
 }
 
 // Serves until a stop signal; returns it, or 0 if the server stopped by itself.
-int serve(const BlockedSignals& signals, App& app, Logger& log,
-          const std::optional<std::string>& config_file) {
-  for (;;) {
-    const int signo = signals.wait_for(milliseconds(250));
-    if (signo == SIGHUP) {
-      reload(app, log, config_file);
-      continue;
+int serve(const BlockedSignals& signals, App& app, Logger& log, const std::optional<std::string>& config_file) {
+    for (;;) {
+        const int signo = signals.wait_for(milliseconds(250));
+        if (signo == SIGHUP) {
+            reload(app, log, config_file);
+            continue;
+        }
+        if (signo != 0) return signo;
+        if (app.stopped()) return 0;
     }
-    if (signo != 0) return signo;
-    if (app.stopped()) return 0;
-  }
 }
 
-int shut_down(const BlockedSignals& signals, App& app, const Config& config,
-              const Logger& log) {
-  app.stop();
-  const auto grace = std::max(config.shutdown_grace, config.queue.shutdown_grace);
-  const auto deadline = std::chrono::steady_clock::now() + grace;
-  while (!app.wait_stopped(milliseconds(20))) {
-    const int again = signals.wait_for(milliseconds(0));
-    if (again != 0 && again != SIGHUP) {
-      log.warn("second signal; exiting without waiting for requests in flight",
-               {{"signal", signal_name(again)}});
-      std::_Exit(kExitFailure);
+int shut_down(const BlockedSignals& signals, App& app, const Config& config, const Logger& log) {
+    app.stop();
+    const auto grace = std::max(config.shutdown_grace, config.queue.shutdown_grace);
+    const auto deadline = std::chrono::steady_clock::now() + grace;
+    while (!app.wait_stopped(milliseconds(20))) {
+        const int again = signals.wait_for(milliseconds(0));
+        if (again != 0 && again != SIGHUP) {
+            log.warn("second signal; exiting without waiting for requests in flight", {{"signal", signal_name(again)}});
+            std::_Exit(kExitFailure);
+        }
+        if (std::chrono::steady_clock::now() >= deadline) {
+            log.warn(
+                "requests or jobs still in flight after the shutdown grace period; exiting "
+                "(unfinished jobs are delivered again after their visibility timeout)",
+                {{"grace_ms", grace.count()}});
+            // The serving thread is still busy and cannot be joined; leave without
+            // running destructors.
+            std::_Exit(kExitOk);
+        }
     }
-    if (std::chrono::steady_clock::now() >= deadline) {
-      log.warn("requests or jobs still in flight after the shutdown grace period; exiting "
-               "(unfinished jobs are delivered again after their visibility timeout)",
-               {{"grace_ms", grace.count()}});
-      // The serving thread is still busy and cannot be joined; leave without
-      // running destructors.
-      std::_Exit(kExitOk);
-    }
-  }
-  app.errors().flush(milliseconds(1000));
-  log.info("stopped");
-  return kExitOk;
+    app.errors().flush(milliseconds(1000));
+    log.info("stopped");
+    return kExitOk;
 }
 
 int run(const BlockedSignals& signals, const std::optional<std::string>& config_file) {
-  Config config;
-  try {
-    config = load_config(config_file, process_environment());
-  } catch (const ConfigError& e) {
-    Logger().error("invalid configuration", {{"error", e.what()}});
-    return kExitUsage;
-  }
+    Config config;
+    try {
+        config = load_config(config_file, process_environment());
+    } catch (const ConfigError& e) {
+        Logger().error("invalid configuration", {{"error", e.what()}});
+        return kExitUsage;
+    }
 
-  Logger log(config.log_level);
-  std::optional<App> app;
-  try {
-    app.emplace(config, log);
-  } catch (const ConfigError& e) {
-    log.error("invalid configuration", {{"error", e.what()}});
-    return kExitUsage;
-  } catch (const FileError& e) {
-    log.error("cannot start", {{"error", e.what()}});
-    return kExitFailure;
-  } catch (const queue::BackendError& e) {
-    log.error("cannot start: the queue cannot open its storage", {{"error", e.what()}});
-    return kExitFailure;
-  }
-  try {
-    const auto bound = app->start();
-    log.info("listening", {{"addr", bound.to_string()}, {"version", kVersion}});
-  } catch (const api::ListenError& e) {
-    log.error("cannot start", {{"error", e.what()}});
-    return kExitFailure;
-  } catch (const FileError& e) {
-    log.error("cannot start",
-              {{"error", e.what()}, {"hint", "check flags_file / LEVQOR_FLAGS_FILE"}});
-    return kExitFailure;
-  }
+    Logger log(config.log_level);
+    std::optional<App> app;
+    try {
+        app.emplace(config, log);
+    } catch (const ConfigError& e) {
+        log.error("invalid configuration", {{"error", e.what()}});
+        return kExitUsage;
+    } catch (const FileError& e) {
+        log.error("cannot start", {{"error", e.what()}});
+        return kExitFailure;
+    } catch (const queue::BackendError& e) {
+        log.error("cannot start: the queue cannot open its storage", {{"error", e.what()}});
+        return kExitFailure;
+    }
+    try {
+        const auto bound = app->start();
+        log.info("listening", {{"addr", bound.to_string()}, {"version", kVersion}});
+    } catch (const api::ListenError& e) {
+        log.error("cannot start", {{"error", e.what()}});
+        return kExitFailure;
+    } catch (const FileError& e) {
+        log.error("cannot start", {{"error", e.what()}, {"hint", "check flags_file / LEVQOR_FLAGS_FILE"}});
+        return kExitFailure;
+    }
 
-  const int signo = serve(signals, *app, log, config_file);
-  if (signo == 0) {
-    log.error("HTTP server stopped unexpectedly");
-    return kExitFailure;
-  }
-  log.info("shutting down", {{"signal", signal_name(signo)}});
-  return shut_down(signals, *app, config, log);
+    const int signo = serve(signals, *app, log, config_file);
+    if (signo == 0) {
+        log.error("HTTP server stopped unexpectedly");
+        return kExitFailure;
+    }
+    log.info("shutting down", {{"signal", signal_name(signo)}});
+    return shut_down(signals, *app, config, log);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Before anything can start a thread: every thread inherits this mask, so
-  // these signals reach only the sigtimedwait() calls in run().
-  const BlockedSignals signals{SIGTERM, SIGINT, SIGHUP};
-  const net::CurlGlobal curl;
+    // Before anything can start a thread: every thread inherits this mask, so
+    // these signals reach only the sigtimedwait() calls in run().
+    const BlockedSignals signals{SIGTERM, SIGINT, SIGHUP};
+    const net::CurlGlobal curl;
 
-  CLI::App cli{"levqor-controld " + std::string(kVersion) +
-               ": the levqor ops daemon (docs/controld.md).\n"
-               "The environment overrides the config file: LEVQOR_LISTEN (host:port, default "
-               "127.0.0.1:8089), LEVQOR_DATA_DIR, LEVQOR_ADMIN_TOKEN_FILE, "
-               "LEVQOR_PRODUCER_TOKEN_FILE, LEVQOR_FLAGS_FILE, LEVQOR_NGINX_STATUS_URLS, "
-               "LEVQOR_HTTP_JOB_ALLOW, LEVQOR_LOG_LEVEL, REDIS_URL, DATABASE_URL, SENTRY_DSN and "
-               "the five flags (SECURITY_HEADERS_ENABLED, RATELIMIT_ENABLED, WEBHOOK_VERIFY_ALL, "
-               "ABUSE_GUARDS_ENABLED, NEW_QUEUE_ENABLED = off|shadow|on).\n"
-               "SIGHUP reloads the config and the token files; SIGTERM stops gracefully."};
-  std::optional<std::string> config_file;
-  cli.add_option("--config", config_file, "JSON configuration file (docs/controld.md)")
-      ->type_name("FILE");
-  cli.set_version_flag("--version", std::string(kVersion));
-  try {
-    cli.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return cli.exit(e) == 0 ? kExitOk : kExitUsage;
-  }
+    CLI::App cli{"levqor-controld " + std::string(kVersion) +
+                 ": the levqor ops daemon (docs/controld.md).\n"
+                 "The environment overrides the config file: LEVQOR_LISTEN (host:port, default "
+                 "127.0.0.1:8089), LEVQOR_DATA_DIR, LEVQOR_ADMIN_TOKEN_FILE, "
+                 "LEVQOR_PRODUCER_TOKEN_FILE, LEVQOR_FLAGS_FILE, LEVQOR_NGINX_STATUS_URLS, "
+                 "LEVQOR_HTTP_JOB_ALLOW, LEVQOR_LOG_LEVEL, REDIS_URL, DATABASE_URL, SENTRY_DSN and "
+                 "the five flags (SECURITY_HEADERS_ENABLED, RATELIMIT_ENABLED, WEBHOOK_VERIFY_ALL, "
+                 "ABUSE_GUARDS_ENABLED, NEW_QUEUE_ENABLED = off|shadow|on).\n"
+                 "SIGHUP reloads the config and the token files; SIGTERM stops gracefully."};
+    std::optional<std::string> config_file;
+    cli.add_option("--config", config_file, "JSON configuration file (docs/controld.md)")->type_name("FILE");
+    cli.set_version_flag("--version", std::string(kVersion));
+    try {
+        cli.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return cli.exit(e) == 0 ? kExitOk : kExitUsage;
+    }
 
-  try {
-    return run(signals, config_file);
-  } catch (const std::exception& e) {
-    Logger().error("fatal error", {{"error", e.what()}});
-    return kExitFailure;
-  }
+    try {
+        return run(signals, config_file);
+    } catch (const std::exception& e) {
+        Logger().error("fatal error", {{"error", e.what()}});
+        return kExitFailure;
+    }
 }

@@ -14,66 +14,62 @@
 namespace levqor::controld::testing {
 
 class FakeServer {
- public:
-  struct Received {
-    std::string method;
-    std::string path;
-    httplib::Headers headers;
-    std::string body;
-  };
+public:
+    struct Received {
+        std::string method;
+        std::string path;
+        httplib::Headers headers;
+        std::string body;
+    };
 
-  FakeServer() {
-    server_.set_keep_alive_timeout(1);
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  ~FakeServer() {
-    server_.stop();
-    thread_.join();
-  }
+    FakeServer() {
+        server_.set_keep_alive_timeout(1);
+        port_ = server_.bind_to_any_port("127.0.0.1");
+        thread_ = std::thread([this] { server_.listen_after_bind(); });
+        while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ~FakeServer() {
+        server_.stop();
+        thread_.join();
+    }
 
-  // Answers GET path with `body` (text/plain), after `delay`.
-  void serve(const std::string& path, std::string body, int status = 200,
-             std::chrono::milliseconds delay = std::chrono::milliseconds(0)) {
-    server_.Get(path, [body = std::move(body), status, delay](const httplib::Request&,
-                                                             httplib::Response& res) {
-      std::this_thread::sleep_for(delay);
-      res.status = status;
-      res.set_content(body, "text/plain; version=0.0.4");
-    });
-  }
+    // Answers GET path with `body` (text/plain), after `delay`.
+    void serve(const std::string& path, std::string body, int status = 200,
+               std::chrono::milliseconds delay = std::chrono::milliseconds(0)) {
+        server_.Get(path, [body = std::move(body), status, delay](const httplib::Request&, httplib::Response& res) {
+            std::this_thread::sleep_for(delay);
+            res.status = status;
+            res.set_content(body, "text/plain; version=0.0.4");
+        });
+    }
 
-  // Records every POST to path and answers `status` (with Retry-After if set).
-  void record_posts(const std::string& path, int status = 200, std::string retry_after = "") {
-    server_.Post(path, [this, status, retry_after](const httplib::Request& req,
-                                                  httplib::Response& res) {
-      {
+    // Records every POST to path and answers `status` (with Retry-After if set).
+    void record_posts(const std::string& path, int status = 200, std::string retry_after = "") {
+        server_.Post(path, [this, status, retry_after](const httplib::Request& req, httplib::Response& res) {
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                received_.push_back({req.method, req.path, req.headers, req.body});
+            }
+            res.status = status;
+            if (!retry_after.empty()) res.set_header("Retry-After", retry_after);
+            res.set_content("{}", "application/json");
+        });
+    }
+
+    std::vector<Received> received() {
         std::lock_guard<std::mutex> lock(mutex_);
-        received_.push_back({req.method, req.path, req.headers, req.body});
-      }
-      res.status = status;
-      if (!retry_after.empty()) res.set_header("Retry-After", retry_after);
-      res.set_content("{}", "application/json");
-    });
-  }
+        return received_;
+    }
 
-  std::vector<Received> received() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return received_;
-  }
+    int port() const { return port_; }
+    std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
 
-  int port() const { return port_; }
-  std::string url(const std::string& path) const {
-    return "http://127.0.0.1:" + std::to_string(port_) + path;
-  }
-
- private:
-  httplib::Server server_;
-  int port_ = 0;
-  std::mutex mutex_;
-  std::vector<Received> received_;
-  std::thread thread_;
+private:
+    httplib::Server server_;
+    int port_ = 0;
+    std::mutex mutex_;
+    std::vector<Received> received_;
+    std::thread thread_;
 };
 
 }  // namespace levqor::controld::testing

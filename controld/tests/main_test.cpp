@@ -5,7 +5,7 @@
 #include "levqor/controld/net/http_client.h"
 
 int main(int argc, char** argv) {
-  const levqor::controld::net::CurlGlobal curl;
-  ::testing::InitGoogleTest(&argc, argv);
-  return RUN_ALL_TESTS();
+    const levqor::controld::net::CurlGlobal curl;
+    ::testing::InitGoogleTest(&argc, argv);
+    return RUN_ALL_TESTS();
 }

@@ -44,12 +44,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check(u.db >= 0 && u.db <= levqor::kRedisMaxDb);
     for (const auto& host : u.hosts) check(!host.host.empty() && host.port >= 1 && host.port <= 65535);
     switch (u.kind) {
-        case RedisUrl::Kind::server: check(u.hosts.size() == 1); break;
+        case RedisUrl::Kind::server:
+            check(u.hosts.size() == 1);
+            break;
         case RedisUrl::Kind::unix_socket:
             check(u.hosts.empty() && !u.socket_path.empty() && u.socket_path[0] == '/');
             break;
-        case RedisUrl::Kind::sentinel: check(!u.hosts.empty() && !u.master_name.empty()); break;
-        case RedisUrl::Kind::cluster: check(!u.hosts.empty() && u.db == 0); break;
+        case RedisUrl::Kind::sentinel:
+            check(!u.hosts.empty() && !u.master_name.empty());
+            break;
+        case RedisUrl::Kind::cluster:
+            check(!u.hosts.empty() && u.db == 0);
+            break;
     }
     return 0;
 }

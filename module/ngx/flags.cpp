@@ -21,7 +21,7 @@ namespace levqor::ngx {
 namespace detail {
 flags::FlagSet current_flags;  // set from the master's reading at worker start
 bool flags_configured = false;
-}
+}  // namespace detail
 
 namespace {
 
@@ -170,7 +170,7 @@ ngx_int_t master_read(ngx_shm_zone_t* zone, void* old_data) noexcept try {
 struct Watcher {
     std::string path;
     ngx_event_t timer;
-    struct stat last{};
+    struct stat last {};
     bool have_last = false;
     bool complained = false;  // logged the current problem already
 };
@@ -249,8 +249,7 @@ void flags_register_metrics(MetricsRegistry& metrics) {
     metrics.add_collector([](std::string& out) {
         if (!detail::flags_configured) return;
         metrics::write_family_header(out, "levqor_flag_state",
-                                     "Runtime flag states as this nginx applies them (1 = current state).",
-                                     "gauge");
+                                     "Runtime flag states as this nginx applies them (1 = current state).", "gauge");
         for (const auto f : flags::kAll) {
             for (const auto s : {flags::State::off, flags::State::shadow, flags::State::on}) {
                 metrics::write_sample(out, "levqor_flag_state",

@@ -25,9 +25,9 @@ namespace levqor::ngx {
 class MetricsRegistry;
 
 struct FlagsMain {
-    ngx_str_t path{0, nullptr};  // empty: no flags file
+    ngx_str_t path{0, nullptr};    // empty: no flags file
     ngx_cycle_t* cycle = nullptr;  // the configuration's cycle (its core conf names the worker user)
-    flags::FlagSet initial;  // what the master read (set at configuration time); workers start from it
+    flags::FlagSet initial;        // what the master read (set at configuration time); workers start from it
 };
 
 char* set_flags_file(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept;
@@ -37,7 +37,7 @@ void flags_init_process(ngx_cycle_t* cycle, const FlagsMain& conf) noexcept;
 namespace detail {
 extern flags::FlagSet current_flags;
 extern bool flags_configured;
-}
+}  // namespace detail
 
 // The state a feature runs in: On without a flags file.
 inline flags::State flag(flags::Flag f) noexcept {

@@ -16,7 +16,6 @@ namespace {
 
 namespace h = levqor::headers;
 
-
 // Per worker process; reset after fork in headers_init_process().
 NonceSource& nonce_source() {
     static NonceSource source(openssl_random);
@@ -24,7 +23,6 @@ NonceSource& nonce_source() {
 }
 
 h::Settings& settings(void* conf) { return static_cast<LocConf*>(conf)->headers.settings; }
-
 
 // ---- the plan: built once per location at merge time ----------------------
 
@@ -124,8 +122,7 @@ std::uint32_t resolve_conflicts(ngx_http_request_t* r, const HeaderPlan& plan, c
     return skip;
 }
 
-bool render_nonce_value(ngx_http_request_t* r, const PlannedHeader& ph, const HeadersMain& m,
-                        ngx_str_t& value) {
+bool render_nonce_value(ngx_http_request_t* r, const PlannedHeader& ph, const HeadersMain& m, ngx_str_t& value) {
     ngx_http_variable_value_t* nonce = ngx_http_get_indexed_variable(r, m.nonce_index);
     if (nonce == nullptr || nonce->not_found) return false;
     const std::size_t len = ph.literal_len + (ph.npieces - 1) * nonce->len;
@@ -140,12 +137,11 @@ bool render_nonce_value(ngx_http_request_t* r, const PlannedHeader& ph, const He
     return true;
 }
 
-void complete_nonce_header(ngx_http_request_t* r, const PlannedHeader& ph, const HeadersMain& m,
-                           ngx_table_elt_t& out) {
+void complete_nonce_header(ngx_http_request_t* r, const PlannedHeader& ph, const HeadersMain& m, ngx_table_elt_t& out) {
     if (render_nonce_value(r, ph, m, out.value)) return;
     out.hash = 0;  // never send a CSP we could not complete
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "levqor: could not create a CSP nonce, \"%V\" not sent", &ph.proto.key);
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "levqor: could not create a CSP nonce, \"%V\" not sent",
+                  &ph.proto.key);
 }
 
 // Common case: nothing to skip and room in the list's last part — copy the
@@ -187,7 +183,6 @@ void decorate(ngx_http_request_t* r, const HeaderPlan& plan, const HeadersMain& 
     metric_add(plan.decorated_cell);
 }
 
-
 ngx_int_t nonce_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, uintptr_t) noexcept {
     const HeadersMain& m = main_conf<MainConf>(r)->headers;
     if (r != r->main) {  // subrequests share the main request's nonce
@@ -213,9 +208,13 @@ void headers_decorate(ngx_http_request_t* r) noexcept {
     const HeaderPlan* plan = loc_conf<LocConf>(r)->headers.plan;
     if (plan == nullptr || r != r->main) return;
     switch (flag(flags::Flag::security_headers)) {
-    case flags::State::off: return;
-    case flags::State::shadow: plan = plan->shadow; break;
-    case flags::State::on: break;
+        case flags::State::off:
+            return;
+        case flags::State::shadow:
+            plan = plan->shadow;
+            break;
+        case flags::State::on:
+            break;
     }
     decorate(r, *plan, main_conf<MainConf>(r)->headers);
 }
@@ -304,10 +303,10 @@ void headers_register_metrics(HeadersMain& main, MetricsRegistry& metrics) {
     }
     main.nonces_cell = metrics.layout.counter("levqor_csp_nonces_total", "CSP nonces generated.");
     const char* conflicts_help = "Security headers an upstream had already set, by what levqor did.";
-    main.kept_cell = metrics.layout.counter("levqor_headers_upstream_conflicts_total", conflicts_help,
-                                            {{"action", "kept"}});
-    main.replaced_cell = metrics.layout.counter("levqor_headers_upstream_conflicts_total", conflicts_help,
-                                                {{"action", "replaced"}});
+    main.kept_cell =
+        metrics.layout.counter("levqor_headers_upstream_conflicts_total", conflicts_help, {{"action", "kept"}});
+    main.replaced_cell =
+        metrics.layout.counter("levqor_headers_upstream_conflicts_total", conflicts_help, {{"action", "replaced"}});
 }
 
 char* headers_merge(ngx_conf_t* cf, HeadersLoc& parent, HeadersLoc& child) noexcept try {

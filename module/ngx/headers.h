@@ -45,7 +45,7 @@ struct HeaderPlan {
 };
 
 struct HeadersLoc {
-    headers::Settings settings;  // what this level says (after merge: inherited too)
+    headers::Settings settings;        // what this level says (after merge: inherited too)
     const HeaderPlan* plan = nullptr;  // null: levqor_headers off here
 };
 

@@ -58,7 +58,7 @@ struct LimitZoneShm {
 // levqor_limit_zone: name, size, shared memory and bucket table (TableZone),
 // then what the rate limiter adds.
 struct LimitZone : TableZone<LimitZoneShm, limit::BucketTable> {
-    std::vector<PlanCells> cells;  // by plan index
+    std::vector<PlanCells> cells;                // by plan index
     std::unique_ptr<limit::RedisOptions> redis;  // null: a local zone
     RedisConn::Cells redis_cells{};
     std::unique_ptr<RedisConn> conn;  // per worker (created in init_process)
@@ -68,8 +68,8 @@ struct LimitRule {
     LimitZone* zone = nullptr;
     ValueSource key;
     ValueSource plan;
-    ValueSource ip;  // empty: ip=off
-    std::string plan_literal;  // when plan= has no variables
+    ValueSource ip;              // empty: ip=off
+    std::string plan_literal;    // when plan= has no variables
     ngx_int_t static_plan = -1;  // its index, resolved at merge
     std::uint64_t cost = 1;
     unsigned ip_prefix6 = limit::kDefaultIpPrefix6;  // IPv6 addresses share a bucket per prefix

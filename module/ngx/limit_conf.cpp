@@ -157,11 +157,10 @@ char* resolve_static_plans(ngx_conf_t* cf, std::vector<LimitRule>& rules) {
     const auto& lm = main_conf<MainConf>(cf)->limit;
     for (auto& rule : rules) {
         if (rule.plan_literal.empty() || rule.static_plan >= 0) continue;
-        rule.static_plan = lm.find_plan(reinterpret_cast<const u_char*>(rule.plan_literal.data()),
-                                        rule.plan_literal.size());
+        rule.static_plan =
+            lm.find_plan(reinterpret_cast<const u_char*>(rule.plan_literal.data()), rule.plan_literal.size());
         if (rule.static_plan < 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "levqor_limit: unknown plan \"%s\" (define it with levqor_plan)",
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "levqor_limit: unknown plan \"%s\" (define it with levqor_plan)",
                                rule.plan_literal.c_str());
             return static_cast<char*>(NGX_CONF_ERROR);
         }
@@ -269,8 +268,8 @@ void register_metrics(LimitMain& lm, MetricsRegistry& metrics) {
                     "unavailable: not connected or circuit open).",
                     {{"backend", "redis"}, {"zone", z->name}, {"reason", reason}});
             };
-            z->redis_cells = RedisConn::Cells{error("timeout"), error("connection"), error("error"),
-                                              error("unavailable")};
+            z->redis_cells =
+                RedisConn::Cells{error("timeout"), error("connection"), error("error"), error("unavailable")};
         }
     }
     metrics.add_collector([&lm](std::string& out) {

@@ -25,13 +25,20 @@ std::uint64_t monotonic_ns() noexcept {
 
 constexpr std::string_view status_name(LimitStatus s) {
     switch (s) {
-    case LimitStatus::Rejected: return "REJECTED";
-    case LimitStatus::DryRunRejected: return "DRY_RUN_REJECTED";
-    case LimitStatus::FallbackPassed: return "FALLBACK_PASSED";
-    case LimitStatus::FallbackRejected: return "FALLBACK_REJECTED";
-    case LimitStatus::FallbackAllowed: return "FALLBACK_ALLOWED";
-    case LimitStatus::FallbackDenied: return "FALLBACK_DENIED";
-    case LimitStatus::Passed: break;
+        case LimitStatus::Rejected:
+            return "REJECTED";
+        case LimitStatus::DryRunRejected:
+            return "DRY_RUN_REJECTED";
+        case LimitStatus::FallbackPassed:
+            return "FALLBACK_PASSED";
+        case LimitStatus::FallbackRejected:
+            return "FALLBACK_REJECTED";
+        case LimitStatus::FallbackAllowed:
+            return "FALLBACK_ALLOWED";
+        case LimitStatus::FallbackDenied:
+            return "FALLBACK_DENIED";
+        case LimitStatus::Passed:
+            break;
     }
     return "PASSED";
 }
@@ -63,8 +70,8 @@ const RuntimePlan& plan_for(ngx_http_request_t* r, const LimitRule& rule, const 
     }
     if (first_sighting(*rule.zone, name)) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "levqor_limit: unknown plan \"%V\" in zone \"%s\", using \"free\" (logged once per name)",
-                      &name, rule.zone->name.c_str());
+                      "levqor_limit: unknown plan \"%V\" in zone \"%s\", using \"free\" (logged once per name)", &name,
+                      rule.zone->name.c_str());
     }
     index = 0;  // "free" is always first
     return lm.plans[0];
@@ -122,8 +129,8 @@ ngx_str_t ip_bucket_name(ngx_http_request_t* r, const LimitRule& rule, u_char* r
     return ngx_str_t{lim::address_bucket(v.data, v.len, rule.ip_prefix6, room), room};
 }
 
-void add_bucket(Collected& c, const LimitRule& rule, const RuntimePlan& plan, std::size_t plan_index,
-                BucketKind kind, const ngx_str_t& value) {
+void add_bucket(Collected& c, const LimitRule& rule, const RuntimePlan& plan, std::size_t plan_index, BucketKind kind,
+                const ngx_str_t& value) {
     const std::size_t i = c.n++;
     std::uint64_t tag = rule.zone->table.tag(kind, value.data, value.len) ^ plan.tag_salt;
     if (tag == 0) tag = 1;  // 0 marks an empty slot
@@ -133,13 +140,20 @@ void add_bucket(Collected& c, const LimitRule& rule, const RuntimePlan& plan, st
 
 std::size_t cell_for(const PlanCells& cells, LimitStatus status) {
     switch (status) {
-    case LimitStatus::Rejected: return cells.rejected;
-    case LimitStatus::DryRunRejected: return cells.dry_run_rejected;
-    case LimitStatus::FallbackPassed: return cells.fallback_passed;
-    case LimitStatus::FallbackRejected: return cells.fallback_rejected;
-    case LimitStatus::FallbackAllowed: return cells.fallback_allowed;
-    case LimitStatus::FallbackDenied: return cells.fallback_denied;
-    case LimitStatus::Passed: break;
+        case LimitStatus::Rejected:
+            return cells.rejected;
+        case LimitStatus::DryRunRejected:
+            return cells.dry_run_rejected;
+        case LimitStatus::FallbackPassed:
+            return cells.fallback_passed;
+        case LimitStatus::FallbackRejected:
+            return cells.fallback_rejected;
+        case LimitStatus::FallbackAllowed:
+            return cells.fallback_allowed;
+        case LimitStatus::FallbackDenied:
+            return cells.fallback_denied;
+        case LimitStatus::Passed:
+            break;
     }
     return cells.passed;
 }
@@ -154,16 +168,14 @@ void count(const Collected& c, LimitStatus status, const gcra::Decision* d) {
     }
 }
 
-void log_over_limit(ngx_http_request_t* r, const LimitLoc& loc, const Collected& c, const gcra::Decision* d,
-                    bool dry) {
+void log_over_limit(ngx_http_request_t* r, const LimitLoc& loc, const Collected& c, const gcra::Decision* d, bool dry) {
     // The key itself is never logged: API keys are credentials.
     for (std::size_t i = 0; i < c.n; ++i) {
         if (d[i].allowed) continue;
         ngx_log_error(loc.log_level, r->connection->log, 0,
                       "levqor_limit: %s%s limit of plan \"%s\" exceeded in zone \"%s\", retry after %uLs",
-                      dry ? "dry run, " : "", kind_name(c.meta[i].kind).data(),
-                      c.meta[i].plan->plan.name.c_str(), c.meta[i].rule->zone->name.c_str(),
-                      gcra::ceil_seconds(d[i].retry_after_ns));
+                      dry ? "dry run, " : "", kind_name(c.meta[i].kind).data(), c.meta[i].plan->plan.name.c_str(),
+                      c.meta[i].rule->zone->name.c_str(), gcra::ceil_seconds(d[i].retry_after_ns));
     }
 }
 
@@ -309,19 +321,19 @@ ngx_int_t decide(ngx_http_request_t* r, const LimitLoc& loc, bool shadow) {
     count(c, status, have_decisions ? d : nullptr);
 
     switch (status) {
-    case LimitStatus::Passed:
-    case LimitStatus::FallbackPassed:
-    case LimitStatus::FallbackAllowed:
-        return NGX_DECLINED;
-    case LimitStatus::DryRunRejected:
-        log_over_limit(r, loc, c, d, true);
-        return NGX_DECLINED;
-    case LimitStatus::FallbackDenied:
-        ngx_http_finalize_request(r, send_json(r, NGX_HTTP_SERVICE_UNAVAILABLE, 1, "rate_limiter_unavailable"));
-        return NGX_DONE;
-    case LimitStatus::Rejected:
-    case LimitStatus::FallbackRejected:
-        break;
+        case LimitStatus::Passed:
+        case LimitStatus::FallbackPassed:
+        case LimitStatus::FallbackAllowed:
+            return NGX_DECLINED;
+        case LimitStatus::DryRunRejected:
+            log_over_limit(r, loc, c, d, true);
+            return NGX_DECLINED;
+        case LimitStatus::FallbackDenied:
+            ngx_http_finalize_request(r, send_json(r, NGX_HTTP_SERVICE_UNAVAILABLE, 1, "rate_limiter_unavailable"));
+            return NGX_DONE;
+        case LimitStatus::Rejected:
+        case LimitStatus::FallbackRejected:
+            break;
     }
     log_over_limit(r, loc, c, d, false);
     ngx_http_finalize_request(r, send_json(r, loc.status, ctx->retry_after, "rate_limited"));
@@ -411,8 +423,9 @@ ngx_int_t remaining_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v
         v->not_found = 1;
         return NGX_OK;
     }
-    set_variable(v, p, static_cast<std::size_t>(
-                           reinterpret_cast<u_char*>(lim::write_u64(reinterpret_cast<char*>(p), ctx->remaining)) - p));
+    set_variable(v, p,
+                 static_cast<std::size_t>(
+                     reinterpret_cast<u_char*>(lim::write_u64(reinterpret_cast<char*>(p), ctx->remaining)) - p));
     return NGX_OK;
 }
 

@@ -33,9 +33,7 @@ std::size_t row_stride(std::size_t cells) {
     return (cells + kCellsPerLine - 1) / kCellsPerLine * kCellsPerLine + kCellsPerLine;
 }
 
-std::size_t data_size(std::size_t stride) {
-    return sizeof(ZoneData) + kSlots * stride * sizeof(std::uint64_t);
-}
+std::size_t data_size(std::size_t stride) { return sizeof(ZoneData) + kSlots * stride * sizeof(std::uint64_t); }
 
 }  // namespace
 

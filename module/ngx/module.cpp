@@ -28,9 +28,7 @@ void* create_main_conf(ngx_conf_t* cf) noexcept try {
     return nullptr;
 }
 
-void* create_loc_conf(ngx_conf_t* cf) noexcept try {
-    return pool_new<LocConf>(cf->pool);
-} catch (...) {
+void* create_loc_conf(ngx_conf_t* cf) noexcept try { return pool_new<LocConf>(cf->pool); } catch (...) {
     log_conf_exception(cf);
     return nullptr;
 }
@@ -76,36 +74,34 @@ void exit_process(ngx_cycle_t* cycle) noexcept { limit_exit_process(cycle); }
 constexpr ngx_uint_t kAnyLevel = NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF;
 
 ngx_command_t commands[] = {
-    {ngx_string("levqor_headers"), kAnyLevel | NGX_CONF_TAKE1, set_headers, NGX_HTTP_LOC_CONF_OFFSET, 0,
+    {ngx_string("levqor_headers"), kAnyLevel | NGX_CONF_TAKE1, set_headers, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("levqor_headers_profile"), kAnyLevel | NGX_CONF_TAKE1, set_headers_profile, NGX_HTTP_LOC_CONF_OFFSET, 0,
      nullptr},
-    {ngx_string("levqor_headers_profile"), kAnyLevel | NGX_CONF_TAKE1, set_headers_profile,
-     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("levqor_csp"), kAnyLevel | NGX_CONF_TAKE12, set_csp, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("levqor_hsts"), kAnyLevel | NGX_CONF_TAKE123, set_hsts, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
-    {ngx_string("levqor_frame_options"), kAnyLevel | NGX_CONF_TAKE1, set_frame_options,
-     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
-    {ngx_string("levqor_referrer_policy"), kAnyLevel | NGX_CONF_TAKE1, set_referrer_policy,
-     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("levqor_frame_options"), kAnyLevel | NGX_CONF_TAKE1, set_frame_options, NGX_HTTP_LOC_CONF_OFFSET, 0,
+     nullptr},
+    {ngx_string("levqor_referrer_policy"), kAnyLevel | NGX_CONF_TAKE1, set_referrer_policy, NGX_HTTP_LOC_CONF_OFFSET, 0,
+     nullptr},
     {ngx_string("levqor_permissions_policy"), kAnyLevel | NGX_CONF_TAKE1, set_permissions_policy,
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
-    {ngx_string("levqor_headers_upstream"), kAnyLevel | NGX_CONF_TAKE1, set_headers_upstream,
-     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
-    {ngx_string("levqor_limit_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE, set_limit_zone,
-     NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
-    {ngx_string("levqor_plan"), NGX_HTTP_MAIN_CONF | NGX_CONF_2MORE, set_plan, NGX_HTTP_MAIN_CONF_OFFSET, 0,
+    {ngx_string("levqor_headers_upstream"), kAnyLevel | NGX_CONF_TAKE1, set_headers_upstream, NGX_HTTP_LOC_CONF_OFFSET,
+     0, nullptr},
+    {ngx_string("levqor_limit_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE, set_limit_zone, NGX_HTTP_MAIN_CONF_OFFSET, 0,
      nullptr},
+    {ngx_string("levqor_plan"), NGX_HTTP_MAIN_CONF | NGX_CONF_2MORE, set_plan, NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
     {ngx_string("levqor_limit"), kAnyLevel | NGX_CONF_1MORE, set_limit, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("levqor_limit_status"), kAnyLevel | NGX_CONF_TAKE1, set_limit_status, NGX_HTTP_LOC_CONF_OFFSET, 0,
      nullptr},
-    {ngx_string("levqor_limit_headers"), kAnyLevel | NGX_CONF_TAKE1, set_limit_headers, NGX_HTTP_LOC_CONF_OFFSET,
-     0, nullptr},
-    {ngx_string("levqor_limit_log_level"), kAnyLevel | NGX_CONF_TAKE1, set_limit_log_level,
-     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
-    {ngx_string("levqor_flags_file"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_flags_file, NGX_HTTP_MAIN_CONF_OFFSET,
-     0, nullptr},
+    {ngx_string("levqor_limit_headers"), kAnyLevel | NGX_CONF_TAKE1, set_limit_headers, NGX_HTTP_LOC_CONF_OFFSET, 0,
+     nullptr},
+    {ngx_string("levqor_limit_log_level"), kAnyLevel | NGX_CONF_TAKE1, set_limit_log_level, NGX_HTTP_LOC_CONF_OFFSET, 0,
+     nullptr},
+    {ngx_string("levqor_flags_file"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_flags_file, NGX_HTTP_MAIN_CONF_OFFSET, 0,
+     nullptr},
     {ngx_string("levqor_webhook"), kAnyLevel | NGX_CONF_1MORE, set_webhook, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
-    {ngx_string("levqor_webhook_generic"), kAnyLevel | NGX_CONF_2MORE, set_webhook_generic, NGX_HTTP_LOC_CONF_OFFSET,
-     0, nullptr},
+    {ngx_string("levqor_webhook_generic"), kAnyLevel | NGX_CONF_2MORE, set_webhook_generic, NGX_HTTP_LOC_CONF_OFFSET, 0,
+     nullptr},
     {ngx_string("levqor_webhook_replay_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_webhook_replay_zone,
      NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
     {ngx_string("levqor_webhook_mode"), kAnyLevel | NGX_CONF_TAKE1, set_webhook_mode, NGX_HTTP_LOC_CONF_OFFSET, 0,
@@ -116,8 +112,7 @@ ngx_command_t commands[] = {
 };
 
 ngx_http_module_t module_ctx = {
-    preconfiguration, postconfiguration, create_main_conf, nullptr, nullptr, nullptr, create_loc_conf,
-    merge_loc_conf,
+    preconfiguration, postconfiguration, create_main_conf, nullptr, nullptr, nullptr, create_loc_conf, merge_loc_conf,
 };
 
 }  // namespace
@@ -129,13 +124,13 @@ ngx_module_t ngx_http_levqor_module = {
     &levqor::ngx::module_ctx,
     levqor::ngx::commands,
     NGX_HTTP_MODULE,
-    nullptr,                        // init master
-    nullptr,                        // init module
-    levqor::ngx::init_process,      // init process
-    nullptr,                        // init thread
-    nullptr,                        // exit thread
-    levqor::ngx::exit_process,      // exit process
-    nullptr,                        // exit master
+    nullptr,                    // init master
+    nullptr,                    // init module
+    levqor::ngx::init_process,  // init process
+    nullptr,                    // init thread
+    nullptr,                    // exit thread
+    levqor::ngx::exit_process,  // exit process
+    nullptr,                    // exit master
     NGX_MODULE_V1_PADDING,
 };
 }

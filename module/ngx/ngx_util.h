@@ -20,9 +20,7 @@
 
 namespace levqor::ngx {
 
-inline std::string_view sv(const ngx_str_t& s) {
-    return {reinterpret_cast<const char*>(s.data), s.len};
-}
+inline std::string_view sv(const ngx_str_t& s) { return {reinterpret_cast<const char*>(s.data), s.len}; }
 
 inline std::string str(const ngx_str_t& s) { return std::string(sv(s)); }
 // An ngx_str_t over text that outlives its use (configuration arguments, static text).

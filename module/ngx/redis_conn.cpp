@@ -19,7 +19,7 @@ namespace levqor::ngx {
 // submit until its reply (or the disconnect that fails it).
 struct RedisConn::Pending {
     RedisConn* conn;
-    RedisWait* wait;  // null once the request stopped waiting
+    RedisWait* wait;      // null once the request stopped waiting
     std::string command;  // EVALSHA, RESP-encoded
     std::size_t tail_at;  // the arguments after the SHA
     std::size_t tail_args;
@@ -148,10 +148,9 @@ void RedisConn::connect() noexcept {
     c->write->log = log_;
     // Edge-triggered read and write interest for the socket's whole life;
     // hiredis's add/del hooks then only need to flush queued commands.
-    const bool added = ngx_add_conn != nullptr
-                           ? ngx_add_conn(c) == NGX_OK
-                           : (ngx_add_event(c->read, NGX_READ_EVENT, NGX_CLEAR_EVENT) == NGX_OK &&
-                              ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_CLEAR_EVENT) == NGX_OK);
+    const bool added = ngx_add_conn != nullptr ? ngx_add_conn(c) == NGX_OK
+                                               : (ngx_add_event(c->read, NGX_READ_EVENT, NGX_CLEAR_EVENT) == NGX_OK &&
+                                                  ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_CLEAR_EVENT) == NGX_OK);
     if (!added) {
         c->fd = static_cast<ngx_socket_t>(-1);
         ngx_free_connection(c);
@@ -224,7 +223,7 @@ bool RedisConn::submit(RedisWait* wait, std::string command, std::size_t tail_at
                        std::size_t buckets) noexcept try {
     if (!ready_ || ac_ == nullptr) return false;
     auto p = std::make_unique<Pending>(Pending{this, wait, std::move(command), tail_at, tail_args, buckets, false});
-    wait->pending = &p->wait;  // the request detaches itself through this
+    wait->pending = &p->wait;    // the request detaches itself through this
     Pending* raw = p.release();  // hiredis owns it until the callback
     send(raw);
     return true;
@@ -327,9 +326,8 @@ void RedisConn::on_setup_reply(redisAsyncContext* ac, void* r, void* privdata) n
     const auto* reply = static_cast<const redisReply*>(r);
     if (reply != nullptr && reply->type == REDIS_REPLY_ERROR) {
         // Wrong password or database: the connection stays unusable; say so.
-        ngx_log_error(NGX_LOG_ERR, self->log_, 0, "levqor_limit_zone \"%s\": redis %s: %*s",
-                      self->zone.c_str(), static_cast<const char*>(privdata), static_cast<std::size_t>(reply->len),
-                      reply->str);
+        ngx_log_error(NGX_LOG_ERR, self->log_, 0, "levqor_limit_zone \"%s\": redis %s: %*s", self->zone.c_str(),
+                      static_cast<const char*>(privdata), static_cast<std::size_t>(reply->len), reply->str);
         metric_add(self->cells.error);
         redisAsyncDisconnect(ac);
     }

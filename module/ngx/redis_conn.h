@@ -95,7 +95,7 @@ struct RedisWait {
     ngx_event_t deadline;
     ngx_event_t resume;
     enum class State : std::uint8_t { Waiting, Answered, Failed } state;
-    const char* failure;  // why, when Failed
+    const char* failure;          // why, when Failed
     redis::ScriptResult* result;  // in the request pool (trivially destructible)
 };
 // Lives in a pool cleanup's memory (no destructor runs).

@@ -33,9 +33,7 @@ struct TableZone {
     Shm* data = nullptr;  // set by init_table_zone
     Table table;
 
-    static constexpr std::size_t payload_offset() {
-        return std::is_empty_v<Shm> ? 0 : (sizeof(Shm) + 63) / 64 * 64;
-    }
+    static constexpr std::size_t payload_offset() { return std::is_empty_v<Shm> ? 0 : (sizeof(Shm) + 63) / 64 * 64; }
     static void* payload(Shm* data) { return reinterpret_cast<char*>(data) + payload_offset(); }
 };
 
@@ -72,7 +70,8 @@ Parsed<Zone*> define_table_zone(ngx_conf_t* cf, std::vector<std::unique_ptr<Zone
     if (zone->size != 0) return Parsed<Zone*>::failure("zone \"" + spec.name + "\" is already defined");
     zone->size = spec.size;
     zone->shm = add_table_zone(cf, directive, spec.name, spec.size, init, zone);
-    if (zone->shm == nullptr) return Parsed<Zone*>::failure("cannot declare the shared memory of zone \"" + spec.name + "\"");
+    if (zone->shm == nullptr)
+        return Parsed<Zone*>::failure("cannot declare the shared memory of zone \"" + spec.name + "\"");
     return zone;
 }
 

@@ -21,9 +21,7 @@ ngx_int_t send_status(ngx_http_request_t* r) {
     return send_body(r, NGX_HTTP_OK, ngx_string("text/plain; version=0.0.4; charset=utf-8"), body.data, body.len);
 }
 
-ngx_int_t status_handler(ngx_http_request_t* r) noexcept try {
-    return send_status(r);
-} catch (...) {
+ngx_int_t status_handler(ngx_http_request_t* r) noexcept try { return send_status(r); } catch (...) {
     log_exception(r->connection->log, NGX_LOG_ERR, "levqor_status: could not render metrics");
     return NGX_HTTP_INTERNAL_SERVER_ERROR;
 }

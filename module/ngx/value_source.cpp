@@ -72,8 +72,16 @@ namespace {
 // Equality of two short byte strings without a call: overlapping 8- or
 // 4-byte loads cover 4..16 bytes; memcmp for the rest.
 bool same_bytes(const u_char* a, const u_char* b, std::size_t n) noexcept {
-    const auto load8 = [](const u_char* p) { std::uint64_t v; std::memcpy(&v, p, 8); return v; };
-    const auto load4 = [](const u_char* p) { std::uint32_t v; std::memcpy(&v, p, 4); return v; };
+    const auto load8 = [](const u_char* p) {
+        std::uint64_t v;
+        std::memcpy(&v, p, 8);
+        return v;
+    };
+    const auto load4 = [](const u_char* p) {
+        std::uint32_t v;
+        std::memcpy(&v, p, 4);
+        return v;
+    };
     if (n >= 8 && n <= 16) return ((load8(a) ^ load8(b)) | (load8(a + n - 8) ^ load8(b + n - 8))) == 0;
     if (n >= 4 && n < 8) return ((load4(a) ^ load4(b)) | (load4(a + n - 4) ^ load4(b + n - 4))) == 0;
     return std::memcmp(a, b, n) == 0;
@@ -85,7 +93,8 @@ bool ValueSource::find_header(ngx_http_request_t* r, ngx_str_t& out) const noexc
     for (ngx_list_part_t* part = &r->headers_in.headers.part; part != nullptr; part = part->next) {
         const auto* h = static_cast<const ngx_table_elt_t*>(part->elts);
         for (ngx_uint_t i = 0; i < part->nelts; ++i) {
-            if (h[i].hash == hash_ && h[i].key.len == header_.len && same_bytes(h[i].lowcase_key, header_.data, header_.len)) {
+            if (h[i].hash == hash_ && h[i].key.len == header_.len &&
+                same_bytes(h[i].lowcase_key, header_.data, header_.len)) {
                 out = h[i].value;
                 return true;
             }
@@ -99,19 +108,19 @@ void ValueSource::connection_address(ngx_http_request_t* r, ngx_str_t& out) noex
     // As $binary_remote_addr: realip has already replaced c->sockaddr.
     const ngx_connection_t* c = r->connection;
     switch (c->sockaddr->sa_family) {
-    case AF_INET:
-        out.data = reinterpret_cast<u_char*>(&reinterpret_cast<sockaddr_in*>(c->sockaddr)->sin_addr);
-        out.len = sizeof(in_addr);
-        return;
+        case AF_INET:
+            out.data = reinterpret_cast<u_char*>(&reinterpret_cast<sockaddr_in*>(c->sockaddr)->sin_addr);
+            out.len = sizeof(in_addr);
+            return;
 #if (NGX_HAVE_INET6)
-    case AF_INET6:
-        out.data = reinterpret_cast<u_char*>(&reinterpret_cast<sockaddr_in6*>(c->sockaddr)->sin6_addr);
-        out.len = sizeof(in6_addr);
-        return;
+        case AF_INET6:
+            out.data = reinterpret_cast<u_char*>(&reinterpret_cast<sockaddr_in6*>(c->sockaddr)->sin6_addr);
+            out.len = sizeof(in6_addr);
+            return;
 #endif
-    default:
-        out = c->addr_text;
-        return;
+        default:
+            out = c->addr_text;
+            return;
     }
 }
 

@@ -25,10 +25,16 @@ public:
     // when a complex value failed to evaluate.
     bool eval(ngx_http_request_t* r, ngx_str_t& out) const noexcept {
         switch (kind_) {
-        case Kind::Header: return find_header(r, out);
-        case Kind::RemoteAddr: connection_address(r, out); return true;
-        case Kind::Empty: out.len = 0; return true;
-        default: return eval_variable(r, out);
+            case Kind::Header:
+                return find_header(r, out);
+            case Kind::RemoteAddr:
+                connection_address(r, out);
+                return true;
+            case Kind::Empty:
+                out.len = 0;
+                return true;
+            default:
+                return eval_variable(r, out);
         }
     }
 

@@ -59,7 +59,7 @@ struct WebhookLoc {
     WebhookRule* rule = nullptr;  // set at this level (null with levqor_webhook off)
     bool set_here = false;
     const WebhookRule* effective = nullptr;  // after merge
-    ngx_int_t mode = NGX_CONF_UNSET;  // a webhook::Mode once set
+    ngx_int_t mode = NGX_CONF_UNSET;         // a webhook::Mode once set
 };
 
 struct WebhookMain {
@@ -92,16 +92,16 @@ enum class WebhookStatus : std::uint8_t { Pending, Valid, Invalid, Missing, Stal
 // the earlier ones (their replay entries are this request's own).
 struct WebhookCtx {
     const WebhookRule* rule;
-    ngx_int_t mode;            // the location's levqor_webhook_mode
+    ngx_int_t mode;  // the location's levqor_webhook_mode
     const WebhookCtx* previous;
     WebhookStatus status;
     webhook::Reason reason;
-    webhook::Field field;      // the header a header problem is about
-    bool alternate;            // the delivery used the scheme's alternate header names
+    webhook::Field field;  // the header a header problem is about
+    bool alternate;        // the delivery used the scheme's alternate header names
     bool log_only;
-    std::uint8_t recorded;     // replay entries made (forgotten if the upstream fails)
+    std::uint8_t recorded;  // replay entries made (forgotten if the upstream fails)
     std::uint64_t replay_tags[2];
-    std::string_view detail;   // static text
+    std::string_view detail;  // static text
     webhook::Delivery delivery;
 };
 

@@ -226,8 +226,9 @@ void register_metrics(WebhookMain& wm, MetricsRegistry& metrics) {
             metrics::write_family_header(out, name, help, type);
             for (const auto& row : rows) metrics::write_sample(out, name, {{"zone", row.zone->name}}, value(row.stats));
         };
-        family("levqor_webhook_replay_entries", "Entries in the replay zone that are still live (a delivery takes one, or two: id and signature).", "gauge",
-               [](const wh::ReplayStats& s) { return s.live; });
+        family("levqor_webhook_replay_entries",
+               "Entries in the replay zone that are still live (a delivery takes one, or two: id and signature).",
+               "gauge", [](const wh::ReplayStats& s) { return s.live; });
         family("levqor_webhook_replay_capacity", "Entries the replay zone can hold.", "gauge",
                [](const wh::ReplayStats& s) { return s.capacity; });
         family("levqor_webhook_replay_evictions_total",
@@ -254,7 +255,8 @@ ngx_int_t webhook_postconfiguration(ngx_conf_t* cf) noexcept try {
     if (wm.rules.empty()) return NGX_OK;
     if (!add_phase_handler(cf, NGX_HTTP_ACCESS_PHASE, webhook_access_handler)) return NGX_ERROR;
     for (const auto& rule : wm.rules) {
-        if (rule->replay != nullptr) return add_phase_handler(cf, NGX_HTTP_LOG_PHASE, webhook_log_handler) ? NGX_OK : NGX_ERROR;
+        if (rule->replay != nullptr)
+            return add_phase_handler(cf, NGX_HTTP_LOG_PHASE, webhook_log_handler) ? NGX_OK : NGX_ERROR;
     }
     return NGX_OK;
 } catch (...) {

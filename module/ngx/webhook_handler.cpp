@@ -78,11 +78,15 @@ bool collect_headers(ngx_http_request_t* r, const WebhookRule& rule, wh::HeaderV
 
 WebhookStatus failure_status(wh::Reason r) {
     switch (r) {
-    case wh::Reason::MissingHeader: return WebhookStatus::Missing;
-    case wh::Reason::StaleTimestamp:
-    case wh::Reason::FutureTimestamp: return WebhookStatus::Stale;
-    case wh::Reason::Replay: return WebhookStatus::Replay;
-    default: return WebhookStatus::Invalid;
+        case wh::Reason::MissingHeader:
+            return WebhookStatus::Missing;
+        case wh::Reason::StaleTimestamp:
+        case wh::Reason::FutureTimestamp:
+            return WebhookStatus::Stale;
+        case wh::Reason::Replay:
+            return WebhookStatus::Replay;
+        default:
+            return WebhookStatus::Invalid;
     }
 }
 
@@ -96,42 +100,45 @@ void log_failure(ngx_http_request_t* r, const WebhookCtx& ctx) {
     ngx_log_t* log = r->connection->log;
     const auto tolerance = static_cast<std::uint32_t>(ctx.rule->tolerance.value_or(0));
     switch (ctx.reason) {
-    case wh::Reason::MissingHeader:
-    case wh::Reason::DuplicateHeader:
-        ngx_log_error(level, log, 0, "levqor_webhook: %s delivery %s: %s \"%s\"", provider, verb,
-                      wh::reason_text(ctx.reason).data(), header);
-        break;
-    case wh::Reason::MalformedHeader:
-        ngx_log_error(level, log, 0, "levqor_webhook: %s delivery %s: malformed header \"%s\" (%*s)", provider, verb,
-                      header, ctx.detail.size(), ctx.detail.data());
-        break;
-    case wh::Reason::StaleTimestamp:
-        ngx_log_error(level, log, 0, "levqor_webhook: %s delivery %s: stale timestamp %L (%L s old, tolerance %uD s)",
-                      provider, verb, d.time, static_cast<std::int64_t>(ngx_time()) - d.time, tolerance);
-        break;
-    case wh::Reason::FutureTimestamp:
-        ngx_log_error(level, log, 0,
-                      "levqor_webhook: %s delivery %s: timestamp %L is %L s in the future (tolerance %uD s)", provider,
-                      verb, d.time, d.time - static_cast<std::int64_t>(ngx_time()), tolerance);
-        break;
-    case wh::Reason::Mismatch:
-        // Neither the secret nor the expected signature is ever logged.
-        ngx_log_error(level, log, 0,
-                      "levqor_webhook: %s delivery %s: signature mismatch (%ui signature(s) checked against %ui "
-                      "secret(s))",
-                      provider, verb, static_cast<ngx_uint_t>(s.method == wh::Method::Token ? 1 : d.nsigs),
-                      static_cast<ngx_uint_t>(ctx.rule->verifier->secrets()));
-        break;
-    case wh::Reason::Replay:
-        if (ctx.detail == "id") {
-            ngx_log_error(level, log, 0, "levqor_webhook: %s delivery %s: replay of delivery \"%*s\"", provider, verb,
-                          std::min(d.id.size(), kMaxLoggedId), d.id.data());
-        } else {
-            ngx_log_error(level, log, 0, "levqor_webhook: %s delivery %s: replay of an earlier delivery (same signature)",
-                          provider, verb);
-        }
-        break;
-    case wh::Reason::None: break;
+        case wh::Reason::MissingHeader:
+        case wh::Reason::DuplicateHeader:
+            ngx_log_error(level, log, 0, "levqor_webhook: %s delivery %s: %s \"%s\"", provider, verb,
+                          wh::reason_text(ctx.reason).data(), header);
+            break;
+        case wh::Reason::MalformedHeader:
+            ngx_log_error(level, log, 0, "levqor_webhook: %s delivery %s: malformed header \"%s\" (%*s)", provider,
+                          verb, header, ctx.detail.size(), ctx.detail.data());
+            break;
+        case wh::Reason::StaleTimestamp:
+            ngx_log_error(level, log, 0,
+                          "levqor_webhook: %s delivery %s: stale timestamp %L (%L s old, tolerance %uD s)", provider,
+                          verb, d.time, static_cast<std::int64_t>(ngx_time()) - d.time, tolerance);
+            break;
+        case wh::Reason::FutureTimestamp:
+            ngx_log_error(level, log, 0,
+                          "levqor_webhook: %s delivery %s: timestamp %L is %L s in the future (tolerance %uD s)",
+                          provider, verb, d.time, d.time - static_cast<std::int64_t>(ngx_time()), tolerance);
+            break;
+        case wh::Reason::Mismatch:
+            // Neither the secret nor the expected signature is ever logged.
+            ngx_log_error(level, log, 0,
+                          "levqor_webhook: %s delivery %s: signature mismatch (%ui signature(s) checked against %ui "
+                          "secret(s))",
+                          provider, verb, static_cast<ngx_uint_t>(s.method == wh::Method::Token ? 1 : d.nsigs),
+                          static_cast<ngx_uint_t>(ctx.rule->verifier->secrets()));
+            break;
+        case wh::Reason::Replay:
+            if (ctx.detail == "id") {
+                ngx_log_error(level, log, 0, "levqor_webhook: %s delivery %s: replay of delivery \"%*s\"", provider,
+                              verb, std::min(d.id.size(), kMaxLoggedId), d.id.data());
+            } else {
+                ngx_log_error(level, log, 0,
+                              "levqor_webhook: %s delivery %s: replay of an earlier delivery (same signature)",
+                              provider, verb);
+            }
+            break;
+        case wh::Reason::None:
+            break;
     }
 }
 
@@ -245,8 +252,8 @@ bool first_sighting(WebhookCtx& ctx, const wh::Match& m) {
     }
     const std::int64_t now = ngx_time();
     const std::uint64_t expires = wh::replay_expiry(s, d, now, rule.tolerance, rule.replay_window);
-    const std::size_t seen = zone->table.remember_all(tags, n, static_cast<std::uint64_t>(now), expires,
-                                                    static_cast<std::int32_t>(ngx_pid));
+    const std::size_t seen =
+        zone->table.remember_all(tags, n, static_cast<std::uint64_t>(now), expires, static_cast<std::int32_t>(ngx_pid));
     if (seen != wh::ReplaySet::kAllNew) {
         ctx.detail = what[seen];
         return false;
@@ -301,18 +308,22 @@ ngx_int_t send_rejection(ngx_http_request_t* r, const WebhookRule& rule) {
         r->expect_tested = 1;
         if (ngx_http_discard_request_body(r) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-    return send_body(r, NGX_HTTP_UNAUTHORIZED, ngx_string("application/json"), rule.rejection.data,
-                     rule.rejection.len);
+    return send_body(r, NGX_HTTP_UNAUTHORIZED, ngx_string("application/json"), rule.rejection.data, rule.rejection.len);
 }
 
 // What the access phase does with a decision.
 ngx_int_t answer(ngx_http_request_t* r, WebhookCtx& ctx) {
     switch (ctx.status) {
-    case WebhookStatus::Pending: return NGX_DONE;  // the body is still being read
-    case WebhookStatus::Valid: return NGX_OK;      // authenticated, like auth_basic (counts for satisfy any)
-    case WebhookStatus::LogOnlyInvalid: return NGX_DECLINED;
-    case WebhookStatus::Error: return ctx.log_only ? NGX_DECLINED : NGX_HTTP_INTERNAL_SERVER_ERROR;
-    default: break;
+        case WebhookStatus::Pending:
+            return NGX_DONE;  // the body is still being read
+        case WebhookStatus::Valid:
+            return NGX_OK;  // authenticated, like auth_basic (counts for satisfy any)
+        case WebhookStatus::LogOnlyInvalid:
+            return NGX_DECLINED;
+        case WebhookStatus::Error:
+            return ctx.log_only ? NGX_DECLINED : NGX_HTTP_INTERNAL_SERVER_ERROR;
+        default:
+            break;
     }
     ngx_http_finalize_request(r, send_rejection(r, *ctx.rule));
     return NGX_DONE;
@@ -406,14 +417,30 @@ ngx_int_t webhook_status_variable(ngx_http_request_t* r, ngx_http_variable_value
     const WebhookCtx* ctx = current_ctx(r);
     std::string_view name;
     switch (ctx != nullptr ? ctx->status : WebhookStatus::Pending) {
-    case WebhookStatus::Pending: v->not_found = 1; return NGX_OK;
-    case WebhookStatus::Valid: name = "VALID"; break;
-    case WebhookStatus::Invalid: name = "INVALID"; break;
-    case WebhookStatus::Missing: name = "MISSING"; break;
-    case WebhookStatus::Stale: name = "STALE"; break;
-    case WebhookStatus::Replay: name = "REPLAY"; break;
-    case WebhookStatus::LogOnlyInvalid: name = "LOG_ONLY_INVALID"; break;
-    case WebhookStatus::Error: name = "ERROR"; break;
+        case WebhookStatus::Pending:
+            v->not_found = 1;
+            return NGX_OK;
+        case WebhookStatus::Valid:
+            name = "VALID";
+            break;
+        case WebhookStatus::Invalid:
+            name = "INVALID";
+            break;
+        case WebhookStatus::Missing:
+            name = "MISSING";
+            break;
+        case WebhookStatus::Stale:
+            name = "STALE";
+            break;
+        case WebhookStatus::Replay:
+            name = "REPLAY";
+            break;
+        case WebhookStatus::LogOnlyInvalid:
+            name = "LOG_ONLY_INVALID";
+            break;
+        case WebhookStatus::Error:
+            name = "ERROR";
+            break;
     }
     set_variable(v, name);
     return NGX_OK;

@@ -22,21 +22,21 @@ namespace levqor::controld::api {
 // Thread-safety: const, so any number of threads may use one Responder;
 // the Router, Logger and Options must outlive it.
 class Responder {
- public:
-  Responder(const Router& router, const Logger& log, const HttpServer::Options& options);
+public:
+    Responder(const Router& router, const Logger& log, const HttpServer::Options& options);
 
-  // A complete request, through the handlers (on a worker thread).
-  httplib::Response answer(httplib::Request& req) const;
-  // The front's own refusal of a request (as far as it was read), ready to
-  // write: always Connection: close.
-  std::string refuse(httplib::Request& req, const RequestError& error) const;
+    // A complete request, through the handlers (on a worker thread).
+    httplib::Response answer(httplib::Request& req) const;
+    // The front's own refusal of a request (as far as it was read), ready to
+    // write: always Connection: close.
+    std::string refuse(httplib::Request& req, const RequestError& error) const;
 
- private:
-  void finish(const httplib::Request& req, const httplib::Response& res) const;
+private:
+    void finish(const httplib::Request& req, const httplib::Response& res) const;
 
-  const Router& router_;
-  const Logger& log_;
-  const HttpServer::Options& options_;
+    const Router& router_;
+    const Logger& log_;
+    const HttpServer::Options& options_;
 };
 
 }  // namespace levqor::controld::api

@@ -17,8 +17,7 @@ namespace levqor::controld::api {
 // the body unless the request was HEAD. A compressible body (text, JSON,
 // XML, SVG; 1 KiB or more) is gzip-compressed when the request accepts gzip;
 // brotli is never used (slow at the quality a client would get).
-std::string serialize_response(const httplib::Request& req, httplib::Response& res,
-                               bool keep_alive);
+std::string serialize_response(const httplib::Request& req, httplib::Response& res, bool keep_alive);
 
 // "OK", "Not Found", ...; "Unknown" for a status without a phrase here.
 std::string_view reason_phrase(int status);

@@ -20,22 +20,22 @@ namespace levqor::controld::api {
 // Thread-safety: post() from any thread. The destructor runs what is still
 // queued, then joins; a task must not throw (the caller wraps it).
 class WorkerPool {
- public:
-  explicit WorkerPool(unsigned threads);
-  ~WorkerPool();
-  WorkerPool(const WorkerPool&) = delete;
-  WorkerPool& operator=(const WorkerPool&) = delete;
+public:
+    explicit WorkerPool(unsigned threads);
+    ~WorkerPool();
+    WorkerPool(const WorkerPool&) = delete;
+    WorkerPool& operator=(const WorkerPool&) = delete;
 
-  void post(std::function<void()> task);
+    void post(std::function<void()> task);
 
- private:
-  void run();
+private:
+    void run();
 
-  std::mutex mutex_;
-  std::condition_variable ready_;
-  std::deque<std::function<void()>> tasks_;
-  bool stopping_ = false;
-  std::vector<std::thread> threads_;  // last: started after the rest exists
+    std::mutex mutex_;
+    std::condition_variable ready_;
+    std::deque<std::function<void()>> tasks_;
+    bool stopping_ = false;
+    std::vector<std::thread> threads_;  // last: started after the rest exists
 };
 
 }  // namespace levqor::controld::api

@@ -6,25 +6,23 @@ namespace {
 using nlohmann::json;
 
 const Keys<TokenFiles>& top_keys() {
-  using S = TokenFiles;
-  static const Keys<S> keys = {
-      {"admin_token_file", [](const SettingsReader& r, const std::string& key, const json& value,
-                              S& out) { out.admin = r.optional_path(key, value); }},
-      {"producer_token_file", [](const SettingsReader& r, const std::string& key,
-                                 const json& value, S& out) { out.producer = r.optional_path(key, value); }},
-  };
-  return keys;
+    using S = TokenFiles;
+    static const Keys<S> keys = {
+        {"admin_token_file", [](const SettingsReader& r, const std::string& key, const json& value,
+                                S& out) { out.admin = r.optional_path(key, value); }},
+        {"producer_token_file", [](const SettingsReader& r, const std::string& key, const json& value,
+                                   S& out) { out.producer = r.optional_path(key, value); }},
+    };
+    return keys;
 }
 
 void read_environment(const EnvReader& e, TokenFiles& out) {
-  e.optional("LEVQOR_ADMIN_TOKEN_FILE", out.admin, path_value);
-  e.optional("LEVQOR_PRODUCER_TOKEN_FILE", out.producer, path_value);
+    e.optional("LEVQOR_ADMIN_TOKEN_FILE", out.admin, path_value);
+    e.optional("LEVQOR_PRODUCER_TOKEN_FILE", out.producer, path_value);
 }
 
 }  // namespace
 
-ConfigPart config_part(TokenFiles& out) {
-  return controld::config_part(top_keys(), out, read_environment);
-}
+ConfigPart config_part(TokenFiles& out) { return controld::config_part(top_keys(), out, read_environment); }
 
 }  // namespace levqor::controld::auth

@@ -36,121 +36,118 @@ using namespace levqor::controld;
 constexpr const char* kDefaultUrl = "http://127.0.0.1:8089";
 
 std::string env_or(const char* name, const std::string& fallback) {
-  const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? value : fallback;
+    const char* value = std::getenv(name);
+    return value != nullptr && *value != '\0' ? value : fallback;
 }
 
 int emit(const ctl::CommandResult& result) {
-  std::cout << result.out << std::flush;
-  std::cerr << result.err << std::flush;
-  return result.exit_code;
+    std::cout << result.out << std::flush;
+    std::cerr << result.err << std::flush;
+    return result.exit_code;
 }
 
 int usage(const std::string& message) {
-  std::cerr << "levqorctl: " << message << "\n";
-  return ctl::kExitUsage;
+    std::cerr << "levqorctl: " << message << "\n";
+    return ctl::kExitUsage;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App cli{"levqorctl " + std::string(kVersion) +
-               ": command-line client of levqor-controld.\n"
-               "Exit status: 0 success, 1 the command failed, 2 usage error."};
-  cli.require_subcommand(1);
-  std::string url = env_or("LEVQOR_URL", kDefaultUrl);
-  cli.add_option("--url", url, "controld base URL (env LEVQOR_URL)")
-      ->capture_default_str()
-      ->type_name("URL");
-  std::string token_file = env_or("LEVQOR_TOKEN_FILE", "");
-  cli.add_option("--token-file", token_file,
-                 "file holding the admin token (env LEVQOR_TOKEN_FILE)")
-      ->type_name("FILE");
-  int timeout_ms = 5000;
-  cli.add_option("--timeout", timeout_ms, "request timeout in milliseconds")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 600000))
-      ->type_name("MS");
-  bool json = false;
-  cli.add_flag("--json", json, "print controld's JSON instead of tables");
-  cli.set_version_flag("--version", std::string(kVersion));
+    CLI::App cli{"levqorctl " + std::string(kVersion) +
+                 ": command-line client of levqor-controld.\n"
+                 "Exit status: 0 success, 1 the command failed, 2 usage error."};
+    cli.require_subcommand(1);
+    std::string url = env_or("LEVQOR_URL", kDefaultUrl);
+    cli.add_option("--url", url, "controld base URL (env LEVQOR_URL)")->capture_default_str()->type_name("URL");
+    std::string token_file = env_or("LEVQOR_TOKEN_FILE", "");
+    cli.add_option("--token-file", token_file, "file holding the admin token (env LEVQOR_TOKEN_FILE)")
+        ->type_name("FILE");
+    int timeout_ms = 5000;
+    cli.add_option("--timeout", timeout_ms, "request timeout in milliseconds")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 600000))
+        ->type_name("MS");
+    bool json = false;
+    cli.add_flag("--json", json, "print controld's JSON instead of tables");
+    cli.set_version_flag("--version", std::string(kVersion));
 
-  auto* health = cli.add_subcommand(
-      "health", "GET /healthz and print the JSON; exit 0 if healthy, 1 otherwise");
-  auto* status = cli.add_subcommand("status", "health and runtime flags in one screen");
-  auto* flags = cli.add_subcommand("flags", "read, change or reset the runtime flags");
-  flags->require_subcommand(1);
-  auto* flags_get = flags->add_subcommand("get", "print the five flags");
-  auto* flags_set = flags->add_subcommand("set", "set one flag: flags set NAME off|shadow|on");
-  std::string flag_name;
-  std::string flag_value;
-  flags_set->add_option("NAME", flag_name, "SECURITY_HEADERS_ENABLED, RATELIMIT_ENABLED, "
-                                           "WEBHOOK_VERIFY_ALL, ABUSE_GUARDS_ENABLED or "
-                                           "NEW_QUEUE_ENABLED")
-      ->required();
-  flags_set->add_option("VALUE", flag_value, "off, shadow or on")->required();
-  auto* flags_reset = flags->add_subcommand(
-      "reset",
-      "apply the configured flags (config file and environment); runtime changes survive a "
-      "restart of controld until this is run");
-  auto* rollback = cli.add_subcommand(
-      "rollback",
-      "turn every flag off at once (the emergency rollback; no nginx reload; persisted, so a "
-      "restart of controld keeps it)");
+    auto* health = cli.add_subcommand("health", "GET /healthz and print the JSON; exit 0 if healthy, 1 otherwise");
+    auto* status = cli.add_subcommand("status", "health and runtime flags in one screen");
+    auto* flags = cli.add_subcommand("flags", "read, change or reset the runtime flags");
+    flags->require_subcommand(1);
+    auto* flags_get = flags->add_subcommand("get", "print the five flags");
+    auto* flags_set = flags->add_subcommand("set", "set one flag: flags set NAME off|shadow|on");
+    std::string flag_name;
+    std::string flag_value;
+    flags_set
+        ->add_option("NAME", flag_name,
+                     "SECURITY_HEADERS_ENABLED, RATELIMIT_ENABLED, "
+                     "WEBHOOK_VERIFY_ALL, ABUSE_GUARDS_ENABLED or "
+                     "NEW_QUEUE_ENABLED")
+        ->required();
+    flags_set->add_option("VALUE", flag_value, "off, shadow or on")->required();
+    auto* flags_reset =
+        flags->add_subcommand("reset",
+                              "apply the configured flags (config file and environment); runtime changes survive a "
+                              "restart of controld until this is run");
+    auto* rollback =
+        cli.add_subcommand("rollback",
+                           "turn every flag off at once (the emergency rollback; no nginx reload; persisted, so a "
+                           "restart of controld keeps it)");
 
-  auto* dlq = cli.add_subcommand("dlq", "the dead-letter queue");
-  dlq->require_subcommand(1);
-  auto* dlq_list = dlq->add_subcommand("list", "dead-lettered jobs, newest first");
-  int dlq_limit = 100;
-  dlq_list->add_option("--limit", dlq_limit, "at most this many")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 10000));
-  auto* dlq_retry = dlq->add_subcommand("retry", "put dead jobs back in the queue: ID... or --all");
-  std::vector<std::string> retry_ids;
-  bool retry_all = false;
-  dlq_retry->add_option("ID", retry_ids, "job ids");
-  dlq_retry->add_flag("--all", retry_all, "every dead job");
-  auto* jobs = cli.add_subcommand("jobs", "jobs");
-  jobs->require_subcommand(1);
-  auto* jobs_get = jobs->add_subcommand("get", "one job's state: jobs get ID");
-  std::string job_id;
-  jobs_get->add_option("ID", job_id, "the job id")->required();
+    auto* dlq = cli.add_subcommand("dlq", "the dead-letter queue");
+    dlq->require_subcommand(1);
+    auto* dlq_list = dlq->add_subcommand("list", "dead-lettered jobs, newest first");
+    int dlq_limit = 100;
+    dlq_list->add_option("--limit", dlq_limit, "at most this many")->capture_default_str()->check(CLI::Range(1, 10000));
+    auto* dlq_retry = dlq->add_subcommand("retry", "put dead jobs back in the queue: ID... or --all");
+    std::vector<std::string> retry_ids;
+    bool retry_all = false;
+    dlq_retry->add_option("ID", retry_ids, "job ids");
+    dlq_retry->add_flag("--all", retry_all, "every dead job");
+    auto* jobs = cli.add_subcommand("jobs", "jobs");
+    jobs->require_subcommand(1);
+    auto* jobs_get = jobs->add_subcommand("get", "one job's state: jobs get ID");
+    std::string job_id;
+    jobs_get->add_option("ID", job_id, "the job id")->required();
 
-  try {
-    cli.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return cli.exit(e) == 0 ? ctl::kExitOk : ctl::kExitUsage;
-  }
-
-  ctl::BaseUrl base;
-  try {
-    base = ctl::parse_base_url(url);
-  } catch (const std::invalid_argument& e) {
-    return usage(std::string("--url/LEVQOR_URL: ") + e.what());
-  }
-  std::optional<std::string> token;
-  const bool needs_token = !health->parsed();
-  if (needs_token) {
-    if (token_file.empty()) {
-      return usage("this command needs the admin token: pass --token-file FILE or set "
-                   "LEVQOR_TOKEN_FILE");
-    }
     try {
-      token = ctl::read_token_file(token_file);
-    } catch (const std::invalid_argument& e) {
-      return usage(e.what());
+        cli.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return cli.exit(e) == 0 ? ctl::kExitOk : ctl::kExitUsage;
     }
-  }
-  const ctl::ApiClient client(base, std::chrono::milliseconds(timeout_ms), token);
 
-  if (health->parsed()) return emit(ctl::run_health(client));
-  if (status->parsed()) return emit(ctl::run_status(client, json));
-  if (flags_get->parsed()) return emit(ctl::run_flags_get(client, json));
-  if (flags_set->parsed()) return emit(ctl::run_flags_set(client, flag_name, flag_value, json));
-  if (flags_reset->parsed()) return emit(ctl::run_flags_reset(client, json));
-  if (rollback->parsed()) return emit(ctl::run_rollback(client, json));
-  if (dlq_list->parsed()) return emit(ctl::run_dlq_list(client, dlq_limit, json));
-  if (dlq_retry->parsed()) return emit(ctl::run_dlq_retry(client, retry_ids, retry_all, json));
-  if (jobs_get->parsed()) return emit(ctl::run_jobs_get(client, job_id, json));
-  return ctl::kExitUsage;  // unreachable: require_subcommand(1)
+    ctl::BaseUrl base;
+    try {
+        base = ctl::parse_base_url(url);
+    } catch (const std::invalid_argument& e) {
+        return usage(std::string("--url/LEVQOR_URL: ") + e.what());
+    }
+    std::optional<std::string> token;
+    const bool needs_token = !health->parsed();
+    if (needs_token) {
+        if (token_file.empty()) {
+            return usage(
+                "this command needs the admin token: pass --token-file FILE or set "
+                "LEVQOR_TOKEN_FILE");
+        }
+        try {
+            token = ctl::read_token_file(token_file);
+        } catch (const std::invalid_argument& e) {
+            return usage(e.what());
+        }
+    }
+    const ctl::ApiClient client(base, std::chrono::milliseconds(timeout_ms), token);
+
+    if (health->parsed()) return emit(ctl::run_health(client));
+    if (status->parsed()) return emit(ctl::run_status(client, json));
+    if (flags_get->parsed()) return emit(ctl::run_flags_get(client, json));
+    if (flags_set->parsed()) return emit(ctl::run_flags_set(client, flag_name, flag_value, json));
+    if (flags_reset->parsed()) return emit(ctl::run_flags_reset(client, json));
+    if (rollback->parsed()) return emit(ctl::run_rollback(client, json));
+    if (dlq_list->parsed()) return emit(ctl::run_dlq_list(client, dlq_limit, json));
+    if (dlq_retry->parsed()) return emit(ctl::run_dlq_retry(client, retry_ids, retry_all, json));
+    if (jobs_get->parsed()) return emit(ctl::run_jobs_get(client, job_id, json));
+    return ctl::kExitUsage;  // unreachable: require_subcommand(1)
 }

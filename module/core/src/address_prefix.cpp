@@ -12,8 +12,7 @@ constexpr std::size_t kMaxAddressText = 45;  // INET6_ADDRSTRLEN without the NUL
 
 }  // namespace
 
-std::size_t address_bucket(const unsigned char* addr, std::size_t len, unsigned prefix6,
-                           unsigned char* out) noexcept {
+std::size_t address_bucket(const unsigned char* addr, std::size_t len, unsigned prefix6, unsigned char* out) noexcept {
     if (len == 4) {
         std::memcpy(out, addr, 4);
         return 4;

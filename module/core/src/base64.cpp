@@ -5,10 +5,8 @@
 namespace levqor {
 namespace {
 
-constexpr char kStandard[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-constexpr char kUrlSafe[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+constexpr char kStandard[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr char kUrlSafe[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 constexpr std::array<std::int8_t, 256> decode_table(const char* alphabet) {
     std::array<std::int8_t, 256> t{};
@@ -22,8 +20,7 @@ constexpr auto kDecodeUrlSafe = decode_table(kUrlSafe);
 
 }  // namespace
 
-std::size_t base64_encode(const std::uint8_t* in, std::size_t n, char* out,
-                          Base64Alphabet alphabet) {
+std::size_t base64_encode(const std::uint8_t* in, std::size_t n, char* out, Base64Alphabet alphabet) {
     const char* a = alphabet == Base64Alphabet::Standard ? kStandard : kUrlSafe;
     char* p = out;
     std::size_t i = 0;

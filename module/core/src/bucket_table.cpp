@@ -14,9 +14,7 @@ BucketTable BucketTable::create(void* mem, std::size_t nsets, const SipKey& secr
 
 std::string BucketTable::attach(void* mem, BucketTable& out) { return out.attach_to(mem); }
 
-void BucketTable::lock_contended(Set& s, std::int32_t pid) noexcept {
-    shm_lock(s.lock, pid, header_->lock_steals);
-}
+void BucketTable::lock_contended(Set& s, std::int32_t pid) noexcept { shm_lock(s.lock, pid, header_->lock_steals); }
 
 Slot* BucketTable::find(Set& s, std::uint64_t tag) noexcept {
     for (auto& slot : s.slots) {
@@ -126,9 +124,7 @@ Outcome BucketTable::decide(const BucketRequest* reqs, std::size_t n, std::uint6
     // Commit all or nothing. A slot claimed for a new bucket is never one
     // this decision charges (they are passed as busy).
     const bool all_charged = outcome.enforced_ok && outcome.observed_ok;
-    auto charged = [&](std::size_t i) {
-        return all_charged || (outcome.enforced_ok && !reqs[i].observe_only);
-    };
+    auto charged = [&](std::size_t i) { return all_charged || (outcome.enforced_ok && !reqs[i].observe_only); };
     for (std::size_t i = 0; i < n; ++i) {
         if (!charged(i)) continue;
         if (slots[i] != nullptr) {

@@ -17,8 +17,8 @@ std::string describe(const char* what, const std::string& path, const struct sta
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
     std::string out = what;
     if (!path.empty()) out += " \"" + path + "\"";
-    return out + " (mode " + mode + ", owner " + std::to_string(st.st_uid) + ":" + std::to_string(st.st_gid) +
-           ") is " + verdict + " by it";
+    return out + " (mode " + mode + ", owner " + std::to_string(st.st_uid) + ":" + std::to_string(st.st_gid) + ") is " +
+           verdict + " by it";
 }
 
 // The canonical form of path or, when it does not exist, of its deepest

@@ -44,8 +44,8 @@ Parsed<ZoneArgs> parse_zone_args(const std::vector<std::string_view>& params) {
             have_redis = true;
         } else if (k == "redis_timeout") {
             if (!parse_in(v, 1, kMaxRedisTimeoutMs, n)) {
-                return P::failure("invalid " + std::string(a) + ", expected 1 to " + std::to_string(kMaxRedisTimeoutMs) +
-                                  " (ms)");
+                return P::failure("invalid " + std::string(a) + ", expected 1 to " +
+                                  std::to_string(kMaxRedisTimeoutMs) + " (ms)");
             }
             redis.timeout_ms = static_cast<std::uint32_t>(n);
             have_backend_params = true;

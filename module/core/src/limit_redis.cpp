@@ -54,8 +54,7 @@ Parsed<Endpoint> parse_url(std::string_view url) {
     if (!parsed) return P::failure(parsed.error());
     RedisUrl u = std::move(parsed).value();
     if (u.kind == RedisUrl::Kind::sentinel || u.kind == RedisUrl::Kind::cluster) {
-        return P::failure("redis url \"" + mask_url(url) + "\": " +
-                          std::string(redis_url_scheme(u.kind)) +
+        return P::failure("redis url \"" + mask_url(url) + "\": " + std::string(redis_url_scheme(u.kind)) +
                           " is not supported by levqor_limit_zone yet; give one server: "
                           "redis://[[user]:password@]host[:port][/db] or unix:/path[?db=N]");
     }

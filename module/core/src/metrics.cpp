@@ -105,8 +105,7 @@ void Layout::render(std::string& out, const Reader& read) const {
             for (std::size_t i = 0; i <= f.bounds.size(); ++i) {
                 cumulative += read(s.cell + i);
                 out.append(bucket);
-                prometheus::append_labels(out, s.labels,
-                                          i < f.bounds.size() ? format_seconds(f.bounds[i]) : "+Inf");
+                prometheus::append_labels(out, s.labels, i < f.bounds.size() ? format_seconds(f.bounds[i]) : "+Inf");
                 out.push_back(' ');
                 prometheus::append_value(out, cumulative);
                 out.push_back('\n');
@@ -122,8 +121,7 @@ void Layout::render(std::string& out, const Reader& read) const {
     }
 }
 
-void write_family_header(std::string& out, std::string_view name, std::string_view help,
-                         std::string_view type) {
+void write_family_header(std::string& out, std::string_view name, std::string_view help, std::string_view type) {
     prometheus::append_family_header(out, name, help, type);
 }
 

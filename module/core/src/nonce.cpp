@@ -30,8 +30,6 @@ void NonceSource::reset() noexcept {
     pos_ = kBlockSize;
 }
 
-bool openssl_random(std::uint8_t* buf, std::size_t n) noexcept {
-    return RAND_bytes(buf, static_cast<int>(n)) == 1;
-}
+bool openssl_random(std::uint8_t* buf, std::size_t n) noexcept { return RAND_bytes(buf, static_cast<int>(n)) == 1; }
 
 }  // namespace levqor

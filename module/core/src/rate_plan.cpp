@@ -16,8 +16,8 @@ std::string quoted(std::string_view v) { return "\"" + std::string(v) + "\""; }
 bool valid_plan_name(std::string_view n) {
     if (n.empty() || n.size() > 64) return false;
     for (const char c : n) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                        c == '_' || c == '-' || c == '.';
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                        c == '-' || c == '.';
         if (!ok) return false;
     }
     return true;
@@ -38,14 +38,20 @@ Parsed<Rate> parse_rate(std::string_view text) {
         return P::failure("invalid rate " + quoted(text) + ", expected <n>r/s, <n>r/m or <n>r/h");
     }
     if (!parse_u64(text.substr(0, r), rate.count) || rate.count == 0 || rate.count > kMaxRateCount) {
-        return P::failure("invalid rate " + quoted(text) + ", the count must be 1 to " +
-                          std::to_string(kMaxRateCount));
+        return P::failure("invalid rate " + quoted(text) + ", the count must be 1 to " + std::to_string(kMaxRateCount));
     }
     switch (text.back()) {
-    case 's': rate.period_s = 1; break;
-    case 'm': rate.period_s = 60; break;
-    case 'h': rate.period_s = 3600; break;
-    default: return P::failure("invalid rate " + quoted(text) + ", the unit must be s, m or h");
+        case 's':
+            rate.period_s = 1;
+            break;
+        case 'm':
+            rate.period_s = 60;
+            break;
+        case 'h':
+            rate.period_s = 3600;
+            break;
+        default:
+            return P::failure("invalid rate " + quoted(text) + ", the unit must be s, m or h");
     }
     return rate;
 }

@@ -44,8 +44,8 @@ bool ReplaySet::seen(std::uint64_t tag, std::uint64_t now, std::int32_t pid) con
     return false;
 }
 
-std::size_t ReplaySet::remember_all(const std::uint64_t* tags, std::size_t n, std::uint64_t now,
-                                    std::uint64_t expires, std::int32_t pid) noexcept {
+std::size_t ReplaySet::remember_all(const std::uint64_t* tags, std::size_t n, std::uint64_t now, std::uint64_t expires,
+                                    std::int32_t pid) noexcept {
     // The first tag needs no lookup: remember() checks it and records
     // nothing when it is live, and it is recorded first.
     for (std::size_t i = 1; i < n; ++i) {

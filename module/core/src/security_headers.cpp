@@ -30,8 +30,7 @@ constexpr std::string_view kStrictPermissions =
     "magnetometer=(), microphone=(), midi=(), payment=(), picture-in-picture=(), "
     "publickey-credentials-get=(), screen-wake-lock=(), serial=(), usb=(), "
     "xr-spatial-tracking=()";
-constexpr std::string_view kRelaxedPermissions =
-    "camera=(), microphone=(), geolocation=(), payment=(), usb=()";
+constexpr std::string_view kRelaxedPermissions = "camera=(), microphone=(), geolocation=(), payment=(), usb=()";
 
 struct ProfileDefaults {
     Csp csp;
@@ -53,21 +52,35 @@ ValueTemplate strict_csp() {
 
 ProfileDefaults defaults_for(Profile p) {
     switch (p) {
-    case Profile::Api:
-        return {Csp{true, ValueTemplate::literal("default-src 'none'; frame-ancestors 'none'"), false},
-                Hsts{true, kTwoYears, true, false}, FrameOptions::Deny, "no-referrer", "", false, true};
-    case Profile::Relaxed:
-        return {Csp{true,
-                    ValueTemplate::literal("default-src 'self'; object-src 'none'; "
-                                           "base-uri 'self'; frame-ancestors 'self'"),
-                    true},
-                Hsts{true, kOneYear, false, false}, FrameOptions::SameOrigin,
-                "strict-origin-when-cross-origin", kRelaxedPermissions, false, false};
-    case Profile::Strict:
-        break;
+        case Profile::Api:
+            return {Csp{true, ValueTemplate::literal("default-src 'none'; frame-ancestors 'none'"), false},
+                    Hsts{true, kTwoYears, true, false},
+                    FrameOptions::Deny,
+                    "no-referrer",
+                    "",
+                    false,
+                    true};
+        case Profile::Relaxed:
+            return {Csp{true,
+                        ValueTemplate::literal("default-src 'self'; object-src 'none'; "
+                                               "base-uri 'self'; frame-ancestors 'self'"),
+                        true},
+                    Hsts{true, kOneYear, false, false},
+                    FrameOptions::SameOrigin,
+                    "strict-origin-when-cross-origin",
+                    kRelaxedPermissions,
+                    false,
+                    false};
+        case Profile::Strict:
+            break;
     }
-    return {Csp{true, strict_csp(), false}, Hsts{true, kTwoYears, true, false}, FrameOptions::Deny,
-            "no-referrer", kStrictPermissions, true, false};
+    return {Csp{true, strict_csp(), false},
+            Hsts{true, kTwoYears, true, false},
+            FrameOptions::Deny,
+            "no-referrer",
+            kStrictPermissions,
+            true,
+            false};
 }
 
 bool is_header_safe(std::string_view v) {
@@ -85,9 +98,7 @@ std::string_view trim(std::string_view s) {
     return s;
 }
 
-bool is_name_char(char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
-}
+bool is_name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
 
 }  // namespace
 
@@ -143,8 +154,8 @@ std::vector<HeaderSpec> resolve(const Settings& s) {
     }
     if (hsts.enabled) out.push_back({std::string(kHsts), ValueTemplate::literal(hsts.value()), true});
     if (frame != FrameOptions::Off) {
-        out.push_back({std::string(kFrame),
-                       ValueTemplate::literal(frame == FrameOptions::Deny ? "DENY" : "SAMEORIGIN"), false});
+        out.push_back(
+            {std::string(kFrame), ValueTemplate::literal(frame == FrameOptions::Deny ? "DENY" : "SAMEORIGIN"), false});
     }
     out.push_back({std::string(kNosniff), ValueTemplate::literal("nosniff"), false});
     if (!referrer.empty()) out.push_back({std::string(kReferrer), ValueTemplate::literal(referrer), false});
@@ -173,8 +184,8 @@ std::vector<HeaderSpec> report_only(const std::vector<HeaderSpec>& specs) {
 }
 
 const std::vector<std::string_view>& managed_header_names() {
-    static const std::vector<std::string_view> names{kCsp,  kCspReportOnly, kHsts,  kFrame,          kNosniff,
-                                                     kReferrer, kPermissions, kCoop, kCoopReportOnly, kCorp};
+    static const std::vector<std::string_view> names{kCsp,      kCspReportOnly, kHsts, kFrame,          kNosniff,
+                                                     kReferrer, kPermissions,   kCoop, kCoopReportOnly, kCorp};
     return names;
 }
 
@@ -182,15 +193,17 @@ Parsed<Profile> parse_profile(std::string_view v) {
     if (v == "strict") return Profile::Strict;
     if (v == "api") return Profile::Api;
     if (v == "relaxed") return Profile::Relaxed;
-    return Parsed<Profile>::failure("unknown profile " + quoted(v) +
-                                    ", expected strict, api or relaxed");
+    return Parsed<Profile>::failure("unknown profile " + quoted(v) + ", expected strict, api or relaxed");
 }
 
 std::string_view profile_name(Profile p) {
     switch (p) {
-    case Profile::Api: return "api";
-    case Profile::Relaxed: return "relaxed";
-    case Profile::Strict: break;
+        case Profile::Api:
+            return "api";
+        case Profile::Relaxed:
+            return "relaxed";
+        case Profile::Strict:
+            break;
     }
     return "strict";
 }
@@ -219,8 +232,7 @@ Parsed<ValueTemplate> parse_csp_policy(std::string_view v) {
             continue;
         }
         if (name != kNonceVariable) {
-            return P::failure("only $levqor_csp_nonce may be used in a policy, found \"$" +
-                              std::string(name) + "\"");
+            return P::failure("only $levqor_csp_nonce may be used in a policy, found \"$" + std::string(name) + "\"");
         }
         t.pieces.push_back(std::move(piece));
         piece.clear();
@@ -260,8 +272,8 @@ Parsed<Hsts> parse_hsts(const std::vector<std::string_view>& args) {
     }
     if (!have_age) return P::failure("missing max_age=<seconds>");
     if (h.preload && (!h.include_subdomains || h.max_age < kOneYear)) {
-        return P::failure("\"preload\" needs include_subdomains and max_age of at least " +
-                          std::to_string(kOneYear) + " (the preload list's requirements)");
+        return P::failure("\"preload\" needs include_subdomains and max_age of at least " + std::to_string(kOneYear) +
+                          " (the preload list's requirements)");
     }
     return h;
 }
@@ -270,15 +282,13 @@ Parsed<FrameOptions> parse_frame_options(std::string_view v) {
     if (v == "DENY" || v == "deny") return FrameOptions::Deny;
     if (v == "SAMEORIGIN" || v == "sameorigin") return FrameOptions::SameOrigin;
     if (v == "off") return FrameOptions::Off;
-    return Parsed<FrameOptions>::failure("invalid value " + quoted(v) +
-                                         ", expected DENY, SAMEORIGIN or off");
+    return Parsed<FrameOptions>::failure("invalid value " + quoted(v) + ", expected DENY, SAMEORIGIN or off");
 }
 
 Parsed<std::string> parse_referrer_policy(std::string_view v) {
     static constexpr std::array<std::string_view, 8> kTokens{
-        "no-referrer",  "no-referrer-when-downgrade", "origin",
-        "origin-when-cross-origin", "same-origin", "strict-origin",
-        "strict-origin-when-cross-origin", "unsafe-url"};
+        "no-referrer",   "no-referrer-when-downgrade",      "origin",    "origin-when-cross-origin", "same-origin",
+        "strict-origin", "strict-origin-when-cross-origin", "unsafe-url"};
     if (v == "off") return std::string();
     std::string_view rest = v;
     std::string out;
@@ -286,10 +296,9 @@ Parsed<std::string> parse_referrer_policy(std::string_view v) {
         const auto comma = rest.find(',');
         const auto token = trim(rest.substr(0, comma));
         if (std::find(kTokens.begin(), kTokens.end(), token) == kTokens.end()) {
-            return Parsed<std::string>::failure(
-                "invalid value " + quoted(v) + ": " + quoted(token) +
-                " is not a referrer policy (no-referrer, same-origin, strict-origin, "
-                "strict-origin-when-cross-origin, ...) or off");
+            return Parsed<std::string>::failure("invalid value " + quoted(v) + ": " + quoted(token) +
+                                                " is not a referrer policy (no-referrer, same-origin, strict-origin, "
+                                                "strict-origin-when-cross-origin, ...) or off");
         }
         if (!out.empty()) out += ", ";
         out.append(token);
@@ -327,8 +336,8 @@ Parsed<std::string> parse_permissions_policy(std::string_view v) {
         const bool key_ok = !key.empty() && std::islower(static_cast<unsigned char>(key[0])) &&
                             std::all_of(key.begin(), key.end(), [](char k) {
                                 return std::islower(static_cast<unsigned char>(k)) ||
-                                       std::isdigit(static_cast<unsigned char>(k)) || k == '-' ||
-                                       k == '_' || k == '.' || k == '*';
+                                       std::isdigit(static_cast<unsigned char>(k)) || k == '-' || k == '_' ||
+                                       k == '.' || k == '*';
                             });
         if (!key_ok || eq == std::string_view::npos || eq + 1 == member.size()) {
             return P::failure("invalid member " + quoted(member) + " in " + quoted(v) +

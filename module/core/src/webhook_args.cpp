@@ -111,8 +111,9 @@ Parsed<WebhookArgs> parse_generic_args(const std::vector<std::string_view>& para
         else return P::failure("invalid parameter " + quoted(a));
     }
     if (header.empty() || algorithm.empty() || encoding.empty() || o.secret_files.empty()) {
-        return P::failure("needs header=<name> algorithm=<sha1|sha256|sha512> encoding=<hex|base64> "
-                          "secret_file=<path>");
+        return P::failure(
+            "needs header=<name> algorithm=<sha1|sha256|sha512> encoding=<hex|base64> "
+            "secret_file=<path>");
     }
     auto scheme = make_generic(header, algorithm, encoding, prefix);
     if (!scheme) return P::failure(scheme.error());

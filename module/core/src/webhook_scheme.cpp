@@ -35,16 +35,16 @@ std::vector<Scheme> build_table() {
     using E = Encoding;
     using F = SecretFormat;
     std::vector<Scheme> t;
-    t.push_back(row(P::Stripe, "stripe", "Stripe-Signature", "", "", S::StripeList, "", M::Hmac, E::Hex, F::Text,
-                    "%t."));
-    t.push_back(row(P::Slack, "slack", "X-Slack-Signature", "X-Slack-Request-Timestamp", "", S::Prefixed, "v0=",
-                    M::Hmac, E::Hex, F::Text, "v0:%t:"));
-    t.push_back(row(P::Github, "github", "X-Hub-Signature-256", "", "X-GitHub-Delivery", S::Prefixed, "sha256=",
-                    M::Hmac, E::Hex, F::Text, ""));
-    t.push_back(row(P::Telegram, "telegram", "X-Telegram-Bot-Api-Secret-Token", "", "", S::Token, "", M::Token,
-                    E::Hex, F::TelegramToken, ""));
-    t.push_back(row(P::Notion, "notion", "X-Notion-Signature", "", "", S::Prefixed, "sha256=", M::Hmac, E::Hex,
-                    F::Text, ""));
+    t.push_back(
+        row(P::Stripe, "stripe", "Stripe-Signature", "", "", S::StripeList, "", M::Hmac, E::Hex, F::Text, "%t."));
+    t.push_back(row(P::Slack, "slack", "X-Slack-Signature", "X-Slack-Request-Timestamp", "", S::Prefixed,
+                    "v0=", M::Hmac, E::Hex, F::Text, "v0:%t:"));
+    t.push_back(row(P::Github, "github", "X-Hub-Signature-256", "", "X-GitHub-Delivery", S::Prefixed,
+                    "sha256=", M::Hmac, E::Hex, F::Text, ""));
+    t.push_back(row(P::Telegram, "telegram", "X-Telegram-Bot-Api-Secret-Token", "", "", S::Token, "", M::Token, E::Hex,
+                    F::TelegramToken, ""));
+    t.push_back(
+        row(P::Notion, "notion", "X-Notion-Signature", "", "", S::Prefixed, "sha256=", M::Hmac, E::Hex, F::Text, ""));
     t.push_back(row(P::Shopify, "shopify", "X-Shopify-Hmac-Sha256", "", "X-Shopify-Webhook-Id", S::Prefixed, "",
                     M::Hmac, E::Base64, F::Text, ""));
     Scheme standard = row(P::Standard, "standard", "webhook-signature", "webhook-timestamp", "webhook-id",
@@ -54,8 +54,8 @@ std::vector<Scheme> build_table() {
     standard.alternate[kId] = "svix-id";
     standard.id_required = true;
     t.push_back(std::move(standard));
-    t.push_back(row(P::Paddle, "paddle", "Paddle-Signature", "", "", S::PaddleList, "", M::Hmac, E::Hex, F::Text,
-                    "%t:"));
+    t.push_back(
+        row(P::Paddle, "paddle", "Paddle-Signature", "", "", S::PaddleList, "", M::Hmac, E::Hex, F::Text, "%t:"));
     t.push_back(row(P::Discord, "discord", "X-Signature-Ed25519", "X-Signature-Timestamp", "", S::Prefixed, "",
                     M::Ed25519, E::Hex, F::Ed25519PublicHex, "%t"));
     return t;
@@ -170,9 +170,12 @@ std::size_t Scheme::signature_size() const {
     if (method == Method::Ed25519) return 64;
     if (method == Method::Token) return 0;
     switch (digest) {
-    case Digest::Sha1: return 20;
-    case Digest::Sha512: return 64;
-    case Digest::Sha256: break;
+        case Digest::Sha1:
+            return 20;
+        case Digest::Sha512:
+            return 64;
+        case Digest::Sha256:
+            break;
     }
     return 32;
 }
@@ -201,8 +204,8 @@ Parsed<Scheme> make_generic(std::string_view header, std::string_view algorithm,
                             std::string_view prefix) {
     if (header.empty()) return Parsed<Scheme>::failure("needs header=<name>");
     for (const char c : header) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                        c == '_';
+        const bool ok =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
         if (!ok) return Parsed<Scheme>::failure("invalid header name \"" + std::string(header) + "\"");
     }
     Scheme s;
@@ -214,7 +217,9 @@ Parsed<Scheme> make_generic(std::string_view header, std::string_view algorithm,
     if (algorithm == "sha1") s.digest = Digest::Sha1;
     else if (algorithm == "sha256") s.digest = Digest::Sha256;
     else if (algorithm == "sha512") s.digest = Digest::Sha512;
-    else return Parsed<Scheme>::failure("invalid algorithm \"" + std::string(algorithm) + "\", expected sha1, sha256 or sha512");
+    else
+        return Parsed<Scheme>::failure("invalid algorithm \"" + std::string(algorithm) +
+                                       "\", expected sha1, sha256 or sha512");
     if (encoding == "hex") s.encoding = Encoding::Hex;
     else if (encoding == "base64") s.encoding = Encoding::Base64;
     else return Parsed<Scheme>::failure("invalid encoding \"" + std::string(encoding) + "\", expected hex or base64");
@@ -223,28 +228,44 @@ Parsed<Scheme> make_generic(std::string_view header, std::string_view algorithm,
 
 std::string_view reason_text(Reason r) {
     switch (r) {
-    case Reason::None: return "valid";
-    case Reason::MissingHeader: return "missing header";
-    case Reason::DuplicateHeader: return "duplicate header";
-    case Reason::MalformedHeader: return "malformed header";
-    case Reason::StaleTimestamp: return "stale timestamp";
-    case Reason::FutureTimestamp: return "timestamp in the future";
-    case Reason::Mismatch: return "signature mismatch";
-    case Reason::Replay: return "replay";
+        case Reason::None:
+            return "valid";
+        case Reason::MissingHeader:
+            return "missing header";
+        case Reason::DuplicateHeader:
+            return "duplicate header";
+        case Reason::MalformedHeader:
+            return "malformed header";
+        case Reason::StaleTimestamp:
+            return "stale timestamp";
+        case Reason::FutureTimestamp:
+            return "timestamp in the future";
+        case Reason::Mismatch:
+            return "signature mismatch";
+        case Reason::Replay:
+            return "replay";
     }
     return "unknown";
 }
 
 std::string_view reason_label(Reason r) {
     switch (r) {
-    case Reason::None: return "none";
-    case Reason::MissingHeader: return "missing_header";
-    case Reason::DuplicateHeader: return "duplicate_header";
-    case Reason::MalformedHeader: return "malformed_header";
-    case Reason::StaleTimestamp: return "stale_timestamp";
-    case Reason::FutureTimestamp: return "future_timestamp";
-    case Reason::Mismatch: return "signature_mismatch";
-    case Reason::Replay: return "replay";
+        case Reason::None:
+            return "none";
+        case Reason::MissingHeader:
+            return "missing_header";
+        case Reason::DuplicateHeader:
+            return "duplicate_header";
+        case Reason::MalformedHeader:
+            return "malformed_header";
+        case Reason::StaleTimestamp:
+            return "stale_timestamp";
+        case Reason::FutureTimestamp:
+            return "future_timestamp";
+        case Reason::Mismatch:
+            return "signature_mismatch";
+        case Reason::Replay:
+            return "replay";
     }
     return "unknown";
 }
@@ -286,20 +307,23 @@ ParseError parse(const Scheme& s, const HeaderValues& in, Delivery& d) noexcept 
     const std::string_view v = in.value[kSignature];
     if (v.empty()) return malformed("empty");
     switch (s.syntax) {
-    case Syntax::Prefixed:
-        if (v.substr(0, s.prefix.size()) != s.prefix) return malformed("the expected prefix is missing");
-        if (add_signature(s, v.substr(s.prefix.size()), d) != Added::Ok) {
-            return malformed(s.encoding == Encoding::Hex ? "not a hex signature of the right length"
-                                                         : "not a base64 signature of the right length");
-        }
-        return {};
-    case Syntax::StripeList: return parse_keyed_list(s, v, ',', "t", "v1", d);
-    case Syntax::PaddleList: return parse_keyed_list(s, v, ';', "ts", "h1", d);
-    case Syntax::StandardList: return parse_standard_list(s, v, d);
-    case Syntax::Token:
-        if (v.size() > 256) return malformed("longer than 256 characters");
-        d.token = v;
-        return {};
+        case Syntax::Prefixed:
+            if (v.substr(0, s.prefix.size()) != s.prefix) return malformed("the expected prefix is missing");
+            if (add_signature(s, v.substr(s.prefix.size()), d) != Added::Ok) {
+                return malformed(s.encoding == Encoding::Hex ? "not a hex signature of the right length"
+                                                             : "not a base64 signature of the right length");
+            }
+            return {};
+        case Syntax::StripeList:
+            return parse_keyed_list(s, v, ',', "t", "v1", d);
+        case Syntax::PaddleList:
+            return parse_keyed_list(s, v, ';', "ts", "h1", d);
+        case Syntax::StandardList:
+            return parse_standard_list(s, v, d);
+        case Syntax::Token:
+            if (v.size() > 256) return malformed("longer than 256 characters");
+            d.token = v;
+            return {};
     }
     return malformed("unknown syntax");
 }

@@ -33,9 +33,12 @@ namespace {
 
 const char* digest_name(Digest d) {
     switch (d) {
-    case Digest::Sha1: return "SHA1";
-    case Digest::Sha512: return "SHA512";
-    case Digest::Sha256: break;
+        case Digest::Sha1:
+            return "SHA1";
+        case Digest::Sha512:
+            return "SHA512";
+        case Digest::Sha256:
+            break;
     }
     return "SHA256";
 }
@@ -102,9 +105,9 @@ KeyBytes hex_key(std::string_view hex) {
 }
 
 const KeyBytes kSmallOrderY[] = {
-    le_bytes(0x00, 0x00, 0x00),  // order 4
-    le_bytes(0x01, 0x00, 0x00),  // the identity
-    le_bytes(0xec, 0xff, 0x7f),  // p - 1: order 2
+    le_bytes(0x00, 0x00, 0x00),                                                   // order 4
+    le_bytes(0x01, 0x00, 0x00),                                                   // the identity
+    le_bytes(0xec, 0xff, 0x7f),                                                   // p - 1: order 2
     hex_key("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"),  // order 8
     hex_key("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"),  // order 8
 };
@@ -143,38 +146,39 @@ Parsed<std::string> decode_secret(SecretFormat format, std::string_view label, s
         }
     }
     switch (format) {
-    case SecretFormat::Text: return std::string(text);
-    case SecretFormat::StandardBase64: {
-        std::string_view b64 = text;
-        if (b64.substr(0, 6) == "whsec_") b64.remove_prefix(6);
-        std::string key;
-        if (b64.empty() || !base64_decode(b64, key) || key.empty()) {
-            OPENSSL_cleanse(key.data(), key.size());
-            return Parsed<std::string>::failure(quoted(label) +
-                                                " is not a Standard Webhooks secret (whsec_ followed by base64)");
-        }
-        return key;
-    }
-    case SecretFormat::Ed25519PublicHex: {
-        std::string key(32, '\0');
-        if (!decode_hex(text, reinterpret_cast<std::uint8_t*>(key.data()), key.size())) {
-            return Parsed<std::string>::failure(quoted(label) +
-                                                " is not an Ed25519 public key (64 hex digits)");
-        }
-        if (const char* problem = ed25519_key_problem(reinterpret_cast<const std::uint8_t*>(key.data()))) {
-            return Parsed<std::string>::failure(quoted(label) + problem);
-        }
-        return key;
-    }
-    case SecretFormat::TelegramToken:
-        if (text.size() > 256) return Parsed<std::string>::failure(quoted(label) + " is longer than 256 characters");
-        for (const char c : text) {
-            if (!valid_token_char(c)) {
+        case SecretFormat::Text:
+            return std::string(text);
+        case SecretFormat::StandardBase64: {
+            std::string_view b64 = text;
+            if (b64.substr(0, 6) == "whsec_") b64.remove_prefix(6);
+            std::string key;
+            if (b64.empty() || !base64_decode(b64, key) || key.empty()) {
+                OPENSSL_cleanse(key.data(), key.size());
                 return Parsed<std::string>::failure(quoted(label) +
-                                                    " is not a Telegram secret token (A-Z, a-z, 0-9, _ and -)");
+                                                    " is not a Standard Webhooks secret (whsec_ followed by base64)");
             }
+            return key;
         }
-        return std::string(text);
+        case SecretFormat::Ed25519PublicHex: {
+            std::string key(32, '\0');
+            if (!decode_hex(text, reinterpret_cast<std::uint8_t*>(key.data()), key.size())) {
+                return Parsed<std::string>::failure(quoted(label) + " is not an Ed25519 public key (64 hex digits)");
+            }
+            if (const char* problem = ed25519_key_problem(reinterpret_cast<const std::uint8_t*>(key.data()))) {
+                return Parsed<std::string>::failure(quoted(label) + problem);
+            }
+            return key;
+        }
+        case SecretFormat::TelegramToken:
+            if (text.size() > 256)
+                return Parsed<std::string>::failure(quoted(label) + " is longer than 256 characters");
+            for (const char c : text) {
+                if (!valid_token_char(c)) {
+                    return Parsed<std::string>::failure(quoted(label) +
+                                                        " is not a Telegram secret token (A-Z, a-z, 0-9, _ and -)");
+                }
+            }
+            return std::string(text);
     }
     return Parsed<std::string>::failure(quoted(label) + " has an unknown format");
 }
@@ -197,17 +201,20 @@ Parsed<std::unique_ptr<Verifier>> Verifier::create(Scheme scheme, std::vector<Se
         }
         auto k = std::make_unique<Key>();
         switch (v->scheme_.method) {
-        case Method::Hmac:
-            k->mac = keyed_hmac(v->scheme_.digest, key.bytes);
-            if (k->mac == nullptr) return Result::failure(quoted(secret.label) + ": OpenSSL could not set up HMAC");
-            break;
-        case Method::Ed25519:
-            k->pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr,
-                                                  reinterpret_cast<const unsigned char*>(key.bytes.data()),
-                                                  key.bytes.size());
-            if (k->pkey == nullptr) return Result::failure(quoted(secret.label) + " is not a valid Ed25519 public key");
-            break;
-        case Method::Token: k->token = key.bytes; break;
+            case Method::Hmac:
+                k->mac = keyed_hmac(v->scheme_.digest, key.bytes);
+                if (k->mac == nullptr) return Result::failure(quoted(secret.label) + ": OpenSSL could not set up HMAC");
+                break;
+            case Method::Ed25519:
+                k->pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr,
+                                                      reinterpret_cast<const unsigned char*>(key.bytes.data()),
+                                                      key.bytes.size());
+                if (k->pkey == nullptr)
+                    return Result::failure(quoted(secret.label) + " is not a valid Ed25519 public key");
+                break;
+            case Method::Token:
+                k->token = key.bytes;
+                break;
         }
         v->keys_.push_back(std::move(k));
     }
@@ -254,38 +261,38 @@ Match Verifier::finish(const Delivery& d) noexcept {
 Match Verifier::verify_message(const Delivery& d, const void* msg, std::size_t len) noexcept {
     Match m;
     switch (scheme_.method) {
-    case Method::Hmac:
-        failed_ = false;
-        for (auto& k : keys_) {
-            if (EVP_MAC_init(k->mac, nullptr, 0, nullptr) != 1) failed_ = true;
-        }
-        update(msg, len);
-        return finish(d);
-    case Method::Ed25519:
-        for (auto& k : keys_) {
-            for (std::size_t i = 0; i < d.nsigs; ++i) {
-                EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-                if (ctx == nullptr) return m;
-                const bool ok = EVP_DigestVerifyInit(ctx, nullptr, nullptr, nullptr, k->pkey) == 1 &&
-                                EVP_DigestVerify(ctx, d.sigs[i].bytes, d.sigs[i].len,
-                                                 static_cast<const unsigned char*>(msg), len) == 1;
-                EVP_MD_CTX_free(ctx);
-                if (ok && !m.valid) {
-                    m.valid = true;
-                    m.signature = static_cast<int>(i);
+        case Method::Hmac:
+            failed_ = false;
+            for (auto& k : keys_) {
+                if (EVP_MAC_init(k->mac, nullptr, 0, nullptr) != 1) failed_ = true;
+            }
+            update(msg, len);
+            return finish(d);
+        case Method::Ed25519:
+            for (auto& k : keys_) {
+                for (std::size_t i = 0; i < d.nsigs; ++i) {
+                    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+                    if (ctx == nullptr) return m;
+                    const bool ok = EVP_DigestVerifyInit(ctx, nullptr, nullptr, nullptr, k->pkey) == 1 &&
+                                    EVP_DigestVerify(ctx, d.sigs[i].bytes, d.sigs[i].len,
+                                                     static_cast<const unsigned char*>(msg), len) == 1;
+                    EVP_MD_CTX_free(ctx);
+                    if (ok && !m.valid) {
+                        m.valid = true;
+                        m.signature = static_cast<int>(i);
+                    }
                 }
             }
-        }
-        return m;
-    case Method::Token:
-        for (auto& k : keys_) {
-            // The length of a token is not secret (Telegram documents 1-256).
-            if (d.token.size() == k->token.size() &&
-                CRYPTO_memcmp(d.token.data(), k->token.data(), k->token.size()) == 0) {
-                m.valid = true;
+            return m;
+        case Method::Token:
+            for (auto& k : keys_) {
+                // The length of a token is not secret (Telegram documents 1-256).
+                if (d.token.size() == k->token.size() &&
+                    CRYPTO_memcmp(d.token.data(), k->token.data(), k->token.size()) == 0) {
+                    m.valid = true;
+                }
             }
-        }
-        return m;
+            return m;
     }
     return m;
 }

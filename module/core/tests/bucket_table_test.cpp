@@ -81,8 +81,8 @@ TEST(BucketTable, ObserveOnlyBucketsNeverRejectAndAreChargedOnlyWhenTheyAdmit) {
     EXPECT_TRUE(o.enforced_ok);
     EXPECT_TRUE(o.observed_ok);
     o = BucketTable::decide(reqs, 2, kStart, d, getpid());
-    EXPECT_TRUE(o.enforced_ok);    // passes
-    EXPECT_FALSE(o.observed_ok);   // but the dry-run limit would have rejected it
+    EXPECT_TRUE(o.enforced_ok);   // passes
+    EXPECT_FALSE(o.observed_ok);  // but the dry-run limit would have rejected it
     EXPECT_TRUE(BucketTable::decide(reqs, 2, kStart, d, getpid()).enforced_ok);
     // The enforcing bucket's 3 tokens are used; the observe-only one was charged once.
     EXPECT_FALSE(BucketTable::decide(reqs, 2, kStart, d, getpid()).enforced_ok);
@@ -200,7 +200,8 @@ TEST(BucketTable, AttachSaysWhatChangedWhenTheLayoutDiffers) {
     auto* header = reinterpret_cast<TableHeader*>(t.mem.data());
     header->magic = 0x6c7671725442310aULL;  // "lvqrTB1\n", the layout before throttled_above
     BucketTable wrong;
-    EXPECT_EQ(BucketTable::attach(t.mem.data(), wrong), "the zone holds layout \"lvqrTB1\", this module uses \"lvqrTB2\"");
+    EXPECT_EQ(BucketTable::attach(t.mem.data(), wrong),
+              "the zone holds layout \"lvqrTB1\", this module uses \"lvqrTB2\"");
     EXPECT_FALSE(wrong.valid());
 }
 

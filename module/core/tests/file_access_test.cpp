@@ -18,8 +18,8 @@ constexpr gid_t kGroup = 1000;
 TEST(FileAccess, OwnerGroupOthersClassesAsTheKernelChecksThem) {
     const User owner{kOwner, {kGroup}}, member{2000, {3000, kGroup}}, other{2000, {3000}}, root{0, {0}};
     EXPECT_TRUE(permits(0400, kOwner, kGroup, owner, kRead));
-    EXPECT_FALSE(permits(0040, kOwner, kGroup, owner, kRead));  // the owner class decides for the owner
-    EXPECT_TRUE(permits(0040, kOwner, kGroup, member, kRead));  // a supplementary group counts
+    EXPECT_FALSE(permits(0040, kOwner, kGroup, owner, kRead));   // the owner class decides for the owner
+    EXPECT_TRUE(permits(0040, kOwner, kGroup, member, kRead));   // a supplementary group counts
     EXPECT_FALSE(permits(0404, kOwner, kGroup, member, kRead));  // the group class decides for members
     EXPECT_TRUE(permits(0004, kOwner, kGroup, other, kRead));
     EXPECT_FALSE(permits(0440, kOwner, kGroup, other, kRead));
@@ -72,8 +72,7 @@ TEST_F(FileAccessTree, ADirectoryOnThePathThatTheUserCannotSearch) {
 
 TEST_F(FileAccessTree, AFileTheUserCannotRead) {
     dir("pub", 0755);
-    EXPECT_EQ(unreadable_by(file("pub/flags", 0600), nobody_),
-              "the file (mode 0600, owner 0:0) is not readable by it");
+    EXPECT_EQ(unreadable_by(file("pub/flags", 0600), nobody_), "the file (mode 0600, owner 0:0) is not readable by it");
     // Group-readable, and the user is in the file's group (a supplementary group).
     const std::string f = file("pub/shared", 0640);
     ASSERT_EQ(chown(f.c_str(), 0, 4242), 0);

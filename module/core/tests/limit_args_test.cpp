@@ -38,7 +38,8 @@ TEST(ZoneArgs, RedisWithDefaults) {
 }
 
 TEST(ZoneArgs, EveryBackendParameterInAnyOrder) {
-    const auto z = parse_zone_args({"nodes=3", "on_backend_error=deny", "redis_timeout=60000", "redis=unix:/run/r.sock"});
+    const auto z =
+        parse_zone_args({"nodes=3", "on_backend_error=deny", "redis_timeout=60000", "redis=unix:/run/r.sock"});
     ASSERT_TRUE(z) << z.error();
     const RedisOptions& r = *z.value().redis;
     EXPECT_TRUE(r.endpoint.unix_socket);

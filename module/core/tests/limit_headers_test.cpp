@@ -9,8 +9,8 @@ namespace {
 
 TEST(LimitHeaders, WriteU64) {
     char buf[kMaxU64Digits];
-    for (const std::uint64_t v : {0ULL, 7ULL, 9ULL, 10ULL, 99ULL, 100ULL, 429ULL, 1000ULL, 12345ULL,
-                                  18446744073709551615ULL}) {
+    for (const std::uint64_t v :
+         {0ULL, 7ULL, 9ULL, 10ULL, 99ULL, 100ULL, 429ULL, 1000ULL, 12345ULL, 18446744073709551615ULL}) {
         EXPECT_EQ(std::string(buf, write_u64(buf, v)), std::to_string(v));
     }
 }

@@ -48,9 +48,9 @@ TEST(RedisEndpoint, SentinelAndClusterAreRefusedAsNotSupportedYet) {
 }
 
 TEST(RedisEndpoint, RejectsAndNeverPrintsThePassword) {
-    for (const char* bad : {"http://x", "redis://", "redis://127.0.0.1:99999", "redis://127.0.0.1/x",
-                            "unix:relative.sock", "unix:/x?db=z", "redis://:pw@no-such-host.invalid:1",
-                            "redis://pw@127.0.0.1"}) {
+    for (const char* bad :
+         {"http://x", "redis://", "redis://127.0.0.1:99999", "redis://127.0.0.1/x", "unix:relative.sock",
+          "unix:/x?db=z", "redis://:pw@no-such-host.invalid:1", "redis://pw@127.0.0.1"}) {
         const auto e = parse_url(bad);
         EXPECT_FALSE(e) << bad;
         EXPECT_EQ(e.error().find("pw@"), std::string::npos) << e.error();
@@ -98,7 +98,7 @@ TEST(Script, IntervalsAreExactDecimalMicroseconds) {
 
 TEST(Script, ArgvHasIntervalBurstCostAndObserveFlagPerBucketInOrder) {
     const limit::BucketRequest buckets[] = {{nullptr, 7, {1000000000ULL, 60}, 1, false},
-                                                {nullptr, 8, {142857142ULL, 30}, 25, true}};
+                                            {nullptr, 8, {142857142ULL, 30}, 25, true}};
     std::string argv;
     append_script_argv(argv, buckets, 2);
     EXPECT_EQ(argv,

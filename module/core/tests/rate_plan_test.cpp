@@ -14,8 +14,8 @@ TEST(Rate, Parses) {
 }
 
 TEST(Rate, RejectsMalformed) {
-    for (const char* bad : {"", "r/s", "0r/s", "-1r/s", "10r/d", "10/s", "10r/", "10r/ss", "1.5r/s",
-                            "99999999999r/s", "10 r/s"}) {
+    for (const char* bad :
+         {"", "r/s", "0r/s", "-1r/s", "10r/d", "10/s", "10r/", "10r/ss", "1.5r/s", "99999999999r/s", "10 r/s"}) {
         const auto r = parse_rate(bad);
         EXPECT_FALSE(r) << bad;
         EXPECT_NE(r.error().find(std::string("\"") + bad + "\""), std::string::npos) << r.error();
@@ -56,7 +56,7 @@ TEST(Plan, RejectsBadInput) {
 
 TEST(Plan, ChargeFitsBelowTwoToThe62) {
     const std::uint64_t hour = parse_rate("1r/h").value().interval_ns();  // 3.6e12 ns
-    EXPECT_TRUE(charge_fits(kMaxCost, hour, 1));  // the largest local charge fits
+    EXPECT_TRUE(charge_fits(kMaxCost, hour, 1));                          // the largest local charge fits
     EXPECT_FALSE(charge_fits(kMaxCost, hour, 2));
     EXPECT_FALSE(charge_fits(100000, hour, 100));  // the review's example (L7)
     EXPECT_TRUE(charge_fits(10, hour, 100));

@@ -44,9 +44,7 @@ TEST(RedisUrl, ServerTakesPortAndDatabase) {
     EXPECT_EQ(u.db, 2);
 }
 
-TEST(RedisUrl, ATrailingSlashIsDatabase0) {
-    EXPECT_EQ(parsed("redis://h:1/").db, 0);
-}
+TEST(RedisUrl, ATrailingSlashIsDatabase0) { EXPECT_EQ(parsed("redis://h:1/").db, 0); }
 
 TEST(RedisUrl, ColonPasswordIsThePasswordOfTheDefaultUser) {
     const RedisUrl u = parsed("redis://:s3cret@h:6379");
@@ -87,8 +85,8 @@ TEST(RedisUrl, SchemesAreCaseInsensitive) {
 
 TEST(RedisUrl, DatabaseRange) {
     EXPECT_EQ(parsed("redis://h/1048576").db, 1 << 20);
-    for (const char* bad : {"redis://h/1048577", "redis://h/x", "redis://h/-1", "redis://h/+1", "redis://h/1/2",
-                            "redis://h/ 1"}) {
+    for (const char* bad :
+         {"redis://h/1048577", "redis://h/x", "redis://h/-1", "redis://h/+1", "redis://h/1/2", "redis://h/ 1"}) {
         expect_error(bad, "invalid database number in redis url");
     }
 }
@@ -164,19 +162,15 @@ TEST(RedisUrl, ClusterListsSeedNodes) {
     EXPECT_EQ(u.db, 0);
 }
 
-TEST(RedisUrl, ClusterHasNoDatabase) {
-    expect_error("redis-cluster://n1:7000/1", "Redis Cluster has only database 0");
-}
+TEST(RedisUrl, ClusterHasNoDatabase) { expect_error("redis-cluster://n1:7000/1", "Redis Cluster has only database 0"); }
 
 // ---- errors common to the network forms -----------------------------------------
 
-TEST(RedisUrl, OneServerTakesOneHost) {
-    expect_error("redis://h1:1,h2:2", "several hosts in redis url");
-}
+TEST(RedisUrl, OneServerTakesOneHost) { expect_error("redis://h1:1,h2:2", "several hosts in redis url"); }
 
 TEST(RedisUrl, EmptyHostsAreRefused) {
-    for (const char* bad : {"redis://", "redis://:1", "redis://:pw@", "redis:///0", "redis-cluster://n1,,n2",
-                            "redis-sentinel://,s1/m"}) {
+    for (const char* bad :
+         {"redis://", "redis://:1", "redis://:pw@", "redis:///0", "redis-cluster://n1,,n2", "redis-sentinel://,s1/m"}) {
         expect_error(bad, "no host in redis url");
     }
 }
@@ -205,9 +199,7 @@ TEST(RedisUrl, UnknownSchemesListEveryForm) {
     expect_error("", "invalid redis url");
 }
 
-TEST(RedisUrl, TlsIsRefusedByName) {
-    expect_error("rediss://h:6380", "TLS (rediss://) is not supported in redis url");
-}
+TEST(RedisUrl, TlsIsRefusedByName) { expect_error("rediss://h:6380", "TLS (rediss://) is not supported in redis url"); }
 
 // A user without ':' is a password to some clients and a user to others.
 TEST(RedisUrl, CredentialsWithoutAColonAreRefusedWithHowToWriteEach) {

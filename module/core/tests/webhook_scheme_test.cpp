@@ -21,8 +21,8 @@ ParseError parse_with(Provider p, const Headers& h, Delivery& d) { return parse(
 
 TEST(WebhookScheme, TableNamesEveryProvider) {
     EXPECT_EQ(provider_names(), "stripe, slack, github, telegram, notion, shopify, standard, paddle, discord");
-    for (const char* name : {"stripe", "slack", "github", "telegram", "notion", "shopify", "standard", "paddle",
-                             "discord"}) {
+    for (const char* name :
+         {"stripe", "slack", "github", "telegram", "notion", "shopify", "standard", "paddle", "discord"}) {
         ASSERT_NE(find_scheme(name), nullptr) << name;
         EXPECT_EQ(find_scheme(name)->name, name);
     }
@@ -85,16 +85,16 @@ TEST(WebhookScheme, StripeMalformedHeaders) {
              std::string("i'm not even a real signature header"),  // stripe-python's test
              std::string("bad_header"),
              std::string(","),
-             "v1=" + kHex64,                         // no timestamp
-             "t=" + v1.substr(1),                    // t without '=' value... and no v1
-             "t=1,t=2" + v1,                         // duplicate t
-             "t=abc" + v1,                           // non-numeric timestamp
-             "t=-1" + v1,                            // signed timestamp
-             "t=1234567890123" + v1,                 // 13 digits
-             "t=1,v1=" + kHex64.substr(1),           // odd length
-             "t=1,v1=" + kHex64 + "00",              // too long
+             "v1=" + kHex64,                           // no timestamp
+             "t=" + v1.substr(1),                      // t without '=' value... and no v1
+             "t=1,t=2" + v1,                           // duplicate t
+             "t=abc" + v1,                             // non-numeric timestamp
+             "t=-1" + v1,                              // signed timestamp
+             "t=1234567890123" + v1,                   // 13 digits
+             "t=1,v1=" + kHex64.substr(1),             // odd length
+             "t=1,v1=" + kHex64 + "00",                // too long
              "t=1,v1=" + std::string(62, 'a') + "zz",  // non-hex
-             std::string("t=1,v1"),                  // item without '='
+             std::string("t=1,v1"),                    // item without '='
              "t=1" + v1 + ",garbage",
          }) {
         EXPECT_EQ(parse_with(Provider::Stripe, Headers().sig(bad), d).reason, Reason::MalformedHeader) << bad;
@@ -177,11 +177,13 @@ TEST(WebhookScheme, StandardWebhooksList) {
     Delivery d;
     const std::string good = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
     // As the Standard Webhooks Go library's multi-signature test.
-    const std::string h = "v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc= v2,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/"
-                          "9tdO6mc= " + good + " v1a,abc v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc=";
-    ASSERT_EQ(parse_with(Provider::Standard, Headers().sig(h).ts("1614265330").id("msg_p5jXN8AQM9LWM0D4loKWxJek"), d)
-                  .reason,
-              Reason::None);
+    const std::string h =
+        "v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc= v2,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/"
+        "9tdO6mc= " +
+        good + " v1a,abc v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc=";
+    ASSERT_EQ(
+        parse_with(Provider::Standard, Headers().sig(h).ts("1614265330").id("msg_p5jXN8AQM9LWM0D4loKWxJek"), d).reason,
+        Reason::None);
     EXPECT_EQ(d.nsigs, 3);
     EXPECT_EQ(d.id, "msg_p5jXN8AQM9LWM0D4loKWxJek");
     EXPECT_EQ(parse_with(Provider::Standard, Headers().sig(good).ts("1"), d).reason, Reason::MissingHeader);
@@ -225,7 +227,8 @@ TEST(WebhookScheme, Generic) {
     EXPECT_EQ(parse(s.value(), Headers().sig(b64).v, d).reason, Reason::MalformedHeader);
     EXPECT_FALSE(make_generic("", "sha256", "hex", ""));
     EXPECT_FALSE(make_generic("X Sig", "sha256", "hex", ""));
-    EXPECT_EQ(make_generic("X-Sig", "md5", "hex", "").error(), "invalid algorithm \"md5\", expected sha1, sha256 or sha512");
+    EXPECT_EQ(make_generic("X-Sig", "md5", "hex", "").error(),
+              "invalid algorithm \"md5\", expected sha1, sha256 or sha512");
     EXPECT_EQ(make_generic("X-Sig", "sha1", "b32", "").error(), "invalid encoding \"b32\", expected hex or base64");
 }
 
@@ -237,7 +240,7 @@ TEST(WebhookScheme, TimestampToleranceBothDirections) {
     EXPECT_EQ(check_time(s, d, 1301, 300u), Reason::StaleTimestamp);
     EXPECT_EQ(check_time(s, d, 700, 300u), Reason::None);
     EXPECT_EQ(check_time(s, d, 699, 300u), Reason::FutureTimestamp);
-    EXPECT_EQ(check_time(s, d, 1000000, std::nullopt), Reason::None);  // tolerance=off
+    EXPECT_EQ(check_time(s, d, 1000000, std::nullopt), Reason::None);                 // tolerance=off
     EXPECT_EQ(check_time(scheme(Provider::Github), d, 1000000, 300u), Reason::None);  // no timestamp
 }
 

@@ -53,9 +53,8 @@ const char kSlackBody[] =
 
 TEST(WebhookVerifier, SlackPublishedVector) {
     auto v = make(scheme(Provider::Slack), {"8f742231b10e8888abcd99yyyzzz85a5"});
-    const Headers h = Headers()
-                          .sig("v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503")
-                          .ts("1531420618");
+    const Headers h =
+        Headers().sig("v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503").ts("1531420618");
     EXPECT_EQ(check(*v, h, kSlackBody), Reason::None);
     EXPECT_EQ(check(*v, h, std::string(kSlackBody) + "------"), Reason::Mismatch);
     EXPECT_EQ(check(*v, Headers(h).ts("1531420619"), kSlackBody), Reason::Mismatch);
@@ -97,7 +96,8 @@ TEST(WebhookVerifier, StandardWebhooksPublishedVector) {
     }
     // The whsec_ secret is base64-decoded, not used verbatim.
     auto verbatim = make(scheme(Provider::Github), {"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"});
-    EXPECT_NE(verbatim->sign(0, "x"), make(scheme(Provider::Standard), {"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"})->sign(0, "x"));
+    EXPECT_NE(verbatim->sign(0, "x"),
+              make(scheme(Provider::Standard), {"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"})->sign(0, "x"));
 }
 
 // Paddle Python SDK's Verifier test: three secrets, the third signs; "h1=dummy" is skipped.
@@ -108,9 +108,9 @@ TEST(WebhookVerifier, PaddlePublishedVectorWithRotation) {
     const Headers h =
         Headers().sig("ts=1696195954;h1=dummy;h1=d96299976a6eb066f484d7fde011ac56fc32b38fc9940bc419d6e537fdc6ef02");
     EXPECT_EQ(check(*v, h, "hello-world"), Reason::None);
-    auto first_two = make(scheme(Provider::Paddle),
-                          {"pdl_ntf_01hbpjmytsa32fhr36nqgc3kgb_TjIG2BXbm83HPXqNfziwe506sBEdqL/4",
-                           "pdl_ntf_01hbpjmytsa32fhr36nqgc3kgb_vB/yIOnTOCWIvpBadM5jzBZPHc7OmdSo"});
+    auto first_two =
+        make(scheme(Provider::Paddle), {"pdl_ntf_01hbpjmytsa32fhr36nqgc3kgb_TjIG2BXbm83HPXqNfziwe506sBEdqL/4",
+                                        "pdl_ntf_01hbpjmytsa32fhr36nqgc3kgb_vB/yIOnTOCWIvpBadM5jzBZPHc7OmdSo"});
     EXPECT_EQ(check(*first_two, h, "hello-world"), Reason::Mismatch);
 }
 
@@ -138,8 +138,7 @@ TEST(WebhookVerifier, ShopifyAndNotion) {
     EXPECT_EQ(check(*shopify, Headers().sig("QNyObTlKbMx2qDlPF/ZOZcBqg5OgPg+2oky3zldc0Gw="), body), Reason::None);
     EXPECT_EQ(check(*shopify, Headers().sig("QNyObTlKbMx2qDlPF/ZOZcBqg5OgPg+2oky3zldc0Gw="), "{}"), Reason::Mismatch);
     auto notion = make(scheme(Provider::Notion), {"secret_tMrlL1qK5vuQAh1b6cZGhFChZTSYJlce98V0pYn7yBl"});
-    EXPECT_EQ(check(*notion,
-                    Headers().sig("sha256=919db213ad40845b64aebcc6136decbc365cdaf99a199e22043048f616cec49f"),
+    EXPECT_EQ(check(*notion, Headers().sig("sha256=919db213ad40845b64aebcc6136decbc365cdaf99a199e22043048f616cec49f"),
                     "{\"type\":\"page.content_updated\",\"id\":\"367cba44-b6f3-4c92-81e7-6a2e9659efd4\"}"),
               Reason::None);
 }
@@ -165,17 +164,19 @@ TEST(WebhookVerifier, Ed25519) {
     Delivery d{};
     d.nsigs = 1;
     d.sigs[0].len = 64;
-    ASSERT_TRUE(decode_hex("92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613"
-                           "d0f11d8c387b2eaeb4302aeeb00d291612bb0c00",
-                           d.sigs[0].bytes, 64));
+    ASSERT_TRUE(
+        decode_hex("92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613"
+                   "d0f11d8c387b2eaeb4302aeeb00d291612bb0c00",
+                   d.sigs[0].bytes, 64));
     EXPECT_TRUE(v->verify_message(d, "\x72", 1).valid);
     EXPECT_FALSE(v->verify_message(d, "\x73", 1).valid);
 
-    auto discord = make(scheme(Provider::Discord),
-                        {"c843cab123dc4c75388888aaaaaca8ec221c1f58a1b52b529374ad814c156040\n"});
+    auto discord =
+        make(scheme(Provider::Discord), {"c843cab123dc4c75388888aaaaaca8ec221c1f58a1b52b529374ad814c156040\n"});
     const Headers h = Headers()
-                          .sig("3b7d269b4e1ed12de319fe72bed4ee405ce064f8502bd376bf2a1cdbddb964357448fcb7ac03cfd9cd3d68e1"
-                               "8ec26367550fb12c97f9f6126839a24fe67bc105")
+                          .sig(
+                              "3b7d269b4e1ed12de319fe72bed4ee405ce064f8502bd376bf2a1cdbddb964357448fcb7ac03cfd9cd3d68e1"
+                              "8ec26367550fb12c97f9f6126839a24fe67bc105")
                           .ts("1700000000");
     EXPECT_EQ(check(*discord, h, "{\"type\":1}"), Reason::None);
     EXPECT_EQ(check(*discord, h, "{\"type\":2}"), Reason::Mismatch);
@@ -239,9 +240,11 @@ TEST(WebhookSecrets, BadSecretsNameThePathNotTheSecret) {
         {SecretFormat::Text, "two\nlines", "secret_file \"/s\" contains a line break or control character"},
         {SecretFormat::StandardBase64, "whsec_not*base64",
          "secret_file \"/s\" is not a Standard Webhooks secret (whsec_ followed by base64)"},
-        {SecretFormat::StandardBase64, "whsec_", "secret_file \"/s\" is not a Standard Webhooks secret (whsec_ followed by base64)"},
+        {SecretFormat::StandardBase64, "whsec_",
+         "secret_file \"/s\" is not a Standard Webhooks secret (whsec_ followed by base64)"},
         {SecretFormat::Ed25519PublicHex, "abcd", "secret_file \"/s\" is not an Ed25519 public key (64 hex digits)"},
-        {SecretFormat::TelegramToken, "has space", "secret_file \"/s\" is not a Telegram secret token (A-Z, a-z, 0-9, _ and -)"},
+        {SecretFormat::TelegramToken, "has space",
+         "secret_file \"/s\" is not a Telegram secret token (A-Z, a-z, 0-9, _ and -)"},
     };
     for (const auto& c : cases) {
         auto r = decode_secret(c.format, "/s", c.text);
@@ -261,9 +264,10 @@ const char kIdentityKey[] = "010000000000000000000000000000000000000000000000000
 TEST(WebhookSecrets, OpenSslAcceptsAForgeryUnderTheIdentityKey) {
     std::uint8_t key[32], sig[64];
     ASSERT_TRUE(decode_hex(kIdentityKey, key, 32));
-    ASSERT_TRUE(decode_hex("5866666666666666666666666666666666666666666666666666666666666666"
-                           "0100000000000000000000000000000000000000000000000000000000000000",
-                           sig, 64));
+    ASSERT_TRUE(
+        decode_hex("5866666666666666666666666666666666666666666666666666666666666666"
+                   "0100000000000000000000000000000000000000000000000000000000000000",
+                   sig, 64));
     EVP_PKEY* pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, key, 32);
     ASSERT_NE(pkey, nullptr);
     for (const std::string msg : {"1700000000{\"type\":1}", "anything at all"}) {
@@ -321,8 +325,8 @@ TEST(WebhookSecrets, NonCanonicalEd25519KeysAreRefused) {
 }
 
 TEST(WebhookSecrets, CreateFailsWithTheLabel) {
-    auto v = Verifier::create(scheme(Provider::Standard), {{"/etc/ok", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
-                                                            {"/etc/bad", "whsec_!!"}});
+    auto v = Verifier::create(scheme(Provider::Standard),
+                              {{"/etc/ok", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, {"/etc/bad", "whsec_!!"}});
     ASSERT_FALSE(v);
     EXPECT_EQ(v.error(), "secret_file \"/etc/bad\" is not a Standard Webhooks secret (whsec_ followed by base64)");
     EXPECT_EQ(v.error().find("MfKQ"), std::string::npos);

@@ -38,66 +38,66 @@ namespace levqor::controld {
 // time (main's signal loop); stop(), stopped() and wait_stopped() from any
 // thread. The Logger must outlive the App.
 class App {
- public:
-  // Creates the data directory and loads the token files. Throws
-  // ConfigError for a token file that cannot be used, FileError when the
-  // data directory cannot be created.
-  App(const Config& config, const Logger& log);
+public:
+    // Creates the data directory and loads the token files. Throws
+    // ConfigError for a token file that cannot be used, FileError when the
+    // data directory cannot be created.
+    App(const Config& config, const Logger& log);
 
-  // Binds config.listen and serves in the background, then writes the flags
-  // file; returns the bound address. Throws api::ListenError, or FileError
-  // (after stopping the server again).
-  ListenAddress start();
+    // Binds config.listen and serves in the background, then writes the flags
+    // file; returns the bound address. Throws api::ListenError, or FileError
+    // (after stopping the server again).
+    ListenAddress start();
 
-  // SIGHUP: applies a new configuration. Token files are re-read (a broken
-  // one keeps the previous tokens and is reported); nginx instances, scrape
-  // timeout, latency window, redis/postgres URLs and error tracking change
-  // at once; listen, data_dir, flags_file and the http limits need a restart
-  // and are logged as such; the flags keep their runtime state (PUT
-  // /ops/flags owns it), even if the config's flags changed: the new
-  // configured flags are what POST /ops/flags/reset applies.
-  void reload(const Config& next);
-  // SIGHUP with a configuration that does not load: reported, counted, and
-  // everything keeps running as it was.
-  void reload_failed(const std::string& error);
+    // SIGHUP: applies a new configuration. Token files are re-read (a broken
+    // one keeps the previous tokens and is reported); nginx instances, scrape
+    // timeout, latency window, redis/postgres URLs and error tracking change
+    // at once; listen, data_dir, flags_file and the http limits need a restart
+    // and are logged as such; the flags keep their runtime state (PUT
+    // /ops/flags owns it), even if the config's flags changed: the new
+    // configured flags are what POST /ops/flags/reset applies.
+    void reload(const Config& next);
+    // SIGHUP with a configuration that does not load: reported, counted, and
+    // everything keeps running as it was.
+    void reload_failed(const std::string& error);
 
-  // Stops accepting requests and stops the queue's workers from fetching.
-  void stop();
-  bool stopped() const { return server_.stopped(); }
-  // Waits for the requests in flight and the jobs being run.
-  bool wait_stopped(std::chrono::milliseconds timeout);
+    // Stops accepting requests and stops the queue's workers from fetching.
+    void stop();
+    bool stopped() const { return server_.stopped(); }
+    // Waits for the requests in flight and the jobs being run.
+    bool wait_stopped(std::chrono::milliseconds timeout);
 
-  tracking::ErrorTracker& errors() { return errors_; }
-  const flags::FlagStore& flags() const { return flags_; }
-  queue::QueueService& queue() { return queue_; }
+    tracking::ErrorTracker& errors() { return errors_; }
+    const flags::FlagStore& flags() const { return flags_; }
+    queue::QueueService& queue() { return queue_; }
 
- private:
-  api::Router routes();
-  api::HttpServer::Options server_options(const Config& config);
-  // Loads the token files; at start a problem is a ConfigError, on reload
-  // it is reported and the old tokens stay.
-  void load_tokens(const Config& config, bool at_start);
-  void count_response(const httplib::Request& req, const httplib::Response& res);
+private:
+    api::Router routes();
+    api::HttpServer::Options server_options(const Config& config);
+    // Loads the token files; at start a problem is a ConfigError, on reload
+    // it is reported and the old tokens stay.
+    void load_tokens(const Config& config, bool at_start);
+    void count_response(const httplib::Request& req, const httplib::Response& res);
 
-  Config config_;
-  std::mutex config_mutex_;
-  const Logger& log_;
-  const std::chrono::steady_clock::time_point started_;
+    Config config_;
+    std::mutex config_mutex_;
+    const Logger& log_;
+    const std::chrono::steady_clock::time_point started_;
 
-  metrics::Registry registry_;
-  auth::TokenStore tokens_;
-  tracking::ErrorTracker errors_;
-  api::Guard guard_;
-  flags::FlagStore flags_;
-  metrics::MetricsService metrics_;
-  health::HealthService health_;
-  queue::QueueService queue_;
-  metrics::Family<metrics::Counter>& requests_;
-  metrics::Family<metrics::Counter>& dropped_;
-  metrics::Counter& reloads_ok_;
-  metrics::Counter& reloads_failed_;
-  api::Router router_;
-  api::HttpServer server_;  // last: stopped and joined before the rest goes
+    metrics::Registry registry_;
+    auth::TokenStore tokens_;
+    tracking::ErrorTracker errors_;
+    api::Guard guard_;
+    flags::FlagStore flags_;
+    metrics::MetricsService metrics_;
+    health::HealthService health_;
+    queue::QueueService queue_;
+    metrics::Family<metrics::Counter>& requests_;
+    metrics::Family<metrics::Counter>& dropped_;
+    metrics::Counter& reloads_ok_;
+    metrics::Counter& reloads_failed_;
+    api::Router router_;
+    api::HttpServer server_;  // last: stopped and joined before the rest goes
 };
 
 }  // namespace levqor::controld

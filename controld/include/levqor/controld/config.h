@@ -25,12 +25,12 @@ namespace levqor::controld {
 // "controld configuration"); docs/controld.md documents every key. A plain
 // value: copy it, don't share it.
 struct Config : CoreSettings {
-  auth::TokenFiles tokens;     // admin_token_file, producer_token_file
-  flags::FlagSettings flags;   // flags_file, flags
-  metrics::MetricsSettings metrics;  // nginx_status_urls, scrape_timeout_ms, latency_window_s
-  tracking::ErrorTrackingSettings error_tracking;  // sentry_dsn, error_tracking
-  api::HttpSettings http;                          // http
-  queue::QueueSettings queue;                      // http_job_allow, queue
+    auth::TokenFiles tokens;                         // admin_token_file, producer_token_file
+    flags::FlagSettings flags;                       // flags_file, flags
+    metrics::MetricsSettings metrics;                // nginx_status_urls, scrape_timeout_ms, latency_window_s
+    tracking::ErrorTrackingSettings error_tracking;  // sentry_dsn, error_tracking
+    api::HttpSettings http;                          // http
+    queue::QueueSettings queue;                      // http_job_allow, queue
 };
 
 // Builds the configuration: defaults, then the JSON file (if given), then the

@@ -23,8 +23,7 @@ inline constexpr std::size_t kAddressBytes = 16;
 // bucket name in out (kAddressBytes of room): IPv4 as is, IPv4-mapped IPv6
 // as its 4 IPv4 bytes, other IPv6 with every bit past prefix6 cleared.
 // Returns the name's length (4 or 16), or 0 if len is neither 4 nor 16.
-std::size_t address_bucket(const unsigned char* addr, std::size_t len, unsigned prefix6,
-                           unsigned char* out) noexcept;
+std::size_t address_bucket(const unsigned char* addr, std::size_t len, unsigned prefix6, unsigned char* out) noexcept;
 
 // The same for an address in text ("192.0.2.7", "2001:db8::7",
 // "::ffff:192.0.2.7"), read with inet_pton. Returns 0 if text is not an IP

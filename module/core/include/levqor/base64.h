@@ -18,13 +18,11 @@ constexpr std::size_t base64_encoded_size(std::size_t n) { return (n + 2) / 3 * 
 std::size_t base64_encode(const std::uint8_t* in, std::size_t n, char* out,
                           Base64Alphabet alphabet = Base64Alphabet::Standard);
 
-std::string base64_encode(std::string_view in,
-                          Base64Alphabet alphabet = Base64Alphabet::Standard);
+std::string base64_encode(std::string_view in, Base64Alphabet alphabet = Base64Alphabet::Standard);
 
 // Strict decode: the alphabet's characters, optional correct padding, no
 // whitespace. Returns false (and leaves out unspecified) on any other input.
-bool base64_decode(std::string_view in, std::string& out,
-                   Base64Alphabet alphabet = Base64Alphabet::Standard);
+bool base64_decode(std::string_view in, std::string& out, Base64Alphabet alphabet = Base64Alphabet::Standard);
 
 // The same decode into caller memory, for the request path: writes at most
 // `cap` bytes to out and sets n; false on malformed input or when the result

@@ -84,8 +84,8 @@ struct Outcome {
 };
 
 struct TableStats {
-    std::uint64_t capacity;   // buckets the table can hold
-    std::uint64_t tracked;    // occupied slots
+    std::uint64_t capacity;  // buckets the table can hold
+    std::uint64_t tracked;   // occupied slots
     std::uint64_t reused_full;
     std::uint64_t evicted_indebted;
     std::uint64_t evicted_throttled;

@@ -39,8 +39,7 @@ Parsed<Endpoint> parse_url(std::string_view url);
 // one request probes, and its success closes the breaker.
 class CircuitBreaker {
 public:
-    CircuitBreaker(std::uint32_t threshold = 3, std::uint64_t first_pause_ms = 100,
-                   std::uint64_t max_pause_ms = 5000)
+    CircuitBreaker(std::uint32_t threshold = 3, std::uint64_t first_pause_ms = 100, std::uint64_t max_pause_ms = 5000)
         : threshold_(threshold), first_pause_ms_(first_pause_ms), max_pause_ms_(max_pause_ms) {}
 
     // May a request go to Redis now? While open: no, except one probe when

@@ -57,8 +57,7 @@ private:
         std::vector<std::uint64_t> bounds;
         std::vector<Series> series;
     };
-    Family& family(std::string_view name, std::string_view help, Kind kind,
-                   const std::vector<std::uint64_t>& bounds);
+    Family& family(std::string_view name, std::string_view help, Kind kind, const std::vector<std::uint64_t>& bounds);
 
     std::vector<Family> families_;
     std::size_t cells_ = 0;
@@ -74,8 +73,7 @@ inline std::size_t bucket_index(const std::uint64_t* bounds, std::size_t n, std:
 // Exposition building blocks, shared with collectors that compute values at
 // render time (zone fill, keys tracked, ...); they write through the
 // escaping and number formatting of prometheus_text.h.
-void write_family_header(std::string& out, std::string_view name, std::string_view help,
-                         std::string_view type);
+void write_family_header(std::string& out, std::string_view name, std::string_view help, std::string_view type);
 void write_sample(std::string& out, std::string_view name, const Labels& labels, std::uint64_t value);
 void write_sample(std::string& out, std::string_view name, const Labels& labels, double value);
 // Microseconds as seconds, shortest exact decimal ("0.005", "1", "2.5").

@@ -16,8 +16,7 @@ void append_label_value(std::string& out, std::string_view value);
 // HELP text with \\ and newline escaped.
 void append_help(std::string& out, std::string_view help);
 // "# HELP <name> <help>\n# TYPE <name> <type>\n".
-void append_family_header(std::string& out, std::string_view name, std::string_view help,
-                          std::string_view type);
+void append_family_header(std::string& out, std::string_view name, std::string_view help, std::string_view type);
 // `name="value"`, after a ',' unless it is the first label of the set.
 void append_label(std::string& out, std::string_view name, std::string_view value, bool first);
 

@@ -16,7 +16,7 @@ struct Rate {
     std::uint64_t count = 0;     // requests ...
     std::uint64_t period_s = 0;  // ... per this many seconds
     std::uint64_t interval_ns() const { return period_s * 1000000000ULL / count; }
-    std::string text() const;    // "60r/m"
+    std::string text() const;  // "60r/m"
 };
 
 struct Plan {

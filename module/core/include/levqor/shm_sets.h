@@ -57,8 +57,8 @@ protected:
     std::string attach_to(void* mem) {
         auto* h = static_cast<Header*>(mem);
         if (h->magic != Magic) {
-            return "the zone holds layout \"" + layout_name(h->magic) + "\", this module uses \"" +
-                   layout_name(Magic) + "\"";
+            return "the zone holds layout \"" + layout_name(h->magic) + "\", this module uses \"" + layout_name(Magic) +
+                   "\"";
         }
         header_ = h;
         sets_ = reinterpret_cast<SetT*>(static_cast<char*>(mem) + kHeaderBytes);

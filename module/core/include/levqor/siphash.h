@@ -65,8 +65,8 @@ inline std::uint64_t load_tail(const unsigned char* p, std::size_t n) {
 
 template <int C, int D>
 inline std::uint64_t siphash(const SipKey& key, const void* data, std::size_t len) noexcept {
-    SipState s{0x736f6d6570736575ULL ^ key.k0, 0x646f72616e646f6dULL ^ key.k1,
-               0x6c7967656e657261ULL ^ key.k0, 0x7465646279746573ULL ^ key.k1};
+    SipState s{0x736f6d6570736575ULL ^ key.k0, 0x646f72616e646f6dULL ^ key.k1, 0x6c7967656e657261ULL ^ key.k0,
+               0x7465646279746573ULL ^ key.k1};
     const auto* p = static_cast<const unsigned char*>(data);
     const std::size_t whole = len & ~std::size_t{7};
     for (std::size_t i = 0; i < whole; i += 8) {

@@ -25,10 +25,10 @@ inline constexpr std::uint32_t kMaxTolerance = 30 * 24 * 3600;
 struct WebhookArgs {
     bool off = false;  // levqor_webhook off
     Scheme scheme;
-    std::vector<std::string_view> secret_files;  // as given, in order (views into the parameters)
+    std::vector<std::string_view> secret_files;                  // as given, in order (views into the parameters)
     std::optional<std::uint32_t> tolerance = kDefaultTolerance;  // nullopt: tolerance=off
     bool tolerance_given = false;
-    std::string_view replay_zone;                 // empty: no replay protection
+    std::string_view replay_zone;                // empty: no replay protection
     std::optional<std::uint32_t> replay_window;  // nullopt: not given
 
     std::uint32_t window() const { return replay_window.value_or(kDefaultReplayWindow); }

@@ -20,7 +20,16 @@
 namespace levqor::webhook {
 
 enum class Provider : std::uint8_t {
-    Stripe, Slack, Github, Telegram, Notion, Shopify, Standard, Paddle, Discord, Generic,
+    Stripe,
+    Slack,
+    Github,
+    Telegram,
+    Notion,
+    Shopify,
+    Standard,
+    Paddle,
+    Discord,
+    Generic,
 };
 inline constexpr std::size_t kProviders = 10;
 
@@ -97,7 +106,7 @@ Parsed<Scheme> make_generic(std::string_view header, std::string_view algorithm,
 
 // ---- the request path ------------------------------------------------------------
 
-inline constexpr std::size_t kMaxSignatures = 8;    // candidates kept from one header
+inline constexpr std::size_t kMaxSignatures = 8;      // candidates kept from one header
 inline constexpr std::size_t kMaxSignatureSize = 64;  // SHA-512, Ed25519
 inline constexpr std::size_t kMaxTimestampDigits = 12;
 
@@ -119,7 +128,7 @@ struct Delivery {
     std::string_view timestamp;  // as sent: it is signed verbatim
     std::int64_t time;           // seconds since the epoch
     std::string_view id;
-    std::string_view token;      // Syntax::Token
+    std::string_view token;  // Syntax::Token
     std::uint8_t nsigs;
     Signature sigs[kMaxSignatures];
 };
@@ -136,8 +145,8 @@ enum class Reason : std::uint8_t {
     Replay,
 };
 inline constexpr std::size_t kReasons = 8;
-std::string_view reason_text(Reason r);    // "stale timestamp"
-std::string_view reason_label(Reason r);   // "stale_timestamp" (metrics)
+std::string_view reason_text(Reason r);   // "stale timestamp"
+std::string_view reason_label(Reason r);  // "stale_timestamp" (metrics)
 
 struct ParseError {
     Reason reason = Reason::None;

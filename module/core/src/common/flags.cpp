@@ -4,8 +4,7 @@ namespace levqor::flags {
 namespace {
 
 constexpr std::array<std::string_view, kCount> kNames{
-    "SECURITY_HEADERS_ENABLED", "RATELIMIT_ENABLED", "WEBHOOK_VERIFY_ALL", "ABUSE_GUARDS_ENABLED",
-    "NEW_QUEUE_ENABLED"};
+    "SECURITY_HEADERS_ENABLED", "RATELIMIT_ENABLED", "WEBHOOK_VERIFY_ALL", "ABUSE_GUARDS_ENABLED", "NEW_QUEUE_ENABLED"};
 
 std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
@@ -19,9 +18,12 @@ std::string_view name(Flag f) { return kNames[static_cast<std::size_t>(f)]; }
 
 std::string_view name(State s) {
     switch (s) {
-    case State::shadow: return "shadow";
-    case State::on: return "on";
-    case State::off: break;
+        case State::shadow:
+            return "shadow";
+        case State::on:
+            return "on";
+        case State::off:
+            break;
     }
     return "off";
 }

@@ -22,8 +22,7 @@ void append_help(std::string& out, std::string_view help) {
     }
 }
 
-void append_family_header(std::string& out, std::string_view name, std::string_view help,
-                          std::string_view type) {
+void append_family_header(std::string& out, std::string_view name, std::string_view help, std::string_view type) {
     out.append("# HELP ").append(name).push_back(' ');
     append_help(out, help);
     out.push_back('\n');

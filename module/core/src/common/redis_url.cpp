@@ -32,8 +32,7 @@ private:
 };
 
 bool starts_with_nocase(std::string_view text, std::string_view prefix) {
-    return text.size() >= prefix.size() &&
-           std::equal(prefix.begin(), prefix.end(), text.begin(), [](char a, char b) {
+    return text.size() >= prefix.size() && std::equal(prefix.begin(), prefix.end(), text.begin(), [](char a, char b) {
                return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
            });
 }
@@ -76,7 +75,8 @@ const char* parse_host(std::string_view item, int default_port, RedisHost& out) 
     }
     if (host.empty()) return "no host in";
     const bool bad_char = std::any_of(host.begin(), host.end(), [](char c) {
-        return std::isspace(static_cast<unsigned char>(c)) || std::string_view("/?#@[],").find(c) != std::string_view::npos;
+        return std::isspace(static_cast<unsigned char>(c)) ||
+               std::string_view("/?#@[],").find(c) != std::string_view::npos;
     });
     if (bad_char) return "invalid host in";
     out.host = std::string(host);
@@ -122,10 +122,14 @@ constexpr std::string_view kCredentialsHelp =
 
 std::string_view redis_url_scheme(RedisUrl::Kind kind) {
     switch (kind) {
-        case RedisUrl::Kind::server: return "redis://";
-        case RedisUrl::Kind::unix_socket: return "unix:";
-        case RedisUrl::Kind::sentinel: return "redis-sentinel://";
-        case RedisUrl::Kind::cluster: return "redis-cluster://";
+        case RedisUrl::Kind::server:
+            return "redis://";
+        case RedisUrl::Kind::unix_socket:
+            return "unix:";
+        case RedisUrl::Kind::sentinel:
+            return "redis-sentinel://";
+        case RedisUrl::Kind::cluster:
+            return "redis-cluster://";
     }
     return "redis://";
 }
@@ -184,8 +188,9 @@ Parsed<RedisUrl> parse_redis_url(std::string_view url) {
             const auto db_slash = path.find('/');
             out.master_name = std::string(path.substr(0, db_slash));
             if (out.master_name.empty()) {
-                return errors.fail("no master name in",
-                                   "redis-sentinel://[[user]:password@]host[:port][,host[:port]...]/<master name>[/db]");
+                return errors.fail(
+                    "no master name in",
+                    "redis-sentinel://[[user]:password@]host[:port][,host[:port]...]/<master name>[/db]");
             }
             if (db_slash != std::string_view::npos && !parse_db(path.substr(db_slash + 1), out.db)) {
                 return errors.fail("invalid database number in", kDbRange);
@@ -195,7 +200,8 @@ Parsed<RedisUrl> parse_redis_url(std::string_view url) {
         case RedisUrl::Kind::cluster:
             if (!path.empty()) return errors.fail("a path in", "no /db: Redis Cluster has only database 0");
             break;
-        case RedisUrl::Kind::unix_socket: break;
+        case RedisUrl::Kind::unix_socket:
+            break;
     }
     return out;
 }

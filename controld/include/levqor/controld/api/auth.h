@@ -28,24 +28,23 @@ namespace levqor::controld::api {
 // Thread-safety: require() builds handlers once; the handlers run
 // concurrently. The TokenStore must outlive the handlers.
 class Guard {
- public:
-  using Handler =
-      std::function<void(const httplib::Request&, httplib::Response&, auth::Role role)>;
+public:
+    using Handler = std::function<void(const httplib::Request&, httplib::Response&, auth::Role role)>;
 
-  Guard(const auth::TokenStore& tokens, metrics::Registry& registry);
+    Guard(const auth::TokenStore& tokens, metrics::Registry& registry);
 
-  Router::Handler require(auth::Role role, Handler handler) const;
+    Router::Handler require(auth::Role role, Handler handler) const;
 
-  // The role of the request's bearer token, or nullopt (no token, or one
-  // that matches no role). Counts nothing: for the front's classification
-  // and for routes that show more to a token holder.
-  std::optional<auth::Role> role_of(const httplib::Request& req) const;
+    // The role of the request's bearer token, or nullopt (no token, or one
+    // that matches no role). Counts nothing: for the front's classification
+    // and for routes that show more to a token holder.
+    std::optional<auth::Role> role_of(const httplib::Request& req) const;
 
- private:
-  const auth::TokenStore& tokens_;
-  metrics::Counter& missing_;
-  metrics::Counter& invalid_;
-  metrics::Counter& forbidden_;
+private:
+    const auth::TokenStore& tokens_;
+    metrics::Counter& missing_;
+    metrics::Counter& invalid_;
+    metrics::Counter& forbidden_;
 };
 
 }  // namespace levqor::controld::api

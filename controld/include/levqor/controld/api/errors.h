@@ -24,8 +24,7 @@ std::string error_body(std::string_view code, std::string_view message);
 std::string_view error_code_for_status(int status);
 
 // Sets status, Content-Type: application/json and the error body.
-void set_error(httplib::Response& res, int status, std::string_view code,
-               std::string_view message);
+void set_error(httplib::Response& res, int status, std::string_view code, std::string_view message);
 
 // Sets a JSON body (already serialised) with Content-Type: application/json.
 void set_json(httplib::Response& res, int status, std::string body);

@@ -24,13 +24,13 @@ namespace levqor::controld::api {
 //
 // Thread-safety: immutable after construction.
 class HostAllowList {
- public:
-  explicit HostAllowList(const std::vector<std::string>& names);
+public:
+    explicit HostAllowList(const std::vector<std::string>& names);
 
-  bool allows(std::string_view host_header, std::string_view local_addr) const;
+    bool allows(std::string_view host_header, std::string_view local_addr) const;
 
- private:
-  std::set<std::string> names_;
+private:
+    std::set<std::string> names_;
 };
 
 // The host part of a Host header or of an allow-list entry, normalised:

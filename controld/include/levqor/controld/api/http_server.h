@@ -30,15 +30,15 @@ namespace levqor::controld::api {
 // The server could not listen where it was asked to; what() says where and
 // why (address in use, permission denied, unknown host, ...).
 class ListenError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
+public:
+    using std::runtime_error::runtime_error;
 };
 
 // Who sent a request, as far as the front can tell from its headers.
 enum class Caller {
-  anonymous,      // no valid token
-  authenticated,  // a valid token of a role without the reserved pool
-  admin,          // the admin token: served by the reserved pool
+    anonymous,      // no valid token
+    authenticated,  // a valid token of a role without the reserved pool
+    admin,          // the admin token: served by the reserved pool
 };
 
 class Front;
@@ -82,77 +82,77 @@ class Front;
 // Handlers run concurrently on the worker threads; classify runs on the
 // loop thread. The Logger must outlive the server.
 class HttpServer {
- public:
-  struct Options {
-    RequestLimits limits;
-    std::chrono::milliseconds header_timeout{10000};
-    std::chrono::milliseconds body_timeout{60000};
-    std::chrono::milliseconds read_timeout{5000};  // longest pause within a body
-    std::chrono::milliseconds write_timeout{5000};
-    std::chrono::milliseconds keep_alive_timeout{5000};
-    std::size_t max_connections = 512;
-    std::size_t max_unauthenticated_connections = 256;
-    unsigned worker_threads = 8;
-    unsigned admin_threads = 2;
-    // Host names accepted besides localhost, 127.0.0.1, ::1, the listen host
-    // and the address each connection arrived on.
-    std::vector<std::string> allowed_hosts;
-    // Exact paths whose successful requests are access-logged at debug level
-    // rather than info (health checks poll every few seconds).
-    std::set<std::string> quiet_paths;
-    // Says who sent a request, from its headers; unset: every request counts
-    // as authenticated (no token checks in the front). Runs on the loop
-    // thread: must be quick and must not throw.
-    std::function<Caller(const httplib::Request&)> classify;
-    // Called after a handler threw (the client gets a 500 JSON error); the
-    // error tracker listens here. Runs on the request's worker thread.
-    std::function<void(const httplib::Request&, const std::string& error)> on_exception;
-    // Called once per response, when it is complete and about to be written
-    // (for request metrics); on a worker thread, or on the loop thread for
-    // the front's own refusals.
-    std::function<void(const httplib::Request&, const httplib::Response&)> on_response;
-    // Called on the loop thread when the front closes a connection without
-    // an answer: "evicted" (the oldest unauthenticated one, to make room),
-    // "refused" (no room), "timeout" (header, body, write or linger deadline
-    // without a chance to answer).
-    std::function<void(std::string_view reason)> on_dropped;
-  };
+public:
+    struct Options {
+        RequestLimits limits;
+        std::chrono::milliseconds header_timeout{10000};
+        std::chrono::milliseconds body_timeout{60000};
+        std::chrono::milliseconds read_timeout{5000};  // longest pause within a body
+        std::chrono::milliseconds write_timeout{5000};
+        std::chrono::milliseconds keep_alive_timeout{5000};
+        std::size_t max_connections = 512;
+        std::size_t max_unauthenticated_connections = 256;
+        unsigned worker_threads = 8;
+        unsigned admin_threads = 2;
+        // Host names accepted besides localhost, 127.0.0.1, ::1, the listen host
+        // and the address each connection arrived on.
+        std::vector<std::string> allowed_hosts;
+        // Exact paths whose successful requests are access-logged at debug level
+        // rather than info (health checks poll every few seconds).
+        std::set<std::string> quiet_paths;
+        // Says who sent a request, from its headers; unset: every request counts
+        // as authenticated (no token checks in the front). Runs on the loop
+        // thread: must be quick and must not throw.
+        std::function<Caller(const httplib::Request&)> classify;
+        // Called after a handler threw (the client gets a 500 JSON error); the
+        // error tracker listens here. Runs on the request's worker thread.
+        std::function<void(const httplib::Request&, const std::string& error)> on_exception;
+        // Called once per response, when it is complete and about to be written
+        // (for request metrics); on a worker thread, or on the loop thread for
+        // the front's own refusals.
+        std::function<void(const httplib::Request&, const httplib::Response&)> on_response;
+        // Called on the loop thread when the front closes a connection without
+        // an answer: "evicted" (the oldest unauthenticated one, to make room),
+        // "refused" (no room), "timeout" (header, body, write or linger deadline
+        // without a chance to answer).
+        std::function<void(std::string_view reason)> on_dropped;
+    };
 
-  HttpServer(const Router& router, const Logger& log, Options options);
-  ~HttpServer();
-  HttpServer(const HttpServer&) = delete;
-  HttpServer& operator=(const HttpServer&) = delete;
+    HttpServer(const Router& router, const Logger& log, Options options);
+    ~HttpServer();
+    HttpServer(const HttpServer&) = delete;
+    HttpServer& operator=(const HttpServer&) = delete;
 
-  // Binds and starts serving. Returns the address actually bound (with the
-  // real port when `where.port` is 0). Throws ListenError.
-  // `before_serving` runs once bound and before the first connection is
-  // accepted (clients that connect meanwhile wait in the listen backlog); if
-  // it throws, nothing is served and the exception propagates.
-  ListenAddress start(const ListenAddress& where, const std::function<void()>& before_serving = {});
+    // Binds and starts serving. Returns the address actually bound (with the
+    // real port when `where.port` is 0). Throws ListenError.
+    // `before_serving` runs once bound and before the first connection is
+    // accepted (clients that connect meanwhile wait in the listen backlog); if
+    // it throws, nothing is served and the exception propagates.
+    ListenAddress start(const ListenAddress& where, const std::function<void()>& before_serving = {});
 
-  // Stops accepting connections and closes idle ones; requests in flight
-  // are answered (with Connection: close). Idempotent.
-  void stop();
+    // Stops accepting connections and closes idle ones; requests in flight
+    // are answered (with Connection: close). Idempotent.
+    void stop();
 
-  // True once the loop has ended and every in-flight request was answered
-  // (or if the server never started).
-  bool stopped() const;
-  // Waits up to `timeout` for stopped(); returns stopped().
-  bool wait_stopped(std::chrono::milliseconds timeout) const;
+    // True once the loop has ended and every in-flight request was answered
+    // (or if the server never started).
+    bool stopped() const;
+    // Waits up to `timeout` for stopped(); returns stopped().
+    bool wait_stopped(std::chrono::milliseconds timeout) const;
 
- private:
-  void serve();
+private:
+    void serve();
 
-  const Logger& log_;
-  const Options options_;
-  const Router router_;
-  std::unique_ptr<Front> front_;
+    const Logger& log_;
+    const Options options_;
+    const Router router_;
+    std::unique_ptr<Front> front_;
 
-  mutable std::mutex mutex_;
-  mutable std::condition_variable stopped_cv_;
-  bool started_ = false;
-  bool finished_ = false;
-  std::thread thread_;  // last member: started after everything it uses
+    mutable std::mutex mutex_;
+    mutable std::condition_variable stopped_cv_;
+    bool started_ = false;
+    bool finished_ = false;
+    std::thread thread_;  // last member: started after everything it uses
 };
 
 }  // namespace levqor::controld::api

@@ -33,30 +33,30 @@ std::string_view to_string(Method method);
 // concurrently on any number of threads. A Router is a value: HttpServer
 // keeps its own copy.
 class Router {
- public:
-  using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
+public:
+    using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
 
-  // Registers a handler; a second handler for the same method and pattern
-  // replaces the first.
-  Router& add(Method method, const std::string& pattern, Handler handler);
+    // Registers a handler; a second handler for the same method and pattern
+    // replaces the first.
+    Router& add(Method method, const std::string& pattern, Handler handler);
 
-  // The Allow header value for a pattern, e.g. "GET, HEAD, OPTIONS"; empty
-  // for an unknown pattern.
-  std::string allow(const std::string& pattern) const;
+    // The Allow header value for a pattern, e.g. "GET, HEAD, OPTIONS"; empty
+    // for an unknown pattern.
+    std::string allow(const std::string& pattern) const;
 
-  // Runs the handler for req.method and req.path (filling req.matches), or
-  // answers OPTIONS, 405 or 404 itself. Exceptions from handlers propagate.
-  void dispatch(httplib::Request& req, httplib::Response& res) const;
+    // Runs the handler for req.method and req.path (filling req.matches), or
+    // answers OPTIONS, 405 or 404 itself. Exceptions from handlers propagate.
+    void dispatch(httplib::Request& req, httplib::Response& res) const;
 
-  // The pattern that serves `path`, or "" if none does (for metrics labels,
-  // which must not carry raw paths).
-  std::string route_for(const std::string& path) const;
+    // The pattern that serves `path`, or "" if none does (for metrics labels,
+    // which must not carry raw paths).
+    std::string route_for(const std::string& path) const;
 
- private:
-  std::vector<std::pair<std::string, std::regex>> compiled_;
-  // Patterns in registration order, the order dispatch() tries them in.
-  std::vector<std::string> patterns_;
-  std::map<std::string, std::map<Method, Handler>> routes_;
+private:
+    std::vector<std::pair<std::string, std::regex>> compiled_;
+    // Patterns in registration order, the order dispatch() tries them in.
+    std::vector<std::string> patterns_;
+    std::map<std::string, std::map<Method, Handler>> routes_;
 };
 
 }  // namespace levqor::controld::api

@@ -21,24 +21,24 @@ std::string_view to_string(Role role);
 
 // Where the tokens come from: one file per role; unset disables the role.
 struct TokenFiles {
-  std::optional<std::string> admin;
-  std::optional<std::string> producer;
+    std::optional<std::string> admin;
+    std::optional<std::string> producer;
 };
 
 // A token file that exists but cannot be used (unreadable, no token, a token
 // that is too short or has spaces). what() names the file and the problem,
 // never the file's contents.
 class TokenFileError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
+public:
+    using std::runtime_error::runtime_error;
 };
 
 // What load() found for one role, for the log.
 struct RoleStatus {
-  Role role;
-  std::string file;  // "" when not configured
-  std::size_t tokens = 0;  // 0: the role is disabled
-  std::string note;  // "not configured", "file does not exist", "loaded"
+    Role role;
+    std::string file;        // "" when not configured
+    std::size_t tokens = 0;  // 0: the role is disabled
+    std::string note;        // "not configured", "file does not exist", "loaded"
 };
 
 // The bearer tokens of both roles, held only as SHA-256 digests.
@@ -59,24 +59,24 @@ struct RoleStatus {
 // load() swaps the whole set under an exclusive lock, and a failed load()
 // leaves the previous set in place.
 class TokenStore {
- public:
-  using Digest = std::array<std::uint8_t, 32>;
+public:
+    using Digest = std::array<std::uint8_t, 32>;
 
-  // Reads both files; all-or-nothing. Throws TokenFileError.
-  std::vector<RoleStatus> load(const TokenFiles& files);
+    // Reads both files; all-or-nothing. Throws TokenFileError.
+    std::vector<RoleStatus> load(const TokenFiles& files);
 
-  // The role of a token, or nullopt if it matches none.
-  std::optional<Role> authenticate(std::string_view token) const;
-  bool enabled(Role role) const;
+    // The role of a token, or nullopt if it matches none.
+    std::optional<Role> authenticate(std::string_view token) const;
+    bool enabled(Role role) const;
 
-  static Digest digest(std::string_view token);
-  // Parses a token file's contents; throws std::invalid_argument.
-  static std::vector<std::string> parse_token_file(std::string_view text);
+    static Digest digest(std::string_view token);
+    // Parses a token file's contents; throws std::invalid_argument.
+    static std::vector<std::string> parse_token_file(std::string_view text);
 
- private:
-  mutable std::shared_mutex mutex_;
-  std::vector<Digest> admin_;
-  std::vector<Digest> producer_;
+private:
+    mutable std::shared_mutex mutex_;
+    std::vector<Digest> admin_;
+    std::vector<Digest> producer_;
 };
 
 }  // namespace levqor::controld::auth

@@ -25,41 +25,40 @@ namespace levqor::controld {
 // folder (<component>/settings.h); levqor/controld/config.h puts them all
 // together. A plain value: copy it, don't share it.
 struct CoreSettings {
-  ListenAddress listen{"127.0.0.1", 8089};  // listen / LEVQOR_LISTEN
-  LogLevel log_level = LogLevel::info;      // log_level / LEVQOR_LOG_LEVEL
-  // How long a SIGTERM/SIGINT waits for in-flight requests before the
-  // daemon exits anyway. Kept under the 2 s that supervisors and tests allow.
-  std::chrono::milliseconds shutdown_grace{1500};
-  std::optional<std::string> config_file;  // --config, if given
+    ListenAddress listen{"127.0.0.1", 8089};  // listen / LEVQOR_LISTEN
+    LogLevel log_level = LogLevel::info;      // log_level / LEVQOR_LOG_LEVEL
+    // How long a SIGTERM/SIGINT waits for in-flight requests before the
+    // daemon exits anyway. Kept under the 2 s that supervisors and tests allow.
+    std::chrono::milliseconds shutdown_grace{1500};
+    std::optional<std::string> config_file;  // --config, if given
 
-  std::string data_dir = "/var/lib/levqor";  // absolute
+    std::string data_dir = "/var/lib/levqor";  // absolute
 
-  std::optional<std::string> redis_url;
-  std::optional<std::string> database_url;
+    std::optional<std::string> redis_url;
+    std::optional<std::string> database_url;
 };
 
 // One part of the configuration, bound to the settings it fills: the
 // top-level keys it owns in the file, how it reads them, and the environment
 // variables it reads.
 struct ConfigPart {
-  std::vector<std::string> keys;
-  std::function<void(const SettingsReader&, const nlohmann::json& root)> read_file;
-  std::function<void(const EnvReader&)> read_environment;
+    std::vector<std::string> keys;
+    std::function<void(const SettingsReader&, const nlohmann::json& root)> read_file;
+    std::function<void(const EnvReader&)> read_environment;
 };
 
 // The part whose top-level keys are `keys`, filling `out` (which must
 // outlive the load); env is optional.
 template <typename S>
-ConfigPart config_part(
-    const Keys<S>& keys, S& out,
-    std::function<void(const EnvReader&, settings_detail::same_t<S>&)> env = nullptr) {
-  ConfigPart part;
-  part.keys = key_names(keys);
-  part.read_file = [&keys, &out](const SettingsReader& reader, const nlohmann::json& root) {
-    read_keys(reader, root, "", keys, out);
-  };
-  if (env) part.read_environment = [env, &out](const EnvReader& e) { env(e, out); };
-  return part;
+ConfigPart config_part(const Keys<S>& keys, S& out,
+                       std::function<void(const EnvReader&, settings_detail::same_t<S>&)> env = nullptr) {
+    ConfigPart part;
+    part.keys = key_names(keys);
+    part.read_file = [&keys, &out](const SettingsReader& reader, const nlohmann::json& root) {
+        read_keys(reader, root, "", keys, out);
+    };
+    if (env) part.read_environment = [env, &out](const EnvReader& e) { env(e, out); };
+    return part;
 }
 
 // The daemon's own part: CoreSettings.

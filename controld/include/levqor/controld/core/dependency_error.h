@@ -10,8 +10,8 @@
 namespace levqor::controld {
 
 class DependencyError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
+public:
+    using std::runtime_error::runtime_error;
 };
 
 }  // namespace levqor::controld

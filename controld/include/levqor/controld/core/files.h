@@ -16,8 +16,8 @@ namespace levqor::controld {
 // A file operation that failed; what() names the path, the operation and
 // the system's reason ("cannot write /x/flags: rename: No such file or directory").
 class FileError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
+public:
+    using std::runtime_error::runtime_error;
 };
 
 // Replaces `path` with `content` so that readers see either the old or the

@@ -29,13 +29,13 @@ namespace levqor::controld {
 //
 // Pure functions: no I/O, thread-safe. Fuzzed (normalize_job_url).
 struct JobUrl {
-  std::string scheme;  // "http" or "https"
-  std::string host;    // lower case; "[::1]" for IPv6
-  std::uint16_t port = 0;
-  std::string path;    // "/..." as written (percent-encoding kept)
-  std::string query;   // without '?'; "" when none
+    std::string scheme;  // "http" or "https"
+    std::string host;    // lower case; "[::1]" for IPv6
+    std::uint16_t port = 0;
+    std::string path;   // "/..." as written (percent-encoding kept)
+    std::string query;  // without '?'; "" when none
 
-  std::string to_string() const;
+    std::string to_string() const;
 };
 
 // Throws std::invalid_argument whose what() says what is refused and why.

@@ -27,23 +27,22 @@ namespace levqor::controld {
 inline constexpr std::size_t kMaxJsonDepth = 64;
 
 struct JsonLimits {
-  std::size_t max_bytes;                  // the text's length
-  std::size_t max_depth = kMaxJsonDepth;  // arrays and objects inside each other
-  bool comments = false;                  // accept // and /* */ (the config file)
+    std::size_t max_bytes;                  // the text's length
+    std::size_t max_depth = kMaxJsonDepth;  // arrays and objects inside each other
+    bool comments = false;                  // accept // and /* */ (the config file)
 };
 
 // Why a text was refused. what() is a sentence without the text itself:
 // "nesting deeper than 64 levels (at byte 64)", "1048577 bytes; the limit is
 // 1048576", or nlohmann's description of the syntax error.
 class JsonError : public std::invalid_argument {
- public:
-  enum class Kind { too_large, too_deep, syntax };
-  JsonError(Kind kind, const std::string& message)
-      : std::invalid_argument(message), kind_(kind) {}
-  Kind kind() const { return kind_; }
+public:
+    enum class Kind { too_large, too_deep, syntax };
+    JsonError(Kind kind, const std::string& message) : std::invalid_argument(message), kind_(kind) {}
+    Kind kind() const { return kind_; }
 
- private:
-  Kind kind_;
+private:
+    Kind kind_;
 };
 
 // Checks size and nesting only (brackets inside strings and after escapes do

@@ -12,15 +12,15 @@ namespace levqor::controld {
 // brackets, or DNS name) and a TCP port. Port 0 asks the kernel for a free
 // port; the server reports the one it got.
 struct ListenAddress {
-  std::string host;
-  std::uint16_t port = 0;
+    std::string host;
+    std::uint16_t port = 0;
 
-  // "host:port", with the host in brackets when it is an IPv6 literal.
-  std::string to_string() const;
+    // "host:port", with the host in brackets when it is an IPv6 literal.
+    std::string to_string() const;
 
-  friend bool operator==(const ListenAddress& a, const ListenAddress& b) {
-    return a.host == b.host && a.port == b.port;
-  }
+    friend bool operator==(const ListenAddress& a, const ListenAddress& b) {
+        return a.host == b.host && a.port == b.port;
+    }
 };
 
 // Parses "host:port" or "[ipv6]:port". Throws std::invalid_argument whose

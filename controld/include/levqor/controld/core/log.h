@@ -30,45 +30,34 @@ std::optional<LogLevel> parse_log_level(std::string_view text);
 // reaches the sink in one call made under a mutex, so lines never interleave;
 // the default sink writes each line to stderr with a single write(2).
 class Logger {
- public:
-  using Fields = nlohmann::ordered_json;  // an object, or null for none
-  using Sink = std::function<void(std::string_view line)>;  // line ends in '\n'
+public:
+    using Fields = nlohmann::ordered_json;                    // an object, or null for none
+    using Sink = std::function<void(std::string_view line)>;  // line ends in '\n'
 
-  explicit Logger(LogLevel min_level = LogLevel::info, Sink sink = stderr_sink());
+    explicit Logger(LogLevel min_level = LogLevel::info, Sink sink = stderr_sink());
 
-  bool enabled(LogLevel level) const {
-    return level >= min_level_.load(std::memory_order_relaxed);
-  }
-  // For a SIGHUP that changes log_level; safe while other threads log.
-  void set_min_level(LogLevel level) { min_level_.store(level, std::memory_order_relaxed); }
-  void log(LogLevel level, std::string_view msg, const Fields& fields = nullptr) const;
+    bool enabled(LogLevel level) const { return level >= min_level_.load(std::memory_order_relaxed); }
+    // For a SIGHUP that changes log_level; safe while other threads log.
+    void set_min_level(LogLevel level) { min_level_.store(level, std::memory_order_relaxed); }
+    void log(LogLevel level, std::string_view msg, const Fields& fields = nullptr) const;
 
-  void debug(std::string_view msg, const Fields& fields = nullptr) const {
-    log(LogLevel::debug, msg, fields);
-  }
-  void info(std::string_view msg, const Fields& fields = nullptr) const {
-    log(LogLevel::info, msg, fields);
-  }
-  void warn(std::string_view msg, const Fields& fields = nullptr) const {
-    log(LogLevel::warn, msg, fields);
-  }
-  void error(std::string_view msg, const Fields& fields = nullptr) const {
-    log(LogLevel::error, msg, fields);
-  }
+    void debug(std::string_view msg, const Fields& fields = nullptr) const { log(LogLevel::debug, msg, fields); }
+    void info(std::string_view msg, const Fields& fields = nullptr) const { log(LogLevel::info, msg, fields); }
+    void warn(std::string_view msg, const Fields& fields = nullptr) const { log(LogLevel::warn, msg, fields); }
+    void error(std::string_view msg, const Fields& fields = nullptr) const { log(LogLevel::error, msg, fields); }
 
-  static Sink stderr_sink();
+    static Sink stderr_sink();
 
- private:
-  std::atomic<LogLevel> min_level_;
-  Sink sink_;
-  mutable std::mutex mutex_;
+private:
+    std::atomic<LogLevel> min_level_;
+    Sink sink_;
+    mutable std::mutex mutex_;
 };
 
 // Now as RFC 3339 UTC with milliseconds: "2024-05-01T12:00:00.123Z".
 std::string utc_timestamp_now();
 
 // The line Logger::log writes, without the trailing newline; exposed for tests.
-std::string format_log_line(LogLevel level, std::string_view msg,
-                            const Logger::Fields& fields);
+std::string format_log_line(LogLevel level, std::string_view msg, const Logger::Fields& fields);
 
 }  // namespace levqor::controld

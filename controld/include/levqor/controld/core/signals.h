@@ -24,19 +24,19 @@ namespace levqor::controld {
 // Thread-safety: construct and destroy on the same thread; wait_for() may be
 // called from any one thread at a time.
 class BlockedSignals {
- public:
-  explicit BlockedSignals(std::initializer_list<int> signals);
-  ~BlockedSignals();  // restores the previous mask of the constructing thread
-  BlockedSignals(const BlockedSignals&) = delete;
-  BlockedSignals& operator=(const BlockedSignals&) = delete;
+public:
+    explicit BlockedSignals(std::initializer_list<int> signals);
+    ~BlockedSignals();  // restores the previous mask of the constructing thread
+    BlockedSignals(const BlockedSignals&) = delete;
+    BlockedSignals& operator=(const BlockedSignals&) = delete;
 
-  // Waits up to `timeout` (zero polls) for one of the signals; returns its
-  // number, or 0 when none arrived in time.
-  int wait_for(std::chrono::milliseconds timeout) const;
+    // Waits up to `timeout` (zero polls) for one of the signals; returns its
+    // number, or 0 when none arrived in time.
+    int wait_for(std::chrono::milliseconds timeout) const;
 
- private:
-  sigset_t set_{};
-  sigset_t previous_{};
+private:
+    sigset_t set_{};
+    sigset_t previous_{};
 };
 
 // "SIGTERM", "SIGINT", ... or "signal N".

@@ -20,29 +20,29 @@ namespace levqor::controld {
 // http(s)://host[:port][/path][?query]: nginx status endpoints, http job
 // prefixes. No credentials, no fragment.
 struct HttpUrl {
-  std::string scheme;     // "http" or "https"
-  std::string host;       // as written; an IPv6 literal keeps its brackets
-  std::uint16_t port = 0; // explicit, or 80/443 from the scheme
-  bool explicit_port = false;
-  std::string path;       // "/..." (at least "/"), query included
+    std::string scheme;      // "http" or "https"
+    std::string host;        // as written; an IPv6 literal keeps its brackets
+    std::uint16_t port = 0;  // explicit, or 80/443 from the scheme
+    bool explicit_port = false;
+    std::string path;  // "/..." (at least "/"), query included
 
-  // host[:port] as written in the URL: the default instance name.
-  std::string authority() const;
+    // host[:port] as written in the URL: the default instance name.
+    std::string authority() const;
 };
 HttpUrl parse_http_url(std::string_view url);
 
 // A Sentry DSN: <scheme>://<public key>[:<secret>]@<host>[:port][/path]/<project id>.
 // Events go to <scheme>://<host>[:port][/path]/api/<project id>/envelope/.
 struct SentryDsn {
-  std::string scheme;      // https, or http (self-hosted relays, tests)
-  std::string public_key;  // sent in X-Sentry-Auth; a credential, never logged
-  std::string host_port;   // host[:port] as written
-  std::string path_prefix; // "" or "/sub/path"
-  std::string project_id;  // digits
+    std::string scheme;       // https, or http (self-hosted relays, tests)
+    std::string public_key;   // sent in X-Sentry-Auth; a credential, never logged
+    std::string host_port;    // host[:port] as written
+    std::string path_prefix;  // "" or "/sub/path"
+    std::string project_id;   // digits
 
-  std::string envelope_url() const;
-  // The DSN with the key replaced by "***", for messages.
-  std::string redacted() const;
+    std::string envelope_url() const;
+    // The DSN with the key replaced by "***", for messages.
+    std::string redacted() const;
 };
 SentryDsn parse_sentry_dsn(std::string_view dsn);
 

@@ -13,15 +13,15 @@ namespace levqor::controld::ctl {
 // A prefix lets controld sit behind a reverse proxy under a sub-path
 // (https://ops.example.com/controld); API paths are appended to it.
 struct BaseUrl {
-  std::string scheme;        // "http" or "https"
-  std::string host;          // an IPv6 literal without its brackets
-  std::uint16_t port = 0;    // explicit, or 80/443 from the scheme
-  std::string path_prefix;   // "" or "/a/b", never ending in '/'
+    std::string scheme;       // "http" or "https"
+    std::string host;         // an IPv6 literal without its brackets
+    std::uint16_t port = 0;   // explicit, or 80/443 from the scheme
+    std::string path_prefix;  // "" or "/a/b", never ending in '/'
 
-  // "scheme://host:port" with brackets around an IPv6 host.
-  std::string origin() const;
-  // origin() + path_prefix + path, for messages.
-  std::string url_for(std::string_view path) const;
+    // "scheme://host:port" with brackets around an IPv6 host.
+    std::string origin() const;
+    // origin() + path_prefix + path, for messages.
+    std::string url_for(std::string_view path) const;
 };
 
 // Throws std::invalid_argument saying what is wrong with `url`.

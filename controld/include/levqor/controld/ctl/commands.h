@@ -31,8 +31,7 @@ CommandResult run_flags_get(const ApiClient& client, bool json);
 
 // `flags set NAME VALUE`: a usage error (2) for an unknown name or value,
 // checked before anything is sent.
-CommandResult run_flags_set(const ApiClient& client, const std::string& name,
-                            const std::string& value, bool json);
+CommandResult run_flags_set(const ApiClient& client, const std::string& name, const std::string& value, bool json);
 
 // `flags reset`: POST /ops/flags/reset, back to the configured flags (config
 // file and environment); prints the new set and what it changed.
@@ -48,8 +47,7 @@ CommandResult run_dlq_list(const ApiClient& client, int limit, bool json);
 
 // `dlq retry ID...` or `dlq retry --all`: back into the queue. A usage
 // error (2) for neither or both, or an id that is not a job id.
-CommandResult run_dlq_retry(const ApiClient& client, const std::vector<std::string>& ids,
-                            bool all, bool json);
+CommandResult run_dlq_retry(const ApiClient& client, const std::vector<std::string>& ids, bool all, bool json);
 
 // `jobs get ID`: one job.
 CommandResult run_jobs_get(const ApiClient& client, const std::string& id, bool json);

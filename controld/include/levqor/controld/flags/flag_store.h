@@ -24,13 +24,13 @@ using FlagUpdate = std::vector<std::pair<Flag, FlagState>>;
 // A PUT body that cannot be applied. code is the API error code
 // (invalid_json, unknown_flag, invalid_flag_value); what() is the message.
 class FlagUpdateError : public std::invalid_argument {
- public:
-  FlagUpdateError(std::string code, const std::string& message)
-      : std::invalid_argument(message), code_(std::move(code)) {}
-  const std::string& code() const { return code_; }
+public:
+    FlagUpdateError(std::string code, const std::string& message)
+        : std::invalid_argument(message), code_(std::move(code)) {}
+    const std::string& code() const { return code_; }
 
- private:
-  std::string code_;
+private:
+    std::string code_;
 };
 
 // Parses {"RATELIMIT_ENABLED":"shadow", ...}: a JSON object whose keys are
@@ -40,19 +40,19 @@ FlagUpdate parse_flag_update(std::string_view body);
 
 // Who asked for a change, for the audit line.
 struct Actor {
-  std::string role;    // "admin"
-  std::string remote;  // client address
+    std::string role;    // "admin"
+    std::string remote;  // client address
 };
 
 struct FlagChange {
-  Flag flag;
-  FlagState from;
-  FlagState to;
+    Flag flag;
+    FlagState from;
+    FlagState to;
 };
 
 struct ApplyResult {
-  FlagSet flags;                    // the whole new set
-  std::vector<FlagChange> changes;  // what differs from before
+    FlagSet flags;                    // the whole new set
+    std::vector<FlagChange> changes;  // what differs from before
 };
 
 // The runtime flags, the file nginx reads them from (levqor_flags_file) and
@@ -76,48 +76,47 @@ struct ApplyResult {
 // reset() calls are serialised, so both files always hold the last applied
 // set.
 class FlagStore {
- public:
-  FlagStore(std::string flags_path, std::string state_path, FlagSet configured, const Logger& log,
-            metrics::Registry& registry);
+public:
+    FlagStore(std::string flags_path, std::string state_path, FlagSet configured, const Logger& log,
+              metrics::Registry& registry);
 
-  // At start: takes the persisted set from the state file if there is one
-  // (a warning names every flag whose configured value differs), else the
-  // configured set, then writes both files so that nginx sees controld's
-  // view from the start. Does nothing once apply() has run (a PUT that raced
-  // the start wins). Throws FileError, also for a state file that cannot be
-  // read or parsed (fix or remove it: it is never silently replaced by the
-  // configured flags).
-  void write_initial();
+    // At start: takes the persisted set from the state file if there is one
+    // (a warning names every flag whose configured value differs), else the
+    // configured set, then writes both files so that nginx sees controld's
+    // view from the start. Does nothing once apply() has run (a PUT that raced
+    // the start wins). Throws FileError, also for a state file that cannot be
+    // read or parsed (fix or remove it: it is never silently replaced by the
+    // configured flags).
+    void write_initial();
 
-  FlagSet current() const;
-  FlagSet configured() const;
-  const std::string& path() const { return path_; }
-  const std::string& state_path() const { return state_path_; }
+    FlagSet current() const;
+    FlagSet configured() const;
+    const std::string& path() const { return path_; }
+    const std::string& state_path() const { return state_path_; }
 
-  // SIGHUP: the configured flags reset() applies from now on; the runtime
-  // flags do not change.
-  void set_configured(FlagSet configured);
+    // SIGHUP: the configured flags reset() applies from now on; the runtime
+    // flags do not change.
+    void set_configured(FlagSet configured);
 
-  // Applies an update (all of it or nothing) and persists it. Throws FileError.
-  ApplyResult apply(const FlagUpdate& update, const Actor& actor);
+    // Applies an update (all of it or nothing) and persists it. Throws FileError.
+    ApplyResult apply(const FlagUpdate& update, const Actor& actor);
 
-  // Applies and persists the configured flags (POST /ops/flags/reset).
-  // Throws FileError.
-  ApplyResult reset(const Actor& actor);
+    // Applies and persists the configured flags (POST /ops/flags/reset).
+    // Throws FileError.
+    ApplyResult reset(const Actor& actor);
 
- private:
-  ApplyResult apply_locked(const FlagSet& next, const Actor& actor, const char* changed,
-                           const char* unchanged);
-  void persist_locked(const FlagSet& next);
+private:
+    ApplyResult apply_locked(const FlagSet& next, const Actor& actor, const char* changed, const char* unchanged);
+    void persist_locked(const FlagSet& next);
 
-  const std::string path_;
-  const std::string state_path_;
-  const Logger& log_;
-  metrics::Family<metrics::Counter>& changes_;
-  mutable std::mutex mutex_;
-  FlagSet current_;
-  FlagSet configured_;
-  bool applied_ = false;
+    const std::string path_;
+    const std::string state_path_;
+    const Logger& log_;
+    metrics::Family<metrics::Counter>& changes_;
+    mutable std::mutex mutex_;
+    FlagSet current_;
+    FlagSet configured_;
+    bool applied_ = false;
 };
 
 }  // namespace levqor::controld::flags

@@ -14,7 +14,6 @@ namespace levqor::controld::flags {
 // state is a 400 and changes nothing; a flags file that cannot be written is
 // a 500 (and an error event) and changes nothing.
 // The store, guard and tracker must outlive the server the routes go to.
-void add_routes(api::Router& router, const api::Guard& guard, FlagStore& store,
-                tracking::ErrorTracker& errors);
+void add_routes(api::Router& router, const api::Guard& guard, FlagStore& store, tracking::ErrorTracker& errors);
 
 }  // namespace levqor::controld::flags

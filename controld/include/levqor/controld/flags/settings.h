@@ -12,8 +12,8 @@
 namespace levqor::controld::flags {
 
 struct FlagSettings {
-  std::string file;     // absolute; empty: <data_dir>/flags (Config fills it in)
-  FlagSet configured;   // the flags controld starts with (POST /ops/flags/reset applies them)
+    std::string file;    // absolute; empty: <data_dir>/flags (Config fills it in)
+    FlagSet configured;  // the flags controld starts with (POST /ops/flags/reset applies them)
 };
 
 // The flags' part of the configuration, filling `out`.

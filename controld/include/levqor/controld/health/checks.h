@@ -11,8 +11,8 @@ namespace levqor::controld::health {
 
 // The state of one backend dependency as /healthz reports it.
 struct CheckResult {
-  std::string state;  // "ok", "down" or "not_configured"
-  std::string error;  // why, when down (no credentials in it)
+    std::string state;  // "ok", "down" or "not_configured"
+    std::string error;  // why, when down (no credentials in it)
 };
 
 // Connects to Redis with net::RedisConnection, as the queue does (AUTH
@@ -23,7 +23,6 @@ CheckResult check_redis(const std::optional<std::string>& url, std::chrono::mill
 // libpq's PQping on the URL (the server accepts connections; no login is
 // attempted), with a connect timeout of `timeout` rounded up to whole
 // seconds (at least 2, libpq's minimum). Unset URL: "not_configured".
-CheckResult check_postgres(const std::optional<std::string>& url,
-                           std::chrono::milliseconds timeout);
+CheckResult check_postgres(const std::optional<std::string>& url, std::chrono::milliseconds timeout);
 
 }  // namespace levqor::controld::health

@@ -25,8 +25,8 @@ namespace levqor::controld::health {
 
 // How much /healthz tells: summary to anyone, full to the admin token.
 enum class Detail {
-  summary,  // states only
-  full,     // plus each nginx instance's URL and every error text
+    summary,  // states only
+    full,     // plus each nginx instance's URL and every error text
 };
 
 // GET /healthz (docs/api.md):
@@ -50,44 +50,44 @@ enum class Detail {
 //
 // Thread-safety: report() and reconfigure() may be called concurrently.
 class HealthService {
- public:
-  struct Settings {
-    std::optional<std::string> redis_url;
-    std::optional<std::string> database_url;
-    std::chrono::milliseconds cache_for{1000};
-  };
-  using DownHandler = std::function<void(const std::string& backend, const std::string& error)>;
+public:
+    struct Settings {
+        std::optional<std::string> redis_url;
+        std::optional<std::string> database_url;
+        std::chrono::milliseconds cache_for{1000};
+    };
+    using DownHandler = std::function<void(const std::string& backend, const std::string& error)>;
 
-  HealthService(metrics::MetricsService& metrics, metrics::Registry& registry, Settings settings,
-                DownHandler on_down);
-  // New settings apply to the next check; a cached result is dropped.
-  void reconfigure(Settings settings);
+    HealthService(metrics::MetricsService& metrics, metrics::Registry& registry, Settings settings,
+                  DownHandler on_down);
+    // New settings apply to the next check; a cached result is dropped.
+    void reconfigure(Settings settings);
 
-  nlohmann::ordered_json report(std::chrono::seconds uptime, Detail detail);
+    nlohmann::ordered_json report(std::chrono::seconds uptime, Detail detail);
 
- private:
-  using Clock = std::chrono::steady_clock;
-  struct Results {
-    std::vector<metrics::InstanceStatus> nginx;
-    CheckResult redis;
-    CheckResult postgres;
-  };
+private:
+    using Clock = std::chrono::steady_clock;
+    struct Results {
+        std::vector<metrics::InstanceStatus> nginx;
+        CheckResult redis;
+        CheckResult postgres;
+    };
 
-  std::shared_ptr<const Results> results();
-  Results check(const Settings& settings);
-  void record(const std::string& backend, const CheckResult& result);
+    std::shared_ptr<const Results> results();
+    Results check(const Settings& settings);
+    void record(const std::string& backend, const CheckResult& result);
 
-  metrics::MetricsService& metrics_;
-  metrics::Family<metrics::Counter>& backend_errors_;
-  const DownHandler on_down_;
-  std::mutex mutex_;
-  std::condition_variable checked_;
-  Settings settings_;
-  std::uint64_t generation_ = 0;  // bumped by reconfigure()
-  bool checking_ = false;
-  std::shared_ptr<const Results> cached_;
-  Clock::time_point cached_at_{};
-  std::map<std::string, std::string> last_state_;  // backend -> state
+    metrics::MetricsService& metrics_;
+    metrics::Family<metrics::Counter>& backend_errors_;
+    const DownHandler on_down_;
+    std::mutex mutex_;
+    std::condition_variable checked_;
+    Settings settings_;
+    std::uint64_t generation_ = 0;  // bumped by reconfigure()
+    bool checking_ = false;
+    std::shared_ptr<const Results> cached_;
+    Clock::time_point cached_at_{};
+    std::map<std::string, std::string> last_state_;  // backend -> state
 };
 
 }  // namespace levqor::controld::health

@@ -18,19 +18,17 @@ namespace levqor::controld::metrics {
 // sample passes through controld unchanged.
 
 struct Label {
-  std::string name;
-  std::string value;
-  friend bool operator==(const Label& a, const Label& b) {
-    return a.name == b.name && a.value == b.value;
-  }
+    std::string name;
+    std::string value;
+    friend bool operator==(const Label& a, const Label& b) { return a.name == b.name && a.value == b.value; }
 };
 using Labels = std::vector<Label>;
 
 struct Sample {
-  std::string name;       // the family name, or <family>_bucket/_sum/_count
-  Labels labels;
-  std::string value;      // "1", "0.25", "+Inf", "NaN", ...
-  std::string timestamp;  // milliseconds since the epoch, usually empty
+    std::string name;  // the family name, or <family>_bucket/_sum/_count
+    Labels labels;
+    std::string value;      // "1", "0.25", "+Inf", "NaN", ...
+    std::string timestamp;  // milliseconds since the epoch, usually empty
 };
 
 enum class MetricType { counter, gauge, histogram, summary, untyped };
@@ -38,10 +36,10 @@ std::string_view to_string(MetricType type);
 std::optional<MetricType> parse_metric_type(std::string_view text);
 
 struct MetricFamily {
-  std::string name;
-  std::string help;  // unescaped; may be empty
-  MetricType type = MetricType::untyped;
-  std::vector<Sample> samples;
+    std::string name;
+    std::string help;  // unescaped; may be empty
+    MetricType type = MetricType::untyped;
+    std::vector<Sample> samples;
 };
 
 // Shortest text that reads back as the same double; "+Inf", "-Inf", "NaN"

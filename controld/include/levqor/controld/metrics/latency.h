@@ -19,8 +19,8 @@ namespace levqor::controld::metrics {
 // A cumulative histogram: (upper bound, observations <= bound), ascending,
 // the last bound +Inf.
 struct Bucket {
-  double le;
-  double count;
+    double le;
+    double count;
 };
 using Buckets = std::vector<Bucket>;
 
@@ -48,28 +48,28 @@ Buckets sum_histogram(const std::vector<MetricFamily>& families, std::string_vie
 //
 // Thread-safety: observe() and set_window() may be called concurrently.
 class LatencyWindow {
- public:
-  using Clock = std::chrono::steady_clock;
-  explicit LatencyWindow(std::chrono::seconds window) : window_(window) {}
+public:
+    using Clock = std::chrono::steady_clock;
+    explicit LatencyWindow(std::chrono::seconds window) : window_(window) {}
 
-  void set_window(std::chrono::seconds window);
+    void set_window(std::chrono::seconds window);
 
-  // Records this scrape and returns the p95 in milliseconds (NaN: no
-  // requests in the window).
-  double observe(Clock::time_point now, std::map<std::string, Buckets> per_instance);
+    // Records this scrape and returns the p95 in milliseconds (NaN: no
+    // requests in the window).
+    double observe(Clock::time_point now, std::map<std::string, Buckets> per_instance);
 
-  // Snapshots held (for tests).
-  std::size_t snapshots() const;
+    // Snapshots held (for tests).
+    std::size_t snapshots() const;
 
- private:
-  struct Snapshot {
-    Clock::time_point at;
-    std::map<std::string, Buckets> per_instance;
-  };
+private:
+    struct Snapshot {
+        Clock::time_point at;
+        std::map<std::string, Buckets> per_instance;
+    };
 
-  mutable std::mutex mutex_;
-  std::chrono::seconds window_;
-  std::deque<Snapshot> snapshots_;
+    mutable std::mutex mutex_;
+    std::chrono::seconds window_;
+    std::deque<Snapshot> snapshots_;
 };
 
 }  // namespace levqor::controld::metrics

@@ -29,20 +29,20 @@ namespace levqor::controld::metrics {
 //
 // Thread-safety: none; one merger per exposition.
 class ExpositionMerger {
- public:
-  void add_local(std::vector<MetricFamily> families);
-  void add_instance(const std::string& instance, std::vector<MetricFamily> families);
+public:
+    void add_local(std::vector<MetricFamily> families);
+    void add_instance(const std::string& instance, std::vector<MetricFamily> families);
 
-  const std::vector<MetricFamily>& families() const { return families_; }
-  std::size_t conflicts() const { return conflicts_; }
+    const std::vector<MetricFamily>& families() const { return families_; }
+    std::size_t conflicts() const { return conflicts_; }
 
- private:
-  // The merged family for `family`, or nullptr when the types conflict.
-  MetricFamily* target_for(MetricFamily& family);
+private:
+    // The merged family for `family`, or nullptr when the types conflict.
+    MetricFamily* target_for(MetricFamily& family);
 
-  std::vector<MetricFamily> families_;
-  std::unordered_map<std::string, std::size_t> index_;
-  std::size_t conflicts_ = 0;
+    std::vector<MetricFamily> families_;
+    std::unordered_map<std::string, std::size_t> index_;
+    std::size_t conflicts_ = 0;
 };
 
 }  // namespace levqor::controld::metrics

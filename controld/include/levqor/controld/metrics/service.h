@@ -30,12 +30,12 @@ inline constexpr std::string_view kRequestDurationFamily = "levqor_request_durat
 
 // What one scrape of one nginx instance found.
 struct InstanceStatus {
-  std::string name;
-  std::string url;
-  bool up = false;       // answered 200 with a parsable exposition
-  std::string error;     // why not, when !up
-  double scrape_seconds = 0;
-  std::optional<double> last_success_unix;  // the last time it was up, if ever
+    std::string name;
+    std::string url;
+    bool up = false;    // answered 200 with a parsable exposition
+    std::string error;  // why not, when !up
+    double scrape_seconds = 0;
+    std::optional<double> last_success_unix;  // the last time it was up, if ever
 };
 
 // GET /metrics: scrapes every configured nginx instance concurrently (each
@@ -53,46 +53,44 @@ struct InstanceStatus {
 // Thread-safety: every member may be called concurrently; scrapes run
 // outside the lock, so concurrent /metrics requests scrape in parallel.
 class MetricsService {
- public:
-  using Settings = MetricsSettings;
-  using TransitionHandler = std::function<void(const InstanceStatus& status)>;
+public:
+    using Settings = MetricsSettings;
+    using TransitionHandler = std::function<void(const InstanceStatus& status)>;
 
-  MetricsService(Registry& registry, const Logger& log, Settings settings,
-                 TransitionHandler on_transition);
+    MetricsService(Registry& registry, const Logger& log, Settings settings, TransitionHandler on_transition);
 
-  void reconfigure(Settings settings);
+    void reconfigure(Settings settings);
 
-  // The whole /metrics body.
-  std::string exposition();
-  // Scrapes and reports each instance's status, for /healthz.
-  std::vector<InstanceStatus> probe();
+    // The whole /metrics body.
+    std::string exposition();
+    // Scrapes and reports each instance's status, for /healthz.
+    std::vector<InstanceStatus> probe();
 
- private:
-  struct Scraped {
-    InstanceStatus status;
-    std::vector<MetricFamily> families;
-    std::size_t body_bytes = 0;
-  };
-  std::vector<Scraped> scrape();
-  void record(InstanceStatus& status);
-  std::vector<MetricFamily> scrape_families(const std::vector<Scraped>& scraped,
-                                            double p95_ms) const;
+private:
+    struct Scraped {
+        InstanceStatus status;
+        std::vector<MetricFamily> families;
+        std::size_t body_bytes = 0;
+    };
+    std::vector<Scraped> scrape();
+    void record(InstanceStatus& status);
+    std::vector<MetricFamily> scrape_families(const std::vector<Scraped>& scraped, double p95_ms) const;
 
-  Registry& registry_;
-  const Logger& log_;
-  const TransitionHandler on_transition_;
-  Family<Counter>& backend_errors_;
-  Counter& nginx_errors_;
-  Counter& family_conflicts_;
-  LatencyWindow window_;
+    Registry& registry_;
+    const Logger& log_;
+    const TransitionHandler on_transition_;
+    Family<Counter>& backend_errors_;
+    Counter& nginx_errors_;
+    Counter& family_conflicts_;
+    LatencyWindow window_;
 
-  mutable std::mutex mutex_;
-  Settings settings_;
-  struct Known {
-    bool up = false;
-    std::optional<double> last_success_unix;
-  };
-  std::map<std::string, Known> known_;  // by instance name
+    mutable std::mutex mutex_;
+    Settings settings_;
+    struct Known {
+        bool up = false;
+        std::optional<double> last_success_unix;
+    };
+    std::map<std::string, Known> known_;  // by instance name
 };
 
 }  // namespace levqor::controld::metrics

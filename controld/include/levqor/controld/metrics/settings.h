@@ -14,18 +14,18 @@ namespace levqor::controld::metrics {
 
 // One nginx instance whose `levqor_status` location controld scrapes.
 struct NginxInstance {
-  std::string name;  // the `instance` label; default: host[:port] of the URL
-  std::string url;
+    std::string name;  // the `instance` label; default: host[:port] of the URL
+    std::string url;
 
-  friend bool operator==(const NginxInstance& a, const NginxInstance& b) {
-    return a.name == b.name && a.url == b.url;
-  }
+    friend bool operator==(const NginxInstance& a, const NginxInstance& b) {
+        return a.name == b.name && a.url == b.url;
+    }
 };
 
 struct MetricsSettings {
-  std::vector<NginxInstance> nginx_instances;
-  std::chrono::milliseconds scrape_timeout{1000};  // per instance and scrape
-  std::chrono::seconds latency_window{300};         // of the latency p95
+    std::vector<NginxInstance> nginx_instances;
+    std::chrono::milliseconds scrape_timeout{1000};  // per instance and scrape
+    std::chrono::seconds latency_window{300};        // of the latency p95
 };
 
 // The scraper's part of the configuration, filling `out`.

@@ -15,8 +15,8 @@ namespace levqor::controld::metrics {
 // Text that is not Prometheus exposition format 0.0.4; what() starts with
 // "line N: ".
 class ParseError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
+public:
+    using std::runtime_error::runtime_error;
 };
 
 // Parses a whole exposition into families, in the order they first appear.

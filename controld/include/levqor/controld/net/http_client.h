@@ -17,32 +17,32 @@ namespace levqor::controld::net {
 // (curl_global_init is not thread-safe on every platform) and keep it for
 // the process's lifetime. Tests that use the client do the same.
 class CurlGlobal {
- public:
-  CurlGlobal();
-  ~CurlGlobal();
-  CurlGlobal(const CurlGlobal&) = delete;
-  CurlGlobal& operator=(const CurlGlobal&) = delete;
+public:
+    CurlGlobal();
+    ~CurlGlobal();
+    CurlGlobal(const CurlGlobal&) = delete;
+    CurlGlobal& operator=(const CurlGlobal&) = delete;
 };
 
 struct HttpRequest {
-  std::string method = "GET";
-  std::string url;
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;
-  // The whole exchange, connect to last byte.
-  std::chrono::milliseconds timeout{1000};
-  // A longer response is cut off and reported as an error.
-  std::size_t max_response_bytes = 16 * 1024 * 1024;
+    std::string method = "GET";
+    std::string url;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+    // The whole exchange, connect to last byte.
+    std::chrono::milliseconds timeout{1000};
+    // A longer response is cut off and reported as an error.
+    std::size_t max_response_bytes = 16 * 1024 * 1024;
 };
 
 struct HttpResponse {
-  std::string error;  // empty when an HTTP response arrived
-  long status = 0;    // the HTTP status when error is empty
-  std::string body;
-  std::map<std::string, std::string> headers;  // lower-case names; the last value wins
-  std::chrono::duration<double> elapsed{0};
+    std::string error;  // empty when an HTTP response arrived
+    long status = 0;    // the HTTP status when error is empty
+    std::string body;
+    std::map<std::string, std::string> headers;  // lower-case names; the last value wins
+    std::chrono::duration<double> elapsed{0};
 
-  bool transport_ok() const { return error.empty(); }
+    bool transport_ok() const { return error.empty(); }
 };
 
 // Performs the requests concurrently (one curl multi handle) and returns the

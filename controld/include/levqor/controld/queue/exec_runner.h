@@ -17,27 +17,27 @@ namespace levqor::controld::queue {
 
 // One run of a configured command (an `exec` job).
 struct ExecSpec {
-  std::string path;                // absolute; run as is, no shell, no PATH lookup
-  std::vector<std::string> argv;   // argv[0] first
-  std::vector<std::pair<std::string, std::string>> env;  // the child's whole environment
-  std::chrono::milliseconds timeout{10000};
-  std::size_t max_output_bytes = 64 * 1024;  // kept of stdout and of stderr, each
-  // Run as this user / group (no supplementary groups). Applied only when
-  // controld runs as root; the config refuses other ids otherwise.
-  std::optional<uid_t> uid;
-  std::optional<gid_t> gid;
+    std::string path;                                      // absolute; run as is, no shell, no PATH lookup
+    std::vector<std::string> argv;                         // argv[0] first
+    std::vector<std::pair<std::string, std::string>> env;  // the child's whole environment
+    std::chrono::milliseconds timeout{10000};
+    std::size_t max_output_bytes = 64 * 1024;  // kept of stdout and of stderr, each
+    // Run as this user / group (no supplementary groups). Applied only when
+    // controld runs as root; the config refuses other ids otherwise.
+    std::optional<uid_t> uid;
+    std::optional<gid_t> gid;
 };
 
 struct ExecResult {
-  bool started = false;     // false: spawn failed (see error)
-  bool timed_out = false;   // killed after the timeout
-  int exit_code = -1;       // when it exited normally
-  int signal = 0;           // when a signal ended it
-  std::string out;          // captured stdout, cut at max_output_bytes
-  std::string err;          // captured stderr, likewise
-  bool truncated = false;   // more output than was kept
-  std::string error;        // spawn failure
-  std::chrono::duration<double> elapsed{0};
+    bool started = false;    // false: spawn failed (see error)
+    bool timed_out = false;  // killed after the timeout
+    int exit_code = -1;      // when it exited normally
+    int signal = 0;          // when a signal ended it
+    std::string out;         // captured stdout, cut at max_output_bytes
+    std::string err;         // captured stderr, likewise
+    bool truncated = false;  // more output than was kept
+    std::string error;       // spawn failure
+    std::chrono::duration<double> elapsed{0};
 };
 
 // Runs the program (fork, then execve in the child; no shell, no PATH

@@ -28,58 +28,58 @@ namespace levqor::controld::queue {
 // never waits); running tasks finish. wait_stopped() waits for both.
 // Thread-safety: every member may be called concurrently.
 class InlinePool {
- public:
-  struct Task {
-    std::function<void()> run;      // on a pool thread
-    std::function<void()> abandon;  // instead of run, when the pool stops first
-  };
+public:
+    struct Task {
+        std::function<void()> run;      // on a pool thread
+        std::function<void()> abandon;  // instead of run, when the pool stops first
+    };
 
-  // A reserved place; returned to the pool when destroyed unsubmitted.
-  class Place {
-   public:
-    Place(Place&& other) noexcept : pool_(other.pool_) { other.pool_ = nullptr; }
-    Place& operator=(Place&&) = delete;
-    Place(const Place&) = delete;
-    ~Place();
+    // A reserved place; returned to the pool when destroyed unsubmitted.
+    class Place {
+    public:
+        Place(Place&& other) noexcept : pool_(other.pool_) { other.pool_ = nullptr; }
+        Place& operator=(Place&&) = delete;
+        Place(const Place&) = delete;
+        ~Place();
 
-   private:
-    friend class InlinePool;
-    explicit Place(InlinePool* pool) : pool_(pool) {}
-    InlinePool* pool_;
-  };
+    private:
+        friend class InlinePool;
+        explicit Place(InlinePool* pool) : pool_(pool) {}
+        InlinePool* pool_;
+    };
 
-  InlinePool(unsigned threads, std::size_t queue_capacity);
-  ~InlinePool();
-  InlinePool(const InlinePool&) = delete;
-  InlinePool& operator=(const InlinePool&) = delete;
+    InlinePool(unsigned threads, std::size_t queue_capacity);
+    ~InlinePool();
+    InlinePool(const InlinePool&) = delete;
+    InlinePool& operator=(const InlinePool&) = delete;
 
-  void start();
-  std::optional<Place> reserve();
-  void submit(Place place, Task task);
-  void stop();
-  // true when every thread ended within `timeout`.
-  bool wait_stopped(std::chrono::milliseconds timeout);
+    void start();
+    std::optional<Place> reserve();
+    void submit(Place place, Task task);
+    void stop();
+    // true when every thread ended within `timeout`.
+    bool wait_stopped(std::chrono::milliseconds timeout);
 
-  unsigned threads() const { return threads_; }
-  std::size_t capacity() const { return threads_ + queue_capacity_; }
-  std::size_t busy();     // tasks running
-  std::size_t waiting();  // tasks in the FIFO
+    unsigned threads() const { return threads_; }
+    std::size_t capacity() const { return threads_ + queue_capacity_; }
+    std::size_t busy();     // tasks running
+    std::size_t waiting();  // tasks in the FIFO
 
- private:
-  void give_back();
-  void serve();
+private:
+    void give_back();
+    void serve();
 
-  const unsigned threads_;
-  const std::size_t queue_capacity_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::condition_variable ended_;
-  std::deque<Task> tasks_;
-  std::size_t taken_ = 0;    // places reserved, waiting or running
-  std::size_t running_ = 0;
-  unsigned alive_ = 0;
-  bool stopping_ = false;
-  std::vector<std::thread> workers_;
+    const unsigned threads_;
+    const std::size_t queue_capacity_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::condition_variable ended_;
+    std::deque<Task> tasks_;
+    std::size_t taken_ = 0;  // places reserved, waiting or running
+    std::size_t running_ = 0;
+    unsigned alive_ = 0;
+    bool stopping_ = false;
+    std::vector<std::thread> workers_;
 };
 
 }  // namespace levqor::controld::queue

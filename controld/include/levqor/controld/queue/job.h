@@ -36,55 +36,55 @@ bool is_job_id(std::string_view text);
 
 // A job POST /jobs accepted, before it is stored.
 struct NewJob {
-  std::string id;
-  std::string type;
-  std::string payload;  // compact JSON
+    std::string id;
+    std::string type;
+    std::string payload;  // compact JSON
 };
 
 // One job handed to a worker. `token` identifies this delivery (a stream
 // entry id on Redis, a lease token on SQLite): a completion whose token no
 // longer matches (the job was delivered again meanwhile) changes nothing.
 struct Delivery {
-  std::string id;
-  std::string type;
-  std::string payload;
-  int attempt = 1;       // 1 for the first attempt
-  int redeliveries = 0;  // times the visibility timeout ran out on it
-  std::string token;
+    std::string id;
+    std::string type;
+    std::string payload;
+    int attempt = 1;       // 1 for the first attempt
+    int redeliveries = 0;  // times the visibility timeout ran out on it
+    std::string token;
 };
 
 // What became of one delivery.
 struct Outcome {
-  enum class Kind {
-    succeeded,
-    retry,     // failed; the next attempt at run_at
-    dead,      // failed for good: the dead-letter queue
-    released,  // not started (shutdown, or no time left): deliver again now
-  };
-  Kind kind = Kind::succeeded;
-  std::string error;   // why it failed
-  std::string result;  // JSON text: what the executor reported
-  UnixMs run_at = 0;   // retry only
+    enum class Kind {
+        succeeded,
+        retry,     // failed; the next attempt at run_at
+        dead,      // failed for good: the dead-letter queue
+        released,  // not started (shutdown, or no time left): deliver again now
+    };
+    Kind kind = Kind::succeeded;
+    std::string error;   // why it failed
+    std::string result;  // JSON text: what the executor reported
+    UnixMs run_at = 0;   // retry only
 };
 
 struct Completion {
-  Delivery delivery;
-  Outcome outcome;
+    Delivery delivery;
+    Outcome outcome;
 };
 
 // A stored job as GET /jobs/{id} shows it.
 struct JobRecord {
-  std::string id;
-  std::string type;
-  JobState state = JobState::queued;
-  int attempts = 0;  // attempts finished
-  UnixMs created_at = 0;
-  UnixMs updated_at = 0;
-  UnixMs run_at = 0;  // retrying: when the next attempt is due
-  UnixMs finished_at = 0;
-  std::string last_error;
-  std::string result;  // JSON text or ""
-  bool spooled = false;  // waiting in the local spool for Redis to return
+    std::string id;
+    std::string type;
+    JobState state = JobState::queued;
+    int attempts = 0;  // attempts finished
+    UnixMs created_at = 0;
+    UnixMs updated_at = 0;
+    UnixMs run_at = 0;  // retrying: when the next attempt is due
+    UnixMs finished_at = 0;
+    std::string last_error;
+    std::string result;    // JSON text or ""
+    bool spooled = false;  // waiting in the local spool for Redis to return
 };
 
 // A payload or result read back from the backend (SQLite, Redis, the spool)

@@ -20,32 +20,32 @@ namespace levqor::controld::queue {
 // mark) after; admissions counted in the mark are then in the counts.
 // Thread-safety: every member may be called concurrently.
 class Quota {
- public:
-  struct Usage {
-    std::int64_t depth = 0;
-    std::int64_t bytes = 0;
-  };
-  enum class Verdict { admitted, depth, bytes };
+public:
+    struct Usage {
+        std::int64_t depth = 0;
+        std::int64_t bytes = 0;
+    };
+    enum class Verdict { admitted, depth, bytes };
 
-  Quota(std::int64_t max_depth, std::int64_t max_bytes);
-  void set_limits(std::int64_t max_depth, std::int64_t max_bytes);
+    Quota(std::int64_t max_depth, std::int64_t max_bytes);
+    void set_limits(std::int64_t max_depth, std::int64_t max_bytes);
 
-  // Counts `jobs` jobs of `bytes` payload bytes as stored, if they fit.
-  Verdict admit(std::int64_t jobs, std::int64_t bytes);
-  // An admission that stored nothing after all (an error, an idempotent replay).
-  void cancel(std::int64_t jobs, std::int64_t bytes);
+    // Counts `jobs` jobs of `bytes` payload bytes as stored, if they fit.
+    Verdict admit(std::int64_t jobs, std::int64_t bytes);
+    // An admission that stored nothing after all (an error, an idempotent replay).
+    void cancel(std::int64_t jobs, std::int64_t bytes);
 
-  Usage mark();
-  void refresh(Usage counted, Usage mark);
+    Usage mark();
+    void refresh(Usage counted, Usage mark);
 
-  Usage usage();
-  Usage limits();
+    Usage usage();
+    Usage limits();
 
- private:
-  std::mutex mutex_;
-  Usage max_;
-  Usage counted_;  // at the last refresh
-  Usage since_;    // admitted since (minus cancellations)
+private:
+    std::mutex mutex_;
+    Usage max_;
+    Usage counted_;  // at the last refresh
+    Usage since_;    // admitted since (minus cancellations)
 };
 
 }  // namespace levqor::controld::queue

@@ -47,52 +47,50 @@ namespace levqor::controld::queue {
 // Thread-safety: every member may be called concurrently; API calls share
 // a small pool of connections, each consumer owns one.
 class RedisBackend final : public Backend {
- public:
-  RedisBackend(const RedisUrl& url, const std::string& spool_path, BackendSettings settings,
-               const Logger& log);
-  ~RedisBackend() override;
+public:
+    RedisBackend(const RedisUrl& url, const std::string& spool_path, BackendSettings settings, const Logger& log);
+    ~RedisBackend() override;
 
-  std::string_view name() const override { return "redis"; }
-  EnqueueResult enqueue(const EnqueueRequest& request) override;
-  void complete_inline(const std::vector<Completion>& done, UnixMs now) override;
-  std::unique_ptr<Consumer> consumer(unsigned worker) override;
-  MaintenanceResult recover(UnixMs now) override;
-  std::optional<JobRecord> get(const std::string& id) override;
-  std::vector<JobRecord> dead(std::size_t limit) override;
-  std::size_t retry_dead(const std::vector<std::string>& ids, bool all, UnixMs now) override;
-  QueueStats stats(UnixMs now) override;
-  MaintenanceResult maintain(UnixMs now) override;
+    std::string_view name() const override { return "redis"; }
+    EnqueueResult enqueue(const EnqueueRequest& request) override;
+    void complete_inline(const std::vector<Completion>& done, UnixMs now) override;
+    std::unique_ptr<Consumer> consumer(unsigned worker) override;
+    MaintenanceResult recover(UnixMs now) override;
+    std::optional<JobRecord> get(const std::string& id) override;
+    std::vector<JobRecord> dead(std::size_t limit) override;
+    std::size_t retry_dead(const std::vector<std::string>& ids, bool all, UnixMs now) override;
+    QueueStats stats(UnixMs now) override;
+    MaintenanceResult maintain(UnixMs now) override;
 
-  // For the consumers.
-  std::unique_ptr<net::RedisConnection> connect() const;
-  void mark(bool up);
-  void complete_on(net::RedisConnection& connection, const std::vector<Completion>& done,
-                   UnixMs now);
-  void ensure_group(net::RedisConnection& connection);
-  // Delivers again at once what `consumer` holds (its worker runs nothing).
-  MaintenanceResult take_back_own(net::RedisConnection& connection, const std::string& consumer);
-  void log_taken_back(const std::string& consumer, const MaintenanceResult& r);
+    // For the consumers.
+    std::unique_ptr<net::RedisConnection> connect() const;
+    void mark(bool up);
+    void complete_on(net::RedisConnection& connection, const std::vector<Completion>& done, UnixMs now);
+    void ensure_group(net::RedisConnection& connection);
+    // Delivers again at once what `consumer` holds (its worker runs nothing).
+    MaintenanceResult take_back_own(net::RedisConnection& connection, const std::string& consumer);
+    void log_taken_back(const std::string& consumer, const MaintenanceResult& r);
 
- private:
-  class Lease;
-  std::unique_ptr<net::RedisConnection> acquire();
-  void release(std::unique_ptr<net::RedisConnection> connection);
-  EnqueueResult enqueue_redis(net::RedisConnection& connection, const EnqueueRequest& request);
-  // The recover script: match "prefix" or "name"; instance "" leaves inline jobs.
-  MaintenanceResult take_back(net::RedisConnection& connection, std::string_view match,
-                              std::string_view pattern, std::string_view instance);
-  std::size_t drain(UnixMs now);
+private:
+    class Lease;
+    std::unique_ptr<net::RedisConnection> acquire();
+    void release(std::unique_ptr<net::RedisConnection> connection);
+    EnqueueResult enqueue_redis(net::RedisConnection& connection, const EnqueueRequest& request);
+    // The recover script: match "prefix" or "name"; instance "" leaves inline jobs.
+    MaintenanceResult take_back(net::RedisConnection& connection, std::string_view match, std::string_view pattern,
+                                std::string_view instance);
+    std::size_t drain(UnixMs now);
 
-  const RedisUrl url_;
-  const BackendSettings settings_;
-  const Logger& log_;
-  Spool spool_;
-  std::atomic<bool> up_{true};
-  std::atomic<UnixMs> down_since_{0};
-  std::mutex pool_mutex_;
-  std::vector<std::unique_ptr<net::RedisConnection>> pool_;
-  std::unique_ptr<net::RedisConnection> maintenance_;  // the scheduler thread's own
-  UnixMs last_cleanup_ = 0;                       // scheduler thread only
+    const RedisUrl url_;
+    const BackendSettings settings_;
+    const Logger& log_;
+    Spool spool_;
+    std::atomic<bool> up_{true};
+    std::atomic<UnixMs> down_since_{0};
+    std::mutex pool_mutex_;
+    std::vector<std::unique_ptr<net::RedisConnection>> pool_;
+    std::unique_ptr<net::RedisConnection> maintenance_;  // the scheduler thread's own
+    UnixMs last_cleanup_ = 0;                            // scheduler thread only
 };
 
 }  // namespace levqor::controld::queue

@@ -16,23 +16,22 @@ namespace levqor::controld::queue {
 // back in the same millisecond. After the last delay is used up the job is
 // dead. A plain value.
 class RetryPolicy {
- public:
-  using Delays = std::map<std::string, std::vector<std::chrono::milliseconds>>;
-  RetryPolicy(Delays delays, double jitter);
+public:
+    using Delays = std::map<std::string, std::vector<std::chrono::milliseconds>>;
+    RetryPolicy(Delays delays, double jitter);
 
-  // 1 + the number of delays for the type.
-  int max_attempts(const std::string& type) const;
+    // 1 + the number of delays for the type.
+    int max_attempts(const std::string& type) const;
 
-  // The wait after attempt `attempt` (1-based) failed, or nullopt when it was
-  // the last. `unit` is a random number in [0, 1): 0 gives -jitter, 1 +jitter.
-  std::optional<std::chrono::milliseconds> delay_after(const std::string& type, int attempt,
-                                                       double unit) const;
+    // The wait after attempt `attempt` (1-based) failed, or nullopt when it was
+    // the last. `unit` is a random number in [0, 1): 0 gives -jitter, 1 +jitter.
+    std::optional<std::chrono::milliseconds> delay_after(const std::string& type, int attempt, double unit) const;
 
- private:
-  const std::vector<std::chrono::milliseconds>& delays_for(const std::string& type) const;
+private:
+    const std::vector<std::chrono::milliseconds>& delays_for(const std::string& type) const;
 
-  Delays delays_;
-  double jitter_;
+    Delays delays_;
+    double jitter_;
 };
 
 }  // namespace levqor::controld::queue

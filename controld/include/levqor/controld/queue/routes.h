@@ -20,7 +20,7 @@ namespace levqor::controld::queue {
 //   GET  /ops/dlq            admin: dead-lettered jobs
 //   POST /ops/dlq/retry      admin: {"ids":[...]} or {"all":true}, audit-logged
 // Everything they use must outlive the server the routes go to.
-void add_routes(api::Router& router, const api::Guard& guard, QueueService& queue,
-                const flags::FlagStore& flags, tracking::ErrorTracker& errors, const Logger& log);
+void add_routes(api::Router& router, const api::Guard& guard, QueueService& queue, const flags::FlagStore& flags,
+                tracking::ErrorTracker& errors, const Logger& log);
 
 }  // namespace levqor::controld::queue

@@ -22,26 +22,26 @@ namespace levqor::controld::queue {
 //
 // Thread-safety: every member may be called concurrently (one mutex).
 class Spool {
- public:
-  explicit Spool(const std::string& path);
+public:
+    explicit Spool(const std::string& path);
 
-  // Stores the request (deliver must be true). With a key already in the
-  // spool: stores nothing and answers the original ids (replayed).
-  EnqueueResult add(const EnqueueRequest& request);
+    // Stores the request (deliver must be true). With a key already in the
+    // spool: stores nothing and answers the original ids (replayed).
+    EnqueueResult add(const EnqueueRequest& request);
 
-  // The oldest request, with its sequence number for remove().
-  std::optional<std::pair<std::int64_t, EnqueueRequest>> oldest();
-  void remove(std::int64_t seq);
+    // The oldest request, with its sequence number for remove().
+    std::optional<std::pair<std::int64_t, EnqueueRequest>> oldest();
+    void remove(std::int64_t seq);
 
-  std::int64_t size();   // jobs
-  std::int64_t bytes();  // their payload bytes
-  std::optional<JobRecord> find(const std::string& id);
+    std::int64_t size();   // jobs
+    std::int64_t bytes();  // their payload bytes
+    std::optional<JobRecord> find(const std::string& id);
 
- private:
-  std::mutex mutex_;
-  SqliteDb db_;
-  std::int64_t size_ = 0;
-  std::int64_t bytes_ = 0;
+private:
+    std::mutex mutex_;
+    SqliteDb db_;
+    std::int64_t size_ = 0;
+    std::int64_t bytes_ = 0;
 };
 
 }  // namespace levqor::controld::queue

@@ -30,20 +30,20 @@ namespace levqor::controld::tracking {
 //
 // Thread-safety: immutable after construction; scrub() may run concurrently.
 class Scrubber {
- public:
-  using TokenCheck = std::function<bool(std::string_view word)>;
+public:
+    using TokenCheck = std::function<bool(std::string_view word)>;
 
-  Scrubber() = default;
-  Scrubber(std::vector<std::string> secrets, TokenCheck is_token);
+    Scrubber() = default;
+    Scrubber(std::vector<std::string> secrets, TokenCheck is_token);
 
-  void scrub(nlohmann::json& value) const;
-  std::string scrub(std::string_view text) const;
+    void scrub(nlohmann::json& value) const;
+    std::string scrub(std::string_view text) const;
 
- private:
-  static bool sensitive_key(std::string_view key);
+private:
+    static bool sensitive_key(std::string_view key);
 
-  std::vector<std::string> secrets_;
-  TokenCheck is_token_;
+    std::vector<std::string> secrets_;
+    TokenCheck is_token_;
 };
 
 }  // namespace levqor::controld::tracking

@@ -13,17 +13,17 @@ namespace levqor::controld::tracking {
 
 // Where errors go: Sentry when a DSN is set, else a JSONL file in data_dir.
 struct ErrorTrackingSettings {
-  std::optional<std::string> sentry_dsn;  // sentry_dsn / SENTRY_DSN
-  std::uint64_t jsonl_max_bytes = 10 * 1024 * 1024;  // rotate errors.jsonl past this
-  unsigned jsonl_files = 5;            // errors.jsonl.1 .. .N kept after rotation
-  unsigned max_events_per_minute = 10; // Sentry events; the rest are dropped and counted
-  std::string environment = "production";
+    std::optional<std::string> sentry_dsn;             // sentry_dsn / SENTRY_DSN
+    std::uint64_t jsonl_max_bytes = 10 * 1024 * 1024;  // rotate errors.jsonl past this
+    unsigned jsonl_files = 5;                          // errors.jsonl.1 .. .N kept after rotation
+    unsigned max_events_per_minute = 10;               // Sentry events; the rest are dropped and counted
+    std::string environment = "production";
 
-  friend bool operator==(const ErrorTrackingSettings& a, const ErrorTrackingSettings& b) {
-    return a.sentry_dsn == b.sentry_dsn && a.jsonl_max_bytes == b.jsonl_max_bytes &&
-           a.jsonl_files == b.jsonl_files && a.max_events_per_minute == b.max_events_per_minute &&
-           a.environment == b.environment;
-  }
+    friend bool operator==(const ErrorTrackingSettings& a, const ErrorTrackingSettings& b) {
+        return a.sentry_dsn == b.sentry_dsn && a.jsonl_max_bytes == b.jsonl_max_bytes &&
+               a.jsonl_files == b.jsonl_files && a.max_events_per_minute == b.max_events_per_minute &&
+               a.environment == b.environment;
+    }
 };
 
 // Error tracking's part of the configuration, filling `out`.

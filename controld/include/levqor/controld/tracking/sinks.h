@@ -24,28 +24,28 @@ namespace levqor::controld::tracking {
 // Where error events go. Each sink counts what happened to every event in
 // levqor_error_reports_total{sink,result}.
 class Sink {
- public:
-  virtual ~Sink() = default;
-  // Takes a scrubbed event (the Sentry event payload). Never blocks on the
-  // network and never throws.
-  virtual void submit(nlohmann::json event) = 0;
-  // Waits up to `timeout` for queued events to be delivered.
-  virtual void flush(std::chrono::milliseconds timeout) = 0;
-  virtual std::string_view name() const = 0;
+public:
+    virtual ~Sink() = default;
+    // Takes a scrubbed event (the Sentry event payload). Never blocks on the
+    // network and never throws.
+    virtual void submit(nlohmann::json event) = 0;
+    // Waits up to `timeout` for queued events to be delivered.
+    virtual void flush(std::chrono::milliseconds timeout) = 0;
+    virtual std::string_view name() const = 0;
 };
 
 // A token bucket: `per_minute` events a minute, bursts of up to `per_minute`.
 // Thread-safety: none; callers lock.
 class RateLimiter {
- public:
-  using Clock = std::chrono::steady_clock;
-  RateLimiter(unsigned per_minute, Clock::time_point now);
-  bool allow(Clock::time_point now);
+public:
+    using Clock = std::chrono::steady_clock;
+    RateLimiter(unsigned per_minute, Clock::time_point now);
+    bool allow(Clock::time_point now);
 
- private:
-  double capacity_;
-  double tokens_;
-  Clock::time_point last_;
+private:
+    double capacity_;
+    double tokens_;
+    Clock::time_point last_;
 };
 
 // The Sentry envelope for one event: the envelope header (event_id,
@@ -64,33 +64,32 @@ std::string sentry_auth_header(const SentryDsn& dsn);
 //
 // Thread-safety: submit() and flush() may be called from any thread.
 class SentrySink : public Sink {
- public:
-  SentrySink(SentryDsn dsn, unsigned max_events_per_minute, metrics::Registry& registry,
-             const Logger& log);
-  ~SentrySink() override;  // stops the thread; queued events are dropped
+public:
+    SentrySink(SentryDsn dsn, unsigned max_events_per_minute, metrics::Registry& registry, const Logger& log);
+    ~SentrySink() override;  // stops the thread; queued events are dropped
 
-  void submit(nlohmann::json event) override;
-  void flush(std::chrono::milliseconds timeout) override;
-  std::string_view name() const override { return "sentry"; }
+    void submit(nlohmann::json event) override;
+    void flush(std::chrono::milliseconds timeout) override;
+    std::string_view name() const override { return "sentry"; }
 
- private:
-  void run();
-  void send(const nlohmann::json& event);
+private:
+    void run();
+    void send(const nlohmann::json& event);
 
-  static constexpr std::size_t kQueueCapacity = 64;
-  const SentryDsn dsn_;
-  const Logger& log_;
-  metrics::Family<metrics::Counter>& reports_;
+    static constexpr std::size_t kQueueCapacity = 64;
+    const SentryDsn dsn_;
+    const Logger& log_;
+    metrics::Family<metrics::Counter>& reports_;
 
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::condition_variable idle_;
-  std::deque<nlohmann::json> queue_;
-  RateLimiter limiter_;
-  bool busy_ = false;
-  bool stopping_ = false;
-  std::chrono::steady_clock::time_point paused_until_{};
-  std::thread thread_;  // last: started after everything it uses
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::condition_variable idle_;
+    std::deque<nlohmann::json> queue_;
+    RateLimiter limiter_;
+    bool busy_ = false;
+    bool stopping_ = false;
+    std::chrono::steady_clock::time_point paused_until_{};
+    std::thread thread_;  // last: started after everything it uses
 };
 
 // Appends events as JSON lines to <data_dir>/errors.jsonl (mode 0640). When
@@ -99,24 +98,24 @@ class SentrySink : public Sink {
 // removed. Write failures are logged and counted, never thrown.
 // Thread-safety: submit() may be called from any thread (serialised).
 class JsonlSink : public Sink {
- public:
-  JsonlSink(std::string path, std::uint64_t max_bytes, unsigned files,
-            metrics::Registry& registry, const Logger& log);
+public:
+    JsonlSink(std::string path, std::uint64_t max_bytes, unsigned files, metrics::Registry& registry,
+              const Logger& log);
 
-  void submit(nlohmann::json event) override;
-  void flush(std::chrono::milliseconds) override {}
-  std::string_view name() const override { return "jsonl"; }
-  const std::string& path() const { return path_; }
+    void submit(nlohmann::json event) override;
+    void flush(std::chrono::milliseconds) override {}
+    std::string_view name() const override { return "jsonl"; }
+    const std::string& path() const { return path_; }
 
- private:
-  void rotate();
+private:
+    void rotate();
 
-  const std::string path_;
-  const std::uint64_t max_bytes_;
-  const unsigned files_;
-  const Logger& log_;
-  metrics::Family<metrics::Counter>& reports_;
-  std::mutex mutex_;
+    const std::string path_;
+    const std::uint64_t max_bytes_;
+    const unsigned files_;
+    const Logger& log_;
+    metrics::Family<metrics::Counter>& reports_;
+    std::mutex mutex_;
 };
 
 }  // namespace levqor::controld::tracking

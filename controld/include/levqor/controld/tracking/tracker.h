@@ -34,47 +34,45 @@ namespace levqor::controld::tracking {
 // Thread-safety: capture(), flush() and reconfigure() may be called
 // concurrently from any thread.
 class ErrorTracker {
- public:
-  struct Settings {
-    std::string data_dir;
-    ErrorTrackingSettings tracking;  // and tracking.sentry_dsn
-    std::vector<std::string> secrets;  // literal secrets to scrub (DSN key, DB passwords)
-  };
-  static Settings settings_from(const ErrorTrackingSettings& tracking, const CoreSettings& core);
+public:
+    struct Settings {
+        std::string data_dir;
+        ErrorTrackingSettings tracking;    // and tracking.sentry_dsn
+        std::vector<std::string> secrets;  // literal secrets to scrub (DSN key, DB passwords)
+    };
+    static Settings settings_from(const ErrorTrackingSettings& tracking, const CoreSettings& core);
 
-  ErrorTracker(metrics::Registry& registry, const Logger& log, Scrubber::TokenCheck is_token,
-               Settings settings);
+    ErrorTracker(metrics::Registry& registry, const Logger& log, Scrubber::TokenCheck is_token, Settings settings);
 
-  // Applies new settings; the sink is replaced only when its destination or
-  // limits changed.
-  void reconfigure(Settings settings);
+    // Applies new settings; the sink is replaced only when its destination or
+    // limits changed.
+    void reconfigure(Settings settings);
 
-  // component: a short stable name (api, flags, metrics, health, config, auth).
-  void capture(std::string_view component, std::string_view message,
-               const nlohmann::ordered_json& fields = nullptr);
+    // component: a short stable name (api, flags, metrics, health, config, auth).
+    void capture(std::string_view component, std::string_view message, const nlohmann::ordered_json& fields = nullptr);
 
-  // Waits up to `timeout` for queued events to be delivered (at shutdown).
-  void flush(std::chrono::milliseconds timeout);
+    // Waits up to `timeout` for queued events to be delivered (at shutdown).
+    void flush(std::chrono::milliseconds timeout);
 
-  // "sentry https://***@host/1" or "jsonl /var/lib/levqor/errors.jsonl".
-  std::string destination() const;
+    // "sentry https://***@host/1" or "jsonl /var/lib/levqor/errors.jsonl".
+    std::string destination() const;
 
- private:
-  // The scrubbed Sentry-format event for capture().
-  nlohmann::json make_event(std::string_view component, std::string_view message,
-                            const nlohmann::ordered_json& fields) const;
-  std::shared_ptr<Sink> make_sink(const Settings& settings) const;
+private:
+    // The scrubbed Sentry-format event for capture().
+    nlohmann::json make_event(std::string_view component, std::string_view message,
+                              const nlohmann::ordered_json& fields) const;
+    std::shared_ptr<Sink> make_sink(const Settings& settings) const;
 
-  metrics::Registry& registry_;
-  const Logger& log_;
-  const Scrubber::TokenCheck is_token_;
-  metrics::Family<metrics::Counter>& errors_;
-  const std::string server_name_;
+    metrics::Registry& registry_;
+    const Logger& log_;
+    const Scrubber::TokenCheck is_token_;
+    metrics::Family<metrics::Counter>& errors_;
+    const std::string server_name_;
 
-  mutable std::mutex mutex_;
-  Settings settings_;
-  std::shared_ptr<const Scrubber> scrubber_;
-  std::shared_ptr<Sink> sink_;
+    mutable std::mutex mutex_;
+    Settings settings_;
+    std::shared_ptr<const Scrubber> scrubber_;
+    std::shared_ptr<Sink> sink_;
 };
 
 }  // namespace levqor::controld::tracking
