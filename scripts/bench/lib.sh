@@ -68,30 +68,32 @@ CONF
     } >"$dir/nginx.conf"
 }
 
-wait_port() {
-    local port=$1 i
-    for i in $(seq 1 200); do
-        curl -s -o /dev/null "http://127.0.0.1:$port/__requests" && return 0
+# wait_url <url> [tries]: returns once <url> answers (any status), polling
+# every 50 ms; 1 if it never does.
+wait_url() {
+    local url=$1 tries=${2:-200} i
+    for i in $(seq 1 "$tries"); do
+        curl -s -o /dev/null "$url" && return 0
         sleep 0.05
     done
-    echo "bench: nothing answers on port $port" >&2
     return 1
+}
+
+wait_port() {
+    wait_url "http://127.0.0.1:$1/__requests" || { echo "bench: nothing answers on port $1" >&2; return 1; }
 }
 
 # start_controld <port> [NAME=value...]: $CONTROLD on 127.0.0.1:<port> with
 # data in $BENCH_WORK/controld and the given environment, its log in
 # $BENCH_WORK/controld.log; returns once /healthz answers.
 start_controld() {
-    local port=$1 i
+    local port=$1
     shift
     mkdir -p "$BENCH_WORK/controld"
     env LEVQOR_LISTEN=127.0.0.1:$port LEVQOR_DATA_DIR="$BENCH_WORK/controld" "$@" \
         "$CONTROLD" 2>"$BENCH_WORK/controld.log" &
     BENCH_PIDS+=($!)
-    for i in $(seq 1 100); do
-        curl -fs -o /dev/null "http://127.0.0.1:$port/healthz" && return 0
-        sleep 0.05
-    done
+    wait_url "http://127.0.0.1:$port/healthz" 100 && return 0
     echo "bench: controld does not answer on port $port (see $BENCH_WORK/controld.log)" >&2
     return 1
 }
