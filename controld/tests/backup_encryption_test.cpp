@@ -43,7 +43,7 @@ TEST_P(Sizes, RoundTripsAndTheCiphertextHasTheDocumentedLength) {
     EXPECT_EQ(dir.read("enc").size(), written);
     EXPECT_TRUE(looks_encrypted(dir.file("enc")));
     EXPECT_FALSE(looks_encrypted(dir.file("plain")));
-    if (!plain.empty()) {
+    if (plain.size() >= 16) {  // a shorter plaintext may appear in random bytes by chance
         EXPECT_EQ(dir.read("enc").find(plain), std::string::npos);
     }
 

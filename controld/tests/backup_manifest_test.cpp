@@ -73,11 +73,12 @@ TEST(BackupManifest, RefusesBadFieldsNamingThem) {
     refuse("status", "done", "status: expected running, verified, failed or corrupt");
     refuse("started_at", "yesterday", "started_at: expected an RFC 3339");
     refuse("started_at", "2026-02-31T00:00:00Z", "started_at");
-    refuse("files", nlohmann::json::array({{{"name", "d"}, {"path", "../etc/passwd"}, {"bytes", 1u},
-                                            {"sha256", std::string(64, 'a')}}}),
+    refuse("files",
+           nlohmann::json::array(
+               {{{"name", "d"}, {"path", "../etc/passwd"}, {"bytes", 1u}, {"sha256", std::string(64, 'a')}}}),
            "files[0].path");
-    refuse("files", nlohmann::json::array({{{"name", "d"}, {"path", "x"}, {"bytes", -1},
-                                            {"sha256", std::string(64, 'a')}}}),
+    refuse("files",
+           nlohmann::json::array({{{"name", "d"}, {"path", "x"}, {"bytes", -1}, {"sha256", std::string(64, 'a')}}}),
            "files[0].bytes: expected an unsigned integer");
     refuse("files", nlohmann::json::array({{{"name", "d"}, {"path", "x"}, {"bytes", 1u}, {"sha256", "ABC"}}}),
            "files[0].sha256");

@@ -31,8 +31,7 @@ using V = std::vector<std::string>;
 
 TEST(BackupRetention, DeletesOnlyBackupsOlderThanTheWindowOldestFirst) {
     const std::vector<Manifest> all = {
-        backup("main", "d1", 1 * kDay, BackupStatus::verified),
-        backup("main", "d9", 9 * kDay, BackupStatus::verified),
+        backup("main", "d1", 1 * kDay, BackupStatus::verified), backup("main", "d9", 9 * kDay, BackupStatus::verified),
         backup("main", "d8", 8 * kDay, BackupStatus::failed),
         backup("main", "d7", 7 * kDay - 1, BackupStatus::verified),  // one second inside the window
     };

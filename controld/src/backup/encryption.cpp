@@ -208,8 +208,8 @@ EncryptionKey read_key_file(const std::string& path) {
         std::memcpy(key.data(), text.data(), key.size());
     } else {
         std::size_t len = n;
-        while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' ' ||
-                           text[len - 1] == '\t')) {
+        while (len > 0 &&
+               (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' ' || text[len - 1] == '\t')) {
             --len;
         }
         bool ok = len == 2 * EncryptionKey::kBytes;
@@ -293,8 +293,8 @@ std::uint64_t decrypt_file(const std::string& in, const std::string& out, const 
         const std::size_t n = read_full(src.get(), sealed.data(), sealed.size(), in);
         if (n < kTagBytes) {
             throw EncryptionError(in + " is truncated: " +
-                                  (n == 0 ? std::string("no final chunk") : "chunk " + std::to_string(index) +
-                                                                                " is shorter than its tag"));
+                                  (n == 0 ? std::string("no final chunk")
+                                          : "chunk " + std::to_string(index) + " is shorter than its tag"));
         }
         const bool final = n < sealed.size();
         const std::size_t len = n - kTagBytes;

@@ -71,10 +71,14 @@ struct EvpMdCtxFree {
 
 std::string_view to_string(BackupStatus status) {
     switch (status) {
-        case BackupStatus::running: return "running";
-        case BackupStatus::verified: return "verified";
-        case BackupStatus::failed: return "failed";
-        case BackupStatus::corrupt: return "corrupt";
+        case BackupStatus::running:
+            return "running";
+        case BackupStatus::verified:
+            return "verified";
+        case BackupStatus::failed:
+            return "failed";
+        case BackupStatus::corrupt:
+            return "corrupt";
     }
     return "failed";
 }

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <future>
 #include <memory>
 #include <thread>
 
@@ -22,9 +23,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-    return std::chrono::duration<double>(Clock::now() - start).count();
-}
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 struct DbClose {
     void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
@@ -204,7 +203,9 @@ public:
             const int type = sqlite3_column_type(stmt, i);
             buf_.push_back(static_cast<unsigned char>(type));
             switch (type) {
-                case SQLITE_INTEGER: put64(static_cast<std::uint64_t>(sqlite3_column_int64(stmt, i))); break;
+                case SQLITE_INTEGER:
+                    put64(static_cast<std::uint64_t>(sqlite3_column_int64(stmt, i)));
+                    break;
                 case SQLITE_FLOAT: {
                     const double d = sqlite3_column_double(stmt, i);
                     std::uint64_t bits = 0;
@@ -214,15 +215,15 @@ public:
                 }
                 case SQLITE_TEXT:
                 case SQLITE_BLOB: {
-                    const auto* p = static_cast<const unsigned char*>(type == SQLITE_TEXT
-                                                                          ? sqlite3_column_text(stmt, i)
-                                                                          : sqlite3_column_blob(stmt, i));
+                    const auto* p = static_cast<const unsigned char*>(
+                        type == SQLITE_TEXT ? sqlite3_column_text(stmt, i) : sqlite3_column_blob(stmt, i));
                     const int n = sqlite3_column_bytes(stmt, i);
                     put64(static_cast<std::uint64_t>(n));
                     if (n > 0) buf_.insert(buf_.end(), p, p + n);
                     break;
                 }
-                default: break;  // NULL
+                default:
+                    break;  // NULL
             }
         }
         unsigned int len = 0;
@@ -266,6 +267,41 @@ TableParity table_parity(sqlite3* db, const std::string& table, const std::strin
     if (rc != SQLITE_DONE) throw SqliteBackupError(path + ": table " + table + ": " + errmsg(db));
     parity.digest = sum.hex();
     return parity;
+}
+
+// integrity_check and sqlite_parity of one file, side by side on two
+// connections (both read-only): the check takes the longer of the two, not
+// their sum. `error` is the first exception's message (integrity's first).
+struct CopyCheck {
+    std::vector<std::string> problems;
+    Parity parity;
+    std::string error;
+    double integrity_seconds = 0;
+    double parity_seconds = 0;
+};
+
+CopyCheck check_copy(const std::string& path) {
+    CopyCheck check;
+    std::string parity_error;
+    auto parity = std::async(std::launch::async, [&] {
+        const auto start = Clock::now();
+        try {
+            check.parity = sqlite_parity(path);
+        } catch (const std::exception& e) {
+            parity_error = e.what();
+        }
+        check.parity_seconds = seconds_since(start);
+    });
+    const auto start = Clock::now();
+    try {
+        check.problems = integrity_check(path);
+    } catch (const std::exception& e) {
+        check.error = e.what();
+    }
+    check.integrity_seconds = seconds_since(start);
+    parity.get();
+    if (check.error.empty()) check.error = parity_error;
+    return check;
 }
 
 }  // namespace
@@ -314,8 +350,8 @@ SqliteCopyStats copy_live_database(const std::string& source, const std::string&
             continue;
         }
         if (rc != SQLITE_OK) {
-            throw SqliteBackupError("cannot back up " + source + ": " + sqlite3_errstr(rc) + " (" +
-                                    errmsg(dst.get()) + ")");
+            throw SqliteBackupError("cannot back up " + source + ": " + sqlite3_errstr(rc) + " (" + errmsg(dst.get()) +
+                                    ")");
         }
         // A commit by another connection restarted the copy from page 1.
         if (remaining_before >= 0 && remaining >= remaining_before) ++stats.restarts;
@@ -410,21 +446,20 @@ SqliteBackupResult backup_sqlite(const std::string& source, const std::string& d
     result.copy = copy_live_database(source, copy, options);
     RemoveOnFailure remove_copy(copy);  // only now: a file that was there before is not ours to remove
 
-    auto start = Clock::now();
-    const auto problems = integrity_check(copy);
-    result.integrity_seconds = seconds_since(start);
-    if (!problems.empty()) {
-        throw SqliteBackupError("the copy of " + source + " fails PRAGMA integrity_check: " + problems.front());
+    const CopyCheck check = check_copy(copy);
+    result.integrity_seconds = check.integrity_seconds;
+    result.parity_seconds = check.parity_seconds;
+    if (!check.error.empty()) throw SqliteBackupError(check.error);
+    if (!check.problems.empty()) {
+        throw SqliteBackupError("the copy of " + source + " fails PRAGMA integrity_check: " + check.problems.front());
     }
-    start = Clock::now();
-    result.parity = sqlite_parity(copy);
-    result.parity_seconds = seconds_since(start);
+    result.parity = check.parity;
 
     result.path = copy;
     if (key != nullptr) {
         const std::string sealed = copy + ".enc";
         RemoveOnFailure remove_sealed(sealed);
-        start = Clock::now();
+        const auto start = Clock::now();
         try {
             encrypt_file(copy, sealed, *key);
         } catch (const EncryptionError& e) {
@@ -468,12 +503,16 @@ DrillResult drill_sqlite(const std::string& backup_file, const Parity& expected,
     } scratch_guard{folder, scratch};
     try {
         materialise(backup_file, scratch, key);
-        const auto problems = integrity_check(scratch);
-        if (!problems.empty()) {
-            result.error = "integrity_check failed: " + problems.front();
-            if (problems.size() > 1) result.error += " (and " + std::to_string(problems.size() - 1) + " more)";
+        const CopyCheck check = check_copy(scratch);
+        result.parity = check.parity;
+        if (!check.error.empty()) {
+            result.error = check.error;
+        } else if (!check.problems.empty()) {
+            result.error = "integrity_check failed: " + check.problems.front();
+            if (check.problems.size() > 1) {
+                result.error += " (and " + std::to_string(check.problems.size() - 1) + " more)";
+            }
         } else {
-            result.parity = sqlite_parity(scratch);
             const std::string mismatch = describe_mismatch(expected, result.parity);
             if (mismatch.empty()) {
                 result.ok = true;
@@ -507,8 +546,8 @@ double restore_sqlite(const std::string& backup_file, const std::string& into, b
     materialise(backup_file, pending, key);
     const auto problems = integrity_check(pending);
     if (!problems.empty()) {
-        throw SqliteBackupError("cannot restore " + backup_file + ": the restored copy fails integrity_check: " +
-                                problems.front());
+        throw SqliteBackupError("cannot restore " + backup_file +
+                                ": the restored copy fails integrity_check: " + problems.front());
     }
     // The replaced database's journal files would be applied to the new one.
     for (const char* suffix : {"-wal", "-shm", "-journal"}) ::unlink((into + suffix).c_str());

@@ -60,10 +60,10 @@ struct Manifest {
     std::vector<ManifestFile> files;
     Parity parity;
     std::optional<VerifyResult> verify;
-    bool encrypted = false;  // files are AES-256-GCM (backup/encryption.h)
-    std::string server_version;   // "SQLite 3.40.1", "PostgreSQL 15.5"
-    std::string tool_version;     // "pg_dump (PostgreSQL) 15.5", or the SQLite library's
-    std::string levqor_version;   // controld's
+    bool encrypted = false;                 // files are AES-256-GCM (backup/encryption.h)
+    std::string server_version;             // "SQLite 3.40.1", "PostgreSQL 15.5"
+    std::string tool_version;               // "pg_dump (PostgreSQL) 15.5", or the SQLite library's
+    std::string levqor_version;             // controld's
     std::map<std::string, double> timings;  // seconds per phase: "dump", "parity", "drill"...
 };
 
