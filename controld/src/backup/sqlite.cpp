@@ -269,6 +269,13 @@ TableParity table_parity(sqlite3* db, const std::string& table, const std::strin
     return parity;
 }
 
+bool source_is_wal(sqlite3* db, const std::string& path) {
+    Stmt stmt = prepare(db, "PRAGMA journal_mode", path);
+    if (sqlite3_step(stmt.get()) != SQLITE_ROW) throw SqliteBackupError(path + ": PRAGMA journal_mode: " + errmsg(db));
+    const auto* mode = reinterpret_cast<const char*>(sqlite3_column_text(stmt.get(), 0));
+    return mode != nullptr && std::strcmp(mode, "wal") == 0;
+}
+
 // integrity_check and sqlite_parity of one file, side by side on two
 // connections (both read-only): the check takes the longer of the two, not
 // their sum. `error` is the first exception's message (integrity's first).
@@ -325,12 +332,16 @@ SqliteCopyStats copy_live_database(const std::string& source, const std::string&
         }
     } finish{backup};
 
+    // In WAL mode a reader never blocks the writer, and a copy in steps would
+    // restart at every commit: the whole copy is one step, one read snapshot.
+    const bool wal = source_is_wal(src.get(), source);
     SqliteCopyStats stats;
+    stats.wal = wal;
     int remaining_before = -1;
     int busy_waits = 0;
     const int max_busy_waits = options.busy_timeout_ms / 10 + 1;
     for (;;) {
-        const bool one_step = stats.restarts >= options.max_restarts;
+        const bool one_step = wal || stats.restarts >= options.max_restarts;
         const int rc = sqlite3_backup_step(backup, one_step ? -1 : options.pages_per_step);
         ++stats.steps;
         const int remaining = sqlite3_backup_remaining(backup);

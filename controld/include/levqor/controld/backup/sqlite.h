@@ -29,9 +29,11 @@ public:
 };
 
 struct SqliteCopyOptions {
-    // Pages copied per sqlite3_backup_step: the source's read lock is held
-    // only for one step, so a writer waits at most that long (in rollback
-    // mode; in WAL mode readers never block writers).
+    // Pages copied per sqlite3_backup_step in rollback-journal mode: the
+    // source's read lock is held only for one step, so a writer waits at most
+    // that long. A source in WAL mode is copied in one step (one read
+    // snapshot): there readers never block the writer, and a copy in steps
+    // would restart at each of its commits.
     int pages_per_step = 1024;
     // Pause between steps, letting writers in.
     int sleep_ms_between_steps = 1;
@@ -49,7 +51,8 @@ struct SqliteCopyStats {
     std::int64_t pages = 0;
     int steps = 0;
     int restarts = 0;
-    bool finished_in_one_step = false;  // max_restarts was reached
+    bool wal = false;                   // the source was in WAL mode: copied in one step
+    bool finished_in_one_step = false;  // WAL, or max_restarts was reached
     double seconds = 0;
 };
 
