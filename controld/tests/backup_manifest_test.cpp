@@ -83,6 +83,8 @@ TEST(BackupManifest, RefusesBadFieldsNamingThem) {
     refuse("files", nlohmann::json::array({{{"name", "d"}, {"path", "x"}, {"bytes", 1u}, {"sha256", "ABC"}}}),
            "files[0].sha256");
     refuse("parity", nlohmann::json{{"t", {{"rows", "1"}, {"digest", ""}}}}, "parity[\"t\"].rows");
+    refuse("id", "../../etc", "id: expected a name without '/'");
+    refuse("target", "..", "target: expected a name without '/'");
 
     auto json = to_json(sample());
     json.erase("id");
@@ -107,6 +109,11 @@ TEST(BackupManifest, WriteIsAtomicAndPrivateAndReadsBack) {
     write_manifest(dir.path(), changed);
     EXPECT_EQ(read_manifest(dir.path()).status, BackupStatus::corrupt);
     EXPECT_THROW(read_manifest(dir.file("absent")), FileError);
+
+    // A table name that is not UTF-8 does not fail the write.
+    changed.parity["bad\xff"] = {1, std::string(64, '0')};
+    write_manifest(dir.path(), changed);
+    EXPECT_EQ(read_manifest(dir.path()).parity.count("bad\xEF\xBF\xBD"), 1u);
 }
 
 TEST(BackupManifest, Sha256OfFilesOfAnySize) {

@@ -168,7 +168,10 @@ Manifest manifest_from_json(const Json& j) {
     if (!j.is_object()) bad("document", "an object");
     Manifest m;
     m.id = text_of(j, "", "id");
+    // Both name folders (<dir>/<target>/<id>/): a manifest naming another place is refused.
+    if (!is_plain_file_name(m.id)) bad("id", "a name without '/' (it names the backup's folder)");
     m.target = text_of(j, "", "target");
+    if (!is_plain_file_name(m.target)) bad("target", "a name without '/' (it names the target's folder)");
     m.kind = text_of(j, "", "kind");
     m.started_at = time_of(field(j, "", "started_at"), "started_at");
     const Json& finished = field(j, "", "finished_at");
@@ -255,7 +258,11 @@ Manifest parse_manifest(std::string_view text) {
 }
 
 void write_manifest(const std::string& folder, const Manifest& manifest) {
-    write_file_atomically(folder + "/manifest.json", to_json(manifest).dump(2) + "\n", 0600);
+    // A SQLite table name need not be UTF-8: such bytes are written as U+FFFD
+    // rather than failing the backup (that table's parity then reads back
+    // under the replaced name).
+    write_file_atomically(folder + "/manifest.json",
+                          to_json(manifest).dump(2, ' ', false, Json::error_handler_t::replace) + "\n", 0600);
 }
 
 Manifest read_manifest(const std::string& folder) {
