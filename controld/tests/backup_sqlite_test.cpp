@@ -291,7 +291,7 @@ TEST(BackupSqlite, AFlippedByteInTheCopyFailsTheDrill) {
     write_all(dir.file("flipped-value.sqlite"), bad);
     auto drill = drill_sqlite(dir.file("flipped-value.sqlite"), result.parity, dir.path());
     EXPECT_FALSE(drill.ok);
-    EXPECT_EQ(drill.error, "parity mismatch: table docs: same row count (2), content differs");
+    EXPECT_EQ(drill.error, "the restored copy differs from the backup's parity:\ndocs: content differs (2 rows)");
 
     // A byte of an indexed value: the table and its index disagree, integrity_check says so.
     bad = good;
@@ -325,15 +325,16 @@ TEST(BackupSqlite, AChangedRowInAScratchCopyIsFoundAndDescribed) {
     std::system(("cp " + result.path + " " + dir.file("scratch.db")).c_str());
     Conn(dir.file("scratch.db")).exec("UPDATE items SET price = price + 0.25 WHERE id = 42");
     const Parity changed = sqlite_parity(dir.file("scratch.db"));
-    EXPECT_EQ(describe_mismatch(result.parity, changed), "table items: same row count (100), content differs");
+    EXPECT_EQ(describe_sqlite_mismatch(result.parity, changed), "items: content differs (100 rows)");
     Conn(dir.file("scratch.db")).exec("DELETE FROM entries; INSERT INTO entries VALUES (1); CREATE TABLE extra(x)");
-    EXPECT_EQ(describe_mismatch(result.parity, sqlite_parity(dir.file("scratch.db"))),
-              "table entries: 0 rows expected, 1 found; table items: same row count (100), content differs; "
-              "table extra unexpected");
+    EXPECT_EQ(describe_sqlite_mismatch(result.parity, sqlite_parity(dir.file("scratch.db"))),
+              "entries: 0 rows expected, 1 restored\nitems: content differs (100 rows)\nextra: not in the backup");
+    EXPECT_EQ(describe_sqlite_mismatch(result.parity, sqlite_parity(dir.file("scratch.db")), 1),
+              "entries: 0 rows expected, 1 restored\n... and 2 more");
     Parity missing = result.parity;
     missing["gone"] = {1, std::string(64, '0')};
-    EXPECT_EQ(describe_mismatch(missing, result.parity), "table gone missing");
-    EXPECT_EQ(describe_mismatch(result.parity, result.parity), "");
+    EXPECT_EQ(describe_sqlite_mismatch(missing, result.parity), "gone: missing in the restore");
+    EXPECT_EQ(describe_sqlite_mismatch(result.parity, result.parity), "");
 }
 
 TEST(BackupSqlite, EncryptedBackupDrillsAndRestoresOnlyWithTheKey) {

@@ -423,26 +423,25 @@ Parity sqlite_parity(const std::string& path) {
     return parity;
 }
 
-std::string describe_mismatch(const Parity& expected, const Parity& found) {
-    std::string out;
-    auto add = [&out](const std::string& clause) {
-        if (!out.empty()) out += "; ";
-        out += clause;
-    };
+std::string describe_sqlite_mismatch(const Parity& expected, const Parity& found, std::size_t limit) {
+    std::vector<std::string> lines;
     for (const auto& [table, want] : expected) {
         auto it = found.find(table);
         if (it == found.end()) {
-            add("table " + table + " missing");
+            lines.push_back(table + ": missing in the restore");
         } else if (it->second.rows != want.rows) {
-            add("table " + table + ": " + std::to_string(want.rows) + " rows expected, " +
-                std::to_string(it->second.rows) + " found");
+            lines.push_back(table + ": " + std::to_string(want.rows) + " rows expected, " +
+                            std::to_string(it->second.rows) + " restored");
         } else if (it->second.digest != want.digest) {
-            add("table " + table + ": same row count (" + std::to_string(want.rows) + "), content differs");
+            lines.push_back(table + ": content differs (" + std::to_string(want.rows) + " rows)");
         }
     }
     for (const auto& [table, got] : found) {
-        if (expected.count(table) == 0) add("table " + table + " unexpected");
+        if (expected.count(table) == 0) lines.push_back(table + ": not in the backup");
     }
+    std::string out;
+    for (std::size_t i = 0; i < lines.size() && i < limit; ++i) out += (i == 0 ? "" : "\n") + lines[i];
+    if (lines.size() > limit) out += "\n... and " + std::to_string(lines.size() - limit) + " more";
     return out;
 }
 
@@ -493,9 +492,9 @@ SqliteBackupResult backup_sqlite(const std::string& source, const std::string& d
     return result;
 }
 
-DrillResult drill_sqlite(const std::string& backup_file, const Parity& expected, const std::string& scratch_dir,
-                         const EncryptionKey* key) {
-    DrillResult result;
+SqliteDrillResult drill_sqlite(const std::string& backup_file, const Parity& expected, const std::string& scratch_dir,
+                               const EncryptionKey* key) {
+    SqliteDrillResult result;
     const auto start = Clock::now();
     std::string folder = scratch_dir + "/levqor_verify_XXXXXX";
     if (::mkdtemp(folder.data()) == nullptr) {
@@ -508,13 +507,15 @@ DrillResult drill_sqlite(const std::string& backup_file, const Parity& expected,
         const std::string& file;
         ~Scratch() {
             remove_database_files(file);
-            ::unlink((file + ".tmp").c_str());
-            ::rmdir(folder.c_str());
+            ::rmdir(folder.c_str());  // decrypt_file removes its own temporary file
         }
     } scratch_guard{folder, scratch};
     try {
         materialise(backup_file, scratch, key);
+        result.copy_seconds = seconds_since(start);
         const CopyCheck check = check_copy(scratch);
+        result.integrity_seconds = check.integrity_seconds;
+        result.parity_seconds = check.parity_seconds;
         result.parity = check.parity;
         if (!check.error.empty()) {
             result.error = check.error;
@@ -524,11 +525,11 @@ DrillResult drill_sqlite(const std::string& backup_file, const Parity& expected,
                 result.error += " (and " + std::to_string(check.problems.size() - 1) + " more)";
             }
         } else {
-            const std::string mismatch = describe_mismatch(expected, result.parity);
+            const std::string mismatch = describe_sqlite_mismatch(expected, result.parity);
             if (mismatch.empty()) {
                 result.ok = true;
             } else {
-                result.error = "parity mismatch: " + mismatch;
+                result.error = "the restored copy differs from the backup's parity:\n" + mismatch;
             }
         }
     } catch (const std::exception& e) {

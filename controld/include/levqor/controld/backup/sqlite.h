@@ -4,6 +4,7 @@
 // connections, so calls for different files may run concurrently.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -83,10 +84,12 @@ std::vector<std::string> integrity_check(const std::string& path);
 // may renumber them; such a copy is not what this engine produces.
 Parity sqlite_parity(const std::string& path);
 
-// "" when equal; otherwise one clause per difference, e.g.
-// "table jobs: 10 rows expected, 11 found; table users: same row count (3), content differs;
-//  table t missing; table u unexpected".
-std::string describe_mismatch(const Parity& expected, const Parity& found);
+// The differences, one per line, at most `limit` lines then "... and N more";
+// empty when equal: "jobs: 10 rows expected, 11 restored", "jobs: content
+// differs (10 rows)", "t: missing in the restore", "u: not in the backup".
+// (The same text as the PostgreSQL engine's describe_mismatch on the pg
+// branch; named apart so both branches merge. Once merged, keep one.)
+std::string describe_sqlite_mismatch(const Parity& expected, const Parity& found, std::size_t limit = 20);
 
 struct SqliteBackupResult {
     std::string path;  // the file written: <dir>/<name>.sqlite, or .sqlite.enc when encrypted
@@ -110,19 +113,22 @@ struct SqliteBackupResult {
 SqliteBackupResult backup_sqlite(const std::string& source, const std::string& dir, const std::string& name,
                                  const EncryptionKey* key = nullptr, const SqliteCopyOptions& options = {});
 
-struct DrillResult {
+struct SqliteDrillResult {
     bool ok = false;
-    double restore_seconds = 0;  // the measured RTO: copy/decrypt + integrity check + parity
-    std::string error;           // empty when ok
-    Parity parity;               // recomputed on the scratch copy
+    double restore_seconds = 0;    // the measured RTO: copy/decrypt + integrity check + parity
+    double copy_seconds = 0;       // the copy (or decryption) into the scratch file
+    double integrity_seconds = 0;  // integrity_check and the parity run side by side:
+    double parity_seconds = 0;     // the check takes the longer of the two
+    std::string error;             // empty when ok
+    Parity parity;                 // recomputed on the scratch copy
 };
 
 // The restore drill: `backup_file` copied (or, when encrypted, decrypted
 // with `key`) to a scratch file in `scratch_dir`, integrity_check, parity
 // recomputed and compared with `expected`, scratch file deleted (always).
 // Failures are reported in the result, not thrown.
-DrillResult drill_sqlite(const std::string& backup_file, const Parity& expected, const std::string& scratch_dir,
-                         const EncryptionKey* key = nullptr);
+SqliteDrillResult drill_sqlite(const std::string& backup_file, const Parity& expected, const std::string& scratch_dir,
+                               const EncryptionKey* key = nullptr);
 
 // Restores `backup_file` into `into`, a NEW file: an existing non-empty file
 // is refused (RestoreTargetExists) unless `force`. The copy is written beside
