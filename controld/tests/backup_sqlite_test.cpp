@@ -210,6 +210,7 @@ void backup_while_writing(bool wal) {
         EXPECT_GT(result.copy.steps, 1);
     }
     EXPECT_EQ(result.copy.pages, last_total);
+    EXPECT_EQ(result.copy.bytes, static_cast<std::int64_t>(sha256_file(result.path).bytes));
     EXPECT_TRUE(ledger_consistent(result.path));
     EXPECT_EQ(result.parity, sqlite_parity(result.path));
     const std::uint64_t saved = result.parity.at("entries").rows;

@@ -352,7 +352,7 @@ SqliteCopyStats copy_live_database(const std::string& source, const std::string&
             stats.finished_in_one_step = one_step;
             break;
         }
-        if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED || (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
+        if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
             if (++busy_waits > max_busy_waits) {
                 throw SqliteBackupError("cannot back up " + source + ": the database stayed locked for " +
                                         std::to_string(options.busy_timeout_ms) + " ms");
@@ -360,6 +360,7 @@ SqliteCopyStats copy_live_database(const std::string& source, const std::string&
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
             continue;
         }
+        busy_waits = 0;  // the limit is for one wait, not the sum over a long copy
         if (rc != SQLITE_OK) {
             throw SqliteBackupError("cannot back up " + source + ": " + sqlite3_errstr(rc) + " (" + errmsg(dst.get()) +
                                     ")");
@@ -374,6 +375,12 @@ SqliteCopyStats copy_live_database(const std::string& source, const std::string&
     const int rc = sqlite3_backup_finish(backup);
     backup = nullptr;
     if (rc != SQLITE_OK) throw SqliteBackupError("cannot back up " + source + ": " + errmsg(dst.get()));
+    {
+        Stmt page_size = prepare(dst.get(), "PRAGMA page_size", dest);
+        if (sqlite3_step(page_size.get()) == SQLITE_ROW) {
+            stats.bytes = stats.pages * sqlite3_column_int64(page_size.get(), 0);
+        }
+    }
     // The copy carries the source's journal mode; DELETE makes it one self-contained file.
     exec(dst.get(), "PRAGMA journal_mode=DELETE", dest);
     dst.reset();

@@ -44,12 +44,14 @@ struct SqliteCopyOptions {
     int max_restarts = 20;
     // How long a step waits for a lock held by a writer.
     int busy_timeout_ms = 5000;
-    // Called after each step: (pages copied, pages in total).
+    // Called after each step: (pages copied, pages in total), for a progress
+    // bar (the page size is SqliteCopyStats::bytes / pages once done).
     std::function<void(std::int64_t done, std::int64_t total)> progress;
 };
 
 struct SqliteCopyStats {
     std::int64_t pages = 0;
+    std::int64_t bytes = 0;  // pages x page size: the database copied
     int steps = 0;
     int restarts = 0;
     bool wal = false;                   // the source was in WAL mode: copied in one step

@@ -27,8 +27,7 @@ struct BackupListing {
 // touches it). At most `max_backups` manifests are read; more is a problem.
 // A missing `dir` is an empty listing. Throws FileError only when `dir`
 // exists and cannot be read.
-BackupListing list_backups(const std::string& dir, const std::string& target = "",
-                           std::size_t max_backups = 100000);
+BackupListing list_backups(const std::string& dir, const std::string& target = "", std::size_t max_backups = 100000);
 
 // Removes <dir>/<target>/<id>/: its regular files and symlinks (never
 // followed), then the folder. A subfolder inside is refused (FileError):
