@@ -1,0 +1,46 @@
+#!/usr/bin/perl
+# PostgreSQL backups (issue 13): the test server harness
+# (Test::Levqor::Postgres) checks itself, then the backup engine's tests
+# run against it.
+use strict;
+use warnings;
+
+use lib 't/lib';
+use Test::Levqor;
+use Test::Levqor::Postgres;
+use IO::Socket::INET;
+
+if (my $why = Test::Levqor::Postgres->unavailable) {
+    plan skip_all => $why;
+}
+
+my $pg = Test::Levqor::Postgres->new;
+
+subtest 'harness: a server as the postgres user, a password-only test role' => sub {
+    like($pg->major, qr/^\d+$/, 'server version');
+    is($pg->psql('SELECT current_user'), 'postgres', 'psql as the superuser over the socket');
+    is($pg->psql('SELECT current_user', user => $pg->user), $pg->user, 'the test role over TCP with its password');
+    my ($code, $out) = do {
+        local $pg->{password} = 'wrong-password';
+        $pg->psql('SELECT 1', user => $pg->user, allow_fail => 1);
+    };
+    isnt($code, 0, 'a wrong password is refused');
+    like($out, qr/password authentication failed/, 'by password authentication');
+    is($pg->psql('SHOW fsync'), 'off', 'fsync off');
+    is($pg->psql("SELECT rolcreatedb FROM pg_roles WHERE rolname = '" . $pg->user . "'"), 't', 'the role may create databases');
+    $pg->psql('CREATE TABLE harness_check (x int); INSERT INTO harness_check VALUES (42)');
+    $pg->restart;
+    is($pg->psql('SELECT x FROM harness_check'), '42', 'restart keeps the data directory');
+    $pg->psql('DROP TABLE harness_check');
+};
+
+subtest 'harness: a second server on its own port, stopped when it goes away' => sub {
+    my $other = Test::Levqor::Postgres->new;
+    isnt($other->port, $pg->port, 'its own port');
+    my $port = $other->port;
+    ok(IO::Socket::INET->new("127.0.0.1:$port"), 'listening');
+    undef $other;
+    ok(!IO::Socket::INET->new("127.0.0.1:$port"), 'stopped by DESTROY');
+};
+
+done_testing;
