@@ -1,0 +1,22 @@
+// Parity: what a backup's contents are, per table, so a restore can be compared with the
+// source at the dump's exact snapshot (issue 13). Plain values; no I/O.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace levqor::controld::backup {
+
+// One table: its row count and an order-independent digest that changes when any value of
+// any row changes (hex text, as computed by the engine that read it).
+struct TableParity {
+    std::uint64_t rows = 0;
+    std::string digest;
+    bool operator==(const TableParity& o) const { return rows == o.rows && digest == o.digest; }
+};
+
+// Qualified table name ("schema.table" for PostgreSQL, "table" for SQLite) -> parity.
+using Parity = std::map<std::string, TableParity>;
+
+}  // namespace levqor::controld::backup

@@ -1,0 +1,104 @@
+// PostgreSQL backups (issue 13): a dump and its parity taken in ONE snapshot,
+// and the restore drill that proves the dump restores to exactly that state.
+//
+// dump_postgres(): one REPEATABLE READ, READ ONLY transaction exports its
+// snapshot (pg_export_snapshot()); `pg_dump -Fc --snapshot=<id>` (the
+// pg_dump of the server's major version) writes <dir>/dump.pgc while the
+// same transaction computes the parity, so both describe one state even
+// while the database is written to.
+//
+// drill_postgres(): restores a dump into a scratch database
+// `levqor_verify_<id>` (pg_restore), recomputes the parity there, compares
+// it with the dump's and drops the scratch database, also on failure. The
+// restore's duration is the backup's measured RTO.
+//
+// Parity of a table (schema-qualified, identifiers quoted as in SQL when
+// they need it: `public.t`, `"Odd schema"."x.y"`): its row count and the sum
+// modulo 2^64 of a 64-bit hash (hashtextextended) of each row's text
+// representation, read with fixed output settings (UTC, ISO dates, hex
+// bytea, shortest-exact floats). Order-independent, one sequential scan per
+// table, no sort. Large objects are one entry, `pg_catalog.pg_largeobject`:
+// their count and the same sum over (oid, md5 of the content).
+// User tables are ordinary tables and partitions (relkind 'r') outside the
+// system schemas, not temporary and not owned by an extension; materialized
+// views are not compared (pg_restore rebuilds them).
+//
+// Child processes: pg_dump and pg_restore are run with fork+execve
+// (queue::run_command: no shell, no inherited descriptors), the connection
+// in --dbname without the password, the password in PGPASSWORD only.
+//
+// Errors: PostgresError; every message (libpq's, pg_dump's, pg_restore's)
+// has the connection's password and URL credentials redacted.
+// Thread-safety: free functions; concurrent calls on different targets are
+// independent (the drill's scratch database is per backup id).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <stdexcept>
+#include <string>
+
+#include "levqor/controld/backup/parity.h"
+
+namespace levqor::controld::backup {
+
+class PostgresError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct PostgresOptions {
+    std::string url;      // libpq URL or key=value conninfo; may hold a password
+    std::string bin_dir;  // holds pg_dump and pg_restore; empty: /usr/lib/postgresql/<server major>/bin
+    std::chrono::seconds timeout{6 * 3600};  // per pg_dump / pg_restore run
+    int restore_jobs = 2;                    // pg_restore -j (1..16)
+    int connect_timeout_seconds = 10;
+};
+
+struct PostgresDump {
+    std::string file;            // <dir>/dump.pgc
+    std::uint64_t bytes = 0;     // its size
+    Parity parity;               // at the dump's snapshot
+    std::string server_version;  // server_version, e.g. "15.18 (Debian 15.18-0+deb12u1)"
+    std::string pg_dump_version; // `pg_dump --version`, e.g. "pg_dump (PostgreSQL) 15.18"
+    double dump_seconds = 0;     // pg_dump's run
+    double parity_seconds = 0;   // the parity queries (they run while pg_dump runs)
+};
+
+// Dumps the database into <dir>/dump.pgc (dir must exist; a dump.pgc left by
+// a failed run is removed). Throws PostgresError: cannot connect, server
+// older than 11, no pg_dump of the server's major version (both versions
+// named), pg_dump failed (its stderr), a parity query failed.
+PostgresDump dump_postgres(const PostgresOptions& options, const std::string& dir);
+
+struct DrillResult {
+    bool ok = false;             // restored and the parity matches
+    std::string error;           // why not (redacted); empty when ok
+    std::string database;        // the scratch database's name
+    double restore_seconds = 0;  // pg_restore's run: the RTO
+    double parity_seconds = 0;   // the parity of the restored copy
+    Parity parity;               // of the restored copy (empty if the restore failed)
+};
+
+// Test hook: runs after the restore, before the parity is computed, with the
+// scratch database's conninfo (password included). Production passes none.
+using BeforeCompare = std::function<void(const std::string& scratch_conninfo)>;
+
+// Restores dump_file into the scratch database levqor_verify_<id> (id:
+// 1..40 of [A-Za-z0-9_-]; an old one of that name is dropped first) with
+// pg_restore --no-owner --no-acl --exit-on-error -j <restore_jobs>, compares
+// the parity with `expected`, and always drops the scratch database. The
+// role of options.url needs CREATEDB. Never throws for the database's or
+// pg_restore's failures: they are `error`; throws PostgresError only for a
+// bad id.
+DrillResult drill_postgres(const PostgresOptions& options, const std::string& dump_file, const Parity& expected,
+                           const std::string& id, const BeforeCompare& before_compare = {});
+
+// The differences, one per line, at most `limit` lines then "... and N more";
+// empty when equal. "public.t: 10 rows expected, 11 restored",
+// "public.t: content differs (10 rows)", "public.u: missing in the restore",
+// "public.v: not in the backup".
+std::string describe_mismatch(const Parity& expected, const Parity& actual, std::size_t limit = 20);
+
+}  // namespace levqor::controld::backup
