@@ -1,13 +1,17 @@
 #!/usr/bin/perl
 # PostgreSQL backups (issue 13): the test server harness
-# (Test::Levqor::Postgres) checks itself, then the backup engine's tests
-# run against it.
+# (Test::Levqor::Postgres) checks itself, then the backup engine's unit tests
+# (controld/tests/backup_postgres_test.cpp: dump while a writer commits,
+# drill, a changed scratch copy, a truncated dump, password redaction, odd
+# names and types, another pg_dump major) run against it: they get the
+# server through LEVQOR_TEST_PG_URL and LEVQOR_TEST_PG_ADMIN.
 use strict;
 use warnings;
 
 use lib 't/lib';
 use Test::Levqor;
 use Test::Levqor::Postgres;
+use Test::Levqor::Util qw(build_dir run_cmd);
 use IO::Socket::INET;
 
 if (my $why = Test::Levqor::Postgres->unavailable) {
@@ -41,6 +45,22 @@ subtest 'harness: a second server on its own port, stopped when it goes away' =>
     ok(IO::Socket::INET->new("127.0.0.1:$port"), 'listening');
     undef $other;
     ok(!IO::Socket::INET->new("127.0.0.1:$port"), 'stopped by DESTROY');
+};
+
+subtest 'engine: the PostgresBackup unit tests against this server' => sub {
+    my $bin = build_dir() . '/controld/tests/levqor_controld_tests';
+    plan skip_all => "$bin is not built" unless -x $bin;
+    local $ENV{LEVQOR_TEST_PG_URL}   = $pg->url;
+    local $ENV{LEVQOR_TEST_PG_ADMIN} = $pg->admin_conninfo;
+    local $ENV{LEVQOR_TEST_PG_BIN}   = $pg->bin;
+    my ($code, $out) = run_cmd($bin, '--gtest_filter=PostgresBackup.*:PostgresParity.*', '--gtest_brief=0');
+    is($code, 0, 'every test passes') or diag($out);
+    my ($passed) = $out =~ /\[  PASSED  \] (\d+) test/;
+    ok($passed && $passed >= 7, "ran them (" . ($passed // 0) . " passed)") or diag($out);
+    unlike($out, qr/SKIPPED/, 'none skipped') or diag($out);
+    note($out) if $ENV{TEST_VERBOSE};
+    is($pg->psql("SELECT count(*) FROM pg_database WHERE datname LIKE 'levqor\\_verify\\_%'"), '0',
+       'no scratch database left');
 };
 
 done_testing;

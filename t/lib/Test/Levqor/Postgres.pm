@@ -16,6 +16,7 @@ package Test::Levqor::Postgres;
 #
 #   my $pg = Test::Levqor::Postgres->new;     # initdb + start
 #   $pg->url;                                  # postgresql://levqor_test:<pw>@127.0.0.1:<port>/levqor_test
+#   $pg->admin_conninfo;                       # host=<socket dir> port=<port> user=postgres dbname=levqor_test
 #   $pg->psql('CREATE TABLE t (x int)');       # as postgres, in db(); dies on an error
 #   $pg->psql($sql, db => 'postgres', user => 'levqor_test', allow_fail => 1);
 #   $pg->stop; $pg->start; $pg->restart;
@@ -80,6 +81,13 @@ sub url {
     my ($self, $db) = @_;
     return sprintf('postgresql://%s:%s@127.0.0.1:%d/%s', $self->{user}, $self->{password}, $self->{port},
                    $db // $self->{db});
+}
+
+# The superuser's libpq conninfo over the unix socket (no password), for a
+# program's own setup (the engine's unit tests).
+sub admin_conninfo {
+    my ($self, $db) = @_;
+    return sprintf('host=%s port=%d user=postgres dbname=%s', $self->{socket}, $self->{port}, $db // $self->{db});
 }
 
 # The server's major version (e.g. 15).
