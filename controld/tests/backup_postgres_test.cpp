@@ -40,7 +40,8 @@ class Sql {
 public:
     explicit Sql(const std::string& conninfo) : conn_(PQconnectdb(conninfo.c_str())) {
         if (PQstatus(conn_) != CONNECTION_OK) ADD_FAILURE() << "connect: " << PQerrorMessage(conn_);
-        PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);  // DROP ... IF EXISTS chatter
+        PQsetNoticeProcessor(
+            conn_, [](void*, const char*) {}, nullptr);  // DROP ... IF EXISTS chatter
     }
     ~Sql() { PQfinish(conn_); }
     Sql(const Sql&) = delete;
@@ -248,8 +249,9 @@ TEST_F(PostgresBackup, PasswordsAreRedactedFromErrors) {
     // A table the role may not read: the parity query's error (it comes first:
     // it ends the snapshot pg_dump needs), password-free too.
     Sql admin(admin_);
-    admin("CREATE SCHEMA IF NOT EXISTS bk_private; CREATE TABLE IF NOT EXISTS bk_private.secret (x int);"
-          " GRANT USAGE ON SCHEMA bk_private TO PUBLIC");
+    admin(
+        "CREATE SCHEMA IF NOT EXISTS bk_private; CREATE TABLE IF NOT EXISTS bk_private.secret (x int);"
+        " GRANT USAGE ON SCHEMA bk_private TO PUBLIC");
     try {
         dump_postgres(options_, dir_.path());
         ADD_FAILURE() << "no error";

@@ -27,9 +27,7 @@ constexpr std::size_t kMaxMessage = 4000;  // of a child's stderr or a libpq mes
 constexpr int kMinServerVersion = 110000;  // hashtextextended()
 constexpr const char* kLargeObjects = "pg_catalog.pg_largeobject";
 
-double seconds_since(Clock::time_point start) {
-    return std::chrono::duration<double>(Clock::now() - start).count();
-}
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 // Takes the password (a literal secret) and URL credentials out of a message,
 // and bounds it.
@@ -158,7 +156,8 @@ Conn connect(const ConnParams& params, const PostgresOptions& options, const std
             Redactor(params.password)("cannot connect to PostgreSQL " + where + ": " + PQerrorMessage(conn.get())));
     }
     // Server notices (DROP ... IF EXISTS) would go to stderr: nothing in them is needed.
-    PQsetNoticeProcessor(conn.get(), [](void*, const char*) {}, nullptr);
+    PQsetNoticeProcessor(
+        conn.get(), [](void*, const char*) {}, nullptr);
     return conn;
 }
 
@@ -239,9 +238,9 @@ Parity compute_parity(PGconn* conn, const Redactor& redact) {
     Parity parity;
     for (int i = 0; i < PQntuples(tables.get()); ++i) {
         const std::string name = PQgetvalue(tables.get(), i, 0);  // quoted by format('%I.%I'): safe as SQL
-        const auto res = exec(
-            conn, "SELECT count(*), coalesce(sum(hashtextextended(ROW(r.*)::text, 0)), 0) FROM " + name + " AS r",
-            redact);
+        const auto res =
+            exec(conn, "SELECT count(*), coalesce(sum(hashtextextended(ROW(r.*)::text, 0)), 0) FROM " + name + " AS r",
+                 redact);
         parity[name] = parity_row(res.get());
     }
     const auto lo = exec(conn,
@@ -259,7 +258,8 @@ struct ServerInfo {
 };
 
 ServerInfo server_info(PGconn* conn, const Redactor& redact) {
-    const auto res = exec(conn, "SELECT current_setting('server_version_num'), current_setting('server_version')", redact);
+    const auto res =
+        exec(conn, "SELECT current_setting('server_version_num'), current_setting('server_version')", redact);
     ServerInfo info;
     info.version_num = std::stoi(PQgetvalue(res.get(), 0, 0));
     info.version = PQgetvalue(res.get(), 0, 1);
@@ -273,8 +273,8 @@ ServerInfo server_info(PGconn* conn, const Redactor& redact) {
 // with `<program> --version`; returns that version line.
 std::string matching_tool(const PostgresOptions& options, const ServerInfo& server, const std::string& program,
                           std::string& path) {
-    const auto dir = options.bin_dir.empty() ? "/usr/lib/postgresql/" + std::to_string(server.major()) + "/bin"
-                                             : options.bin_dir;
+    const auto dir =
+        options.bin_dir.empty() ? "/usr/lib/postgresql/" + std::to_string(server.major()) + "/bin" : options.bin_dir;
     path = dir + "/" + program;
     if (::access(path.c_str(), X_OK) != 0) {
         throw PostgresError("no " + program + " for the PostgreSQL " + server.version + " server (major version " +
@@ -341,8 +341,8 @@ private:
 bool valid_id(const std::string& id) {
     if (id.empty() || id.size() > 40) return false;
     for (char c : id) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-                        c == '-';
+        const bool ok =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
         if (!ok) return false;
     }
     return true;
@@ -368,8 +368,8 @@ public:
         if (dropped_) return;
         const Redactor redact(params_.password);
         auto conn = connect(params_, options_);
-        exec(conn.get(),
-             "DROP DATABASE IF EXISTS " + quote_ident(conn.get(), name_) + (force_ ? " WITH (FORCE)" : ""), redact);
+        exec(conn.get(), "DROP DATABASE IF EXISTS " + quote_ident(conn.get(), name_) + (force_ ? " WITH (FORCE)" : ""),
+             redact);
         dropped_ = true;
     }
 
@@ -516,6 +516,10 @@ DrillResult drill_postgres(const PostgresOptions& options, const std::string& du
         auto copy = connect(params, options, result.database);
         exec(copy.get(), "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", redact);
         fixed_output_settings(copy.get(), redact);
+        // The machine is the drill's alone now: each table's scan in parallel
+        // workers (count and sum aggregate in parallel; hashtextextended is
+        // parallel safe), as many as pg_restore had jobs.
+        exec(copy.get(), "SET max_parallel_workers_per_gather = " + std::to_string(jobs), redact);
         result.parity = compute_parity(copy.get(), redact);
         copy.reset();
         result.parity_seconds = seconds_since(parity_started);

@@ -57,13 +57,13 @@ struct PostgresOptions {
 };
 
 struct PostgresDump {
-    std::string file;            // <dir>/dump.pgc
-    std::uint64_t bytes = 0;     // its size
-    Parity parity;               // at the dump's snapshot
-    std::string server_version;  // server_version, e.g. "15.18 (Debian 15.18-0+deb12u1)"
-    std::string pg_dump_version; // `pg_dump --version`, e.g. "pg_dump (PostgreSQL) 15.18"
-    double dump_seconds = 0;     // pg_dump's run
-    double parity_seconds = 0;   // the parity queries (they run while pg_dump runs)
+    std::string file;             // <dir>/dump.pgc
+    std::uint64_t bytes = 0;      // its size
+    Parity parity;                // at the dump's snapshot
+    std::string server_version;   // server_version, e.g. "15.18 (Debian 15.18-0+deb12u1)"
+    std::string pg_dump_version;  // `pg_dump --version`, e.g. "pg_dump (PostgreSQL) 15.18"
+    double dump_seconds = 0;      // pg_dump's run
+    double parity_seconds = 0;    // the parity queries (they run while pg_dump runs)
 };
 
 // Dumps the database into <dir>/dump.pgc (dir must exist; a dump.pgc left by
