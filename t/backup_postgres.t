@@ -2,8 +2,9 @@
 # PostgreSQL backups (issue 13): the test server harness
 # (Test::Levqor::Postgres) checks itself, then the backup engine's unit tests
 # (controld/tests/backup_postgres_test.cpp: dump while a writer commits,
-# drill, a changed scratch copy, a truncated dump, password redaction, odd
-# names and types, another pg_dump major) run against it: they get the
+# drill, a changed scratch copy, a truncated dump, restore into a new or an
+# existing database, password redaction, odd names and types, another
+# pg_dump major) run against it: they get the
 # server through LEVQOR_TEST_PG_URL and LEVQOR_TEST_PG_ADMIN.
 use strict;
 use warnings;
@@ -56,7 +57,7 @@ subtest 'engine: the PostgresBackup unit tests against this server' => sub {
     my ($code, $out) = run_cmd($bin, '--gtest_filter=PostgresBackup.*:PostgresParity.*', '--gtest_brief=0');
     is($code, 0, 'every test passes') or diag($out);
     my ($passed) = $out =~ /\[  PASSED  \] (\d+) test/;
-    ok($passed && $passed >= 7, "ran them (" . ($passed // 0) . " passed)") or diag($out);
+    ok($passed && $passed >= 8, "ran them (" . ($passed // 0) . " passed)") or diag($out);
     unlike($out, qr/SKIPPED/, 'none skipped') or diag($out);
     note($out) if $ENV{TEST_VERBOSE};
     is($pg->psql("SELECT count(*) FROM pg_database WHERE datname LIKE 'levqor\\_verify\\_%'"), '0',

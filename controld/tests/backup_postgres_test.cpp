@@ -220,6 +220,60 @@ TEST_F(PostgresBackup, ATruncatedDumpFailsTheRestore) {
     EXPECT_EQ(scratch_databases(), 0) << "dropped after a failed restore too";
 }
 
+TEST_F(PostgresBackup, RestoreIntoANewDatabaseAndNeverOverANonEmptyOneWithoutForce) {
+    Sql sql(url_);
+    sql("CREATE SCHEMA bk; CREATE TABLE bk.t (id int PRIMARY KEY, v jsonb);"
+        " INSERT INTO bk.t SELECT g, jsonb_build_object('g', g) FROM generate_series(1, 500) g");
+    const auto dump = dump_postgres(options_, dir_.path());
+    Sql admin(admin_);
+    admin("DROP DATABASE IF EXISTS levqor_restored WITH (FORCE)");  // one per PQexec: not in a transaction block
+    admin("DROP DATABASE IF EXISTS levqor_empty");
+    const auto base = url_.substr(0, url_.rfind('/') + 1);
+
+    auto first = restore_postgres(options_, dump.file, "levqor_restored", false);
+    ASSERT_TRUE(first.ok) << first.error;
+    EXPECT_FALSE(first.conflict);
+    EXPECT_GT(first.restore_seconds, 0);
+    {
+        Sql restored(base + "levqor_restored");
+        EXPECT_EQ(restored("SELECT count(*) FROM bk.t"), "500");
+        EXPECT_EQ(restored("SELECT v->>'g' FROM bk.t WHERE id = 77"), "77");
+        restored("INSERT INTO bk.t VALUES (501, '{}')");
+    }
+    const auto again = restore_postgres(options_, dump.file, "levqor_restored", false);
+    EXPECT_FALSE(again.ok);
+    EXPECT_TRUE(again.conflict);
+    EXPECT_NE(again.error.find("\"levqor_restored\" exists and is not empty"), std::string::npos) << again.error;
+    {
+        Sql restored(base + "levqor_restored");
+        EXPECT_EQ(restored("SELECT count(*) FROM bk.t"), "501") << "left untouched";
+    }
+    const auto forced = restore_postgres(options_, dump.file, "levqor_restored", true);
+    EXPECT_TRUE(forced.ok) << forced.error;
+    {
+        Sql restored(base + "levqor_restored");
+        EXPECT_EQ(restored("SELECT count(*) FROM bk.t"), "500") << "replaced";
+    }
+
+    sql("CREATE DATABASE levqor_empty");
+    const auto into_empty = restore_postgres(options_, dump.file, "levqor_empty", false);
+    EXPECT_TRUE(into_empty.ok) << into_empty.error;
+
+    const auto source = restore_postgres(options_, dump.file, "levqor_test", true);
+    EXPECT_FALSE(source.ok);
+    EXPECT_FALSE(source.conflict);
+    EXPECT_NE(source.error.find("the backed-up database itself"), std::string::npos) << source.error;
+
+    // A failed restore leaves no half database behind.
+    ASSERT_EQ(::truncate(dump.file.c_str(), static_cast<off_t>(dump.bytes / 2)), 0);
+    const auto broken = restore_postgres(options_, dump.file, "levqor_broken", false);
+    EXPECT_FALSE(broken.ok);
+    EXPECT_EQ(broken.error.rfind("pg_restore failed", 0), 0u) << broken.error;
+    EXPECT_EQ(admin("SELECT count(*) FROM pg_database WHERE datname = 'levqor_broken'"), "0");
+    admin("DROP DATABASE levqor_restored WITH (FORCE)");
+    admin("DROP DATABASE levqor_empty WITH (FORCE)");
+}
+
 TEST_F(PostgresBackup, PasswordsAreRedactedFromErrors) {
     const auto pw = password();
     ASSERT_FALSE(pw.empty());

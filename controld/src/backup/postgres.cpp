@@ -88,27 +88,26 @@ ConnParams parse_conninfo(const std::string& url) {
     return params;
 }
 
-// key='value' conninfo (libpq's quoting: \ and ' escaped), without the
-// password, dbname replaced when given: for pg_dump's and pg_restore's argv.
+// One key='value' of a conninfo (libpq's quoting: \ and ' escaped).
+std::string conninfo_pair(const std::string& key, const std::string& value) {
+    std::string out = key + "='";
+    for (char c : value) {
+        if (c == '\\' || c == '\'') out += '\\';
+        out += c;
+    }
+    return out + "'";
+}
+
+// key='value' conninfo without the password, dbname replaced when given: for
+// pg_dump's and pg_restore's argv.
 std::string conninfo_without_password(const ConnParams& params, const std::string& dbname) {
     std::string out;
     for (const auto& [key, value] : params.options) {
         if (key == "password" || (key == "dbname" && !dbname.empty())) continue;
-        out += key + "='";
-        for (char c : value) {
-            if (c == '\\' || c == '\'') out += '\\';
-            out += c;
-        }
-        out += "' ";
+        out += conninfo_pair(key, value) + " ";
     }
-    if (!dbname.empty()) {
-        out += "dbname='";
-        for (char c : dbname) {
-            if (c == '\\' || c == '\'') out += '\\';
-            out += c;
-        }
-        out += "'";
-    }
+    if (!dbname.empty()) out += conninfo_pair("dbname", dbname);
+    if (!out.empty() && out.back() == ' ') out.pop_back();
     return out;
 }
 
@@ -381,6 +380,41 @@ private:
     bool dropped_ = false;
 };
 
+// CREATE DATABASE <name> like the connection's own: encoding and locale, from template0.
+void create_database_like_source(PGconn* conn, const std::string& name, const Redactor& redact) {
+    const auto src = exec(conn,
+                          "SELECT pg_encoding_to_char(encoding), datcollate, datctype FROM pg_database"
+                          " WHERE datname = current_database()",
+                          redact);
+    exec(conn,
+         "CREATE DATABASE " + quote_ident(conn, name) + " TEMPLATE template0 ENCODING " +
+             quote_literal(conn, PQgetvalue(src.get(), 0, 0)) + " LC_COLLATE " +
+             quote_literal(conn, PQgetvalue(src.get(), 0, 1)) + " LC_CTYPE " +
+             quote_literal(conn, PQgetvalue(src.get(), 0, 2)),
+         redact);
+}
+
+std::string drop_database_sql(PGconn* conn, const std::string& name, const ServerInfo& server) {
+    return "DROP DATABASE IF EXISTS " + quote_ident(conn, name) + (server.version_num >= 130000 ? " WITH (FORCE)" : "");
+}
+
+int restore_jobs(const PostgresOptions& options) { return std::max(1, std::min(options.restore_jobs, 16)); }
+
+// pg_restore of dump_file into the database, stopping at the first error.
+queue::ExecResult run_pg_restore(const PostgresOptions& options, const ConnParams& params,
+                                 const std::string& pg_restore, const std::string& database,
+                                 const std::string& dump_file, std::vector<std::string> extra) {
+    queue::ExecSpec spec;
+    spec.path = pg_restore;
+    spec.argv = {pg_restore, "--no-password", "--exit-on-error", "--jobs=" + std::to_string(restore_jobs(options)),
+                 "--dbname=" + conninfo_without_password(params, database)};
+    for (auto& arg : extra) spec.argv.push_back(std::move(arg));
+    spec.argv.push_back(dump_file);
+    spec.env = child_env(params);
+    spec.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(options.timeout);
+    return queue::run_command(spec);
+}
+
 }  // namespace
 
 PostgresDump dump_postgres(const PostgresOptions& options, const std::string& dir) {
@@ -469,37 +503,16 @@ DrillResult drill_postgres(const PostgresOptions& options, const std::string& du
         std::string pg_restore;
         matching_tool(options, server, "pg_restore", pg_restore);
         const bool force = server.version_num >= 130000;
-        const auto db = quote_ident(conn.get(), result.database);
-
-        // The scratch database like the source: its encoding and locale.
-        const auto src = exec(conn.get(),
-                              "SELECT pg_encoding_to_char(encoding), datcollate, datctype FROM pg_database"
-                              " WHERE datname = current_database()",
-                              redact);
-        const std::string create = "CREATE DATABASE " + db + " TEMPLATE template0 ENCODING " +
-                                   quote_literal(conn.get(), PQgetvalue(src.get(), 0, 0)) + " LC_COLLATE " +
-                                   quote_literal(conn.get(), PQgetvalue(src.get(), 0, 1)) + " LC_CTYPE " +
-                                   quote_literal(conn.get(), PQgetvalue(src.get(), 0, 2));
-        exec(conn.get(), "DROP DATABASE IF EXISTS " + db + (force ? " WITH (FORCE)" : ""), redact);
-        exec(conn.get(), create, redact);
+        exec(conn.get(), drop_database_sql(conn.get(), result.database, server), redact);
+        create_database_like_source(conn.get(), result.database, redact);
         conn.reset();
         ScratchDatabase scratch(params, options, result.database, force);
 
-        queue::ExecSpec spec;
-        spec.path = pg_restore;
-        const int jobs = std::max(1, std::min(options.restore_jobs, 16));
-        spec.argv = {pg_restore,
-                     "--no-password",
-                     "--no-owner",
-                     "--no-acl",
-                     "--exit-on-error",
-                     "--jobs=" + std::to_string(jobs),
-                     "--dbname=" + conninfo_without_password(params, result.database),
-                     dump_file};
-        spec.env = child_env(params);
-        spec.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(options.timeout);
+        // Ownership and grants are not what a drill checks: a role without
+        // superuser could not restore them anyway.
         const auto started = Clock::now();
-        const auto run = queue::run_command(spec);
+        const auto run =
+            run_pg_restore(options, params, pg_restore, result.database, dump_file, {"--no-owner", "--no-acl"});
         result.restore_seconds = seconds_since(started);
         if (!run.started || run.timed_out || run.exit_code != 0) {
             result.error = child_failure("pg_restore", run, redact);
@@ -508,7 +521,7 @@ DrillResult drill_postgres(const PostgresOptions& options, const std::string& du
 
         if (before_compare) {
             std::string info = conninfo_without_password(params, result.database);
-            if (!params.password.empty()) info += " password='" + params.password + "'";
+            if (!params.password.empty()) info += " " + conninfo_pair("password", params.password);
             before_compare(info);
         }
 
@@ -519,7 +532,7 @@ DrillResult drill_postgres(const PostgresOptions& options, const std::string& du
         // The machine is the drill's alone now: each table's scan in parallel
         // workers (count and sum aggregate in parallel; hashtextextended is
         // parallel safe), as many as pg_restore had jobs.
-        exec(copy.get(), "SET max_parallel_workers_per_gather = " + std::to_string(jobs), redact);
+        exec(copy.get(), "SET max_parallel_workers_per_gather = " + std::to_string(restore_jobs(options)), redact);
         result.parity = compute_parity(copy.get(), redact);
         copy.reset();
         result.parity_seconds = seconds_since(parity_started);
@@ -530,6 +543,68 @@ DrillResult drill_postgres(const PostgresOptions& options, const std::string& du
             return result;
         }
         scratch.drop();  // here, so a failure to drop is reported
+        result.ok = true;
+    } catch (const std::exception& e) {
+        result.ok = false;
+        result.error = Redactor(password)(e.what());
+    }
+    return result;
+}
+
+RestoreResult restore_postgres(const PostgresOptions& options, const std::string& dump_file, const std::string& into,
+                               bool force) {
+    RestoreResult result;
+    std::string password;
+    try {
+        const auto params = parse_conninfo(options.url);
+        password = params.password;
+        const Redactor redact(params.password);
+        if (into.empty() || into.size() > 63 || into.find('\0') != std::string::npos) {
+            throw PostgresError("invalid database name to restore into (1..63 bytes)");
+        }
+        if (into == params.get("dbname") || into == "postgres" || into == "template0" || into == "template1") {
+            throw PostgresError("refusing to restore into \"" + into +
+                                "\": the backed-up database itself or a system database");
+        }
+        auto conn = connect(params, options);
+        const auto server = server_info(conn.get(), redact);
+        std::string pg_restore;
+        matching_tool(options, server, "pg_restore", pg_restore);
+
+        const auto found = exec(
+            conn.get(), "SELECT count(*) FROM pg_database WHERE datname = " + quote_literal(conn.get(), into), redact);
+        bool exists = std::string(PQgetvalue(found.get(), 0, 0)) != "0";
+        if (exists) {
+            auto target = connect(params, options, into);
+            const auto objects = exec(target.get(),
+                                      "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                                      " WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')"
+                                      "   AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'",
+                                      redact);
+            const bool empty = std::string(PQgetvalue(objects.get(), 0, 0)) == "0";
+            if (!empty && !force) {
+                result.conflict = true;
+                throw PostgresError("database \"" + into +
+                                    "\" exists and is not empty (restore with force to replace it)");
+            }
+            if (!empty) {
+                target.reset();
+                exec(conn.get(), drop_database_sql(conn.get(), into, server), redact);
+                exists = false;
+            }
+        }
+        const bool created = !exists;
+        if (created) create_database_like_source(conn.get(), into, redact);
+
+        const auto started = Clock::now();
+        const auto run = run_pg_restore(options, params, pg_restore, into, dump_file, {"--no-owner"});
+        result.restore_seconds = seconds_since(started);
+        if (!run.started || run.timed_out || run.exit_code != 0) {
+            result.error = child_failure("pg_restore", run, redact);
+            // A half-restored database of ours is not left behind.
+            if (created) exec(conn.get(), drop_database_sql(conn.get(), into, server), redact);
+            return result;
+        }
         result.ok = true;
     } catch (const std::exception& e) {
         result.ok = false;

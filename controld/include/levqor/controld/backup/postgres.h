@@ -12,6 +12,9 @@
 // it with the dump's and drops the scratch database, also on failure. The
 // restore's duration is the backup's measured RTO.
 //
+// restore_postgres(): a dump into a NEW database (or, with force, replacing
+// a non-empty one).
+//
 // Parity of a table (schema-qualified, identifiers quoted as in SQL when
 // they need it: `public.t`, `"Odd schema"."x.y"`): its row count and the sum
 // modulo 2^64 of a 64-bit hash (hashtextextended) of each row's text
@@ -94,6 +97,24 @@ using BeforeCompare = std::function<void(const std::string& scratch_conninfo)>;
 // bad id.
 DrillResult drill_postgres(const PostgresOptions& options, const std::string& dump_file, const Parity& expected,
                            const std::string& id, const BeforeCompare& before_compare = {});
+
+struct RestoreResult {
+    bool ok = false;
+    bool conflict = false;       // `into` exists and is not empty, no force (the route's 409)
+    std::string error;           // why not (redacted); empty when ok
+    double restore_seconds = 0;  // pg_restore's run
+};
+
+// Restores dump_file into the database `into` on the server of options.url
+// (`POST /ops/backups/{id}/restore`): created like the source (encoding,
+// locale, from template0) when absent; an existing empty one is used; an
+// existing one with any relation is a conflict unless force, which drops
+// (WITH (FORCE) on 13+) and recreates it. Refused: the URL's own database,
+// postgres, template0/1. pg_restore --no-owner --exit-on-error -j: objects
+// belong to the restoring role, grants are restored. A database created here
+// is dropped again if the restore fails. Never throws: `error`.
+RestoreResult restore_postgres(const PostgresOptions& options, const std::string& dump_file, const std::string& into,
+                               bool force);
 
 // The differences, one per line, at most `limit` lines then "... and N more";
 // empty when equal. "public.t: 10 rows expected, 11 restored",
