@@ -186,12 +186,16 @@ std::string quote_literal(PGconn* conn, const std::string& value) {
 }
 
 // The output settings every row's text depends on, the same on both sides
-// whatever the server's or the role's defaults.
-void fixed_output_settings(PGconn* conn, const Redactor& redact) {
+// whatever the server's or the role's defaults; a parity query may take as
+// long as a pg_dump run (the role's statement_timeout does not apply), and
+// no longer.
+void fixed_output_settings(PGconn* conn, const PostgresOptions& options, const Redactor& redact) {
+    const auto timeout_ms = std::chrono::duration_cast<std::chrono::milliseconds>(options.timeout).count();
     exec(conn,
          "SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; SET IntervalStyle = 'postgres';"
          " SET extra_float_digits = 1; SET bytea_output = 'hex'; SET row_security = off;"
-         " SET statement_timeout = 0; SET search_path = pg_catalog",
+         " SET search_path = pg_catalog; SET statement_timeout = " +
+             std::to_string(std::min<long long>(std::max<long long>(timeout_ms, 1000), 2147483647LL)),
          redact);
 }
 
@@ -432,7 +436,7 @@ PostgresDump dump_postgres(const PostgresOptions& options, const std::string& di
     }
 
     exec(conn.get(), "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", redact);
-    fixed_output_settings(conn.get(), redact);
+    fixed_output_settings(conn.get(), options, redact);
     const auto snap = exec(conn.get(), "SELECT pg_export_snapshot()", redact);
     const std::string snapshot = PQgetvalue(snap.get(), 0, 0);
 
@@ -528,7 +532,7 @@ DrillResult drill_postgres(const PostgresOptions& options, const std::string& du
         const auto parity_started = Clock::now();
         auto copy = connect(params, options, result.database);
         exec(copy.get(), "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", redact);
-        fixed_output_settings(copy.get(), redact);
+        fixed_output_settings(copy.get(), options, redact);
         // The machine is the drill's alone now: each table's scan in parallel
         // workers (count and sum aggregate in parallel; hashtextextended is
         // parallel safe), as many as pg_restore had jobs.
