@@ -167,6 +167,11 @@ TEST_F(PostgresBackup, OddNamesAndTypesRoundTrip) {
         "  (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),"
         "  (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);"
         " CREATE TABLE \"Odd \"\"schema\"\".v2\".empty ();"
+        // Enum values hash by their pg_enum OID, new in a restored copy: hashed by their text.
+        " CREATE TYPE \"Odd \"\"schema\"\".v2\".mood AS ENUM ('sad', 'ok', 'happy');"
+        " CREATE TABLE \"Odd \"\"schema\"\".v2\".moods (id int, m \"Odd \"\"schema\"\".v2\".mood,"
+        "   ms \"Odd \"\"schema\"\".v2\".mood[]);"
+        " INSERT INTO \"Odd \"\"schema\"\".v2\".moods VALUES (1, 'happy', '{sad,ok}'), (2, NULL, NULL);"
         // json and point have no extended hash function: the row-text fallback.
         " CREATE TABLE \"Odd \"\"schema\"\".v2\".nohash (id int, j json, p point);"
         " INSERT INTO \"Odd \"\"schema\"\".v2\".nohash VALUES (1, '{\"a\":  1}', '(1,2)'), (2, NULL, NULL);"
