@@ -205,6 +205,29 @@ TEST_F(PostgresBackup, OddNamesAndTypesRoundTrip) {
               changed.parity.at("pg_catalog.pg_largeobject").digest);
 }
 
+TEST_F(PostgresBackup, PartitionsUnloggedGeneratedCompositeAndViewsRoundTrip) {
+    Sql sql(url_);
+    sql("CREATE SCHEMA bk;"
+        " CREATE TABLE bk.p (id int, at date, v numeric) PARTITION BY RANGE (at);"
+        " CREATE TABLE bk.p_2025 PARTITION OF bk.p FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');"
+        " CREATE TABLE bk.p_2026 PARTITION OF bk.p FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');"
+        " INSERT INTO bk.p SELECT g, date '2025-06-01' + g, g / 7.0 FROM generate_series(1, 400) g;"
+        " CREATE UNLOGGED TABLE bk.scratchpad (k text PRIMARY KEY, v bytea);"
+        " INSERT INTO bk.scratchpad VALUES ('a', '\\x01'), ('b', NULL);"
+        " CREATE TYPE bk.pair AS (a int, b text); CREATE DOMAIN bk.pos AS int CHECK (VALUE > 0);"
+        " CREATE TABLE bk.mixed (id bk.pos, pr bk.pair, r int4range, g int GENERATED ALWAYS AS (id * 2) STORED);"
+        " INSERT INTO bk.mixed (id, pr, r) VALUES (1, ROW(1, 'x'), '[1,5)'), (2, NULL, 'empty');"
+        " CREATE MATERIALIZED VIEW bk.mv AS SELECT count(*) FROM bk.p; CREATE VIEW bk.v AS SELECT 1 AS one");
+    const auto dump = dump_postgres(options_, dir_.path());
+    EXPECT_EQ(dump.parity.count("bk.p"), 0u) << "a partitioned parent is counted through its partitions";
+    EXPECT_EQ(dump.parity.at("bk.p_2025").rows + dump.parity.at("bk.p_2026").rows, 400u);
+    EXPECT_EQ(dump.parity.at("bk.scratchpad").rows, 2u);
+    EXPECT_EQ(dump.parity.at("bk.mixed").rows, 2u);
+    EXPECT_EQ(dump.parity.count("bk.mv") + dump.parity.count("bk.v"), 0u) << "views are not tables";
+    const auto drill = drill_postgres(options_, dump.file, dump.parity, "kinds");
+    EXPECT_TRUE(drill.ok) << drill.error;
+}
+
 TEST_F(PostgresBackup, ARowChangedInTheScratchCopyIsAMismatch) {
     Sql sql(url_);
     sql("CREATE SCHEMA bk; CREATE TABLE bk.t (id int PRIMARY KEY, v text);"
