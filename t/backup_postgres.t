@@ -3,9 +3,10 @@
 # (Test::Levqor::Postgres) checks itself, then the backup engine's unit tests
 # (controld/tests/backup_postgres_test.cpp: dump while a writer commits,
 # drill, a changed scratch copy, a truncated dump, restore into a new or an
-# existing database, password redaction, odd names and types, another
-# pg_dump major) run against it: they get the
-# server through LEVQOR_TEST_PG_URL and LEVQOR_TEST_PG_ADMIN.
+# existing database, password redaction, odd names and types, partitions and
+# unlogged tables, another pg_dump major) run against it: they get the
+# server through LEVQOR_TEST_PG_URL, LEVQOR_TEST_PG_ADMIN and
+# LEVQOR_TEST_PG_BIN.
 use strict;
 use warnings;
 
