@@ -326,16 +326,16 @@ TEST(BackupSqlite, AChangedRowInAScratchCopyIsFoundAndDescribed) {
     std::system(("cp " + result.path + " " + dir.file("scratch.db")).c_str());
     Conn(dir.file("scratch.db")).exec("UPDATE items SET price = price + 0.25 WHERE id = 42");
     const Parity changed = sqlite_parity(dir.file("scratch.db"));
-    EXPECT_EQ(describe_sqlite_mismatch(result.parity, changed), "items: content differs (100 rows)");
+    EXPECT_EQ(describe_mismatch(result.parity, changed), "items: content differs (100 rows)");
     Conn(dir.file("scratch.db")).exec("DELETE FROM entries; INSERT INTO entries VALUES (1); CREATE TABLE extra(x)");
-    EXPECT_EQ(describe_sqlite_mismatch(result.parity, sqlite_parity(dir.file("scratch.db"))),
+    EXPECT_EQ(describe_mismatch(result.parity, sqlite_parity(dir.file("scratch.db"))),
               "entries: 0 rows expected, 1 restored\nitems: content differs (100 rows)\nextra: not in the backup");
-    EXPECT_EQ(describe_sqlite_mismatch(result.parity, sqlite_parity(dir.file("scratch.db")), 1),
+    EXPECT_EQ(describe_mismatch(result.parity, sqlite_parity(dir.file("scratch.db")), 1),
               "entries: 0 rows expected, 1 restored\n... and 2 more");
     Parity missing = result.parity;
     missing["gone"] = {1, std::string(64, '0')};
-    EXPECT_EQ(describe_sqlite_mismatch(missing, result.parity), "gone: missing in the restore");
-    EXPECT_EQ(describe_sqlite_mismatch(result.parity, result.parity), "");
+    EXPECT_EQ(describe_mismatch(missing, result.parity), "gone: missing in the restore");
+    EXPECT_EQ(describe_mismatch(result.parity, result.parity), "");
 }
 
 TEST(BackupSqlite, EncryptedBackupDrillsAndRestoresOnlyWithTheKey) {

@@ -430,28 +430,6 @@ Parity sqlite_parity(const std::string& path) {
     return parity;
 }
 
-std::string describe_sqlite_mismatch(const Parity& expected, const Parity& found, std::size_t limit) {
-    std::vector<std::string> lines;
-    for (const auto& [table, want] : expected) {
-        auto it = found.find(table);
-        if (it == found.end()) {
-            lines.push_back(table + ": missing in the restore");
-        } else if (it->second.rows != want.rows) {
-            lines.push_back(table + ": " + std::to_string(want.rows) + " rows expected, " +
-                            std::to_string(it->second.rows) + " restored");
-        } else if (it->second.digest != want.digest) {
-            lines.push_back(table + ": content differs (" + std::to_string(want.rows) + " rows)");
-        }
-    }
-    for (const auto& [table, got] : found) {
-        if (expected.count(table) == 0) lines.push_back(table + ": not in the backup");
-    }
-    std::string out;
-    for (std::size_t i = 0; i < lines.size() && i < limit; ++i) out += (i == 0 ? "" : "\n") + lines[i];
-    if (lines.size() > limit) out += "\n... and " + std::to_string(lines.size() - limit) + " more";
-    return out;
-}
-
 SqliteBackupResult backup_sqlite(const std::string& source, const std::string& dir, const std::string& name,
                                  const EncryptionKey* key, const SqliteCopyOptions& options) {
     if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") {
@@ -532,7 +510,7 @@ SqliteDrillResult drill_sqlite(const std::string& backup_file, const Parity& exp
                 result.error += " (and " + std::to_string(check.problems.size() - 1) + " more)";
             }
         } else {
-            const std::string mismatch = describe_sqlite_mismatch(expected, result.parity);
+            const std::string mismatch = describe_mismatch(expected, result.parity);
             if (mismatch.empty()) {
                 result.ok = true;
             } else {

@@ -2,6 +2,7 @@
 // source at the dump's exact snapshot (issue 13). Plain values; no I/O.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -18,5 +19,11 @@ struct TableParity {
 
 // Qualified table name ("schema.table" for PostgreSQL, "table" for SQLite) -> parity.
 using Parity = std::map<std::string, TableParity>;
+
+// The differences, one per line, at most `limit` lines then "... and N more";
+// empty when equal: "public.t: 10 rows expected, 11 restored",
+// "public.t: content differs (10 rows)", "public.u: missing in the restore",
+// "public.v: not in the backup". Both engines' drills report with it.
+std::string describe_mismatch(const Parity& expected, const Parity& actual, std::size_t limit = 20);
 
 }  // namespace levqor::controld::backup

@@ -129,10 +129,4 @@ struct RestoreResult {
 RestoreResult restore_postgres(const PostgresOptions& options, const std::string& dump_file, const std::string& into,
                                bool force);
 
-// The differences, one per line, at most `limit` lines then "... and N more";
-// empty when equal. "public.t: 10 rows expected, 11 restored",
-// "public.t: content differs (10 rows)", "public.u: missing in the restore",
-// "public.v: not in the backup".
-std::string describe_mismatch(const Parity& expected, const Parity& actual, std::size_t limit = 20);
-
 }  // namespace levqor::controld::backup

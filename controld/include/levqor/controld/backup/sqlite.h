@@ -86,13 +86,6 @@ std::vector<std::string> integrity_check(const std::string& path);
 // may renumber them; such a copy is not what this engine produces.
 Parity sqlite_parity(const std::string& path);
 
-// The differences, one per line, at most `limit` lines then "... and N more";
-// empty when equal: "jobs: 10 rows expected, 11 restored", "jobs: content
-// differs (10 rows)", "t: missing in the restore", "u: not in the backup".
-// (The same text as the PostgreSQL engine's describe_mismatch on the pg
-// branch; named apart so both branches merge. Once merged, keep one.)
-std::string describe_sqlite_mismatch(const Parity& expected, const Parity& found, std::size_t limit = 20);
-
 struct SqliteBackupResult {
     std::string path;  // the file written: <dir>/<name>.sqlite, or .sqlite.enc when encrypted
     std::uint64_t bytes = 0;
