@@ -101,15 +101,14 @@ void post_restore(const httplib::Request& req, httplib::Response& res, BackupSer
 }  // namespace
 
 void add_routes(api::Router& router, const api::Guard& guard, BackupService& backups, tracking::ErrorTracker& errors) {
-    router.add(api::Method::post, "/ops/backups",
-               guard.require(auth::Role::admin,
-                             [&backups, &errors](const httplib::Request& req, httplib::Response& res, auth::Role) {
-                                 post_backup(req, res, backups, errors);
-                             }));
+    router.add(
+        api::Method::post, "/ops/backups",
+        guard.require(auth::Role::admin, [&backups, &errors](const httplib::Request& req, httplib::Response& res,
+                                                             auth::Role) { post_backup(req, res, backups, errors); }));
 
     router.add(api::Method::get, "/ops/backups",
-               guard.require(auth::Role::admin, [&backups, &errors](const httplib::Request& req,
-                                                                    httplib::Response& res, auth::Role) {
+               guard.require(auth::Role::admin, [&backups, &errors](const httplib::Request& req, httplib::Response& res,
+                                                                    auth::Role) {
                    const auto target = req.has_param("target") ? req.get_param_value("target") : std::string();
                    try {
                        json out = json::array();
@@ -121,43 +120,42 @@ void add_routes(api::Router& router, const api::Guard& guard, BackupService& bac
                }));
 
     router.add(api::Method::get, R"(/ops/backups/([^/]+))",
-               guard.require(auth::Role::admin, [&backups, &errors](const httplib::Request& req,
-                                                                    httplib::Response& res, auth::Role) {
-                   const std::string id = req.matches[1];
-                   try {
-                       const auto m = backups.find(id);
-                       if (!m) {
-                           api::set_error(res, 404, "backup_not_found", "no backup " + id);
-                           return;
-                       }
-                       api::set_json(res, 200, dump(to_json(*m)));
-                   } catch (const std::runtime_error& e) {
-                       unavailable(res, errors, "cannot read the backups", e);
-                   }
-               }));
-
-    router.add(api::Method::post, R"(/ops/backups/([^/]+)/verify)",
-               guard.require(auth::Role::admin, [&backups, &errors](const httplib::Request& req,
-                                                                    httplib::Response& res, auth::Role) {
-                   const std::string id = req.matches[1];
-                   try {
-                       const auto started = backups.start_verify(id);
-                       api::set_json(res, 202, ordered_json{{"job_id", started.job_id}}.dump());
-                   } catch (const BackupNotFound& e) {
-                       api::set_error(res, 404, "backup_not_found", e.what());
-                   } catch (const queue::QueueFull& e) {
-                       res.set_header("Retry-After", "5");
-                       api::set_error(res, 507, "queue_full", e.what());
-                   } catch (const std::runtime_error& e) {
-                       unavailable(res, errors, "cannot start the verify", e);
-                   }
-               }));
-
-    router.add(api::Method::post, R"(/ops/backups/([^/]+)/restore)",
                guard.require(auth::Role::admin,
                              [&backups, &errors](const httplib::Request& req, httplib::Response& res, auth::Role) {
-                                 post_restore(req, res, backups, errors);
+                                 const std::string id = req.matches[1];
+                                 try {
+                                     const auto m = backups.find(id);
+                                     if (!m) {
+                                         api::set_error(res, 404, "backup_not_found", "no backup " + id);
+                                         return;
+                                     }
+                                     api::set_json(res, 200, dump(to_json(*m)));
+                                 } catch (const std::runtime_error& e) {
+                                     unavailable(res, errors, "cannot read the backups", e);
+                                 }
                              }));
+
+    router.add(api::Method::post, R"(/ops/backups/([^/]+)/verify)",
+               guard.require(auth::Role::admin,
+                             [&backups, &errors](const httplib::Request& req, httplib::Response& res, auth::Role) {
+                                 const std::string id = req.matches[1];
+                                 try {
+                                     const auto started = backups.start_verify(id);
+                                     api::set_json(res, 202, ordered_json{{"job_id", started.job_id}}.dump());
+                                 } catch (const BackupNotFound& e) {
+                                     api::set_error(res, 404, "backup_not_found", e.what());
+                                 } catch (const queue::QueueFull& e) {
+                                     res.set_header("Retry-After", "5");
+                                     api::set_error(res, 507, "queue_full", e.what());
+                                 } catch (const std::runtime_error& e) {
+                                     unavailable(res, errors, "cannot start the verify", e);
+                                 }
+                             }));
+
+    router.add(
+        api::Method::post, R"(/ops/backups/([^/]+)/restore)",
+        guard.require(auth::Role::admin, [&backups, &errors](const httplib::Request& req, httplib::Response& res,
+                                                             auth::Role) { post_restore(req, res, backups, errors); }));
 }
 
 }  // namespace levqor::controld::backup

@@ -111,9 +111,9 @@ bool postgres_database_nonempty(const std::string& url, const std::string& name)
             throw PostgresError(mask_url_credentials("cannot connect: " + std::string(PQerrorMessage(conn.get()))));
         }
         const char* params[] = {param};
-        std::unique_ptr<PGresult, decltype(&PQclear)> res(
-            PQexecParams(conn.get(), sql.c_str(), param ? 1 : 0, nullptr, param ? params : nullptr, nullptr, nullptr, 0),
-            &PQclear);
+        std::unique_ptr<PGresult, decltype(&PQclear)> res(PQexecParams(conn.get(), sql.c_str(), param ? 1 : 0, nullptr,
+                                                                       param ? params : nullptr, nullptr, nullptr, 0),
+                                                          &PQclear);
         if (PQresultStatus(res.get()) != PGRES_TUPLES_OK) {
             throw PostgresError(mask_url_credentials(PQerrorMessage(conn.get())));
         }
@@ -200,8 +200,7 @@ BackupService::BackupService(Settings settings, queue::QueueService& queue, metr
       settings_(std::move(settings)) {
     queue.register_executor("backup", std::make_shared<Executor>(*this, &BackupService::run_backup, "target"));
     queue.register_executor("backup_verify", std::make_shared<Executor>(*this, &BackupService::run_verify, "backup"));
-    queue.register_executor("backup_restore",
-                            std::make_shared<Executor>(*this, &BackupService::run_restore, "backup"));
+    queue.register_executor("backup_restore", std::make_shared<Executor>(*this, &BackupService::run_restore, "backup"));
     for (const auto& target : settings_.backup.targets) {
         metrics_for(target.name);
         // What is on disk already: the newest verified backup's time and size.
@@ -346,7 +345,8 @@ BackupService::Started BackupService::start_restore(const std::string& id, const
         const auto* target = s.backup.find(m.target);
         if (!target) throw BadBackupRequest("target \"" + m.target + "\" is no longer in backup.targets");
         if (!force && postgres_database_nonempty(target->url, into)) {
-            throw RestoreConflict("database \"" + into + "\" exists and is not empty; pass \"force\": true to replace it");
+            throw RestoreConflict("database \"" + into +
+                                  "\" exists and is not empty; pass \"force\": true to replace it");
         }
     }
     return {"", enqueue("backup_restore", {{"backup", id}, {"into", into}, {"force", force}})};
@@ -445,7 +445,22 @@ ExecutionResult BackupService::run_backup(const json& payload) {
     m.started_at = now_seconds();
     m.levqor_version = std::string(kVersion);
     try {
-        if (std::filesystem::exists(folder)) remove_backup(s.backup.dir, name, id);  // an earlier attempt's
+        if (std::filesystem::exists(folder)) {
+            // This job ran before: its backup is kept once finished (a
+            // delivery repeated after the visibility timeout must not redo
+            // it); a `running` one is what a killed attempt left.
+            try {
+                const auto earlier = read_manifest(folder);
+                if (earlier.status != BackupStatus::running) {
+                    ExecutionResult done;
+                    done.result = {{"id", id}, {"target", name}, {"status", std::string(to_string(earlier.status))}};
+                    return done;
+                }
+            } catch (const std::exception&) {
+                // no readable manifest: a partial folder
+            }
+            remove_backup(s.backup.dir, name, id);
+        }
         ensure_directory(s.backup.dir, 0700);
         ensure_directory(s.backup.dir + "/" + name, 0700);
         ensure_directory(folder, 0700);
@@ -474,7 +489,8 @@ ExecutionResult BackupService::run_backup(const json& payload) {
                 m.timings["encrypt"] = seconds_since(enc_started);
             }
             const auto digest = sha256_file(file);
-            m.files.push_back({"database", std::filesystem::path(file).filename().string(), digest.bytes, digest.sha256});
+            m.files.push_back(
+                {"database", std::filesystem::path(file).filename().string(), digest.bytes, digest.sha256});
             m.parity = r.parity;
             m.server_version = "PostgreSQL " + r.server_version;
             m.tool_version = r.pg_dump_version;
@@ -547,8 +563,7 @@ ExecutionResult BackupService::run_verify(const json& payload) {
     }
     write_manifest(folder, m);
     after_verify(*target, m);
-    log_.info("backup verified",
-              {{"target", m.target}, {"id", id}, {"status", std::string(to_string(m.status))}});
+    log_.info("backup verified", {{"target", m.target}, {"id", id}, {"status", std::string(to_string(m.status))}});
     ExecutionResult result;
     result.result = {{"id", id}, {"status", std::string(to_string(m.status))}};
     if (m.status != BackupStatus::verified) {
@@ -590,7 +605,8 @@ ExecutionResult BackupService::run_restore(const json& payload) {
     } catch (const RestoreTargetExists& e) {
         return permanent(e.what());
     } catch (const std::exception& e) {
-        errors_.capture("backup", "restore failed", {{"target", m.target}, {"id", id}, {"error", mask_url_credentials(e.what())}});
+        errors_.capture("backup", "restore failed",
+                        {{"target", m.target}, {"id", id}, {"error", mask_url_credentials(e.what())}});
         return permanent(std::string("restore of ") + id + " failed: " + e.what());
     }
 }

@@ -37,16 +37,18 @@ const Keys<BackupTarget>& target_keys() {
                           if (v.empty() || v.front() != '/') invalid("expected an absolute path");
                           out.path = path_value(v);
                       }),
-        string_key<S>("schedule", [](const std::string& v, S& out) {
-            check_schedule_text(v);
-            out.schedule = v;
-        }),
+        string_key<S>("schedule",
+                      [](const std::string& v, S& out) {
+                          check_schedule_text(v);
+                          out.schedule = v;
+                      }),
     };
     return keys;
 }
 
 std::vector<BackupTarget> read_targets(const SettingsReader& reader, const std::string& key, const json& value) {
-    if (!value.is_array()) reader.bad(key, value, "expected a list of {\"name\",\"kind\",\"url\"|\"path\",\"schedule\"}");
+    if (!value.is_array())
+        reader.bad(key, value, "expected a list of {\"name\",\"kind\",\"url\"|\"path\",\"schedule\"}");
     if (value.size() > 100) reader.bad(key, value, "at most 100 targets");
     std::vector<BackupTarget> out;
     std::set<std::string> names;
@@ -61,7 +63,8 @@ std::vector<BackupTarget> read_targets(const SettingsReader& reader, const std::
         if (target.kind.empty()) reader.bad(k, spec, "missing \"kind\" (postgres or sqlite)");
         if (target.kind == "postgres") {
             if (target.url.empty()) reader.bad(k, spec, "a postgres target needs \"url\"");
-            if (!target.path.empty()) reader.bad(k + ".path", spec["path"], "a postgres target has \"url\", not \"path\"");
+            if (!target.path.empty())
+                reader.bad(k + ".path", spec["path"], "a postgres target has \"url\", not \"path\"");
         } else {
             if (target.path.empty()) reader.bad(k, spec, "a sqlite target needs \"path\"");
             if (!target.url.empty()) reader.bad(k + ".url", spec["url"], "a sqlite target has \"path\", not \"url\"");
@@ -79,7 +82,8 @@ const Keys<BackupSettings>& section_keys() {
         integer_key("retention_days", 0, 3650, &S::retention_days),
         {"encryption_key_file", [](const SettingsReader& r, const std::string& key, const json& value,
                                    S& out) { out.encryption_key_file = r.optional_path(key, value); }},
-        string_key<S>("pg_bin_dir", [](const std::string& v, S& out) { out.pg_bin_dir = v.empty() ? v : path_value(v); }),
+        string_key<S>("pg_bin_dir",
+                      [](const std::string& v, S& out) { out.pg_bin_dir = v.empty() ? v : path_value(v); }),
         {"targets", [](const SettingsReader& r, const std::string& key, const json& value,
                        S& out) { out.targets = read_targets(r, key, value); }},
     };

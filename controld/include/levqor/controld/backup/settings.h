@@ -39,8 +39,7 @@ struct BackupSettings {
 
     friend bool operator==(const BackupSettings& a, const BackupSettings& b) {
         return a.dir == b.dir && a.retention_days == b.retention_days &&
-               a.encryption_key_file == b.encryption_key_file && a.pg_bin_dir == b.pg_bin_dir &&
-               a.targets == b.targets;
+               a.encryption_key_file == b.encryption_key_file && a.pg_bin_dir == b.pg_bin_dir && a.targets == b.targets;
     }
 };
 
