@@ -65,8 +65,8 @@ TEST(BackupSettings, BadValuesNameTheKey) {
                          "backup.targets[0].name"));
     EXPECT_TRUE(contains(error_of(dir, R"({"targets": [{"name": "a", "kind": "mysql", "url": "x"}]})"),
                          "expected postgres or sqlite"));
-    EXPECT_TRUE(contains(error_of(dir, R"({"targets": [{"name": "a", "kind": "sqlite"}]})"),
-                         "a sqlite target needs \"path\""));
+    EXPECT_TRUE(
+        contains(error_of(dir, R"({"targets": [{"name": "a", "kind": "sqlite"}]})"), "a sqlite target needs \"path\""));
     EXPECT_TRUE(contains(error_of(dir, R"({"targets": [{"name": "a", "kind": "postgres"}]})"),
                          "a postgres target needs \"url\""));
     EXPECT_TRUE(contains(error_of(dir, R"({"targets": [{"name": "a", "kind": "sqlite", "path": "rel.db"}]})"),
@@ -78,9 +78,9 @@ TEST(BackupSettings, BadValuesNameTheKey) {
     EXPECT_TRUE(contains(error_of(dir, R"({"targets": [{"name": "a", "kind": "sqlite", "path": "/x"},
                                                        {"name": "a", "kind": "sqlite", "path": "/y"}]})"),
                          "another target has this name"));
-    EXPECT_TRUE(
-        contains(error_of(dir, R"({"targets": [{"name": "a", "kind": "sqlite", "path": "/x", "schedule": "0 3 * *"}]})"),
-                 "found 4"));
+    EXPECT_TRUE(contains(
+        error_of(dir, R"({"targets": [{"name": "a", "kind": "sqlite", "path": "/x", "schedule": "0 3 * *"}]})"),
+        "found 4"));
     EXPECT_TRUE(contains(
         error_of(dir, R"({"targets": [{"name": "a", "kind": "sqlite", "path": "/x", "schedule": "@daily * * * *"}]})"),
         "backup.targets[0].schedule"));
