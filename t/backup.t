@@ -209,6 +209,49 @@ subtest 'SQLite: restore into a new file; 409 for an existing one' => sub {
     is($status, 400, 'a relative path: 400');
 };
 
+subtest 'retention: an old verified backup goes after the next backup, logged first' => sub {
+    my ($status, $list) = api('GET /ops/backups?target=local');
+    my ($newest) = grep { $_->{status} eq 'verified' } @$list;
+    my $root = $cd->data_dir . '/backups/local';
+    my $old_id = '20200101T000000Z-000001';
+    mkdir "$root/$old_id" or die "mkdir: $!";
+    my $m = { %$newest, id => $old_id, started_at => '2020-01-01T00:00:00Z', finished_at => '2020-01-01T00:00:05Z' };
+    for my $f (@{ $m->{files} }) {
+        run_cmd('cp', "$root/$newest->{id}/$f->{path}", "$root/$old_id/$f->{path}");
+    }
+    open(my $fh, '>', "$root/$old_id/manifest.json") or die;
+    print {$fh} $JSON->encode($m);
+    close $fh;
+    ($status) = api("GET /ops/backups/$old_id");
+    is($status, 200, 'the old backup is listed');
+    my ($s, $started) = api('POST /ops/backups', { target => 'local' });
+    is(wait_job($started->{job_id})->{status}, 'succeeded', 'the next backup');
+    ok(!-e "$root/$old_id", 'the old backup is deleted');
+    ($status) = api("GET /ops/backups/$old_id");
+    is($status, 404, 'and no longer listed');
+    my @lines = grep { defined && ($_->{id} // '') eq $old_id } $cd->log_lines;
+    is_deeply([map { $_->{msg} } @lines], ['backup to be deleted by retention', 'backup deleted'],
+              'listed in the log, then deleted');
+    like($lines[0]{reason} // '', qr/older than 7 days/, 'with the reason');
+    ok(-e "$root/$newest->{id}", 'the newer backups stay');
+};
+
+subtest 'POST /jobs: backup may be enqueued, verify and restore only through the admin routes' => sub {
+    for my $type (qw(backup_verify backup_restore)) {
+        my $res = $cd->request('POST /jobs', token => 'producer',
+                               body => $JSON->encode({ type => $type, payload => { backup => $sqlite_id, into => "$dir/p.db", force => JSON::PP::true } }));
+        is($res->{status}, 400, "$type from POST /jobs: 400");
+        like($res->{body}, qr/admin routes/, 'naming the route to use');
+    }
+    my $res = $cd->request('POST /jobs', token => 'producer',
+                           body => $JSON->encode({ type => 'backup', payload => { target => 'local' } }));
+    is($res->{status}, 202, 'a backup job from POST /jobs: 202');
+    is(wait_job(json_of($res)->{id})->{status}, 'succeeded', 'and it runs (an id of its own)');
+    $res = $cd->request('POST /jobs', token => 'producer',
+                        body => $JSON->encode({ type => 'backup', payload => { tgt => 'local' } }));
+    is($res->{status}, 400, 'without a target: 400');
+};
+
 subtest 'SQLite: a flipped byte -> verify marks it corrupt, levqor_backup_verify_ok 0' => sub {
     is(metric('levqor_backup_verify_ok{target="local"}'), '1', 'verify_ok 1 before');
     my ($status, $m) = api("GET /ops/backups/$sqlite_id");
@@ -282,6 +325,58 @@ SKIP: {
         is(metric('levqor_backup_verify_ok{target="main"}'), '0', 'levqor_backup_verify_ok 0');
     };
 }
+
+subtest 'encryption at rest: the stored dump is AES-256-GCM, the drill and the restore decrypt' => sub {
+    my $key = "$dir/backup.key";
+    open(my $fh, '>', $key) or die;
+    print {$fh} join('', map { sprintf '%02x', int rand 256 } 1 .. 32), "\n";
+    close $fh;
+    chmod 0600, $key;
+    my $enc = Test::Levqor::Controld->new(
+        env    => { NEW_QUEUE_ENABLED => 'on' },
+        config => { queue => { workers => 1, visibility_timeout_s => 300 },
+                    backup => { encryption_key_file => $key, targets => [grep { $_->{name} ne 'down' } @targets],
+                                ($pg ? (pg_bin_dir => $pg->bin) : ()) } },
+    );
+    $enc->start;
+    my $call = sub {
+        my ($request, $body) = @_;
+        my $res = $enc->request($request, token => 'admin', (defined $body ? (body => $JSON->encode($body)) : ()));
+        return ($res->{status}, json_of($res));
+    };
+    my $job_of = sub {
+        my ($id) = @_;
+        my $job;
+        wait_until(60, sub {
+            $job = json_of($enc->request("GET /jobs/$id", token => 'producer'));
+            ($job->{status} // '') =~ /^(succeeded|dead)$/;
+        }, 0.1);
+        return $job // {};
+    };
+    for my $target ('local', ($pg ? ('main') : ())) {
+        my ($status, $started) = $call->('POST /ops/backups', { target => $target });
+        is($job_of->($started->{job_id})->{status}, 'succeeded', "$target: the backup succeeded");
+        my (undef, $m) = $call->("GET /ops/backups/$started->{id}");
+        is($m->{status}, 'verified', "$target: verified (the drill decrypted)");
+        ok($m->{encrypted}, "$target: encrypted");
+        like($m->{files}[0]{path}, qr/\.enc$/, "$target: an .enc file");
+        my $file = $enc->data_dir . "/backups/$target/$started->{id}/$m->{files}[0]{path}";
+        open(my $in, '<:raw', $file) or die;
+        read($in, my $magic, 8);
+        is($magic, 'LVQBKENC', "$target: the file is the encrypted format");
+        my $into = $target eq 'local' ? "$dir/from-encrypted.db" : 'from_encrypted';
+        my $body;
+        ($status, $body) = $call->("POST /ops/backups/$started->{id}/restore", { into => $into });
+        is($job_of->($body->{job_id})->{status}, 'succeeded', "$target: restored from the encrypted dump");
+        if ($target eq 'local') {
+            my ($c, $count) = run_cmd('sqlite3', $into, 'SELECT count(*) >= 2000 FROM t');
+            is($count =~ s/\s+//gr, '1', 'the restored file has the rows');
+        } else {
+            cmp_ok($pg->psql('SELECT count(*) FROM items', db => $into), '>=', 3000, 'the restored database has the rows');
+        }
+    }
+    $enc->stop;
+};
 
 subtest 'metrics' => sub {
     my $text = $cd->request('GET /metrics')->{body} // '';

@@ -138,9 +138,17 @@ bool valid_database_name(const std::string& name) {
 class Executor final : public queue::Executor {
 public:
     using Run = queue::ExecutionResult (BackupService::*)(const json&);
-    Executor(BackupService& service, Run run, const char* field) : service_(service), run_(run), field_(field) {}
+    // from_api: POST /jobs may enqueue this type (a backup of a configured
+    // target); verify and restore only come from the admin routes.
+    Executor(BackupService& service, Run run, const char* field, bool from_api)
+        : service_(service), run_(run), field_(field), from_api_(from_api) {}
 
     void validate(const json& payload) const override {
+        if (!from_api_) {
+            throw queue::InvalidJob("invalid_job",
+                                    "this job type is started by the admin routes "
+                                    "POST /ops/backups/{id}/verify and /restore, not by POST /jobs");
+        }
         if (!payload.is_object() || !payload.contains(field_) || !payload[field_].is_string()) {
             throw queue::InvalidJob("invalid_job", std::string("payload.") + field_ + ": expected a string");
         }
@@ -158,6 +166,7 @@ private:
     BackupService& service_;
     Run run_;
     const char* field_;
+    bool from_api_;
 };
 
 }  // namespace
@@ -198,9 +207,11 @@ BackupService::BackupService(Settings settings, queue::QueueService& queue, metr
                                       "Backups and checks by target and outcome: verified, failed, corrupt.",
                                       {"target", "outcome"})),
       settings_(std::move(settings)) {
-    queue.register_executor("backup", std::make_shared<Executor>(*this, &BackupService::run_backup, "target"));
-    queue.register_executor("backup_verify", std::make_shared<Executor>(*this, &BackupService::run_verify, "backup"));
-    queue.register_executor("backup_restore", std::make_shared<Executor>(*this, &BackupService::run_restore, "backup"));
+    queue.register_executor("backup", std::make_shared<Executor>(*this, &BackupService::run_backup, "target", true));
+    queue.register_executor("backup_verify",
+                            std::make_shared<Executor>(*this, &BackupService::run_verify, "backup", false));
+    queue.register_executor("backup_restore",
+                            std::make_shared<Executor>(*this, &BackupService::run_restore, "backup", false));
     for (const auto& target : settings_.backup.targets) {
         metrics_for(target.name);
         // What is on disk already: the newest verified backup's time and size.
@@ -270,8 +281,10 @@ void BackupService::clear_pending(const std::string& target, const std::string& 
 }
 
 std::string BackupService::enqueue(const std::string& type, const json& payload) {
-    const json body = {{"type", type}, {"payload", payload}};
-    const auto request = queue_.parse(body.dump());
+    // Built here, not parsed: verify and restore are refused from POST /jobs.
+    queue::JobRequest request;
+    request.jobs.push_back({queue::new_job_id(queue::now_ms()), type, payload.dump()});
+    request.fingerprint = type + ":" + request.jobs.front().id;
     const auto result = queue_.enqueue(request, std::nullopt);
     return result.ids.empty() ? "" : result.ids.front();
 }
