@@ -17,7 +17,9 @@ health::HealthService::Settings health_settings(const Config& config) {
     return {config.redis_url, config.database_url};
 }
 
-backup::BackupService::Settings backup_settings(const Config& config) { return {config.backup, config.data_dir}; }
+backup::BackupService::Settings backup_settings(const Config& config) {
+    return {config.backup, config.data_dir, config.queue.visibility_timeout};
+}
 
 // A Config built by hand (tests) may leave flags.file to its default.
 Config with_defaults(Config config) {
@@ -200,7 +202,9 @@ void App::reload(const Config& next) {
     health_.reconfigure(health_settings(next));
     errors_.reconfigure(tracking::ErrorTracker::settings_from(next.error_tracking, next));
     queue_.reconfigure(queue::QueueService::settings_from(next.queue, next));
-    backups_.reconfigure(backup_settings(next));
+    auto backups = backup_settings(next);
+    backups.visibility_timeout = config_.queue.visibility_timeout;  // the queue's needs a restart
+    backups_.reconfigure(backups);
 
     const auto needs_restart = [&](const char* key, bool changed) {
         if (changed) log_.warn("setting changed but needs a restart to apply", {{"setting", key}});

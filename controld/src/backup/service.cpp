@@ -247,7 +247,7 @@ BackupService::Settings BackupService::settings() const {
 }
 
 std::chrono::milliseconds BackupService::max_job_duration() const {
-    return std::chrono::milliseconds(6LL * 3600 * 1000);
+    return std::chrono::duration_cast<std::chrono::milliseconds>(settings().visibility_timeout) * 9 / 10;
 }
 
 BackupService::TargetMetrics& BackupService::metrics_for(const std::string& target) {

@@ -14,6 +14,7 @@
 // starts; everything else may be called concurrently.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -71,6 +72,9 @@ public:
     struct Settings {
         BackupSettings backup;  // backup.dir already defaulted
         std::string data_dir;
+        // queue.visibility_timeout_s: a backup job must finish within it (or
+        // it is delivered again while it runs).
+        std::chrono::seconds visibility_timeout{30};
     };
 
     // Registers the executors with `queue` (before queue.start()).
@@ -104,6 +108,8 @@ public:
     queue::ExecutionResult run_verify(const nlohmann::json& payload);
     queue::ExecutionResult run_restore(const nlohmann::json& payload);
 
+    // What the batch runner is told one job may take: the whole visibility
+    // budget, so a backup job only starts first in its batch.
     std::chrono::milliseconds max_job_duration() const;
 
 private:
