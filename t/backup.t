@@ -15,7 +15,7 @@ use lib 't/lib';
 use Test::Levqor;
 use Test::Levqor::Controld qw(json_of);
 use Test::Levqor::Postgres;
-use Test::Levqor::Util qw(temp_dir run_cmd wait_until free_port);
+use Test::Levqor::Util qw(temp_dir run_cmd wait_until free_port slurp);
 use JSON::PP ();
 use POSIX ();
 
@@ -278,6 +278,10 @@ subtest 'an unreachable target: retried, then the DLQ, password redacted' => sub
     unlike($job->{last_error} // '', qr/\Q$down_password\E/, 'without the password');
     ok(!-e $cd->data_dir . "/backups/down/$started->{id}", 'the failed folder is removed');
     unlike($cd->log_text, qr/\Q$down_password\E/, 'the log never has the password');
+    my $events = slurp($cd->data_dir . '/errors.jsonl') // '';
+    like($events, qr/backup failed/, 'an error event (errors.jsonl)');
+    like($events, qr/backup is corrupt/, 'and one for the corrupt backup');
+    unlike($events, qr/\Q$down_password\E/, 'without the password');
     my ($status) = api("GET /ops/backups/$started->{id}");
     is($status, 404, 'no manifest is left');
 };
