@@ -151,6 +151,7 @@ subtest 'SQLite: a backup while the writer commits is verified by its drill' => 
     is($m->{kind}, 'sqlite', 'kind');
     ok($m->{verify}{ok}, 'verify.ok');
     ok(defined $m->{verify}{restore_seconds} && $m->{verify}{restore_seconds} >= 0, 'verify.restore_seconds');
+    note("SQLite: restore_seconds $m->{verify}{restore_seconds}, timings " . $JSON->encode($m->{timings}));
     is(scalar @{ $m->{files} }, 1, 'one file');
     like($m->{files}[0]{sha256}, qr/^[0-9a-f]{64}$/, 'its sha256');
     cmp_ok($m->{parity}{t}{rows}, '>=', 2000, 'parity: the rows at the copy (writer included)');
@@ -275,6 +276,7 @@ subtest 'an unreachable target: retried, then the DLQ, password redacted' => sub
     is($job->{status}, 'dead', 'dead-lettered');
     is($job->{attempts}, 4, 'after 1 + 3 attempts');
     like($job->{last_error} // '', qr/backup of "down" failed/, 'the error says so');
+    note("last_error: $job->{last_error}");
     unlike($job->{last_error} // '', qr/\Q$down_password\E/, 'without the password');
     ok(!-e $cd->data_dir . "/backups/down/$started->{id}", 'the failed folder is removed');
     unlike($cd->log_text, qr/\Q$down_password\E/, 'the log never has the password');
@@ -304,6 +306,7 @@ SKIP: {
         my ($status, $m) = api("GET /ops/backups/$pg_id");
         is($m->{status}, 'verified', 'verified') or diag($JSON->encode($m));
         ok($m->{verify}{restore_seconds} > 0, 'verify.restore_seconds');
+        note("PostgreSQL: restore_seconds $m->{verify}{restore_seconds}, timings " . $JSON->encode($m->{timings}));
         cmp_ok($m->{parity}{'public.items'}{rows}, '>=', 3000, 'parity of public.items');
         ok(exists $m->{parity}{'"Odd schema"."x.y"'}, 'an odd schema and table name');
         like($m->{tool_version}, qr/pg_dump/, 'pg_dump version');
