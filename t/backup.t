@@ -345,6 +345,14 @@ subtest 'encryption at rest: the stored dump is AES-256-GCM, the drill and the r
                     backup => { encryption_key_file => $key, targets => [grep { $_->{name} ne 'down' } @targets],
                                 ($pg ? (pg_bin_dir => $pg->bin) : ()) } },
     );
+    # A backup a stopped controld left running: failed at the next start.
+    my $stale = $enc->data_dir . '/backups/local/20200101T000000Z-00000a';
+    run_cmd('mkdir', '-p', $stale);
+    open(my $mf, '>', "$stale/manifest.json") or die;
+    my (undef, $list) = api('GET /ops/backups?target=local');
+    print {$mf} $JSON->encode({ %{ $list->[0] }, id => '20200101T000000Z-00000a', started_at => '2020-01-01T00:00:00Z',
+                                status => 'running', finished_at => undef, verify => undef });
+    close $mf;
     $enc->start;
     my $call = sub {
         my ($request, $body) = @_;
@@ -360,6 +368,9 @@ subtest 'encryption at rest: the stored dump is AES-256-GCM, the drill and the r
         }, 0.1);
         return $job // {};
     };
+    my (undef, $interrupted) = $call->('GET /ops/backups/20200101T000000Z-00000a');
+    is($interrupted->{status}, 'failed', 'a backup left running by a stop is failed at start');
+    like($interrupted->{verify}{error} // '', qr/interrupted/, 'interrupted');
     for my $target ('local', ($pg ? ('main') : ())) {
         my ($status, $started) = $call->('POST /ops/backups', { target => $target });
         is($job_of->($started->{job_id})->{status}, 'succeeded', "$target: the backup succeeded");

@@ -212,6 +212,7 @@ BackupService::BackupService(Settings settings, queue::QueueService& queue, metr
                             std::make_shared<Executor>(*this, &BackupService::run_verify, "backup", false));
     queue.register_executor("backup_restore",
                             std::make_shared<Executor>(*this, &BackupService::run_restore, "backup", false));
+    mark_interrupted();
     for (const auto& target : settings_.backup.targets) {
         metrics_for(target.name);
         // What is on disk already: the newest verified backup's time and size.
@@ -235,6 +236,20 @@ BackupService::BackupService(Settings settings, queue::QueueService& queue, metr
 }
 
 BackupService::~BackupService() = default;
+
+void BackupService::mark_interrupted() {
+    try {
+        for (auto& m : list_backups(settings_.backup.dir).backups) {
+            if (m.status != BackupStatus::running) continue;
+            m.status = BackupStatus::failed;
+            m.verify = VerifyResult{false, now_seconds(), 0, "interrupted: controld stopped while this backup ran"};
+            write_manifest(backup_folder(settings_.backup.dir, m.target, m.id), m);
+            log_.warn("backup interrupted by a stop; marked failed", {{"target", m.target}, {"id", m.id}});
+        }
+    } catch (const std::exception& e) {
+        log_.warn("cannot read the backups", {{"dir", settings_.backup.dir}, {"error", e.what()}});
+    }
+}
 
 void BackupService::reconfigure(const Settings& settings) {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -467,6 +482,11 @@ ExecutionResult BackupService::run_backup(const json& payload) {
                 if (earlier.status != BackupStatus::running) {
                     ExecutionResult done;
                     done.result = {{"id", id}, {"target", name}, {"status", std::string(to_string(earlier.status))}};
+                    if (earlier.status != BackupStatus::verified) {
+                        done.kind = ExecutionResult::Kind::permanent;
+                        done.error = "backup " + id + " is " + std::string(to_string(earlier.status)) + ": " +
+                                     (earlier.verify ? earlier.verify->error : std::string());
+                    }
                     return done;
                 }
             } catch (const std::exception&) {

@@ -9,6 +9,8 @@
 // retention (what it deletes is logged first). A dump that fails removes
 // its folder and is retried by the queue (1/5/15 s, then the DLQ) with the
 // engine's redacted error. One backup (or verify) of a target at a time.
+// At start, a backup left `running` by a stopped process is marked `failed`
+// (backup.dir belongs to one controld).
 //
 // Thread-safety: construct (it registers the executors) before the queue
 // starts; everything else may be called concurrently.
@@ -121,6 +123,10 @@ private:
     };
 
     Settings settings() const;
+    // At start: a `running` manifest is a backup the previous process did
+    // not finish; it becomes `failed` (so retention may delete it, and a
+    // repeated delivery of its job does not redo it).
+    void mark_interrupted();
     std::string enqueue(const std::string& type, const nlohmann::json& payload);
     std::shared_ptr<std::mutex> target_lock(const std::string& target);
     TargetMetrics& metrics_for(const std::string& target);
