@@ -17,6 +17,7 @@ use Test::Levqor::Controld qw(json_of);
 use Test::Levqor::Postgres;
 use Test::Levqor::Util qw(temp_dir run_cmd wait_until free_port slurp);
 use JSON::PP ();
+use Digest::SHA ();
 use POSIX ();
 
 my $JSON = JSON::PP->new->canonical;
@@ -269,6 +270,30 @@ subtest 'SQLite: a flipped byte -> verify marks it corrupt, levqor_backup_verify
     ok(metric('levqor_backups_total{target="local",outcome="corrupt"}') >= 1, 'levqor_backups_total corrupt');
     ($status) = api("POST /ops/backups/$sqlite_id/restore", { into => "$dir/from-corrupt.db" });
     is($status, 400, 'a corrupt backup is not restored');
+};
+
+subtest 'SQLite: a dump damaged with a matching checksum -> the drill fails, failed, kept' => sub {
+    my ($status, $list) = api('GET /ops/backups?target=local');
+    my ($m) = grep { $_->{status} eq 'verified' } @$list;
+    my $folder = $cd->data_dir . "/backups/local/$m->{id}";
+    my $file = "$folder/$m->{files}[0]{path}";
+    truncate($file, 4096) or die "truncate: $!";    # the first page only: the tables' pages are gone
+    $m->{files}[0]{bytes} = -s $file;
+    $m->{files}[0]{sha256} = Digest::SHA->new(256)->addfile($file, 'b')->hexdigest;
+    open(my $fh, '>', "$folder/manifest.json") or die;
+    print {$fh} $JSON->encode($m);
+    close $fh;
+    my $body;
+    ($status, $body) = api("POST /ops/backups/$m->{id}/verify", {});
+    my $job = wait_job($body->{job_id});
+    is($job->{status}, 'dead', 'the verify job fails');
+    my $after;
+    ($status, $after) = api("GET /ops/backups/$m->{id}");
+    is($after->{status}, 'failed', 'the checksums match, the drill fails: failed');
+    ok(!$after->{verify}{ok}, 'verify.ok false');
+    isnt($after->{verify}{error} // '', '', 'with the reason: ' . ($after->{verify}{error} // ''));
+    ok(-e $file, 'the backup is kept');
+    is(metric('levqor_backup_verify_ok{target="local"}'), '0', 'levqor_backup_verify_ok 0');
 };
 
 subtest 'an unreachable target: retried, then the DLQ, password redacted' => sub {

@@ -388,7 +388,11 @@ void BackupService::drill(const Settings& s, const BackupTarget& target, const s
         const auto key = load_key(s.backup);
         const auto file = stored_file(folder, manifest);
         if (manifest.kind == "sqlite") {
-            const auto r = drill_sqlite(file, manifest.parity, folder, key ? &*key : nullptr);
+            // Outside backup.dir: a scratch folder a crash leaves behind must not
+            // sit in a backup's folder (remove_backup refuses subfolders).
+            const auto scratch = s.data_dir + "/backup-scratch";
+            ensure_directory(scratch, 0700);
+            const auto r = drill_sqlite(file, manifest.parity, scratch, key ? &*key : nullptr);
             v.ok = r.ok;
             v.error = r.error;
             v.restore_seconds = r.restore_seconds;
