@@ -7,7 +7,11 @@
 # is queued); an unreachable target retries then dead-letters with the
 # password redacted; a flipped byte in a stored dump -> verify marks it
 # corrupt and levqor_backup_verify_ok 0; restore into a new database/file and
-# 409 for an existing one; the metrics.
+# 409 for an existing one; a dump damaged under a matching checksum fails its
+# drill (failed, kept); retention logs, then deletes an old backup; verify
+# and restore refused from POST /jobs; encryption at rest (a second
+# controld with a key file: the drill and the restore decrypt); a backup
+# left running by a stop is failed at start; the error events; the metrics.
 use strict;
 use warnings;
 
