@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "levqor/controld/api/errors.h"
+#include "levqor/controld/backup/routes.h"
 #include "levqor/controld/core/files.h"
 #include "levqor/controld/flags/routes.h"
 #include "levqor/controld/queue/routes.h"
@@ -14,6 +15,10 @@ namespace {
 
 health::HealthService::Settings health_settings(const Config& config) {
     return {config.redis_url, config.database_url};
+}
+
+backup::BackupService::Settings backup_settings(const Config& config) {
+    return {config.backup, config.data_dir, config.queue.visibility_timeout};
 }
 
 // A Config built by hand (tests) may leave flags.file to its default.
@@ -63,6 +68,7 @@ App::App(const Config& config, const Logger& log)
                   errors_.capture("health", backend + " is down", {{"error", error}});
               }),
       queue_(queue::QueueService::settings_from(config_.queue, config_), registry_, log, errors_),
+      backups_(backup_settings(config_), queue_, registry_, log, errors_),
       requests_(registry_.counter("levqor_controld_requests_total",
                                   "HTTP requests controld answered, by route pattern, method "
                                   "and status class.",
@@ -146,6 +152,7 @@ api::Router App::routes() {
     });
     flags::add_routes(router, guard_, flags_, errors_);
     queue::add_routes(router, guard_, queue_, flags_, errors_, log_);
+    backup::add_routes(router, guard_, backups_, errors_);
     return router;
 }
 
@@ -195,6 +202,9 @@ void App::reload(const Config& next) {
     health_.reconfigure(health_settings(next));
     errors_.reconfigure(tracking::ErrorTracker::settings_from(next.error_tracking, next));
     queue_.reconfigure(queue::QueueService::settings_from(next.queue, next));
+    auto backups = backup_settings(next);
+    backups.visibility_timeout = config_.queue.visibility_timeout;  // the queue's needs a restart
+    backups_.reconfigure(backups);
 
     const auto needs_restart = [&](const char* key, bool changed) {
         if (changed) log_.warn("setting changed but needs a restart to apply", {{"setting", key}});

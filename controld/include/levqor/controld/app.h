@@ -12,6 +12,7 @@
 #include "levqor/controld/api/http_server.h"
 #include "levqor/controld/api/router.h"
 #include "levqor/controld/auth/token_store.h"
+#include "levqor/controld/backup/service.h"
 #include "levqor/controld/config.h"
 #include "levqor/controld/core/listen_address.h"
 #include "levqor/controld/core/log.h"
@@ -92,6 +93,7 @@ private:
     metrics::MetricsService metrics_;
     health::HealthService health_;
     queue::QueueService queue_;
+    backup::BackupService backups_;  // registers its job types with queue_
     metrics::Family<metrics::Counter>& requests_;
     metrics::Family<metrics::Counter>& dropped_;
     metrics::Counter& reloads_ok_;

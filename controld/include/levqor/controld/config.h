@@ -12,6 +12,7 @@
 
 #include "levqor/controld/api/settings.h"
 #include "levqor/controld/auth/settings.h"
+#include "levqor/controld/backup/settings.h"
 #include "levqor/controld/core/config.h"
 #include "levqor/controld/flags/settings.h"
 #include "levqor/controld/metrics/settings.h"
@@ -31,6 +32,7 @@ struct Config : CoreSettings {
     tracking::ErrorTrackingSettings error_tracking;  // sentry_dsn, error_tracking
     api::HttpSettings http;                          // http
     queue::QueueSettings queue;                      // http_job_allow, queue
+    backup::BackupSettings backup;                   // backup
 };
 
 // Builds the configuration: defaults, then the JSON file (if given), then the
@@ -38,8 +40,8 @@ struct Config : CoreSettings {
 // file, malformed JSON, an unknown key or a bad value.
 Config load_config(const std::optional<std::string>& config_file, const EnvLookup& env);
 
-// The defaults that follow other settings (flags.file: <data_dir>/flags when
-// not given); load_config applies them, App too for a Config built by hand.
+// The defaults that follow other settings (flags.file: <data_dir>/flags, backup.dir:
+// <data_dir>/backups when not given); load_config applies them, App too for a Config built by hand.
 void apply_derived_defaults(Config& config);
 
 }  // namespace levqor::controld
