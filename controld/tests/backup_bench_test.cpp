@@ -53,8 +53,7 @@ TEST(BackupBench, PostgresDumpAndDrill) {
         "bench: dump_bytes=%llu tables=%zu rows=%llu dump_seconds=%.3f dump_wall=%.3f parity_seconds=%.3f "
         "restore_seconds=%.3f drill_parity_seconds=%.3f drill_wall=%.3f\n",
         static_cast<unsigned long long>(dump.bytes), dump.parity.size(), static_cast<unsigned long long>(rows),
-        dump.dump_seconds, dump_wall, dump.parity_seconds, drill.restore_seconds, drill.parity_seconds,
-        drill_wall);
+        dump.dump_seconds, dump_wall, dump.parity_seconds, drill.restore_seconds, drill.parity_seconds, drill_wall);
     std::fflush(stdout);
 }
 
