@@ -53,7 +53,7 @@ double total_bytes(const nlohmann::json& manifest) {
 const nlohmann::json& verify_of(const nlohmann::json& manifest) {
     static const nlohmann::json kNone;
     return manifest.is_object() && manifest.contains("verify") && manifest["verify"].is_object() ? manifest["verify"]
-                                                                                                : kNone;
+                                                                                                 : kNone;
 }
 
 // The verify column: the RTO and when, or the error.
@@ -98,8 +98,8 @@ CommandResult finish_with_manifest(const ApiClient& client, const std::string& i
     if (job.error) return failure(*job.error);
     const auto manifest = client.get("/ops/backups/" + id);
     if (job.job.value("status", "") == "dead") {
-        std::string message = what + " " + id + ": job " + job.job.value("id", "") + " is dead: " +
-                              str(job.job, "last_error");
+        std::string message =
+            what + " " + id + ": job " + job.job.value("id", "") + " is dead: " + str(job.job, "last_error");
         return CommandResult{kExitFailure, json && !manifest.error ? pretty(manifest.json) : "",
                              "levqorctl: " + message + "\n"};
     }
@@ -108,8 +108,8 @@ CommandResult finish_with_manifest(const ApiClient& client, const std::string& i
     CommandResult result{kExitOk, json ? pretty(manifest.json) : manifest_text(manifest.json), ""};
     if (status != "verified") {
         result.exit_code = kExitFailure;
-        result.err = "levqorctl: " + what + " " + id + " is " + status + ": " + str(verify_of(manifest.json), "error") +
-                     "\n";
+        result.err =
+            "levqorctl: " + what + " " + id + " is " + status + ": " + str(verify_of(manifest.json), "error") + "\n";
     }
     return result;
 }
@@ -157,7 +157,8 @@ std::string manifest_text(const nlohmann::json& manifest) {
     out << std::left;
     for (const char* key : {"id", "target", "kind", "status", "started_at", "finished_at", "encrypted",
                             "server_version", "tool_version", "levqor_version"}) {
-        if (manifest.is_object() && manifest.contains(key)) out << std::setw(16) << key << text_of(manifest[key]) << "\n";
+        if (manifest.is_object() && manifest.contains(key))
+            out << std::setw(16) << key << text_of(manifest[key]) << "\n";
     }
     const auto& v = verify_of(manifest);
     if (v.is_object()) {
@@ -182,13 +183,14 @@ std::string manifest_text(const nlohmann::json& manifest) {
         out << "\nFILE" << std::string(22, ' ') << std::setw(11) << "SIZE"
             << "SHA256\n";
         for (const auto& f : manifest["files"]) {
-            out << std::setw(26) << str(f, "path") << std::setw(11) << human_bytes(number(f, "bytes")) << str(f, "sha256")
-                << "\n";
+            out << std::setw(26) << str(f, "path") << std::setw(11) << human_bytes(number(f, "bytes"))
+                << str(f, "sha256") << "\n";
         }
     }
     if (manifest.is_object() && manifest.contains("parity") && manifest["parity"].is_object() &&
         !manifest["parity"].empty()) {
-        out << "\n" << std::setw(40) << "TABLE" << std::setw(14) << "ROWS"
+        out << "\n"
+            << std::setw(40) << "TABLE" << std::setw(14) << "ROWS"
             << "DIGEST\n";
         for (const auto& [table, p] : manifest["parity"].items()) {
             out << std::setw(40) << table << std::setw(14) << str(p, "rows") << str(p, "digest") << "\n";
@@ -263,9 +265,9 @@ CommandResult run_backup_restore(const ApiClient& client, const std::string& id,
     const auto job = wait_for_job(client, job_id, wait);
     if (job.error) return failure(*job.error);
     if (job.job.value("status", "") != "succeeded") {
-        return CommandResult{kExitFailure, json ? pretty(job.job) : "",
-                             "levqorctl: restore of " + id + " into " + into + " failed: " +
-                                 str(job.job, "last_error") + "\n"};
+        return CommandResult{
+            kExitFailure, json ? pretty(job.job) : "",
+            "levqorctl: restore of " + id + " into " + into + " failed: " + str(job.job, "last_error") + "\n"};
     }
     if (json) return CommandResult{kExitOk, pretty(job.job), ""};
     return CommandResult{kExitOk, "restored " + id + " into " + into + "\n", ""};
@@ -281,8 +283,9 @@ CommandResult run_backup_decrypt(const std::string& key_file, const std::string&
     try {
         const auto key = backup::read_key_file(key_file);
         const auto bytes = backup::decrypt_file(in, out, key);
-        return CommandResult{kExitOk, "decrypted " + in + " into " + out + " (" + human_bytes(static_cast<double>(bytes)) +
-                                          ", every chunk authenticated)\n",
+        return CommandResult{kExitOk,
+                             "decrypted " + in + " into " + out + " (" + human_bytes(static_cast<double>(bytes)) +
+                                 ", every chunk authenticated)\n",
                              ""};
     } catch (const std::exception& e) {  // EncryptionError, FileError: they name the file, never the key
         return failure(e.what());
