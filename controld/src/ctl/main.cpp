@@ -201,23 +201,28 @@ int main(int argc, char** argv) {
 
     ctl::WaitOptions wait_options;
     wait_options.wait = wait;
+    bool line_open = false;  // a progress line waits for its newline
     if (wait && isatty(STDERR_FILENO) == 1) {
         // One line redrawn on each poll; the API reports the job's state, not bytes.
-        wait_options.progress = [](const ctl::WaitProgress& p) {
+        wait_options.progress = [&line_open](const ctl::WaitProgress& p) {
             static const char kSpin[] = {'|', '/', '-', '\\'};
-            static int turn = 0;
+            static unsigned turn = 0;
             std::fprintf(stderr, "\r%c %-9s attempt %d, %.0f s   ", kSpin[turn++ % 4], p.job_status.c_str(),
                          p.attempts + (p.job_status == "running" ? 1 : 0), p.elapsed_seconds);
-            if (p.job_status == "succeeded" || p.job_status == "dead") std::fputc('\n', stderr);
             std::fflush(stderr);
+            line_open = true;
         };
     }
-    if (backup_run->parsed()) return emit(ctl::run_backup_run(client, backup_target, wait_options, json));
+    const auto waited = [&line_open](const ctl::CommandResult& result) {
+        if (line_open) std::fputc('\n', stderr);
+        return emit(result);
+    };
+    if (backup_run->parsed()) return waited(ctl::run_backup_run(client, backup_target, wait_options, json));
     if (backup_list->parsed()) return emit(ctl::run_backup_list(client, backup_target, json));
     if (backup_show->parsed()) return emit(ctl::run_backup_show(client, backup_id, json));
-    if (backup_verify->parsed()) return emit(ctl::run_backup_verify(client, backup_id, wait_options, json));
+    if (backup_verify->parsed()) return waited(ctl::run_backup_verify(client, backup_id, wait_options, json));
     if (backup_restore->parsed()) {
-        return emit(ctl::run_backup_restore(client, backup_id, restore_into, restore_force, wait_options, json));
+        return waited(ctl::run_backup_restore(client, backup_id, restore_into, restore_force, wait_options, json));
     }
     return ctl::kExitUsage;  // unreachable: require_subcommand(1)
 }
