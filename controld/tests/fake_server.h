@@ -4,6 +4,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <mutex>
@@ -53,6 +54,29 @@ public:
             res.status = status;
             if (!retry_after.empty()) res.set_header("Retry-After", retry_after);
             res.set_content("{}", "application/json");
+        });
+    }
+
+    // Records every POST to path and answers `status` with the JSON `body`.
+    void answer_posts(const std::string& path, std::string body, int status = 202) {
+        server_.Post(path, [this, body = std::move(body), status](const httplib::Request& req, httplib::Response& res) {
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                received_.push_back({req.method, req.path, req.headers, req.body});
+            }
+            res.status = status;
+            res.set_content(body, "application/json");
+        });
+    }
+
+    // Answers GET path with bodies[0], then bodies[1]... and the last one for
+    // ever after (a job that moves on between polls).
+    void serve_sequence(const std::string& path, std::vector<std::string> bodies) {
+        server_.Get(path, [this, bodies = std::move(bodies), n = std::size_t{0}](const httplib::Request& req,
+                                                                                 httplib::Response& res) mutable {
+            std::lock_guard<std::mutex> lock(mutex_);
+            received_.push_back({req.method, req.path, req.headers, req.body});
+            res.set_content(bodies[std::min(n++, bodies.size() - 1)], "application/json");
         });
     }
 

@@ -10,12 +10,25 @@
 //     dlq list [--limit N]   dead-lettered jobs
 //     dlq retry ID...|--all  put dead jobs back in the queue
 //     jobs get ID            one job's state
+//     backup run TARGET [--wait]             back up a target now (and its restore drill)
+//     backup list [--target T]               the backups, newest first
+//     backup show ID                         one backup's manifest
+//     backup verify ID [--wait]              checksums and a new restore drill
+//     backup restore ID --into NAME [--force] [--wait]
+//                                            into a new database or SQLite file
+//     backup decrypt --key-file KEY IN OUT   an encrypted backup file, offline (no controld)
+//
+// --wait polls the job until it ends, with a progress line on a TTY; the exit
+// status is then the outcome (0 only for a verified backup / a done restore).
 //
 // URL defaults to $LEVQOR_URL, else http://127.0.0.1:8089. The admin token
 // is read from FILE or $LEVQOR_TOKEN_FILE (status, flags and rollback need it).
 // Exit status: 0 success, 1 the command failed (unreachable, refused,
 // unhealthy), 2 usage error.
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <optional>
@@ -24,6 +37,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "levqor/controld/ctl/backup_commands.h"
 #include "levqor/controld/ctl/base_url.h"
 #include "levqor/controld/ctl/client.h"
 #include "levqor/controld/ctl/commands.h"
@@ -112,11 +126,46 @@ int main(int argc, char** argv) {
     std::string job_id;
     jobs_get->add_option("ID", job_id, "the job id")->required();
 
+    auto* backup = cli.add_subcommand("backup", "backups proven restorable (docs/backups.md)");
+    backup->require_subcommand(1);
+    bool wait = false;
+    auto* backup_run = backup->add_subcommand("run", "back up a target now, then its restore drill: backup run TARGET");
+    std::string backup_target;
+    backup_run->add_option("TARGET", backup_target, "a name from backup.targets")->required();
+    backup_run->add_flag("--wait", wait, "wait until verified (or failed); progress on a TTY");
+    auto* backup_list = backup->add_subcommand("list", "the backups, newest first");
+    backup_list->add_option("--target", backup_target, "only this target's");
+    auto* backup_show = backup->add_subcommand("show", "one backup's manifest: backup show ID");
+    std::string backup_id;
+    backup_show->add_option("ID", backup_id, "the backup id")->required();
+    auto* backup_verify = backup->add_subcommand("verify", "checksums and a new restore drill: backup verify ID");
+    backup_verify->add_option("ID", backup_id, "the backup id")->required();
+    backup_verify->add_flag("--wait", wait, "wait for the drill's outcome; progress on a TTY");
+    auto* backup_restore =
+        backup->add_subcommand("restore", "restore into a NEW database or SQLite file: backup restore ID --into NAME");
+    backup_restore->add_option("ID", backup_id, "the backup id")->required();
+    std::string restore_into;
+    backup_restore->add_option("--into", restore_into, "new database name (PostgreSQL) or file path (SQLite)")
+        ->required();
+    bool restore_force = false;
+    backup_restore->add_flag("--force", restore_force, "replace an existing, non-empty database or file");
+    backup_restore->add_flag("--wait", wait, "wait until restored; progress on a TTY");
+    auto* backup_decrypt = backup->add_subcommand(
+        "decrypt", "decrypt an encrypted backup file offline, without controld: backup decrypt --key-file KEY IN OUT");
+    std::string key_file;
+    std::string decrypt_in;
+    std::string decrypt_out;
+    backup_decrypt->add_option("--key-file", key_file, "backup.encryption_key_file (mode 0600)")->required();
+    backup_decrypt->add_option("IN", decrypt_in, "the encrypted file (*.enc)")->required();
+    backup_decrypt->add_option("OUT", decrypt_out, "a new file for the plaintext")->required();
+
     try {
         cli.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         return cli.exit(e) == 0 ? ctl::kExitOk : ctl::kExitUsage;
     }
+
+    if (backup_decrypt->parsed()) return emit(ctl::run_backup_decrypt(key_file, decrypt_in, decrypt_out));
 
     ctl::BaseUrl base;
     try {
@@ -149,5 +198,31 @@ int main(int argc, char** argv) {
     if (dlq_list->parsed()) return emit(ctl::run_dlq_list(client, dlq_limit, json));
     if (dlq_retry->parsed()) return emit(ctl::run_dlq_retry(client, retry_ids, retry_all, json));
     if (jobs_get->parsed()) return emit(ctl::run_jobs_get(client, job_id, json));
+
+    ctl::WaitOptions wait_options;
+    wait_options.wait = wait;
+    bool line_open = false;  // a progress line waits for its newline
+    if (wait && isatty(STDERR_FILENO) == 1) {
+        // One line redrawn on each poll; the API reports the job's state, not bytes.
+        wait_options.progress = [&line_open](const ctl::WaitProgress& p) {
+            static const char kSpin[] = {'|', '/', '-', '\\'};
+            static unsigned turn = 0;
+            std::fprintf(stderr, "\r%c %-9s attempt %d, %.0f s   ", kSpin[turn++ % 4], p.job_status.c_str(),
+                         p.attempts + (p.job_status == "running" ? 1 : 0), p.elapsed_seconds);
+            std::fflush(stderr);
+            line_open = true;
+        };
+    }
+    const auto waited = [&line_open](const ctl::CommandResult& result) {
+        if (line_open) std::fputc('\n', stderr);
+        return emit(result);
+    };
+    if (backup_run->parsed()) return waited(ctl::run_backup_run(client, backup_target, wait_options, json));
+    if (backup_list->parsed()) return emit(ctl::run_backup_list(client, backup_target, json));
+    if (backup_show->parsed()) return emit(ctl::run_backup_show(client, backup_id, json));
+    if (backup_verify->parsed()) return waited(ctl::run_backup_verify(client, backup_id, wait_options, json));
+    if (backup_restore->parsed()) {
+        return waited(ctl::run_backup_restore(client, backup_id, restore_into, restore_force, wait_options, json));
+    }
     return ctl::kExitUsage;  // unreachable: require_subcommand(1)
 }
