@@ -85,6 +85,10 @@ subtest 'the example controld.json starts' => sub {
     is($health->{status}, 'degraded', 'runs (degraded: nothing listens on the example nginx URL)');
     ok(exists $health->{checks}{nginx}{'edge-1'}, 'the example instance is configured');
     like(slurp($cd->flags_file), qr/^SECURITY_HEADERS_ENABLED=on$/m, 'the example flags');
+    # The example's backup section: its sqlite target is configured (the
+    # file need not exist until a backup runs).
+    like($cd->request('GET /metrics')->{body} // '', qr/^levqor_backup_verify_ok\{target="local"\} /m,
+         'the example backup target');
     $cd->stop;
 };
 
