@@ -518,7 +518,9 @@ subtest 'disk full mid-dump: the partial folder is removed, the earlier backup s
         my ($second, $job2) = $post->();
         is($job2->{status}, 'dead', 'the backup on a full disk fails (dead after its retries)')
             or diag($JSON->encode($job2));
-        like($job2->{last_error} // '', qr/failed/, 'last_error: ' . ($job2->{last_error} // ''));
+        like($job2->{last_error} // '', qr/failed: cannot back up .*: (database or disk is full|disk I\/O error)/,
+             'last_error says why: ' . ($job2->{last_error} // ''));
+        unlike($job2->{last_error} // '', qr/not an error/, 'and no "(not an error)"');
         ok(!-e "$mnt/backups/local/$second", 'its partial folder is removed');
         opendir(my $dh, "$mnt/backups/local") or die $!;
         my @left = grep { !/^\./ } readdir $dh;
