@@ -12,7 +12,11 @@
 # and restore refused from POST /jobs; encryption at rest (a second
 # controld with a key file: the drill and the restore decrypt); a backup
 # left running by a stop is failed at start; the Redis queue backend (one
-# backup per kind, verified); the error events; the metrics.
+# backup per kind, verified); the error events; a finished manifest's
+# progress; levqorctl backup run --wait, list, show, restore with the real
+# binary; a disk full mid-dump (a tmpfs as backup.dir when root, else
+# RLIMIT_FSIZE; LEVQOR_TEST_FSIZE=1 forces it) removes the partial folder and
+# keeps the earlier backup; the metrics.
 use strict;
 use warnings;
 
@@ -164,6 +168,10 @@ subtest 'SQLite: a backup while the writer commits is verified by its drill' => 
     like($m->{files}[0]{sha256}, qr/^[0-9a-f]{64}$/, 'its sha256');
     cmp_ok($m->{parity}{t}{rows}, '>=', 2000, 'parity: the rows at the copy (writer included)');
     ok(-f $cd->data_dir . "/backups/local/$sqlite_id/manifest.json", 'the folder <data_dir>/backups/<target>/<id>');
+    is($m->{progress}{phase}, 'done', 'progress.phase of a finished backup: done');
+    my $listed = 0;
+    $listed += $_->{bytes} for @{ $m->{files} };
+    is($m->{progress}{bytes}, $listed, 'progress.bytes: the bytes its files hold');
 };
 
 subtest 'a second backup of a target while one is queued: 409' => sub {
@@ -461,6 +469,110 @@ subtest 'the Redis queue backend: one backup per kind, verified by its drill' =>
     }
     ok($rcd->stop, 'the Redis-backed controld stops');
     note(sprintf('the Redis backend took %.1f s', Time::HiRes::time() - $t0));
+};
+
+subtest 'levqorctl backup run --wait, list, show, restore --into (the real binary)' => sub {
+    my ($code, $out) = $cd->ctl('backup', 'run', 'local', '--wait');
+    is($code, 0, 'backup run local --wait: exit 0') or diag $out;
+    like($out, qr/^status\s+verified$/m, 'prints the verified manifest');
+    my ($id) = $out =~ /(\d{8}T\d{6}Z-[0-9a-f]{6})/;
+    ok($id, 'with its id') or diag $out;
+    ($code, $out) = $cd->ctl('backup', 'list', '--target', 'local');
+    is($code, 0, 'backup list --target local: exit 0') or diag $out;
+    like($out, qr/^\Q$id\E\s+local\b.*verified/m, 'lists it as verified');
+    ($code, $out) = $cd->ctl('backup', 'show', $id);
+    is($code, 0, 'backup show: exit 0') or diag $out;
+    like($out, qr/^status\s+verified$/m, 'show: verified');
+    ($code, $out) = $cd->ctl('--json', 'backup', 'show', $id);
+    is($code, 0, 'backup show --json: exit 0');
+    is(eval { JSON::PP->new->decode($out)->{progress}{phase} }, 'done', '--json carries progress') or diag $out;
+    my $into = "$dir/ctl-restored.db";
+    ($code, $out) = $cd->ctl('backup', 'restore', $id, '--into', $into, '--wait');
+    is($code, 0, 'backup restore --into a new file --wait: exit 0') or diag $out;
+    my ($c, $count) = run_cmd('sqlite3', $into, 'SELECT count(*) FROM t WHERE id <= 2000');
+    is($count =~ s/\s+//gr, '2000', 'the restored file has the rows');
+    ($code, $out) = $cd->ctl('backup', 'restore', $id, '--into', $into, '--wait');
+    is($code, 1, 'into the now existing file: exit 1');
+    like($out, qr/--force/, 'suggests --force');
+    ($code, $out) = $cd->ctl('backup', 'show', 'no-such-id');
+    is($code, 1, 'show an unknown id: exit 1');
+};
+
+# A controld whose writes stop at RLIMIT_FSIZE (prlimit), for the disk-full
+# subtest where a tmpfs cannot be mounted (not root).
+package FsizeControld {
+    our @ISA = ('Test::Levqor::Controld');
+    sub command {
+        my ($self) = @_;
+        my @cmd = $self->SUPER::command;
+        return $self->{fsize} ? ('prlimit', "--fsize=$self->{fsize}", '--', @cmd) : @cmd;
+    }
+}
+
+subtest 'disk full mid-dump: the partial folder is removed, the earlier backup stays' => sub {
+    my $mnt = "$dir/full";
+    mkdir $mnt;
+    # A small tmpfs as backup.dir (root only), else RLIMIT_FSIZE below the
+    # database's size (LEVQOR_TEST_FSIZE=1 forces the latter).
+    my ($mcode, $mout) = $ENV{LEVQOR_TEST_FSIZE} ? (1, 'LEVQOR_TEST_FSIZE set')
+                       : run_cmd('mount', '-t', 'tmpfs', '-o', 'size=2m,mode=0700', 'tmpfs', $mnt);
+    my $tmpfs = $mcode == 0;
+    note($tmpfs ? 'a 2 MB tmpfs as backup.dir' : "no tmpfs ($mout): RLIMIT_FSIZE");
+    my $full = FsizeControld->new(
+        env    => { NEW_QUEUE_ENABLED => 'on' },
+        config => { queue => { workers => 1, retry_delays_s => { backup => [0.1] } },
+                    backup => { dir => "$mnt/backups", targets => [$targets[0]] } },
+    );
+    my $ok = eval {
+        $full->start;
+        my $post = sub {
+            my $res = $full->request('POST /ops/backups', token => 'admin', body => '{"target":"local"}');
+            my $b = json_of($res) // {};
+            my $job;
+            wait_until(60, sub {
+                $job = json_of($full->request("GET /jobs/$b->{job_id}", token => 'producer'));
+                ($job->{status} // '') =~ /^(succeeded|dead)$/;
+            }, 0.1);
+            return ($b->{id}, $job // {});
+        };
+        my ($first, $job) = $post->();
+        is($job->{status}, 'succeeded', 'a first backup fits') or diag($JSON->encode($job));
+        my $db_size = -s $db;
+        if ($tmpfs) {
+            # Leave less free space than half the database: the next copy fails part way.
+            my ($c, $avail) = run_cmd('df', '-B1', '--output=avail', $mnt);
+            ($avail) = $avail =~ /(\d+)\s*$/;
+            my $filler = $avail - int($db_size / 2);
+            ok($filler > 0, "free $avail bytes, the database $db_size bytes");
+            open(my $fh, '>:raw', "$mnt/filler") or die "$mnt/filler: $!";
+            print {$fh} "\0" x $filler;
+            close $fh;
+        } else {
+            # The same data dir, restarted with files limited to half the database.
+            $full->stop;
+            $full->{fsize} = int($db_size / 2);
+            $full->start;
+        }
+        my ($second, $job2) = $post->();
+        is($job2->{status}, 'dead', 'the backup on a full disk fails (dead after its retries)')
+            or diag($JSON->encode($job2));
+        like($job2->{last_error} // '', qr/failed: cannot back up .*: (database or disk is full|disk I\/O error)/,
+             'last_error says why: ' . ($job2->{last_error} // ''));
+        unlike($job2->{last_error} // '', qr/not an error/, 'and no "(not an error)"');
+        ok(!-e "$mnt/backups/local/$second", 'its partial folder is removed');
+        opendir(my $dh, "$mnt/backups/local") or die $!;
+        my @left = grep { !/^\./ } readdir $dh;
+        is_deeply(\@left, [$first], 'only the earlier backup is left in the target folder');
+        my $list = json_of($full->request('GET /ops/backups?target=local', token => 'admin')) // [];
+        is_deeply([map { "$_->{id} $_->{status}" } @$list], ["$first verified"],
+                  'the earlier backup is still listed, verified');
+        ok(json_of($full->request('GET /healthz')), 'controld is still up');
+        1;
+    };
+    my $error = $@;
+    $full->stop;
+    run_cmd('umount', $mnt) if $tmpfs;
+    die $error unless $ok;
 };
 
 subtest 'metrics' => sub {

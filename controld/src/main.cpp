@@ -22,6 +22,7 @@
 // Queued error events get up to 1 s more to be delivered.
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -145,6 +146,9 @@ int main(int argc, char** argv) {
     // Before anything can start a thread: every thread inherits this mask, so
     // these signals reach only the sigtimedwait() calls in run().
     const BlockedSignals signals{SIGTERM, SIGINT, SIGHUP};
+    // A write past RLIMIT_FSIZE (a quota, a full-disk test) fails with EFBIG and is
+    // reported by the caller (a backup job fails) instead of killing the daemon.
+    std::signal(SIGXFSZ, SIG_IGN);
     const net::CurlGlobal curl;
 
     CLI::App cli{"levqor-controld " + std::string(kVersion) +

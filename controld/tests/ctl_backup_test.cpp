@@ -256,5 +256,35 @@ TEST(CtlBackupDecrypt, DecryptsWhatTheBackupEncryptedAndRefusesTheRest) {
     EXPECT_NE(result.err.find("chmod 600"), std::string::npos) << result.err;
 }
 
+TEST(CtlBackupProgress, LineShowsTheJobAndTheBytesWhenKnown) {
+    WaitProgress p;
+    p.job_status = "running";
+    p.attempts = 0;
+    p.elapsed_seconds = 3.2;
+    EXPECT_EQ(progress_line(p), "running   attempt 1, 3 s");
+    p.phase = "dump";
+    p.bytes = 20500000;
+    EXPECT_EQ(progress_line(p), "running   attempt 1, 3 s, dump 20.5 MB");
+    p.job_status = "succeeded";
+    p.attempts = 1;
+    p.phase = "done";
+    p.bytes = 512;
+    EXPECT_EQ(progress_line(p), "succeeded attempt 1, 3 s, done 512 B");
+}
+
+TEST_F(CtlBackup, RunWaitReadsTheBackupsProgressAtEachPoll) {
+    server_.answer_posts("/ops/backups", nlohmann::json({{"id", kId}, {"job_id", kJob}}).dump());
+    server_.serve("/jobs/" + kJob, job("succeeded", 1));
+    auto m = manifest("verified", true);
+    m["progress"] = {{"phase", "done"}, {"bytes", 4096}};
+    server_.serve("/ops/backups/" + kId, m.dump());
+    std::vector<WaitProgress> seen;
+    const auto result = run_backup_run(client(), "main", waiting(&seen), false);
+    EXPECT_EQ(result.exit_code, kExitOk) << result.err;
+    ASSERT_EQ(seen.size(), 1u);
+    EXPECT_EQ(seen[0].phase, "done");
+    EXPECT_EQ(seen[0].bytes, 4096);
+}
+
 }  // namespace
 }  // namespace levqor::controld::ctl

@@ -1,7 +1,11 @@
 #include "levqor/controld/backup/routes.h"
 
 #include "levqor/controld/api/errors.h"
+#include "levqor/controld/backup/store.h"
 #include "levqor/controld/core/json.h"
+
+#include <filesystem>
+#include <system_error>
 
 namespace levqor::controld::backup {
 namespace {
@@ -28,6 +32,26 @@ std::optional<json> body_object(const httplib::Request& req, httplib::Response& 
 }
 
 std::string dump(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+// "progress" of GET /ops/backups/{id}: while the backup runs, the bytes its engine has
+// written into the folder so far (the dump file as it grows; the manifest not counted);
+// once it ended, the bytes its manifest lists.
+json progress_of(const Manifest& m, const std::string& dir) {
+    std::uint64_t bytes = 0;
+    if (m.status != BackupStatus::running) {
+        for (const auto& f : m.files) bytes += f.bytes;
+        return json{{"phase", "done"}, {"bytes", bytes}};
+    }
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it(backup_folder(dir, m.target, m.id), ec), end; !ec && it != end;
+         it.increment(ec)) {
+        if (it->path().filename() == "manifest.json") continue;
+        std::error_code size_ec;
+        const auto size = it->is_regular_file(size_ec) ? it->file_size(size_ec) : 0;
+        if (!size_ec) bytes += size;
+    }
+    return json{{"phase", "dump"}, {"bytes", bytes}};
+}
 
 void unavailable(httplib::Response& res, tracking::ErrorTracker& errors, const std::string& what,
                  const std::exception& e) {
@@ -129,7 +153,9 @@ void add_routes(api::Router& router, const api::Guard& guard, BackupService& bac
                                          api::set_error(res, 404, "backup_not_found", "no backup " + id);
                                          return;
                                      }
-                                     api::set_json(res, 200, dump(to_json(*m)));
+                                     auto answer = to_json(*m);
+                                     answer["progress"] = progress_of(*m, backups.backup_dir());
+                                     api::set_json(res, 200, dump(answer));
                                  } catch (const std::runtime_error& e) {
                                      unavailable(res, errors, "cannot read the backups", e);
                                  }

@@ -256,6 +256,8 @@ void BackupService::reconfigure(const Settings& settings) {
     settings_ = settings;
 }
 
+std::string BackupService::backup_dir() const { return settings().backup.dir; }
+
 BackupService::Settings BackupService::settings() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return settings_;

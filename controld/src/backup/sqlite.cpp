@@ -362,8 +362,12 @@ SqliteCopyStats copy_live_database(const std::string& source, const std::string&
         }
         busy_waits = 0;  // the limit is for one wait, not the sum over a long copy
         if (rc != SQLITE_OK) {
-            throw SqliteBackupError("cannot back up " + source + ": " + sqlite3_errstr(rc) + " (" + errmsg(dst.get()) +
-                                    ")");
+            // The step's error is not the destination's errmsg (that said "not an error");
+            // the OS error behind it is added when SQLite kept one (on a full disk it
+            // does not: "database or disk is full" / "disk I/O error" alone).
+            const int os_errno = sqlite3_system_errno(dst.get());
+            throw SqliteBackupError("cannot back up " + source + ": " + sqlite3_errstr(rc) +
+                                    (os_errno != 0 ? " (" + std::string(std::strerror(os_errno)) + ")" : ""));
         }
         // A commit by another connection restarted the copy from page 1.
         if (remaining_before >= 0 && remaining >= remaining_before) ++stats.restarts;

@@ -74,14 +74,27 @@ struct JobOutcome {
 };
 
 // Polls GET /jobs/{id} until succeeded or dead.
-JobOutcome wait_for_job(const ApiClient& client, const std::string& job_id, const WaitOptions& wait) {
+// backup_id (if not empty): its "progress" is read at each poll for the progress line.
+JobOutcome wait_for_job(const ApiClient& client, const std::string& job_id, const WaitOptions& wait,
+                        const std::string& backup_id = "") {
     const auto start = std::chrono::steady_clock::now();
     for (;;) {
         const auto res = client.get("/jobs/" + job_id);
         const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         if (res.error) return {"following job " + job_id + ": " + *res.error, {}};
         const auto status = res.json.value("status", "");
-        if (wait.progress) wait.progress(WaitProgress{status, res.json.value("attempts", 0), elapsed});
+        if (wait.progress) {
+            WaitProgress p{status, res.json.value("attempts", 0), elapsed, "", -1};
+            if (!backup_id.empty()) {
+                const auto m = client.get("/ops/backups/" + backup_id);
+                if (!m.error && m.json.is_object() && m.json.contains("progress") && m.json["progress"].is_object()) {
+                    const auto& pr = m.json["progress"];
+                    if (pr.contains("phase") && pr["phase"].is_string()) p.phase = pr["phase"].get<std::string>();
+                    if (pr.contains("bytes") && pr["bytes"].is_number()) p.bytes = pr["bytes"].get<double>();
+                }
+            }
+            wait.progress(p);
+        }
         if (status == "succeeded" || status == "dead") return {std::nullopt, res.json};
         if (std::chrono::steady_clock::now() - start + wait.poll > wait.timeout) {
             return {"job " + job_id + " is still " + status + " after " + seconds_text(elapsed) +
@@ -132,6 +145,15 @@ std::string human_bytes(double bytes) {
     char buf[32];
     std::snprintf(buf, sizeof buf, unit == 0 ? "%.0f %s" : "%.1f %s", bytes, kUnits[unit]);
     return buf;
+}
+
+std::string progress_line(const WaitProgress& p) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%-9s attempt %d, %.0f s", p.job_status.c_str(),
+                  p.attempts + (p.job_status == "running" ? 1 : 0), p.elapsed_seconds);
+    std::string line = buf;
+    if (p.bytes >= 0) line += ", " + (p.phase.empty() ? std::string("bytes") : p.phase) + " " + human_bytes(p.bytes);
+    return line;
 }
 
 std::string backups_table(const nlohmann::json& listing) {
@@ -214,7 +236,7 @@ CommandResult run_backup_run(const ApiClient& client, const std::string& target,
     if (!backup_name_shape(id) || !job_id_shape(job_id)) {
         return failure("backup run: unexpected answer " + started.body);
     }
-    return finish_with_manifest(client, id, wait_for_job(client, job_id, wait), "backup", json);
+    return finish_with_manifest(client, id, wait_for_job(client, job_id, wait, id), "backup", json);
 }
 
 CommandResult run_backup_list(const ApiClient& client, const std::string& target, bool json) {
@@ -243,7 +265,7 @@ CommandResult run_backup_verify(const ApiClient& client, const std::string& id, 
         return CommandResult{kExitOk, "verify of " + id + " queued (job " + job_id + ")\n", ""};
     }
     if (!job_id_shape(job_id)) return failure("backup verify: unexpected answer " + started.body);
-    return finish_with_manifest(client, id, wait_for_job(client, job_id, wait), "backup", json);
+    return finish_with_manifest(client, id, wait_for_job(client, job_id, wait, id), "backup", json);
 }
 
 CommandResult run_backup_restore(const ApiClient& client, const std::string& id, const std::string& into, bool force,

@@ -203,12 +203,11 @@ int main(int argc, char** argv) {
     wait_options.wait = wait;
     bool line_open = false;  // a progress line waits for its newline
     if (wait && isatty(STDERR_FILENO) == 1) {
-        // One line redrawn on each poll; the API reports the job's state, not bytes.
+        // One line redrawn on each poll: the job's state and the bytes dumped so far.
         wait_options.progress = [&line_open](const ctl::WaitProgress& p) {
             static const char kSpin[] = {'|', '/', '-', '\\'};
             static unsigned turn = 0;
-            std::fprintf(stderr, "\r%c %-9s attempt %d, %.0f s   ", kSpin[turn++ % 4], p.job_status.c_str(),
-                         p.attempts + (p.job_status == "running" ? 1 : 0), p.elapsed_seconds);
+            std::fprintf(stderr, "\r%c %s   ", kSpin[turn++ % 4], ctl::progress_line(p).c_str());
             std::fflush(stderr);
             line_open = true;
         };

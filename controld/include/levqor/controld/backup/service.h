@@ -99,6 +99,8 @@ public:
     std::vector<Manifest> list(const std::string& target) const;
     // GET /ops/backups/{id}: nullopt when unknown.
     std::optional<Manifest> find(const std::string& id) const;
+    // backup.dir as configured now (GET /ops/backups/{id} reads a running dump's size there).
+    std::string backup_dir() const;
     // POST /ops/backups/{id}/verify. Throws BackupNotFound.
     Started start_verify(const std::string& id);
     // POST /ops/backups/{id}/restore. Throws BackupNotFound, BadBackupRequest,

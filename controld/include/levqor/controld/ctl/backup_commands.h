@@ -20,7 +20,15 @@ struct WaitProgress {
     std::string job_status;  // queued, running, retrying, succeeded, dead
     int attempts = 0;
     double elapsed_seconds = 0;
+    // From GET /ops/backups/{id} "progress" (backup run and verify only): "dump" while
+    // the engine writes, "done" once it ended; bytes -1 when unknown (e.g. restore).
+    std::string phase;
+    double bytes = -1;
 };
+
+// The one line levqorctl redraws on a TTY for a poll (no "\r", no newline), e.g.
+// "running   attempt 1, 3 s, dump 20.5 MB".
+std::string progress_line(const WaitProgress& p);
 
 // --wait: poll GET /jobs/{job_id} every `poll` until the job succeeded or is
 // dead, at most `timeout`; `progress` (if set) is called after each poll
