@@ -19,20 +19,20 @@
 namespace levqor::controld {
 namespace {
 
+using testing::kAdminToken;
+using testing::kProducerToken;
+
 using namespace std::chrono_literals;
 using nlohmann::json;
 using testing::CapturedLog;
 using testing::TempDir;
 
-const std::string kAdmin = "admin-token-0123456789abcdef0123";
-const std::string kProducer = "producer-token-0123456789abcdef01";
-
 class AppRoutes : public ::testing::Test {
 protected:
     void SetUp() override {
         config_ = testing::app_config(dir_);
-        config_.tokens.admin = dir_.write("admin.token", kAdmin + "\n");
-        config_.tokens.producer = dir_.write("producer.token", kProducer + "\n");
+        config_.tokens.admin = dir_.write("admin.token", kAdminToken + "\n");
+        config_.tokens.producer = dir_.write("producer.token", kProducerToken + "\n");
         config_.flags.configured.set(Flag::ratelimit, FlagState::shadow);
         config_.http.max_body_bytes = 4096;
         app_ = std::make_unique<App>(config_, log_.logger);
@@ -80,30 +80,30 @@ TEST_F(AppRoutes, FlagsNeedAnAdminToken) {
     EXPECT_EQ(res->status, 401);
     EXPECT_NE(res->get_header_value("WWW-Authenticate").find("invalid_token"), std::string::npos);
 
-    res = request("PUT", "/ops/flags", kProducer, "{}");
+    res = request("PUT", "/ops/flags", kProducerToken, "{}");
     EXPECT_EQ(res->status, 403);
     EXPECT_EQ(json::parse(res->body)["error"], "forbidden");
 
-    for (const auto& header : std::vector<std::string>{"Basic " + kAdmin, "Bearer", "Bearer  "}) {
+    for (const auto& header : std::vector<std::string>{"Basic " + kAdminToken, "Bearer", "Bearer  "}) {
         httplib::Client client(bound_.host, bound_.port);
         res = client.Get("/ops/flags", {{"Authorization", header}});
         EXPECT_EQ(res->status, 401) << header;
     }
 
     httplib::Client client(bound_.host, bound_.port);
-    res = client.Get("/ops/flags", {{"Authorization", "bEaReR " + kAdmin}});
+    res = client.Get("/ops/flags", {{"Authorization", "bEaReR " + kAdminToken}});
     EXPECT_EQ(res->status, 200);
 }
 
 TEST_F(AppRoutes, GetAndPutFlags) {
-    auto res = request("GET", "/ops/flags", kAdmin);
+    auto res = request("GET", "/ops/flags", kAdminToken);
     ASSERT_TRUE(res);
     EXPECT_EQ(res->status, 200);
     EXPECT_EQ(res->get_header_value("Content-Type"), "application/json");
     EXPECT_EQ(json::parse(res->body)["RATELIMIT_ENABLED"], "shadow");
     EXPECT_EQ(json::parse(res->body).size(), 5u);
 
-    res = request("PUT", "/ops/flags", kAdmin, R"({"SECURITY_HEADERS_ENABLED":"on","RATELIMIT_ENABLED":"on"})");
+    res = request("PUT", "/ops/flags", kAdminToken, R"({"SECURITY_HEADERS_ENABLED":"on","RATELIMIT_ENABLED":"on"})");
     EXPECT_EQ(res->status, 200);
     const auto body = json::parse(res->body);
     EXPECT_EQ(body.size(), 5u);
@@ -118,7 +118,7 @@ TEST_F(AppRoutes, GetAndPutFlags) {
         audited = line["audit"] == true && line["role"] == "admin" &&
                   line["changes"]["SECURITY_HEADERS_ENABLED"] == "off -> on" &&
                   line["changes"]["RATELIMIT_ENABLED"] == "shadow -> on" && line["changes"].size() == 2;
-        EXPECT_EQ(line.dump().find(kAdmin), std::string::npos);
+        EXPECT_EQ(line.dump().find(kAdminToken), std::string::npos);
     }
     EXPECT_TRUE(audited);
 }
@@ -136,34 +136,34 @@ TEST_F(AppRoutes, BadFlagUpdatesChangeNothing) {
         {R"({"RATELIMIT_ENABLED":)" + std::string(64, '[') + std::string(64, ']') + "}", "invalid_json"},
     };
     for (const auto& [body, code] : cases) {
-        auto res = request("PUT", "/ops/flags", kAdmin, body);
+        auto res = request("PUT", "/ops/flags", kAdminToken, body);
         ASSERT_TRUE(res);
         EXPECT_EQ(res->status, 400) << body;
         EXPECT_EQ(json::parse(res->body)["error"], code) << body;
     }
     EXPECT_EQ(dir_.read("flags"), before);
-    EXPECT_EQ(json::parse(request("GET", "/ops/flags", kAdmin)->body)["RATELIMIT_ENABLED"], "shadow");
+    EXPECT_EQ(json::parse(request("GET", "/ops/flags", kAdminToken)->body)["RATELIMIT_ENABLED"], "shadow");
 }
 
 TEST_F(AppRoutes, UnwritableFlagsFileIs500AndChangesNothing) {
     std::filesystem::remove_all(dir_.path());  // the directory is gone
-    auto res = request("PUT", "/ops/flags", kAdmin, R"({"RATELIMIT_ENABLED":"on"})");
+    auto res = request("PUT", "/ops/flags", kAdminToken, R"({"RATELIMIT_ENABLED":"on"})");
     ASSERT_TRUE(res);
     EXPECT_EQ(res->status, 500);
     EXPECT_EQ(json::parse(res->body)["error"], "flags_file_error");
-    EXPECT_EQ(json::parse(request("GET", "/ops/flags", kAdmin)->body)["RATELIMIT_ENABLED"], "shadow");
+    EXPECT_EQ(json::parse(request("GET", "/ops/flags", kAdminToken)->body)["RATELIMIT_ENABLED"], "shadow");
     EXPECT_TRUE(log_.has("cannot write the flags file; the flags were not changed"));
 }
 
 TEST_F(AppRoutes, MethodsAndSizes) {
-    auto res = request("PATCH", "/ops/flags", kAdmin, "{}");
+    auto res = request("PATCH", "/ops/flags", kAdminToken, "{}");
     EXPECT_EQ(res->status, 405);
     EXPECT_EQ(res->get_header_value("Allow"), "GET, HEAD, PUT, OPTIONS");
     res = request("POST", "/metrics");
     EXPECT_EQ(res->status, 405);
-    res = request("GET", "/ops/nothing", kAdmin);
+    res = request("GET", "/ops/nothing", kAdminToken);
     EXPECT_EQ(res->status, 404);
-    res = request("PUT", "/ops/flags", kAdmin, std::string(5000, ' '));
+    res = request("PUT", "/ops/flags", kAdminToken, std::string(5000, ' '));
     EXPECT_EQ(res->status, 413);
     EXPECT_EQ(json::parse(res->body)["error"], "payload_too_large");
 }
@@ -208,7 +208,7 @@ TEST_F(AppRoutes, ReloadRotatesTokensAndKeepsThemOnAnError) {
     const std::string next = "admin-token-next-0123456789abcdef";
     dir_.write("admin.token", next + "\n");
     app_->reload(config_);
-    EXPECT_EQ(request("GET", "/ops/flags", kAdmin)->status, 401);
+    EXPECT_EQ(request("GET", "/ops/flags", kAdminToken)->status, 401);
     EXPECT_EQ(request("GET", "/ops/flags", next)->status, 200);
 
     dir_.write("admin.token", "short\n");
@@ -218,16 +218,16 @@ TEST_F(AppRoutes, ReloadRotatesTokensAndKeepsThemOnAnError) {
 }
 
 TEST_F(AppRoutes, ReloadKeepsRuntimeFlagsAndResetAppliesTheNewConfiguredOnes) {
-    request("PUT", "/ops/flags", kAdmin, R"({"RATELIMIT_ENABLED":"off"})");
+    request("PUT", "/ops/flags", kAdminToken, R"({"RATELIMIT_ENABLED":"off"})");
     auto next = config_;
     next.flags.configured.set(Flag::ratelimit, FlagState::on);
     app_->reload(next);
-    EXPECT_EQ(json::parse(request("GET", "/ops/flags", kAdmin)->body)["RATELIMIT_ENABLED"], "off");
+    EXPECT_EQ(json::parse(request("GET", "/ops/flags", kAdminToken)->body)["RATELIMIT_ENABLED"], "off");
     EXPECT_TRUE(
         log_.has("the configured flags changed; runtime flags are not reset by a reload "
                  "(levqorctl flags reset applies the configured flags; flags set changes "
                  "one)"));
-    auto res = request("POST", "/ops/flags/reset", kAdmin);
+    auto res = request("POST", "/ops/flags/reset", kAdminToken);
     ASSERT_TRUE(res);
     EXPECT_EQ(res->status, 200);
     EXPECT_EQ(json::parse(res->body)["RATELIMIT_ENABLED"], "on");
@@ -246,7 +246,7 @@ TEST_F(AppRoutes, FirstStartPersistsTheConfiguredFlagsInAPrivateStateFile) {
 }
 
 TEST_F(AppRoutes, RuntimeFlagsSurviveARestartAndDifferencesAreLogged) {
-    request("PUT", "/ops/flags", kAdmin, R"({"WEBHOOK_VERIFY_ALL":"on"})");
+    request("PUT", "/ops/flags", kAdminToken, R"({"WEBHOOK_VERIFY_ALL":"on"})");
     app_->stop();
     app_->wait_stopped(2s);
     app_.reset();
@@ -256,7 +256,7 @@ TEST_F(AppRoutes, RuntimeFlagsSurviveARestartAndDifferencesAreLogged) {
     CapturedLog second;
     app_ = std::make_unique<App>(config_, second.logger);
     bound_ = app_->start();
-    const auto flags = json::parse(request("GET", "/ops/flags", kAdmin)->body);
+    const auto flags = json::parse(request("GET", "/ops/flags", kAdminToken)->body);
     EXPECT_EQ(flags["WEBHOOK_VERIFY_ALL"], "on");
     EXPECT_EQ(flags["RATELIMIT_ENABLED"], "shadow");
     EXPECT_EQ(parse_flags_file(dir_.read("flags")).get(Flag::webhook_verify), FlagState::on);
@@ -271,9 +271,9 @@ TEST_F(AppRoutes, RuntimeFlagsSurviveARestartAndDifferencesAreLogged) {
     EXPECT_EQ(warnings, 1);
     EXPECT_TRUE(second.has("flags restored from the state file"));
 
-    auto res = request("POST", "/ops/flags/reset", kProducer);
+    auto res = request("POST", "/ops/flags/reset", kProducerToken);
     EXPECT_EQ(res->status, 403);
-    res = request("POST", "/ops/flags/reset", kAdmin);
+    res = request("POST", "/ops/flags/reset", kAdminToken);
     EXPECT_EQ(res->status, 200);
     EXPECT_EQ(json::parse(res->body)["WEBHOOK_VERIFY_ALL"], "off");
     bool audited = false;
@@ -289,10 +289,10 @@ TEST_F(AppRoutes, AFailedFlagsFileWritePutsTheStateBack) {
     const std::string state_before = dir_.read("flags.state");
     std::filesystem::remove(dir_.file("flags"));
     std::filesystem::create_directory(dir_.file("flags"));  // rename() over it fails
-    auto res = request("PUT", "/ops/flags", kAdmin, R"({"RATELIMIT_ENABLED":"on"})");
+    auto res = request("PUT", "/ops/flags", kAdminToken, R"({"RATELIMIT_ENABLED":"on"})");
     EXPECT_EQ(res->status, 500);
     EXPECT_EQ(dir_.read("flags.state"), state_before);
-    EXPECT_EQ(json::parse(request("GET", "/ops/flags", kAdmin)->body)["RATELIMIT_ENABLED"], "shadow");
+    EXPECT_EQ(json::parse(request("GET", "/ops/flags", kAdminToken)->body)["RATELIMIT_ENABLED"], "shadow");
 }
 
 TEST(App, AnUnreadableStateFileStopsTheStart) {
@@ -320,7 +320,7 @@ TEST(App, MissingTokenFileDisablesTheRole) {
     App app(config, log.logger);
     const auto bound = app.start();
     httplib::Client client(bound.host, bound.port);
-    auto res = client.Get("/ops/flags", {{"Authorization", "Bearer " + kAdmin}});
+    auto res = client.Get("/ops/flags", {{"Authorization", "Bearer " + kAdminToken}});
     ASSERT_TRUE(res);
     EXPECT_EQ(res->status, 401);
     EXPECT_NE(res->body.find("no admin token is configured"), std::string::npos) << res->body;
@@ -342,9 +342,9 @@ TEST_F(AppRoutes, HealthzDetailsAreForTheAdminOnly) {
     app_->reload(config);
     const auto anonymous = json::parse(request("GET", "/healthz")->body);
     EXPECT_EQ(anonymous["checks"]["nginx"]["edge"], (json{{"status", "down"}})) << anonymous;
-    const auto producer = json::parse(request("GET", "/healthz", kProducer)->body);
+    const auto producer = json::parse(request("GET", "/healthz", kProducerToken)->body);
     EXPECT_EQ(producer["checks"]["nginx"]["edge"], (json{{"status", "down"}})) << producer;
-    const auto admin = json::parse(request("GET", "/healthz", kAdmin)->body);
+    const auto admin = json::parse(request("GET", "/healthz", kAdminToken)->body);
     EXPECT_EQ(admin["checks"]["nginx"]["edge"]["url"], "http://127.0.0.1:1/levqor/status");
     EXPECT_TRUE(admin["checks"]["nginx"]["edge"].contains("error")) << admin;
 }
@@ -357,7 +357,7 @@ TEST_F(AppRoutes, TheFrontKnowsTheTokens) {
     res = request("PUT", "/ops/flags", "not-a-token-0123456789abcdef", "{}");
     EXPECT_EQ(res->status, 401);
     // ...and a valid one reaches the route, whose guard checks the role.
-    res = request("PUT", "/ops/flags", kProducer, "{}");
+    res = request("PUT", "/ops/flags", kProducerToken, "{}");
     EXPECT_EQ(res->status, 403);
     // A Host that is not ours is refused before any route.
     httplib::Client client(bound_.host, bound_.port);
@@ -404,14 +404,14 @@ TEST(AppQueue, BuiltInJobTypesPlugIntoTheRegistry) {
     TempDir dir;
     CapturedLog log;
     Config config = testing::app_config(dir);
-    config.tokens.producer = dir.write("producer.token", kProducer + "\n");
+    config.tokens.producer = dir.write("producer.token", kProducerToken + "\n");
     App app(config, log.logger);
     auto executor = std::make_shared<CountingExecutor>();
     app.queue().register_executor("test_builtin", executor);
     const auto bound = app.start();
 
     httplib::Client client(bound.host, bound.port);
-    const httplib::Headers auth{{"Authorization", "Bearer " + kProducer}};
+    const httplib::Headers auth{{"Authorization", "Bearer " + kProducerToken}};
     // NEW_QUEUE_ENABLED is off (the default): the job runs in the request.
     auto res = client.Post("/jobs", auth, R"({"type":"test_builtin","payload":{}})", "application/json");
     ASSERT_TRUE(res);

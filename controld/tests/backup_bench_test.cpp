@@ -15,26 +15,21 @@
 #include <gtest/gtest.h>
 
 #include "levqor/controld/backup/postgres.h"
+#include "levqor/controld/core/elapsed.h"
+#include "test_support.h"
 
 namespace levqor::controld::backup {
 namespace {
 
-std::string env(const char* name) {
-    const char* v = std::getenv(name);
-    return v != nullptr ? v : "";
-}
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
+using testing::env_or_empty;
 
 TEST(BackupBench, PostgresDumpAndDrill) {
-    const std::string url = env("LEVQOR_BENCH_PG_URL");
-    const std::string dir = env("LEVQOR_BENCH_DIR");
+    const std::string url = env_or_empty("LEVQOR_BENCH_PG_URL");
+    const std::string dir = env_or_empty("LEVQOR_BENCH_DIR");
     if (url.empty() || dir.empty()) GTEST_SKIP() << "LEVQOR_BENCH_PG_URL and LEVQOR_BENCH_DIR not set";
     PostgresOptions options;
     options.url = url;
-    options.bin_dir = env("LEVQOR_BENCH_PG_BIN");
+    options.bin_dir = env_or_empty("LEVQOR_BENCH_PG_BIN");
     options.restore_jobs = 2;
 
     auto start = std::chrono::steady_clock::now();

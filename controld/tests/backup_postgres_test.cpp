@@ -28,12 +28,9 @@
 namespace levqor::controld::backup {
 namespace {
 
-using testing::TempDir;
+using testing::env_or_empty;
 
-std::string env(const char* name) {
-    const char* v = std::getenv(name);
-    return v != nullptr ? v : "";
-}
+using testing::TempDir;
 
 // A libpq connection for the test's own SQL; a failed statement fails the test.
 class Sql {
@@ -68,11 +65,11 @@ private:
 class PostgresBackup : public ::testing::Test {
 protected:
     void SetUp() override {
-        url_ = env("LEVQOR_TEST_PG_URL");
-        admin_ = env("LEVQOR_TEST_PG_ADMIN");
+        url_ = env_or_empty("LEVQOR_TEST_PG_URL");
+        admin_ = env_or_empty("LEVQOR_TEST_PG_ADMIN");
         if (url_.empty() || admin_.empty()) GTEST_SKIP() << "no test server (run t/backup_postgres.t)";
         options_.url = url_;
-        options_.bin_dir = env("LEVQOR_TEST_PG_BIN");
+        options_.bin_dir = env_or_empty("LEVQOR_TEST_PG_BIN");
         Sql sql(url_);
         sql("DROP SCHEMA IF EXISTS bk CASCADE; DROP SCHEMA IF EXISTS \"Odd \"\"schema\"\".v2\" CASCADE;"
             " SELECT lo_unlink(oid) FROM pg_largeobject_metadata");

@@ -14,11 +14,12 @@
 namespace levqor::controld::ctl {
 namespace {
 
+using testing::kAdminToken;
+
 using namespace std::chrono_literals;
 using testing::FakeServer;
 using testing::TempDir;
 
-const std::string kAdmin = "admin-token-0123456789abcdef0123";
 const std::string kJob = "0190a3c2b4e1f0c2a9d83b7e5a61c0de";
 const std::string kId = "20261129T111403Z-3fa9c2";
 
@@ -50,7 +51,7 @@ std::string job(const std::string& status, int attempts = 0, const std::string& 
 
 class CtlBackup : public ::testing::Test {
 protected:
-    ApiClient client() const { return ApiClient(parse_base_url(server_.url("")), 2s, kAdmin); }
+    ApiClient client() const { return ApiClient(parse_base_url(server_.url("")), 2s, kAdminToken); }
     static WaitOptions waiting(std::vector<WaitProgress>* seen = nullptr) {
         WaitOptions w;
         w.wait = true;
@@ -71,7 +72,7 @@ TEST_F(CtlBackup, RunQueuesAndSaysWhat) {
     ASSERT_EQ(posts.size(), 1u);
     EXPECT_EQ(posts[0].path, "/ops/backups");
     EXPECT_EQ(nlohmann::json::parse(posts[0].body), nlohmann::json({{"target", "main"}}));
-    EXPECT_EQ(posts[0].headers.find("Authorization")->second, "Bearer " + kAdmin);
+    EXPECT_EQ(posts[0].headers.find("Authorization")->second, "Bearer " + kAdminToken);
 }
 
 TEST_F(CtlBackup, RunWaitPollsTheJobThenShowsTheVerifiedManifest) {

@@ -12,18 +12,18 @@
 namespace levqor::controld::ctl {
 namespace {
 
+using testing::kAdminToken;
+using testing::kProducerToken;
+
 using namespace std::chrono_literals;
 using testing::TempDir;
-
-const std::string kAdmin = "admin-token-0123456789abcdef0123";
-const std::string kProducer = "producer-token-0123456789abcdef01";
 
 class Ctl : public ::testing::Test {
 protected:
     void SetUp() override {
         auto config = testing::app_config(dir_);
-        config.tokens.admin = dir_.write("admin.token", kAdmin + "\n");
-        config.tokens.producer = dir_.write("producer.token", kProducer + "\n");
+        config.tokens.admin = dir_.write("admin.token", kAdminToken + "\n");
+        config.tokens.producer = dir_.write("producer.token", kProducerToken + "\n");
         config.flags.configured.set(Flag::ratelimit, FlagState::shadow);
         queue::ExecCommand fail;
         fail.path = "/bin/false";
@@ -36,7 +36,9 @@ protected:
         app_->stop();
         app_->wait_stopped(2s);
     }
-    ApiClient client(std::optional<std::string> token = kAdmin) const { return ApiClient(base_, 2s, std::move(token)); }
+    ApiClient client(std::optional<std::string> token = kAdminToken) const {
+        return ApiClient(base_, 2s, std::move(token));
+    }
 
     TempDir dir_;
     const Logger quiet_{LogLevel::error, [](std::string_view) {}};
@@ -54,7 +56,7 @@ TEST_F(Ctl, HealthPrintsTheBodyAndExitsZero) {
 
 TEST_F(Ctl, DlqListRetryAndJobsGet) {
     // NEW_QUEUE_ENABLED is off: the job runs in the request and fails for good.
-    const auto posted = client(kProducer).post("/jobs", {{"type", "exec"}, {"payload", {{"command", "fail"}}}});
+    const auto posted = client(kProducerToken).post("/jobs", {{"type", "exec"}, {"payload", {{"command", "fail"}}}});
     ASSERT_FALSE(posted.error) << *posted.error;
     const auto id = posted.json.value("id", "");
     EXPECT_EQ(posted.json.value("status", ""), "dead");
@@ -76,7 +78,7 @@ TEST_F(Ctl, DlqListRetryAndJobsGet) {
     const auto retried = run_dlq_retry(client(), {id}, false, false);
     EXPECT_EQ(retried.exit_code, 0) << retried.err;
     EXPECT_EQ(retried.out, "retried 1 job(s)\n");
-    EXPECT_EQ(run_dlq_retry(client(kProducer), {}, true, false).exit_code, kExitFailure);
+    EXPECT_EQ(run_dlq_retry(client(kProducerToken), {}, true, false).exit_code, kExitFailure);
 }
 
 TEST_F(Ctl, HealthOnAWrongPrefixExitsOne) {
@@ -145,7 +147,7 @@ TEST_F(Ctl, RollbackIsPersistedAndFlagsResetAppliesTheConfiguredFlags) {
     EXPECT_EQ(parse_flags_file(dir_.read("flags")).get(Flag::ratelimit), FlagState::shadow);
     result = run_flags_reset(client(), false);
     EXPECT_NE(result.out.find("(they already did)"), std::string::npos) << result.out;
-    result = run_flags_reset(client(kProducer), false);
+    result = run_flags_reset(client(kProducerToken), false);
     EXPECT_EQ(result.exit_code, kExitFailure);
     EXPECT_NE(result.err.find("flags reset failed: POST"), std::string::npos) << result.err;
 }
@@ -155,7 +157,7 @@ TEST_F(Ctl, WrongTokensAreFailuresWithAHint) {
     EXPECT_EQ(result.exit_code, 1);
     EXPECT_NE(result.err.find("HTTP 401 unauthorized"), std::string::npos) << result.err;
     EXPECT_NE(result.err.find("--token-file"), std::string::npos) << result.err;
-    result = run_rollback(client(kProducer), false);
+    result = run_rollback(client(kProducerToken), false);
     EXPECT_EQ(result.exit_code, 1);
     EXPECT_NE(result.err.find("rollback failed"), std::string::npos) << result.err;
     EXPECT_NE(result.err.find("HTTP 403 forbidden"), std::string::npos) << result.err;
@@ -194,7 +196,7 @@ TEST(CtlAnswers, ADeeplyNestedAnswerIsRefusedNotPrinted) {
     // hostile or broken server must not be able to crash levqorctl.
     testing::FakeServer server;
     server.serve("/ops/flags", std::string(300000, '[') + std::string(300000, ']'));
-    const ApiClient client(parse_base_url("http://127.0.0.1:" + std::to_string(server.port())), 2s, kAdmin);
+    const ApiClient client(parse_base_url("http://127.0.0.1:" + std::to_string(server.port())), 2s, kAdminToken);
     const auto result = run_flags_get(client, /*json=*/true);
     EXPECT_EQ(result.exit_code, kExitFailure);
     EXPECT_NE(result.err.find("the answer is refused: nesting deeper than 64 levels"), std::string::npos) << result.err;
@@ -202,7 +204,7 @@ TEST(CtlAnswers, ADeeplyNestedAnswerIsRefusedNotPrinted) {
 
 TEST(TokenFile, ReadsTheFirstToken) {
     const TempDir dir;
-    EXPECT_EQ(read_token_file(dir.write("t", "# c\n" + kAdmin + "\nsecond-0123456789abcdef\n")), kAdmin);
+    EXPECT_EQ(read_token_file(dir.write("t", "# c\n" + kAdminToken + "\nsecond-0123456789abcdef\n")), kAdminToken);
     EXPECT_THROW(read_token_file(dir.file("absent")), std::invalid_argument);
     EXPECT_THROW(read_token_file(dir.write("t", "short")), std::invalid_argument);
 }

@@ -10,7 +10,7 @@ namespace {
 std::string normalized(std::string_view url) { return normalize_job_url(url).to_string(); }
 
 // The reason a URL is refused, or "" if it is not.
-std::string refusal(std::string_view url) {
+std::string url_refusal(std::string_view url) {
     try {
         normalize_job_url(url);
     } catch (const std::invalid_argument& e) {
@@ -33,52 +33,52 @@ TEST(JobUrl, SchemeAndHostInLowerCaseAndThePortWritten) {
 }
 
 TEST(JobUrl, RefusesWhatAServerMayReadDifferently) {
-    EXPECT_TRUE(contains(refusal("https://h/api/..;/admin"), "';' in the path"));
-    EXPECT_TRUE(contains(refusal("https://h/api;jsessionid=1/x"), "';' in the path"));
+    EXPECT_TRUE(contains(url_refusal("https://h/api/..;/admin"), "';' in the path"));
+    EXPECT_TRUE(contains(url_refusal("https://h/api;jsessionid=1/x"), "';' in the path"));
     for (const char* url :
          {"https://h/api%2fadmin", "https://h/api%2Fadmin", "https://h/api%5cx", "https://h/api%5Cx"}) {
-        EXPECT_TRUE(contains(refusal(url), "encoded slashes or backslashes")) << url;
+        EXPECT_TRUE(contains(url_refusal(url), "encoded slashes or backslashes")) << url;
     }
     for (const char* url : {"https://h/api/%2e%2e/admin", "https://h/api/%2E./x", "https://h/%2e"}) {
-        EXPECT_TRUE(contains(refusal(url), "encoded dots")) << url;
+        EXPECT_TRUE(contains(url_refusal(url), "encoded dots")) << url;
     }
     for (const char* url : {"https://h/api/../admin", "https://h/api/./x", "https://h/api/..", "https://h/api/.",
                             "https://h/..", "https://h/./"}) {
-        EXPECT_TRUE(contains(refusal(url), "dot segments")) << url;
+        EXPECT_TRUE(contains(url_refusal(url), "dot segments")) << url;
     }
-    EXPECT_EQ(refusal("https://h/api/..x/.y/x..."), "");  // dots inside a segment are fine
+    EXPECT_EQ(url_refusal("https://h/api/..x/.y/x..."), "");  // dots inside a segment are fine
     for (const char* url : {"https://h/api\\..\\admin", "https://h\\@evil/x", "https://h\\evil/x"}) {
-        EXPECT_TRUE(contains(refusal(url), "backslash")) << url;
+        EXPECT_TRUE(contains(url_refusal(url), "backslash")) << url;
     }
     for (const char* url :
          {"https://user:pw@h/x", "https://user@h/x", "https://@h/x", "https://h;x@evil/", "https://h:443@evil/x"}) {
-        EXPECT_TRUE(contains(refusal(url), "credentials")) << url;
+        EXPECT_TRUE(contains(url_refusal(url), "credentials")) << url;
     }
     // libcurl decodes a percent-encoded host after it has put IPv4 forms in
     // dotted decimal: "1%2e4" would stay "1.4" (the address 1.0.0.4), a normal
     // form that is not one (found by the url_allow fuzz target).
     for (const char* url : {"https://1%2e4/x", "http://%68/x", "http://h%2eexample.com/x"}) {
-        EXPECT_TRUE(contains(refusal(url), "percent-encoded host")) << url;
+        EXPECT_TRUE(contains(url_refusal(url), "percent-encoded host")) << url;
     }
     EXPECT_EQ(normalized("http://1.4/x"), "http://1.0.0.4:80/x");
     // libcurl also reads "https:/host" (one slash): the first "://" must end the
     // scheme, or the checks above would look at the wrong part of the text.
     for (const char* url : {"https:/%%2/x://y", "https:/1%2e4/x://y", "https:/u@h/x://y"}) {
-        EXPECT_TRUE(contains(refusal(url), "expected http://host")) << url;
+        EXPECT_TRUE(contains(url_refusal(url), "expected http://host")) << url;
     }
-    EXPECT_TRUE(contains(refusal("https://h/x#frag"), "fragments"));
-    EXPECT_TRUE(contains(refusal("https://h/x#"), "fragments"));
-    EXPECT_TRUE(contains(refusal("http://[fe80::1%25eth0]/x"), "zone"));
-    EXPECT_TRUE(contains(refusal("https://h/a b"), "whitespace"));
-    EXPECT_TRUE(contains(refusal("https://h/\xc3\xa4"), "non-ASCII"));
-    EXPECT_TRUE(contains(refusal("https://h/x\r\nHost: evil"), "control"));
-    EXPECT_TRUE(contains(refusal("ftp://h/x"), "http or https"));
-    EXPECT_TRUE(contains(refusal("//h/x"), "expected http://host"));
-    EXPECT_TRUE(contains(refusal("https:h/x"), "expected http://host"));
-    EXPECT_TRUE(contains(refusal("http://h:0/"), "port"));
-    EXPECT_NE(refusal("http://h:99999/"), "");
-    EXPECT_NE(refusal("http:///x"), "");
-    EXPECT_NE(refusal(""), "");
+    EXPECT_TRUE(contains(url_refusal("https://h/x#frag"), "fragments"));
+    EXPECT_TRUE(contains(url_refusal("https://h/x#"), "fragments"));
+    EXPECT_TRUE(contains(url_refusal("http://[fe80::1%25eth0]/x"), "zone"));
+    EXPECT_TRUE(contains(url_refusal("https://h/a b"), "whitespace"));
+    EXPECT_TRUE(contains(url_refusal("https://h/\xc3\xa4"), "non-ASCII"));
+    EXPECT_TRUE(contains(url_refusal("https://h/x\r\nHost: evil"), "control"));
+    EXPECT_TRUE(contains(url_refusal("ftp://h/x"), "http or https"));
+    EXPECT_TRUE(contains(url_refusal("//h/x"), "expected http://host"));
+    EXPECT_TRUE(contains(url_refusal("https:h/x"), "expected http://host"));
+    EXPECT_TRUE(contains(url_refusal("http://h:0/"), "port"));
+    EXPECT_NE(url_refusal("http://h:99999/"), "");
+    EXPECT_NE(url_refusal("http:///x"), "");
+    EXPECT_NE(url_refusal(""), "");
 }
 
 TEST(JobUrl, PrefixesHaveNoQuery) {

@@ -81,6 +81,17 @@ inline EnvLookup env_of(std::map<std::string, std::string> vars) {
     };
 }
 
+// The bearer tokens the in-process tests write into token files for App.
+inline const std::string kAdminToken = "admin-token-0123456789abcdef0123";
+inline const std::string kProducerToken = "producer-token-0123456789abcdef01";
+
+// A variable of the test process's environment, "" when unset (the suites
+// that find a server through it, e.g. LEVQOR_TEST_PG_URL).
+inline std::string env_or_empty(const char* name) {
+    const char* v = std::getenv(name);
+    return v != nullptr ? v : "";
+}
+
 // A config that listens on 127.0.0.1 port 0 and keeps its data in `dir`.
 inline Config app_config(const TempDir& dir) {
     Config config;

@@ -19,7 +19,7 @@ namespace levqor::controld::backup {
 namespace {
 
 constexpr char kMagic[8] = {'L', 'V', 'Q', 'B', 'K', 'E', 'N', 'C'};
-constexpr unsigned char kVersion = 1;
+constexpr unsigned char kFormatVersion = 1;
 constexpr std::size_t kNonceBytes = 12;
 constexpr std::size_t kTagBytes = 16;
 constexpr std::size_t kHeaderBytes = 8 + 1 + 3 + 4 + kNonceBytes;
@@ -244,7 +244,7 @@ std::uint64_t encrypt_file(const std::string& in, const std::string& out, const 
 
     Header header{};
     std::memcpy(header.data(), kMagic, sizeof kMagic);
-    header[8] = kVersion;
+    header[8] = kFormatVersion;
     put_be(header.data() + 12, chunk_bytes, 4);
     if (RAND_bytes(header.data() + kHeaderBytes - kNonceBytes, kNonceBytes) != 1) {
         throw EncryptionError("OpenSSL could not generate a random nonce");
@@ -276,7 +276,7 @@ std::uint64_t decrypt_file(const std::string& in, const std::string& out, const 
         std::memcmp(header.data(), kMagic, sizeof kMagic) != 0) {
         throw EncryptionError(in + " is not a levqor encrypted backup file (no LVQBKENC header)");
     }
-    if (header[8] != kVersion || header[9] != 0 || header[10] != 0 || header[11] != 0) {
+    if (header[8] != kFormatVersion || header[9] != 0 || header[10] != 0 || header[11] != 0) {
         throw EncryptionError(in + ": unsupported encryption format version " + std::to_string(header[8]));
     }
     const std::size_t chunk_bytes = static_cast<std::size_t>(get_be(header.data() + 12, 4));

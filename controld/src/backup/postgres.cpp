@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "levqor/controld/core/elapsed.h"
 #include "levqor/controld/queue/exec_runner.h"
 #include "levqor/controld/tracking/scrubber.h"
 #include "levqor/url_credentials.h"
@@ -26,8 +27,6 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t kMaxMessage = 4000;  // of a child's stderr or a libpq message, kept in an error
 constexpr int kMinServerVersion = 110000;  // hashtextextended()
 constexpr const char* kLargeObjects = "pg_catalog.pg_largeobject";
-
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 // Takes the password (a literal secret) and URL credentials out of a message,
 // and bounds it.

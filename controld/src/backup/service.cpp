@@ -10,6 +10,7 @@
 
 #include <libpq-fe.h>
 
+#include "levqor/controld/core/elapsed.h"
 #include "levqor/controld/backup/encryption.h"
 #include "levqor/controld/backup/postgres.h"
 #include "levqor/controld/backup/retention.h"
@@ -29,10 +30,6 @@ using queue::ExecutionResult;
 std::int64_t now_seconds() {
     return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
-}
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 ExecutionResult failure(ExecutionResult::Kind kind, const std::string& error) {

@@ -14,6 +14,7 @@
 #include <memory>
 #include <thread>
 
+#include "levqor/controld/core/elapsed.h"
 #include "levqor/controld/backup/manifest.h"
 #include "levqor/controld/core/unique_fd.h"
 #include "levqor/hex.h"
@@ -22,8 +23,6 @@ namespace levqor::controld::backup {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 struct DbClose {
     void operator()(sqlite3* db) const { sqlite3_close_v2(db); }

@@ -8,25 +8,16 @@
 #include <thread>
 
 #include "levqor/controld/backup/encryption.h"
+#include "output.h"
 
 namespace levqor::controld::ctl {
+using output::failure;
+using output::job_id_shape;
+using output::pretty;
+using output::text_of;
+using output::usage_error;
+
 namespace {
-
-CommandResult failure(const std::string& message) {
-    return CommandResult{kExitFailure, "", "levqorctl: " + message + "\n"};
-}
-
-CommandResult usage_error(const std::string& message) {
-    return CommandResult{kExitUsage, "", "levqorctl: " + message + "\n"};
-}
-
-std::string pretty(const nlohmann::json& value) { return value.dump(2) + "\n"; }
-
-std::string text_of(const nlohmann::json& value) {
-    if (value.is_string()) return value.get<std::string>();
-    if (value.is_null()) return "-";
-    return value.dump();
-}
 
 std::string str(const nlohmann::json& object, const char* key) {
     return object.is_object() && object.contains(key) ? text_of(object[key]) : "-";
@@ -62,10 +53,6 @@ std::string verify_cell(const nlohmann::json& manifest) {
     if (!v.is_object()) return "-";
     if (v.value("ok", false)) return "ok at " + str(v, "checked_at");
     return "FAILED: " + str(v, "error");
-}
-
-bool job_id_shape(const std::string& id) {
-    return id.size() == 32 && id.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
 
 struct JobOutcome {

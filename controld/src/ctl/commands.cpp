@@ -4,15 +4,15 @@
 #include <sstream>
 
 #include "levqor/controld/core/flag_set.h"
+#include "output.h"
 
 namespace levqor::controld::ctl {
+using output::failure;
+using output::job_id_shape;
+using output::pretty;
+using output::text_of;
+
 namespace {
-
-CommandResult failure(const std::string& message) {
-    return CommandResult{kExitFailure, "", "levqorctl: " + message + "\n"};
-}
-
-std::string pretty(const nlohmann::json& value) { return value.dump(2) + "\n"; }
 
 std::string state_of(const nlohmann::json& flags, const std::string& name) {
     return flags.is_object() && flags.contains(name) && flags[name].is_string() ? flags[name].get<std::string>() : "?";
@@ -156,20 +156,6 @@ CommandResult run_rollback(const ApiClient& client, bool json) {
     return change_flags(client, json, "rollback", "rollback: every flag is off", "it already was",
                         [&] { return client.put("/ops/flags", all_off); });
 }
-
-namespace {
-
-bool job_id_shape(const std::string& id) {
-    return id.size() == 32 && id.find_first_not_of("0123456789abcdef") == std::string::npos;
-}
-
-std::string text_of(const nlohmann::json& value) {
-    if (value.is_string()) return value.get<std::string>();
-    if (value.is_null()) return "-";
-    return value.dump();
-}
-
-}  // namespace
 
 CommandResult run_dlq_list(const ApiClient& client, int limit, bool json) {
     const auto dlq = client.get("/ops/dlq?limit=" + std::to_string(limit));

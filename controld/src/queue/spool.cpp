@@ -3,7 +3,7 @@
 namespace levqor::controld::queue {
 namespace {
 
-constexpr const char* kSchema = R"sql(
+constexpr const char* kSpoolSchema = R"sql(
 CREATE TABLE IF NOT EXISTS spool_requests (
   seq             INTEGER PRIMARY KEY AUTOINCREMENT,
   idempotency_key TEXT UNIQUE,
@@ -23,7 +23,7 @@ CREATE INDEX IF NOT EXISTS spool_jobs_request ON spool_jobs(request, pos);
 }  // namespace
 
 Spool::Spool(const std::string& path) : db_(path) {
-    db_.exec(kSchema);
+    db_.exec(kSpoolSchema);
     auto count = db_.prepare("SELECT count(*), coalesce(sum(length(CAST(payload AS BLOB))), 0) FROM spool_jobs");
     if (count.step()) {
         size_ = count.integer(0);
