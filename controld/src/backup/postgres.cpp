@@ -651,4 +651,22 @@ RestoreResult restore_postgres(const PostgresOptions& options, const std::string
     return result;
 }
 
+std::optional<std::uint64_t> postgres_database_size(const PostgresOptions& options, const std::string& database) {
+    try {
+        auto quick = options;
+        quick.connect_timeout_seconds = 2;
+        const auto params = parse_conninfo(options.url);
+        const Redactor redact(params.password);
+        auto conn = connect(params, quick);
+        const auto res = exec(
+            conn.get(),
+            "SELECT pg_database_size(datname) FROM pg_database WHERE datname = " + quote_literal(conn.get(), database),
+            redact);
+        if (PQntuples(res.get()) != 1 || PQgetisnull(res.get(), 0, 0)) return std::nullopt;
+        return std::stoull(PQgetvalue(res.get(), 0, 0));
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
+
 }  // namespace levqor::controld::backup

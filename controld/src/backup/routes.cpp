@@ -144,22 +144,23 @@ void add_routes(api::Router& router, const api::Guard& guard, BackupService& bac
                }));
 
     router.add(api::Method::get, R"(/ops/backups/([^/]+))",
-               guard.require(auth::Role::admin,
-                             [&backups, &errors](const httplib::Request& req, httplib::Response& res, auth::Role) {
-                                 const std::string id = req.matches[1];
-                                 try {
-                                     const auto m = backups.find(id);
-                                     if (!m) {
-                                         api::set_error(res, 404, "backup_not_found", "no backup " + id);
-                                         return;
-                                     }
-                                     auto answer = to_json(*m);
-                                     answer["progress"] = progress_of(*m, backups.backup_dir());
-                                     api::set_json(res, 200, dump(answer));
-                                 } catch (const std::runtime_error& e) {
-                                     unavailable(res, errors, "cannot read the backups", e);
-                                 }
-                             }));
+               guard.require(auth::Role::admin, [&backups, &errors](const httplib::Request& req, httplib::Response& res,
+                                                                    auth::Role) {
+                   const std::string id = req.matches[1];
+                   try {
+                       const auto m = backups.find(id);
+                       if (!m) {
+                           api::set_error(res, 404, "backup_not_found", "no backup " + id);
+                           return;
+                       }
+                       auto answer = to_json(*m);
+                       const auto restoring = backups.restore_progress(id);
+                       answer["progress"] = restoring ? *restoring : progress_of(*m, backups.backup_dir());
+                       api::set_json(res, 200, dump(answer));
+                   } catch (const std::runtime_error& e) {
+                       unavailable(res, errors, "cannot read the backups", e);
+                   }
+               }));
 
     router.add(api::Method::post, R"(/ops/backups/([^/]+)/verify)",
                guard.require(auth::Role::admin,

@@ -166,6 +166,23 @@ private:
     bool from_api_;
 };
 
+std::string busy_elsewhere(const std::string& target) {
+    return "a backup or verify of \"" + target + "\" is running (its lock in backup.dir is held)";
+}
+
+// The target's lock across processes (TargetLock), or nullptr with `why`
+// (retryable): another process holds it, or it cannot be made.
+std::unique_ptr<TargetLock> take_target_lock(const std::string& dir, const std::string& target, std::string& why) {
+    try {
+        auto lock = std::make_unique<TargetLock>(dir, target);
+        if (lock->held()) return lock;
+        why = busy_elsewhere(target);
+    } catch (const FileError& e) {
+        why = e.what();
+    }
+    return nullptr;
+}
+
 }  // namespace
 
 std::string new_backup_id(std::int64_t unix_seconds) {
@@ -238,6 +255,8 @@ void BackupService::mark_interrupted() {
     try {
         for (auto& m : list_backups(settings_.backup.dir).backups) {
             if (m.status != BackupStatus::running) continue;
+            // Another controld sharing backup.dir is running it.
+            if (target_locked(settings_.backup.dir, m.target)) continue;
             m.status = BackupStatus::failed;
             m.verify = VerifyResult{false, now_seconds(), 0, "interrupted: controld stopped while this backup ran"};
             write_manifest(backup_folder(settings_.backup.dir, m.target, m.id), m);
@@ -306,6 +325,7 @@ std::string BackupService::enqueue(const std::string& type, const json& payload)
 BackupService::Started BackupService::start_backup(const std::string& target) {
     const auto s = settings();
     if (!s.backup.find(target)) throw UnknownTarget("no backup target \"" + target + "\" in backup.targets");
+    if (target_locked(s.backup.dir, target)) throw BackupBusy(busy_elsewhere(target));
     const auto id = new_backup_id(now_seconds());
     {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -379,6 +399,53 @@ BackupService::Started BackupService::start_restore(const std::string& id, const
     return {"", enqueue("backup_restore", {{"backup", id}, {"into", into}, {"force", force}})};
 }
 
+// Registers a restore or drill of a backup in restoring_ while it runs.
+class RestoringScope {
+public:
+    RestoringScope(BackupService& service, std::string id, BackupService::Restoring what)
+        : service_(service), id_(std::move(id)) {
+        std::lock_guard<std::mutex> lock(service_.mutex_);
+        service_.restoring_[id_] = std::move(what);
+    }
+    ~RestoringScope() {
+        std::lock_guard<std::mutex> lock(service_.mutex_);
+        service_.restoring_.erase(id_);
+    }
+    RestoringScope(const RestoringScope&) = delete;
+    RestoringScope& operator=(const RestoringScope&) = delete;
+
+private:
+    BackupService& service_;
+    std::string id_;
+};
+
+namespace {
+
+std::optional<std::uint64_t> file_bytes(const std::string& path) {
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(path, ec);
+    if (ec) return std::nullopt;
+    return size;
+}
+
+}  // namespace
+
+std::optional<json> BackupService::restore_progress(const std::string& id) const {
+    Restoring now;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        const auto it = restoring_.find(id);
+        if (it == restoring_.end()) return std::nullopt;
+        now = it->second;
+    }
+    json out{{"phase", now.phase}, {"into", now.into}};
+    // Read outside the lock: a size query may take up to its connect timeout.
+    if (now.bytes) {
+        if (const auto bytes = now.bytes()) out["bytes"] = *bytes;
+    }
+    return out;
+}
+
 void BackupService::drill(const Settings& s, const BackupTarget& target, const std::string& folder,
                           Manifest& manifest) {
     VerifyResult v;
@@ -391,13 +458,19 @@ void BackupService::drill(const Settings& s, const BackupTarget& target, const s
             // sit in a backup's folder (remove_backup refuses subfolders).
             const auto scratch = s.data_dir + "/backup-scratch";
             ensure_directory(scratch, 0700);
+            RestoringScope restoring(*this, manifest.id, {"drill", "", {}});
             const auto r = drill_sqlite(file, manifest.parity, scratch, key ? &*key : nullptr);
             v.ok = r.ok;
             v.error = r.error;
             v.restore_seconds = r.restore_seconds;
         } else {
             PlainDump plain(file, key, manifest.encrypted);
-            const auto r = drill_postgres(pg_options(s.backup, target), plain.path(), manifest.parity, manifest.id);
+            const auto options = pg_options(s.backup, target);
+            const auto scratch = "levqor_verify_" + manifest.id;
+            RestoringScope restoring(*this, manifest.id, {"drill", scratch, [options, scratch] {
+                                                              return postgres_database_size(options, scratch);
+                                                          }});
+            const auto r = drill_postgres(options, plain.path(), manifest.parity, manifest.id);
             v.ok = r.ok;
             v.error = r.error;
             v.restore_seconds = r.restore_seconds;
@@ -467,6 +540,9 @@ ExecutionResult BackupService::run_backup(const json& payload) {
         const std::string& id;
         ~Pending() { self.clear_pending(target, id); }
     } pending{*this, name, id};
+    std::string busy;
+    const auto file_lock = take_target_lock(s.backup.dir, name, busy);
+    if (!file_lock) return retryable(busy);
 
     const auto folder = backup_folder(s.backup.dir, name, id);
     Manifest m;
@@ -585,6 +661,9 @@ ExecutionResult BackupService::run_verify(const json& payload) {
     const auto lock = target_lock(m.target);
     std::unique_lock<std::mutex> held(*lock, std::try_to_lock);
     if (!held.owns_lock()) return retryable("another backup or verify of \"" + m.target + "\" is running");
+    std::string busy;
+    const auto file_lock = take_target_lock(s.backup.dir, m.target, busy);
+    if (!file_lock) return retryable(busy);
     m = read_manifest(folder);  // as it is now, under the lock
     if (m.status == BackupStatus::running) return retryable("backup " + id + " is still running");
 
@@ -626,10 +705,14 @@ ExecutionResult BackupService::run_restore(const json& payload) {
         const auto file = stored_file(folder, m);
         double seconds = 0;
         if (m.kind == "sqlite") {
+            RestoringScope restoring(*this, id, {"restore", into, [into] { return file_bytes(into); }});
             seconds = restore_sqlite(file, into, force, key ? &*key : nullptr);
         } else {
             PlainDump plain(file, key, m.encrypted);
-            const auto r = restore_postgres(pg_options(s.backup, *target), plain.path(), into, force);
+            const auto options = pg_options(s.backup, *target);
+            RestoringScope restoring(
+                *this, id, {"restore", into, [options, into] { return postgres_database_size(options, into); }});
+            const auto r = restore_postgres(options, plain.path(), into, force);
             if (r.conflict) return permanent("database \"" + into + "\" exists and is not empty (use force)");
             if (!r.ok) return permanent("restore of " + id + " into \"" + into + "\" failed: " + r.error);
             seconds = r.restore_seconds;

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -111,6 +112,22 @@ void remove_backup(const std::string& dir, const std::string& target, const std:
     if (::rmdir(folder.c_str()) != 0) throw FileError("cannot remove " + folder + ": " + std::strerror(errno));
     UniqueFd parent(::open((dir + "/" + target).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (parent.valid()) ::fsync(parent.get());
+}
+
+TargetLock::TargetLock(const std::string& dir, const std::string& target) {
+    ensure_directory(dir, 0700);
+    ensure_directory(dir + "/" + target, 0700);
+    const std::string path = dir + "/" + target + "/.lock";
+    fd_.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd_.valid()) throw FileError("cannot open " + path + ": " + std::strerror(errno));
+    held_ = ::flock(fd_.get(), LOCK_EX | LOCK_NB) == 0;
+}
+
+bool target_locked(const std::string& dir, const std::string& target) {
+    const std::string path = dir + "/" + target + "/.lock";
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd.valid()) return false;
+    return ::flock(fd.get(), LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
 }
 
 }  // namespace levqor::controld::backup

@@ -271,7 +271,7 @@ CommandResult run_backup_restore(const ApiClient& client, const std::string& id,
         return CommandResult{kExitOk, "restore of " + id + " into " + into + " queued (job " + job_id + ")\n", ""};
     }
     if (!job_id_shape(job_id)) return failure("backup restore: unexpected answer " + started.body);
-    const auto job = wait_for_job(client, job_id, wait);
+    const auto job = wait_for_job(client, job_id, wait, id);
     if (job.error) return failure(*job.error);
     if (job.job.value("status", "") != "succeeded") {
         return CommandResult{

@@ -52,6 +52,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -128,5 +129,11 @@ struct RestoreResult {
 // is dropped again if the restore fails. Never throws: `error`.
 RestoreResult restore_postgres(const PostgresOptions& options, const std::string& dump_file, const std::string& into,
                                bool force);
+
+// The size on disk of `database` on the server of options.url
+// (pg_database_size), for the progress of a restore or drill: nullopt when
+// it cannot be read (not created yet, unreachable). At most 2 s to connect;
+// never throws.
+std::optional<std::uint64_t> postgres_database_size(const PostgresOptions& options, const std::string& database);
 
 }  // namespace levqor::controld::backup

@@ -8,9 +8,10 @@
 // restore drill; `verified` or `failed` (an error event when failed); then
 // retention (what it deletes is logged first). A dump that fails removes
 // its folder and is retried by the queue (1/5/15 s, then the DLQ) with the
-// engine's redacted error. One backup (or verify) of a target at a time.
-// At start, a backup left `running` by a stopped process is marked `failed`
-// (backup.dir belongs to one controld).
+// engine's redacted error. One backup (or verify) of a target at a time,
+// also across processes sharing backup.dir (TargetLock, store.h). At start,
+// a backup left `running` by a stopped process is marked `failed` unless
+// another process holds its target's lock.
 //
 // Thread-safety: construct (it registers the executors) before the queue
 // starts; everything else may be called concurrently.
@@ -18,6 +19,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -101,6 +103,11 @@ public:
     std::optional<Manifest> find(const std::string& id) const;
     // backup.dir as configured now (GET /ops/backups/{id} reads a running dump's size there).
     std::string backup_dir() const;
+    // The restore or drill of backup `id` running now, as the "progress" of
+    // GET /ops/backups/{id}: {"phase": "drill"|"restore", "into", "bytes"?}
+    // where bytes is what is restored so far (the database's size on disk,
+    // pg_database_size, or the SQLite file's); nullopt when none runs.
+    std::optional<nlohmann::json> restore_progress(const std::string& id) const;
     // POST /ops/backups/{id}/verify. Throws BackupNotFound.
     Started start_verify(const std::string& id);
     // POST /ops/backups/{id}/restore. Throws BackupNotFound, BadBackupRequest,
@@ -154,6 +161,14 @@ private:
     std::map<std::string, std::string> pending_;  // target -> backup id queued or running
     std::map<std::string, std::shared_ptr<std::mutex>> locks_;
     std::map<std::string, TargetMetrics> metrics_;
+    // Backup id -> the restore or drill of it running now (restore_progress).
+    struct Restoring {
+        std::string phase;
+        std::string into;
+        std::function<std::optional<std::uint64_t>()> bytes;  // restored so far
+    };
+    std::map<std::string, Restoring> restoring_;
+    friend class RestoringScope;
 };
 
 }  // namespace levqor::controld::backup

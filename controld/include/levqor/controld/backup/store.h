@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "levqor/controld/backup/manifest.h"
+#include "levqor/controld/core/unique_fd.h"
 
 namespace levqor::controld::backup {
 
@@ -33,5 +34,26 @@ BackupListing list_backups(const std::string& dir, const std::string& target = "
 // followed), then the folder. A subfolder inside is refused (FileError):
 // that is not a backup this code wrote.
 void remove_backup(const std::string& dir, const std::string& target, const std::string& id);
+
+// An exclusive flock(2) on <dir>/<target>/.lock (created 0600, with the
+// target's folder) while a backup or verify of the target runs, so two
+// controld processes sharing backup.dir never work on one target at once,
+// and one starting does not mark the other's running backup interrupted.
+// The kernel drops the lock when the process dies. Taken without waiting:
+// held() is false when another process (or another open of the file) has
+// it. Throws FileError when the folder or file cannot be made.
+class TargetLock {
+public:
+    TargetLock(const std::string& dir, const std::string& target);
+    bool held() const { return held_; }
+
+private:
+    UniqueFd fd_;
+    bool held_ = false;
+};
+
+// Whether the target's lock is held now (by another process, or by this
+// one's running backup or verify); false when there is no lock file.
+bool target_locked(const std::string& dir, const std::string& target);
 
 }  // namespace levqor::controld::backup
