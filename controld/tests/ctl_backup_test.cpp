@@ -287,5 +287,23 @@ TEST_F(CtlBackup, RunWaitReadsTheBackupsProgressAtEachPoll) {
     EXPECT_EQ(seen[0].bytes, 4096);
 }
 
+TEST_F(CtlBackup, RestoreWaitShowsTheBytesRestoredSoFar) {
+    server_.answer_posts("/ops/backups/" + kId + "/restore", nlohmann::json({{"job_id", kJob}}).dump());
+    server_.serve_sequence("/jobs/" + kJob, {job("running"), job("succeeded", 1)});
+    auto restoring = manifest("verified", true);
+    restoring["progress"] = {{"phase", "restore"}, {"into", "app_restored"}, {"bytes", 1100000000}};
+    auto done = manifest("verified", true);
+    done["progress"] = {{"phase", "done"}, {"bytes", 20500000}};
+    server_.serve_sequence("/ops/backups/" + kId, {restoring.dump(), done.dump()});
+    std::vector<WaitProgress> seen;
+    const auto result = run_backup_restore(client(), kId, "app_restored", false, waiting(&seen), false);
+    EXPECT_EQ(result.exit_code, kExitOk) << result.err;
+    ASSERT_GE(seen.size(), 1u);
+    EXPECT_EQ(seen[0].phase, "restore");
+    EXPECT_EQ(seen[0].bytes, 1100000000);
+    const auto line = progress_line(seen[0]);
+    EXPECT_EQ(line.substr(line.size() - 16), ", restore 1.1 GB") << line;
+}
+
 }  // namespace
 }  // namespace levqor::controld::ctl
