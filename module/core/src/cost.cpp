@@ -4,6 +4,7 @@
 #include <cstring>
 #include <new>
 
+#include "levqor/prometheus_text.h"
 #include "levqor/shm_lock.h"
 
 namespace levqor::cost {
@@ -54,8 +55,7 @@ Amount parse_usd(std::string_view text) noexcept {
     }
     if (!any_digit || i != s.size() || too_large || whole > kMaxUsd) return kInvalid;
     const unsigned kept = std::min(fraction_digits, kFractionDigits);
-    const std::uint64_t nanos =
-        whole * kNanosPerUsd + fraction * kPow10[kFractionDigits - kept] + (round_up ? 1 : 0);
+    const std::uint64_t nanos = whole * kNanosPerUsd + fraction * kPow10[kFractionDigits - kept] + (round_up ? 1 : 0);
     if (nanos > kMaxNanos) return kInvalid;
     return {Amount::Kind::Valid, nanos};
 }
@@ -243,6 +243,29 @@ std::vector<CostTable::Entry> CostTable::snapshot() const {
     std::sort(out.begin(), out.end(), [](const Entry& a, const Entry& b) { return a.connector < b.connector; });
     out.push_back(Entry{std::string(kOtherConnector), counter(kOther).value.load(std::memory_order_relaxed)});
     return out;
+}
+
+void render(std::string& out, const CostTable& table) {
+    struct Label {
+        std::string_view name, value;
+    };
+    prometheus::append_family_header(
+        out, kCostFamily, "AI spend in USD reported per request by levqor_cost, by connector (exact to 1e-9).",
+        "counter");
+    for (const auto& e : table.snapshot()) {
+        out.append(kCostFamily);
+        prometheus::append_labels(out, std::vector<Label>{{"connector", e.connector}});
+        out.push_back(' ');
+        out.append(prometheus::format_fixed_point(e.nanos, 9));
+        out.push_back('\n');
+    }
+    prometheus::append_family_header(out, kInvalidFamily,
+                                     "levqor_cost amounts that were not a decimal USD amount from 0 to 1000000 "
+                                     "(ignored; the request is not affected).",
+                                     "counter");
+    out.append(kInvalidFamily).push_back(' ');
+    prometheus::append_value(out, table.invalid());
+    out.push_back('\n');
 }
 
 }  // namespace levqor::cost

@@ -51,7 +51,7 @@ TEST(CostAmount, MoreThanNineFractionalDigitsRoundHalfUpToANanoDollar) {
     EXPECT_EQ(parse_usd("0.00000000049999").nanos, 0u);
     EXPECT_EQ(parse_usd("0.9999999995").nanos, 1000000000u);  // carries into the whole part
     EXPECT_EQ(parse_usd("0.1000000000000").nanos, 100000000u);
-    EXPECT_EQ(parse_usd("999999.9999999995").nanos, kMaxNanos);  // rounds to the bound: still valid
+    EXPECT_EQ(parse_usd("999999.9999999995").nanos, kMaxNanos);      // rounds to the bound: still valid
     EXPECT_EQ(parse_usd("1000000.0000000005").kind, Kind::Invalid);  // rounds past it
 }
 
@@ -62,10 +62,20 @@ TEST(CostAmount, AnEmptyValueCountsNothingButBlankTextIsInvalid) {
 }
 
 TEST(CostAmount, RefusesNegativeAbsurdAndNonDecimalText) {
-    for (const std::string_view bad :
-         {"-1", "-0", "-0.5", "1e3", "1E-3", "inf", "+inf", "nan", "NaN", "Infinity", "0x10", "1,5", "1.2.3", "abc",
-          ".", "+", "++1", "+-1", "1 2", "0.5 USD", "$0.5", "1000000.000000001", "1000001", "99999999999999999999999",
-          "1\n", "\xff", "0..1"}) {
+    for (const std::string_view bad : {"-1",      "-0",
+                                       "-0.5",    "1e3",
+                                       "1E-3",    "inf",
+                                       "+inf",    "nan",
+                                       "NaN",     "Infinity",
+                                       "0x10",    "1,5",
+                                       "1.2.3",   "abc",
+                                       ".",       "+",
+                                       "++1",     "+-1",
+                                       "1 2",     "0.5 USD",
+                                       "$0.5",    "1000000.000000001",
+                                       "1000001", "99999999999999999999999",
+                                       "1\n",     "\xff",
+                                       "0..1"}) {
         EXPECT_EQ(parse_usd(bad).kind, Kind::Invalid) << bad;
     }
 }
@@ -126,8 +136,9 @@ TEST(CostArgs, OffTakesNoParameters) {
 }
 
 TEST(CostArgs, MessagesNameTheBadValue) {
-    EXPECT_EQ(args({"-1"}).error(),
-              "invalid amount \"-1\", expected a decimal USD amount from 0 to 1000000 (e.g. 0.0123), a variable or off");
+    EXPECT_EQ(
+        args({"-1"}).error(),
+        "invalid amount \"-1\", expected a decimal USD amount from 0 to 1000000 (e.g. 0.0123), a variable or off");
     EXPECT_EQ(args({""}).error(),
               "invalid amount \"\", expected a decimal USD amount from 0 to 1000000 (e.g. 0.0123), a variable or off");
     EXPECT_EQ(args({"$c", "conector=a"}).error(), "invalid parameter \"conector=a\"");
@@ -259,6 +270,27 @@ TEST(CostTable, OneSlotPerNameAcrossProcesses) {
     for (int i = 0; i < kNames; ++i) EXPECT_EQ(snap[i].nanos, 2u * kRounds) << snap[i].connector;
     EXPECT_EQ(snap.back().nanos, 0u);
     munmap(mem, bytes);
+}
+
+TEST(CostTable, RendersBothFamiliesExactly) {
+    TableMemory mem;
+    CostTable t = CostTable::create(mem.aligned());
+    t.add(t.slot_for("openai", 1), 12300000000);
+    t.add(t.slot_for("say\"hi", 1), 1);
+    t.count_invalid();
+    std::string out;
+    render(out, t);
+    EXPECT_EQ(out,
+              "# HELP levqor_ai_cost_usd_total AI spend in USD reported per request by levqor_cost, by connector "
+              "(exact to 1e-9).\n"
+              "# TYPE levqor_ai_cost_usd_total counter\n"
+              "levqor_ai_cost_usd_total{connector=\"openai\"} 12.3\n"
+              "levqor_ai_cost_usd_total{connector=\"say\\\"hi\"} 0.000000001\n"
+              "levqor_ai_cost_usd_total{connector=\"other\"} 0\n"
+              "# HELP levqor_cost_invalid_total levqor_cost amounts that were not a decimal USD amount from 0 to "
+              "1000000 (ignored; the request is not affected).\n"
+              "# TYPE levqor_cost_invalid_total counter\n"
+              "levqor_cost_invalid_total 1\n");
 }
 
 }  // namespace

@@ -41,8 +41,8 @@ struct Amount {
 // after the number, at most kMaxAmountText bytes, at most kMaxUsd.
 Amount parse_usd(std::string_view text) noexcept;
 
-inline constexpr std::size_t kMaxConnectors = 64;      // named series; more go to "other"
-inline constexpr std::size_t kMaxConnectorName = 64;   // bytes
+inline constexpr std::size_t kMaxConnectors = 64;     // named series; more go to "other"
+inline constexpr std::size_t kMaxConnectorName = 64;  // bytes
 inline constexpr std::string_view kOtherConnector = "other";
 inline constexpr std::string_view kDefaultConnector = "default";  // without connector=
 
@@ -114,5 +114,10 @@ private:
     Slot& slot(std::size_t i) const noexcept;
     Counter& counter(std::size_t i) const noexcept;
 };
+
+inline constexpr std::string_view kCostFamily = "levqor_ai_cost_usd_total";
+inline constexpr std::string_view kInvalidFamily = "levqor_cost_invalid_total";
+// Both families in the Prometheus text format, values exact from nano-dollars.
+void render(std::string& out, const CostTable& table);
 
 }  // namespace levqor::cost
