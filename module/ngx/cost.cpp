@@ -14,37 +14,41 @@ using cost::CostTable;
 // Amounts above this are logged shortened (the log line stays bounded).
 constexpr std::size_t kLoggedAmount = 64;
 
-// The log phase: never fails the request, never allocates (a lone variable
-// is read in place; a literal connector's slot was resolved before the
-// workers started).
-ngx_int_t cost_log_handler(ngx_http_request_t* r) noexcept {
-    if (r != r->main) return NGX_OK;  // log_subrequest: the main request counts
-    const CostRule* rule = loc_conf<LocConf>(r)->cost.rule;
-    if (rule == nullptr) return NGX_OK;
+// One request's amount: never fails the request, never allocates (a lone
+// variable or header is read in place; a literal connector's slot was
+// resolved before the workers started). Out of line, so that requests
+// without levqor_cost pay only the check in cost_log_handler.
+[[gnu::noinline]] void count_cost(ngx_http_request_t* r, const CostRule& rule) noexcept {
     CostTable& table = main_conf<MainConf>(r)->cost.table;
-    if (!table.valid()) return NGX_OK;
-
-    std::uint64_t nanos = rule->nanos;
-    if (!rule->amount_literal) {
+    if (!table.valid()) return;
+    std::uint64_t nanos = rule.nanos;
+    if (!rule.amount_literal) {
         ngx_str_t value{0, nullptr};
-        if (!rule->amount.eval(r, value)) return NGX_OK;  // nginx logged why
+        if (!rule.amount.eval(r, value)) return;  // nginx logged why
         const cost::Amount amount = cost::parse_usd(sv(value));
-        if (amount.kind == cost::Amount::Kind::Empty) return NGX_OK;
+        if (amount.kind == cost::Amount::Kind::Empty) return;
         if (amount.kind == cost::Amount::Kind::Invalid) {
             table.count_invalid();
             value.len = value.len < kLoggedAmount ? value.len : kLoggedAmount;
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "levqor_cost: invalid amount \"%V\" ignored", &value);
-            return NGX_OK;
+            return;
         }
         nanos = amount.nanos;
     }
-    std::size_t slot = rule->slot;
-    if (!rule->connector_literal) {
+    std::size_t slot = rule.slot;
+    if (!rule.connector_literal) {
         ngx_str_t name{0, nullptr};
-        slot = rule->connector.eval(r, name) ? table.slot_for(sv(name), static_cast<std::int32_t>(ngx_pid))
-                                             : CostTable::kOther;
+        slot = rule.connector.eval(r, name) ? table.slot_for(sv(name), static_cast<std::int32_t>(ngx_pid))
+                                            : CostTable::kOther;
     }
     table.add(slot, nanos);
+}
+
+// The log phase; the main request counts (not subrequests logged with
+// log_subrequest).
+ngx_int_t cost_log_handler(ngx_http_request_t* r) noexcept {
+    const CostRule* rule = loc_conf<LocConf>(r)->cost.rule;
+    if (rule != nullptr && r == r->main) count_cost(r, *rule);
     return NGX_OK;
 }
 
@@ -58,7 +62,8 @@ ngx_int_t init_cost_zone(ngx_shm_zone_t* zone, void* old_data) noexcept try {
         const std::string changed = CostTable::attach(shpool->data, cm->table);
         if (!changed.empty()) {
             ngx_log_error(NGX_LOG_EMERG, zone->shm.log, 0,
-                          "levqor_cost cannot keep its counters across this reload: %s; restart nginx", changed.c_str());
+                          "levqor_cost cannot keep its counters across this reload: %s; restart nginx",
+                          changed.c_str());
             return NGX_ERROR;
         }
     } else {

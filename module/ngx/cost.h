@@ -29,9 +29,9 @@ struct CostRule {
     std::uint64_t nanos = 0;  // the literal amount
     ValueSource amount;       // otherwise
     bool connector_literal = true;
-    std::string connector_name;                     // the literal connector
-    std::size_t slot = cost::CostTable::kOther;     // its slot
-    ValueSource connector;                          // otherwise
+    std::string connector_name;                  // the literal connector
+    std::size_t slot = cost::CostTable::kOther;  // its slot
+    ValueSource connector;                       // otherwise
 };
 
 struct CostMain {
@@ -40,8 +40,8 @@ struct CostMain {
 };
 
 struct CostLoc {
-    bool set_here = false;            // levqor_cost (or off) at this level
-    const CostRule* rule = nullptr;   // in effect (null: none or off)
+    bool set_here = false;           // levqor_cost (or off) at this level
+    const CostRule* rule = nullptr;  // in effect (null: none or off)
 };
 
 char* set_cost(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept;

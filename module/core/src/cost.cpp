@@ -15,49 +15,81 @@ constexpr std::uint64_t kPow10[kFractionDigits + 1] = {
     1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000,
 };
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
+bool is_digit(char c) { return static_cast<unsigned char>(c - '0') <= 9; }
+bool is_blank(char c) { return c == ' ' || c == '\t'; }
 
 constexpr Amount kInvalid{Amount::Kind::Invalid, 0};
 
 }  // namespace
 
-Amount parse_usd(std::string_view text) noexcept {
+// Every form parse_usd accepts: blanks, '+', any number of fractional
+// digits (rounded). The fast path below hands the rare forms here.
+Amount detail::parse_usd_general(std::string_view text) noexcept {
     if (text.empty()) return {Amount::Kind::Empty, 0};
     if (text.size() > kMaxAmountText) return kInvalid;
-    const std::string_view s = trim(text);
-    std::size_t i = 0;
-    if (i < s.size() && s[i] == '+') ++i;
-    bool any_digit = false;
-    bool too_large = false;
+    const char* p = text.data();
+    const char* end = p + text.size();
+    while (p != end && is_blank(*p)) ++p;
+    while (end != p && is_blank(end[-1])) --end;
+    if (p != end && *p == '+') ++p;
+
+    const char* const whole_start = p;
     std::uint64_t whole = 0;
-    for (; i < s.size() && is_digit(s[i]); ++i) {
-        any_digit = true;
-        if (whole > kMaxUsd) too_large = true;  // stop growing: no overflow
-        else whole = whole * 10 + static_cast<unsigned>(s[i] - '0');
+    for (; p != end && is_digit(*p); ++p) {
+        whole = whole * 10 + static_cast<unsigned>(*p - '0');
+        if (whole > kMaxUsd) return kInvalid;  // also keeps whole far from overflowing
     }
+    bool any_digit = p != whole_start;
     std::uint64_t fraction = 0;
-    unsigned fraction_digits = 0;
+    std::size_t kept = 0;
     bool round_up = false;
-    if (i < s.size() && s[i] == '.') {
-        for (++i; i < s.size() && is_digit(s[i]); ++i) {
-            any_digit = true;
-            const unsigned d = static_cast<unsigned>(s[i] - '0');
-            if (fraction_digits < kFractionDigits) fraction = fraction * 10 + d;
-            else if (fraction_digits == kFractionDigits) round_up = d >= 5;  // half up on the 10th digit
-            if (fraction_digits <= kFractionDigits) ++fraction_digits;
+    if (p != end && *p == '.') {
+        const char* const fraction_start = ++p;
+        const char* const last_kept = p + std::min<std::size_t>(kFractionDigits, static_cast<std::size_t>(end - p));
+        for (; p != last_kept && is_digit(*p); ++p) fraction = fraction * 10 + static_cast<unsigned>(*p - '0');
+        kept = static_cast<std::size_t>(p - fraction_start);
+        if (kept == kFractionDigits && p != end && is_digit(*p)) {
+            round_up = *p >= '5';  // half up, decided by the 10th digit
+            while (p != end && is_digit(*p)) ++p;
         }
+        any_digit = any_digit || p != fraction_start;
     }
-    if (!any_digit || i != s.size() || too_large || whole > kMaxUsd) return kInvalid;
-    const unsigned kept = std::min(fraction_digits, kFractionDigits);
+    if (!any_digit || p != end) return kInvalid;
     const std::uint64_t nanos = whole * kNanosPerUsd + fraction * kPow10[kFractionDigits - kept] + (round_up ? 1 : 0);
     if (nanos > kMaxNanos) return kInvalid;
     return {Amount::Kind::Valid, nanos};
+}
+
+// The log phase of every request with an amount runs this: one loop over
+// "<digits>[.<digits>]" gathering every digit into one integer; blanks, a
+// '+', more than 9 fractional or 19 digits in all go to the general parser.
+Amount parse_usd(std::string_view text) noexcept {
+    if (text.empty()) return {Amount::Kind::Empty, 0};
+    if (text.size() > kMaxAmountText) return kInvalid;
+    const char* const begin = text.data();
+    const char* const end = begin + text.size();
+    // Blanks and '+' (all below '0', as '.' is) are rare: the general parser.
+    if ((*begin < '0' && *begin != '.') || (end[-1] < '0' && end[-1] != '.')) return detail::parse_usd_general(text);
+    const char* dot = nullptr;
+    std::uint64_t digits = 0;  // wraps only beyond 19 digits, refused below
+    for (const char* p = begin; p != end; ++p) {
+        const unsigned d = static_cast<unsigned char>(*p) - static_cast<unsigned>('0');
+        if (d <= 9) {
+            digits = digits * 10 + d;
+        } else if (*p == '.' && dot == nullptr) {
+            dot = p;
+        } else {
+            return kInvalid;
+        }
+    }
+    const std::size_t ndigits = text.size() - (dot != nullptr ? 1 : 0);
+    const std::size_t fraction = dot != nullptr ? static_cast<std::size_t>(end - dot - 1) : 0;
+    if (ndigits == 0) return kInvalid;
+    if (ndigits > 19 || fraction > kFractionDigits) return detail::parse_usd_general(text);
+    // digits = amount * 10^fraction; nanos = digits * 10^(9 - fraction).
+    const std::uint64_t scale = kPow10[kFractionDigits - fraction];
+    if (digits > kMaxNanos / scale) return kInvalid;
+    return {Amount::Kind::Valid, digits * scale};
 }
 
 bool valid_connector_name(std::string_view name) noexcept {
@@ -202,9 +234,10 @@ std::size_t CostTable::find(std::string_view name) const noexcept {
 }
 
 std::size_t CostTable::slot_for(std::string_view name, std::int32_t pid) noexcept {
-    if (name == kOtherConnector || !valid_connector_name(name)) return kOther;
-    std::size_t found = find(name);
+    // A name in the table is valid: check names only before claiming.
+    std::size_t found = name.size() <= kMaxConnectorName ? find(name) : kSlots;
     if (found != kSlots) return found;
+    if (name == kOtherConnector || !valid_connector_name(name)) return kOther;
     if (header_->used.load(std::memory_order_acquire) >= kMaxConnectors) return kOther;
     ShmLockGuard guard(header_->lock, pid, header_->steals);
     found = find(name);  // claimed meanwhile by another process

@@ -87,6 +87,34 @@ TEST(CostAmount, TextLongerThanTheBoundIsInvalid) {
     EXPECT_EQ(parse_usd(std::string(kMaxAmountText + 1, ' ')).kind, Kind::Invalid);
 }
 
+// The fast path (one loop) and the general parser agree on every input:
+// every string of up to 4 characters over an alphabet of the grammar's
+// characters and a few others, and a table of longer ones.
+TEST(CostAmount, TheFastPathAgreesWithTheGeneralParser) {
+    const std::string alphabet = "0159.+- \tex";
+    std::vector<std::string> inputs{""};
+    for (int len = 1; len <= 4; ++len) {
+        std::vector<std::string> next;
+        for (const auto& prefix : inputs) {
+            if (prefix.size() + 1 != static_cast<std::size_t>(len)) continue;
+            for (const char c : alphabet) next.push_back(prefix + c);
+        }
+        inputs.insert(inputs.end(), next.begin(), next.end());
+    }
+    for (const std::string_view s :
+         {"0.123456789", "0.1234567891", "0.1234567895", "1000000", "1000000.000000001", "999999.999999999",
+          "9999999999999999999", "99999999999999999999", "0000000000000000000000001", "1000000.0000000000000",
+          "00000000000000000001.5", "18446744073709551616"}) {
+        inputs.emplace_back(s);
+    }
+    for (const auto& in : inputs) {
+        const Amount fast = parse_usd(in);
+        const Amount general = detail::parse_usd_general(in);
+        ASSERT_EQ(fast.kind, general.kind) << '"' << in << '"';
+        ASSERT_EQ(fast.nanos, general.nanos) << '"' << in << '"';
+    }
+}
+
 TEST(CostConnector, NamesAreOneTo64VisibleAsciiCharacters) {
     EXPECT_TRUE(valid_connector_name("openai"));
     EXPECT_TRUE(valid_connector_name("a"));

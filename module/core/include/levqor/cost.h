@@ -40,6 +40,12 @@ struct Amount {
 // 1e-9 USD. No '-' (a negative amount), no exponent, no "inf"/"nan", nothing
 // after the number, at most kMaxAmountText bytes, at most kMaxUsd.
 Amount parse_usd(std::string_view text) noexcept;
+namespace detail {
+// The same grammar in the plain way, for the rare forms (blanks, '+', more
+// than 9 fractional digits); parse_usd must agree with it on every input
+// (unit test and fuzz target).
+Amount parse_usd_general(std::string_view text) noexcept;
+}  // namespace detail
 
 inline constexpr std::size_t kMaxConnectors = 64;     // named series; more go to "other"
 inline constexpr std::size_t kMaxConnectorName = 64;  // bytes
