@@ -20,6 +20,12 @@ bool is_blank(char c) { return c == ' ' || c == '\t'; }
 
 constexpr Amount kInvalid{Amount::Kind::Invalid, 0};
 
+// The largest digit string (an amount times 10^fraction) within kMaxNanos.
+constexpr std::uint64_t kMaxDigits[kFractionDigits + 1] = {
+    kMaxNanos / kPow10[9], kMaxNanos / kPow10[8], kMaxNanos / kPow10[7], kMaxNanos / kPow10[6], kMaxNanos / kPow10[5],
+    kMaxNanos / kPow10[4], kMaxNanos / kPow10[3], kMaxNanos / kPow10[2], kMaxNanos / kPow10[1], kMaxNanos / kPow10[0],
+};
+
 }  // namespace
 
 // Every form parse_usd accepts: blanks, '+', any number of fractional
@@ -61,17 +67,16 @@ Amount detail::parse_usd_general(std::string_view text) noexcept {
 }
 
 // The log phase of every request with an amount runs this: one loop over
-// "<digits>[.<digits>]" gathering every digit into one integer; blanks, a
-// '+', more than 9 fractional or 19 digits in all go to the general parser.
+// "<digits>[.<digits>]" gathering every digit into one integer. Anything
+// else (blanks, a '+', more than 9 fractional or 19 digits in all, and
+// invalid text) goes to the general parser, which has the last word.
 Amount parse_usd(std::string_view text) noexcept {
     if (text.empty()) return {Amount::Kind::Empty, 0};
     if (text.size() > kMaxAmountText) return kInvalid;
     const char* const begin = text.data();
     const char* const end = begin + text.size();
-    // Blanks and '+' (all below '0', as '.' is) are rare: the general parser.
-    if ((*begin < '0' && *begin != '.') || (end[-1] < '0' && end[-1] != '.')) return detail::parse_usd_general(text);
     const char* dot = nullptr;
-    std::uint64_t digits = 0;  // wraps only beyond 19 digits, refused below
+    std::uint64_t digits = 0;  // wraps only beyond 19 digits, handed over below
     for (const char* p = begin; p != end; ++p) {
         const unsigned d = static_cast<unsigned char>(*p) - static_cast<unsigned>('0');
         if (d <= 9) {
@@ -79,17 +84,15 @@ Amount parse_usd(std::string_view text) noexcept {
         } else if (*p == '.' && dot == nullptr) {
             dot = p;
         } else {
-            return kInvalid;
+            return detail::parse_usd_general(text);
         }
     }
     const std::size_t ndigits = text.size() - (dot != nullptr ? 1 : 0);
     const std::size_t fraction = dot != nullptr ? static_cast<std::size_t>(end - dot - 1) : 0;
-    if (ndigits == 0) return kInvalid;
-    if (ndigits > 19 || fraction > kFractionDigits) return detail::parse_usd_general(text);
+    if (ndigits - 1 >= 19 || fraction > kFractionDigits) return detail::parse_usd_general(text);
     // digits = amount * 10^fraction; nanos = digits * 10^(9 - fraction).
-    const std::uint64_t scale = kPow10[kFractionDigits - fraction];
-    if (digits > kMaxNanos / scale) return kInvalid;
-    return {Amount::Kind::Valid, digits * scale};
+    if (digits > kMaxDigits[fraction]) return kInvalid;
+    return {Amount::Kind::Valid, digits * kPow10[kFractionDigits - fraction]};
 }
 
 bool valid_connector_name(std::string_view name) noexcept {
