@@ -83,26 +83,39 @@ my $port = $ng->port;
     like($ng->error_log, qr/\[info\] .*levqor_cost: invalid amount "abc" ignored/, 'a bad amount is logged at info');
 }
 
+# ---- a reload that adds a literal connector: its series appears, the rest kept
+{
+    (my $more = $config) =~ s{location /metrics}{location /flat { levqor_cost 0.5 connector=flat; empty_gif; }\nlocation /metrics};
+    ok($ng->reload(config => $more), 'reload adding a literal connector') or diag($ng->last_error);
+    my ($st, $m) = pipelined($port);
+    is(cost_of($m, 'flat'), '0', 'the new literal connector is exported from the start');
+    is(cost_of($m, 'openai'), '10', 'the other counters are kept');
+    ($st, $m) = pipelined($port, '/flat', '/flat');
+    is(cost_of($m, 'flat'), '1', 'and it counts');
+}
+
 # ---- 64 named connectors, then "other" ---------------------------------------
 {
-    # 'openai' and 'tiny' hold two slots already: 62 more fit.
+    # 'openai', 'tiny' and 'flat' hold three slots already: 61 more fit.
     my @paths = map { "/ai?c=c$_&usd=0.25" } 1 .. 70;
     my ($st, $m) = pipelined($port, @paths, '/ai?c=late&usd=1', '/ai?c=other&usd=1', '/ai?usd=1');
     is(scalar(grep { $_ == 200 } @$st), 73, 'all answered 200');
     my @named = ($m =~ /^levqor_ai_cost_usd_total\{connector="(?!other")[^"]*"\} /mg);
     is(scalar @named, 64, 'exactly 64 named connectors');
-    is(cost_of($m, 'c62'), '0.25', 'the 64th connector has its own series');
-    ok(!defined cost_of($m, 'c63'), 'the 65th connector has none');
-    is(cost_of($m, 'other'), '5', 'c63..c70 (8 x 0.25), a later name, "other" itself and an empty name went to other');
+    is(cost_of($m, 'c61'), '0.25', 'the 64th connector has its own series');
+    ok(!defined cost_of($m, 'c62'), 'the 65th connector has none');
+    is(cost_of($m, 'other'), '5.25', 'c62..c70 (9 x 0.25), a later name, "other" itself and an empty name went to other');
 }
 
 # ---- reload keeps every counter ----------------------------------------------
 {
-    ok($ng->reload, 'reload with the same configuration') or diag($ng->last_error);
+    ok($ng->reload(config => $config), 'reload (back to the first configuration)') or diag($ng->last_error);
     my ($st, $m) = pipelined($port, '/fixed?usd=0.5');
     is(cost_of($m, 'openai'), '10.5', 'counters survived the reload and keep counting');
     is(invalid_of($m), 6, 'the invalid counter survived the reload');
     is(cost_of($m, 'c1'), '0.25', 'dynamic connectors keep their slots');
+    is(cost_of($m, 'flat'), '1', 'a connector no longer configured keeps its series');
+
 
     SKIP: {
         skip 'promtool not installed', 1 unless -x '/usr/bin/promtool';

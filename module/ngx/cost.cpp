@@ -55,10 +55,12 @@ ngx_int_t cost_log_handler(ngx_http_request_t* r) noexcept {
 // The zone's shm init (master; at start and at every reload): a new table,
 // or the one the previous cycle left (same name and size), then the slots of
 // the literal connectors.
-ngx_int_t init_cost_zone(ngx_shm_zone_t* zone, void* old_data) noexcept try {
+ngx_int_t init_cost_zone(ngx_shm_zone_t* zone, void*) noexcept try {
     auto* cm = static_cast<CostMain*>(zone->data);
     auto* shpool = reinterpret_cast<ngx_slab_pool_t*>(zone->shm.addr);
-    if (old_data != nullptr || shpool->data != nullptr) {
+    // A fresh zone is zeroed memory (no table yet); a kept one holds the
+    // table in shpool->data, whatever old_data says.
+    if (shpool->data != nullptr) {
         const std::string changed = CostTable::attach(shpool->data, cm->table);
         if (!changed.empty()) {
             ngx_log_error(NGX_LOG_EMERG, zone->shm.log, 0,
