@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "levqor/short_bytes.h"
 #include "ngx_util.h"
 
 namespace levqor::ngx {
@@ -73,28 +74,6 @@ bool ValueSource::compile(ngx_conf_t* cf, ngx_str_t text) {
     ccv.complex_value = cv_;
     return ngx_http_compile_complex_value(&ccv) == NGX_OK;
 }
-
-namespace {
-
-// Equality of two short byte strings without a call: overlapping 8- or
-// 4-byte loads cover 4..16 bytes; memcmp for the rest.
-bool same_bytes(const u_char* a, const u_char* b, std::size_t n) noexcept {
-    const auto load8 = [](const u_char* p) {
-        std::uint64_t v;
-        std::memcpy(&v, p, 8);
-        return v;
-    };
-    const auto load4 = [](const u_char* p) {
-        std::uint32_t v;
-        std::memcpy(&v, p, 4);
-        return v;
-    };
-    if (n >= 8 && n <= 16) return ((load8(a) ^ load8(b)) | (load8(a + n - 8) ^ load8(b + n - 8))) == 0;
-    if (n >= 4 && n < 8) return ((load4(a) ^ load4(b)) | (load4(a + n - 4) ^ load4(b + n - 4))) == 0;
-    return std::memcmp(a, b, n) == 0;
-}
-
-}  // namespace
 
 bool ValueSource::find_header(const ngx_list_part_t* part, ngx_str_t& out) const noexcept {
     for (; part != nullptr; part = part->next) {

@@ -6,6 +6,7 @@
 
 #include "levqor/prometheus_text.h"
 #include "levqor/shm_lock.h"
+#include "levqor/short_bytes.h"
 
 namespace levqor::cost {
 namespace {
@@ -154,14 +155,7 @@ namespace {
 constexpr std::uint64_t kTableMagic = 0x006c767172435431ULL;  // "lvqrCT1"
 constexpr std::size_t kIndexSize = 128;                       // > 2 * kMaxConnectors, a power of two
 
-std::uint64_t name_hash(std::string_view name) noexcept {
-    std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a: the names are few and bounded
-    for (const char c : name) {
-        h ^= static_cast<unsigned char>(c);
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
+std::uint64_t name_hash(std::string_view name) noexcept { return short_hash(name.data(), name.size()); }
 
 constexpr std::size_t round64(std::size_t n) { return (n + 63) / 64 * 64; }
 
@@ -231,7 +225,7 @@ std::size_t CostTable::find(std::string_view name) const noexcept {
         const std::uint8_t e = header_->index[i].load(std::memory_order_acquire);
         if (e == 0) return kSlots;
         const Slot& s = slot(e - 1u);
-        if (s.hash == h && s.len == name.size() && std::memcmp(s.name, name.data(), name.size()) == 0) return e - 1u;
+        if (s.hash == h && s.len == name.size() && same_bytes(s.name, name.data(), name.size())) return e - 1u;
     }
     return kSlots;
 }
