@@ -191,3 +191,28 @@ location /t { levqor_cost $upstream_http_x_ai_cost_usd conector=a; empty_gif; }
 location /t { levqor_cost 1; levqor_cost 2; empty_gif; }
 --- must_die
 "levqor_cost" directive is duplicate
+
+=== TEST 8: the documented setup: the upstream's header, the connector from a map
+--- http_config
+map $uri $levqor_connector {
+    ~^/ai/openai/  openai;
+    default        unknown;
+}
+--- config
+location /ai/ {
+    levqor_cost $upstream_http_x_ai_cost_usd connector=$levqor_connector;
+    proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/upstream;
+}
+location /upstream {
+    add_header X-AI-Cost-USD 0.0123;
+    return 200 "ok\n";
+}
+location /metrics { levqor_status; }
+--- request eval
+["GET /ai/openai/chat", "GET /ai/openai/chat", "GET /ai/other/x", "GET /metrics"]
+--- error_code eval
+[200, 200, 200, 200]
+--- response_body_like eval
+["ok\n", "ok\n", "ok\n", qr/^levqor_ai_cost_usd_total\{connector="openai"\} 0\.0246\nlevqor_ai_cost_usd_total\{connector="unknown"\} 0\.0123\nlevqor_ai_cost_usd_total\{connector="other"\} 0\n/m]
+--- no_error_log
+[error]
