@@ -11,7 +11,7 @@ namespace {
 
 using cost::CostTable;
 
-// Amounts above this are logged shortened (the log line stays bounded).
+// An invalid amount is logged up to this many bytes (the line stays bounded).
 constexpr std::size_t kLoggedAmount = 64;
 
 // One request's amount: never fails the request, never allocates (a lone
