@@ -38,6 +38,7 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) noexcept {
     auto* conf = static_cast<LocConf*>(child);
     if (headers_merge(cf, prev->headers, conf->headers) != NGX_CONF_OK) return static_cast<char*>(NGX_CONF_ERROR);
     if (webhook_merge(cf, prev->webhook, conf->webhook) != NGX_CONF_OK) return static_cast<char*>(NGX_CONF_ERROR);
+    if (cost_merge(cf, prev->cost, conf->cost) != NGX_CONF_OK) return static_cast<char*>(NGX_CONF_ERROR);
     return limit_merge(cf, prev->limit, conf->limit);
 }
 
@@ -52,6 +53,7 @@ ngx_int_t postconfiguration(ngx_conf_t* cf) noexcept {
     if (limit_postconfiguration(cf) != NGX_OK) return NGX_ERROR;
     if (request_metrics_postconfiguration(cf) != NGX_OK) return NGX_ERROR;
     if (webhook_postconfiguration(cf) != NGX_OK) return NGX_ERROR;
+    if (cost_postconfiguration(cf) != NGX_OK) return NGX_ERROR;
     next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = header_filter;
     // Last: every feature has registered its series by now.
@@ -106,6 +108,7 @@ ngx_command_t commands[] = {
      NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
     {ngx_string("levqor_webhook_mode"), kAnyLevel | NGX_CONF_TAKE1, set_webhook_mode, NGX_HTTP_LOC_CONF_OFFSET, 0,
      nullptr},
+    {ngx_string("levqor_cost"), kAnyLevel | NGX_CONF_TAKE12, set_cost, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("levqor_status"), NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, set_status,
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     ngx_null_command,

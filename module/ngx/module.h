@@ -3,6 +3,7 @@
 // module.cpp holds the directive table and the nginx lifecycle hooks.
 #pragma once
 
+#include "cost.h"
 #include "flags.h"
 #include "headers.h"
 #include "limit.h"
@@ -21,6 +22,7 @@ struct MainConf {
     FlagsMain flags;
     RequestMetricsMain request_metrics;
     WebhookMain webhook;
+    CostMain cost;
 };
 
 // http{}, server{} and location{} levels.
@@ -28,6 +30,7 @@ struct LocConf {
     HeadersLoc headers;
     LimitLoc limit;
     WebhookLoc webhook;
+    CostLoc cost;
 };
 
 // levqor_status (status.cpp).

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "levqor/short_bytes.h"
 #include "ngx_util.h"
 
 namespace levqor::ngx {
@@ -34,15 +35,22 @@ bool ValueSource::compile(ngx_conf_t* cf, ngx_str_t text) {
     ngx_str_t name;
     if (lone_variable(sv(text), name)) {
         const std::string_view n = sv(name);
-        if (n.size() > 5 && n.substr(0, 5) == "http_") {
-            // Same match as $http_<name>: the first header whose lowercase
-            // name equals <name> with '_' read as '-'.
-            kind_ = Kind::Header;
-            header_.len = n.size() - 5;
+        constexpr std::string_view kRequest = "http_", kUpstream = "upstream_http_";
+        const std::size_t prefix =
+            n.size() > kRequest.size() && n.substr(0, kRequest.size()) == kRequest      ? kRequest.size()
+            : n.size() > kUpstream.size() && n.substr(0, kUpstream.size()) == kUpstream ? kUpstream.size()
+                                                                                        : 0;
+        if (prefix != 0) {
+            // Same match as $http_<name> / $upstream_http_<name>: the first
+            // header whose lowercase name equals <name> with '_' read as '-'
+            // (nginx's parsers keep every header's lowercase name and hash,
+            // upstream responses included).
+            kind_ = prefix == kRequest.size() ? Kind::Header : Kind::UpstreamHeader;
+            header_.len = n.size() - prefix;
             header_.data = static_cast<u_char*>(ngx_pnalloc(cf->pool, header_.len));
             if (header_.data == nullptr) return false;
             for (std::size_t i = 0; i < header_.len; ++i) {
-                const char c = static_cast<char>(std::tolower(static_cast<unsigned char>(n[5 + i])));
+                const char c = static_cast<char>(std::tolower(static_cast<unsigned char>(n[prefix + i])));
                 header_.data[i] = static_cast<u_char>(c == '_' ? '-' : c);
             }
             hash_ = ngx_hash_key(header_.data, header_.len);
@@ -67,30 +75,8 @@ bool ValueSource::compile(ngx_conf_t* cf, ngx_str_t text) {
     return ngx_http_compile_complex_value(&ccv) == NGX_OK;
 }
 
-namespace {
-
-// Equality of two short byte strings without a call: overlapping 8- or
-// 4-byte loads cover 4..16 bytes; memcmp for the rest.
-bool same_bytes(const u_char* a, const u_char* b, std::size_t n) noexcept {
-    const auto load8 = [](const u_char* p) {
-        std::uint64_t v;
-        std::memcpy(&v, p, 8);
-        return v;
-    };
-    const auto load4 = [](const u_char* p) {
-        std::uint32_t v;
-        std::memcpy(&v, p, 4);
-        return v;
-    };
-    if (n >= 8 && n <= 16) return ((load8(a) ^ load8(b)) | (load8(a + n - 8) ^ load8(b + n - 8))) == 0;
-    if (n >= 4 && n < 8) return ((load4(a) ^ load4(b)) | (load4(a + n - 4) ^ load4(b + n - 4))) == 0;
-    return std::memcmp(a, b, n) == 0;
-}
-
-}  // namespace
-
-bool ValueSource::find_header(ngx_http_request_t* r, ngx_str_t& out) const noexcept {
-    for (ngx_list_part_t* part = &r->headers_in.headers.part; part != nullptr; part = part->next) {
+bool ValueSource::find_header(const ngx_list_part_t* part, ngx_str_t& out) const noexcept {
+    for (; part != nullptr; part = part->next) {
         const auto* h = static_cast<const ngx_table_elt_t*>(part->elts);
         for (ngx_uint_t i = 0; i < part->nelts; ++i) {
             if (h[i].hash == hash_ && h[i].key.len == header_.len &&

@@ -1,6 +1,8 @@
 // A directive argument evaluated per request (a key, a plan name, an
-// address). Common shapes are read directly instead of through nginx's
-// variable machinery: `$http_<name>` by the header's precomputed hash,
+// address, an amount). Common shapes are read directly instead of through
+// nginx's variable machinery: `$http_<name>` and `$upstream_http_<name>` by
+// the header's precomputed hash (the first header of that name, as nginx
+// 1.22's variables read it),
 // `$binary_remote_addr` from the connection's address (after realip), any
 // other lone variable by index without a copy; anything else is a complex
 // value. Read-only after configuration; safe to share between requests.
@@ -14,7 +16,7 @@ namespace levqor::ngx {
 
 class ValueSource {
 public:
-    enum class Kind : std::uint8_t { Empty, Header, RemoteAddr, Variable, Complex };
+    enum class Kind : std::uint8_t { Empty, Header, UpstreamHeader, RemoteAddr, Variable, Complex };
 
     // Compiles text; false when nginx rejected it (it logged why).
     bool compile(ngx_conf_t* cf, ngx_str_t text);
@@ -26,7 +28,13 @@ public:
     bool eval(ngx_http_request_t* r, ngx_str_t& out) const noexcept {
         switch (kind_) {
             case Kind::Header:
-                return find_header(r, out);
+                return find_header(&r->headers_in.headers.part, out);
+            case Kind::UpstreamHeader:
+                if (r->upstream == nullptr) {
+                    out.len = 0;
+                    return true;
+                }
+                return find_header(&r->upstream->headers_in.headers.part, out);
             case Kind::RemoteAddr:
                 connection_address(r, out);
                 return true;
@@ -44,7 +52,7 @@ public:
 
 private:
     bool eval_variable(ngx_http_request_t* r, ngx_str_t& out) const noexcept;
-    bool find_header(ngx_http_request_t* r, ngx_str_t& out) const noexcept;
+    bool find_header(const ngx_list_part_t* part, ngx_str_t& out) const noexcept;
 
     Kind kind_ = Kind::Empty;
     ngx_str_t header_{0, nullptr};  // lowercase name with '-'

@@ -166,5 +166,20 @@ callgrind_ipr() {
     local total
     total=$(awk '/^(summary|totals):/ {print $2; exit}' "$dump")
     local requests=$((after - before - 1))
+    # For per-function costs (callgrind_fn_per_request): the dump and the count.
+    echo "$dump" >"$dir/callgrind.dump"
+    echo "$requests" >"$dir/callgrind.requests"
     awk -v t="$total" -v n="$requests" 'BEGIN { printf "%d\n", t / n }'
+}
+
+# callgrind_fn_max_per_request <dir> <function regex>: inclusive instructions
+# per request of a function (its callees included) in the last callgrind_ipr
+# run of <dir>. callgrind_annotate splits a function over the files its
+# inlined code comes from; the largest line is the one holding the calls.
+callgrind_fn_max_per_request() {
+    local dir=$1 fn=$2
+    callgrind_annotate --inclusive=yes --threshold=100 "$(cat "$dir/callgrind.dump")" 2>/dev/null |
+        awk -v re="$fn" -v n="$(cat "$dir/callgrind.requests")" '
+            $0 ~ re { gsub(",", "", $1); if ($1 + 0 > max) max = $1 + 0 }
+            END { printf "%.1f\n", max / n }'
 }

@@ -2,8 +2,6 @@
 
 #include "levqor/prometheus_text.h"
 
-#include <cinttypes>
-#include <cstdio>
 #include <stdexcept>
 
 namespace levqor::metrics {
@@ -133,17 +131,6 @@ void write_sample(std::string& out, std::string_view name, const Labels& labels,
     append_sample(out, name, labels, value);
 }
 
-std::string format_seconds(std::uint64_t us) {
-    std::string out = std::to_string(us / 1000000);
-    std::uint64_t frac = us % 1000000;
-    if (frac == 0) return out;
-    char digits[8];
-    std::snprintf(digits, sizeof digits, "%06" PRIu64, frac);
-    std::string_view d(digits, 6);
-    while (!d.empty() && d.back() == '0') d.remove_suffix(1);
-    out.push_back('.');
-    out.append(d);
-    return out;
-}
+std::string format_seconds(std::uint64_t us) { return prometheus::format_fixed_point(us, 6); }
 
 }  // namespace levqor::metrics

@@ -72,5 +72,17 @@ TEST(PrometheusText, DoublesAsTheShortestTextThatReadsBack) {
     }
 }
 
+TEST(PrometheusText, FixedPointIsTheShortestExactDecimal) {
+    EXPECT_EQ(format_fixed_point(0, 9), "0");
+    EXPECT_EQ(format_fixed_point(1, 9), "0.000000001");
+    EXPECT_EQ(format_fixed_point(12300000000, 9), "12.3");
+    EXPECT_EQ(format_fixed_point(2000000000, 9), "2");
+    EXPECT_EQ(format_fixed_point(1000000, 9), "0.001");
+    EXPECT_EQ(format_fixed_point(123456789012345678, 9), "123456789.012345678");
+    EXPECT_EQ(format_fixed_point(2500000, 6), "2.5");
+    EXPECT_EQ(format_fixed_point(42, 0), "42");
+    EXPECT_EQ(format_fixed_point(std::numeric_limits<std::uint64_t>::max(), 19), "1.8446744073709551615");
+}
+
 }  // namespace
 }  // namespace levqor::prometheus

@@ -41,4 +41,9 @@ void append_value(std::string& out, std::uint64_t value);
 void append_value(std::string& out, double value);
 std::string format_value(double value);
 
+// An integer count of 10^-decimals units (microseconds: 6, nano-dollars: 9)
+// as the shortest exact decimal: "0", "0.000000001", "12.3", "2". Exact where
+// a double is not; decimals <= 19.
+std::string format_fixed_point(std::uint64_t units, unsigned decimals);
+
 }  // namespace levqor::prometheus

@@ -61,4 +61,26 @@ std::string format_value(double value) {
     return out;
 }
 
+std::string format_fixed_point(std::uint64_t units, unsigned decimals) {
+    std::uint64_t scale = 1;
+    for (unsigned i = 0; i < decimals && i < 19; ++i) scale *= 10;
+    std::string out;
+    append_value(out, units / scale);
+    std::uint64_t frac = units % scale;
+    if (frac == 0) return out;
+    unsigned digits = decimals;
+    while (frac % 10 == 0) {
+        frac /= 10;
+        --digits;
+    }
+    char buf[20];
+    for (unsigned i = digits; i > 0; --i) {
+        buf[i - 1] = static_cast<char>('0' + frac % 10);
+        frac /= 10;
+    }
+    out.push_back('.');
+    out.append(buf, digits);
+    return out;
+}
+
 }  // namespace levqor::prometheus

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Cost accounting: instructions per request that levqor_cost adds (callgrind,
+# one process), each variant against the same configuration without the
+# directive in the measured location. Every configuration but `plain` has the
+# same extra location using levqor_cost (never requested), so the zone, the
+# log-phase handler and the variables exist in both sides of a comparison and
+# the difference is the directive's own per-request work.
+#  - empty_gif: a literal amount; the amount from a request header with a
+#    literal connector; the same with the connector from a header too (looked
+#    up by name in the shared table);
+#  - proxy_pass (keepalive) to an upstream nginx (a separate process, not
+#    measured) that answers X-AI-Cost-USD: 0.0123; the amount from
+#    $upstream_http_x_ai_cost_usd: the deployment the directive is made for.
+# wrk sends the same headers to every variant.
+source "$(dirname "$0")/lib.sh"
+
+UPORT=$(free_port)
+write_conf "$BENCH_WORK/upstream" "$UPORT" 1 "" "" \
+    "location / { add_header X-AI-Cost-USD 0.0123; return 200 ok; }" 0
+start_nginx "$BENCH_WORK/upstream"
+wait_port "$UPORT"
+
+WRK_HEADERS=(-H "X-AI-Cost-USD: 0.0123" -H "X-Connector: openai")
+unused="location /unused { levqor_cost \$upstream_http_x_ai_cost_usd connector=\$http_x_connector; empty_gif; }"
+upstream="upstream ai { server 127.0.0.1:$UPORT; keepalive 16; }"
+proxy="proxy_pass http://ai; proxy_http_version 1.1; proxy_set_header Connection \"\";"
+
+declare -A HTTP SERVER BASE
+HTTP[plain]=""; SERVER[plain]="location /t { empty_gif; }"
+HTTP[plain_zone]=""; SERVER[plain_zone]="location /t { empty_gif; } $unused"; BASE[plain_zone]=plain
+HTTP[literal]=""; BASE[literal]=plain_zone
+SERVER[literal]="location /t { levqor_cost 0.002 connector=openai; empty_gif; } $unused"
+HTTP[header]=""; BASE[header]=plain_zone
+SERVER[header]="location /t { levqor_cost \$http_x_ai_cost_usd connector=openai; empty_gif; } $unused"
+HTTP[header_dyn]=""; BASE[header_dyn]=plain_zone
+SERVER[header_dyn]="location /t { levqor_cost \$http_x_ai_cost_usd connector=\$http_x_connector; empty_gif; } $unused"
+HTTP[proxy]=$upstream; SERVER[proxy]="location /t { $proxy } $unused"
+HTTP[proxy_cost]=$upstream; BASE[proxy_cost]=proxy
+SERVER[proxy_cost]="location /t { levqor_cost \$upstream_http_x_ai_cost_usd connector=openai; $proxy } $unused"
+VARIANTS=(plain plain_zone literal header header_dyn proxy proxy_cost)
+[[ -n ${VARIANTS_ONLY:-} ]] && read -r -a VARIANTS <<<"$VARIANTS_ONLY"
+declare -A PORT IPR HANDLER
+
+echo "== cost: instructions per request (callgrind, 1 process, ${CALLGRIND_SECONDS}s wrk run after warm-up)"
+for v in "${VARIANTS[@]}"; do
+    PORT[$v]=$(free_port)
+    write_conf "$BENCH_WORK/$v" "${PORT[$v]}" 1 "" "${HTTP[$v]}" "${SERVER[$v]}"
+    IPR[$v]=$(callgrind_ipr "$BENCH_WORK/$v" "${PORT[$v]}" /t "${WRK_HEADERS[@]}")
+    # The handler's inclusive cost (the line with the .so's name: one per function).
+    HANDLER[$v]=$(callgrind_fn_max_per_request "$BENCH_WORK/$v" 'cost_log_handler')
+    base=${BASE[$v]:-}
+    if [[ -n $base && -n ${IPR[$base]:-} ]]; then
+        printf '  %-11s %8d instr/request  %+5d vs %-10s (cost_log_handler: %s)\n' "$v" "${IPR[$v]}" \
+            $((IPR[$v] - IPR[$base])) "$base" "${HANDLER[$v]}"
+    else
+        printf '  %-11s %8d instr/request  %16s (cost_log_handler: %s)\n' "$v" "${IPR[$v]}" "" "${HANDLER[$v]}"
+    fi
+done
+stop_nginx "$BENCH_WORK/upstream"
+echo "  (target: levqor_cost adds <= 150 instr/request)"
