@@ -144,7 +144,8 @@ TEST(CostUsage, ReadsTheNumberFromItsTextOrADecimalString) {
     EXPECT_EQ(parse_usage(R"({"connector":"x","usd":3})").nanos, 3'000'000'000u);
     EXPECT_EQ(parse_usage(R"({"connector":"x","usd":2.5e-3})").nanos, 2'500'000u);
     // A nested "usd" is not the amount.
-    EXPECT_EQ(usage_error(R"({"connector":"x","usd":1,"extra":{"usd":5}})").rfind("invalid_usage: unknown field", 0), 0u);
+    EXPECT_EQ(usage_error(R"({"connector":"x","usd":1,"extra":{"usd":5}})").rfind("invalid_usage: unknown field", 0),
+              0u);
 }
 
 TEST(CostUsage, RefusesWhatTheModuleRefuses) {
@@ -161,8 +162,9 @@ TEST(CostUsage, RefusesWhatTheModuleRefuses) {
     EXPECT_EQ(usage_error(R"({"usd":1})").rfind("invalid_usage: connector: expected a string", 0), 0u);
     EXPECT_EQ(usage_error(R"({"connector":"a b","usd":1})"),
               "invalid_usage: connector: expected 1 to 64 characters of A-Z, a-z, 0-9, '_', '.' or '-'");
-    EXPECT_EQ(usage_error(R"({"connector":")" + std::string(65, 'a') + R"(","usd":1})").rfind("invalid_usage: connector", 0),
-              0u);
+    EXPECT_EQ(
+        usage_error(R"({"connector":")" + std::string(65, 'a') + R"(","usd":1})").rfind("invalid_usage: connector", 0),
+        0u);
     EXPECT_EQ(usage_error("not json").rfind("invalid_json: ", 0), 0u);
     EXPECT_EQ(usage_error("[1]").rfind("invalid_json: the body is not a JSON object", 0), 0u);
     EXPECT_EQ(usage_error(std::string(5000, ' ') + "{}").rfind("invalid_json: the body is refused", 0), 0u);

@@ -105,8 +105,8 @@ std::uint64_t add_capped(std::uint64_t a, std::uint64_t b) {
 bool valid_connector_name(std::string_view name) {
     if (name.empty() || name.size() > kMaxConnectorName) return false;
     for (char c : name) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '_' || c == '.' ||
-                        c == '-';
+        const bool ok =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '_' || c == '.' || c == '-';
         if (!ok) return false;
     }
     return true;

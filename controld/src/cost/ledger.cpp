@@ -15,7 +15,8 @@ using nlohmann::json;
 
 CostLedger::Totals read_totals(const json& object, const std::string& where) {
     if (!object.is_object()) corrupt(where + ": expected an object");
-    if (object.size() > kMaxConnectors + 1) corrupt(where + ": more than " + std::to_string(kMaxConnectors + 1) + " connectors");
+    if (object.size() > kMaxConnectors + 1)
+        corrupt(where + ": more than " + std::to_string(kMaxConnectors + 1) + " connectors");
     CostLedger::Totals out;
     for (const auto& [name, value] : object.items()) {
         if (!valid_connector_name(name)) corrupt(where + ": invalid connector name");

@@ -85,8 +85,9 @@ void CostService::load() {
     try {
         if (text->size() > kMaxStateBytes) throw std::invalid_argument("larger than 4 MiB");
         ledger_ = CostLedger::from_json(*text);
-        log_.info("daily AI spend restored from the state file",
-                  {{"state_file", path_}, {"reset_at", ledger_.reset_at_unix()}, {"daily_usd", totals_json(ledger_.daily())}});
+        log_.info("daily AI spend restored from the state file", {{"state_file", path_},
+                                                                  {"reset_at", ledger_.reset_at_unix()},
+                                                                  {"daily_usd", totals_json(ledger_.daily())}});
     } catch (const std::invalid_argument& e) {
         // Cost accounting is not worth refusing to start over: the figure of
         // the day starts again from zero, the bad file is kept for a look.
@@ -192,7 +193,8 @@ void CostService::collect(std::vector<MetricFamily>& out) const {
                            MetricType::counter,
                            {}};
         for (const auto& [connector, nanos] : usage_totals_) {
-            total.samples.push_back(Sample{total.name, {instance, Label{"connector", connector}}, format_usd(nanos), {}});
+            total.samples.push_back(
+                Sample{total.name, {instance, Label{"connector", connector}}, format_usd(nanos), {}});
         }
         out.push_back(std::move(total));
     }
@@ -210,21 +212,17 @@ void CostService::collect(std::vector<MetricFamily>& out) const {
         daily.samples.push_back(Sample{daily.name, {Label{"connector", connector}}, format_usd(nanos), {}});
     }
     if (!daily.samples.empty()) out.push_back(std::move(daily));
-    out.push_back(MetricFamily{"levqor_ai_cost_daily_reset_timestamp_seconds",
-                               "Unix time of the last daily reset of levqor_ai_cost_daily_usd (0: never).",
-                               MetricType::gauge,
-                               {Sample{"levqor_ai_cost_daily_reset_timestamp_seconds",
-                                       {},
-                                       std::to_string(ledger_.reset_at_unix()),
-                                       {}}}});
+    out.push_back(MetricFamily{
+        "levqor_ai_cost_daily_reset_timestamp_seconds",
+        "Unix time of the last daily reset of levqor_ai_cost_daily_usd (0: never).",
+        MetricType::gauge,
+        {Sample{"levqor_ai_cost_daily_reset_timestamp_seconds", {}, std::to_string(ledger_.reset_at_unix()), {}}}});
     if (settings_.daily_budget_usd) {
-        out.push_back(MetricFamily{"levqor_ai_cost_daily_budget_usd",
-                                   "cost.daily_budget_usd: the AI spend budget per day in USD.",
-                                   MetricType::gauge,
-                                   {Sample{"levqor_ai_cost_daily_budget_usd",
-                                           {},
-                                           metrics::format_value(*settings_.daily_budget_usd),
-                                           {}}}});
+        out.push_back(MetricFamily{
+            "levqor_ai_cost_daily_budget_usd",
+            "cost.daily_budget_usd: the AI spend budget per day in USD.",
+            MetricType::gauge,
+            {Sample{"levqor_ai_cost_daily_budget_usd", {}, metrics::format_value(*settings_.daily_budget_usd), {}}}});
     }
 }
 
@@ -245,8 +243,8 @@ public:
         try {
             if (refresh_) refresh_();
             const auto cleared = service_.reset();
-            result.result = nlohmann::ordered_json{{"reset_at", service_.reset_at_unix()},
-                                                   {"cleared_usd", totals_json(cleared)}};
+            result.result =
+                nlohmann::ordered_json{{"reset_at", service_.reset_at_unix()}, {"cleared_usd", totals_json(cleared)}};
         } catch (const std::exception& e) {
             result.kind = queue::ExecutionResult::Kind::retryable;
             result.error = e.what();

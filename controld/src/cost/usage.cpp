@@ -78,12 +78,15 @@ Usage parse_usage(std::string_view body) {
     } catch (const JsonError& e) {
         throw UsageError("invalid_json", std::string("the body is refused: ") + e.what() + "; " + kUsageShape);
     }
-    if (!doc.is_object()) throw UsageError("invalid_json", std::string("the body is not a JSON object; ") + kUsageShape);
+    if (!doc.is_object())
+        throw UsageError("invalid_json", std::string("the body is not a JSON object; ") + kUsageShape);
     for (const auto& [name, value] : doc.items()) {
-        if (name != "connector" && name != "usd") refuse("unknown field \"" + name.substr(0, 64) + "\"; " + kUsageShape);
+        if (name != "connector" && name != "usd")
+            refuse("unknown field \"" + name.substr(0, 64) + "\"; " + kUsageShape);
     }
     const auto connector = doc.find("connector");
-    if (connector == doc.end() || !connector->is_string()) refuse(std::string("connector: expected a string; ") + kUsageShape);
+    if (connector == doc.end() || !connector->is_string())
+        refuse(std::string("connector: expected a string; ") + kUsageShape);
     Usage usage;
     usage.connector = connector->get<std::string>();
     if (!valid_connector_name(usage.connector)) {

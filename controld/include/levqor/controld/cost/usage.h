@@ -18,8 +18,7 @@ inline constexpr std::size_t kMaxUsageBodyBytes = 4 * 1024;
 // invalid_usage), what() the message naming the field.
 class UsageError : public std::invalid_argument {
 public:
-    UsageError(std::string code, const std::string& message)
-        : std::invalid_argument(message), code_(std::move(code)) {}
+    UsageError(std::string code, const std::string& message) : std::invalid_argument(message), code_(std::move(code)) {}
     const std::string& code() const { return code_; }
 
 private:
