@@ -90,9 +90,8 @@ App::App(const Config& config, const Logger& log)
       server_(router_, log, server_options(config_)) {
     for (const char* reason : {"evicted", "refused", "timeout"}) dropped_.labels({reason});
     metrics_.add_scrape_listener(
-        [this](const std::string& instance, const std::vector<metrics::MetricFamily>& families) {
-            cost_.observe_scrape(instance, families);
-        });
+        [this](const std::string& instance, const std::vector<metrics::MetricFamily>& families,
+               const metrics::ScrapeWindow& window) { cost_.observe_scrape(instance, families, window); });
     // The reset scrapes every instance first (each bounded by the scrape
     // timeout, concurrently), so the last increases of the day count in it.
     queue_.register_executor(std::string(cost::kDailyResetJob),

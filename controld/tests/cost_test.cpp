@@ -48,6 +48,14 @@ std::vector<MetricFamily> module_scrape(const std::vector<std::pair<std::string,
     return {family};
 }
 
+// Scrape windows one after the other, never overlapping.
+metrics::ScrapeWindow next_window() {
+    static auto at = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+    const auto started = at;
+    at += std::chrono::seconds(1);
+    return {started, started + std::chrono::milliseconds(10)};
+}
+
 const MetricFamily* family_named(const std::vector<MetricFamily>& families, const std::string& name) {
     for (const auto& f : families) {
         if (f.name == name) return &f;
@@ -224,6 +232,21 @@ TEST(CostLedger, ResetZeroesTheDayAndKeepsTheBaselines) {
     EXPECT_TRUE(ledger.daily().empty());
 }
 
+TEST(CostLedger, AConcurrentScrapeNeverTakesALowerTotalForARestart) {
+    CostLedger ledger;
+    ledger.observe("edge-1", {{"openai", 100}, {"batch", 10}});
+    // Two overlapping scrapes answered out of order: the newer (150) first.
+    ledger.observe("edge-1", {{"openai", 150}, {"batch", 10}}, true);
+    const auto older = ledger.observe("edge-1", {{"openai", 120}, {"batch", 12}}, true);
+    EXPECT_EQ(older.stale, 1u);
+    EXPECT_EQ(older.resets, 0u);
+    EXPECT_EQ(ledger.daily().at("openai"), 50u);  // not 50 + 120
+    EXPECT_EQ(ledger.daily().at("batch"), 2u);
+    // The next scrape that does not overlap: a real restart counts again.
+    ledger.observe("edge-1", {{"openai", 30}, {"batch", 12}});
+    EXPECT_EQ(ledger.daily().at("openai"), 80u);
+}
+
 TEST(CostLedger, AtMost64ConnectorsADayThenOther) {
     CostLedger ledger;
     for (int i = 0; i < 70; ++i) ledger.add_usage("c" + std::to_string(i), 1);
@@ -259,8 +282,8 @@ TEST(CostService, UsageAndScrapesMakeTheDailyGaugeInOneMergedFamily) {
     metrics::Registry registry;
     CostService service({CostSettings{12.5}, dir.path()}, registry, log.logger, nullptr, [] { return 1000; });
     EXPECT_EQ(service.record_usage("batch", 1'500'000'000), "batch");
-    service.observe_scrape("edge-1", module_scrape({{"openai", "1.25"}}));
-    service.observe_scrape("edge-1", module_scrape({{"openai", "2.000000001"}}));
+    service.observe_scrape("edge-1", module_scrape({{"openai", "1.25"}}), next_window());
+    service.observe_scrape("edge-1", module_scrape({{"openai", "2.000000001"}}), next_window());
     service.count_invalid();
 
     metrics::ExpositionMerger merger;
@@ -288,8 +311,8 @@ TEST(CostService, TheDailyFigureSurvivesARestartAndTheResetIsPersisted) {
     {
         metrics::Registry registry;
         CostService service({{}, dir.path()}, registry, log.logger, nullptr, [] { return 1000; });
-        service.observe_scrape("edge-1", module_scrape({{"openai", "1"}}));
-        service.observe_scrape("edge-1", module_scrape({{"openai", "3"}}));
+        service.observe_scrape("edge-1", module_scrape({{"openai", "1"}}), next_window());
+        service.observe_scrape("edge-1", module_scrape({{"openai", "3"}}), next_window());
         service.record_usage("batch", 42);
         service.record_usage("batch", 1);  // within a second: written by flush()
         service.flush();
@@ -303,7 +326,7 @@ TEST(CostService, TheDailyFigureSurvivesARestartAndTheResetIsPersisted) {
         EXPECT_EQ(service.daily().at("openai"), 2'000'000'000u);
         EXPECT_EQ(service.daily().at("batch"), 43u);
         // The baseline survived too: only the increase since counts.
-        service.observe_scrape("edge-1", module_scrape({{"openai", "3.5"}}));
+        service.observe_scrape("edge-1", module_scrape({{"openai", "3.5"}}), next_window());
         EXPECT_EQ(service.daily().at("openai"), 2'500'000'000u);
         const auto cleared = service.reset();
         EXPECT_EQ(cleared.at("openai"), 2'500'000'000u);
@@ -338,13 +361,13 @@ TEST(CostService, TheResetJobFoldsInTheLatestScrapeThenZeroes) {
     testing::CapturedLog log;
     metrics::Registry registry;
     CostService service({{}, dir.path()}, registry, log.logger, nullptr, [] { return 5000; });
-    service.observe_scrape("edge-1", module_scrape({{"openai", "1"}}));
+    service.observe_scrape("edge-1", module_scrape({{"openai", "1"}}), next_window());
     int refreshed = 0;
     const auto executor = make_daily_reset_executor(
         service,
         [&] {
             ++refreshed;
-            service.observe_scrape("edge-1", module_scrape({{"openai", "4"}}));
+            service.observe_scrape("edge-1", module_scrape({{"openai", "4"}}), next_window());
         },
         std::chrono::seconds(30));
     EXPECT_NO_THROW(executor->validate(nlohmann::json::object()));
@@ -360,6 +383,25 @@ TEST(CostService, TheResetJobFoldsInTheLatestScrapeThenZeroes) {
     // Again right after: zero again.
     EXPECT_EQ(executor->run_one(job).kind, queue::ExecutionResult::Kind::succeeded);
     EXPECT_TRUE(service.daily().empty());
+}
+
+TEST(CostService, OverlappingScrapesOfAnInstanceAreConcurrent) {
+    testing::TempDir dir;
+    testing::CapturedLog log;
+    metrics::Registry registry;
+    CostService service({{}, dir.path()}, registry, log.logger, nullptr);
+    const auto t0 = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+    using std::chrono::milliseconds;
+    service.observe_scrape("edge-1", module_scrape({{"openai", "1"}}), {t0, t0 + milliseconds(10)});
+    // B [100, 110] answered 3; A [90, 200] started before B finished and answered 2.
+    service.observe_scrape("edge-1", module_scrape({{"openai", "3"}}),
+                           {t0 + milliseconds(100), t0 + milliseconds(110)});
+    service.observe_scrape("edge-1", module_scrape({{"openai", "2"}}), {t0 + milliseconds(90), t0 + milliseconds(200)});
+    EXPECT_EQ(service.daily().at("openai"), 2'000'000'000u);
+    // After both: a lower total is a restart again.
+    service.observe_scrape("edge-1", module_scrape({{"openai", "0.5"}}),
+                           {t0 + milliseconds(300), t0 + milliseconds(310)});
+    EXPECT_EQ(service.daily().at("openai"), 2'500'000'000u);
 }
 
 TEST(CostService, ScrapedSamplesWithoutAValidConnectorCountAsOther) {

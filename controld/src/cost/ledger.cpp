@@ -49,7 +49,7 @@ void CostLedger::add_usage(const std::string& connector, std::uint64_t nanos) {
     daily = add_capped(daily, nanos);
 }
 
-ObserveResult CostLedger::observe(const std::string& instance, const Totals& totals) {
+ObserveResult CostLedger::observe(const std::string& instance, const Totals& totals, bool concurrent) {
     ObserveResult result;
     auto it = last_.find(instance);
     if (it == last_.end()) {
@@ -61,8 +61,14 @@ ObserveResult CostLedger::observe(const std::string& instance, const Totals& tot
         return result;
     }
     auto& last = it->second;
+    Totals next = concurrent ? last : Totals{};
     for (const auto& [connector, total] : totals) {
         const auto seen = last.find(connector);
+        if (concurrent && seen != last.end() && total < seen->second) {
+            ++result.stale;
+            continue;
+        }
+        next[connector] = total;
         std::uint64_t delta = total;
         if (seen != last.end() && total >= seen->second) delta = total - seen->second;
         if (seen != last.end() && total < seen->second) ++result.resets;
@@ -74,7 +80,8 @@ ObserveResult CostLedger::observe(const std::string& instance, const Totals& tot
     }
     // The baselines are what this scrape showed: a connector that vanished
     // (nginx restarted and has not seen it since) counts from zero next time.
-    last = totals;
+    // A concurrent scrape only moves baselines forward.
+    last = std::move(next);
     return result;
 }
 

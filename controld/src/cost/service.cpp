@@ -132,7 +132,8 @@ void CostService::count_invalid() {
     ++invalid_;
 }
 
-void CostService::observe_scrape(const std::string& instance, const std::vector<MetricFamily>& families) {
+void CostService::observe_scrape(const std::string& instance, const std::vector<MetricFamily>& families,
+                                 const metrics::ScrapeWindow& window) {
     std::size_t skipped = 0;
     const auto totals = scraped_totals(families, skipped);
     if (skipped != 0) {
@@ -140,7 +141,10 @@ void CostService::observe_scrape(const std::string& instance, const std::vector<
                    {{"instance", instance}, {"samples", skipped}});
     }
     std::lock_guard<std::mutex> lock(mutex_);
-    const auto result = ledger_.observe(instance, totals);
+    auto [until, first] = observed_until_.try_emplace(instance, window.finished);
+    const bool concurrent = !first && window.started < until->second;
+    if (!first) until->second = std::max(until->second, window.finished);
+    const auto result = ledger_.observe(instance, totals, concurrent);
     if (result.ignored) {
         log_.warn("too many nginx instances for cost accounting; this one is not counted",
                   {{"instance", instance}, {"max", kMaxTrackedInstances}});

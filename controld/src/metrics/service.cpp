@@ -55,7 +55,7 @@ void MetricsService::add_scrape_listener(ScrapeListener listener) { listeners_.p
 void MetricsService::notify(const std::vector<Scraped>& scraped) const {
     for (const auto& s : scraped) {
         if (!s.status.up) continue;
-        for (const auto& listener : listeners_) listener(s.status.name, s.families);
+        for (const auto& listener : listeners_) listener(s.status.name, s.families, s.window);
     }
 }
 
@@ -75,13 +75,16 @@ std::vector<MetricsService::Scraped> MetricsService::scrape() {
         request.headers = {{"Accept", "text/plain;version=0.0.4"}};
         requests.push_back(std::move(request));
     }
+    const auto started = std::chrono::steady_clock::now();
     auto responses = net::perform_all(requests);
+    const auto finished = std::chrono::steady_clock::now();
 
     std::vector<Scraped> out;
     out.reserve(responses.size());
     for (std::size_t i = 0; i < responses.size(); ++i) {
         auto& response = responses[i];
         Scraped scraped;
+        scraped.window = ScrapeWindow{started, finished};
         scraped.status.name = settings.nginx_instances[i].name;
         scraped.status.url = settings.nginx_instances[i].url;
         scraped.status.scrape_seconds = response.elapsed.count();

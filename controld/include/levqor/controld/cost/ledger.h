@@ -24,6 +24,7 @@ inline constexpr std::size_t kMaxStateBytes = 4 * 1024 * 1024;
 struct ObserveResult {
     std::uint64_t added_nanos = 0;  // folded into the daily figure
     std::size_t resets = 0;         // series whose total went down (nginx restarted)
+    std::size_t stale = 0;          // lower totals of a concurrent scrape, left out
     bool ignored = false;           // a new instance beyond kMaxTrackedInstances
 };
 
@@ -43,7 +44,13 @@ public:
     // only sets the baselines: its totals may hold days of spend from before
     // controld knew it. Connectors beyond kMaxConnectors per day count as
     // "other".
-    ObserveResult observe(const std::string& instance, const Totals& totals);
+    //
+    // `concurrent`: this scrape overlapped in time with one already observed
+    // (concurrent /metrics requests), so their answers may arrive in either
+    // order. A lower total is then not taken for a restart (it may be the
+    // older answer): that connector is left as it was, and a real restart is
+    // found by the next scrape that does not overlap. Increases count as usual.
+    ObserveResult observe(const std::string& instance, const Totals& totals, bool concurrent = false);
 
     // The daily reset: every daily figure back to zero (the baselines stay,
     // so spend after the reset counts from the totals seen at the reset).

@@ -19,6 +19,7 @@
 #include "levqor/controld/cost/settings.h"
 #include "levqor/controld/metrics/exposition.h"
 #include "levqor/controld/metrics/registry.h"
+#include "levqor/controld/metrics/service.h"
 #include "levqor/controld/queue/executor.h"
 
 namespace levqor::controld::cost {
@@ -77,8 +78,11 @@ public:
     // A refused POST /usage body.
     void count_invalid();
 
-    // One successful scrape of `instance`.
-    void observe_scrape(const std::string& instance, const std::vector<metrics::MetricFamily>& families);
+    // One successful scrape of `instance`, made within `window`: one that
+    // started before the last observed scrape of the instance finished is
+    // concurrent with it (CostLedger::observe).
+    void observe_scrape(const std::string& instance, const std::vector<metrics::MetricFamily>& families,
+                        const metrics::ScrapeWindow& window);
 
     // The daily reset (the caller folds the latest scrapes in first): every
     // daily figure to zero, persisted, logged. Returns the figures it cleared.
@@ -105,6 +109,8 @@ private:
     CostLedger ledger_;
     ConnectorSet usage_connectors_;
     std::map<std::string, std::uint64_t> usage_totals_;  // /usage, per connector label
+    // Per instance, when the latest observed scrape finished.
+    std::map<std::string, std::chrono::steady_clock::time_point> observed_until_;
     std::uint64_t invalid_ = 0;
     bool dirty_ = false;
     std::chrono::steady_clock::time_point written_at_{};

@@ -28,6 +28,14 @@ Family<Counter>& backend_errors(Registry& registry);
 // The module's histogram that levqor_api_latency_p95_seconds is computed from.
 inline constexpr std::string_view kRequestDurationFamily = "levqor_request_duration_seconds";
 
+// When a scrape ran: from just before its request to just after its answer
+// (steady clock). Two scrapes of an instance whose windows overlap (concurrent
+// /metrics requests) may have been answered in either order.
+struct ScrapeWindow {
+    std::chrono::steady_clock::time_point started;
+    std::chrono::steady_clock::time_point finished;
+};
+
 // What one scrape of one nginx instance found.
 struct InstanceStatus {
     std::string name;
@@ -59,7 +67,8 @@ public:
     // Hears every successful scrape of an instance (its name and families),
     // before the exposition is built from them: the cost component reads
     // levqor_ai_cost_usd_total this way.
-    using ScrapeListener = std::function<void(const std::string& instance, const std::vector<MetricFamily>& families)>;
+    using ScrapeListener = std::function<void(const std::string& instance, const std::vector<MetricFamily>& families,
+                                              const ScrapeWindow& window)>;
 
     MetricsService(Registry& registry, const Logger& log, Settings settings, TransitionHandler on_transition);
 
@@ -81,6 +90,7 @@ private:
         InstanceStatus status;
         std::vector<MetricFamily> families;
         std::size_t body_bytes = 0;
+        ScrapeWindow window;
     };
     std::vector<Scraped> scrape();
     void notify(const std::vector<Scraped>& scraped) const;
