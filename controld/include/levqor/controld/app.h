@@ -72,7 +72,6 @@ public:
     tracking::ErrorTracker& errors() { return errors_; }
     const flags::FlagStore& flags() const { return flags_; }
     queue::QueueService& queue() { return queue_; }
-    cost::CostService& cost() { return cost_; }
 
 private:
     api::Router routes();
