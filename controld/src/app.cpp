@@ -92,11 +92,15 @@ App::App(const Config& config, const Logger& log)
     metrics_.add_scrape_listener(
         [this](const std::string& instance, const std::vector<metrics::MetricFamily>& families,
                const metrics::ScrapeWindow& window) { cost_.observe_scrape(instance, families, window); });
-    // The reset scrapes every instance first (each bounded by the scrape
-    // timeout, concurrently), so the last increases of the day count in it.
+    // The reset scrapes every instance first (concurrently, each bounded by
+    // the scrape timeout), so the last increases of the day count in it; it
+    // takes about that long (the timeout at start: a hint for the batch
+    // runner, not a limit).
     queue_.register_executor(std::string(cost::kDailyResetJob),
                              cost::make_daily_reset_executor(
-                                 cost_, [this] { metrics_.refresh(); }, std::chrono::seconds(30)));
+                                 cost_, [this] { metrics_.refresh(); },
+                                 std::chrono::duration_cast<std::chrono::milliseconds>(config_.metrics.scrape_timeout) +
+                                     std::chrono::seconds(1)));
     registry_.gauge("levqor_controld_build_info", "levqor-controld's version; always 1.", {"version"})
         .labels({std::string(kVersion)})
         .set(1);
