@@ -68,9 +68,11 @@ subtest 'POST /usage counts exact amounts for the producer role' => sub {
     is_deeply($body, { connector => 'openai', usd => '0.0123' }, 'the amount as counted');
     ($res, $body) = usage({ connector => 'openai', usd => '0.000000001' }, token => 'admin');
     is($res->{status}, 200, 'a decimal string, with the admin token');
-    # 17 significant digits: exact only when read from the text.
     ($res, $body) = usage('{"connector":"batch","usd":999999.123456789}');
-    is($body->{usd}, '999999.123456789', 'no double rounding');
+    is($body->{usd}, '999999.123456789', 'nine fractional digits kept');
+    # round(double * 1e9) would count 1 USD here: the text rounds half up.
+    ($res, $body) = usage('{"connector":"rounding","usd":1.0000000005}');
+    is($body->{usd}, '1.000000001', 'read from the number\'s text, not a double');
     is($cd->request('POST /usage', body => '{"connector":"x","usd":1}')->{status}, 401, 'no token: 401');
 };
 

@@ -149,6 +149,10 @@ TEST(CostUsage, ReadsTheNumberFromItsTextOrADecimalString) {
     EXPECT_EQ(parse_usage(R"({"usd":"999999.123456789","connector":"x"})").nanos, 999'999'123'456'789u);
     // As a double 999999.123456789 is 999999.12345678894...: the text is exact.
     EXPECT_EQ(parse_usage(R"({"connector":"x","usd":999999.123456789})").nanos, 999'999'123'456'789u);
+    // Through a double these round to ...000 and 2 (round(double * 1e9)):
+    // read from the number's text they round half up exactly.
+    EXPECT_EQ(parse_usage(R"({"connector":"x","usd":1.0000000005})").nanos, 1'000'000'001u);
+    EXPECT_EQ(parse_usage(R"({"connector":"x","usd":0.0000000025})").nanos, 3u);
     EXPECT_EQ(parse_usage(R"({"connector":"x","usd":3})").nanos, 3'000'000'000u);
     EXPECT_EQ(parse_usage(R"({"connector":"x","usd":2.5e-3})").nanos, 2'500'000u);
     // A nested "usd" is not the amount.
