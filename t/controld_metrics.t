@@ -2,7 +2,7 @@
 # GET /metrics and /healthz with real nginx instances (the module's
 # levqor_status), a fixed exposition with a histogram, an unreachable and a
 # slow instance: merging with instance labels, one HELP/TYPE per family,
-# histograms grouped, levqor_api_latency_p95_ms, promtool, the scrape
+# histograms grouped, levqor_api_latency_p95_seconds, promtool, the scrape
 # timeout, error events for instances that go down.
 use strict;
 use warnings;
@@ -99,7 +99,7 @@ subtest 'merged exposition' => sub {
 
 # The p95 over every instance and class, the way histogram_quantile does it
 # (linear inside the bucket), from the merged buckets in the exposition.
-sub expected_p95_ms {
+sub expected_p95_seconds {
     my ($exposition) = @_;
     my %cum;
     while ($exposition =~ /^levqor_request_duration_seconds_bucket\{[^}]*le="([^"]+)"\} (\d+)$/mg) {
@@ -109,21 +109,21 @@ sub expected_p95_ms {
     my $rank = 0.95 * $cum{'+Inf'};
     my ($lo, $below) = (0, 0);
     for my $le (@les) {
-        return $lo * 1000 if $le eq '+Inf';
-        return ($lo + ($le - $lo) * ($rank - $below) / ($cum{$le} - $below)) * 1000 if $cum{$le} >= $rank;
+        return $lo if $le eq '+Inf';
+        return $lo + ($le - $lo) * ($rank - $below) / ($cum{$le} - $below) if $cum{$le} >= $rank;
         ($lo, $below) = ($le, $cum{$le});
     }
 }
 
-subtest 'levqor_api_latency_p95_ms from the histogram' => sub {
-    my ($p95) = $text =~ /^levqor_api_latency_p95_ms (\S+)$/m;
+subtest 'levqor_api_latency_p95_seconds from the histogram' => sub {
+    my ($p95) = $text =~ /^levqor_api_latency_p95_seconds (\S+)$/m;
     ok(defined $p95, 'exported');
     # The fixed instance alone (90 within 10 ms, 10 in (0.1, 0.25] s) would
-    # give 175 ms; the edges' own (fast) requests count too.
-    my $want = expected_p95_ms($text);
-    ok(defined $p95 && abs($p95 - $want) < 1e-6, "p95 = $want ms (interpolated like histogram_quantile), got "
+    # give 0.175 s; the edges' own (fast) requests count too.
+    my $want = expected_p95_seconds($text);
+    ok(defined $p95 && abs($p95 - $want) < 1e-9, "p95 = $want s (interpolated like histogram_quantile), got "
         . ($p95 // 'none'));
-    ok($want > 100 && $want <= 175, 'inside the (0.1, 0.25] s bucket');
+    ok($want > 0.1 && $want <= 0.175, 'inside the (0.1, 0.25] s bucket');
 };
 
 subtest 'an unreachable and a slow instance are reported, not fatal' => sub {
@@ -190,8 +190,8 @@ subtest 'with the module\'s request histogram (needs the module side)' => sub {
          '5xx class');
     like($r->{body}, qr/^# TYPE levqor_connector_5xx_total counter$/m, 'levqor_connector_5xx_total');
     like($r->{body}, qr/^levqor_connector_5xx_total\{instance="edge-1"[^}]*\} [1-9]/m, 'upstream 5xx counted');
-    my ($p95) = $r->{body} =~ /^levqor_api_latency_p95_ms (\S+)$/m;
-    ok(defined $p95 && $p95 =~ /^[0-9.e+-]+$/ && $p95 > 0, "p95 is a number of ms: " . ($p95 // 'none'));
+    my ($p95) = $r->{body} =~ /^levqor_api_latency_p95_seconds (\S+)$/m;
+    ok(defined $p95 && $p95 =~ /^[0-9.e+-]+$/ && $p95 > 0, "p95 is a number of seconds: " . ($p95 // 'none'));
 };
 
 $cd->stop;

@@ -6,6 +6,7 @@
 #include "levqor/controld/api/errors.h"
 #include "levqor/controld/backup/routes.h"
 #include "levqor/controld/core/files.h"
+#include "levqor/controld/cost/routes.h"
 #include "levqor/controld/flags/routes.h"
 #include "levqor/controld/queue/routes.h"
 #include "levqor/controld/version.h"
@@ -69,6 +70,10 @@ App::App(const Config& config, const Logger& log)
               }),
       queue_(queue::QueueService::settings_from(config_.queue, config_), registry_, log, errors_),
       backups_(backup_settings(config_), queue_, registry_, log, errors_),
+      cost_({config_.cost, config_.data_dir}, registry_, log,
+            [this](const std::string& message, const std::string& error) {
+                errors_.capture("cost", message, {{"error", error}});
+            }),
       requests_(registry_.counter("levqor_controld_requests_total",
                                   "HTTP requests controld answered, by route pattern, method "
                                   "and status class.",
@@ -84,6 +89,18 @@ App::App(const Config& config, const Logger& log)
       router_(routes()),
       server_(router_, log, server_options(config_)) {
     for (const char* reason : {"evicted", "refused", "timeout"}) dropped_.labels({reason});
+    metrics_.add_scrape_listener(
+        [this](const std::string& instance, const std::vector<metrics::MetricFamily>& families,
+               const metrics::ScrapeWindow& window) { cost_.observe_scrape(instance, families, window); });
+    // The reset scrapes every instance first (concurrently, each bounded by
+    // the scrape timeout), so the last increases of the day count in it; it
+    // takes about that long (the timeout at start: a hint for the batch
+    // runner, not a limit).
+    queue_.register_executor(std::string(cost::kDailyResetJob),
+                             cost::make_daily_reset_executor(
+                                 cost_, [this] { metrics_.refresh(); },
+                                 std::chrono::duration_cast<std::chrono::milliseconds>(config_.metrics.scrape_timeout) +
+                                     std::chrono::seconds(1)));
     registry_.gauge("levqor_controld_build_info", "levqor-controld's version; always 1.", {"version"})
         .labels({std::string(kVersion)})
         .set(1);
@@ -153,6 +170,7 @@ api::Router App::routes() {
     flags::add_routes(router, guard_, flags_, errors_);
     queue::add_routes(router, guard_, queue_, flags_, errors_, log_);
     backup::add_routes(router, guard_, backups_, errors_);
+    cost::add_routes(router, guard_, cost_);
     return router;
 }
 
@@ -205,6 +223,7 @@ void App::reload(const Config& next) {
     auto backups = backup_settings(next);
     backups.visibility_timeout = config_.queue.visibility_timeout;  // the queue's needs a restart
     backups_.reconfigure(backups);
+    cost_.reconfigure(next.cost);
 
     const auto needs_restart = [&](const char* key, bool changed) {
         if (changed) log_.warn("setting changed but needs a restart to apply", {{"setting", key}});
@@ -251,7 +270,9 @@ bool App::wait_stopped(std::chrono::milliseconds timeout) {
     if (!server_.wait_stopped(timeout)) return false;
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    return queue_.wait_stopped(std::max(left, std::chrono::milliseconds(0)));
+    const bool stopped = queue_.wait_stopped(std::max(left, std::chrono::milliseconds(0)));
+    cost_.flush();  // what /usage added since the last write
+    return stopped;
 }
 
 void App::reload_failed(const std::string& error) {

@@ -10,7 +10,7 @@ Config load_config(const std::optional<std::string>& config_file, const EnvLooku
                {config_part(static_cast<CoreSettings&>(config)), auth::config_part(config.tokens),
                 flags::config_part(config.flags), metrics::config_part(config.metrics),
                 tracking::config_part(config.error_tracking), api::config_part(config.http),
-                queue::config_part(config.queue), backup::config_part(config.backup)});
+                queue::config_part(config.queue), backup::config_part(config.backup), cost::config_part(config.cost)});
     config.config_file = config_file;
     apply_derived_defaults(config);
     return config;

@@ -188,7 +188,7 @@ TEST_F(AppRoutes, HealthAndMetricsNeedNoToken) {
     for (const auto& f : families) names.insert(f.name);
     for (const char* name :
          {"levqor_auth_failures_total", "levqor_controld_requests_total", "levqor_controld_build_info",
-          "levqor_controld_flag_state", "levqor_api_latency_p95_ms", "levqor_flag_changes_total"}) {
+          "levqor_controld_flag_state", "levqor_api_latency_p95_seconds", "levqor_flag_changes_total"}) {
         EXPECT_TRUE(names.count(name)) << name;
     }
     EXPECT_NE(res->body.find("levqor_auth_failures_total{reason=\"missing\"} 1"), std::string::npos);

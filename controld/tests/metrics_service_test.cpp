@@ -87,7 +87,7 @@ TEST(MetricsService, MergesInstancesAndReportsTheDownOnes) {
     ASSERT_NE(backend, nullptr);
     EXPECT_EQ(backend->samples[0].value, "3");
     // 200 requests, all <= 10 ms: p95 = 9.5 ms.
-    EXPECT_EQ(value_of(families, "levqor_api_latency_p95_ms"), "9.5");
+    EXPECT_EQ(value_of(families, "levqor_api_latency_p95_seconds"), "0.0095");
     // HELP and TYPE once per family.
     std::size_t helps = 0;
     for (std::size_t pos = 0; (pos = text.find("# HELP levqor_csp_nonces_total ", pos)) != std::string::npos; ++pos) {
@@ -140,7 +140,7 @@ TEST(MetricsService, NoInstancesStillAnswersOwnMetricsAndNaN) {
     auto service = f.service({{}, 1000ms, 300s});
     const auto families = parse_exposition(service.exposition());
     EXPECT_EQ(find(families, "levqor_nginx_up"), nullptr);
-    EXPECT_EQ(value_of(families, "levqor_api_latency_p95_ms"), "NaN");
+    EXPECT_EQ(value_of(families, "levqor_api_latency_p95_seconds"), "NaN");
     EXPECT_NE(find(families, "levqor_errors_total"), nullptr);
 }
 

@@ -122,7 +122,7 @@ double LatencyWindow::observe(Clock::time_point now, std::map<std::string, Bucke
     // Drop what can never be a baseline again: everything older than the
     // newest snapshot that is already at least window_ old.
     while (snapshots_.size() >= 2 && snapshots_[1].at <= now - window_) snapshots_.pop_front();
-    return p95_seconds * 1000.0;
+    return p95_seconds;
 }
 
 }  // namespace levqor::controld::metrics

@@ -50,6 +50,17 @@ void MetricsService::reconfigure(Settings settings) {
     settings_ = std::move(settings);
 }
 
+void MetricsService::add_scrape_listener(ScrapeListener listener) { listeners_.push_back(std::move(listener)); }
+
+void MetricsService::notify(const std::vector<Scraped>& scraped) const {
+    for (const auto& s : scraped) {
+        if (!s.status.up) continue;
+        for (const auto& listener : listeners_) listener(s.status.name, s.families, s.window);
+    }
+}
+
+void MetricsService::refresh() { notify(scrape()); }
+
 std::vector<MetricsService::Scraped> MetricsService::scrape() {
     Settings settings;
     {
@@ -64,13 +75,16 @@ std::vector<MetricsService::Scraped> MetricsService::scrape() {
         request.headers = {{"Accept", "text/plain;version=0.0.4"}};
         requests.push_back(std::move(request));
     }
+    const auto started = std::chrono::steady_clock::now();
     auto responses = net::perform_all(requests);
+    const auto finished = std::chrono::steady_clock::now();
 
     std::vector<Scraped> out;
     out.reserve(responses.size());
     for (std::size_t i = 0; i < responses.size(); ++i) {
         auto& response = responses[i];
         Scraped scraped;
+        scraped.window = ScrapeWindow{started, finished};
         scraped.status.name = settings.nginx_instances[i].name;
         scraped.status.url = settings.nginx_instances[i].url;
         scraped.status.scrape_seconds = response.elapsed.count();
@@ -117,7 +131,8 @@ void MetricsService::record(InstanceStatus& status) {
     }
 }
 
-std::vector<MetricFamily> MetricsService::scrape_families(const std::vector<Scraped>& scraped, double p95_ms) const {
+std::vector<MetricFamily> MetricsService::scrape_families(const std::vector<Scraped>& scraped,
+                                                          double p95_seconds) const {
     MetricFamily up{"levqor_nginx_up",
                     "1 if the last scrape of the nginx instance's levqor_status succeeded, else 0.",
                     MetricType::gauge,
@@ -135,11 +150,11 @@ std::vector<MetricFamily> MetricsService::scrape_families(const std::vector<Scra
         duration.samples.push_back(gauge_sample(duration.name, s.status.name, s.status.scrape_seconds));
         last.samples.push_back(gauge_sample(last.name, s.status.name, s.status.last_success_unix.value_or(0)));
     }
-    MetricFamily p95{"levqor_api_latency_p95_ms",
-                     "95th percentile of request durations in milliseconds over the latency window, "
+    MetricFamily p95{"levqor_api_latency_p95_seconds",
+                     "95th percentile of request durations in seconds over the latency window, "
                      "from levqor_request_duration_seconds of every instance (NaN: no requests).",
                      MetricType::gauge,
-                     {Sample{"levqor_api_latency_p95_ms", {}, format_value(p95_ms), {}}}};
+                     {Sample{"levqor_api_latency_p95_seconds", {}, format_value(p95_seconds), {}}}};
     std::vector<MetricFamily> out;
     if (!scraped.empty()) {
         out.push_back(std::move(up));
@@ -152,17 +167,18 @@ std::vector<MetricFamily> MetricsService::scrape_families(const std::vector<Scra
 
 std::string MetricsService::exposition() {
     auto scraped = scrape();
+    notify(scraped);
     std::map<std::string, Buckets> per_instance;
     for (const auto& s : scraped) {
         if (!s.status.up) continue;
         auto buckets = sum_histogram(s.families, kRequestDurationFamily);
         if (!buckets.empty()) per_instance.emplace(s.status.name, std::move(buckets));
     }
-    const double p95_ms = window_.observe(LatencyWindow::Clock::now(), std::move(per_instance));
+    const double p95_seconds = window_.observe(LatencyWindow::Clock::now(), std::move(per_instance));
 
     ExpositionMerger merger;
     merger.add_local(registry_.collect());
-    merger.add_local(scrape_families(scraped, p95_ms));
+    merger.add_local(scrape_families(scraped, p95_seconds));
     for (auto& s : scraped) {
         if (s.status.up) merger.add_instance(s.status.name, std::move(s.families));
     }

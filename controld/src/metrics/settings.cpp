@@ -28,6 +28,11 @@ NginxInstance instance_value(const std::string& text, const std::string& name = 
 void check_unique_names(const std::vector<NginxInstance>& instances) {
     std::set<std::string> names;
     for (const auto& instance : instances) {
+        // controld's own samples in shared families (levqor_ai_cost_usd_total
+        // from POST /usage) carry instance="controld".
+        if (instance.name == "controld") {
+            invalid("the instance name \"controld\" is reserved for controld's own samples; choose another");
+        }
         if (!names.insert(instance.name).second) {
             invalid("two instances are named " + quoted(instance.name) +
                     "; give each a distinct name (name=url, or {\"name\":...,\"url\":...})");

@@ -16,6 +16,7 @@
 #include "levqor/controld/config.h"
 #include "levqor/controld/core/listen_address.h"
 #include "levqor/controld/core/log.h"
+#include "levqor/controld/cost/service.h"
 #include "levqor/controld/flags/flag_store.h"
 #include "levqor/controld/health/health_service.h"
 #include "levqor/controld/metrics/registry.h"
@@ -94,6 +95,7 @@ private:
     health::HealthService health_;
     queue::QueueService queue_;
     backup::BackupService backups_;  // registers its job types with queue_
+    cost::CostService cost_;         // hears metrics_' scrapes
     metrics::Family<metrics::Counter>& requests_;
     metrics::Family<metrics::Counter>& dropped_;
     metrics::Counter& reloads_ok_;

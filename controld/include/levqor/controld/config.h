@@ -14,6 +14,7 @@
 #include "levqor/controld/auth/settings.h"
 #include "levqor/controld/backup/settings.h"
 #include "levqor/controld/core/config.h"
+#include "levqor/controld/cost/settings.h"
 #include "levqor/controld/flags/settings.h"
 #include "levqor/controld/metrics/settings.h"
 #include "levqor/controld/queue/settings.h"
@@ -33,6 +34,7 @@ struct Config : CoreSettings {
     api::HttpSettings http;                          // http
     queue::QueueSettings queue;                      // http_job_allow, queue
     backup::BackupSettings backup;                   // backup
+    cost::CostSettings cost;                         // cost
 };
 
 // Builds the configuration: defaults, then the JSON file (if given), then the

@@ -1,4 +1,4 @@
-// What levqor_api_latency_p95_ms is computed with: a PromQL-style
+// What levqor_api_latency_p95_seconds is computed with: a PromQL-style
 // histogram_quantile() over request-duration histograms, and LatencyWindow,
 // which keeps scrape snapshots to answer for a recent window. LatencyWindow is
 // thread-safe; the rest are pure functions.
@@ -36,7 +36,7 @@ double histogram_quantile(double q, const Buckets& buckets);
 Buckets sum_histogram(const std::vector<MetricFamily>& families, std::string_view family);
 
 // The p95 of the request durations the nginx instances recorded over a
-// recent window (docs/metrics.md, "levqor_api_latency_p95_ms").
+// recent window (docs/metrics.md, "levqor_api_latency_p95_seconds").
 //
 // Every scrape hands in each instance's cumulative buckets. The window keeps
 // those snapshots (at least a second apart) and answers from the difference
@@ -54,7 +54,7 @@ public:
 
     void set_window(std::chrono::seconds window);
 
-    // Records this scrape and returns the p95 in milliseconds (NaN: no
+    // Records this scrape and returns the p95 in seconds (NaN: no
     // requests in the window).
     double observe(Clock::time_point now, std::map<std::string, Buckets> per_instance);
 

@@ -25,8 +25,16 @@ namespace levqor::controld::metrics {
 // endpoints, redis, postgres; shared by the scraper and the health checks.
 Family<Counter>& backend_errors(Registry& registry);
 
-// The module's histogram that levqor_api_latency_p95_ms is computed from.
+// The module's histogram that levqor_api_latency_p95_seconds is computed from.
 inline constexpr std::string_view kRequestDurationFamily = "levqor_request_duration_seconds";
+
+// When a scrape ran: from just before its request to just after its answer
+// (steady clock). Two scrapes of an instance whose windows overlap (concurrent
+// /metrics requests) may have been answered in either order.
+struct ScrapeWindow {
+    std::chrono::steady_clock::time_point started;
+    std::chrono::steady_clock::time_point finished;
+};
 
 // What one scrape of one nginx instance found.
 struct InstanceStatus {
@@ -56,10 +64,21 @@ class MetricsService {
 public:
     using Settings = MetricsSettings;
     using TransitionHandler = std::function<void(const InstanceStatus& status)>;
+    // Hears every successful scrape of an instance (its name and families),
+    // before the exposition is built from them: the cost component reads
+    // levqor_ai_cost_usd_total this way.
+    using ScrapeListener = std::function<void(const std::string& instance, const std::vector<MetricFamily>& families,
+                                              const ScrapeWindow& window)>;
 
     MetricsService(Registry& registry, const Logger& log, Settings settings, TransitionHandler on_transition);
 
     void reconfigure(Settings settings);
+
+    // Adds a listener; before the server starts (listeners are not locked).
+    void add_scrape_listener(ScrapeListener listener);
+    // Scrapes every instance and tells the listeners, without building an
+    // exposition (the daily reset folds in the latest increases this way).
+    void refresh();
 
     // The whole /metrics body.
     std::string exposition();
@@ -71,14 +90,17 @@ private:
         InstanceStatus status;
         std::vector<MetricFamily> families;
         std::size_t body_bytes = 0;
+        ScrapeWindow window;
     };
     std::vector<Scraped> scrape();
+    void notify(const std::vector<Scraped>& scraped) const;
     void record(InstanceStatus& status);
-    std::vector<MetricFamily> scrape_families(const std::vector<Scraped>& scraped, double p95_ms) const;
+    std::vector<MetricFamily> scrape_families(const std::vector<Scraped>& scraped, double p95_seconds) const;
 
     Registry& registry_;
     const Logger& log_;
     const TransitionHandler on_transition_;
+    std::vector<ScrapeListener> listeners_;
     Family<Counter>& backend_errors_;
     Counter& nginx_errors_;
     Counter& family_conflicts_;
