@@ -8,6 +8,7 @@
 #include "levqor/controld/core/files.h"
 #include "levqor/controld/flags/routes.h"
 #include "levqor/controld/queue/routes.h"
+#include "levqor/controld/schedule/routes.h"
 #include "levqor/controld/version.h"
 
 namespace levqor::controld {
@@ -19,6 +20,10 @@ health::HealthService::Settings health_settings(const Config& config) {
 
 backup::BackupService::Settings backup_settings(const Config& config) {
     return {config.backup, config.data_dir, config.queue.visibility_timeout};
+}
+
+schedule::Scheduler::Settings scheduler_settings(const Config& config) {
+    return {scheduled(config), config.schedules.catch_up};
 }
 
 // A Config built by hand (tests) may leave flags.file to its default.
@@ -69,6 +74,9 @@ App::App(const Config& config, const Logger& log)
               }),
       queue_(queue::QueueService::settings_from(config_.queue, config_), registry_, log, errors_),
       backups_(backup_settings(config_), queue_, registry_, log, errors_),
+      scheduler_(
+          scheduler_settings(config_), queue_,
+          [this] { return flags_.current().get(Flag::new_queue) != FlagState::off; }, registry_, log, errors_),
       requests_(registry_.counter("levqor_controld_requests_total",
                                   "HTTP requests controld answered, by route pattern, method "
                                   "and status class.",
@@ -153,6 +161,7 @@ api::Router App::routes() {
     flags::add_routes(router, guard_, flags_, errors_);
     queue::add_routes(router, guard_, queue_, flags_, errors_, log_);
     backup::add_routes(router, guard_, backups_, errors_);
+    schedule::add_routes(router, guard_, scheduler_, errors_);
     return router;
 }
 
@@ -180,6 +189,7 @@ ListenAddress App::start() {
     const auto bound = server_.start(config_.listen, [this] {
         flags_.write_initial();
         queue_.start();
+        scheduler_.start();
     });
     log_.info("configuration", {{"data_dir", config_.data_dir},
                                 {"flags_file", config_.flags.file},
@@ -205,6 +215,13 @@ void App::reload(const Config& next) {
     auto backups = backup_settings(next);
     backups.visibility_timeout = config_.queue.visibility_timeout;  // the queue's needs a restart
     backups_.reconfigure(backups);
+    bool schedules_ok = true;
+    try {
+        scheduler_.reconfigure(scheduler_settings(next));
+    } catch (const ConfigError& e) {
+        schedules_ok = false;
+        errors_.capture("config", "cannot reload the schedules; the previous ones stay", {{"error", e.what()}});
+    }
 
     const auto needs_restart = [&](const char* key, bool changed) {
         if (changed) log_.warn("setting changed but needs a restart to apply", {{"setting", key}});
@@ -236,13 +253,16 @@ void App::reload(const Config& next) {
     config_.data_dir = data_dir;
     config_.flags.file = flags_file;
     config_.http = http;
-    (ok ? reloads_ok_ : reloads_failed_).inc();
-    log_.info(ok ? "configuration reloaded" : "configuration reloaded except the token files",
+    (ok && schedules_ok ? reloads_ok_ : reloads_failed_).inc();
+    log_.info(!ok             ? "configuration reloaded except the token files"
+              : !schedules_ok ? "configuration reloaded except the schedules"
+                              : "configuration reloaded",
               {{"nginx_instances", next.metrics.nginx_instances.size()}, {"errors_to", errors_.destination()}});
 }
 
 void App::stop() {
     server_.stop();
+    scheduler_.stop();
     queue_.stop();
 }
 

@@ -154,17 +154,17 @@ TEST(Cron, ErrorsNameTheField) {
         {"0 0 1,,2 * *", "field 3 (day-of-month) \"1,,2\": empty list item"},
         {"0 0 * *", "expected 5 fields (minute hour day-of-month month day-of-week) or an @alias, found 4"},
         {"", "expected 5 fields (minute hour day-of-month month day-of-week) or an @alias, found 0"},
-        {"@often", "unknown alias \"@often\" (expected @yearly, @annually, @monthly, @weekly, @daily, @midnight or "
-                   "@hourly)"},
+        {"@often",
+         "unknown alias \"@often\" (expected @yearly, @annually, @monthly, @weekly, @daily, @midnight or "
+         "@hourly)"},
         // never matches: refused at parse
         {"0 0 31 2 *", "field 3 (day-of-month) \"31\": never matches in the months of field 4 (\"2\")"},
         {"0 0 30,31 FEB *", "field 3 (day-of-month) \"30,31\": never matches in the months of field 4 (\"FEB\")"},
-        {"0 0 31 4,6,9,11 *",
-         "field 3 (day-of-month) \"31\": never matches in the months of field 4 (\"4,6,9,11\")"},
+        {"0 0 31 4,6,9,11 *", "field 3 (day-of-month) \"31\": never matches in the months of field 4 (\"4,6,9,11\")"},
     };
     for (const auto& [expr, error] : cases) EXPECT_EQ(parse_error(expr), error) << expr;
     EXPECT_EQ(parse_error(std::string(201, '*')), "too long (at most 200 characters)");
-    EXPECT_EQ(parse_error("0 0 29 2 *"), "");  // leap years have it
+    EXPECT_EQ(parse_error("0 0 29 2 *"), "");    // leap years have it
     EXPECT_EQ(parse_error("0 0 31 2 MON"), "");  // or: Mondays in February
 }
 

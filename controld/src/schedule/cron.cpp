@@ -15,14 +15,15 @@ struct CronField {
     const char* const* names;  // 3-letter names for min.., or nullptr
 };
 
-const char* const kMonthNames[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
-                                   "JUL", "AUG", "SEP", "OCT", "NOV", "DEC", nullptr};
+const char* const kMonthNames[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",  "JUL",
+                                   "AUG", "SEP", "OCT", "NOV", "DEC", nullptr};
 const char* const kWeekdayNames[] = {"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", nullptr};
 
 const CronField kSecondField{"second", 0, 59, nullptr};
 const CronField kCronFields[] = {
-    {"minute", 0, 59, nullptr},   {"hour", 0, 23, nullptr},         {"day-of-month", 1, 31, nullptr},
-    {"month", 1, 12, kMonthNames}, {"day-of-week", 0, 7, kWeekdayNames},
+    {"minute", 0, 59, nullptr},           {"hour", 0, 23, nullptr},
+    {"day-of-month", 1, 31, nullptr},     {"month", 1, 12, kMonthNames},
+    {"day-of-week", 0, 7, kWeekdayNames},
 };
 
 struct FieldError {
@@ -50,8 +51,8 @@ int cron_value(std::string_view token, std::string_view item, const FieldError& 
             for (int i = 0; field.names[i]; ++i) {
                 if (name == field.names[i]) return field.min + i;
             }
-            where.fail(item, std::string("unknown name \"") + std::string(token) + "\" (expected " +
-                                 field.names[0] + ".." + (field.min == 0 ? "SAT" : "DEC") + ")");
+            where.fail(item, std::string("unknown name \"") + std::string(token) + "\" (expected " + field.names[0] +
+                                 ".." + (field.min == 0 ? "SAT" : "DEC") + ")");
         }
         where.fail(item, "expected a number");
     }

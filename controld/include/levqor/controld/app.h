@@ -21,6 +21,7 @@
 #include "levqor/controld/metrics/registry.h"
 #include "levqor/controld/metrics/service.h"
 #include "levqor/controld/queue/service.h"
+#include "levqor/controld/schedule/scheduler.h"
 #include "levqor/controld/tracking/tracker.h"
 
 namespace levqor::controld {
@@ -71,6 +72,7 @@ public:
     tracking::ErrorTracker& errors() { return errors_; }
     const flags::FlagStore& flags() const { return flags_; }
     queue::QueueService& queue() { return queue_; }
+    schedule::Scheduler& scheduler() { return scheduler_; }
 
 private:
     api::Router routes();
@@ -94,6 +96,7 @@ private:
     health::HealthService health_;
     queue::QueueService queue_;
     backup::BackupService backups_;  // registers its job types with queue_
+    schedule::Scheduler scheduler_;  // after every component that registers job types
     metrics::Family<metrics::Counter>& requests_;
     metrics::Family<metrics::Counter>& dropped_;
     metrics::Counter& reloads_ok_;
