@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "levqor/controld/config.h"
+#include "levqor/controld/ctl/schedule_commands.h"
 #include "levqor/controld/metrics/exposition.h"
 #include "levqor/controld/schedule/routes.h"
 #include "levqor/controld/schedule/scheduler.h"
@@ -43,8 +44,9 @@ public:
 // One controld's worth of queue: SQLite in `dir`, a counting job type.
 struct QueueFixture {
     explicit QueueFixture(const TempDir& dir)
-        : errors(registry, log.logger, [](std::string_view) { return false; },
-                 tracking::ErrorTracker::Settings{dir.path(), {}, {}}),
+        : errors(
+              registry, log.logger, [](std::string_view) { return false; },
+              tracking::ErrorTracker::Settings{dir.path(), {}, {}}),
           queue(queue::QueueService::Settings{queue::QueueSettings{}, std::nullopt, dir.path()}, registry, log.logger,
                 errors) {
         queue.register_executor("counted", jobs);
@@ -74,8 +76,9 @@ ScheduleSpec spec(const std::string& name, const std::string& cron, json payload
 struct SchedulerFixture {
     SchedulerFixture(QueueFixture& q, std::vector<ScheduleSpec> specs, bool queued = true,
                      std::chrono::seconds catch_up = 21600s)
-        : scheduler(Scheduler::Settings{std::move(specs), catch_up}, q.queue, [queued] { return queued; }, registry,
-                    q.log.logger, q.errors, [this] { return now; }) {}
+        : scheduler(
+              Scheduler::Settings{std::move(specs), catch_up}, q.queue, [queued] { return queued; }, registry,
+              q.log.logger, q.errors, [this] { return now; }) {}
     Seconds now{};
     metrics::Registry registry;
     Scheduler scheduler;
@@ -112,7 +115,8 @@ bool has_line(const std::string& text, const std::string& line) {
 
 int wait_runs(const CountingJobs& jobs, int expected) {
     const auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (jobs.runs.load() < expected && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+    while (jobs.runs.load() < expected && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(10ms);
     return jobs.runs.load();
 }
 
@@ -206,7 +210,7 @@ TEST(Scheduler, TwoInstancesOnOneQueueGiveOneJobPerSlot) {
     }
     EXPECT_EQ(a.settle("m", utc("2026-11-29T10:10:00Z")), "succeeded");
     EXPECT_EQ(b.settle("m", utc("2026-11-29T10:10:00Z")), "succeeded");  // b follows a's job
-    EXPECT_EQ(wait_runs(*q.jobs, 3), 3);  // 10:00 (catch-up), 10:05, 10:10: one each
+    EXPECT_EQ(wait_runs(*q.jobs, 3), 3);                                 // 10:00 (catch-up), 10:05, 10:10: one each
     EXPECT_EQ(a.status("m").last_job_id, b.status("m").last_job_id);
     EXPECT_TRUE(has_line(a.metrics_text(), R"(levqor_schedule_runs_total{schedule="m",outcome="enqueued"} 3)"));
     EXPECT_TRUE(has_line(b.metrics_text(), R"(levqor_schedule_runs_total{schedule="m",outcome="skipped"} 3)"));
@@ -235,8 +239,9 @@ TEST(Scheduler, TheThreadRunsDueSlotsWithTheRealClock) {
     QueueFixture q(dir);
     // The real clock and thread; a schedule due every minute is too slow for
     // a unit test, so the manual run proves the thread wakes and runs.
-    Scheduler scheduler(Scheduler::Settings{{spec("m", "0 0 1 1 *")}, 0s}, q.queue, [] { return false; }, q.registry,
-                        q.log.logger, q.errors);
+    Scheduler scheduler(
+        Scheduler::Settings{{spec("m", "0 0 1 1 *")}, 0s}, q.queue, [] { return false; }, q.registry, q.log.logger,
+        q.errors);
     scheduler.start();
     scheduler.run_now("m");
     EXPECT_EQ(wait_runs(*q.jobs, 1), 1);
@@ -248,8 +253,8 @@ TEST(Scheduler, JobsAreCheckedLikePostJobs) {
     QueueFixture q(dir);
     metrics::Registry registry;
     const auto make = [&](ScheduleSpec one) {
-        Scheduler(Scheduler::Settings{{std::move(one)}, 0s}, q.queue, [] { return true; }, registry, q.log.logger,
-                  q.errors);
+        Scheduler(
+            Scheduler::Settings{{std::move(one)}, 0s}, q.queue, [] { return true; }, registry, q.log.logger, q.errors);
     };
     try {
         make(spec("x", "0 0 * * *", json{{"bad", 1}}));
@@ -266,13 +271,12 @@ TEST(Scheduler, JobsAreCheckedLikePostJobs) {
         EXPECT_NE(std::string(e.what()).find("nosuch"), std::string::npos) << e.what();
     }
     // A built-in whose type is not registered (yet) is accepted, and fails when it runs.
-    SchedulerFixture s(
-        q, {ScheduleSpec{"metrics-daily-reset", std::string("5 0 * * *"),
-                         json{{"type", "metrics_daily_reset"}, {"payload", json::object()}}, true}});
+    SchedulerFixture s(q, {ScheduleSpec{"metrics-daily-reset", std::string("5 0 * * *"),
+                                        json{{"type", "metrics_daily_reset"}, {"payload", json::object()}}, true}});
     s.scheduler.tick(utc("2026-11-29T00:05:00Z"));
     EXPECT_EQ(s.status("metrics-daily-reset").last_status, "failed");
-    EXPECT_TRUE(has_line(s.metrics_text(),
-                         R"(levqor_schedule_runs_total{schedule="metrics-daily-reset",outcome="failed"} 1)"));
+    EXPECT_TRUE(
+        has_line(s.metrics_text(), R"(levqor_schedule_runs_total{schedule="metrics-daily-reset",outcome="failed"} 1)"));
 }
 
 TEST(ScheduleRoutes, StatusJson) {
@@ -284,6 +288,22 @@ TEST(ScheduleRoutes, StatusJson) {
     EXPECT_EQ(to_json(s).dump(),
               R"({"name":"backup:main","cron":"0 3 * * *","job_type":"backup","next_run_at":"2026-11-30T03:00:00Z",)"
               R"("last_run_at":null,"last_status":null,"last_job_id":null})");
+}
+
+TEST(ScheduleCtl, TableAndNames) {
+    const auto table = ctl::schedules_table(json::parse(R"([
+        {"name":"backup:main","cron":null,"job_type":"backup","next_run_at":null,"last_run_at":null,
+         "last_status":null,"last_job_id":null},
+        {"name":"metrics-daily-reset","cron":"5 0 * * *","job_type":"metrics_daily_reset",
+         "next_run_at":"2026-11-30T00:05:00Z","last_run_at":"2026-11-29T00:05:00Z","last_status":"succeeded",
+         "last_job_id":"0123456789abcdef0123456789abcdef"}])"));
+    EXPECT_EQ(table,
+              "NAME                    CRON              NEXT RUN               LAST RUN               LAST STATUS\n"
+              "backup:main             (disabled)        -                      -                      -\n"
+              "metrics-daily-reset     5 0 * * *         2026-11-30T00:05:00Z   2026-11-29T00:05:00Z   succeeded\n");
+    EXPECT_TRUE(ctl::schedule_name_shape("backup:main"));
+    EXPECT_FALSE(ctl::schedule_name_shape("a/b"));
+    EXPECT_FALSE(ctl::schedule_name_shape(""));
 }
 
 // ---- settings ---------------------------------------------------------------------
@@ -337,9 +357,11 @@ TEST(ScheduleSettings, FileAndBuiltIns) {
 
 TEST(ScheduleSettings, BadValuesNameTheScheduleAndTheField) {
     TempDir dir;
-    const auto error = config_error(dir, R"({"schedules": {"nightly": {"cron": "0 25 * * *", "job": {"type": "noop"}}}})");
-    EXPECT_NE(error.find(R"("schedules.nightly.cron" = "0 25 * * *" is invalid: field 2 (hour) "25": out of range 0-23)"),
-              std::string::npos)
+    const auto error =
+        config_error(dir, R"({"schedules": {"nightly": {"cron": "0 25 * * *", "job": {"type": "noop"}}}})");
+    EXPECT_NE(
+        error.find(R"("schedules.nightly.cron" = "0 25 * * *" is invalid: field 2 (hour) "25": out of range 0-23)"),
+        std::string::npos)
         << error;
     const std::pair<const char*, const char*> cases[] = {
         {R"({"schedules": {"n": {"cron": "0 0 * * *"}}})", "missing \"job\""},

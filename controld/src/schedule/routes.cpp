@@ -47,13 +47,13 @@ ordered_json to_json(const Scheduler::Status& s) {
 }
 
 void add_routes(api::Router& router, const api::Guard& guard, Scheduler& scheduler, tracking::ErrorTracker& errors) {
-    router.add(api::Method::get, "/ops/schedules",
-               guard.require(auth::Role::admin, [&scheduler](const httplib::Request&, httplib::Response& res,
-                                                             auth::Role) {
-                   ordered_json out = ordered_json::array();
-                   for (const auto& s : scheduler.list()) out.push_back(to_json(s));
-                   api::set_json(res, 200, out.dump(-1, ' ', false, json::error_handler_t::replace));
-               }));
+    router.add(
+        api::Method::get, "/ops/schedules",
+        guard.require(auth::Role::admin, [&scheduler](const httplib::Request&, httplib::Response& res, auth::Role) {
+            ordered_json out = ordered_json::array();
+            for (const auto& s : scheduler.list()) out.push_back(to_json(s));
+            api::set_json(res, 200, out.dump(-1, ' ', false, json::error_handler_t::replace));
+        }));
     router.add(api::Method::post, R"(/ops/schedules/([^/]+)/run)",
                guard.require(auth::Role::admin,
                              [&scheduler, &errors](const httplib::Request& req, httplib::Response& res, auth::Role) {

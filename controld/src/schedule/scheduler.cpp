@@ -74,8 +74,8 @@ std::map<std::string, Scheduler::State> Scheduler::build(const Settings& setting
             queue_.parse(spec.job.dump());
         } catch (const queue::InvalidJob& e) {
             if (!(spec.builtin && e.code() == "unknown_job_type")) {
-                throw ConfigError("\"schedules." + spec.name + ".job\" = " + spec.job.dump() + " is invalid: " +
-                                  e.what());
+                throw ConfigError("\"schedules." + spec.name + ".job\" = " + spec.job.dump() +
+                                  " is invalid: " + e.what());
             }
             log_.warn("a built-in schedule's job type is not registered; it fails when it runs",
                       {{"schedule", spec.name}, {"type", spec.job.value("type", "")}});
@@ -188,7 +188,8 @@ void Scheduler::fire(const std::string& name, const queue::JobRequest& request, 
               {"outcome", outcome},
               {"job_id", job_id},
               {"error", error}});
-    if (!error.empty()) errors_.capture("schedule", "cannot enqueue a scheduled job", {{"schedule", name}, {"error", error}});
+    if (!error.empty())
+        errors_.capture("schedule", "cannot enqueue a scheduled job", {{"schedule", name}, {"error", error}});
     {
         std::lock_guard<std::mutex> lock(mutex_);
         const auto found = states_.find(name);

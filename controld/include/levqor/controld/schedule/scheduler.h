@@ -105,7 +105,7 @@ private:
         std::optional<Seconds> last_slot;
         std::optional<std::string> last_status;
         std::optional<std::string> last_job_id;
-        bool follow = false;  // last_job_id not in a final state yet
+        bool follow = false;   // last_job_id not in a final state yet
         bool counted = false;  // this instance enqueued it: count its outcome
     };
 

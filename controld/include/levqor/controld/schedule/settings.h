@@ -30,7 +30,7 @@ struct ScheduleSpec {
 };
 
 struct ScheduleSettings {
-    std::chrono::seconds catch_up{21600};      // scheduler.catch_up_s
+    std::chrono::seconds catch_up{21600};            // scheduler.catch_up_s
     std::map<std::string, ScheduleSpec> configured;  // schedules
 
     friend bool operator==(const ScheduleSettings& a, const ScheduleSettings& b) {
