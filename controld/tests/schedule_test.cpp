@@ -279,6 +279,28 @@ TEST(Scheduler, JobsAreCheckedLikePostJobs) {
         has_line(s.metrics_text(), R"(levqor_schedule_runs_total{schedule="metrics-daily-reset",outcome="failed"} 1)"));
 }
 
+TEST(Scheduler, ReconfigureKeepsUnchangedSchedulesAndStartsNewOnesAtTheirNextSlot) {
+    TempDir dir;
+    QueueFixture q(dir);
+    SchedulerFixture s(q, {spec("a", "*/5 * * * *")}, true, 0s);
+    s.scheduler.tick(utc("2026-11-29T10:04:00Z"));
+    EXPECT_EQ(s.settle("a", utc("2026-11-29T10:05:00Z")), "succeeded");
+    s.scheduler.reconfigure({{spec("a", "*/5 * * * *"), spec("b", "0 * * * *")}, 21600s});
+    EXPECT_EQ(s.status("a").last_status, "succeeded");  // kept
+    s.scheduler.tick(utc("2026-11-29T10:06:00Z"));
+    EXPECT_FALSE(s.status("b").last_run_at);  // no catch-up of 10:00 for a schedule added by SIGHUP
+    EXPECT_EQ(iso_utc(*s.status("b").next_run_at), "2026-11-29T11:00:00Z");
+    EXPECT_THROW(s.scheduler.reconfigure({{spec("a", "*/5 * * * *", json{{"bad", 1}})}, 0s}), ConfigError);
+    EXPECT_EQ(s.scheduler.list().size(), 2u);                    // unchanged
+    s.scheduler.reconfigure({{spec("a", "*/10 * * * *")}, 0s});  // changed: from its next slot
+    ASSERT_EQ(s.scheduler.list().size(), 1u);
+    s.scheduler.tick(utc("2026-11-29T10:07:00Z"));
+    EXPECT_EQ(iso_utc(*s.status("a").next_run_at), "2026-11-29T10:10:00Z");
+    EXPECT_FALSE(s.status("a").last_run_at);
+    EXPECT_EQ(s.settle("a", utc("2026-11-29T10:10:00Z")), "succeeded");
+    EXPECT_EQ(wait_runs(*q.jobs, 2), 2);
+}
+
 TEST(ScheduleRoutes, StatusJson) {
     Scheduler::Status s;
     s.name = "backup:main";

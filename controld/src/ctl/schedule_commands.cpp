@@ -27,9 +27,8 @@ std::string schedules_table(const nlohmann::json& listing) {
         << "LAST STATUS\n";
     if (!listing.is_array()) return out.str();
     for (const auto& row : listing) {
-        const auto cron = row.is_object() && row.contains("cron") && row["cron"].is_null()
-                              ? std::string("(disabled)")
-                              : schedule_cell(row, "cron");
+        const auto cron = row.is_object() && row.contains("cron") && row["cron"].is_null() ? std::string("(disabled)")
+                                                                                           : schedule_cell(row, "cron");
         out << std::setw(24) << schedule_cell(row, "name") << std::setw(18) << cron << std::setw(23)
             << schedule_cell(row, "next_run_at") << std::setw(23) << schedule_cell(row, "last_run_at")
             << schedule_cell(row, "last_status") << "\n";
@@ -43,8 +42,7 @@ CommandResult run_schedules_list(const ApiClient& client, bool json) {
     return CommandResult{kExitOk, json ? output::pretty(listing.json) : schedules_table(listing.json), ""};
 }
 
-CommandResult run_schedules_run(const ApiClient& client, const std::string& name, const WaitOptions& wait,
-                                bool json) {
+CommandResult run_schedules_run(const ApiClient& client, const std::string& name, const WaitOptions& wait, bool json) {
     if (!schedule_name_shape(name)) {
         return output::usage_error("schedules run: NAME is 1 to 100 letters, digits, '_', '.', ':' or '-'");
     }
@@ -53,14 +51,14 @@ CommandResult run_schedules_run(const ApiClient& client, const std::string& name
     const auto job_id = started.json.value("job_id", "");
     if (!output::job_id_shape(job_id)) return output::failure("unexpected answer: " + started.body);
     if (!wait.wait) {
-        return CommandResult{kExitOk, json ? output::pretty(started.json) : "schedule " + name + ": job " + job_id + "\n",
-                             ""};
+        return CommandResult{kExitOk,
+                             json ? output::pretty(started.json) : "schedule " + name + ": job " + job_id + "\n", ""};
     }
     const auto job = wait_for_job(client, job_id, wait);
     if (job.error) return output::failure(*job.error);
     const auto status = job.job.value("status", "");
-    CommandResult result{kExitOk, json ? output::pretty(job.job) : "schedule " + name + ": job " + job_id + " " + status + "\n",
-                         ""};
+    CommandResult result{
+        kExitOk, json ? output::pretty(job.job) : "schedule " + name + ": job " + job_id + " " + status + "\n", ""};
     if (status != "succeeded") {
         result.exit_code = kExitFailure;
         result.err = "levqorctl: schedule " + name + ": job " + job_id + " is " + status + ": " +
