@@ -270,13 +270,24 @@ TEST(Scheduler, JobsAreCheckedLikePostJobs) {
         EXPECT_NE(std::string(e.what()).find("\"schedules.y.job\""), std::string::npos) << e.what();
         EXPECT_NE(std::string(e.what()).find("nosuch"), std::string::npos) << e.what();
     }
-    // A built-in whose type is not registered (yet) is accepted, and fails when it runs.
+    // A built-in whose type is not registered (yet) is listed, not scheduled.
     SchedulerFixture s(q, {ScheduleSpec{"metrics-daily-reset", std::string("5 0 * * *"),
                                         json{{"type", "metrics_daily_reset"}, {"payload", json::object()}}, true}});
     s.scheduler.tick(utc("2026-11-29T00:05:00Z"));
-    EXPECT_EQ(s.status("metrics-daily-reset").last_status, "failed");
-    EXPECT_TRUE(
-        has_line(s.metrics_text(), R"(levqor_schedule_runs_total{schedule="metrics-daily-reset",outcome="failed"} 1)"));
+    const auto status = s.status("metrics-daily-reset");
+    EXPECT_EQ(status.cron, "5 0 * * *");
+    EXPECT_FALSE(status.next_run_at);
+    EXPECT_FALSE(status.last_run_at);
+    EXPECT_TRUE(q.log.has("a built-in schedule's job type is not registered; the schedule does not run"));
+    EXPECT_TRUE(has_line(s.metrics_text(), R"(levqor_schedule_period_seconds{schedule="metrics-daily-reset"} 0)"));
+    EXPECT_THROW(s.scheduler.run_now("metrics-daily-reset"), queue::InvalidJob);
+    // Once its type is registered (the cost component), it is scheduled.
+    q.queue.register_executor("metrics_daily_reset", q.jobs);
+    SchedulerFixture registered(
+        q, {ScheduleSpec{"metrics-daily-reset", std::string("5 0 * * *"),
+                         json{{"type", "metrics_daily_reset"}, {"payload", json::object()}}, true}});
+    registered.scheduler.tick(utc("2026-11-29T00:04:00Z"));
+    EXPECT_EQ(iso_utc(*registered.status("metrics-daily-reset").next_run_at), "2026-11-29T00:05:00Z");
 }
 
 TEST(Scheduler, ReconfigureKeepsUnchangedSchedulesAndStartsNewOnesAtTheirNextSlot) {

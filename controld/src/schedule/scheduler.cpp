@@ -77,15 +77,20 @@ std::map<std::string, Scheduler::State> Scheduler::build(const Settings& setting
                 throw ConfigError("\"schedules." + spec.name + ".job\" = " + spec.job.dump() +
                                   " is invalid: " + e.what());
             }
-            log_.warn("a built-in schedule's job type is not registered; it fails when it runs",
+            // A built-in of a component this build does not have (yet):
+            // listed, not scheduled, rather than failing at every slot.
+            log_.warn("a built-in schedule's job type is not registered; the schedule does not run",
                       {{"schedule", spec.name}, {"type", spec.job.value("type", "")}});
+            state.cron.reset();
         }
         const auto found = states_.find(spec.name);
-        if (found != states_.end() && found->second.spec == spec) state = found->second;  // keeps its history
+        if (found != states_.end() && found->second.spec == spec &&
+            found->second.cron.has_value() == state.cron.has_value())
+            state = found->second;  // keeps its history
         out.emplace(spec.name, std::move(state));
         for (const char* outcome : kScheduleOutcomes) runs_.labels({spec.name, outcome});
         last_success_.labels({spec.name});
-        if (!spec.cron) period_.labels({spec.name}).set(0);
+        if (!state.cron) period_.labels({spec.name}).set(0);
     }
     return out;
 }

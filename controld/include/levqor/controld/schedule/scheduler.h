@@ -63,9 +63,10 @@ public:
         std::optional<std::string> last_job_id;
     };
 
-    // Checks every configured schedule's job as POST /jobs would (a
-    // ConfigError naming schedules.<name>.job); a built-in whose job type is
-    // not registered is checked when it runs (and fails then).
+    // Checks every schedule's job as POST /jobs would (a ConfigError naming
+    // schedules.<name>.job). A built-in whose job type is not registered
+    // (its component is not in this build, or registers later) is listed
+    // but not scheduled (logged at start and on SIGHUP).
     Scheduler(Settings settings, queue::QueueService& queue, Queued queued, metrics::Registry& registry,
               const Logger& log, tracking::ErrorTracker& errors, Clock clock = nullptr);
     ~Scheduler();
