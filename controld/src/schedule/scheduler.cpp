@@ -36,7 +36,6 @@ Scheduler::Scheduler(Settings settings, queue::QueueService& queue, Queued queue
                      const Logger& log, tracking::ErrorTracker& errors, Clock clock)
     : queue_(queue),
       queued_(std::move(queued)),
-      registry_(registry),
       log_(log),
       errors_(errors),
       clock_(clock ? std::move(clock) : Clock(system_now)),
@@ -55,7 +54,10 @@ Scheduler::Scheduler(Settings settings, queue::QueueService& queue, Queued queue
     states_ = build(settings);
 }
 
-Scheduler::~Scheduler() { stop(); }
+Scheduler::~Scheduler() {
+    stop();
+    if (thread_.joinable()) thread_.join();
+}
 
 std::map<std::string, Scheduler::State> Scheduler::build(const Settings& settings) const {
     std::map<std::string, State> out;
@@ -315,12 +317,9 @@ void Scheduler::start() {
 }
 
 void Scheduler::stop() {
-    {
-        std::lock_guard<std::mutex> lock(mutex_);
-        stopping_ = true;
-        wake_.notify_all();
-    }
-    if (thread_.joinable()) thread_.join();
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+    wake_.notify_all();
 }
 
 void Scheduler::loop() {

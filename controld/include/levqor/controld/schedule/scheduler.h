@@ -75,6 +75,9 @@ public:
 
     // Starts the thread (after the queue started).
     void start();
+    // Tells the thread to end after the round it is in (which may wait for
+    // an inline job up to queue.inline_wait_ms); returns at once. The
+    // destructor joins it.
     void stop();
 
     // SIGHUP. Throws ConfigError (and changes nothing) for a bad job.
@@ -128,7 +131,6 @@ private:
 
     queue::QueueService& queue_;
     Queued queued_;
-    metrics::Registry& registry_;
     const Logger& log_;
     tracking::ErrorTracker& errors_;
     Clock clock_;
