@@ -302,9 +302,12 @@ TEST(Scheduler, ReconfigureKeepsUnchangedSchedulesAndStartsNewOnesAtTheirNextSlo
     EXPECT_FALSE(s.status("b").last_run_at);  // no catch-up of 10:00 for a schedule added by SIGHUP
     EXPECT_EQ(iso_utc(*s.status("b").next_run_at), "2026-11-29T11:00:00Z");
     EXPECT_THROW(s.scheduler.reconfigure({{spec("a", "*/5 * * * *", json{{"bad", 1}})}, 0s}), ConfigError);
-    EXPECT_EQ(s.scheduler.list().size(), 2u);                    // unchanged
-    s.scheduler.reconfigure({{spec("a", "*/10 * * * *")}, 0s});  // changed: from its next slot
+    EXPECT_EQ(s.scheduler.list().size(), 2u);  // unchanged
+    s.scheduler.tick(utc("2026-11-29T10:06:30Z"));
+    EXPECT_TRUE(has_line(s.metrics_text(), R"(levqor_schedule_period_seconds{schedule="b"} 3600)"));
+    s.scheduler.reconfigure({{spec("a", "*/10 * * * *")}, 0s});  // changed: from its next slot; b removed
     ASSERT_EQ(s.scheduler.list().size(), 1u);
+    EXPECT_TRUE(has_line(s.metrics_text(), R"(levqor_schedule_period_seconds{schedule="b"} 0)"));  // not late
     s.scheduler.tick(utc("2026-11-29T10:07:00Z"));
     EXPECT_EQ(iso_utc(*s.status("a").next_run_at), "2026-11-29T10:10:00Z");
     EXPECT_FALSE(s.status("a").last_run_at);

@@ -100,6 +100,11 @@ std::map<std::string, Scheduler::State> Scheduler::build(const Settings& setting
 void Scheduler::reconfigure(Settings settings) {
     std::unique_lock<std::mutex> lock(mutex_);
     auto states = build(settings);
+    // A removed schedule's series stay (the registry keeps them); period 0
+    // takes it out of LevqorScheduleLate.
+    for (const auto& [name, state] : states_) {
+        if (!states.count(name)) period_.labels({name}).set(0);
+    }
     // A schedule kept as it was keeps its next slot and what it follows.
     states_ = std::move(states);
     catch_up_ = settings.catch_up;
