@@ -152,6 +152,18 @@ subtest 'NEW_QUEUE_ENABLED=off: the job runs inline, on the scheduler thread' =>
     ok($line, 'a slot ran') or diag $cd->log_text;
     my $job = json_of($cd->request("GET /jobs/$line->{job_id}", token => 'producer'));
     is($job->{status}, 'succeeded', 'inline: succeeded');
+
+    # SIGHUP: a new schedule is listed and scheduled; a bad one keeps the previous schedules.
+    $cd->set_config({ schedules => { %schedules, hourly => { cron => '@hourly', job => { type => 'noop' } } } });
+    $cd->hup;
+    my $listed = sub { my %n = map { $_->{name} => $_ } @{ json_of($cd->request('GET /ops/schedules', token => 'admin')) || [] }; \%n };
+    ok(wait_until(10, sub { $listed->()->{hourly} }, 0.05), 'SIGHUP adds a schedule');
+    like($listed->()->{hourly}{next_run_at} // '', qr/^\d{4}-\d\d-\d\dT\d\d:00:00Z$/, 'at its next slot');
+    $cd->set_config({ schedules => { other => { cron => '@hourly', job => { type => 'nosuch' } } } });
+    $cd->hup;
+    ok($cd->wait_log(sub { ($_[0]{msg} // '') =~ /configuration reloaded except the schedules|cannot reload/ }, 10),
+       'a bad job on SIGHUP is refused') or diag $cd->log_text;
+    ok($listed->()->{hourly} && !$listed->()->{other}, 'the previous schedules stay');
     ok($cd->stop, 'stops on SIGTERM');
 };
 
