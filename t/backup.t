@@ -77,9 +77,14 @@ my @targets = (
       url => "postgresql://levqor_test:$down_password\@127.0.0.1:$down_port/nothing" },
     ($pg ? ({ name => 'main', kind => 'postgres', url => $pg->url, schedule => '0 3 * * *' }) : ()),
 );
+# The targets' schedules stay off in this suite: a backup the scheduler
+# starts (or catches up at start, 00:00-06:00 UTC) would change what the
+# subtests count. t/schedule.t tests the scheduler.
+my %unscheduled = (schedules => { map { ("backup:$_" => { cron => undef }) } qw(local down main) });
 my $cd = Test::Levqor::Controld->new(
     env    => { NEW_QUEUE_ENABLED => 'on' },
     config => {
+        %unscheduled,
         queue  => { workers => 2, visibility_timeout_s => 300, retry_delays_s => { backup => [0.2, 0.2, 0.2] } },
         backup => { retention_days => 7, targets => \@targets, ($pg ? (pg_bin_dir => $pg->bin) : ()) },
     },
@@ -179,7 +184,7 @@ subtest 'a second backup of a target while one is queued: 409' => sub {
     # second is refused whatever the timing.
     my $idle = Test::Levqor::Controld->new(
         env    => { NEW_QUEUE_ENABLED => 'on' },
-        config => { queue => { workers => 0 }, backup => { targets => [$targets[0]] } },
+        config => { %unscheduled, queue => { workers => 0 }, backup => { targets => [$targets[0]] } },
     );
     $idle->start;
     my $post = sub {
@@ -381,7 +386,7 @@ subtest 'encryption at rest: the stored dump is AES-256-GCM, the drill and the r
     chmod 0600, $key;
     my $enc = Test::Levqor::Controld->new(
         env    => { NEW_QUEUE_ENABLED => 'on' },
-        config => { queue => { workers => 1, visibility_timeout_s => 300 },
+        config => { %unscheduled, queue => { workers => 1, visibility_timeout_s => 300 },
                     backup => { encryption_key_file => $key, targets => [grep { $_->{name} ne 'down' } @targets],
                                 ($pg ? (pg_bin_dir => $pg->bin) : ()) } },
     );
@@ -445,7 +450,7 @@ subtest 'the Redis queue backend: one backup per kind, verified by its drill' =>
     my $redis = Test::Levqor::Redis->new;
     my $rcd = Test::Levqor::Controld->new(
         env    => { NEW_QUEUE_ENABLED => 'on', REDIS_URL => 'redis://127.0.0.1:' . $redis->port },
-        config => { queue => { workers => 1, visibility_timeout_s => 300 },
+        config => { %unscheduled, queue => { workers => 1, visibility_timeout_s => 300 },
                     backup => { targets => [grep { $_->{name} ne 'down' } @targets],
                                 ($pg ? (pg_bin_dir => $pg->bin) : ()) } },
     );
@@ -520,7 +525,7 @@ subtest 'disk full mid-dump: the partial folder is removed, the earlier backup s
     note($tmpfs ? 'a 2 MB tmpfs as backup.dir' : "no tmpfs ($mout): RLIMIT_FSIZE");
     my $full = FsizeControld->new(
         env    => { NEW_QUEUE_ENABLED => 'on' },
-        config => { queue => { workers => 1, retry_delays_s => { backup => [0.1] } },
+        config => { %unscheduled, queue => { workers => 1, retry_delays_s => { backup => [0.1] } },
                     backup => { dir => "$mnt/backups", targets => [$targets[0]] } },
     );
     my $ok = eval {

@@ -89,6 +89,12 @@ subtest 'the example controld.json starts' => sub {
     # file need not exist until a backup runs).
     like($cd->request('GET /metrics')->{body} // '', qr/^levqor_backup_verify_ok\{target="local"\} /m,
          'the example backup target');
+    # Its schedules: the configured one and the built-ins (backup:local from
+    # the target's schedule).
+    my %schedules = map { $_->{name} => $_ } @{ json_of($cd->request('GET /ops/schedules', token => 'admin')) || [] };
+    is($schedules{'nightly-reindex'}{cron}, '30 2 * * *', 'the example schedule');
+    is($schedules{'backup:local'}{cron}, '0 0 * * *', 'the backup target\'s schedule');
+    is($schedules{'metrics-daily-reset'}{cron}, '5 0 * * *', 'the built-in daily reset');
     $cd->stop;
 };
 

@@ -9,6 +9,7 @@
 #include "levqor/controld/cost/routes.h"
 #include "levqor/controld/flags/routes.h"
 #include "levqor/controld/queue/routes.h"
+#include "levqor/controld/schedule/routes.h"
 #include "levqor/controld/version.h"
 
 namespace levqor::controld {
@@ -20,6 +21,10 @@ health::HealthService::Settings health_settings(const Config& config) {
 
 backup::BackupService::Settings backup_settings(const Config& config) {
     return {config.backup, config.data_dir, config.queue.visibility_timeout};
+}
+
+schedule::Scheduler::Settings scheduler_settings(const Config& config) {
+    return {scheduled(config), config.schedules.catch_up};
 }
 
 // A Config built by hand (tests) may leave flags.file to its default.
@@ -74,6 +79,10 @@ App::App(const Config& config, const Logger& log)
             [this](const std::string& message, const std::string& error) {
                 errors_.capture("cost", message, {{"error", error}});
             }),
+      daily_reset_registered_(register_daily_reset()),
+      scheduler_(
+          scheduler_settings(config_), queue_,
+          [this] { return flags_.current().get(Flag::new_queue) != FlagState::off; }, registry_, log, errors_),
       requests_(registry_.counter("levqor_controld_requests_total",
                                   "HTTP requests controld answered, by route pattern, method "
                                   "and status class.",
@@ -92,15 +101,6 @@ App::App(const Config& config, const Logger& log)
     metrics_.add_scrape_listener(
         [this](const std::string& instance, const std::vector<metrics::MetricFamily>& families,
                const metrics::ScrapeWindow& window) { cost_.observe_scrape(instance, families, window); });
-    // The reset scrapes every instance first (concurrently, each bounded by
-    // the scrape timeout), so the last increases of the day count in it; it
-    // takes about that long (the timeout at start: a hint for the batch
-    // runner, not a limit).
-    queue_.register_executor(std::string(cost::kDailyResetJob),
-                             cost::make_daily_reset_executor(
-                                 cost_, [this] { metrics_.refresh(); },
-                                 std::chrono::duration_cast<std::chrono::milliseconds>(config_.metrics.scrape_timeout) +
-                                     std::chrono::seconds(1)));
     registry_.gauge("levqor_controld_build_info", "levqor-controld's version; always 1.", {"version"})
         .labels({std::string(kVersion)})
         .set(1);
@@ -110,6 +110,19 @@ App::App(const Config& config, const Logger& log)
     ensure_directory(config_.data_dir, 0755);
     ensure_directory(std::filesystem::path(config_.flags.file).parent_path().string(), 0755);
     load_tokens(config_, /*at_start=*/true);
+}
+
+bool App::register_daily_reset() {
+    // The reset scrapes every instance first (concurrently, each bounded by
+    // the scrape timeout), so the last increases of the day count in it; it
+    // takes about that long (the timeout at start: a hint for the batch
+    // runner, not a limit).
+    queue_.register_executor(std::string(cost::kDailyResetJob),
+                             cost::make_daily_reset_executor(
+                                 cost_, [this] { metrics_.refresh(); },
+                                 std::chrono::duration_cast<std::chrono::milliseconds>(config_.metrics.scrape_timeout) +
+                                     std::chrono::seconds(1)));
+    return true;
 }
 
 api::HttpServer::Options App::server_options(const Config& config) {
@@ -171,6 +184,7 @@ api::Router App::routes() {
     queue::add_routes(router, guard_, queue_, flags_, errors_, log_);
     backup::add_routes(router, guard_, backups_, errors_);
     cost::add_routes(router, guard_, cost_);
+    schedule::add_routes(router, guard_, scheduler_, errors_);
     return router;
 }
 
@@ -198,6 +212,7 @@ ListenAddress App::start() {
     const auto bound = server_.start(config_.listen, [this] {
         flags_.write_initial();
         queue_.start();
+        scheduler_.start();
     });
     log_.info("configuration", {{"data_dir", config_.data_dir},
                                 {"flags_file", config_.flags.file},
@@ -224,6 +239,13 @@ void App::reload(const Config& next) {
     backups.visibility_timeout = config_.queue.visibility_timeout;  // the queue's needs a restart
     backups_.reconfigure(backups);
     cost_.reconfigure(next.cost);
+    bool schedules_ok = true;
+    try {
+        scheduler_.reconfigure(scheduler_settings(next));
+    } catch (const ConfigError& e) {
+        schedules_ok = false;
+        errors_.capture("config", "cannot reload the schedules; the previous ones stay", {{"error", e.what()}});
+    }
 
     const auto needs_restart = [&](const char* key, bool changed) {
         if (changed) log_.warn("setting changed but needs a restart to apply", {{"setting", key}});
@@ -255,13 +277,16 @@ void App::reload(const Config& next) {
     config_.data_dir = data_dir;
     config_.flags.file = flags_file;
     config_.http = http;
-    (ok ? reloads_ok_ : reloads_failed_).inc();
-    log_.info(ok ? "configuration reloaded" : "configuration reloaded except the token files",
+    (ok && schedules_ok ? reloads_ok_ : reloads_failed_).inc();
+    log_.info(!ok             ? "configuration reloaded except the token files"
+              : !schedules_ok ? "configuration reloaded except the schedules"
+                              : "configuration reloaded",
               {{"nginx_instances", next.metrics.nginx_instances.size()}, {"errors_to", errors_.destination()}});
 }
 
 void App::stop() {
     server_.stop();
+    scheduler_.stop();
     queue_.stop();
 }
 

@@ -84,6 +84,9 @@ TEST(BackupSettings, BadValuesNameTheKey) {
     EXPECT_TRUE(contains(
         error_of(dir, R"({"targets": [{"name": "a", "kind": "sqlite", "path": "/x", "schedule": "@daily * * * *"}]})"),
         "backup.targets[0].schedule"));
+    EXPECT_TRUE(contains(
+        error_of(dir, R"({"targets": [{"name": "a", "kind": "sqlite", "path": "/x", "schedule": "0 25 * * *"}]})"),
+        "\"backup.targets[0].schedule\" = \"0 25 * * *\" is invalid: field 2 (hour) \"25\": out of range 0-23"));
 }
 
 TEST(BackupSettings, ScheduleText) {
@@ -91,7 +94,9 @@ TEST(BackupSettings, ScheduleText) {
     EXPECT_NO_THROW(check_schedule_text(" 5  0 1-7/2 * 0,6 "));
     EXPECT_THROW(check_schedule_text(""), std::invalid_argument);
     EXPECT_THROW(check_schedule_text("0 0 * * * *"), std::invalid_argument);
-    EXPECT_THROW(check_schedule_text("0 0 * * MON"), std::invalid_argument);
+    EXPECT_NO_THROW(check_schedule_text("0 0 * * MON"));  // the scheduler's grammar (schedule/cron.h)
+    EXPECT_NO_THROW(check_schedule_text("@daily"));
+    EXPECT_THROW(check_schedule_text("0 0 31 2 *"), std::invalid_argument);
     EXPECT_THROW(check_schedule_text(std::string(300, '*')), std::invalid_argument);
 }
 

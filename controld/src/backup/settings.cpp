@@ -1,7 +1,8 @@
 #include "levqor/controld/backup/settings.h"
 
 #include <set>
-#include <sstream>
+
+#include "levqor/controld/schedule/cron.h"
 
 namespace levqor::controld::backup {
 namespace {
@@ -97,19 +98,7 @@ const Keys<BackupSettings>& top_keys() {
 
 }  // namespace
 
-void check_schedule_text(const std::string& text) {
-    if (text.size() > 200) invalid("expected a 5-field cron expression (at most 200 characters)");
-    std::istringstream in(text);
-    std::string field;
-    int fields = 0;
-    while (in >> field) {
-        ++fields;
-        if (field.find_first_not_of("0123456789*,-/") != std::string::npos) {
-            invalid("expected 5 cron fields (minute hour day month weekday) of digits, '*', ',', '-' and '/'");
-        }
-    }
-    if (fields != 5) invalid("expected 5 cron fields (minute hour day month weekday), found " + std::to_string(fields));
-}
+void check_schedule_text(const std::string& text) { schedule::Cron::parse(text, schedule::test_seconds_allowed()); }
 
 ConfigPart config_part(BackupSettings& out) { return controld::config_part(top_keys(), out); }
 

@@ -55,15 +55,32 @@ std::string verify_cell(const nlohmann::json& manifest) {
     return "FAILED: " + str(v, "error");
 }
 
-struct JobOutcome {
-    std::optional<std::string> error;  // could not follow the job (unreachable, timeout)
-    nlohmann::json job;                // its last record
-};
+// After a backup or verify job: the backup's manifest decides the exit code.
+CommandResult finish_with_manifest(const ApiClient& client, const std::string& id, const JobOutcome& job,
+                                   const std::string& what, bool json) {
+    if (job.error) return failure(*job.error);
+    const auto manifest = client.get("/ops/backups/" + id);
+    if (job.job.value("status", "") == "dead") {
+        std::string message =
+            what + " " + id + ": job " + job.job.value("id", "") + " is dead: " + str(job.job, "last_error");
+        return CommandResult{kExitFailure, json && !manifest.error ? pretty(manifest.json) : "",
+                             "levqorctl: " + message + "\n"};
+    }
+    if (manifest.error) return failure(*manifest.error);
+    const auto status = manifest.json.value("status", "");
+    CommandResult result{kExitOk, json ? pretty(manifest.json) : manifest_text(manifest.json), ""};
+    if (status != "verified") {
+        result.exit_code = kExitFailure;
+        result.err =
+            "levqorctl: " + what + " " + id + " is " + status + ": " + str(verify_of(manifest.json), "error") + "\n";
+    }
+    return result;
+}
 
-// Polls GET /jobs/{id} until succeeded or dead.
-// backup_id (if not empty): its "progress" is read at each poll for the progress line.
+}  // namespace
+
 JobOutcome wait_for_job(const ApiClient& client, const std::string& job_id, const WaitOptions& wait,
-                        const std::string& backup_id = "") {
+                        const std::string& backup_id) {
     const auto start = std::chrono::steady_clock::now();
     for (;;) {
         const auto res = client.get("/jobs/" + job_id);
@@ -91,30 +108,6 @@ JobOutcome wait_for_job(const ApiClient& client, const std::string& job_id, cons
         std::this_thread::sleep_for(wait.poll);
     }
 }
-
-// After a backup or verify job: the backup's manifest decides the exit code.
-CommandResult finish_with_manifest(const ApiClient& client, const std::string& id, const JobOutcome& job,
-                                   const std::string& what, bool json) {
-    if (job.error) return failure(*job.error);
-    const auto manifest = client.get("/ops/backups/" + id);
-    if (job.job.value("status", "") == "dead") {
-        std::string message =
-            what + " " + id + ": job " + job.job.value("id", "") + " is dead: " + str(job.job, "last_error");
-        return CommandResult{kExitFailure, json && !manifest.error ? pretty(manifest.json) : "",
-                             "levqorctl: " + message + "\n"};
-    }
-    if (manifest.error) return failure(*manifest.error);
-    const auto status = manifest.json.value("status", "");
-    CommandResult result{kExitOk, json ? pretty(manifest.json) : manifest_text(manifest.json), ""};
-    if (status != "verified") {
-        result.exit_code = kExitFailure;
-        result.err =
-            "levqorctl: " + what + " " + id + " is " + status + ": " + str(verify_of(manifest.json), "error") + "\n";
-    }
-    return result;
-}
-
-}  // namespace
 
 bool backup_name_shape(const std::string& text) {
     return !text.empty() && text.size() <= 64 &&

@@ -17,6 +17,8 @@
 //     backup restore ID --into NAME [--force] [--wait]
 //                                            into a new database or SQLite file
 //     backup decrypt --key-file KEY IN OUT   an encrypted backup file, offline (no controld)
+//     schedules                              the schedules: cron, next and last run, last status
+//     schedules run NAME [--wait]            a schedule's job now
 //
 // --wait polls the job until it ends, with a progress line on a TTY; the exit
 // status is then the outcome (0 only for a verified backup / a done restore).
@@ -38,6 +40,7 @@
 #include <CLI/CLI.hpp>
 
 #include "levqor/controld/ctl/backup_commands.h"
+#include "levqor/controld/ctl/schedule_commands.h"
 #include "levqor/controld/ctl/base_url.h"
 #include "levqor/controld/ctl/client.h"
 #include "levqor/controld/ctl/commands.h"
@@ -159,6 +162,12 @@ int main(int argc, char** argv) {
     backup_decrypt->add_option("IN", decrypt_in, "the encrypted file (*.enc)")->required();
     backup_decrypt->add_option("OUT", decrypt_out, "a new file for the plaintext")->required();
 
+    auto* schedules = cli.add_subcommand("schedules", "the scheduler's schedules (docs/controld.md \"Schedules\")");
+    auto* schedules_run = schedules->add_subcommand("run", "a schedule's job now: schedules run NAME");
+    std::string schedule_name;
+    schedules_run->add_option("NAME", schedule_name, "a name from GET /ops/schedules")->required();
+    schedules_run->add_flag("--wait", wait, "wait for the job's outcome");
+
     try {
         cli.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -220,6 +229,8 @@ int main(int argc, char** argv) {
     if (backup_list->parsed()) return emit(ctl::run_backup_list(client, backup_target, json));
     if (backup_show->parsed()) return emit(ctl::run_backup_show(client, backup_id, json));
     if (backup_verify->parsed()) return waited(ctl::run_backup_verify(client, backup_id, wait_options, json));
+    if (schedules_run->parsed()) return waited(ctl::run_schedules_run(client, schedule_name, wait_options, json));
+    if (schedules->parsed()) return emit(ctl::run_schedules_list(client, json));
     if (backup_restore->parsed()) {
         return waited(ctl::run_backup_restore(client, backup_id, restore_into, restore_force, wait_options, json));
     }

@@ -22,6 +22,7 @@
 #include "levqor/controld/metrics/registry.h"
 #include "levqor/controld/metrics/service.h"
 #include "levqor/controld/queue/service.h"
+#include "levqor/controld/schedule/scheduler.h"
 #include "levqor/controld/tracking/tracker.h"
 
 namespace levqor::controld {
@@ -72,8 +73,10 @@ public:
     tracking::ErrorTracker& errors() { return errors_; }
     const flags::FlagStore& flags() const { return flags_; }
     queue::QueueService& queue() { return queue_; }
+    schedule::Scheduler& scheduler() { return scheduler_; }
 
 private:
+    bool register_daily_reset();  // for daily_reset_registered_
     api::Router routes();
     api::HttpServer::Options server_options(const Config& config);
     // Loads the token files; at start a problem is a ConfigError, on reload
@@ -96,6 +99,10 @@ private:
     queue::QueueService queue_;
     backup::BackupService backups_;  // registers its job types with queue_
     cost::CostService cost_;         // hears metrics_' scrapes
+    // True once cost's job type (metrics_daily_reset) is registered: before
+    // scheduler_, which checks the job types of its built-ins when built.
+    bool daily_reset_registered_;
+    schedule::Scheduler scheduler_;  // after every component that registers job types
     metrics::Family<metrics::Counter>& requests_;
     metrics::Family<metrics::Counter>& dropped_;
     metrics::Counter& reloads_ok_;

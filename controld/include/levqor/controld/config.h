@@ -9,6 +9,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "levqor/controld/api/settings.h"
 #include "levqor/controld/auth/settings.h"
@@ -18,6 +19,7 @@
 #include "levqor/controld/flags/settings.h"
 #include "levqor/controld/metrics/settings.h"
 #include "levqor/controld/queue/settings.h"
+#include "levqor/controld/schedule/settings.h"
 #include "levqor/controld/tracking/settings.h"
 
 namespace levqor::controld {
@@ -35,12 +37,17 @@ struct Config : CoreSettings {
     queue::QueueSettings queue;                      // http_job_allow, queue
     backup::BackupSettings backup;                   // backup
     cost::CostSettings cost;                         // cost
+    schedule::ScheduleSettings schedules;            // schedules, scheduler
 };
 
 // Builds the configuration: defaults, then the JSON file (if given), then the
 // environment (the environment wins). Throws ConfigError for an unreadable
 // file, malformed JSON, an unknown key or a bad value.
 Config load_config(const std::optional<std::string>& config_file, const EnvLookup& env);
+
+// The schedules that run (schedule::resolve_schedules over the built-ins:
+// metrics-daily-reset and backup:<target> per backup target). Throws ConfigError.
+std::vector<schedule::ScheduleSpec> scheduled(const Config& config);
 
 // The defaults that follow other settings (flags.file: <data_dir>/flags, backup.dir:
 // <data_dir>/backups when not given); load_config applies them, App too for a Config built by hand.

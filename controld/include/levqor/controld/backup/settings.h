@@ -16,7 +16,7 @@ struct BackupTarget {
     std::string kind;      // "postgres" | "sqlite"
     std::string url;       // postgres: libpq URL or conninfo (may hold a password)
     std::string path;      // sqlite: absolute path of the live database
-    std::string schedule;  // 5-field UTC cron text; stored here, run by the scheduler (another issue)
+    std::string schedule;  // UTC cron text (schedule/cron.h); the scheduler runs it as backup:<name>
 
     friend bool operator==(const BackupTarget& a, const BackupTarget& b) {
         return a.name == b.name && a.kind == b.kind && a.url == b.url && a.path == b.path && a.schedule == b.schedule;
@@ -43,9 +43,8 @@ struct BackupSettings {
     }
 };
 
-// A 5-field cron text's shape (minute hour day month weekday; digits, '*',
-// ',', '-', '/'): throws std::invalid_argument saying why not. The fields'
-// ranges are the scheduler's to check.
+// A cron expression (schedule/cron.h, the one grammar the scheduler runs):
+// throws std::invalid_argument (schedule::CronError) naming the field.
 void check_schedule_text(const std::string& text);
 
 // The "backup" section, filling `out`.

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -39,6 +40,18 @@ struct WaitOptions {
     std::chrono::milliseconds timeout{std::chrono::hours(7)};
     std::function<void(const WaitProgress&)> progress;
 };
+
+// --wait's end: the job's last record (GET /jobs/{id}), or why it could not
+// be followed (unreachable, still running at the timeout).
+struct JobOutcome {
+    std::optional<std::string> error;
+    nlohmann::json job;
+};
+// Polls GET /jobs/{job_id} until succeeded or dead (backup run and verify,
+// schedules run). backup_id (if not empty): its "progress" is read at each
+// poll for the progress line.
+JobOutcome wait_for_job(const ApiClient& client, const std::string& job_id, const WaitOptions& wait,
+                        const std::string& backup_id = "");
 
 // A target name or a backup id as the routes accept them: 1 to 64 of
 // [A-Za-z0-9_-] (checked before anything is sent; a usage error otherwise).
