@@ -16,9 +16,6 @@ constexpr std::uint64_t kPow10[kFractionDigits + 1] = {
     1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000,
 };
 
-bool is_digit(char c) { return static_cast<unsigned char>(c - '0') <= 9; }
-bool is_blank(char c) { return c == ' ' || c == '\t'; }
-
 constexpr Amount kInvalid{Amount::Kind::Invalid, 0};
 
 // The largest digit string (an amount times 10^fraction) within kMaxNanos.
@@ -29,48 +26,17 @@ constexpr std::uint64_t kMaxDigits[kFractionDigits + 1] = {
 
 }  // namespace
 
-// Every form parse_usd accepts: blanks, '+', any number of fractional
-// digits (rounded). The fast path below hands the rare forms here.
+// The shared grammar (levqor_common) in the module's terms.
 Amount detail::parse_usd_general(std::string_view text) noexcept {
     if (text.empty()) return {Amount::Kind::Empty, 0};
-    if (text.size() > kMaxAmountText) return kInvalid;
-    const char* p = text.data();
-    const char* end = p + text.size();
-    while (p != end && is_blank(*p)) ++p;
-    while (end != p && is_blank(end[-1])) --end;
-    if (p != end && *p == '+') ++p;
-
-    const char* const whole_start = p;
-    std::uint64_t whole = 0;
-    for (; p != end && is_digit(*p); ++p) {
-        whole = whole * 10 + static_cast<unsigned>(*p - '0');
-        if (whole > kMaxUsd) return kInvalid;  // also keeps whole far from overflowing
-    }
-    bool any_digit = p != whole_start;
-    std::uint64_t fraction = 0;
-    std::size_t kept = 0;
-    bool round_up = false;
-    if (p != end && *p == '.') {
-        const char* const fraction_start = ++p;
-        const char* const last_kept = p + std::min<std::size_t>(kFractionDigits, static_cast<std::size_t>(end - p));
-        for (; p != last_kept && is_digit(*p); ++p) fraction = fraction * 10 + static_cast<unsigned>(*p - '0');
-        kept = static_cast<std::size_t>(p - fraction_start);
-        if (kept == kFractionDigits && p != end && is_digit(*p)) {
-            round_up = *p >= '5';  // half up, decided by the 10th digit
-            while (p != end && is_digit(*p)) ++p;
-        }
-        any_digit = any_digit || p != fraction_start;
-    }
-    if (!any_digit || p != end) return kInvalid;
-    const std::uint64_t nanos = whole * kNanosPerUsd + fraction * kPow10[kFractionDigits - kept] + (round_up ? 1 : 0);
-    if (nanos > kMaxNanos) return kInvalid;
-    return {Amount::Kind::Valid, nanos};
+    const UsdText parsed = parse_usd_text(text, kMaxNanos);
+    return parsed.error == AmountError::None ? Amount{Amount::Kind::Valid, parsed.nanos} : kInvalid;
 }
 
 // The log phase of every request with an amount runs this: one loop over
 // "<digits>[.<digits>]" gathering every digit into one integer. Anything
-// else (blanks, a '+', more than 9 fractional or 19 digits in all, and
-// invalid text) goes to the general parser, which has the last word.
+// else (blanks, a '+', an exponent, more than 9 fractional or 19 digits in
+// all, and invalid text) goes to the general parser, which has the last word.
 Amount parse_usd(std::string_view text) noexcept {
     if (text.empty()) return {Amount::Kind::Empty, 0};
     if (text.size() > kMaxAmountText) return kInvalid;
@@ -94,14 +60,6 @@ Amount parse_usd(std::string_view text) noexcept {
     // digits = amount * 10^fraction; nanos = digits * 10^(9 - fraction).
     if (digits > kMaxDigits[fraction]) return kInvalid;
     return {Amount::Kind::Valid, digits * kPow10[kFractionDigits - fraction]};
-}
-
-bool valid_connector_name(std::string_view name) noexcept {
-    if (name.empty() || name.size() > kMaxConnectorName) return false;
-    for (const char c : name) {
-        if (c < 0x21 || c > 0x7e) return false;
-    }
-    return true;
 }
 
 namespace {
@@ -140,9 +98,8 @@ Parsed<CostArgs> parse_cost_args(const std::vector<std::string_view>& args) {
         out.connector = v;
         out.connector_literal = !has_variable(v);
         if (out.connector_literal && !valid_connector_name(v)) {
-            return P::failure("invalid connector name " + quoted(v) + ", expected 1 to " +
-                              std::to_string(kMaxConnectorName) +
-                              " visible ASCII characters (no spaces) or a variable");
+            return P::failure("invalid connector name " + quoted(v) + ", expected " + std::string(kConnectorRule) +
+                              " or a variable");
         }
     }
     return out;
@@ -286,7 +243,7 @@ void render(std::string& out, const CostTable& table) {
         out.append(kCostFamily);
         prometheus::append_labels(out, std::vector<Label>{{"connector", e.connector}});
         out.push_back(' ');
-        out.append(prometheus::format_fixed_point(e.nanos, 9));
+        out.append(format_usd(e.nanos));
         out.push_back('\n');
     }
     prometheus::append_family_header(out, kInvalidFamily,
