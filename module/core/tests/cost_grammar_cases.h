@@ -16,8 +16,8 @@ namespace levqor::cost {
 struct AmountCase {
     std::string_view text;
     AmountError error;
-    std::uint64_t nanos;                // error == None only
-    std::uint64_t max = kMaxNanos;      // the bound
+    std::uint64_t nanos;            // error == None only
+    std::uint64_t max = kMaxNanos;  // the bound
 };
 
 inline const std::vector<AmountCase>& amount_cases() {
@@ -64,13 +64,13 @@ inline const std::vector<AmountCase>& amount_cases() {
         {"0.0000000025", E::None, 3},
         {"1.0000000005", E::None, 1'000'000'001},
         {"0.30000000000000004", E::None, 300'000'000},  // 0.1 + 0.2 in a double
-        {"0.9999999995", E::None, 1'000'000'000},        // carries into the whole part
+        {"0.9999999995", E::None, 1'000'000'000},       // carries into the whole part
         {"0.1000000000000", E::None, 100'000'000},
         {"1e-30", E::None, 0},
         {"5e-10", E::None, 1},
         {"4.9e-10", E::None, 0},
         {"999999.9999999995", E::None, kMaxNanos},  // rounds to the bound: still valid
-        {"1000000.0000000005", E::TooLarge, 0},    // rounds past it
+        {"1000000.0000000005", E::TooLarge, 0},     // rounds past it
         // refused
         {"", E::Empty, 0},
         {"-1", E::Negative, 0},

@@ -65,6 +65,18 @@ TEST(CostAmount, TheFastPathAgreesWithTheGeneralParser) {
         inputs.emplace_back(s);
     }
     for (const auto& c : amount_cases()) inputs.emplace_back(c.text);
+    // Every byte at every position of amounts with 0 to 10 fractional
+    // digits (the fast path reads four fractional digits at a time).
+    for (std::size_t fraction = 0; fraction <= 10; ++fraction) {
+        const std::string base = "12." + std::string("9876543210").substr(0, fraction);
+        for (std::size_t at = 0; at < base.size(); ++at) {
+            for (int byte = 0; byte < 256; ++byte) {
+                std::string s = base;
+                s[at] = static_cast<char>(byte);
+                inputs.push_back(s);
+            }
+        }
+    }
     for (const auto& in : inputs) {
         const Amount fast = parse_usd(in);
         const Amount general = detail::parse_usd_general(in);

@@ -102,20 +102,28 @@ UsdText parse_usd_text(std::string_view text, std::uint64_t max_nanos) noexcept 
 
 std::string amount_refusal(AmountError error, std::uint64_t max_nanos) {
     switch (error) {
-        case AmountError::None: return "";
-        case AmountError::Empty: return "empty amount";
-        case AmountError::TooLong: return "amount longer than " + std::to_string(kMaxAmountText) + " characters";
-        case AmountError::Negative: return "negative amount";
-        case AmountError::NotANumber: return "not a decimal number";
-        case AmountError::ExponentRange: return "exponent out of range";
-        case AmountError::TooLarge: return "more than " + format_usd(max_nanos) + " USD";
+        case AmountError::None:
+            return "";
+        case AmountError::Empty:
+            return "empty amount";
+        case AmountError::TooLong:
+            return "amount longer than " + std::to_string(kMaxAmountText) + " characters";
+        case AmountError::Negative:
+            return "negative amount";
+        case AmountError::NotANumber:
+            return "not a decimal number";
+        case AmountError::ExponentRange:
+            return "exponent out of range";
+        case AmountError::TooLarge:
+            return "more than " + format_usd(max_nanos) + " USD";
     }
     return "invalid amount";
 }
 
 Parsed<std::uint64_t> parse_usd_nanos(std::string_view text, std::uint64_t max_nanos) {
     const UsdText parsed = parse_usd_text(text, max_nanos);
-    if (parsed.error != AmountError::None) return Parsed<std::uint64_t>::failure(amount_refusal(parsed.error, max_nanos));
+    if (parsed.error != AmountError::None)
+        return Parsed<std::uint64_t>::failure(amount_refusal(parsed.error, max_nanos));
     return parsed.nanos;
 }
 
