@@ -75,12 +75,21 @@ my $port = $ng->port;
 
 # ---- invalid amounts: counted, ignored, the status unchanged; no header: nothing
 {
-    my @bad = ('-1', 'abc', '1e3', '2000000', 'inf', '0.5%20USD');
+    my @bad = ('-1', 'abc', '1e', '2000000', '1e7', 'inf', '0.5%20USD');
     my ($st, $m) = pipelined($port, (map { "/fixed?usd=$_" } @bad), '/fixed', '/fixed?usd=');
     is_deeply($st, [(200) x (@bad + 2)], 'every request with a bad or missing amount still answers 200');
     is(invalid_of($m), scalar @bad, 'each bad amount counted once in levqor_cost_invalid_total');
     is(cost_of($m, 'openai'), '10', 'bad and missing amounts add nothing');
     like($ng->error_log, qr/\[info\] .*levqor_cost: invalid amount "abc" ignored/, 'a bad amount is logged at info');
+}
+
+# ---- the grammar POST /usage shares: an exponent; a name outside [A-Za-z0-9_.:-] is "other"
+{
+    my ($st, $m) = pipelined($port, '/ai?c=tiny&usd=1e-6', '/ai?c=a%2Fb&usd=0.5');
+    is_deeply($st, [200, 200], 'both answered 200');
+    is(cost_of($m, 'tiny'), '0.000002', 'an amount with an exponent (1e-6) counts');
+    is(cost_of($m, 'other'), '0.5', 'the connector "a%2Fb" (not a valid name) counts as other');
+    ok($m !~ /connector="a%2Fb"/, 'and has no series of its own');
 }
 
 # ---- a reload that adds a literal connector: its series appears, the rest kept
@@ -104,7 +113,7 @@ my $port = $ng->port;
     is(scalar @named, 64, 'exactly 64 named connectors');
     is(cost_of($m, 'c61'), '0.25', 'the 64th connector has its own series');
     ok(!defined cost_of($m, 'c62'), 'the 65th connector has none');
-    is(cost_of($m, 'other'), '5.25', 'c62..c70 (9 x 0.25), a later name, "other" itself and an empty name went to other');
+    is(cost_of($m, 'other'), '5.75', 'c62..c70 (9 x 0.25), a later name, "other" itself and an empty name went to other (with 0.5 before)');
 }
 
 # ---- reload keeps every counter ----------------------------------------------
@@ -112,7 +121,7 @@ my $port = $ng->port;
     ok($ng->reload(config => $config), 'reload (back to the first configuration)') or diag($ng->last_error);
     my ($st, $m) = pipelined($port, '/fixed?usd=0.5');
     is(cost_of($m, 'openai'), '10.5', 'counters survived the reload and keep counting');
-    is(invalid_of($m), 6, 'the invalid counter survived the reload');
+    is(invalid_of($m), 7, 'the invalid counter survived the reload');
     is(cost_of($m, 'c1'), '0.25', 'dynamic connectors keep their slots');
     is(cost_of($m, 'flat'), '1', 'a connector no longer configured keeps its series');
 
@@ -178,7 +187,7 @@ location /t { levqor_cost -0.5 connector=a; empty_gif; }
 --- config
 location /t { levqor_cost $upstream_http_x_ai_cost_usd "connector=open ai"; empty_gif; }
 --- must_die
-"levqor_cost" directive invalid connector name "open ai", expected 1 to 64 visible ASCII characters (no spaces) or a variable
+"levqor_cost" directive invalid connector name "open ai", expected 1 to 64 characters of A-Z, a-z, 0-9, '_', '.', ':' or '-' or a variable
 
 === TEST 6: an unknown parameter fails nginx -t
 --- config

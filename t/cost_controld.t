@@ -81,6 +81,7 @@ subtest 'refused bodies are 400 JSON and counted' => sub {
                   ['{"connector":"x","usd":1000000.01}', 'invalid_usage', qr/more than 1000000 USD/],
                   ['{"connector":"x","usd":"abc"}', 'invalid_usage', qr/not a decimal number/],
                   ['{"connector":"a b","usd":1}', 'invalid_usage', qr/connector/],
+                  ['{"connector":"a/b","usd":1}', 'invalid_usage', qr/connector: expected 1 to 64 characters of A-Z, a-z, 0-9, '_', '\.', ':' or '-'/],
                   ['{"usd":1}', 'invalid_usage', qr/connector/],
                   ['nope', 'invalid_json', qr/not valid JSON|refused/]) {
         my ($body, $code, $message) = @$case;
@@ -89,7 +90,7 @@ subtest 'refused bodies are 400 JSON and counted' => sub {
         is($json->{error}, $code, "$body: $code");
         like($json->{message} // '', $message, "$body: the message says why");
     }
-    is(sample(metrics_text(), 'levqor_cost_invalid_total{instance="controld"}'), 6, 'six refusals counted');
+    is(sample(metrics_text(), 'levqor_cost_invalid_total{instance="controld"}'), 7, 'seven refusals counted');
 };
 
 subtest 'controld\'s samples join the module family; the daily gauge and the budget' => sub {

@@ -18,18 +18,6 @@ using metrics::MetricFamily;
 using metrics::MetricType;
 using metrics::Sample;
 
-std::uint64_t nanos_of(const std::string& text, std::uint64_t max = kMaxUsageNanos) {
-    const auto parsed = parse_usd_nanos(text, max);
-    EXPECT_TRUE(parsed) << text << ": " << parsed.error();
-    return parsed ? parsed.value() : 0;
-}
-
-std::string refusal_of(const std::string& text) {
-    const auto parsed = parse_usd_nanos(text, kMaxUsageNanos);
-    EXPECT_FALSE(parsed) << text;
-    return parsed ? "" : parsed.error();
-}
-
 std::string usage_error(const std::string& body) {
     try {
         parse_usage(body);
@@ -75,63 +63,19 @@ using namespace cost_test;
 
 // ---- amounts ------------------------------------------------------------------------
 
-TEST(CostAmount, DecimalsAreExactNanoDollars) {
-    EXPECT_EQ(nanos_of("0.0123"), 12'300'000u);
-    EXPECT_EQ(nanos_of("1"), 1'000'000'000u);
-    EXPECT_EQ(nanos_of("0"), 0u);
-    EXPECT_EQ(nanos_of("0.000000001"), 1u);
-    EXPECT_EQ(nanos_of(".5"), 500'000'000u);
-    EXPECT_EQ(nanos_of("5."), 5'000'000'000u);
-    EXPECT_EQ(nanos_of("000012.5"), 12'500'000'000u);
-    EXPECT_EQ(nanos_of("1e-9"), 1u);
-    EXPECT_EQ(nanos_of("1.5E+2"), 150'000'000'000u);
-    EXPECT_EQ(nanos_of("1e6"), kMaxUsageNanos);
-    EXPECT_EQ(nanos_of("999999.999999999"), kMaxUsageNanos - 1);
-    // 17 significant digits: no double holds this to the nano-dollar.
-    EXPECT_EQ(nanos_of("12345678.123456789", kMaxTotalNanos), 12'345'678'123'456'789u);
-}
-
-TEST(CostAmount, DigitsBeyondTheNinthRoundHalfUp) {
-    EXPECT_EQ(nanos_of("0.0000000015"), 2u);
-    EXPECT_EQ(nanos_of("0.0000000014999"), 1u);
-    EXPECT_EQ(nanos_of("0.30000000000000004"), 300'000'000u);  // 0.1 + 0.2 in a double
-    EXPECT_EQ(nanos_of("0.0000000004"), 0u);
-    EXPECT_EQ(nanos_of("1e-30"), 0u);
-    EXPECT_EQ(nanos_of("0.9999999995"), 1'000'000'000u);
-}
-
-TEST(CostAmount, RefusesNegativeTooLargeAndNonNumbers) {
-    EXPECT_EQ(refusal_of("-0.01"), "negative amount");
-    EXPECT_EQ(refusal_of("1000000.000000001"), "more than 1000000 USD");
-    EXPECT_EQ(refusal_of("1e7"), "more than 1000000 USD");
-    EXPECT_EQ(refusal_of("99999999999999999999999"), "more than 1000000 USD");
-    EXPECT_EQ(refusal_of("1e99999"), "exponent out of range");
-    EXPECT_EQ(refusal_of(""), "empty amount");
-    for (const char* bad : {"abc", ".", "+1", "1e", "1e+", "0x10", "1,5", " 1", "1 ", "NaN", "Inf", "1.2.3", "e5"}) {
-        EXPECT_EQ(refusal_of(bad), "not a decimal number") << bad;
-    }
-    EXPECT_EQ(refusal_of(std::string(65, '1')), "amount longer than 64 characters");
-}
-
-TEST(CostAmount, FormatsExactDecimals) {
-    EXPECT_EQ(format_usd(0), "0");
-    EXPECT_EQ(format_usd(1), "0.000000001");
-    EXPECT_EQ(format_usd(1'500'000'000), "1.5");
-    EXPECT_EQ(format_usd(12'345'000'000), "12.345");
-    EXPECT_EQ(format_usd(kMaxUsageNanos), "1000000");
-    for (std::uint64_t n : {7ULL, 123456789ULL, 1000000001ULL, 12345678123456789ULL}) {
-        EXPECT_EQ(nanos_of(format_usd(n), kMaxTotalNanos), n);
-    }
+// The grammar, the decimal rendering and the connector rule are
+// levqor_common's, tested with one amount table in
+// module/core/tests/cost_grammar_test.cpp; here what controld adds.
+TEST(CostAmount, TotalsAddCappedAndReadBackAboveTheUsageBound) {
     EXPECT_EQ(add_capped(kMaxTotalNanos - 1, 5), kMaxTotalNanos);
+    EXPECT_EQ(add_capped(2, 3), 5u);
+    EXPECT_EQ(parse_usd_nanos(format_usd(kMaxTotalNanos), kMaxTotalNanos).value(), kMaxTotalNanos);
+    EXPECT_FALSE(parse_usd_nanos("9223372036.854775808", kMaxTotalNanos));
 }
 
 TEST(CostAmount, ConnectorNamesAreBoundedAndTheSetEndsInOther) {
-    EXPECT_TRUE(valid_connector_name("openai.gpt-4o_mini"));
-    EXPECT_TRUE(valid_connector_name(std::string(64, 'a')));
-    EXPECT_FALSE(valid_connector_name(std::string(65, 'a')));
-    EXPECT_FALSE(valid_connector_name(""));
-    EXPECT_FALSE(valid_connector_name("a b"));
-    EXPECT_FALSE(valid_connector_name("a\"b"));
+    EXPECT_TRUE(valid_connector_name("azure:eu-west.1"));  // the module's rule
+    EXPECT_FALSE(valid_connector_name("a/b"));
     ConnectorSet set;
     for (int i = 0; i < 64; ++i) EXPECT_EQ(set.label_for("c" + std::to_string(i)), "c" + std::to_string(i));
     EXPECT_EQ(set.label_for("c64"), "other");
@@ -173,7 +117,9 @@ TEST(CostUsage, RefusesWhatTheModuleRefuses) {
     EXPECT_EQ(usage_error(R"({"connector":"x"})").rfind("invalid_usage: usd: missing", 0), 0u);
     EXPECT_EQ(usage_error(R"({"usd":1})").rfind("invalid_usage: connector: expected a string", 0), 0u);
     EXPECT_EQ(usage_error(R"({"connector":"a b","usd":1})"),
-              "invalid_usage: connector: expected 1 to 64 characters of A-Z, a-z, 0-9, '_', '.' or '-'");
+              "invalid_usage: connector: expected 1 to 64 characters of A-Z, a-z, 0-9, '_', '.', ':' or '-'");
+    EXPECT_EQ(usage_error(R"({"connector":"a/b","usd":1})").rfind("invalid_usage: connector: expected", 0), 0u);
+    EXPECT_EQ(parse_usage(R"({"connector":"azure:eu","usd":" +1.5 "})").nanos, 1'500'000'000u);
     EXPECT_EQ(
         usage_error(R"({"connector":")" + std::string(65, 'a') + R"(","usd":1})").rfind("invalid_usage: connector", 0),
         0u);

@@ -1,4 +1,5 @@
-// libFuzzer target for the levqor_cost amount grammar (levqor::cost::parse_usd),
+// libFuzzer target for the levqor_cost amount grammar (levqor::cost::parse_usd,
+// the fast path in front of levqor_common's parse_usd_text),
 // which reads an upstream's X-AI-Cost-USD header (outside input) in the log
 // phase of every request, and the directive's argument parser.
 //
@@ -15,7 +16,6 @@
 #include <vector>
 
 #include "levqor/cost.h"
-#include "levqor/prometheus_text.h"
 
 namespace {
 
@@ -34,7 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check((a.kind == Amount::Kind::Empty) == text.empty());
     if (a.kind == Amount::Kind::Valid) {
         check(a.nanos <= levqor::cost::kMaxNanos);
-        const std::string formatted = levqor::prometheus::format_fixed_point(a.nanos, 9);
+        const std::string formatted = levqor::cost::format_usd(a.nanos);
         const Amount again = levqor::cost::parse_usd(formatted);
         check(again.kind == Amount::Kind::Valid && again.nanos == a.nanos);
     } else {

@@ -90,7 +90,7 @@ Usage parse_usage(std::string_view body) {
     Usage usage;
     usage.connector = connector->get<std::string>();
     if (!valid_connector_name(usage.connector)) {
-        refuse("connector: expected 1 to 64 characters of A-Z, a-z, 0-9, '_', '.' or '-'");
+        refuse("connector: expected " + std::string(levqor::cost::kConnectorRule));
     }
     const auto usd = doc.find("usd");
     if (usd == doc.end()) refuse(std::string("usd: missing; ") + kUsageShape);

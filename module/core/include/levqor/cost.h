@@ -17,14 +17,10 @@
 #include <string_view>
 #include <vector>
 
+#include "levqor/cost_grammar.h"
 #include "levqor/parsed.h"
 
 namespace levqor::cost {
-
-inline constexpr std::uint64_t kNanosPerUsd = 1000000000;
-inline constexpr std::uint64_t kMaxUsd = 1000000;  // a larger amount is invalid ("absurd")
-inline constexpr std::uint64_t kMaxNanos = kMaxUsd * kNanosPerUsd;
-inline constexpr std::size_t kMaxAmountText = 64;  // bytes, before trimming
 
 // One request's amount. Empty: no value at all (the upstream sent no header),
 // which counts nothing; Invalid: counted in levqor_cost_invalid_total.
@@ -34,26 +30,18 @@ struct Amount {
     std::uint64_t nanos;  // Valid only
 };
 
-// A decimal USD amount: optional spaces/tabs around, an optional '+', digits
-// with an optional '.' and fraction (at least one digit in all: "5", "5.",
-// ".5", "0.0123"). More than 9 fractional digits are rounded half up to
-// 1e-9 USD. No '-' (a negative amount), no exponent, no "inf"/"nan", nothing
-// after the number, at most kMaxAmountText bytes, at most kMaxUsd.
+// The amount of a header or variable value: Empty for "" (no value at all),
+// else parse_usd_text (levqor/cost_grammar.h) with kMaxNanos. A fast path
+// for plain "<digits>[.<digits>]" (at most 9 fractional digits) with the
+// general grammar behind it for every other form.
 Amount parse_usd(std::string_view text) noexcept;
 namespace detail {
-// The same grammar in the plain way, for the rare forms (blanks, '+', more
-// than 9 fractional digits); parse_usd must agree with it on every input
-// (unit test and fuzz target).
+// parse_usd without the fast path; parse_usd must agree with it on every
+// input (unit test and fuzz target).
 Amount parse_usd_general(std::string_view text) noexcept;
 }  // namespace detail
 
-inline constexpr std::size_t kMaxConnectors = 64;     // named series; more go to "other"
-inline constexpr std::size_t kMaxConnectorName = 64;  // bytes
-inline constexpr std::string_view kOtherConnector = "other";
 inline constexpr std::string_view kDefaultConnector = "default";  // without connector=
-
-// 1 to kMaxConnectorName visible ASCII characters (0x21..0x7e).
-bool valid_connector_name(std::string_view name) noexcept;
 
 // levqor_cost <value> [connector=<value>] | levqor_cost off. Both values may
 // hold nginx variables (they contain a '$'); literals are checked here: a
