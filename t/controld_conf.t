@@ -76,7 +76,7 @@ subtest 'systemd unit' => sub {
 
 subtest 'the example controld.json starts' => sub {
     my $config = slurp("$repo/conf/controld/controld.json");
-    my $cd = Test::Levqor::Controld->new(config => $config);
+    my $cd = Test::Levqor::Controld->new(config => $config, builtin_schedules => 1);
     # The paths and the port are the example's; the environment moves them
     # into the test's temp dir.
     $cd->{env} = { LEVQOR_FLAGS_FILE => $cd->flags_file };

@@ -60,7 +60,7 @@ my $redis = Test::Levqor::Redis->new;
 my %env = (NEW_QUEUE_ENABLED => 'on', REDIS_URL => 'redis://127.0.0.1:' . $redis->port,
            LEVQOR_TEST_SCHEDULE_SECONDS => '1');
 my @cds = map {
-    Test::Levqor::Controld->new(env => {%env}, config => { schedules => \%schedules })->start
+    Test::Levqor::Controld->new(env => {%env}, config => { schedules => \%schedules }, builtin_schedules => 1)->start
 } 1 .. 2;
 my ($a, $b) = @cds;
 
@@ -164,6 +164,10 @@ subtest 'NEW_QUEUE_ENABLED=off: the job runs inline, on the scheduler thread' =>
     ok($cd->wait_log(sub { ($_[0]{msg} // '') =~ /configuration reloaded except the schedules|cannot reload/ }, 10),
        'a bad job on SIGHUP is refused') or diag $cd->log_text;
     ok($listed->()->{hourly} && !$listed->()->{other}, 'the previous schedules stay');
+    # This controld runs with the harness's LEVQOR_TEST_BUILTIN_SCHEDULES=off:
+    # the built-ins are listed, disabled (no catch-up reset in a suite).
+    ok(exists $listed->()->{'metrics-daily-reset'} && !defined $listed->()->{'metrics-daily-reset'}{cron},
+       'LEVQOR_TEST_BUILTIN_SCHEDULES=off: the built-in daily reset is listed disabled');
     ok($cd->stop, 'stops on SIGTERM');
 };
 

@@ -229,6 +229,11 @@ bool test_seconds_allowed() {
     return value && std::string_view(value) == "1";
 }
 
+bool test_builtins_off() {
+    const char* value = std::getenv("LEVQOR_TEST_BUILTIN_SCHEDULES");
+    return value && std::string_view(value) == "off";
+}
+
 std::string iso_utc(Seconds t) {
     const std::time_t time = static_cast<std::time_t>(t.time_since_epoch().count());
     std::tm tm{};

@@ -79,11 +79,13 @@ const Keys<ScheduleSettings>& top_keys() {
 std::vector<ScheduleSpec> resolve_schedules(const ScheduleSettings& settings,
                                             const std::vector<std::pair<std::string, std::string>>& backup_targets) {
     std::map<std::string, ScheduleSpec> all;
-    all[kDailyResetSchedule] = ScheduleSpec{kDailyResetSchedule, std::string("5 0 * * *"),
-                                            json{{"type", kDailyResetJobType}, {"payload", json::object()}}, true};
+    const bool builtins_off = test_builtins_off();
+    all[kDailyResetSchedule] =
+        ScheduleSpec{kDailyResetSchedule, builtins_off ? std::nullopt : std::optional<std::string>("5 0 * * *"),
+                     json{{"type", kDailyResetJobType}, {"payload", json::object()}}, true};
     for (const auto& [target, cron] : backup_targets) {
         const auto name = "backup:" + target;
-        all[name] = ScheduleSpec{name, cron.empty() ? std::nullopt : std::optional<std::string>(cron),
+        all[name] = ScheduleSpec{name, cron.empty() || builtins_off ? std::nullopt : std::optional<std::string>(cron),
                                  json{{"type", "backup"}, {"payload", {{"target", target}}}}, true};
     }
     for (const auto& [name, spec] : settings.configured) {

@@ -32,8 +32,13 @@ my $JSON = JSON::PP->new->canonical;
 sub controld_binary { build_dir() . '/levqor-controld' }
 sub ctl_binary      { build_dir() . '/levqorctl' }
 
-# new(env => {...}, config => {...} | undef, tokens => 1, port => N, dir => $dir)
+# new(env => {...}, config => {...} | undef, tokens => 1, port => N, dir => $dir,
+#     builtin_schedules => 0)
 # The admin and producer token files are written unless tokens => 0.
+# The built-in schedules (metrics-daily-reset, backup:<target>) are off
+# (LEVQOR_TEST_BUILTIN_SCHEDULES=off) unless builtin_schedules => 1: started
+# between 00:05 and 06:05 UTC, controld would otherwise run a catch-up daily
+# reset (or a backup) in the middle of a suite that counts jobs or spend.
 sub new {
     my ($class, %args) = @_;
     my $dir = $args{dir} || temp_dir('controld');
@@ -42,6 +47,7 @@ sub new {
         port   => $args{port} || free_port(),
         env    => $args{env} || {},
         config => $args{config},
+        builtin_schedules => $args{builtin_schedules} // 0,
         proc   => undef,
         admin_token    => 'admin-' . random_hex(24),
         producer_token => 'producer-' . random_hex(24),
@@ -93,6 +99,7 @@ sub environment {
         LEVQOR_DATA_DIR            => $self->data_dir,
         LEVQOR_ADMIN_TOKEN_FILE    => $self->token_file('admin'),
         LEVQOR_PRODUCER_TOKEN_FILE => $self->token_file('producer'),
+        ($self->{builtin_schedules} ? () : (LEVQOR_TEST_BUILTIN_SCHEDULES => 'off')),
         %{ $self->{env} },
     };
 }

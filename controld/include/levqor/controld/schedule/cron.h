@@ -69,6 +69,12 @@ private:
 // a 6-field cron with a leading seconds field is then accepted).
 bool test_seconds_allowed();
 
+// True when the environment has LEVQOR_TEST_BUILTIN_SCHEDULES=off (tests
+// only): the built-in schedules (metrics-daily-reset, backup:<target>) are
+// listed disabled unless configured, so a suite's controld never runs a
+// reset or a backup because of the time of day it starts at (a catch-up).
+bool test_builtins_off();
+
 // "2026-11-29T00:05:00Z"
 std::string iso_utc(Seconds t);
 
