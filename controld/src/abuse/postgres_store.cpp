@@ -92,8 +92,8 @@ struct PostgresAbuseStore::Connection {
         for (const auto& s : params) p.push_back(s.c_str());
         // Without parameters PQexec, which runs several statements (a migration).
         PgResult res(p.empty() ? PQexec(conn, sql.c_str())
-                               : PQexecParams(conn, sql.c_str(), static_cast<int>(p.size()), nullptr, p.data(),
-                                              nullptr, nullptr, 0));
+                               : PQexecParams(conn, sql.c_str(), static_cast<int>(p.size()), nullptr, p.data(), nullptr,
+                                              nullptr, 0));
         const auto status = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
         if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
             throw StoreError(std::string("abuse store (PostgreSQL): ") +
@@ -183,9 +183,9 @@ Decision PostgresAbuseStore::check_device(const DeviceRequest& request, std::opt
         facts.pair_last_seen_ms ||
         conn_->integer("SELECT COUNT(*) FROM (SELECT 1 FROM abuse_device_pairs WHERE account = $1 LIMIT 1) p",
                        {account}) > 0;
-    facts.changes_in_window = static_cast<long>(
-        conn_->integer("SELECT COUNT(*) FROM abuse_device_changes WHERE account = $1 AND at_ms > $2",
-                       {account, std::to_string(rules::window_start(now_ms))}));
+    facts.changes_in_window =
+        static_cast<long>(conn_->integer("SELECT COUNT(*) FROM abuse_device_changes WHERE account = $1 AND at_ms > $2",
+                                         {account, std::to_string(rules::window_start(now_ms))}));
     const auto outcome = rules::decide_device(facts, limit, mode, now_ms);
     if (outcome.record_change) {
         conn_->exec("INSERT INTO abuse_device_changes (account, at_ms) VALUES ($1, $2)", {account, now_text});
@@ -216,9 +216,9 @@ Decision PostgresAbuseStore::check_signup(const SignupRequest& request, long lim
                        {request.network.key, day}));
     const auto outcome = rules::decide_signup(today, request.referral, limit, mode);
     if (outcome.record) {
-        conn_->exec("INSERT INTO abuse_signups (network, day, email, referral, at_ms) VALUES ($1, $2, $3, $4, $5)",
-                    {request.network.key, day, request.email_digest, request.referral ? "1" : "0",
-                     std::to_string(now_ms)});
+        conn_->exec(
+            "INSERT INTO abuse_signups (network, day, email, referral, at_ms) VALUES ($1, $2, $3, $4, $5)",
+            {request.network.key, day, request.email_digest, request.referral ? "1" : "0", std::to_string(now_ms)});
     }
     tx.commit();
     return outcome.decision;
@@ -230,9 +230,9 @@ std::size_t PostgresAbuseStore::purge(TimePoint before) {
     conn_->ensure();
     PgTransaction tx(*conn_);
     std::size_t deleted = 0;
-    for (const char* sql : {"DELETE FROM abuse_device_pairs WHERE last_seen_ms < $1",
-                            "DELETE FROM abuse_device_changes WHERE at_ms < $1",
-                            "DELETE FROM abuse_signups WHERE at_ms < $1"}) {
+    for (const char* sql :
+         {"DELETE FROM abuse_device_pairs WHERE last_seen_ms < $1", "DELETE FROM abuse_device_changes WHERE at_ms < $1",
+          "DELETE FROM abuse_signups WHERE at_ms < $1"}) {
         auto res = conn_->exec(sql, {before_ms});
         deleted += static_cast<std::size_t>(std::strtoull(PQcmdTuples(res.get()), nullptr, 10));
     }

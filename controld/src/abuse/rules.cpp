@@ -13,9 +13,12 @@ std::optional<Mode> parse_mode(std::string_view text) {
 
 const char* to_string(Mode mode) {
     switch (mode) {
-        case Mode::off: return "off";
-        case Mode::shadow: return "shadow";
-        case Mode::on: return "on";
+        case Mode::off:
+            return "off";
+        case Mode::shadow:
+            return "shadow";
+        case Mode::on:
+            return "on";
     }
     return "on";
 }

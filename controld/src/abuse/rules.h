@@ -22,8 +22,8 @@ void check_limit(std::optional<long> limit);
 // What the store read, under its lock.
 struct DeviceFacts {
     std::optional<std::int64_t> pair_last_seen_ms;  // this (device, network) pair
-    bool account_has_pairs = false;                  // any pair of the account is stored
-    long changes_in_window = 0;                      // changes after window_start(now)
+    bool account_has_pairs = false;                 // any pair of the account is stored
+    long changes_in_window = 0;                     // changes after window_start(now)
 };
 
 struct DeviceOutcome {
