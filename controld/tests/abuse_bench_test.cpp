@@ -52,7 +52,8 @@ TEST(AbuseBench, DeviceChecksOneThread) {
         const auto account = "acct" + std::to_string(x % 2000);
         const bool change = (x >> 20) % 10 == 0;
         const auto dev = change ? "dev-new-" + std::to_string(i) : "dev" + std::to_string((x >> 30) % 2);
-        DeviceRequest req{std::string(64, 'a') + account, "free", std::string(64, 'd') + dev, Network{"AS64500", "asn"}};
+        DeviceRequest req{std::string(64, 'a') + account, "free", std::string(64, 'd') + dev,
+                          Network{"AS64500", "asn"}};
         const auto start = std::chrono::steady_clock::now();
         const auto d = store->check_device(req, 3, Mode::on, t0 + std::chrono::seconds(i));
         micros.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());

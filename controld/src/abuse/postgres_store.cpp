@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <vector>
 
 #include "rules.h"
@@ -114,12 +115,23 @@ namespace {
 // BEGIN ... COMMIT; rolls back when not committed (an exception).
 class PgTransaction {
 public:
-    explicit PgTransaction(PostgresAbuseStore::Connection& c) : c_(c) { c_.exec("BEGIN"); }
-    ~PgTransaction() {
-        if (!done_) {
-            PGresult* r = PQexec(c_.conn, "ROLLBACK");
-            PQclear(r);
+    // With lock_key, BEGIN and pg_advisory_xact_lock(lock_key) in one round
+    // trip; the statements after it see what the previous holder committed.
+    explicit PgTransaction(PostgresAbuseStore::Connection& c, std::optional<std::int64_t> lock_key = std::nullopt)
+        : c_(c) {
+        if (!lock_key) {
+            c_.exec("BEGIN");
+            return;
         }
+        try {
+            c_.exec("BEGIN; SELECT pg_advisory_xact_lock(" + std::to_string(*lock_key) + ")");
+        } catch (...) {
+            rollback();  // the destructor does not run for a throwing constructor
+            throw;
+        }
+    }
+    ~PgTransaction() {
+        if (!done_) rollback();
     }
     PgTransaction(const PgTransaction&) = delete;
     PgTransaction& operator=(const PgTransaction&) = delete;
@@ -129,6 +141,10 @@ public:
     }
 
 private:
+    void rollback() {
+        PGresult* r = PQexec(c_.conn, "ROLLBACK");
+        PQclear(r);
+    }
     PostgresAbuseStore::Connection& c_;
     bool done_ = false;
 };
@@ -136,8 +152,7 @@ private:
 }  // namespace
 
 PostgresAbuseStore::PostgresAbuseStore(const std::string& url) : conn_(std::make_unique<Connection>(url)) {
-    PgTransaction tx(*conn_);
-    conn_->exec("SELECT pg_advisory_xact_lock($1)", {std::to_string(kMigrateLockKey)});
+    PgTransaction tx(*conn_, kMigrateLockKey);
     conn_->exec(
         "CREATE TABLE IF NOT EXISTS abuse_schema_version (version integer PRIMARY KEY,"
         " applied_at timestamptz NOT NULL DEFAULT now())");
@@ -170,22 +185,21 @@ Decision PostgresAbuseStore::check_device(const DeviceRequest& request, std::opt
     const auto& account = request.account_digest;
     std::lock_guard<std::mutex> lock(mutex_);
     conn_->ensure();
-    PgTransaction tx(*conn_);
-    conn_->exec("SELECT pg_advisory_xact_lock($1)", {std::to_string(pg_lock_key("device", account))});
+    PgTransaction tx(*conn_, pg_lock_key("device", account));
+    // The three facts in one round trip.
     rules::DeviceFacts facts;
     {
         auto res = conn_->exec(
-            "SELECT last_seen_ms FROM abuse_device_pairs WHERE account = $1 AND device = $2 AND network = $3",
-            {account, request.device_digest, request.network.key});
-        if (PQntuples(res.get()) > 0) facts.pair_last_seen_ms = std::strtoll(PQgetvalue(res.get(), 0, 0), nullptr, 10);
+            "SELECT (SELECT last_seen_ms FROM abuse_device_pairs WHERE account = $1 AND device = $2 AND network = $3),"
+            " EXISTS (SELECT 1 FROM abuse_device_pairs WHERE account = $1),"
+            " (SELECT COUNT(*) FROM abuse_device_changes WHERE account = $1 AND at_ms > $4)",
+            {account, request.device_digest, request.network.key, std::to_string(rules::window_start(now_ms))});
+        if (!PQgetisnull(res.get(), 0, 0)) {
+            facts.pair_last_seen_ms = std::strtoll(PQgetvalue(res.get(), 0, 0), nullptr, 10);
+        }
+        facts.account_has_pairs = PQgetvalue(res.get(), 0, 1)[0] == 't';
+        facts.changes_in_window = std::strtol(PQgetvalue(res.get(), 0, 2), nullptr, 10);
     }
-    facts.account_has_pairs =
-        facts.pair_last_seen_ms ||
-        conn_->integer("SELECT COUNT(*) FROM (SELECT 1 FROM abuse_device_pairs WHERE account = $1 LIMIT 1) p",
-                       {account}) > 0;
-    facts.changes_in_window =
-        static_cast<long>(conn_->integer("SELECT COUNT(*) FROM abuse_device_changes WHERE account = $1 AND at_ms > $2",
-                                         {account, std::to_string(rules::window_start(now_ms))}));
     const auto outcome = rules::decide_device(facts, limit, mode, now_ms);
     if (outcome.record_change) {
         conn_->exec("INSERT INTO abuse_device_changes (account, at_ms) VALUES ($1, $2)", {account, now_text});
@@ -208,9 +222,7 @@ Decision PostgresAbuseStore::check_signup(const SignupRequest& request, long lim
     const auto day = std::to_string(rules::utc_day(now_ms));
     std::lock_guard<std::mutex> lock(mutex_);
     conn_->ensure();
-    PgTransaction tx(*conn_);
-    conn_->exec("SELECT pg_advisory_xact_lock($1)",
-                {std::to_string(pg_lock_key("signup", request.network.key + '\n' + day))});
+    PgTransaction tx(*conn_, pg_lock_key("signup", request.network.key + '\n' + day));
     const auto today = static_cast<long>(
         conn_->integer("SELECT COUNT(*) FROM abuse_signups WHERE network = $1 AND day = $2 AND referral = 1",
                        {request.network.key, day}));

@@ -119,8 +119,7 @@ Decision SqliteAbuseStore::check_signup(const SignupRequest& request, long limit
     SqliteDb::Transaction tx(*db_);
     long today = 0;
     {
-        auto stmt =
-            db_->prepare("SELECT COUNT(*) FROM abuse_signups WHERE network = ? AND day = ? AND referral = 1");
+        auto stmt = db_->prepare("SELECT COUNT(*) FROM abuse_signups WHERE network = ? AND day = ? AND referral = 1");
         stmt.bind(1, request.network.key).bind(2, day);
         stmt.step();
         today = static_cast<long>(stmt.integer(0));
@@ -144,9 +143,9 @@ std::size_t SqliteAbuseStore::purge(TimePoint before) {
     std::lock_guard<std::mutex> lock(mutex_);
     SqliteDb::Transaction tx(*db_);
     std::size_t deleted = 0;
-    for (const char* sql : {"DELETE FROM abuse_device_pairs WHERE last_seen_ms < ?",
-                            "DELETE FROM abuse_device_changes WHERE at_ms < ?",
-                            "DELETE FROM abuse_signups WHERE at_ms < ?"}) {
+    for (const char* sql :
+         {"DELETE FROM abuse_device_pairs WHERE last_seen_ms < ?", "DELETE FROM abuse_device_changes WHERE at_ms < ?",
+          "DELETE FROM abuse_signups WHERE at_ms < ?"}) {
         db_->prepare(sql).bind(1, before_ms).run();
         deleted += static_cast<std::size_t>(db_->changes());
     }
