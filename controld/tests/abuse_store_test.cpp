@@ -19,6 +19,7 @@
 
 #include "levqor/controld/abuse/postgres_store.h"
 #include "levqor/controld/abuse/sqlite_store.h"
+#include "levqor/controld/abuse/store_pool.h"
 #include "test_support.h"
 
 namespace levqor::controld::abuse {
@@ -356,6 +357,34 @@ TEST_P(AbuseStoreTest, OneStoreSharedByThreadsIsExactToo) {
     EXPECT_EQ(allowed.load(), 3);
 }
 
+TEST_P(AbuseStoreTest, APoolOfFourSharedByTwentyThreadsIsExact) {
+    std::vector<std::unique_ptr<AbuseStore>> four;
+    for (int i = 0; i < 4; ++i) four.push_back(open());
+    StorePool pool(std::move(four));
+    EXPECT_EQ(pool.size(), 4u);
+    EXPECT_STREQ(pool.kind(), GetParam().c_str());
+    EXPECT_EQ(pool.schema_version(), 1);
+    pool.check_device(device_req("acct", "dev0", "AS1"), 3, Mode::on, kAbuseT0);
+    std::atomic<int> allowed_devices{0};
+    std::atomic<int> allowed_signups{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kAbuseRaceThreads; ++i) {
+        threads.emplace_back([&, i] {
+            if (pool.check_device(device_req("acct", "d" + std::to_string(i), "AS1"), 3, Mode::on, kAbuseT0 + 1s)
+                    .allow) {
+                ++allowed_devices;
+            }
+            if (pool.check_signup(signup_req("e" + std::to_string(i), "AS1"), 5, Mode::on, kAbuseT0).allow) {
+                ++allowed_signups;
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(allowed_devices.load(), 3);
+    EXPECT_EQ(allowed_signups.load(), 5);
+    EXPECT_EQ(pool.purge(kAbuseT0 + 48h), 1u + 3u + 3u + 5u);  // pairs, changes, signups
+}
+
 INSTANTIATE_TEST_SUITE_P(Sqlite, AbuseStoreTest, ::testing::Values(std::string("sqlite")));
 INSTANTIATE_TEST_SUITE_P(Postgres, AbuseStoreTest, ::testing::Values(std::string("postgres")));
 
@@ -395,6 +424,83 @@ TEST(AbuseMode, ParsesTheFlagValues) {
     EXPECT_EQ(parse_mode("ON"), std::nullopt);
     EXPECT_EQ(parse_mode(""), std::nullopt);
     EXPECT_STREQ(to_string(Mode::shadow), "shadow");
+}
+
+// A store that blocks in check_device until released: the pool's own
+// waiting, which no real server produces on demand.
+class HeldAbuseStore : public AbuseStore {
+public:
+    Decision check_device(const DeviceRequest&, std::optional<long>, Mode, TimePoint) override {
+        std::unique_lock<std::mutex> lock(mutex_);
+        entered_ = true;
+        cv_.notify_all();
+        cv_.wait(lock, [this] { return released_; });
+        return Decision{};
+    }
+    Decision check_signup(const SignupRequest&, long, Mode, TimePoint) override { return Decision{}; }
+    std::size_t purge(TimePoint) override { return 0; }
+    const char* kind() const override { return "held"; }
+    int schema_version() override { return 0; }
+
+    void wait_entered() {
+        std::unique_lock<std::mutex> lock(mutex_);
+        cv_.wait(lock, [this] { return entered_; });
+    }
+    void release() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        released_ = true;
+        cv_.notify_all();
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    bool entered_ = false;
+    bool released_ = false;
+};
+
+TEST(AbuseStorePool, AllConnectionsBusyIsAStoreErrorAfterTheTimeout) {
+    auto held = std::make_unique<HeldAbuseStore>();
+    auto* h = held.get();
+    std::vector<std::unique_ptr<AbuseStore>> one;
+    one.push_back(std::move(held));
+    StorePool pool(std::move(one), std::chrono::milliseconds(20));
+    std::thread busy([&] { pool.check_device(device_req("a", "d", "AS1"), 3, Mode::on, kAbuseT0); });
+    h->wait_entered();
+    try {
+        pool.check_signup(signup_req("e", "AS1"), 5, Mode::on, kAbuseT0);
+        ADD_FAILURE() << "borrowed a busy connection";
+    } catch (const StoreError& e) {
+        EXPECT_NE(std::string(e.what()).find("all 1 connections busy"), std::string::npos) << e.what();
+    }
+    h->release();
+    busy.join();
+    // Given back: the next call gets it.
+    EXPECT_EQ(pool.check_signup(signup_req("e", "AS1"), 5, Mode::on, kAbuseT0).reason, "");
+}
+
+TEST(AbuseStorePool, OpensTheConfiguredStore) {
+    TempDir dir;
+    StoreOptions options;
+    options.sqlite_path = abuse_db_path(dir.path());
+    EXPECT_EQ(options.sqlite_path, dir.path() + "/abuse.db");
+    EXPECT_STREQ(open_store(options)->kind(), "sqlite");
+    options.connections = 3;
+    StorePool pool(options);
+    EXPECT_EQ(pool.size(), 3u);
+    EXPECT_EQ(pool.schema_version(), 1);
+    options.database_url = "postgresql://u@127.0.0.1:1/db?connect_timeout=2";
+    EXPECT_THROW(open_store(options), StoreError);  // PostgreSQL chosen, unreachable
+    options.database_url.reset();
+    options.connections = 0;
+    EXPECT_THROW(StorePool{options}, std::invalid_argument);
+}
+
+TEST(AbuseStorePool, RetentionCutoff) {
+    EXPECT_EQ(retention_cutoff(kAbuseT0, 30), kAbuseT0 - 30 * 24h);
+    EXPECT_EQ(retention_cutoff(kAbuseT0, 2), kAbuseT0 - 48h);
+    EXPECT_THROW(retention_cutoff(kAbuseT0, 1), std::invalid_argument);
+    EXPECT_THROW(retention_cutoff(kAbuseT0, 3651), std::invalid_argument);
 }
 
 }  // namespace
