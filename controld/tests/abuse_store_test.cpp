@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -169,6 +170,25 @@ TEST_P(AbuseStoreTest, UnlimitedPlansCountButNeverDeny) {
     EXPECT_TRUE(device("zero", "dev0", "AS1", kAbuseT0, 0).allow);
     EXPECT_FALSE(device("zero", "dev1", "AS1", kAbuseT0 + 1s, 0).allow);
     EXPECT_THROW(device("neg", "dev0", "AS1", kAbuseT0, -1), std::invalid_argument);
+}
+
+TEST_P(AbuseStoreTest, EmptyOrOverlongKeysAreInvalidInputNamingTheField) {
+    const std::string long_key(257, 'a');
+    auto field_of = [](const std::function<void()>& fn) {
+        try {
+            fn();
+        } catch (const InvalidInput& e) {
+            return e.field();
+        }
+        return std::string("(none)");
+    };
+    EXPECT_EQ(field_of([&] { device("", "d", "AS1", kAbuseT0); }), "account");
+    EXPECT_EQ(field_of([&] { device("a", long_key, "AS1", kAbuseT0); }), "device");
+    EXPECT_EQ(field_of([&] { device("a", "d", "", kAbuseT0); }), "ip");
+    EXPECT_EQ(field_of([&] { store_->check_signup(signup_req(long_key, "AS1"), 5, Mode::on, kAbuseT0); }), "email");
+    EXPECT_EQ(field_of([&] { device(std::string(256, 'a'), "d", "AS1", kAbuseT0); }), "(none)");
+    // Nothing was recorded by the refused ones: the 256-byte account's pair is the only row.
+    EXPECT_EQ(store_->purge(kAbuseT0 + 1s), 1u);
 }
 
 TEST_P(AbuseStoreTest, OffAllowsAndRecordsNothing) {

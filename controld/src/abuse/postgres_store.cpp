@@ -179,6 +179,7 @@ int PostgresAbuseStore::schema_version() {
 Decision PostgresAbuseStore::check_device(const DeviceRequest& request, std::optional<long> limit, Mode mode,
                                           TimePoint now) {
     rules::check_limit(limit);
+    rules::check_request(request);
     if (mode == Mode::off) return rules::off_decision(limit);
     const auto now_ms = rules::to_ms(now);
     const auto now_text = std::to_string(now_ms);
@@ -217,6 +218,7 @@ Decision PostgresAbuseStore::check_device(const DeviceRequest& request, std::opt
 
 Decision PostgresAbuseStore::check_signup(const SignupRequest& request, long limit, Mode mode, TimePoint now) {
     rules::check_limit(limit);
+    rules::check_request(request);
     if (mode == Mode::off) return rules::off_decision(limit);
     const auto now_ms = rules::to_ms(now);
     const auto day = std::to_string(rules::utc_day(now_ms));

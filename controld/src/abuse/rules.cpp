@@ -1,6 +1,7 @@
 #include "rules.h"
 
 #include <stdexcept>
+#include <string>
 
 namespace levqor::controld::abuse {
 
@@ -50,6 +51,26 @@ std::int64_t window_start(std::int64_t now_ms) {
 
 void check_limit(std::optional<long> limit) {
     if (limit && *limit < 0) throw std::invalid_argument("abuse limit must be >= 0");
+}
+
+namespace {
+void check_stored_key(const std::string& value, const char* field) {
+    if (value.empty()) throw InvalidInput(field, std::string(field) + " is empty");
+    if (value.size() > kMaxStoredKey) {
+        throw InvalidInput(field, std::string(field) + " is longer than " + std::to_string(kMaxStoredKey) + " bytes");
+    }
+}
+}  // namespace
+
+void check_request(const DeviceRequest& request) {
+    check_stored_key(request.account_digest, "account");
+    check_stored_key(request.device_digest, "device");
+    check_stored_key(request.network.key, "ip");
+}
+
+void check_request(const SignupRequest& request) {
+    check_stored_key(request.email_digest, "email");
+    check_stored_key(request.network.key, "ip");
 }
 
 Decision off_decision(std::optional<long> limit) {

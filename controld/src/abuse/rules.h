@@ -3,6 +3,7 @@
 // rules cannot drift between SQLite and PostgreSQL. Private to the component.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 
@@ -18,6 +19,13 @@ std::int64_t utc_day(std::int64_t ms);
 std::int64_t window_start(std::int64_t now_ms);
 
 void check_limit(std::optional<long> limit);
+
+// The store's own bound on what it stores (the input side hands it digests
+// and network keys, far shorter): each key non-empty and at most
+// kMaxStoredKey bytes, else InvalidInput naming the request field.
+inline constexpr std::size_t kMaxStoredKey = 256;
+void check_request(const DeviceRequest& request);
+void check_request(const SignupRequest& request);
 
 // What the store read, under its lock.
 struct DeviceFacts {

@@ -64,6 +64,7 @@ int SqliteAbuseStore::schema_version() {
 Decision SqliteAbuseStore::check_device(const DeviceRequest& request, std::optional<long> limit, Mode mode,
                                         TimePoint now) {
     rules::check_limit(limit);
+    rules::check_request(request);
     if (mode == Mode::off) return rules::off_decision(limit);
     const auto now_ms = rules::to_ms(now);
     std::lock_guard<std::mutex> lock(mutex_);
@@ -112,6 +113,7 @@ Decision SqliteAbuseStore::check_device(const DeviceRequest& request, std::optio
 
 Decision SqliteAbuseStore::check_signup(const SignupRequest& request, long limit, Mode mode, TimePoint now) {
     rules::check_limit(limit);
+    rules::check_request(request);
     if (mode == Mode::off) return rules::off_decision(limit);
     const auto now_ms = rules::to_ms(now);
     const auto day = rules::utc_day(now_ms);
