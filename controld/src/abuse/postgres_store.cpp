@@ -67,19 +67,27 @@ struct PostgresAbuseStore::Connection {
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
 
+    // On failure the connection is closed before the throw: a throwing
+    // constructor runs no destructor.
     void connect() {
         PQfinish(conn);
         const char* keys[] = {"dbname", "connect_timeout", "application_name", nullptr};
         const char* values[] = {url.c_str(), "10", "levqor-abuse", nullptr};
         conn = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
         if (conn == nullptr) throw StoreError("abuse store: cannot connect to PostgreSQL: out of memory");
-        if (PQstatus(conn) != CONNECTION_OK) {
-            // libpq's message names host and port, never the password.
-            throw StoreError(std::string("abuse store: cannot connect to PostgreSQL: ") + PQerrorMessage(conn));
+        try {
+            if (PQstatus(conn) != CONNECTION_OK) {
+                // libpq's message names host and port, never the password.
+                throw StoreError(std::string("abuse store: cannot connect to PostgreSQL: ") + PQerrorMessage(conn));
+            }
+            PQsetNoticeProcessor(
+                conn, [](void*, const char*) {}, nullptr);
+            exec("SET statement_timeout = '5s'");
+        } catch (...) {
+            PQfinish(conn);
+            conn = nullptr;
+            throw;
         }
-        PQsetNoticeProcessor(
-            conn, [](void*, const char*) {}, nullptr);
-        exec("SET statement_timeout = '5s'");
     }
 
     // A broken connection (server restart) is reopened before the next check.
