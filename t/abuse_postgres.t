@@ -2,7 +2,8 @@
 # Abuse controls on PostgreSQL (issue 15): the abuse store's unit tests
 # (controld/tests/abuse_store_test.cpp, the Postgres/ instances: the rules at
 # the window edges, modes, purge, migrations run once by concurrent openers,
-# a 20-way race per limit with one connection per thread) against a real
+# a 20-way race per limit with one connection per thread, a killed
+# connection failing one call and then reconnecting) against a real
 # server (Test::Levqor::Postgres), which they get through LEVQOR_TEST_PG_URL
 # (the password-authenticated test role, owner of its database).
 use strict;

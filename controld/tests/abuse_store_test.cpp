@@ -435,6 +435,29 @@ TEST(AbusePostgresStore, AnUnreachableServerIsAStoreErrorWithoutThePassword) {
     }
 }
 
+TEST(AbusePostgresStore, ABrokenConnectionFailsOneCallThenReconnects) {
+    const std::string url = env_or_empty("LEVQOR_TEST_PG_URL");
+    if (url.empty()) GTEST_SKIP() << "no test server (run t/abuse_postgres.t)";
+    PostgresAbuseStore store(url);
+    EXPECT_TRUE(store.check_device(device_req("reconnect", "d0", "AS1"), 3, Mode::on, kAbuseT0).allow);
+    {
+        PGconn* admin = PQconnectdb(url.c_str());
+        ASSERT_EQ(PQstatus(admin), CONNECTION_OK) << PQerrorMessage(admin);
+        PGresult* res = PQexec(admin,
+                               "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                               " WHERE application_name = 'levqor-abuse' AND pid <> pg_backend_pid()");
+        EXPECT_EQ(PQresultStatus(res), PGRES_TUPLES_OK) << PQresultErrorMessage(res);
+        EXPECT_EQ(std::string(PQgetvalue(res, 0, 0)), "1");
+        PQclear(res);
+        PQfinish(admin);
+    }
+    EXPECT_THROW(store.check_device(device_req("reconnect", "d1", "AS1"), 3, Mode::on, kAbuseT0 + 1s), StoreError);
+    // The failed call recorded nothing: d1 is the account's first change now.
+    const auto d = store.check_device(device_req("reconnect", "d1", "AS1"), 3, Mode::on, kAbuseT0 + 2s);
+    EXPECT_TRUE(d.allow);
+    EXPECT_EQ(d.count, 1);
+}
+
 TEST(AbuseMode, ParsesTheFlagValues) {
     EXPECT_EQ(parse_mode("off"), Mode::off);
     EXPECT_EQ(parse_mode("shadow"), Mode::shadow);
