@@ -473,14 +473,14 @@ TEST(AbuseMode, ParsesTheFlagValues) {
 // waiting, which no real server produces on demand.
 class HeldAbuseStore : public AbuseStore {
 public:
-    Decision check_device(const DeviceRequest&, std::optional<long>, Mode, TimePoint) override {
+    Decision decide_device(const DeviceRequest&, std::optional<long>, Mode, TimePoint) override {
         std::unique_lock<std::mutex> lock(mutex_);
         entered_ = true;
         cv_.notify_all();
         cv_.wait(lock, [this] { return released_; });
         return Decision{};
     }
-    Decision check_signup(const SignupRequest&, long, Mode, TimePoint) override { return Decision{}; }
+    Decision decide_signup(const SignupRequest&, long, Mode, TimePoint) override { return Decision{}; }
     std::size_t purge(TimePoint) override { return 0; }
     const char* kind() const override { return "held"; }
     int schema_version() override { return 0; }

@@ -184,11 +184,8 @@ int PostgresAbuseStore::schema_version() {
     return static_cast<int>(conn_->integer("SELECT COALESCE(MAX(version), 0) FROM abuse_schema_version"));
 }
 
-Decision PostgresAbuseStore::check_device(const DeviceRequest& request, std::optional<long> limit, Mode mode,
-                                          TimePoint now) {
-    rules::check_limit(limit);
-    rules::check_request(request);
-    if (mode == Mode::off) return rules::off_decision(limit);
+Decision PostgresAbuseStore::decide_device(const DeviceRequest& request, std::optional<long> limit, Mode mode,
+                                           TimePoint now) {
     const auto now_ms = rules::to_ms(now);
     const auto now_text = std::to_string(now_ms);
     const auto& account = request.account_digest;
@@ -224,10 +221,7 @@ Decision PostgresAbuseStore::check_device(const DeviceRequest& request, std::opt
     return outcome.decision;
 }
 
-Decision PostgresAbuseStore::check_signup(const SignupRequest& request, long limit, Mode mode, TimePoint now) {
-    rules::check_limit(limit);
-    rules::check_request(request);
-    if (mode == Mode::off) return rules::off_decision(limit);
+Decision PostgresAbuseStore::decide_signup(const SignupRequest& request, long limit, Mode mode, TimePoint now) {
     const auto now_ms = rules::to_ms(now);
     const auto day = std::to_string(rules::utc_day(now_ms));
     std::lock_guard<std::mutex> lock(mutex_);

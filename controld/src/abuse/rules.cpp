@@ -30,6 +30,20 @@ const char* metric_decision(const Decision& decision, Mode mode) {
     return "allow";
 }
 
+Decision AbuseStore::check_device(const DeviceRequest& request, std::optional<long> limit, Mode mode, TimePoint now) {
+    rules::check_limit(limit);
+    rules::check_request(request);
+    if (mode == Mode::off) return rules::off_decision(limit);
+    return decide_device(request, limit, mode, now);
+}
+
+Decision AbuseStore::check_signup(const SignupRequest& request, long limit, Mode mode, TimePoint now) {
+    rules::check_limit(limit);
+    rules::check_request(request);
+    if (mode == Mode::off) return rules::off_decision(limit);
+    return decide_signup(request, limit, mode, now);
+}
+
 namespace rules {
 
 namespace {

@@ -61,11 +61,8 @@ int SqliteAbuseStore::schema_version() {
     return sqlite_current_version(*db_);
 }
 
-Decision SqliteAbuseStore::check_device(const DeviceRequest& request, std::optional<long> limit, Mode mode,
-                                        TimePoint now) {
-    rules::check_limit(limit);
-    rules::check_request(request);
-    if (mode == Mode::off) return rules::off_decision(limit);
+Decision SqliteAbuseStore::decide_device(const DeviceRequest& request, std::optional<long> limit, Mode mode,
+                                         TimePoint now) {
     const auto now_ms = rules::to_ms(now);
     std::lock_guard<std::mutex> lock(mutex_);
     SqliteDb::Transaction tx(*db_);
@@ -111,10 +108,7 @@ Decision SqliteAbuseStore::check_device(const DeviceRequest& request, std::optio
     return outcome.decision;
 }
 
-Decision SqliteAbuseStore::check_signup(const SignupRequest& request, long limit, Mode mode, TimePoint now) {
-    rules::check_limit(limit);
-    rules::check_request(request);
-    if (mode == Mode::off) return rules::off_decision(limit);
+Decision SqliteAbuseStore::decide_signup(const SignupRequest& request, long limit, Mode mode, TimePoint now) {
     const auto now_ms = rules::to_ms(now);
     const auto day = rules::utc_day(now_ms);
     std::lock_guard<std::mutex> lock(mutex_);

@@ -68,12 +68,12 @@ StorePool::StorePool(std::vector<std::unique_ptr<AbuseStore>> stores, std::chron
     for (std::size_t i = 0; i < stores_.size(); ++i) free_.push_back(i);
 }
 
-Decision StorePool::check_device(const DeviceRequest& request, std::optional<long> limit, Mode mode, TimePoint now) {
+Decision StorePool::decide_device(const DeviceRequest& request, std::optional<long> limit, Mode mode, TimePoint now) {
     Lease store(*this);
     return store->check_device(request, limit, mode, now);
 }
 
-Decision StorePool::check_signup(const SignupRequest& request, long limit, Mode mode, TimePoint now) {
+Decision StorePool::decide_signup(const SignupRequest& request, long limit, Mode mode, TimePoint now) {
     Lease store(*this);
     return store->check_signup(request, limit, mode, now);
 }

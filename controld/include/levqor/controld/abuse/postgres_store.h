@@ -25,13 +25,15 @@ public:
     explicit PostgresAbuseStore(const std::string& url);
     ~PostgresAbuseStore() override;
 
-    Decision check_device(const DeviceRequest& request, std::optional<long> limit, Mode mode, TimePoint now) override;
-    Decision check_signup(const SignupRequest& request, long limit, Mode mode, TimePoint now) override;
     std::size_t purge(TimePoint before) override;
     const char* kind() const override { return "postgres"; }
     int schema_version() override;
 
     struct Connection;
+
+protected:
+    Decision decide_device(const DeviceRequest& request, std::optional<long> limit, Mode mode, TimePoint now) override;
+    Decision decide_signup(const SignupRequest& request, long limit, Mode mode, TimePoint now) override;
 
 private:
     std::mutex mutex_;

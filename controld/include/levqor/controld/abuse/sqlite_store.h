@@ -23,11 +23,13 @@ public:
     explicit SqliteAbuseStore(const std::string& path);
     ~SqliteAbuseStore() override;
 
-    Decision check_device(const DeviceRequest& request, std::optional<long> limit, Mode mode, TimePoint now) override;
-    Decision check_signup(const SignupRequest& request, long limit, Mode mode, TimePoint now) override;
     std::size_t purge(TimePoint before) override;
     const char* kind() const override { return "sqlite"; }
     int schema_version() override;
+
+protected:
+    Decision decide_device(const DeviceRequest& request, std::optional<long> limit, Mode mode, TimePoint now) override;
+    Decision decide_signup(const SignupRequest& request, long limit, Mode mode, TimePoint now) override;
 
 private:
     std::mutex mutex_;

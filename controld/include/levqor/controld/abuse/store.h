@@ -63,18 +63,22 @@ using StoreError = DependencyError;
 // Thread-safety: every method may be called from any thread; a store
 // serialises its own connection (one connection per store: a pool of stores
 // for parallel checks).
+//
+// The checks are non-virtual: they validate (InvalidInput for an empty or
+// over-long key, std::invalid_argument for a negative limit) and answer `off`
+// without touching storage, in every store alike; a store implements
+// decide_device/decide_signup, called only with valid input in shadow or on.
 class AbuseStore {
 public:
     virtual ~AbuseStore() = default;
 
     // limit: the plan's changes per 24 h, nullopt = unlimited; must be >= 0.
     // Decision::count is changes_24h after this request.
-    virtual Decision check_device(const DeviceRequest& request, std::optional<long> limit, Mode mode,
-                                  TimePoint now) = 0;
+    Decision check_device(const DeviceRequest& request, std::optional<long> limit, Mode mode, TimePoint now);
 
     // limit: referral signups per network per UTC day, >= 0. Decision::count
     // is that network's referral signups today after this request.
-    virtual Decision check_signup(const SignupRequest& request, long limit, Mode mode, TimePoint now) = 0;
+    Decision check_signup(const SignupRequest& request, long limit, Mode mode, TimePoint now);
 
     // Deletes what is older than `before` (pairs last used, changes and
     // signups before it); the number of rows deleted. Retention must be
@@ -85,6 +89,12 @@ public:
     virtual const char* kind() const = 0;
     // The schema version applied (migrations are versioned and run at open).
     virtual int schema_version() = 0;
+
+protected:
+    // The count, the rule and the insert, in one transaction under the key's lock.
+    virtual Decision decide_device(const DeviceRequest& request, std::optional<long> limit, Mode mode,
+                                   TimePoint now) = 0;
+    virtual Decision decide_signup(const SignupRequest& request, long limit, Mode mode, TimePoint now) = 0;
 };
 
 }  // namespace levqor::controld::abuse

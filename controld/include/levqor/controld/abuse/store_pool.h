@@ -46,13 +46,15 @@ public:
     explicit StorePool(std::vector<std::unique_ptr<AbuseStore>> stores,
                        std::chrono::milliseconds borrow_timeout = std::chrono::seconds(10));
 
-    Decision check_device(const DeviceRequest& request, std::optional<long> limit, Mode mode, TimePoint now) override;
-    Decision check_signup(const SignupRequest& request, long limit, Mode mode, TimePoint now) override;
     std::size_t purge(TimePoint before) override;
     const char* kind() const override;
     int schema_version() override;
 
     std::size_t size() const { return stores_.size(); }
+
+protected:
+    Decision decide_device(const DeviceRequest& request, std::optional<long> limit, Mode mode, TimePoint now) override;
+    Decision decide_signup(const SignupRequest& request, long limit, Mode mode, TimePoint now) override;
 
 private:
     class Lease;
