@@ -53,8 +53,9 @@ TEST(AbuseDenyList, InvalidUtf8InTheSubjectIsMatchedNotAnError) {
 TEST(AbuseDenyList, ABadPatternIsAConfigErrorNamingKeyIndexMessageAndOffset) {
     EXPECT_EQ(deny_list_error({"ok", "(abc"}),
               "abuse.email_deny_patterns[1] = \"(abc\" is invalid: missing closing parenthesis at offset 4");
-    EXPECT_EQ(deny_list_error({"a{2,1}"}),
-              "abuse.email_deny_patterns[0] = \"a{2,1}\" is invalid: numbers out of order in {} quantifier at offset 5");
+    EXPECT_EQ(
+        deny_list_error({"a{2,1}"}),
+        "abuse.email_deny_patterns[0] = \"a{2,1}\" is invalid: numbers out of order in {} quantifier at offset 5");
     EXPECT_EQ(deny_list_error({""}),
               "abuse.email_deny_patterns[0] = \"\" is invalid: empty pattern (it would match everything)");
     EXPECT_EQ(deny_list_error({std::string(1025, 'a')}),

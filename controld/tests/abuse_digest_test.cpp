@@ -46,9 +46,9 @@ TEST(AbuseDigest, ThePepperFileMustBePrivateAndLongEnough) {
         Digester::from_file(open);
         ADD_FAILURE();
     } catch (const PepperError& e) {
-        EXPECT_EQ(std::string(e.what()), "abuse.pepper_file " + open +
-                                             " is readable or writable by group or others (mode 0640); run: chmod 600 " +
-                                             open);
+        EXPECT_EQ(std::string(e.what()),
+                  "abuse.pepper_file " + open +
+                      " is readable or writable by group or others (mode 0640); run: chmod 600 " + open);
     }
     const auto short_file = dir.write("short", "0123456789abcdef0123456789abcde\n");
     try {

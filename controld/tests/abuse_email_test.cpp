@@ -34,7 +34,7 @@ TEST(AbuseEmail, SpellingsOfOneMailboxNormalizeToOne) {
         {"a-b@outlook.com", "a-b@outlook.com"},
         {"ab@xn--bcher-kva.example", "ab@xn--bcher-kva.example"},
         {"caf\xc3\xa9@example.com", "caf\xc3\xa9@example.com"},  // non-ASCII local part kept as is
-        {"ab@sub.gmail.com", "ab@sub.gmail.com"},              // only the exact domains
+        {"ab@sub.gmail.com", "ab@sub.gmail.com"},                // only the exact domains
     };
     for (const auto& [in, out] : cases) EXPECT_EQ(normalize_email(in), out) << in;
 }
@@ -50,15 +50,18 @@ TEST(AbuseEmail, InvalidAddressesAreInvalidInputNamingEmailWithoutTheAddress) {
         {"secret@.", "email is invalid: the domain is empty"},
         {"se cret@example.com", "email is invalid: it contains whitespace or a control character"},
         {std::string("secret\0@example.com", 19), "email is invalid: it contains whitespace or a control character"},
-        {"secret@exa_mple.com", "email is invalid: the domain may contain only letters, digits, '-' and '.' (IDN in its xn-- form)"},
-        {"secret@b\xc3\xbc" "cher.example", "email is invalid: the domain may contain only letters, digits, '-' and '.' (IDN in its xn-- form)"},
+        {"secret@exa_mple.com",
+         "email is invalid: the domain may contain only letters, digits, '-' and '.' (IDN in its xn-- form)"},
+        {"secret@b\xc3\xbc"
+         "cher.example",
+         "email is invalid: the domain may contain only letters, digits, '-' and '.' (IDN in its xn-- form)"},
         {"secret@example..com", "email is invalid: the domain has an empty label"},
         {"secret@-example.com", "email is invalid: a domain label starts or ends with '-'"},
         {"secret@example-.com", "email is invalid: a domain label starts or ends with '-'"},
         {std::string(65, 'a') + "@example.com", "email is invalid: the local part is longer than 64 bytes"},
         {"secret@" + std::string(64, 'a') + ".com", "email is invalid: a domain label is longer than 63 bytes"},
         {"secret@" + std::string(250, 'a') + ".com", "email is invalid: the domain is longer than 253 bytes"},
-        {std::string(1025, ' ') , "email is invalid: longer than 1024 bytes"},
+        {std::string(1025, ' '), "email is invalid: longer than 1024 bytes"},
         {"+secret@gmail.com", "email is invalid: the local part is empty once normalized"},
         {"...@gmail.com", "email is invalid: the local part is empty once normalized"},
         {"-secret@yahoo.com", "email is invalid: the local part is empty once normalized"},

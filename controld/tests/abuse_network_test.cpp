@@ -47,9 +47,9 @@ TEST(AbuseNetwork, WithoutADatabaseANetworkIsThe24OrThe48) {
 
 TEST(AbuseNetwork, ANonIpIsInvalidInputNamingIp) {
     const NetworkResolver resolver;
-    const char* bad[] = {"",          "1.2.3",        "1.2.3.4:80",  "[::1]",   "fe80::1%eth0", "256.1.1.1",
-                         " 1.2.3.4",  "1.2.3.4 ",     "01.2.3.4",    "1.2.3.4/24", "example.com", "::ffff:1.2.3",
-                         "1:2:3:4:5:6:7:8:9", "2001:db8:::1"};
+    const char* bad[] = {
+        "",         "1.2.3",    "1.2.3.4:80", "[::1]",       "fe80::1%eth0", "256.1.1.1",         " 1.2.3.4",
+        "1.2.3.4 ", "01.2.3.4", "1.2.3.4/24", "example.com", "::ffff:1.2.3", "1:2:3:4:5:6:7:8:9", "2001:db8:::1"};
     for (const char* ip : bad) {
         try {
             resolver.resolve(ip);

@@ -76,8 +76,7 @@ bool DenyList::jit() const {
 std::optional<std::size_t> DenyList::match(std::string_view subject) const {
     if (patterns_.empty()) return std::nullopt;
     if (subject.size() > kMaxDenySubject) {
-        throw std::invalid_argument("a deny-list subject is longer than " + std::to_string(kMaxDenySubject) +
-                                    " bytes");
+        throw std::invalid_argument("a deny-list subject is longer than " + std::to_string(kMaxDenySubject) + " bytes");
     }
     for (std::size_t i = 0; i < patterns_.size(); ++i) {
         const auto& p = *patterns_[i];

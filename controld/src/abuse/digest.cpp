@@ -40,9 +40,12 @@ void check_pepper_file(const std::string& path) {
 
 std::string_view to_string(DigestRole role) {
     switch (role) {
-        case DigestRole::account: return "account";
-        case DigestRole::device: return "device";
-        case DigestRole::email: return "email";
+        case DigestRole::account:
+            return "account";
+        case DigestRole::device:
+            return "device";
+        case DigestRole::email:
+            return "email";
     }
     return "unknown";
 }
@@ -88,8 +91,8 @@ Digester Digester::from_file(const std::string& path) {
         throw PepperError(std::string("abuse.pepper_file: ") + e.what());
     }
     if (!text) throw PepperError("abuse.pepper_file " + path + " does not exist");
-    while (!text->empty() && (text->back() == '\n' || text->back() == '\r' || text->back() == ' ' ||
-                              text->back() == '\t')) {
+    while (!text->empty() &&
+           (text->back() == '\n' || text->back() == '\r' || text->back() == ' ' || text->back() == '\t')) {
         text->pop_back();
     }
     try {
@@ -107,10 +110,11 @@ std::string Digester::digest(DigestRole role, std::string_view value) const {
     unsigned char mac[EVP_MAX_MD_SIZE];
     std::size_t mac_len = 0;
     const unsigned char separator = 0;
-    const bool ok = EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(name.data()), name.size()) == 1 &&
-                    EVP_MAC_update(ctx.get(), &separator, 1) == 1 &&
-                    EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(value.data()), value.size()) == 1 &&
-                    EVP_MAC_final(ctx.get(), mac, &mac_len, sizeof mac) == 1;
+    const bool ok =
+        EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(name.data()), name.size()) == 1 &&
+        EVP_MAC_update(ctx.get(), &separator, 1) == 1 &&
+        EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(value.data()), value.size()) == 1 &&
+        EVP_MAC_final(ctx.get(), mac, &mac_len, sizeof mac) == 1;
     if (!ok) throw std::runtime_error("abuse digest: HMAC-SHA256 failed");
     std::string hex(mac_len * 2, '0');
     hex_into(hex.data(), mac, mac_len);

@@ -15,7 +15,7 @@ bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' |
 bool is_control(unsigned char c) { return c < 0x20 || c == 0x7f; }
 
 constexpr std::array<std::string_view, 13> kPlusTagDomains = {
-    "outlook.com", "hotmail.com", "live.com",  "msn.com",        "icloud.com",    "me.com", "mac.com",
+    "outlook.com",  "hotmail.com", "live.com",  "msn.com",        "icloud.com",    "me.com", "mac.com",
     "fastmail.com", "fastmail.fm", "proton.me", "protonmail.com", "protonmail.ch", "pm.me",
 };
 

@@ -17,11 +17,11 @@ namespace levqor::controld::abuse {
 
 // What /healthz says about network identity.
 struct NetworkStatus {
-    bool asn_db = false;       // a database is open
-    std::string path;          // abuse.asn_mmdb, "" when not configured
-    std::string database_type; // the file's metadata ("GeoLite2-ASN"), "" without one
+    bool asn_db = false;        // a database is open
+    std::string path;           // abuse.asn_mmdb, "" when not configured
+    std::string database_type;  // the file's metadata ("GeoLite2-ASN"), "" without one
     std::uint64_t build_epoch = 0;
-    std::string note;          // "ASN from <path>" or "no ASN database: networks are the /24 (IPv6 /48)"
+    std::string note;  // "ASN from <path>" or "no ASN database: networks are the /24 (IPv6 /48)"
 };
 
 class NetworkResolver {
