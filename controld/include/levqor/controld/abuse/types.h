@@ -43,9 +43,9 @@ struct SignupRequest {
 
 struct Decision {
     bool allow = true;
-    std::string reason;         // "ok", "device_changes_exceeded", "referral_signups_exceeded", "email_denied", ...
-    long count = 0;             // changes_24h or signups_today, after this request
-    std::optional<long> limit;  // none: unlimited plan
+    std::string reason;          // "ok", "device_changes_exceeded", "referral_signups_exceeded", "email_denied", ...
+    long count = 0;              // changes_24h or signups_today, after this request
+    std::optional<long> limit;   // none: unlimited plan
 };
 
 }  // namespace levqor::controld::abuse
