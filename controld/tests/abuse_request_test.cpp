@@ -133,7 +133,7 @@ TEST(AbuseRequest, BadBodiesNameTheField) {
         {R"({"account":"a","plan":"free","device":"d","ip":"1.2.3.4","extra":1})", "extra"},
     };
     for (const auto& [body, field] : device_cases) {
-        EXPECT_EQ(refused_field([&] { t.parser.device_from_json(body); }), field) << body.substr(0, 80);
+        EXPECT_EQ(refused_field([&, &b = body] { t.parser.device_from_json(b); }), field) << body.substr(0, 80);
     }
     const std::pair<std::string, const char*> signup_cases[] = {
         {R"({"ip":"1.2.3.4"})", "email"},
@@ -144,9 +144,10 @@ TEST(AbuseRequest, BadBodiesNameTheField) {
         {R"({"email":"a@example.com","ip":"1.2.3.4","referrer":")" + k1 + R"("})", "referrer"},
         {R"({"email":"a@example.com","ip":"1.2.3.4","referer":"typo"})", "referer"},
         {R"(null)", "body"},
+        {R"({"email":"a@example.com","ip":"1.2.3.4","":"r"})", "body"},
     };
     for (const auto& [body, field] : signup_cases) {
-        EXPECT_EQ(refused_field([&] { t.parser.signup_from_json(body); }), field) << body.substr(0, 80);
+        EXPECT_EQ(refused_field([&, &b = body] { t.parser.signup_from_json(b); }), field) << body.substr(0, 80);
     }
 }
 

@@ -42,8 +42,9 @@ void refuse_unknown(const json& doc, std::initializer_list<const char*> known) {
         for (const char* k : known) ok = ok || item.key() == k;
         if (!ok) {
             // The key is outside input too: bounded before it is echoed.
+            // An empty key has no name to give: the body is named instead.
             const auto name = item.key().size() <= 64 ? item.key() : item.key().substr(0, 64);
-            throw InvalidInput(name, "unknown field \"" + name + "\"");
+            throw InvalidInput(name.empty() ? "body" : name, "unknown field \"" + name + "\"");
         }
     }
 }
