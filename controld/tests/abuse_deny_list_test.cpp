@@ -30,6 +30,12 @@ TEST(AbuseDenyList, ReturnsTheFirstPatternThatMatches) {
     EXPECT_EQ(list.match(""), std::nullopt);
 }
 
+TEST(AbuseDenyList, APatternWithCapturesMatchesToo) {
+    const DenyList list("abuse.email_deny_patterns", {"^nope$", R"(^(\w)(\w)(\w)@(\w+)\.(com)$)"});
+    EXPECT_EQ(list.match("abc@host.com"), std::optional<std::size_t>(1));
+    EXPECT_EQ(list.match("abcd@host.com"), std::nullopt);
+}
+
 TEST(AbuseDenyList, CaseMattersUnlessThePatternSaysOtherwise) {
     const DenyList list("abuse.device_deny_patterns", {"HeadlessChrome", "(?i)phantomjs"});
     EXPECT_EQ(list.match("Mozilla/5.0 HeadlessChrome/120"), std::optional<std::size_t>(0));

@@ -78,12 +78,14 @@ std::optional<std::size_t> DenyList::match(std::string_view subject) const {
     if (subject.size() > kMaxDenySubject) {
         throw std::invalid_argument("a deny-list subject is longer than " + std::to_string(kMaxDenySubject) + " bytes");
     }
+    // Match data per call (a DenyList is shared by the worker threads), one
+    // for all patterns: one ovector pair is enough to know that a pattern
+    // matched (pcre2_match returns 0 when the captures do not fit).
+    std::unique_ptr<pcre2_match_data, decltype(&pcre2_match_data_free)> data(pcre2_match_data_create(1, nullptr),
+                                                                             &pcre2_match_data_free);
+    if (!data) throw std::bad_alloc();
     for (std::size_t i = 0; i < patterns_.size(); ++i) {
         const auto& p = *patterns_[i];
-        // Match data per call: a DenyList is shared by the worker threads.
-        std::unique_ptr<pcre2_match_data, decltype(&pcre2_match_data_free)> data(
-            pcre2_match_data_create_from_pattern(p.code, nullptr), &pcre2_match_data_free);
-        if (!data) throw std::bad_alloc();
         const int rc = pcre2_match(p.code, reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(), 0, 0,
                                    data.get(), p.context);
         if (rc >= 0) return i;
