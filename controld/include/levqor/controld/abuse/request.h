@@ -4,7 +4,8 @@
 // resolved to its network, the email normalized, the deny-lists matched on
 // the normalized email and the raw device string, and only then are account,
 // device and email turned into keyed digests: nothing raw leaves this file.
-// A RequestParser only reads what it was built from: thread-safe.
+// A RequestParser only reads what it was built from (which must outlive it;
+// InputSide in inputs.h owns them all): thread-safe.
 #pragma once
 
 #include <cstddef>
