@@ -10,7 +10,7 @@ packages=(
     # build
     build-essential cmake pkg-config
     nginx nginx-dev libpcre2-dev zlib1g-dev libssl-dev
-    libhiredis-dev libpq-dev libsqlite3-dev
+    libhiredis-dev libpq-dev libsqlite3-dev libmaxminddb-dev
     libgtest-dev googletest
     nlohmann-json3-dev libcpp-httplib-dev libcurl4-openssl-dev libcli11-dev
     clang libclang-rt-14-dev clang-format-14
