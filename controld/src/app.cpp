@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "levqor/controld/abuse/routes.h"
 #include "levqor/controld/api/errors.h"
 #include "levqor/controld/backup/routes.h"
 #include "levqor/controld/core/files.h"
@@ -21,6 +22,13 @@ health::HealthService::Settings health_settings(const Config& config) {
 
 backup::BackupService::Settings backup_settings(const Config& config) {
     return {config.backup, config.data_dir, config.queue.visibility_timeout};
+}
+
+abuse::StoreOptions abuse_store_options(const Config& config) {
+    abuse::StoreOptions options;
+    options.sqlite_path = abuse::abuse_db_path(config.data_dir);
+    options.database_url = config.database_url;
+    return options;
 }
 
 schedule::Scheduler::Settings scheduler_settings(const Config& config) {
@@ -80,6 +88,8 @@ App::App(const Config& config, const Logger& log)
                 errors_.capture("cost", message, {{"error", error}});
             }),
       daily_reset_registered_(register_daily_reset()),
+      abuse_(config_.abuse, abuse_store_options(config_), registry_, log),
+      abuse_purge_registered_(register_abuse_purge()),
       scheduler_(
           scheduler_settings(config_), queue_,
           [this] { return flags_.current().get(Flag::new_queue) != FlagState::off; }, registry_, log, errors_),
@@ -122,6 +132,11 @@ bool App::register_daily_reset() {
                                  cost_, [this] { metrics_.refresh(); },
                                  std::chrono::duration_cast<std::chrono::milliseconds>(config_.metrics.scrape_timeout) +
                                      std::chrono::seconds(1)));
+    return true;
+}
+
+bool App::register_abuse_purge() {
+    queue_.register_executor(schedule::kAbusePurgeJobType, abuse::make_purge_executor(abuse_));
     return true;
 }
 
@@ -173,7 +188,9 @@ api::Router App::routes() {
         const auto uptime =
             std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_);
         const auto detail = guard_.role_of(req) == auth::Role::admin ? health::Detail::full : health::Detail::summary;
-        api::set_json(res, 200, health_.report(uptime, detail).dump());
+        auto report = health_.report(uptime, detail);
+        report["abuse"] = abuse_.status();
+        api::set_json(res, 200, report.dump());
     });
     router.add(api::Method::get, "/metrics", [this](const httplib::Request&, httplib::Response& res) {
         res.status = 200;
@@ -185,6 +202,7 @@ api::Router App::routes() {
     backup::add_routes(router, guard_, backups_, errors_);
     cost::add_routes(router, guard_, cost_);
     schedule::add_routes(router, guard_, scheduler_, errors_);
+    abuse::add_routes(router, guard_, abuse_, flags_);
     return router;
 }
 
@@ -239,6 +257,13 @@ void App::reload(const Config& next) {
     backups.visibility_timeout = config_.queue.visibility_timeout;  // the queue's needs a restart
     backups_.reconfigure(backups);
     cost_.reconfigure(next.cost);
+    bool abuse_ok = true;
+    try {
+        abuse_.reconfigure(next.abuse);
+    } catch (const ConfigError& e) {
+        abuse_ok = false;
+        errors_.capture("config", "cannot reload the abuse settings; the previous ones stay", {{"error", e.what()}});
+    }
     bool schedules_ok = true;
     try {
         scheduler_.reconfigure(scheduler_settings(next));
@@ -271,15 +296,18 @@ void App::reload(const Config& next) {
     const auto data_dir = config_.data_dir;
     const auto flags_file = config_.flags.file;
     const auto http = config_.http;
+    const auto abuse_settings = config_.abuse;
     config_ = next;
     // What was not applied stays as it runs.
     config_.listen = listen;
     config_.data_dir = data_dir;
     config_.flags.file = flags_file;
     config_.http = http;
-    (ok && schedules_ok ? reloads_ok_ : reloads_failed_).inc();
+    if (!abuse_ok) config_.abuse = abuse_settings;
+    (ok && schedules_ok && abuse_ok ? reloads_ok_ : reloads_failed_).inc();
     log_.info(!ok             ? "configuration reloaded except the token files"
               : !schedules_ok ? "configuration reloaded except the schedules"
+              : !abuse_ok     ? "configuration reloaded except the abuse settings"
                               : "configuration reloaded",
               {{"nginx_instances", next.metrics.nginx_instances.size()}, {"errors_to", errors_.destination()}});
 }

@@ -370,25 +370,30 @@ TEST(ScheduleSettings, FileAndBuiltIns) {
     EXPECT_EQ(config.schedules.catch_up, 600s);
     EXPECT_EQ(load_config(std::nullopt, env_of({})).schedules.catch_up, 21600s);
     const auto all = scheduled(config);
-    ASSERT_EQ(all.size(), 4u);
-    EXPECT_EQ(all[0].name, "backup:local");
-    EXPECT_FALSE(all[0].cron);  // disabled, keeps its job
-    EXPECT_EQ(all[0].job, json::parse(R"({"type":"backup","payload":{"target":"local"}})"));
-    EXPECT_EQ(all[1].name, "backup:main");
-    EXPECT_EQ(all[1].cron, "0 3 * * *");
-    EXPECT_EQ(all[1].job, json::parse(R"({"type":"backup","payload":{"target":"main"}})"));
-    EXPECT_TRUE(all[1].builtin);
-    EXPECT_EQ(all[2].name, "metrics-daily-reset");
-    EXPECT_EQ(all[2].cron, "10 0 * * *");  // overridden, keeps its job
-    EXPECT_EQ(all[2].job, json::parse(R"({"type":"metrics_daily_reset","payload":{}})"));
-    EXPECT_EQ(all[3].name, "nightly");
-    EXPECT_EQ(all[3].job, json::parse(R"({"type":"noop","payload":{"a":1}})"));
-    EXPECT_FALSE(all[3].builtin);
+    ASSERT_EQ(all.size(), 5u);
+    EXPECT_EQ(all[0].name, "abuse-purge");  // built in, abuse.retention_days
+    EXPECT_EQ(all[0].cron, "17 3 * * *");
+    EXPECT_EQ(all[0].job, json::parse(R"({"type":"abuse_purge","payload":{}})"));
+    EXPECT_TRUE(all[0].builtin);
+    EXPECT_EQ(all[1].name, "backup:local");
+    EXPECT_FALSE(all[1].cron);  // disabled, keeps its job
+    EXPECT_EQ(all[1].job, json::parse(R"({"type":"backup","payload":{"target":"local"}})"));
+    EXPECT_EQ(all[2].name, "backup:main");
+    EXPECT_EQ(all[2].cron, "0 3 * * *");
+    EXPECT_EQ(all[2].job, json::parse(R"({"type":"backup","payload":{"target":"main"}})"));
+    EXPECT_TRUE(all[2].builtin);
+    EXPECT_EQ(all[3].name, "metrics-daily-reset");
+    EXPECT_EQ(all[3].cron, "10 0 * * *");  // overridden, keeps its job
+    EXPECT_EQ(all[3].job, json::parse(R"({"type":"metrics_daily_reset","payload":{}})"));
+    EXPECT_EQ(all[4].name, "nightly");
+    EXPECT_EQ(all[4].job, json::parse(R"({"type":"noop","payload":{"a":1}})"));
+    EXPECT_FALSE(all[4].builtin);
 
     const auto defaults = resolve_schedules(ScheduleSettings{}, {});
-    ASSERT_EQ(defaults.size(), 1u);
-    EXPECT_EQ(defaults[0].name, "metrics-daily-reset");
-    EXPECT_EQ(defaults[0].cron, "5 0 * * *");
+    ASSERT_EQ(defaults.size(), 2u);
+    EXPECT_EQ(defaults[0].name, "abuse-purge");
+    EXPECT_EQ(defaults[1].name, "metrics-daily-reset");
+    EXPECT_EQ(defaults[1].cron, "5 0 * * *");
 }
 
 TEST(ScheduleSettings, BadValuesNameTheScheduleAndTheField) {

@@ -40,7 +40,8 @@ ScheduleSpec read_schedule(const SettingsReader& reader, const std::string& key,
             reader.bad(job_key + ".payload", job["payload"], "expected an object");
         if (job.dump().size() > kMaxJobBytes) reader.bad(job_key, job, "at most 64 KiB");
         out.job = json{{"type", job["type"]}, {"payload", job.value("payload", json::object())}};
-    } else if (out.cron && name != kDailyResetSchedule && name.rfind("backup:", 0) != 0) {
+    } else if (out.cron && name != kDailyResetSchedule && name != kAbusePurgeSchedule &&
+               name.rfind("backup:", 0) != 0) {
         reader.bad(key, spec, "missing \"job\" (only a built-in schedule's entry may leave it out)");
     }
     return out;
@@ -83,6 +84,9 @@ std::vector<ScheduleSpec> resolve_schedules(const ScheduleSettings& settings,
     all[kDailyResetSchedule] =
         ScheduleSpec{kDailyResetSchedule, builtins_off ? std::nullopt : std::optional<std::string>("5 0 * * *"),
                      json{{"type", kDailyResetJobType}, {"payload", json::object()}}, true};
+    all[kAbusePurgeSchedule] =
+        ScheduleSpec{kAbusePurgeSchedule, builtins_off ? std::nullopt : std::optional<std::string>(kAbusePurgeCron),
+                     json{{"type", kAbusePurgeJobType}, {"payload", json::object()}}, true};
     for (const auto& [target, cron] : backup_targets) {
         const auto name = "backup:" + target;
         all[name] = ScheduleSpec{name, cron.empty() || builtins_off ? std::nullopt : std::optional<std::string>(cron),
@@ -101,8 +105,8 @@ std::vector<ScheduleSpec> resolve_schedules(const ScheduleSettings& settings,
         if (spec.job.is_null()) {
             if (!spec.cron) continue;  // disables what does not exist: nothing to do
             throw ConfigError("\"schedules." + name +
-                              "\": no built-in schedule has this name (metrics-daily-reset, backup:<target> "
-                              "of backup.targets); a schedule of its own needs \"job\"");
+                              "\": no built-in schedule has this name (metrics-daily-reset, abuse-purge, "
+                              "backup:<target> of backup.targets); a schedule of its own needs \"job\"");
         }
         out.push_back(std::move(spec));
     }

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <mutex>
 
+#include "levqor/controld/abuse/service.h"
 #include "levqor/controld/api/auth.h"
 #include "levqor/controld/api/http_server.h"
 #include "levqor/controld/api/router.h"
@@ -77,6 +78,7 @@ public:
 
 private:
     bool register_daily_reset();  // for daily_reset_registered_
+    bool register_abuse_purge();  // for abuse_purge_registered_
     api::Router routes();
     api::HttpServer::Options server_options(const Config& config);
     // Loads the token files; at start a problem is a ConfigError, on reload
@@ -102,6 +104,8 @@ private:
     // True once cost's job type (metrics_daily_reset) is registered: before
     // scheduler_, which checks the job types of its built-ins when built.
     bool daily_reset_registered_;
+    abuse::AbuseService abuse_;  // before scheduler_: registers abuse_purge (abuse_purge_registered_)
+    bool abuse_purge_registered_;
     schedule::Scheduler scheduler_;  // after every component that registers job types
     metrics::Family<metrics::Counter>& requests_;
     metrics::Family<metrics::Counter>& dropped_;

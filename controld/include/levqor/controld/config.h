@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "levqor/controld/abuse/settings.h"
 #include "levqor/controld/api/settings.h"
 #include "levqor/controld/auth/settings.h"
 #include "levqor/controld/backup/settings.h"
@@ -38,6 +39,7 @@ struct Config : CoreSettings {
     backup::BackupSettings backup;                   // backup
     cost::CostSettings cost;                         // cost
     schedule::ScheduleSettings schedules;            // schedules, scheduler
+    abuse::AbuseSettings abuse;                      // abuse
 };
 
 // Builds the configuration: defaults, then the JSON file (if given), then the

@@ -40,6 +40,10 @@ struct ScheduleSettings {
 
 inline constexpr const char* kDailyResetSchedule = "metrics-daily-reset";
 inline constexpr const char* kDailyResetJobType = "metrics_daily_reset";
+// The abuse store's retention purge (abuse.retention_days), daily at 03:17 UTC.
+inline constexpr const char* kAbusePurgeSchedule = "abuse-purge";
+inline constexpr const char* kAbusePurgeJobType = "abuse_purge";
+inline constexpr const char* kAbusePurgeCron = "17 3 * * *";
 
 // The schedules that run: the built-ins (metrics-daily-reset `5 0 * * *`
 // and one backup:<target> per backup target, given as (name, cron)) with
