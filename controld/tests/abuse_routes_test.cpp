@@ -44,8 +44,7 @@ protected:
         return client.Get(path, headers);
     }
     httplib::Result device(const std::string& dev, const std::string& ip = "198.51.100.7") {
-        return post("/abuse/device",
-                    json{{"account", "acct-1"}, {"plan", "free"}, {"device", dev}, {"ip", ip}}.dump());
+        return post("/abuse/device", json{{"account", "acct-1"}, {"plan", "free"}, {"device", dev}, {"ip", ip}}.dump());
     }
     void set_mode(const std::string& mode) {
         httplib::Client client(bound_.host, bound_.port);
@@ -86,9 +85,8 @@ TEST_F(AbuseRoutes, TheFourthChangeIsDeniedPostAndGet) {
     for (int i = 0; i <= 3; ++i) {
         res = device("d" + std::to_string(i));
         ASSERT_EQ(res->status, 200) << res->body;
-        EXPECT_EQ(json::parse(res->body),
-                  json::parse(R"({"decision":"allow","reason":"ok","changes_24h":)" + std::to_string(i) +
-                              R"(,"limit":3})"));
+        EXPECT_EQ(json::parse(res->body), json::parse(R"({"decision":"allow","reason":"ok","changes_24h":)" +
+                                                      std::to_string(i) + R"(,"limit":3})"));
     }
     res = device("d4");
     EXPECT_EQ(res->status, 200);
@@ -133,10 +131,10 @@ TEST_F(AbuseRoutes, ModesOffAndShadow) {
 TEST_F(AbuseRoutes, SignupsDenyListAndBadInput) {
     start(true);
     for (int i = 0; i < 5; ++i) {
-        auto res = post("/abuse/signup", json{{"email", "u" + std::to_string(i) + "@example.com"},
-                                              {"ip", "203.0.113.9"},
-                                              {"referrer", "ref"}}
-                                             .dump());
+        auto res =
+            post("/abuse/signup",
+                 json{{"email", "u" + std::to_string(i) + "@example.com"}, {"ip", "203.0.113.9"}, {"referrer", "ref"}}
+                     .dump());
         EXPECT_EQ(json::parse(res->body)["signups_today"], i + 1);
     }
     auto res = get("/abuse/signup",

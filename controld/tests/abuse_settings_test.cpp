@@ -80,8 +80,8 @@ TEST(AbuseSettings, BadValuesNameTheKeyAndTheValue) {
     EXPECT_EQ(abuse_config_error(R"({"abuse": {"device_changes_per_24h": {"fr ee": 1}}})"),
               "\"abuse.device_changes_per_24h\" = {\"fr ee\":1} is invalid: plan \"fr ee\": a plan name may "
               "contain only letters, digits, '_', '-' and '.'");
-    EXPECT_EQ(abuse_config_error(R"({"abuse": {"retention_days": 0}})"),
-              "\"abuse.retention_days\" = 0 is invalid: expected a whole number from 1 to 3650");
+    EXPECT_EQ(abuse_config_error(R"({"abuse": {"retention_days": 1}})"),
+              "\"abuse.retention_days\" = 1 is invalid: expected a whole number from 2 to 3650");
     EXPECT_EQ(abuse_config_error(R"({"abuse": {"referral_signups_per_asn_per_day": "5"}})"),
               "\"abuse.referral_signups_per_asn_per_day\" = \"5\" is invalid: expected a whole number from 0 to "
               "1000000");

@@ -12,9 +12,12 @@ constexpr const char* kReasonHeader = "X-Levqor-Abuse-Reason";
 
 Mode current_mode(const flags::FlagStore& flags) {
     switch (flags.current().get(Flag::abuse_guards)) {
-        case FlagState::off: return Mode::off;
-        case FlagState::shadow: return Mode::shadow;
-        case FlagState::on: return Mode::on;
+        case FlagState::off:
+            return Mode::off;
+        case FlagState::shadow:
+            return Mode::shadow;
+        case FlagState::on:
+            return Mode::on;
     }
     return Mode::on;
 }
@@ -71,31 +74,25 @@ void handle(AbuseService& service, const flags::FlagStore& flags, httplib::Respo
 void add_routes(api::Router& router, const api::Guard& guard, AbuseService& service, const flags::FlagStore& flags) {
     for (const bool get : {false, true}) {
         router.add(get ? api::Method::get : api::Method::post, "/abuse/device",
-                   guard.require(auth::Role::producer,
-                                 [&service, &flags, get](const httplib::Request& req, httplib::Response& res, auth::Role) {
-                                     handle(
-                                         service, flags, res, get, "changes_24h",
-                                         [&](const RequestParser& p) {
-                                             return get ? p.device_from_headers(header_lookup(req))
-                                                        : p.device_from_json(req.body);
-                                         },
-                                         [&](const ParsedDevice& d, Mode m, TimePoint now) {
-                                             return service.device(d, m, now);
-                                         });
-                                 }));
+                   guard.require(auth::Role::producer, [&service, &flags, get](const httplib::Request& req,
+                                                                               httplib::Response& res, auth::Role) {
+                       handle(
+                           service, flags, res, get, "changes_24h",
+                           [&](const RequestParser& p) {
+                               return get ? p.device_from_headers(header_lookup(req)) : p.device_from_json(req.body);
+                           },
+                           [&](const ParsedDevice& d, Mode m, TimePoint now) { return service.device(d, m, now); });
+                   }));
         router.add(get ? api::Method::get : api::Method::post, "/abuse/signup",
-                   guard.require(auth::Role::producer,
-                                 [&service, &flags, get](const httplib::Request& req, httplib::Response& res, auth::Role) {
-                                     handle(
-                                         service, flags, res, get, "signups_today",
-                                         [&](const RequestParser& p) {
-                                             return get ? p.signup_from_headers(header_lookup(req))
-                                                        : p.signup_from_json(req.body);
-                                         },
-                                         [&](const ParsedSignup& s, Mode m, TimePoint now) {
-                                             return service.signup(s, m, now);
-                                         });
-                                 }));
+                   guard.require(auth::Role::producer, [&service, &flags, get](const httplib::Request& req,
+                                                                               httplib::Response& res, auth::Role) {
+                       handle(
+                           service, flags, res, get, "signups_today",
+                           [&](const RequestParser& p) {
+                               return get ? p.signup_from_headers(header_lookup(req)) : p.signup_from_json(req.body);
+                           },
+                           [&](const ParsedSignup& s, Mode m, TimePoint now) { return service.signup(s, m, now); });
+                   }));
     }
 }
 

@@ -156,7 +156,7 @@ std::size_t AbuseService::purge(TimePoint now) {
     return store().purge(retention_cutoff(now, days));
 }
 
-nlohmann::ordered_json AbuseService::status() const {
+nlohmann::ordered_json AbuseService::status(bool full) const {
     const auto inputs = this->inputs();
     nlohmann::ordered_json out;
     out["configured"] = inputs != nullptr;
@@ -164,6 +164,7 @@ nlohmann::ordered_json AbuseService::status() const {
         out["note"] = "abuse.pepper_file is not set: the /abuse routes answer 503";
         return out;
     }
+    if (!full) return out;
     const auto s = inputs->status();
     out["networks"] = s.network.note;
     out["email_deny_patterns"] = s.email_deny_patterns;

@@ -54,7 +54,7 @@ const Keys<AbuseSettings>& section_keys() {
          }},
         integer_key("referral_signups_per_asn_per_day", 0, kMaxReferralSignupsPerDay,
                     &S::referral_signups_per_asn_per_day),
-        integer_key("retention_days", 1, kMaxRetentionDays, &S::retention_days),
+        integer_key("retention_days", 2, kMaxRetentionDays, &S::retention_days),
     };
     return keys;
 }

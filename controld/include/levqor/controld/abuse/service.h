@@ -57,8 +57,9 @@ public:
     // Deletes what is older than abuse.retention_days; returns the rows.
     std::size_t purge(TimePoint now);
 
-    // The /healthz part: configured or why not, the store, the networks.
-    nlohmann::ordered_json status() const;
+    // The /healthz part: {"configured"} and, for `full` (the admin token),
+    // the networks (the ASN file's path) and the deny-list sizes.
+    nlohmann::ordered_json status(bool full) const;
 
 private:
     AbuseStore& store();

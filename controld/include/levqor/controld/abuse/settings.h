@@ -19,7 +19,7 @@ namespace levqor::controld::abuse {
 
 struct AbuseSettings {
     // The HMAC pepper (chmod 600, >= 32 bytes). Required once the guards
-    // are on; unset: the routes answer 503 (decided by the next session).
+    // are on; unset: the routes answer 503 abuse_unconfigured (fail closed).
     std::optional<std::string> pepper_file;
     // A GeoLite2-ASN file; unset: networks are the /24 (IPv6 /48).
     std::optional<std::string> asn_mmdb;
