@@ -28,7 +28,8 @@ subtest 'GET /healthz' => sub {
     is_deeply([sort keys %$body], [qw(checks status uptime_s version)],
               'status, version, uptime_s, checks');
     is($body->{status}, 'ok', 'status ok');
-    is_deeply($body->{checks}, { nginx => {}, redis => 'not_configured', postgres => 'not_configured' },
+    is_deeply($body->{checks}, { nginx => {}, redis => 'not_configured', postgres => 'not_configured',
+                              abuse => { status => 'not_configured' } },
               'no dependencies configured');
     like($body->{version}, qr/^\d+\.\d+\.\d+$/, 'version is x.y.z');
     like($body->{uptime_s}, qr/^\d+$/, 'uptime_s is a whole number');

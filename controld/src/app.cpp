@@ -189,7 +189,7 @@ api::Router App::routes() {
             std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_);
         const auto detail = guard_.role_of(req) == auth::Role::admin ? health::Detail::full : health::Detail::summary;
         auto report = health_.report(uptime, detail);
-        report["abuse"] = abuse_.status(detail == health::Detail::full);
+        report["checks"]["abuse"] = abuse_.status(detail == health::Detail::full);
         api::set_json(res, 200, report.dump());
     });
     router.add(api::Method::get, "/metrics", [this](const httplib::Request&, httplib::Response& res) {

@@ -75,7 +75,8 @@ TEST_F(AbuseRoutes, WithoutAPepperEveryRouteIs503AndHealthzSaysSo) {
     EXPECT_EQ(res->status, 503);  // auth_request: nginx denies (fail closed)
     httplib::Client client(bound_.host, bound_.port);
     const auto health = json::parse(client.Get("/healthz")->body);
-    EXPECT_EQ(health["abuse"]["configured"], false);
+    EXPECT_EQ(health["checks"]["abuse"], json::parse(R"({"status":"not_configured"})"));
+    EXPECT_EQ(health["status"], "ok");  // optional: not a degradation
 }
 
 TEST_F(AbuseRoutes, TheFourthChangeIsDeniedPostAndGet) {

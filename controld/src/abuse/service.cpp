@@ -159,11 +159,8 @@ std::size_t AbuseService::purge(TimePoint now) {
 nlohmann::ordered_json AbuseService::status(bool full) const {
     const auto inputs = this->inputs();
     nlohmann::ordered_json out;
-    out["configured"] = inputs != nullptr;
-    if (!inputs) {
-        out["note"] = "abuse.pepper_file is not set: the /abuse routes answer 503";
-        return out;
-    }
+    out["status"] = inputs ? "ok" : "not_configured";
+    if (!inputs) return out;
     if (!full) return out;
     const auto s = inputs->status();
     out["networks"] = s.network.note;

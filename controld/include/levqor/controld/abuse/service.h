@@ -57,7 +57,8 @@ public:
     // Deletes what is older than abuse.retention_days; returns the rows.
     std::size_t purge(TimePoint now);
 
-    // The /healthz part: {"configured"} and, for `full` (the admin token),
+    // The /healthz part (checks.abuse): {"status":"ok"|"not_configured"}
+    // (no abuse.pepper_file) and, for `full` (the admin token),
     // the networks (the ASN file's path) and the deny-list sizes.
     nlohmann::ordered_json status(bool full) const;
 
