@@ -13,7 +13,7 @@ use lib 't/lib';
 use Test::More;
 use JSON::PP;
 use Test::Levqor::Controld qw(promtool_check json_of);
-use Test::Levqor::Util qw(repo_root spew temp_dir);
+use Test::Levqor::Util qw(repo_root spew temp_dir wait_until);
 
 my $JSON = JSON::PP->new->canonical;
 my $mmdb = repo_root() . '/controld/tests/data/GeoLite2-ASN-Test.mmdb';
@@ -190,6 +190,20 @@ subtest 'metrics and /healthz' => sub {
     $h = json_of($cd->request('GET /healthz'));
     ok(!exists $h->{checks}{abuse}{networks}, '/healthz without a token: no path');
     unlike($cd->log_text, qr/acct-1|dev-4|u6\@example|198\.51\.100\.7|1\.130\.0\.1/, 'no raw input in the log');
+};
+
+subtest 'the built-in abuse-purge schedule runs the abuse_purge job' => sub {
+    my $res = $cd->request('GET /ops/schedules', token => 'admin');
+    my %by_name = map { $_->{name} => $_ } @{ json_of($res) || [] };
+    ok($by_name{'abuse-purge'}, 'listed');
+    $res = $cd->request('POST /ops/schedules/abuse-purge/run', token => 'admin', body => '');
+    is($res->{status}, 202, 'run now: 202') or diag $res->{body};
+    my $id = (json_of($res) || {})->{job_id} // '';
+    my $job;
+    wait_until(10, sub { $job = json_of($cd->request("GET /jobs/$id", token => 'producer'));
+                         ($job->{status} // '') =~ /^(succeeded|dead)$/ }, 0.05);
+    is($job->{status}, 'succeeded', 'succeeded') or diag explain $job;
+    is_deeply($job->{result}, { deleted => 0 }, 'nothing older than 30 days');
 };
 
 subtest 'SIGHUP with a broken pepper keeps the old input side' => sub {

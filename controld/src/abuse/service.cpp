@@ -32,6 +32,15 @@ metrics::Family<metrics::Counter>& decisions_family(metrics::Registry& registry)
     return family;
 }
 
+// off: allow without a store (the feature does nothing, so a store that is
+// down does not matter), as AbuseStore answers off.
+Decision guards_off(std::optional<long> limit) {
+    Decision d;
+    d.reason = "guards_off";
+    d.limit = limit;
+    return d;
+}
+
 // A deny-list match, as the mode answers it (the store is not consulted:
 // on records nothing for a denied request, so shadow does not either).
 Decision deny_listed(const DenyMatch& match, std::optional<long> limit, Mode mode) {
@@ -129,8 +138,9 @@ Decision AbuseService::device(const ParsedDevice& parsed, Mode mode, TimePoint n
         const auto it = settings_.device_changes_per_24h.find(parsed.request.plan);
         if (it != settings_.device_changes_per_24h.end()) limit = static_cast<long>(it->second);
     }
-    const auto decision = parsed.denied && mode != Mode::off ? deny_listed(*parsed.denied, limit, mode)
-                                                             : store().check_device(parsed.request, limit, mode, now);
+    const auto decision = mode == Mode::off ? guards_off(limit)
+                          : parsed.denied   ? deny_listed(*parsed.denied, limit, mode)
+                                            : store().check_device(parsed.request, limit, mode, now);
     count("device", decision, mode);
     return decision;
 }
@@ -141,8 +151,9 @@ Decision AbuseService::signup(const ParsedSignup& parsed, Mode mode, TimePoint n
         std::lock_guard<std::mutex> lock(mutex_);
         limit = static_cast<long>(settings_.referral_signups_per_asn_per_day);
     }
-    const auto decision = parsed.denied && mode != Mode::off ? deny_listed(*parsed.denied, limit, mode)
-                                                             : store().check_signup(parsed.request, limit, mode, now);
+    const auto decision = mode == Mode::off ? guards_off(limit)
+                          : parsed.denied   ? deny_listed(*parsed.denied, limit, mode)
+                                            : store().check_signup(parsed.request, limit, mode, now);
     count("signup", decision, mode);
     return decision;
 }
