@@ -69,31 +69,37 @@ void handle(AbuseService& service, const flags::FlagStore& flags, httplib::Respo
     }
 }
 
+// One check's POST and GET routes: the parser's two forms and the service's decision.
+template <typename Parsed>
+void add_check(api::Router& router, const api::Guard& guard, AbuseService& service, const flags::FlagStore& flags,
+               const std::string& path, const char* count_key,
+               Parsed (RequestParser::*from_json)(std::string_view) const,
+               Parsed (RequestParser::*from_headers)(const HeaderLookup&) const,
+               Decision (AbuseService::*decide)(const Parsed&, Mode, TimePoint)) {
+    for (const bool get : {false, true}) {
+        router.add(
+            get ? api::Method::get : api::Method::post, path,
+            guard.require(auth::Role::producer, [=, &service, &flags](const httplib::Request& req,
+                                                                      httplib::Response& res, auth::Role) {
+                handle(
+                    service, flags, res, get, count_key,
+                    [&](const RequestParser& p) {
+                        return get ? (p.*from_headers)(header_lookup(req)) : (p.*from_json)(req.body);
+                    },
+                    [&](const Parsed& parsed, Mode m, TimePoint now) { return (service.*decide)(parsed, m, now); });
+            }));
+    }
+}
+
 }  // namespace
 
 void add_routes(api::Router& router, const api::Guard& guard, AbuseService& service, const flags::FlagStore& flags) {
-    for (const bool get : {false, true}) {
-        router.add(get ? api::Method::get : api::Method::post, "/abuse/device",
-                   guard.require(auth::Role::producer, [&service, &flags, get](const httplib::Request& req,
-                                                                               httplib::Response& res, auth::Role) {
-                       handle(
-                           service, flags, res, get, "changes_24h",
-                           [&](const RequestParser& p) {
-                               return get ? p.device_from_headers(header_lookup(req)) : p.device_from_json(req.body);
-                           },
-                           [&](const ParsedDevice& d, Mode m, TimePoint now) { return service.device(d, m, now); });
-                   }));
-        router.add(get ? api::Method::get : api::Method::post, "/abuse/signup",
-                   guard.require(auth::Role::producer, [&service, &flags, get](const httplib::Request& req,
-                                                                               httplib::Response& res, auth::Role) {
-                       handle(
-                           service, flags, res, get, "signups_today",
-                           [&](const RequestParser& p) {
-                               return get ? p.signup_from_headers(header_lookup(req)) : p.signup_from_json(req.body);
-                           },
-                           [&](const ParsedSignup& s, Mode m, TimePoint now) { return service.signup(s, m, now); });
-                   }));
-    }
+    add_check<ParsedDevice>(router, guard, service, flags, "/abuse/device", "changes_24h",
+                            &RequestParser::device_from_json, &RequestParser::device_from_headers,
+                            &AbuseService::device);
+    add_check<ParsedSignup>(router, guard, service, flags, "/abuse/signup", "signups_today",
+                            &RequestParser::signup_from_json, &RequestParser::signup_from_headers,
+                            &AbuseService::signup);
 }
 
 }  // namespace levqor::controld::abuse
