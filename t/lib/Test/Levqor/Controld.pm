@@ -25,7 +25,7 @@ use Test::Levqor::HTTP qw(http_request);
 use Test::Levqor::Process qw(spawn_server);
 use Test::Levqor::Util qw(build_dir repo_root free_port temp_dir slurp spew run_cmd wait_until);
 
-our @EXPORT_OK = qw(promtool_check fake_http_server json_of controld_binary ctl_binary);
+our @EXPORT_OK = qw(promtool_check fake_http_server json_of controld_binary ctl_binary released_together);
 
 my $JSON = JSON::PP->new->canonical;
 
@@ -194,6 +194,29 @@ sub wait_log {
 sub json_of {
     my ($res) = @_;
     return eval { $JSON->decode($res->{body} // '') };
+}
+
+# released_together($n, sub { my ($i) = @_; ...; return $small_int })
+# Forks $n children that wait for one signal file and then run the sub
+# at once (e.g. a request each); returns the children's results (exit
+# codes, 0 - 255) in the order they were forked.
+sub released_together {
+    my ($n, $work) = @_;
+    my $go = temp_dir('released') . '/go';
+    my @pids;
+    for my $i (1 .. $n) {
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            sleep 0.005 until -e $go;
+            my $code = eval { $work->($i) } // 255;
+            require POSIX;
+            POSIX::_exit($code);
+        }
+        push @pids, $pid;
+    }
+    sleep 0.2;  # every child polling
+    spew($go, '');
+    return map { waitpid($_, 0); $? >> 8 } @pids;
 }
 
 # Runs promtool check metrics on $text: (ok, output). The exposition passes
