@@ -169,6 +169,7 @@ TEST_F(Ctl, StatusShowsHealthAndFlags) {
     EXPECT_NE(result.out.find("controld  " + base_.url_for("") + "  ok"), std::string::npos) << result.out;
     EXPECT_NE(result.out.find("nginx     no instances configured"), std::string::npos);
     EXPECT_NE(result.out.find("redis     not_configured"), std::string::npos);
+    EXPECT_NE(result.out.find("abuse     not_configured"), std::string::npos) << result.out;
     EXPECT_NE(result.out.find("RATELIMIT_ENABLED         shadow"), std::string::npos);
     result = run_status(client(), true);
     const auto json = nlohmann::json::parse(result.out);

@@ -40,6 +40,12 @@ std::string health_lines(const nlohmann::json& health, const std::string& url) {
         if (errors.contains(backend)) out << "  (" << errors.value(backend, "") << ")";
         out << "\n";
     }
+    const auto abuse = checks.value("abuse", nlohmann::json::object());
+    if (!abuse.empty()) {
+        out << std::setw(10) << "abuse" << abuse.value("status", "?");
+        if (abuse.contains("networks")) out << "  " << abuse.value("networks", "");
+        out << "\n";
+    }
     return out.str();
 }
 
