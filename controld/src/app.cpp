@@ -202,7 +202,7 @@ api::Router App::routes() {
     backup::add_routes(router, guard_, backups_, errors_);
     cost::add_routes(router, guard_, cost_);
     schedule::add_routes(router, guard_, scheduler_, errors_);
-    abuse::add_routes(router, guard_, abuse_, flags_);
+    abuse::add_routes(router, guard_, abuse_, flags_, errors_);
     return router;
 }
 

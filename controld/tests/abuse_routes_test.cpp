@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <filesystem>
+
 #include <nlohmann/json.hpp>
 
 #include "levqor/controld/app.h"
@@ -156,6 +158,19 @@ TEST_F(AbuseRoutes, SignupsDenyListAndBadInput) {
     res = get("/abuse/device", {{"X-Levqor-Account", "a"}, {"X-Levqor-Plan", "free"}, {"X-Real-IP", "192.0.2.1"}});
     EXPECT_EQ(res->status, 400);
     EXPECT_EQ(json::parse(res->body)["field"], "X-Levqor-Device");
+}
+
+TEST_F(AbuseRoutes, AStoreThatCannotOpenIs503ButOffStillAnswers) {
+    std::filesystem::create_directories(dir_.file("abuse.db"));  // SQLite cannot open a directory
+    start(true);
+    auto res = device("d0");
+    EXPECT_EQ(res->status, 503);
+    EXPECT_EQ(json::parse(res->body)["error"], "store_unavailable") << res->body;
+    EXPECT_TRUE(log_.has("the abuse store is unavailable"));
+    set_mode("off");
+    res = device("d0");
+    EXPECT_EQ(res->status, 200);
+    EXPECT_EQ(json::parse(res->body)["reason"], "guards_off");
 }
 
 TEST_F(AbuseRoutes, ABadPepperOnReloadKeepsTheOldInputSide) {

@@ -40,8 +40,8 @@ nlohmann::ordered_json answer(const Decision& d, const char* count_key) {
 // Parses with the current input side and decides; every failure becomes
 // its answer. `get`: the auth_request form (204 / 403).
 template <typename Parse, typename Decide>
-void handle(AbuseService& service, const flags::FlagStore& flags, httplib::Response& res, bool get,
-            const char* count_key, Parse parse, Decide decide) {
+void handle(AbuseService& service, const flags::FlagStore& flags, tracking::ErrorTracker& errors,
+            httplib::Response& res, bool get, const char* count_key, Parse parse, Decide decide) {
     const auto inputs = service.inputs();
     if (!inputs) {
         api::set_error(res, 503, "abuse_unconfigured",
@@ -63,8 +63,10 @@ void handle(AbuseService& service, const flags::FlagStore& flags, httplib::Respo
             res, 400,
             nlohmann::ordered_json{{"error", "invalid_request"}, {"message", e.what()}, {"field", e.field()}}.dump());
     } catch (const DenyMatchError& e) {
+        errors.capture("abuse", "a deny pattern hit PCRE2's match limits", {{"error", e.what()}});
         api::set_error(res, 503, "deny_list_error", e.what());
     } catch (const StoreError& e) {
+        errors.capture("abuse", "the abuse store is unavailable", {{"error", e.what()}});
         api::set_error(res, 503, "store_unavailable", e.what());
     }
 }
@@ -72,17 +74,17 @@ void handle(AbuseService& service, const flags::FlagStore& flags, httplib::Respo
 // One check's POST and GET routes: the parser's two forms and the service's decision.
 template <typename Parsed>
 void add_check(api::Router& router, const api::Guard& guard, AbuseService& service, const flags::FlagStore& flags,
-               const std::string& path, const char* count_key,
+               tracking::ErrorTracker& errors, const std::string& path, const char* count_key,
                Parsed (RequestParser::*from_json)(std::string_view) const,
                Parsed (RequestParser::*from_headers)(const HeaderLookup&) const,
                Decision (AbuseService::*decide)(const Parsed&, Mode, TimePoint)) {
     for (const bool get : {false, true}) {
         router.add(
             get ? api::Method::get : api::Method::post, path,
-            guard.require(auth::Role::producer, [=, &service, &flags](const httplib::Request& req,
-                                                                      httplib::Response& res, auth::Role) {
+            guard.require(auth::Role::producer, [=, &service, &flags, &errors](const httplib::Request& req,
+                                                                               httplib::Response& res, auth::Role) {
                 handle(
-                    service, flags, res, get, count_key,
+                    service, flags, errors, res, get, count_key,
                     [&](const RequestParser& p) {
                         return get ? (p.*from_headers)(header_lookup(req)) : (p.*from_json)(req.body);
                     },
@@ -93,11 +95,12 @@ void add_check(api::Router& router, const api::Guard& guard, AbuseService& servi
 
 }  // namespace
 
-void add_routes(api::Router& router, const api::Guard& guard, AbuseService& service, const flags::FlagStore& flags) {
-    add_check<ParsedDevice>(router, guard, service, flags, "/abuse/device", "changes_24h",
+void add_routes(api::Router& router, const api::Guard& guard, AbuseService& service, const flags::FlagStore& flags,
+                tracking::ErrorTracker& errors) {
+    add_check<ParsedDevice>(router, guard, service, flags, errors, "/abuse/device", "changes_24h",
                             &RequestParser::device_from_json, &RequestParser::device_from_headers,
                             &AbuseService::device);
-    add_check<ParsedSignup>(router, guard, service, flags, "/abuse/signup", "signups_today",
+    add_check<ParsedSignup>(router, guard, service, flags, errors, "/abuse/signup", "signups_today",
                             &RequestParser::signup_from_json, &RequestParser::signup_from_headers,
                             &AbuseService::signup);
 }

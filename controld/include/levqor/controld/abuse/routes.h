@@ -7,6 +7,7 @@
 #include "levqor/controld/api/auth.h"
 #include "levqor/controld/api/router.h"
 #include "levqor/controld/flags/flag_store.h"
+#include "levqor/controld/tracking/tracker.h"
 
 namespace levqor::controld::abuse {
 
@@ -18,7 +19,9 @@ namespace levqor::controld::abuse {
 //   -> 200 {"decision","reason","signups_today","limit"}
 // GET /abuse/signup (X-Levqor-Email, X-Real-IP, X-Levqor-Referrer): 204 / 403
 // Errors: 400 {"error":"invalid_request","message","field"}; 503
-// abuse_unconfigured (no abuse.pepper_file), store_unavailable, deny_list_error.
-void add_routes(api::Router& router, const api::Guard& guard, AbuseService& service, const flags::FlagStore& flags);
+// abuse_unconfigured (no abuse.pepper_file), store_unavailable, deny_list_error
+// (the last two reported to `errors`).
+void add_routes(api::Router& router, const api::Guard& guard, AbuseService& service, const flags::FlagStore& flags,
+                tracking::ErrorTracker& errors);
 
 }  // namespace levqor::controld::abuse
