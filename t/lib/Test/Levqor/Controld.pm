@@ -35,8 +35,8 @@ sub ctl_binary      { build_dir() . '/levqorctl' }
 # new(env => {...}, config => {...} | undef, tokens => 1, port => N, dir => $dir,
 #     builtin_schedules => 0)
 # The admin and producer token files are written unless tokens => 0.
-# The built-in schedules (metrics-daily-reset, backup:<target>) are off
-# (LEVQOR_TEST_BUILTIN_SCHEDULES=off) unless builtin_schedules => 1: started
+# The built-in schedules (metrics-daily-reset, abuse-purge, backup:<target>)
+# are off (LEVQOR_TEST_BUILTIN_SCHEDULES=off) unless builtin_schedules => 1: started
 # between 00:05 and 06:05 UTC, controld would otherwise run a catch-up daily
 # reset (or a backup) in the middle of a suite that counts jobs or spend.
 sub new {

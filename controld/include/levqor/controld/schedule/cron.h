@@ -70,7 +70,7 @@ private:
 bool test_seconds_allowed();
 
 // True when the environment has LEVQOR_TEST_BUILTIN_SCHEDULES=off (tests
-// only): the built-in schedules (metrics-daily-reset, backup:<target>) are
+// only): the built-in schedules (metrics-daily-reset, abuse-purge, backup:<target>) are
 // listed disabled unless configured, so a suite's controld never runs a
 // reset or a backup because of the time of day it starts at (a catch-up).
 bool test_builtins_off();
