@@ -24,11 +24,8 @@ void check_pepper_file(const std::string& path) {
         throw PepperError("abuse.pepper_file " + path + ": " + std::strerror(errno));
     }
     if (!S_ISREG(st.st_mode)) throw PepperError("abuse.pepper_file " + path + " is not a regular file");
-    if ((st.st_mode & 0077) != 0) {
-        char mode[8];
-        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-        throw PepperError("abuse.pepper_file " + path + " is readable or writable by group or others (mode " + mode +
-                          "); run: chmod 600 " + path);
+    if (const auto problem = shared_mode_problem(st.st_mode, path); !problem.empty()) {
+        throw PepperError("abuse.pepper_file " + path + problem);
     }
     if (st.st_size > static_cast<off_t>(kMaxPepperBytes + 2)) {
         throw PepperError("abuse.pepper_file " + path + " is larger than " + std::to_string(kMaxPepperBytes) +

@@ -26,11 +26,8 @@ void check_private(Role role, const std::string& file) {
         throw TokenFileError(std::string(to_string(role)) + " token file " + file +
                              ": cannot check its permissions: " + std::strerror(errno));
     }
-    if ((st.st_mode & 0077) != 0) {
-        char mode[8];
-        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-        throw TokenFileError(std::string(to_string(role)) + " token file " + file +
-                             " is readable or writable by group or others (mode " + mode + "); run: chmod 600 " + file);
+    if (const auto problem = shared_mode_problem(st.st_mode, file); !problem.empty()) {
+        throw TokenFileError(std::string(to_string(role)) + " token file " + file + problem);
     }
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "levqor/controld/core/unique_fd.h"
+#include "levqor/controld/core/files.h"
 
 namespace levqor::controld::backup {
 namespace {
@@ -190,11 +191,8 @@ EncryptionKey read_key_file(const std::string& path) {
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0) throw EncryptionError("cannot check " + what + ": " + errno_text());
     if (!S_ISREG(st.st_mode)) throw EncryptionError(what + " is not a regular file");
-    if ((st.st_mode & 0077) != 0) {
-        char mode[8];
-        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-        throw EncryptionError(what + " is readable or writable by group or others (mode " + mode +
-                              "); run: chmod 600 " + path);
+    if (const auto problem = shared_mode_problem(st.st_mode, path); !problem.empty()) {
+        throw EncryptionError(what + problem);
     }
     std::array<unsigned char, kMaxKeyFileBytes + 1> text{};
     const std::size_t n = read_full(fd.get(), text.data(), text.size(), path);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <vector>
@@ -92,6 +93,13 @@ std::optional<std::string> read_file_if_exists(const std::string& path) {
         out.append(buf, static_cast<std::size_t>(n));
     }
     return out;
+}
+
+std::string shared_mode_problem(mode_t mode, const std::string& path) {
+    if ((mode & 0077) == 0) return "";
+    char text[8];
+    std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
+    return std::string(" is readable or writable by group or others (mode ") + text + "); run: chmod 600 " + path;
 }
 
 }  // namespace levqor::controld

@@ -36,4 +36,10 @@ void ensure_directory(const std::string& path, mode_t mode);
 // other failure (permissions, a directory, an I/O error).
 std::optional<std::string> read_file_if_exists(const std::string& path);
 
+// For a secret's file (tokens, the abuse pepper, the backup key): "" when
+// `mode` gives group and others nothing, else what to say after the file's
+// name: " is readable or writable by group or others (mode 0644); run: chmod
+// 600 <path>". A secret others can read is no secret: callers refuse it.
+std::string shared_mode_problem(mode_t mode, const std::string& path);
+
 }  // namespace levqor::controld
