@@ -15,7 +15,7 @@ packages=(
     nlohmann-json3-dev libcpp-httplib-dev libcurl4-openssl-dev libcli11-dev
     clang libclang-rt-14-dev clang-format-14
     # tests
-    perl libtest-base-perl libio-socket-ssl-perl libjson-pp-perl
+    perl libtest-base-perl libio-socket-ssl-perl libjson-pp-perl libyaml-libyaml-perl
     openssl curl redis-server postgresql sqlite3 prometheus
     # benchmarks
     wrk valgrind libnginx-mod-http-lua libnginx-mod-http-js python3-rq

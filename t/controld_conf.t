@@ -1,6 +1,7 @@
 #!/usr/bin/perl
 # conf/ for controld: the Prometheus scrape config and alert rules (promtool
-# check + rule unit tests), the Grafana dashboard, the systemd unit
+# check + rule unit tests; every alert tested firing and not firing, with a
+# runbook section in docs/OPERATIONS.md), the Grafana dashboard, the systemd unit
 # (systemd-analyze verify, when available), and the example controld.json,
 # which controld must accept. Every metric these files use is documented in
 # docs/metrics.md.
@@ -12,19 +13,53 @@ use Test::Levqor;
 use Test::Levqor::Controld qw(json_of);
 use Test::Levqor::Util qw(repo_root slurp spew run_cmd temp_dir);
 use JSON::PP ();
+use YAML::XS ();
 
 my $repo = repo_root();
 my $prom = "$repo/conf/prometheus";
+# The rule tests: every minute, and every 10 minutes for the alerts that look
+# back hours or days.
+my @rule_tests = qw(alerts_test.yml alerts_test_long.yml);
 
 subtest 'Prometheus' => sub {
     my ($code, $out) = run_cmd('promtool', 'check', 'rules', "$prom/alerts.yml");
     is($code, 0, 'promtool check rules alerts.yml') or diag $out;
     ($code, $out) = run_cmd('promtool', 'check', 'config', "$prom/prometheus.yml");
     is($code, 0, 'promtool check config prometheus.yml') or diag $out;
-    ($code, $out) = run_cmd('promtool', 'test', 'rules', "$prom/alerts_test.yml");
-    is($code, 0, 'promtool test rules alerts_test.yml') or diag $out;
+    ($code, $out) = run_cmd('promtool', 'test', 'rules', map { "$prom/$_" } @rule_tests);
+    is($code, 0, "promtool test rules @rule_tests") or diag $out;
     like(slurp("$prom/prometheus.yml"), qr/^\s*honor_labels: true$/m,
          'honor_labels keeps the nginx instance label controld sets');
+};
+
+# Every alert has a rule test that expects it to fire and one that expects it
+# not to, every tested alertname exists (a test of a missing alert expecting
+# nothing would pass), and every runbook_url names a section of
+# docs/OPERATIONS.md.
+subtest 'every alert has rule tests and a runbook' => sub {
+    my $rules = YAML::XS::LoadFile("$prom/alerts.yml");
+    my @cases = map { @{ $_->{alert_rule_test} || [] } }
+                map { @{ YAML::XS::LoadFile("$prom/$_")->{tests} } } @rule_tests;
+    my @alerts = map { $_->{alert} // () } map { @{ $_->{rules} } } @{ $rules->{groups} };
+    ok(@alerts >= 24, scalar(@alerts) . ' alerts');
+    my (%fires, %quiet);
+    for my $case (@cases) {
+        (@{ $case->{exp_alerts} || [] } ? $fires{ $case->{alertname} } : $quiet{ $case->{alertname} })++;
+    }
+    my %known = map { $_ => 1 } @alerts;
+    for my $alert (@alerts) {
+        ok($fires{$alert}, "$alert: a rule test where it fires");
+        ok($quiet{$alert}, "$alert: a rule test where it does not");
+    }
+    is_deeply([grep { !$known{$_} } sort keys %{ { %fires, %quiet } }], [], 'every tested alertname is in alerts.yml');
+    # GitHub's heading anchors: lower case, spaces to dashes, punctuation gone.
+    my %anchors = map { lc(s/[^\w\- ]//gr =~ tr/ /-/r) => 1 } slurp("$repo/docs/OPERATIONS.md") =~ /^#+ (.+?)\s*$/mg;
+    for my $rule (map { @{ $_->{rules} } } @{ $rules->{groups} }) {
+        next unless $rule->{alert};
+        my $url = $rule->{annotations}{runbook_url} // '';
+        my ($anchor) = $url =~ m{^docs/OPERATIONS\.md#(.+)$};
+        ok($anchor && $anchors{$anchor}, "$rule->{alert}: runbook_url '$url' is a section of docs/OPERATIONS.md");
+    }
 };
 
 subtest 'Grafana dashboard' => sub {
