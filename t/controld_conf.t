@@ -71,6 +71,21 @@ subtest 'Grafana dashboard' => sub {
     ok(!(grep { !defined $_->{expr} || $_->{expr} !~ /levqor_/ } @targets), 'every query reads a levqor metric');
     my %ids;
     ok(!(grep { $ids{$_->{id}}++ } @{ $dash->{panels} }), 'panel ids are unique');
+    my %rows = map { $_->{title} => 1 } grep { $_->{type} eq 'row' } @{ $dash->{panels} };
+    ok($rows{$_}, "row $_") for qw(Overview Traffic Queue Webhooks);
+    # No two panels share a cell of the 24-column grid.
+    my (%cell, @overlaps);
+    for my $p (@{ $dash->{panels} }) {
+        my ($x, $y, $w, $h) = @{ $p->{gridPos} }{qw(x y w h)};
+        push @overlaps, "$p->{title} (x $x, w $w)" if $x + $w > 24;
+        for my $r ($y .. $y + $h - 1) {
+            for my $c ($x .. $x + $w - 1) {
+                push @overlaps, "$p->{title} and $cell{$r}{$c} at $c,$r" if $cell{$r}{$c};
+                $cell{$r}{$c} //= $p->{title};
+            }
+        }
+    }
+    is_deeply([ @overlaps[0 .. ($#overlaps < 4 ? $#overlaps : 4)] ], [], 'panels do not overlap');
 };
 
 subtest 'every metric used in conf/ is documented' => sub {
