@@ -30,6 +30,7 @@ subtest 'Prometheus' => sub {
     is($code, 0, "promtool test rules @rule_tests") or diag $out;
     like(slurp("$prom/prometheus.yml"), qr/^\s*honor_labels: true$/m,
          'honor_labels keeps the nginx instance label controld sets');
+    like(slurp("$prom/prometheus.yml"), qr/^alerting:\n  alertmanagers:\n/m, 'the alerts go to an Alertmanager');
 };
 
 # Every alert has a rule test that expects it to fire and one that expects it
@@ -86,6 +87,16 @@ subtest 'Grafana dashboard' => sub {
         }
     }
     is_deeply([ @overlaps[0 .. ($#overlaps < 4 ? $#overlaps : 4)] ], [], 'panels do not overlap');
+    # Every query parses as PromQL: promtool checks them as recording rules,
+    # with Grafana's interval variables replaced.
+    my $dir = temp_dir('grafana');
+    my $n = 0;
+    spew("$dir/queries.yml", "groups:\n  - name: dashboard\n    rules:\n"
+         . join('', map { sprintf("      - record: levqor:dashboard_%d\n        expr: %s\n", ++$n,
+                                  JSON::PP->new->allow_nonref->encode($_->{expr} =~ s/\$__(rate_interval|interval|range)\b/5m/gr)) }
+                    @targets));
+    my ($code, $out) = run_cmd('promtool', 'check', 'rules', "$dir/queries.yml");
+    is($code, 0, "promtool parses the $n queries") or diag $out;
 };
 
 subtest 'every metric used in conf/ is documented' => sub {
