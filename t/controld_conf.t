@@ -148,8 +148,12 @@ subtest 'the example controld.json starts' => sub {
     like(slurp($cd->flags_file), qr/^SECURITY_HEADERS_ENABLED=on$/m, 'the example flags');
     # The example's backup section: its sqlite target is configured (the
     # file need not exist until a backup runs).
-    like($cd->request('GET /metrics')->{body} // '', qr/^levqor_backup_verify_ok\{target="local"\} /m,
-         'the example backup target');
+    my $metrics = $cd->request('GET /metrics')->{body} // '';
+    like($metrics, qr/^levqor_backup_verify_ok\{target="local"\} /m, 'the example backup target');
+    # The series the queue alerts read, with the labels they use.
+    like($metrics, qr/^levqor_queue_backend_up\{backend="sqlite"\} 1$/m, 'levqor_queue_backend_up{backend}');
+    like($metrics, qr/^levqor_jobs_rejected_total\{reason="max_depth"\} 0$/m, 'levqor_jobs_rejected_total{reason}');
+    like($metrics, qr/^levqor_queue_oldest_age_seconds \S+$/m, 'levqor_queue_oldest_age_seconds');
     # Its schedules: the configured one and the built-ins (backup:local from
     # the target's schedule).
     my %schedules = map { $_->{name} => $_ } @{ json_of($cd->request('GET /ops/schedules', token => 'admin')) || [] };
