@@ -12,6 +12,8 @@
 #    controld/ that is a family name: an argument of a registration or
 #    exposition call, or a k...Family constant): the "| `levqor_x` |" rows of
 #    docs/metrics.md;
+#  - every environment variable controld reads (EnvReader with/optional, the
+#    flag names) is in levqor-controld --help and docs/controld.md;
 #  - every levqor_* metric name in the alert rules, their rule tests and the
 #    Grafana dashboard exists (_bucket/_count/_sum of a family included), and
 #    so does every metric-looking levqor_* name (ending in _total, _seconds,
@@ -220,6 +222,38 @@ my %doc_routes;
     }
 }
 compare('route', \%routes, 'controld/src (Router::add)', \%doc_routes, 'docs/api.md (the route table)');
+
+# ---------------------------------------------------------------- controld's environment
+
+# Every variable controld's settings read (EnvReader::with/optional, and the
+# five flag names) is in `levqor-controld --help` (the CLI text in
+# controld/src/main.cpp) and in docs/controld.md.
+{
+    my %env;
+    for my $file (sources('controld/src')) {
+        my $text = strip_comments(slurp($file));
+        while ($text =~ /\.\s*(?:with|optional)\s*\(\s*"([A-Z][A-Z0-9_]+)"/g) {
+            $env{$1} //= "$file:" . line_of($text, $-[0]);
+        }
+        # e.with(std::string(flag_name(flag)), ...) over every flag
+        if ($text =~ /\.\s*with\s*\(\s*std::string\s*\(\s*flag_name\b/) {
+            # the names' table in module/core/src/common/flags.cpp
+            my $flags = strip_comments(slurp('module/core/src/common/flags.cpp'));
+            my @names = $flags =~ /"([A-Z][A-Z0-9_]+)"/g;
+            problem("module/core/src/common/flags.cpp: no flag names found") unless @names;
+            $env{$_} //= $file for @names;
+        }
+    }
+    problem("controld/src: no environment variable read through EnvReader found (has its form changed?)") unless %env;
+    my $help = join '', strip_comments(slurp('controld/src/main.cpp')) =~ /"((?:[^"\\]|\\.)*)"/g;
+    my $doc = slurp('docs/controld.md');
+    for my $name (sort keys %env) {
+        problem("environment variable $name (read at $env{$name}) is missing from levqor-controld --help ",
+                "(controld/src/main.cpp)") unless $help =~ /\b\Q$name\E\b/;
+        problem("environment variable $name (read at $env{$name}) is missing from docs/controld.md")
+            unless $doc =~ /\b\Q$name\E\b/;
+    }
+}
 
 # ---------------------------------------------------------------- metric families
 
