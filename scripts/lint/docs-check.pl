@@ -14,6 +14,8 @@
 #    docs/metrics.md;
 #  - every environment variable controld reads (EnvReader with/optional, the
 #    flag names) is in levqor-controld --help and docs/controld.md;
+#  - every levqorctl command is in docs/controld.md's levqorctl usage block,
+#    and every option of levqorctl and levqor-controld is in docs/controld.md;
 #  - every levqor_* metric name in the alert rules, their rule tests and the
 #    Grafana dashboard exists (_bucket/_count/_sum of a family included), and
 #    so does every metric-looking levqor_* name (ending in _total, _seconds,
@@ -252,6 +254,46 @@ compare('route', \%routes, 'controld/src (Router::add)', \%doc_routes, 'docs/api
                 "(controld/src/main.cpp)") unless $help =~ /\b\Q$name\E\b/;
         problem("environment variable $name (read at $env{$name}) is missing from docs/controld.md")
             unless $doc =~ /\b\Q$name\E\b/;
+    }
+}
+
+# ---------------------------------------------------------------- command lines
+
+# Every levqorctl command (CLI11 add_subcommand in controld/src/ctl/main.cpp,
+# nested ones as "parent sub") is a line of the usage block under
+# "## levqorctl" in docs/controld.md, and every option of levqorctl and of
+# levqor-controld (add_option/add_flag "--x") is in that section or in
+# docs/controld.md respectively.
+{
+    my $doc = slurp('docs/controld.md');
+    my ($ctl_section) = $doc =~ /^## levqorctl\s*\n(.*?)(?=^## )/ms;
+    $ctl_section //= '';
+    problem('docs/controld.md: no "## levqorctl" section') unless length $ctl_section;
+    my $ctl = strip_comments(slurp('controld/src/ctl/main.cpp'));
+    my %path = (cli => '');
+    my $commands = 0;
+    while ($ctl =~ /(?:\bauto\s*\*\s*(\w+)\s*=\s*)?\b(\w+)\s*(?:->|\.)\s*add_subcommand\s*\(\s*"([^"]+)"/g) {
+        my ($var, $parent, $name) = ($1, $2, $3);
+        my $where = 'controld/src/ctl/main.cpp:' . line_of($ctl, $-[0]);
+        unless (exists $path{$parent}) { problem("$where: cannot tell whose subcommand \"$name\" is ($parent)"); next }
+        my $cmd = length $path{$parent} ? "$path{$parent} $name" : $name;
+        $path{$var} = $cmd if defined $var;
+        $commands++;
+        problem("levqorctl $cmd ($where) is not a line of docs/controld.md's levqorctl usage block")
+            unless $ctl_section =~ /^\s+\Q$cmd\E(?:\s|$)/m;
+    }
+    problem("controld/src/ctl/main.cpp: no add_subcommand found (has its form changed?)") unless $commands;
+    while ($ctl =~ /\b(\w+)\s*(?:->|\.)\s*add_(?:option|flag)\s*\(\s*"(--[\w-]+)/g) {
+        my ($var, $opt) = ($1, $2);
+        my $cmd = exists $path{$var} && length $path{$var} ? "levqorctl $path{$var}" : 'levqorctl';
+        problem("$cmd $opt (controld/src/ctl/main.cpp:", line_of($ctl, $-[0]),
+                ") is missing from docs/controld.md's levqorctl section") unless $ctl_section =~ /\Q$opt\E\b/;
+    }
+    my $daemon = strip_comments(slurp('controld/src/main.cpp'));
+    while ($daemon =~ /\badd_(?:option|flag)\s*\(\s*"(--[\w-]+)/g) {
+        my $opt = $1;
+        problem("levqor-controld $opt (controld/src/main.cpp:", line_of($daemon, $-[0]),
+                ") is missing from docs/controld.md") unless $doc =~ /\Q$opt\E\b/;
     }
 }
 
