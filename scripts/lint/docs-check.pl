@@ -322,6 +322,14 @@ for my $file (sources('module', 'controld/src', 'controld/include')) {
     while ($text =~ /\bMetricFamily\s*\w*\s*\{\s*"(levqor_\w+)"|\bk\w*Family\s*=\s*"(levqor_\w+)"/g) {
         $metrics{$1 // $2} //= "$file:" . line_of($text, $-[0]);
     }
+    # Exposition text written by hand: "# HELP levqor_y ...", "# TYPE levqor_y
+    # ...", or a sample line "levqor_y{..." / "levqor_y 1".
+    # (A directive's name followed by a space starts a message, not a sample.)
+    while ($text =~ /"(# (?:HELP|TYPE) )?(levqor_[a-z0-9_]*[a-z0-9])[{ ]/g) {
+        my ($header, $name) = ($1, $2);
+        next if !$header && (exists $directives{$name} || exists $variables{$name} || exists $zones{$name});
+        $metrics{$name} //= "$file:" . line_of($text, $-[0]);
+    }
     while ($text =~ /"(levqor_[a-z0-9_]*[a-z0-9])"/g) {
         push @unclassified, [$1, "$file:" . line_of($text, $-[0])];
     }
