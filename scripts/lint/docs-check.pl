@@ -30,7 +30,10 @@
 use strict;
 use warnings;
 use File::Find;
+use FindBin;
 use JSON::PP;
+use lib $FindBin::Bin;
+use CxxArgs qw(split_args);
 
 $| = 1;
 
@@ -71,30 +74,6 @@ sub strip_comments {
     $text =~ s{(R"([^(]*)\(.*?\)\2")|("(?:[^"\\\n]|\\.)*")|('(?:[^'\\\n]|\\.)*')|(//[^\n]*)|(/\*.*?\*/)}
               { defined $5 || defined $6 ? ($&) =~ s/[^\n]/ /gr : $& }gse;
     return $text;
-}
-
-# The top-level arguments of the call whose "(" ends just before $at.
-sub split_args {
-    my ($text, $at) = @_;
-    my ($depth, $cur, @args) = (0, '');
-    my $len = length $text;
-    for (my $i = $at; $i < $len; $i++) {
-        my $rest = substr($text, $i, 200);
-        if ($rest =~ /^(R"([^(]*)\(.*?\)\2")/s || $rest =~ /^("(?:[^"\\]|\\.)*")/s || $rest =~ /^('(?:[^'\\]|\\.)*')/s) {
-            $cur .= $1;
-            $i += length($1) - 1;
-            next;
-        }
-        my $c = substr($text, $i, 1);
-        if ($c =~ /[(\[{]/) { $depth++ }
-        elsif ($c =~ /[)\]}]/) {
-            if ($depth == 0) { push @args, $cur; return map { s/^\s+|\s+$//gr } @args }
-            $depth--;
-        }
-        elsif ($c eq ',' && $depth == 0) { push @args, $cur; $cur = ''; next }
-        $cur .= $c;
-    }
-    return;
 }
 
 # The value of a C++ string literal argument, or undef.
