@@ -11,13 +11,15 @@ use warnings;
 use lib 't/lib';
 use Test::Levqor;
 use IO::Socket::INET;
+use utf8;
 
 master_on();
 workers(1);
+binmode(Test::More->builder->$_, ':encoding(UTF-8)') for qw(output failure_output todo_output);
 
 sub doc {
     my ($file) = @_;
-    open(my $fh, '<', $file) or die "$file: $!";
+    open(my $fh, '<:encoding(UTF-8)', $file) or die "$file: $!";
     local $/;
     return scalar <$fh>;
 }
@@ -99,7 +101,33 @@ my $name_max = from_doc($cost, qr/\*\*The connector\*\*: 1 to (\d+) characters/,
 is(from_doc($metrics_md, qr/`levqor_ai_cost_usd_total` \| counter \| `connector` \(at most (\d+) names/,
             'metrics.md\'s connector bound'), $max_connectors, 'metrics.md states the same connector bound');
 
+# Ranges the docs state for arguments: "<lo-hi>" in a syntax line, "(1 to 10⁶)".
+sub power { my ($text) = @_; $text =~ s/10([⁰¹²³⁴⁵⁶⁷⁸⁹]+)/'1' . ('0' x (tr_sup($1)))/e; return number($text) }
+sub tr_sup { my ($sup) = @_; (my $d = $sup) =~ tr/⁰¹²³⁴⁵⁶⁷⁸⁹/0123456789/; return $d }
+my @ranges = (
+    ['levqor_limit_status', 'levqor_limit_status %d;',
+     from_doc(section('levqor_limit_status'), qr/Syntax: levqor_limit_status <(\d+)-(\d+)>;/, 'levqor_limit_status <lo-hi>')],
+    ['levqor_limit ip_prefix6=', 'levqor_limit zone=z key=k plan=free ip_prefix6=%d;',
+     from_doc(section('levqor_limit'), qr/\[ip_prefix6=<(\d+)-(\d+)>\]/, 'ip_prefix6=<lo-hi>')],
+    ['levqor_limit cost=', 'levqor_limit zone=z key=k plan=free cost=%d;',
+     map { power($_) } from_doc(section('levqor_limit'), qr/`cost=` charges several tokens \((\d+) to (10[⁰¹²³⁴⁵⁶⁷⁸⁹]+)\)/,
+                                '"cost= charges several tokens (1 to 10ⁿ)"')],
+);
+
 # ---- the running module --------------------------------------------------------
+
+# Each stated range: both ends pass nginx -t, one past either end is refused.
+for my $range (@ranges) {
+    my ($what, $line, $lo, $hi) = @$range;
+    for my $case ([$lo, 1], [$hi, 1], [$lo - 1, 0], [$hi + 1, 0]) {
+        my ($value, $valid) = @$case;
+        my $ng = Test::Levqor::Nginx->new(http_config => 'levqor_limit_zone z:32k;',
+                                          config => 'location / { ' . sprintf($line, $value) . ' empty_gif; }');
+        my ($ok, $out) = $ng->test_config;
+        ok($valid ? $ok : !$ok, "$what $value " . ($valid ? 'is accepted' : 'is refused') . " (docs: $lo to $hi)")
+            or diag($out);
+    }
+}
 
 # Zone capacities, exactly as stated; the per-MB figure within 2 %.
 {
