@@ -3,7 +3,8 @@
 # (levqor_ratelimit_capacity, levqor_webhook_replay_capacity) and the
 # smallest zone size; the default plans, levqor_limit_status,
 # levqor_limit_headers and levqor_limit_log_level; the most connectors
-# levqor_cost counts and the longest connector name. A doc sentence these
+# levqor_cost counts and the longest connector name; the argument ranges
+# stated for levqor_limit_status, ip_prefix6= and cost=. A doc sentence these
 # tests read that is reworded fails here (it names the sentence it looks
 # for): change the pattern with the sentence, never the number alone.
 use strict;
