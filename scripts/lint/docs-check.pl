@@ -262,6 +262,19 @@ compare('route', \%routes, 'controld/src (Router::add)', \%doc_routes, 'docs/api
             unless $ctl_section =~ /^\s+\Q$cmd\E(?:\s|$)/m;
     }
     problem("controld/src/ctl/main.cpp: no add_subcommand found (has its form changed?)") unless $commands;
+    # ... and every command of the usage block (its first code block: lines
+    # indented by exactly two spaces) exists.
+    my %known;
+    while ($ctl =~ /\b(\w+)\s*(?:->|\.)\s*add_subcommand\s*\(\s*"([^"]+)"/g) {
+        $known{length $path{$1} ? "$path{$1} $2" : $2} = 1 if exists $path{$1};
+    }
+    if ($ctl_section =~ /^```[^\n]*\n(.*?)^```/ms) {
+        for my $line (split /\n/, $1) {
+            next unless $line =~ /^  ([a-z][a-z-]*(?: [a-z][a-z-]*)*)/;
+            problem("docs/controld.md's levqorctl usage block lists \"$1\", which levqorctl does not have")
+                unless $known{$1};
+        }
+    }
     while ($ctl =~ /\b(\w+)\s*(?:->|\.)\s*add_(?:option|flag)\s*\(\s*"(--[\w-]+)/g) {
         my ($var, $opt) = ($1, $2);
         my $cmd = exists $path{$var} && length $path{$var} ? "levqorctl $path{$var}" : 'levqorctl';
