@@ -13,7 +13,7 @@ PROVE_ARGS ?= -r
 PROVE_JOBS ?= 2
 export LEVQOR_BUILD := $(abspath $(BUILD))
 
-.PHONY: all build deps run test unit asan-build unit-asan t t-asan bench soak soak-asan fuzz fuzz-build fuzz-smoke format format-check clean
+.PHONY: all build deps run test unit asan-build unit-asan t t-asan bench soak soak-asan fuzz fuzz-build fuzz-smoke format format-check docs-check clean
 
 all: build
 
@@ -82,8 +82,16 @@ format-check:
 	@$(CLANG_FORMAT) --dry-run --Werror $(FORMAT_FILES) || \
 	  { echo "format-check: run 'make format' (clang-format-14, .clang-format)" >&2; exit 1; }
 
+# Every directive, variable, controld route and metric family registered in
+# code is in docs/directives.md, docs/api.md and docs/metrics.md and vice
+# versa; every metric the alerts, rule tests, dashboard and docs name exists
+# (scripts/lint/docs-check.pl: reads the sources, about a second).
+docs-check:
+	@perl scripts/lint/docs-check.pl
+
 test: deps
 	@$(MAKE) --no-print-directory format-check
+	@$(MAKE) --no-print-directory docs-check
 	@$(MAKE) --no-print-directory build
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory unit-asan

@@ -107,7 +107,7 @@ sub get {
         or diag(join ' ', map { sprintf '%.3f', $_->{elapsed} } @hung);
     is($hung[-1]{headers}{'x-limit'}, 'FALLBACK_REJECTED', 'FALLBACK_REJECTED over the fallback limit');
     my $m = $a->request('GET /metrics')->{body};
-    like($m, qr/levqor_backend_errors_total\{backend="redis",zone="api",reason="timeout"\} [1-9]/, 'timeouts counted');
+    like($m, qr/levqor_ratelimit_backend_errors_total\{backend="redis",zone="api",reason="timeout"\} [1-9]/, 'timeouts counted');
     like($m, qr/levqor_ratelimit_decisions_total\{zone="api",plan="p",result="fallback_passed"\} [1-9]/, 'fallbacks counted');
     $_->stop for $a, $b;
     unlike($a->error_log . $b->error_log, qr/\[(alert|crit|emerg)\]/, 'no alerts');

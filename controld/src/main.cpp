@@ -156,7 +156,9 @@ int main(int argc, char** argv) {
                  "The environment overrides the config file: LEVQOR_LISTEN (host:port, default "
                  "127.0.0.1:8089), LEVQOR_DATA_DIR, LEVQOR_ADMIN_TOKEN_FILE, "
                  "LEVQOR_PRODUCER_TOKEN_FILE, LEVQOR_FLAGS_FILE, LEVQOR_NGINX_STATUS_URLS, "
-                 "LEVQOR_HTTP_JOB_ALLOW, LEVQOR_LOG_LEVEL, REDIS_URL, DATABASE_URL, SENTRY_DSN and "
+                 "LEVQOR_HTTP_JOB_ALLOW, LEVQOR_QUEUE_WORKERS, LEVQOR_COST_DAILY_BUDGET_USD, "
+                 "LEVQOR_ABUSE_PEPPER_FILE, LEVQOR_ABUSE_ASN_MMDB, LEVQOR_LOG_LEVEL, REDIS_URL, "
+                 "DATABASE_URL, SENTRY_DSN and "
                  "the five flags (SECURITY_HEADERS_ENABLED, RATELIMIT_ENABLED, WEBHOOK_VERIFY_ALL, "
                  "ABUSE_GUARDS_ENABLED, NEW_QUEUE_ENABLED = off|shadow|on).\n"
                  "SIGHUP reloads the config and the token files; SIGTERM stops gracefully."};

@@ -263,9 +263,9 @@ void register_metrics(LimitMain& lm, MetricsRegistry& metrics) {
         if (z->redis != nullptr) {
             auto error = [&](const char* reason) {
                 return metrics.layout.counter(
-                    "levqor_backend_errors_total",
-                    "Failed or skipped backend calls, by backend, zone and reason (timeout, connection, error, "
-                    "unavailable: not connected or circuit open).",
+                    "levqor_ratelimit_backend_errors_total",
+                    "Failed or skipped Redis calls of rate-limit decisions, by backend, zone and reason (timeout, "
+                    "connection, error, unavailable: not connected or circuit open).",
                     {{"backend", "redis"}, {"zone", z->name}, {"reason", reason}});
             };
             z->redis_cells =

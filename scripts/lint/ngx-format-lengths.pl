@@ -11,6 +11,9 @@
 use strict;
 use warnings;
 use File::Find;
+use FindBin;
+use lib $FindBin::Bin;
+use CxxArgs qw(split_args);
 
 my @files;
 for my $arg (@ARGV) {
@@ -49,30 +52,6 @@ for my $file (sort @files) {
 print "$_\n" for @problems;
 print "ngx-format-lengths: $checked \"%*\" length(s) checked, " . scalar(@problems) . " problem(s)\n";
 exit(@problems ? 1 : 0);
-
-# The top-level arguments of the call whose "(" ends just before $at.
-sub split_args {
-    my ($text, $at) = @_;
-    my ($depth, $cur, @args) = (0, '');
-    my $len = length $text;
-    for (my $i = $at; $i < $len; $i++) {
-        my $c = substr($text, $i, 1);
-        if ($c eq '"' || $c eq "'") {
-            my $j = $i + 1;
-            $j += substr($text, $j, 1) eq '\\' ? 2 : 1 while $j < $len && substr($text, $j, 1) ne $c;
-            $cur .= substr($text, $i, $j - $i + 1);
-            $i = $j;
-            next;
-        }
-        if ($c =~ /[(\[{]/) { $depth++ }
-        elsif ($c =~ /[)\]}]/) {
-            if ($depth == 0) { push @args, $cur; return map { s/^\s+|\s+$//gr } @args }
-            $depth--;
-        } elsif ($c eq ',' && $depth == 0) { push @args, $cur; $cur = ''; next }
-        $cur .= $c;
-    }
-    return ();
-}
 
 # nginx's conversions: %[0][width][u][m][x|X][.frac][*]<type>; %Z %N %% take no argument.
 sub conversions {
