@@ -30,14 +30,16 @@ TEST(VerifyNginxTarget, UrlAndOptionalStatusUrl) {
 }
 
 TEST(VerifyHeaders, OnNeedsACspAndNosniff) {
-    const VerifyHeaderMap strict{{"content-security-policy", "default-src 'none'"}, {"x-content-type-options", "nosniff"}};
+    const VerifyHeaderMap strict{{"content-security-policy", "default-src 'none'"},
+                                 {"x-content-type-options", "nosniff"}};
     EXPECT_EQ(check_security_headers(kVerifyPage, "on", "controld's flag", 200, strict).outcome, Outcome::pass);
     const VerifyHeaderMap relaxed{{"content-security-policy-report-only", "x"}, {"x-content-type-options", "nosniff"}};
     EXPECT_EQ(check_security_headers(kVerifyPage, "on", "s", 200, relaxed).outcome, Outcome::pass);
     const auto none = check_security_headers(kVerifyPage, "on", "controld's flag", 200, {});
     EXPECT_EQ(none.outcome, Outcome::fail);
-    EXPECT_EQ(none.detail,
-              "SECURITY_HEADERS_ENABLED is on (controld's flag): no Content-Security-Policy; no X-Content-Type-Options");
+    EXPECT_EQ(
+        none.detail,
+        "SECURITY_HEADERS_ENABLED is on (controld's flag): no Content-Security-Policy; no X-Content-Type-Options");
     const auto error = check_security_headers(kVerifyPage, "on", "s", 502, strict);
     EXPECT_EQ(error.outcome, Outcome::fail);
     EXPECT_NE(error.detail.find("answered HTTP 502"), std::string::npos);
@@ -45,7 +47,7 @@ TEST(VerifyHeaders, OnNeedsACspAndNosniff) {
 
 TEST(VerifyHeaders, ShadowSendsOnlyReportOnlyAndOffNothing) {
     const VerifyHeaderMap report_only{{"content-security-policy-report-only", "x"},
-                              {"cross-origin-opener-policy-report-only", "same-origin"}};
+                                      {"cross-origin-opener-policy-report-only", "same-origin"}};
     EXPECT_EQ(check_security_headers(kVerifyPage, "shadow", "s", 200, report_only).outcome, Outcome::pass);
     VerifyHeaderMap enforcing = report_only;
     enforcing["x-frame-options"] = "DENY";
@@ -70,8 +72,10 @@ TEST(VerifyFlags, AppliedFlagsByInstanceAndDrift) {
     EXPECT_EQ(applied_flags(families, std::string("b")), (VerifyHeaderMap{{"SECURITY_HEADERS_ENABLED", "off"}}));
     EXPECT_TRUE(applied_flags(families, std::string("c")).empty());
 
-    nlohmann::json controld = {{"SECURITY_HEADERS_ENABLED", "on"}, {"RATELIMIT_ENABLED", "off"},
-                               {"WEBHOOK_VERIFY_ALL", "off"},      {"ABUSE_GUARDS_ENABLED", "off"},
+    nlohmann::json controld = {{"SECURITY_HEADERS_ENABLED", "on"},
+                               {"RATELIMIT_ENABLED", "off"},
+                               {"WEBHOOK_VERIFY_ALL", "off"},
+                               {"ABUSE_GUARDS_ENABLED", "off"},
                                {"NEW_QUEUE_ENABLED", "off"}};
     VerifyHeaderMap applied;
     for (const auto& [name, state] : controld.items()) applied[name] = state.get<std::string>();
@@ -86,12 +90,14 @@ TEST(VerifyFlags, AppliedFlagsByInstanceAndDrift) {
 TEST(VerifyDlq, OnlyJobsDeadWithinTheWindowFail) {
     // 2026-11-29T12:00:00Z
     const std::int64_t now = 1795953600;
-    const nlohmann::json old = {{"total", 1},
-                                {"jobs", {{{"id", "x"}, {"type", "http"}, {"finished_at", "2026-11-29T11:49:59.900Z"}}}}};
+    const nlohmann::json old = {
+        {"total", 1}, {"jobs", {{{"id", "x"}, {"type", "http"}, {"finished_at", "2026-11-29T11:49:59.900Z"}}}}};
     EXPECT_EQ(check_dlq_growth(old, now, 600s).outcome, Outcome::pass);
     const nlohmann::json fresh = {{"total", 2},
                                   {"jobs",
-                                   {{{"id", "y"}, {"type", "exec"}, {"finished_at", "2026-11-29T11:55:00.000Z"},
+                                   {{{"id", "y"},
+                                     {"type", "exec"},
+                                     {"finished_at", "2026-11-29T11:55:00.000Z"},
                                      {"last_error", "exited with status 1"}},
                                     old["jobs"][0]}}};
     const auto grew = check_dlq_growth(fresh, now, 600s);
@@ -101,11 +107,20 @@ TEST(VerifyDlq, OnlyJobsDeadWithinTheWindowFail) {
               "status 1 (levqorctl dlq list)");
 }
 
+TEST(VerifyDlq, AnAnswerOfAnotherShapeFailsTheRow) {
+    const auto odd = check_dlq_growth({{"total", "many"}, {"jobs", nlohmann::json::array()}}, 0, 600s);
+    EXPECT_EQ(odd.outcome, Outcome::fail);
+    EXPECT_EQ(odd.detail.rfind("unexpected answer: ", 0), 0u) << odd.detail;
+    EXPECT_EQ(check_backup("main", {{{"status", 7}}}, 0, 26h).outcome, Outcome::fail);
+}
+
 TEST(VerifyBackup, TheNewestVerifiedBackupMustBeRecent) {
     const std::int64_t now = 1795953600;  // 2026-11-29T12:00:00Z
     EXPECT_EQ(check_backup("main", nlohmann::json::array(), now, 26h).detail,
               "no verified backup at all (levqorctl backup run main --wait)");
-    const nlohmann::json failed = {{{"id", "b2"}, {"status", "failed"}, {"finished_at", "2026-11-29T11:00:00Z"},
+    const nlohmann::json failed = {{{"id", "b2"},
+                                    {"status", "failed"},
+                                    {"finished_at", "2026-11-29T11:00:00Z"},
                                     {"verify", {{"ok", false}, {"error", "drill failed"}}}}};
     EXPECT_EQ(check_backup("main", failed, now, 26h).detail, "no verified backup; newest b2 is failed: drill failed");
     nlohmann::json both = failed;

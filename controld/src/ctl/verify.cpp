@@ -52,6 +52,12 @@ Check verify_row(std::string name, std::string target, Outcome outcome, std::str
     return Check{std::move(name), std::move(target), outcome, std::move(detail)};
 }
 
+// A JSON answer of an unexpected shape (a field of another type) fails its
+// row instead of the command.
+Check unexpected_answer(std::string name, std::string target, const std::exception& e) {
+    return verify_row(std::move(name), std::move(target), Outcome::fail, std::string("unexpected answer: ") + e.what());
+}
+
 // "2026-11-29T11:14:03Z" or, as jobs have them, "2026-11-29T11:14:03.301Z".
 std::optional<std::int64_t> parse_instant(const nlohmann::json& value) {
     if (!value.is_string()) return std::nullopt;
@@ -176,7 +182,19 @@ Check promtool_check(const std::string& target, const std::string& exposition, c
 
 // ---- controld's health --------------------------------------------------------
 
+void health_rows(const ApiResult& health, const std::string& url, std::vector<Check>& out);
+
 void health_checks(const ApiResult& health, const std::string& url, std::vector<Check>& out) {
+    std::vector<Check> rows;
+    try {
+        health_rows(health, url, rows);
+    } catch (const nlohmann::json::exception& e) {
+        rows = {unexpected_answer("health", "controld " + url, e)};
+    }
+    out.insert(out.end(), rows.begin(), rows.end());
+}
+
+void health_rows(const ApiResult& health, const std::string& url, std::vector<Check>& out) {
     if (health.error) {
         out.push_back(verify_row("health", "controld", Outcome::fail, *health.error));
         return;
@@ -206,9 +224,11 @@ void health_checks(const ApiResult& health, const std::string& url, std::vector<
         parts.push_back(verify_row("health", "abuse", fine ? Outcome::pass : Outcome::fail, state));
     }
     const std::string status = h.value("status", "?");
-    const bool explained = std::any_of(parts.begin(), parts.end(), [](const Check& c) { return c.outcome == Outcome::fail; });
+    const bool explained =
+        std::any_of(parts.begin(), parts.end(), [](const Check& c) { return c.outcome == Outcome::fail; });
     std::ostringstream detail;
-    detail << "status " << status << " (version " << h.value("version", "?") << ", up " << text_of(h.value("uptime_s", nlohmann::json())) << " s)";
+    detail << "status " << status << " (version " << h.value("version", "?") << ", up "
+           << text_of(h.value("uptime_s", nlohmann::json())) << " s)";
     // "degraded" is explained by the rows of what is down; a status that is
     // not "ok" with nothing down fails here.
     out.push_back(verify_row("health", "controld " + url, status == "ok" || explained ? Outcome::pass : Outcome::fail,
@@ -218,25 +238,28 @@ void health_checks(const ApiResult& health, const std::string& url, std::vector<
 
 // The name of controld's instance for `target`: the one whose status URL
 // has the same scheme, host and port. Sets `why` when there is none or more.
-std::optional<std::string> instance_for(const NginxTarget& target, const nlohmann::json& health, std::string& why) {
+std::optional<std::string> instance_for(const NginxTarget& target, const nlohmann::json& health, std::string& why) try {
     const auto origin = parse_base_url(target.url).origin();
     std::vector<std::string> matches;
     std::vector<std::string> known;
-    const auto nginx = health.is_object() ? health.value("checks", nlohmann::json::object()).value("nginx", nlohmann::json::object())
-                                          : nlohmann::json::object();
+    const auto nginx = health.is_object()
+                           ? health.value("checks", nlohmann::json::object()).value("nginx", nlohmann::json::object())
+                           : nlohmann::json::object();
     for (const auto& [name, entry] : nginx.items()) {
         const std::string url = entry.value("url", "");
         known.push_back(name + " " + url);
         try {
             if (parse_base_url(url).origin() == origin) matches.push_back(name);
-        } catch (const std::invalid_argument&) {
-        }
+        } catch (const std::invalid_argument&) {}
     }
     if (matches.size() == 1) return matches.front();
     why = matches.empty() ? "no nginx instance of controld (nginx_status_urls) is at " + origin
                           : "several nginx instances of controld are at " + origin + " (" + joined(matches, ", ") + ")";
     why += known.empty() ? "" : "; controld has: " + joined(known, ", ");
     why += "; name this nginx's levqor_status with --nginx URL,status=STATUS_URL";
+    return std::nullopt;
+} catch (const nlohmann::json::exception& e) {
+    why = std::string("controld's /healthz: unexpected answer: ") + e.what();
     return std::nullopt;
 }
 
@@ -289,8 +312,10 @@ Check check_security_headers(const std::string& url, const std::string& state, c
         if (!has(hn::kNosniff)) problems.emplace_back("no X-Content-Type-Options");
     } else if (state == "shadow") {
         for (auto name : hn::kManaged) {
-            const bool report_only = std::find(hn::kReportOnly.begin(), hn::kReportOnly.end(), name) != hn::kReportOnly.end();
-            if (!report_only && has(name)) problems.push_back(std::string(name) + " is sent (shadow sends only report-only headers)");
+            const bool report_only =
+                std::find(hn::kReportOnly.begin(), hn::kReportOnly.end(), name) != hn::kReportOnly.end();
+            if (!report_only && has(name))
+                problems.push_back(std::string(name) + " is sent (shadow sends only report-only headers)");
         }
         if (!has(hn::kCspReportOnly)) problems.emplace_back("no Content-Security-Policy-Report-Only");
     } else if (state == "off") {
@@ -303,8 +328,9 @@ Check check_security_headers(const std::string& url, const std::string& state, c
     if (status >= 500) problems.push_back("answered HTTP " + std::to_string(status));
     const std::string head = "SECURITY_HEADERS_ENABLED is " + state + " (" + state_source + "): ";
     if (!problems.empty()) return verify_row("headers", url, Outcome::fail, head + joined(problems, "; "));
-    return verify_row("headers", url, Outcome::pass,
-                      head + "HTTP " + std::to_string(status) + ", " + (sent.empty() ? "no security headers" : joined(sent, ", ")));
+    return verify_row(
+        "headers", url, Outcome::pass,
+        head + "HTTP " + std::to_string(status) + ", " + (sent.empty() ? "no security headers" : joined(sent, ", ")));
 }
 
 std::map<std::string, std::string> applied_flags(const std::vector<metrics::MetricFamily>& families,
@@ -332,13 +358,15 @@ std::map<std::string, std::string> applied_flags(const std::vector<metrics::Metr
 Check compare_flags(const std::string& url, const nlohmann::json& controld_flags,
                     const std::map<std::string, std::string>& applied, const std::string& source) {
     if (applied.empty()) {
-        return verify_row("flags", url, Outcome::fail,
-                          "no levqor_flag_state in " + source + " (does its nginx.conf set levqor_flags_file?)");
+        return verify_row(
+            "flags", url, Outcome::fail,
+            "no levqor_flag_state in " + source + " (is that nginx up? does its nginx.conf set levqor_flags_file?)");
     }
     std::vector<std::string> drift;
     for (Flag flag : kAllFlags) {
         const std::string name(flag_name(flag));
-        const std::string want = controld_flags.is_object() && controld_flags.contains(name) ? text_of(controld_flags[name]) : "?";
+        const std::string want =
+            controld_flags.is_object() && controld_flags.contains(name) ? text_of(controld_flags[name]) : "?";
         const auto it = applied.find(name);
         const std::string got = it == applied.end() ? "nothing" : it->second;
         if (want != got) drift.push_back(name + " is " + got + " in this nginx, " + want + " in controld");
@@ -347,7 +375,7 @@ Check compare_flags(const std::string& url, const nlohmann::json& controld_flags
     return verify_row("flags", url, Outcome::pass, "the five flags equal controld's (from " + source + ")");
 }
 
-Check check_dlq_growth(const nlohmann::json& dlq, std::int64_t now, std::chrono::seconds window) {
+Check check_dlq_growth(const nlohmann::json& dlq, std::int64_t now, std::chrono::seconds window) try {
     const std::string target = "dead-letter queue";
     if (!dlq.is_object()) return verify_row("dlq", target, Outcome::fail, "GET /ops/dlq: not an object");
     const auto total = dlq.value("total", 0LL);
@@ -373,12 +401,15 @@ Check check_dlq_growth(const nlohmann::json& dlq, std::int64_t now, std::chrono:
     std::string detail = "the DLQ grew: " + std::string(maybe_more ? "at least " : "") + std::to_string(recent) +
                          " job(s) dead-lettered" + in_window + " (it holds " + std::to_string(total) + ")";
     detail += "; newest: " + text_of(newest->value("type", nlohmann::json())) + " job " +
-              text_of(newest->value("id", nlohmann::json())) + ": " + text_of(newest->value("last_error", nlohmann::json()));
+              text_of(newest->value("id", nlohmann::json())) + ": " +
+              text_of(newest->value("last_error", nlohmann::json()));
     return verify_row("dlq", target, Outcome::fail, detail + " (levqorctl dlq list)");
+} catch (const nlohmann::json::exception& e) {
+    return unexpected_answer("dlq", "dead-letter queue", e);
 }
 
 Check check_backup(const std::string& target, const nlohmann::json& manifests, std::int64_t now,
-                   std::chrono::hours max_age) {
+                   std::chrono::hours max_age) try {
     const std::string row_target = "backup target " + target;
     if (!manifests.is_array()) return verify_row("backup", row_target, Outcome::fail, "GET /ops/backups: not a list");
     const nlohmann::json* verified = nullptr;
@@ -410,11 +441,14 @@ Check check_backup(const std::string& target, const nlohmann::json& manifests, s
     const auto age = now - verified_at;
     const std::string id = verified->value("id", "?");
     if (age > limit) {
-        return verify_row("backup", row_target, Outcome::fail,
-                          "the newest verified backup, " + id + ", finished " + hours_text(age) + " ago (more than " +
-                              hours + ")");
+        return verify_row(
+            "backup", row_target, Outcome::fail,
+            "the newest verified backup, " + id + ", finished " + hours_text(age) + " ago (more than " + hours + ")");
     }
-    return verify_row("backup", row_target, Outcome::pass, id + " verified, finished " + hours_text(std::max<std::int64_t>(age, 0)) + " ago");
+    return verify_row("backup", row_target, Outcome::pass,
+                      id + " verified, finished " + hours_text(std::max<std::int64_t>(age, 0)) + " ago");
+} catch (const nlohmann::json::exception& e) {
+    return unexpected_answer("backup", "backup target " + target, e);
 }
 
 std::vector<std::string> backup_targets(const std::vector<metrics::MetricFamily>& families) {
@@ -451,7 +485,8 @@ nlohmann::json verify_json(const std::vector<Check>& checks) {
     std::size_t failed = 0;
     for (const auto& c : checks) {
         if (c.outcome == Outcome::fail) ++failed;
-        rows.push_back({{"check", c.name}, {"target", c.target}, {"result", lower(to_string(c.outcome))}, {"detail", c.detail}});
+        rows.push_back(
+            {{"check", c.name}, {"target", c.target}, {"result", lower(to_string(c.outcome))}, {"detail", c.detail}});
     }
     return {{"ok", failed == 0}, {"failed", failed}, {"checks", rows}};
 }
@@ -474,7 +509,8 @@ CommandResult run_verify(const ApiClient& client, const VerifyOptions& options, 
     {
         const auto res = fetch(metrics_url, options.timeout, kMaxMetricsBytes);
         if (!res.transport_ok()) {
-            checks.push_back(verify_row("metrics", metrics_url, Outcome::fail, "GET " + metrics_url + ": " + res.error));
+            checks.push_back(
+                verify_row("metrics", metrics_url, Outcome::fail, "GET " + metrics_url + ": " + res.error));
         } else if (res.status != 200) {
             checks.push_back(verify_row("metrics", metrics_url, Outcome::fail, "HTTP " + std::to_string(res.status)));
         } else {
@@ -482,8 +518,8 @@ CommandResult run_verify(const ApiClient& client, const VerifyOptions& options, 
                 families = metrics::parse_exposition(res.body);
                 checks.push_back(promtool_check(metrics_url, res.body, options));
             } catch (const metrics::ParseError& e) {
-                checks.push_back(verify_row("metrics", metrics_url, Outcome::fail,
-                                            std::string("not Prometheus text: ") + e.what()));
+                checks.push_back(
+                    verify_row("metrics", metrics_url, Outcome::fail, std::string("not Prometheus text: ") + e.what()));
             }
         }
     }
@@ -544,9 +580,10 @@ CommandResult run_verify(const ApiClient& client, const VerifyOptions& options, 
         if (!page.transport_ok()) {
             checks.push_back(verify_row("headers", target.url, Outcome::fail, "GET " + target.url + ": " + page.error));
         } else if (state.empty()) {
-            checks.push_back(verify_row("headers", target.url, Outcome::fail,
-                                        "SECURITY_HEADERS_ENABLED is unknown (neither this nginx's nor controld's flags "
-                                        "could be read)"));
+            checks.push_back(
+                verify_row("headers", target.url, Outcome::fail,
+                           "SECURITY_HEADERS_ENABLED is unknown (neither this nginx's nor controld's flags "
+                           "could be read)"));
         } else {
             checks.push_back(check_security_headers(target.url, state, state_source, page.status, page.headers));
         }
@@ -557,24 +594,27 @@ CommandResult run_verify(const ApiClient& client, const VerifyOptions& options, 
     const auto queue = client.get("/ops/queue_health");
     if (queue.error) {
         checks.push_back(verify_row("queue", "queue", Outcome::fail, *queue.error));
-    } else {
-        const auto& q = queue.json;
-        const std::string backend = q.value("backend", "?");
-        const std::string status = q.value("status", "?");
-        std::ostringstream counts;
-        counts << "depth " << text_of(q.value("queue_depth", nlohmann::json())) << ", running "
-               << text_of(q.value("running", nlohmann::json())) << ", DLQ " << text_of(q.value("dlq_depth", nlohmann::json()));
-        if (status == "ok") {
-            checks.push_back(verify_row("queue", backend + " backend", Outcome::pass, "ok: " + counts.str()));
-        } else if (status == "degraded") {
-            checks.push_back(verify_row("queue", backend + " backend", Outcome::fail,
-                                        "degraded: " + text_of(q.value("spool_size", nlohmann::json())) +
-                                            " job(s) in the local spool wait for " + backend));
-        } else {
-            checks.push_back(verify_row("queue", backend + " backend", Outcome::fail,
-                                        status + ": " + q.value("error", std::string("no error given"))));
+    } else try {
+            const auto& q = queue.json;
+            const std::string backend = q.value("backend", "?");
+            const std::string status = q.value("status", "?");
+            std::ostringstream counts;
+            counts << "depth " << text_of(q.value("queue_depth", nlohmann::json())) << ", running "
+                   << text_of(q.value("running", nlohmann::json())) << ", DLQ "
+                   << text_of(q.value("dlq_depth", nlohmann::json()));
+            if (status == "ok") {
+                checks.push_back(verify_row("queue", backend + " backend", Outcome::pass, "ok: " + counts.str()));
+            } else if (status == "degraded") {
+                checks.push_back(verify_row("queue", backend + " backend", Outcome::fail,
+                                            "degraded: " + text_of(q.value("spool_size", nlohmann::json())) +
+                                                " job(s) in the local spool wait for " + backend));
+            } else {
+                checks.push_back(verify_row("queue", backend + " backend", Outcome::fail,
+                                            status + ": " + q.value("error", std::string("no error given"))));
+            }
+        } catch (const nlohmann::json::exception& e) {
+            checks.push_back(unexpected_answer("queue", "queue", e));
         }
-    }
     if (options.dlq_window.count() == 0) {
         checks.push_back(verify_row("dlq", "dead-letter queue", Outcome::skip, "skipped: --dlq-window 0"));
     } else {
@@ -597,9 +637,8 @@ CommandResult run_verify(const ApiClient& client, const VerifyOptions& options, 
         }
         for (const auto& target : targets) {
             const bool name_ok = !target.empty() && target.size() <= 64 &&
-                                 std::all_of(target.begin(), target.end(), [](unsigned char c) {
-                                     return std::isalnum(c) || c == '_' || c == '-';
-                                 });
+                                 std::all_of(target.begin(), target.end(),
+                                             [](unsigned char c) { return std::isalnum(c) || c == '_' || c == '-'; });
             if (!name_ok) {
                 checks.push_back(verify_row("backup", "backup target " + target, Outcome::fail, "not a target name"));
                 continue;
@@ -621,8 +660,8 @@ CommandResult run_verify(const ApiClient& client, const VerifyOptions& options, 
         result.err += "levqorctl verify: " + c.name + " " + c.target + ": " + c.detail + "\n";
     }
     if (failed > 0) {
-        result.err += "levqorctl verify: " + std::to_string(failed) + " of " + std::to_string(checks.size()) +
-                      " checks failed\n";
+        result.err +=
+            "levqorctl verify: " + std::to_string(failed) + " of " + std::to_string(checks.size()) + " checks failed\n";
     }
     result.exit_code = failed == 0 ? kExitOk : kExitFailure;
     result.out = json ? output::pretty(verify_json(checks)) : verify_table(checks);
