@@ -263,6 +263,29 @@ std::optional<std::string> instance_for(const NginxTarget& target, const nlohman
     return std::nullopt;
 }
 
+// GET /ops/queue_health: the backend answers and nothing waits in the spool.
+Check queue_check(const ApiResult& queue) try {
+    if (queue.error) return verify_row("queue", "queue", Outcome::fail, *queue.error);
+    const auto& q = queue.json;
+    const std::string target = q.value("backend", "?") + " backend";
+    const std::string status = q.value("status", "?");
+    if (status == "ok") {
+        std::ostringstream counts;
+        counts << "ok: depth " << text_of(q.value("queue_depth", nlohmann::json())) << ", running "
+               << text_of(q.value("running", nlohmann::json())) << ", DLQ "
+               << text_of(q.value("dlq_depth", nlohmann::json()));
+        return verify_row("queue", target, Outcome::pass, counts.str());
+    }
+    if (status == "degraded") {
+        return verify_row("queue", target, Outcome::fail,
+                          "degraded: " + text_of(q.value("spool_size", nlohmann::json())) +
+                              " job(s) in the local spool wait for " + q.value("backend", "?"));
+    }
+    return verify_row("queue", target, Outcome::fail, status + ": " + q.value("error", std::string("no error given")));
+} catch (const nlohmann::json::exception& e) {
+    return unexpected_answer("queue", "queue", e);
+}
+
 }  // namespace
 
 // ---- pure parts -------------------------------------------------------------------
@@ -591,30 +614,7 @@ CommandResult run_verify(const ApiClient& client, const VerifyOptions& options, 
     }
 
     // The queue: its backend, and no DLQ growth.
-    const auto queue = client.get("/ops/queue_health");
-    if (queue.error) {
-        checks.push_back(verify_row("queue", "queue", Outcome::fail, *queue.error));
-    } else try {
-            const auto& q = queue.json;
-            const std::string backend = q.value("backend", "?");
-            const std::string status = q.value("status", "?");
-            std::ostringstream counts;
-            counts << "depth " << text_of(q.value("queue_depth", nlohmann::json())) << ", running "
-                   << text_of(q.value("running", nlohmann::json())) << ", DLQ "
-                   << text_of(q.value("dlq_depth", nlohmann::json()));
-            if (status == "ok") {
-                checks.push_back(verify_row("queue", backend + " backend", Outcome::pass, "ok: " + counts.str()));
-            } else if (status == "degraded") {
-                checks.push_back(verify_row("queue", backend + " backend", Outcome::fail,
-                                            "degraded: " + text_of(q.value("spool_size", nlohmann::json())) +
-                                                " job(s) in the local spool wait for " + backend));
-            } else {
-                checks.push_back(verify_row("queue", backend + " backend", Outcome::fail,
-                                            status + ": " + q.value("error", std::string("no error given"))));
-            }
-        } catch (const nlohmann::json::exception& e) {
-            checks.push_back(unexpected_answer("queue", "queue", e));
-        }
+    checks.push_back(queue_check(client.get("/ops/queue_health")));
     if (options.dlq_window.count() == 0) {
         checks.push_back(verify_row("dlq", "dead-letter queue", Outcome::skip, "skipped: --dlq-window 0"));
     } else {
