@@ -10,7 +10,8 @@
 # on) fails naming the flag and the nginx; a location without levqor_headers
 # fails "no Content-Security-Policy"; a job dead-lettered in the window fails
 # the DLQ row (--dlq-window 0 skips it); an unreachable nginx and an
-# unreachable controld fail with a clear message; promtool absent (skip) and
+# unreachable controld fail with a clear message; a Redis queue backend that
+# does not answer fails; promtool absent (skip) and
 # promtool with findings (fail).
 use strict;
 use warnings;
@@ -256,6 +257,22 @@ subtest 'unreachable nginx and controld' => sub {
     is($code, 1, 'an unreachable controld: exit 1');
     like(slurp($errfile) // '', qr/^levqorctl verify: health controld: GET \Q$nowhere\E\/healthz: connection failed/m,
          'health names the failure');
+};
+
+subtest 'a queue backend that does not answer fails the queue and redis rows' => sub {
+    my $gone = Test::Levqor::Controld->new(env => { REDIS_URL => 'redis://127.0.0.1:' . free_port(),
+                                                    NEW_QUEUE_ENABLED => 'on' });
+    $gone->start;
+    my $errfile = "$dir/stderr3";
+    my ($code, $out) = run_cmd('/bin/sh', '-c', 'exec "$@" 2>"$0"', $errfile, Test::Levqor::Controld::ctl_binary(),
+                               '--url', $gone->url, '--token-file', $gone->token_file('admin'), 'verify',
+                               '--nginx', "$url_a,status=$status_a");
+    my $err = slurp($errfile) // '';
+    is($code, 1, 'exit 1') or diag($out, $err);
+    like($err, qr/^levqorctl verify: health redis: down/m, 'redis is down');
+    like($err, qr/^levqorctl verify: queue redis backend: down: redis 127\.0\.0\.1:\d+: connect: Connection refused$/m,
+         "the queue row says the backend is down and why");
+    $gone->stop;
 };
 
 subtest 'promtool: absent is a skip, findings fail' => sub {
