@@ -112,6 +112,7 @@ ApiResult ApiClient::call(const std::string& method, const std::string& path, co
     }
     result.status = res->status;
     result.body = res->body;
+    result.date = res->get_header_value("Date");
     std::string refused;
     try {
         result.json = parse_json(res->body, JsonLimits{kMaxAnswerBytes});

@@ -19,6 +19,8 @@
 //     backup decrypt --key-file KEY IN OUT   an encrypted backup file, offline (no controld)
 //     schedules                              the schedules: cron, next and last run, last status
 //     schedules run NAME [--wait]            a schedule's job now
+//     verify --nginx URL[,status=URL]... [--dlq-window S] [--backup-max-age H] [--promtool PATH]
+//                                            check a live deployment end to end (exit 1 naming each failure)
 //
 // --wait polls the job until it ends, with a progress line on a TTY; the exit
 // status is then the outcome (0 only for a verified backup / a done restore).
@@ -44,6 +46,8 @@
 #include "levqor/controld/ctl/base_url.h"
 #include "levqor/controld/ctl/client.h"
 #include "levqor/controld/ctl/commands.h"
+#include "levqor/controld/ctl/verify.h"
+#include "levqor/controld/net/http_client.h"
 #include "levqor/controld/version.h"
 
 namespace {
@@ -168,6 +172,36 @@ int main(int argc, char** argv) {
     schedules_run->add_option("NAME", schedule_name, "a name from GET /ops/schedules")->required();
     schedules_run->add_flag("--wait", wait, "wait for the job's outcome");
 
+    auto* verify = cli.add_subcommand(
+        "verify",
+        "check a live deployment end to end: controld's health, each nginx's security headers and flags, "
+        "promtool on /metrics, the queue and its DLQ, the backups; a pass/fail table, exit 1 naming each failure");
+    verify->fallthrough();  // `levqorctl verify --nginx URL --json`: the global options after it too
+    std::vector<std::string> verify_nginx;
+    verify
+        ->add_option("--nginx", verify_nginx,
+                     "a page of an nginx (levqor_headers on), optionally with its levqor_status URL: "
+                     "URL[,status=STATUS_URL]; repeat for each nginx")
+        ->required()
+        ->type_name("URL[,status=URL]");
+    int dlq_window_s = 600;
+    verify
+        ->add_option("--dlq-window", dlq_window_s,
+                     "fail if a job was dead-lettered within this many seconds (controld's clock); 0 skips the check")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 7 * 24 * 3600))
+        ->type_name("SECONDS");
+    int backup_max_age_h = 26;
+    verify
+        ->add_option("--backup-max-age", backup_max_age_h,
+                     "each backup target's newest verified backup must be younger than this")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 24 * 365))
+        ->type_name("HOURS");
+    std::string promtool_path;
+    verify->add_option("--promtool", promtool_path, "promtool to check /metrics with (default: promtool on PATH)")
+        ->type_name("PATH");
+
     try {
         cli.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -175,6 +209,19 @@ int main(int argc, char** argv) {
     }
 
     if (backup_decrypt->parsed()) return emit(ctl::run_backup_decrypt(key_file, decrypt_in, decrypt_out));
+
+    ctl::VerifyOptions verify_options;
+    if (verify->parsed()) {
+        try {
+            for (const auto& arg : verify_nginx) verify_options.nginx.push_back(ctl::parse_nginx_target(arg));
+        } catch (const std::invalid_argument& e) {
+            return usage(e.what());
+        }
+        verify_options.timeout = std::chrono::milliseconds(timeout_ms);
+        verify_options.dlq_window = std::chrono::seconds(dlq_window_s);
+        verify_options.backup_max_age = std::chrono::hours(backup_max_age_h);
+        verify_options.promtool = promtool_path;
+    }
 
     ctl::BaseUrl base;
     try {
@@ -207,6 +254,10 @@ int main(int argc, char** argv) {
     if (dlq_list->parsed()) return emit(ctl::run_dlq_list(client, dlq_limit, json));
     if (dlq_retry->parsed()) return emit(ctl::run_dlq_retry(client, retry_ids, retry_all, json));
     if (jobs_get->parsed()) return emit(ctl::run_jobs_get(client, job_id, json));
+    if (verify->parsed()) {
+        const net::CurlGlobal curl;  // verify's requests to nginx and /metrics go through libcurl
+        return emit(ctl::run_verify(client, verify_options, json));
+    }
 
     ctl::WaitOptions wait_options;
     wait_options.wait = wait;

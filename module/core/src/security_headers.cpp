@@ -5,19 +5,21 @@
 #include <charconv>
 #include <cctype>
 
+#include "levqor/security_header_names.h"
+
 namespace levqor::headers {
 namespace {
 
-constexpr std::string_view kCsp = "Content-Security-Policy";
-constexpr std::string_view kCspReportOnly = "Content-Security-Policy-Report-Only";
-constexpr std::string_view kHsts = "Strict-Transport-Security";
-constexpr std::string_view kFrame = "X-Frame-Options";
-constexpr std::string_view kNosniff = "X-Content-Type-Options";
-constexpr std::string_view kReferrer = "Referrer-Policy";
-constexpr std::string_view kPermissions = "Permissions-Policy";
-constexpr std::string_view kCoop = "Cross-Origin-Opener-Policy";
-constexpr std::string_view kCorp = "Cross-Origin-Resource-Policy";
-constexpr std::string_view kCoopReportOnly = "Cross-Origin-Opener-Policy-Report-Only";
+using names::kCoop;
+using names::kCoopReportOnly;
+using names::kCorp;
+using names::kCsp;
+using names::kCspReportOnly;
+using names::kFrame;
+using names::kHsts;
+using names::kNosniff;
+using names::kPermissions;
+using names::kReferrer;
 
 constexpr std::uint64_t kTwoYears = 63072000;
 constexpr std::uint64_t kOneYear = 31536000;
@@ -184,9 +186,8 @@ std::vector<HeaderSpec> report_only(const std::vector<HeaderSpec>& specs) {
 }
 
 const std::vector<std::string_view>& managed_header_names() {
-    static const std::vector<std::string_view> names{kCsp,      kCspReportOnly, kHsts, kFrame,          kNosniff,
-                                                     kReferrer, kPermissions,   kCoop, kCoopReportOnly, kCorp};
-    return names;
+    static const std::vector<std::string_view> managed(names::kManaged.begin(), names::kManaged.end());
+    return managed;
 }
 
 Parsed<Profile> parse_profile(std::string_view v) {

@@ -36,6 +36,7 @@ struct ApiResult {
     int status = 0;
     std::string body;
     nlohmann::json json;
+    std::string date;  // the answer's Date header ("" if none): controld's clock
 };
 
 // Talks to controld: base URL, timeout, and the bearer token if any (sent
