@@ -445,9 +445,11 @@ void add_draft_fields(ngx_http_request_t* r, const LimitCtx& ctx, const DraftUps
     auto* policy = static_cast<u_char*>(ngx_pnalloc(r->pool, policy_len + state_len));
     if (policy == nullptr) return;
     std::string_view ours[lim::kMaxBuckets];
-    for (std::size_t i = 0; i < ctx.n; ++i) ours[i] = ctx.entries[i].plan->policy_names[ctx.entries[i].kind];
     std::optional<lim::MergedNames> names;
-    if (theirs != nullptr) names.emplace(ours, ctx.n);
+    if (theirs != nullptr) {
+        for (std::size_t i = 0; i < ctx.n; ++i) ours[i] = ctx.entries[i].plan->policy_names[ctx.entries[i].kind];
+        names.emplace(ours, ctx.n);
+    }
     auto append_theirs = [&](char* p, UpstreamField k) {
         if (theirs == nullptr || !theirs->valid[k]) return p;
         const lim::PolicyList& list = theirs->lists[k];

@@ -213,7 +213,8 @@ bool MergedNames::taken(std::string_view base, unsigned k) const noexcept {
         if (same_name(ours_[i], 0, base, k)) return true;
     }
     for (std::size_t i = 0; i < n_; ++i) {
-        if (entries_[i].suffixes >= 0 && same_name(entries_[i].name, static_cast<unsigned>(entries_[i].suffixes), base, k)) {
+        if (entries_[i].suffixes >= 0 &&
+            same_name(entries_[i].name, static_cast<unsigned>(entries_[i].suffixes), base, k)) {
             return true;
         }
     }

@@ -10,7 +10,8 @@ namespace {
 
 std::vector<std::string> items_of(const PolicyList& l) {
     std::vector<std::string> out;
-    for (std::size_t i = 0; i < l.n; ++i) out.push_back(std::string(l.items[i].name) + "|" + std::string(l.items[i].params));
+    for (std::size_t i = 0; i < l.n; ++i)
+        out.push_back(std::string(l.items[i].name) + "|" + std::string(l.items[i].params));
     return out;
 }
 
@@ -42,9 +43,9 @@ TEST(LimitUpstream, KeepsEscapesAndSkipsWhatIsNoPolicy) {
 }
 
 TEST(LimitUpstream, RejectsInvalidLists) {
-    for (const char* bad : {"\"a\";q=1,", "\"a\";q=1 \"b\"", "\"unterminated", "\"bad\\escape\"", "\"a\";Q=1", "\"a\";q=",
-                            "\"a\";q=1234567890123456", "\"a\";q=1.2345", "(1 2", "(1,2)", "\"a\";q=:abc", "@1",
-                            ",\"a\"", "\"a\";q=?2", "\"tab\there\""}) {
+    for (const char* bad : {"\"a\";q=1,", "\"a\";q=1 \"b\"", "\"unterminated", "\"bad\\escape\"", "\"a\";Q=1",
+                            "\"a\";q=", "\"a\";q=1234567890123456", "\"a\";q=1.2345", "(1 2", "(1,2)", "\"a\";q=:abc",
+                            "@1", ",\"a\"", "\"a\";q=?2", "\"tab\there\""}) {
         PolicyList l;
         l.n = 0;
         EXPECT_FALSE(parse_policy_list(bad, l)) << bad;
