@@ -34,7 +34,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // Up to two lines of one field, split at the first newline.
     const std::size_t nl = text.find('\n');
     const std::string_view first = std::string_view(text).substr(0, nl);
-    const std::string_view second = nl == std::string::npos ? std::string_view() : std::string_view(text).substr(nl + 1);
+    const std::string_view second =
+        nl == std::string::npos ? std::string_view() : std::string_view(text).substr(nl + 1);
 
     lim::PolicyList list;
     const bool ok1 = lim::parse_policy_list(first, list);
@@ -56,7 +57,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (suffixes < 0) continue;
         check(suffixes <= static_cast<int>(lim::MergedNames::kMaxSuffixes));
         std::string item(lim::merged_item_max(list.items[i]), '\0');
-        item.resize(static_cast<std::size_t>(lim::write_merged_item(item.data(), list.items[i], suffixes) - item.data()));
+        item.resize(
+            static_cast<std::size_t>(lim::write_merged_item(item.data(), list.items[i], suffixes) - item.data()));
         check(item.size() <= lim::merged_item_max(list.items[i]));
         if (!line.empty()) line += ", ";
         line += item;

@@ -1,6 +1,5 @@
 #include "levqor/limit_upstream.h"
 
-#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -155,37 +154,39 @@ private:
 }  // namespace
 
 bool parse_policy_list(std::string_view line, PolicyList& out) noexcept {
+    // Items are appended in place; a line that fails takes back what it added.
+    const std::size_t n0 = out.n, skipped0 = out.skipped;
+    auto fail = [&] {
+        out.n = n0;
+        out.skipped = skipped0;
+        return false;
+    };
     SfReader r(line);
     r.skip_ows();
-    PolicyList got;  // committed only when the whole line parses
-    got.n = out.n;
-    std::copy(out.items, out.items + out.n, got.items);
-    got.skipped = out.skipped;
     while (!r.empty()) {
         if (r.peek() == '(') {
-            if (!r.inner_list()) return false;
-            ++got.skipped;
+            if (!r.inner_list()) return fail();
+            ++out.skipped;
         } else {
             char kind;
             std::string_view name;
-            if (!r.bare_item(kind, name)) return false;
+            if (!r.bare_item(kind, name)) return fail();
             const char* params_at = r.rest().data();
-            if (!r.parameters()) return false;
+            if (!r.parameters()) return fail();
             const std::string_view params(params_at, static_cast<std::size_t>(r.rest().data() - params_at));
-            if (kind == 'o' || got.n == kMaxUpstreamItems) {
-                ++got.skipped;
+            if (kind == 'o' || out.n == kMaxUpstreamItems) {
+                ++out.skipped;
             } else {
-                got.items[got.n++] = PolicyItem{name, params};
+                out.items[out.n++] = PolicyItem{name, params};
             }
         }
         r.skip_ows();
         if (r.empty()) break;
-        if (r.peek() != ',') return false;
+        if (r.peek() != ',') return fail();
         r.skip();
         r.skip_ows();
-        if (r.empty()) return false;  // a trailing comma
+        if (r.empty()) return fail();  // a trailing comma
     }
-    out = got;
     return true;
 }
 
@@ -214,7 +215,7 @@ bool MergedNames::taken(std::string_view base, unsigned k) const noexcept {
     }
     for (std::size_t i = 0; i < n_; ++i) {
         if (entries_[i].suffixes >= 0 &&
-            same_name(entries_[i].name, static_cast<unsigned>(entries_[i].suffixes), base, k)) {
+            same_name(entries_[i].view(), static_cast<unsigned>(entries_[i].suffixes), base, k)) {
             return true;
         }
     }
@@ -224,7 +225,7 @@ bool MergedNames::taken(std::string_view base, unsigned k) const noexcept {
 int MergedNames::claim(std::string_view name, Field field) noexcept {
     for (std::size_t i = 0; i < n_; ++i) {
         Entry& e = entries_[i];
-        if (e.name != name) continue;
+        if (e.view() != name) continue;
         if (e.suffixes < 0 || (e.emitted & field) != 0) return -1;
         e.emitted |= field;
         return e.suffixes;
@@ -237,7 +238,7 @@ int MergedNames::claim(std::string_view name, Field field) noexcept {
             break;
         }
     }
-    entries_[n_++] = Entry{name, suffixes, static_cast<std::uint8_t>(field)};
+    entries_[n_++] = Entry{name.data(), name.size(), suffixes, static_cast<std::uint8_t>(field)};
     return suffixes;
 }
 

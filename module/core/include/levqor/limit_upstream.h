@@ -71,10 +71,12 @@ public:
     int claim(std::string_view name, Field field) noexcept;
 
 private:
-    struct Entry {
-        std::string_view name;
+    struct Entry {  // plain data: the table is not zeroed, only its first n_ entries are read
+        const char* name;
+        std::size_t len;
         int suffixes;
         std::uint8_t emitted;
+        std::string_view view() const { return {name, len}; }
     };
     bool taken(std::string_view base, unsigned k) const noexcept;
     const std::string_view* ours_;
