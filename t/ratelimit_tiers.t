@@ -78,6 +78,13 @@ location /replace/ {
     levqor_limit zone=edge key=$http_x_api_key plan=e ip=off;
     proxy_pass http://127.0.0.1:$TEST_NGINX_PORT2/;
 }
+location /outer/ {  # inherited by the nested location
+    levqor_limit_headers_upstream replace;
+    location /outer/in/ {
+        levqor_limit zone=edge key=$http_x_api_key plan=e ip=off;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_PORT2/;
+    }
+}
 location /pass/ {
     levqor_limit_headers_upstream pass;
     levqor_limit zone=edge key=$http_x_api_key plan=e ip=off;
@@ -168,6 +175,13 @@ sub get {
               'replace: the 429 keeps its Retry-After, carries only our state');
 }
 
+# ---- inherited from an outer level --------------------------------------------
+{
+    my $res = get('/outer/in/x', 'o1');
+    is_deeply(fields($res), ['RateLimit-Policy: "e-key";q=10;w=60', 'RateLimit: "e-key";r=9;t=6'],
+              'a nested location inherits replace from its outer location');
+}
+
 # ---- pass: ours and theirs unchanged (two lines each) ------------------------
 {
     my $res = get('/pass/same/x', 'p1');
@@ -226,9 +240,9 @@ sub get {
     my %n = $body =~ /^levqor_ratelimit_upstream_fields_total\{action="(\w+)"\} (\d+)$/mg;
     # merged: draft lines (2 per merged request: merge x1, 429 series x3,
     # same, three (edge and middle), bad's RateLimit) + legacy trios (l1, l2);
-    # replaced: replace x1 + 429 series x3 (2 each) + bad (2) + legacy (3);
+    # replaced: replace x1 + 429 series x3 + the nested location (2 each) + bad (2) + legacy (3);
     # malformed: bad's policy (1), garbage (1 + 9), legacy garbage (its one X-RateLimit-Limit).
-    is_deeply(\%n, { merged => 2 * 7 + 1 + 6, replaced => 2 * 4 + 2 + 3, malformed => 1 + 10 + 1 },
+    is_deeply(\%n, { merged => 2 * 7 + 1 + 6, replaced => 2 * 5 + 2 + 3, malformed => 1 + 10 + 1 },
               'levqor_ratelimit_upstream_fields_total by action');
 }
 
