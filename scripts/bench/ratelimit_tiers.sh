@@ -45,11 +45,6 @@ for v in "${VARIANTS[@]}"; do
     IPR[$v]=$(callgrind_ipr "$BENCH_WORK/$v" "${PORT[$v]}" "${PATHS[$v]}" -H "X-Api-Key: bench")
     FILTER[$v]=$(callgrind_fn_max_per_request "$BENCH_WORK/$v" 'limit_add_headers')
     base=${BASE[$v]:-}
-    if [[ -n $base && -n ${IPR[$base]:-} ]]; then
-        printf '  %-15s %8d instr/request  %+5d vs %-12s (limit_add_headers: %s)\n' "$v" "${IPR[$v]}" \
-            $((IPR[$v] - IPR[$base])) "$base" "${FILTER[$v]}"
-    else
-        printf '  %-15s %8d instr/request  %18s (limit_add_headers: %s)\n' "$v" "${IPR[$v]}" "" "${FILTER[$v]}"
-    fi
+    ipr_line "$v" "${IPR[$v]}" "$base" "${IPR[${base:-none}]:-}" limit_add_headers "${FILTER[$v]}"
 done
 stop_nginx "$BENCH_WORK/upstream"
