@@ -69,42 +69,30 @@ server {  # the middle tier of three: merges the inner tier's fields
 HTTP
 
 my $config = <<'CONF';
-location /merge/ {
-    levqor_limit zone=edge key=$http_x_api_key plan=e ip=off;
-    proxy_pass http://127.0.0.1:$TEST_NGINX_PORT2/;
-}
+levqor_limit zone=edge key=$http_x_api_key plan=e ip=off;   # every location below
+location /merge/ { proxy_pass http://127.0.0.1:$TEST_NGINX_PORT2/; }
 location /replace/ {
     levqor_limit_headers_upstream replace;
-    levqor_limit zone=edge key=$http_x_api_key plan=e ip=off;
     proxy_pass http://127.0.0.1:$TEST_NGINX_PORT2/;
 }
 location /outer/ {  # inherited by the nested location
     levqor_limit_headers_upstream replace;
-    location /outer/in/ {
-        levqor_limit zone=edge key=$http_x_api_key plan=e ip=off;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_PORT2/;
-    }
+    location /outer/in/ { proxy_pass http://127.0.0.1:$TEST_NGINX_PORT2/; }
 }
 location /pass/ {
     levqor_limit_headers_upstream pass;
-    levqor_limit zone=edge key=$http_x_api_key plan=e ip=off;
     proxy_pass http://127.0.0.1:$TEST_NGINX_PORT2/;
 }
 location /legacy-merge/ {
     levqor_limit_headers legacy;
-    levqor_limit zone=edge key=$http_x_api_key plan=e ip=off;
     proxy_pass http://127.0.0.1:$TEST_NGINX_PORT2/;
 }
 location /legacy-replace/ {
     levqor_limit_headers legacy;
     levqor_limit_headers_upstream replace;
-    levqor_limit zone=edge key=$http_x_api_key plan=e ip=off;
     proxy_pass http://127.0.0.1:$TEST_NGINX_PORT2/;
 }
-location /three/ {
-    levqor_limit zone=edge key=$http_x_api_key plan=e ip=off;
-    proxy_pass http://127.0.0.1:$TEST_NGINX_PORT3/;
-}
+location /three/ { proxy_pass http://127.0.0.1:$TEST_NGINX_PORT3/; }
 location /metrics { levqor_status; }
 CONF
 
