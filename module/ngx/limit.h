@@ -17,6 +17,7 @@
 #include "levqor/rate_plan.h"
 #include "levqor/limit_redis.h"
 #include "levqor/limit_headers.h"
+#include "levqor/limit_upstream.h"
 #include "ngx_shim.h"
 #include "shm_table.h"
 #include "redis_conn.h"
@@ -34,6 +35,7 @@ struct RuntimePlan {
     // (upgrade, downgrade) starts from a full bucket of the new plan.
     std::uint64_t tag_salt = 0;
     gcra::Limit limits[3];          // by BucketKind
+    std::string policy_names[3];    // "free-key"
     std::string policy_items[3];    // "\"free-key\";q=60;w=60"
     std::string state_prefixes[3];  // "\"free-key\";r="
 };
@@ -83,6 +85,7 @@ struct LimitLoc {
     ngx_uint_t status = NGX_CONF_UNSET_UINT;
     ngx_uint_t log_level = NGX_CONF_UNSET_UINT;
     ngx_int_t header_mode = NGX_CONF_UNSET;
+    ngx_int_t upstream_mode = NGX_CONF_UNSET;  // levqor_limit_headers_upstream
 };
 
 struct LimitMain {
@@ -90,6 +93,8 @@ struct LimitMain {
     std::vector<std::unique_ptr<LimitZone>> zones;
     ngx_int_t status_index = NGX_ERROR;
     ngx_int_t remaining_index = NGX_ERROR;
+    // levqor_ratelimit_upstream_fields_total cells, by action.
+    std::size_t upstream_merged = 0, upstream_replaced = 0, upstream_malformed = 0;
 
     LimitMain();
     ngx_int_t find_plan(const u_char* name, std::size_t len) const noexcept;
@@ -100,6 +105,7 @@ char* set_plan(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept;
 char* set_limit(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept;
 char* set_limit_status(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept;
 char* set_limit_headers(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept;
+char* set_limit_headers_upstream(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept;
 char* set_limit_log_level(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept;
 
 ngx_int_t limit_preconfiguration(ngx_conf_t* cf) noexcept;
@@ -137,6 +143,7 @@ struct LimitCtx {
     LimitStatus status;
     std::uint8_t n;
     limit::HeaderMode header_mode;
+    limit::UpstreamMode upstream_mode;
     std::uint64_t remaining;    // the smallest over the buckets
     std::uint64_t retry_after;  // rejected: seconds
     LimitEntry* entries;        // n entries, allocated right after this struct

@@ -22,6 +22,7 @@ RuntimePlan make_runtime_plan(lim::Plan plan, bool user_defined) {
     rp.limits[kAnonymous] = plan.key_limit();
     for (const BucketKind k : kAllKinds) {
         const std::string name = plan.name + (k == kKey ? "-key" : k == kIp ? "-ip" : "-anonymous");
+        rp.policy_names[k] = name;
         rp.policy_items[k] = lim::policy_item(name, rp.limits[k]);
         rp.state_prefixes[k] = lim::state_item_prefix(name);
     }
@@ -142,6 +143,13 @@ char* set_limit_headers(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try
     return conf_exception(cf);
 }
 
+char* set_limit_headers_upstream(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
+    return store(cf, static_cast<LocConf*>(conf)->limit.upstream_mode, static_cast<ngx_int_t>(NGX_CONF_UNSET),
+                 lim::parse_upstream_mode(sv(conf_args(cf)[1])));
+} catch (...) {
+    return conf_exception(cf);
+}
+
 char* set_limit_log_level(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
     return store(cf, static_cast<LocConf*>(conf)->limit.log_level, NGX_CONF_UNSET_UINT,
                  nginx_level(lim::parse_log_level(sv(conf_args(cf)[1]))));
@@ -233,6 +241,7 @@ char* limit_merge(ngx_conf_t* cf, LimitLoc& parent, LimitLoc& child) noexcept tr
     ngx_conf_merge_uint_value(child.status, parent.status, NGX_HTTP_TOO_MANY_REQUESTS);
     ngx_conf_merge_uint_value(child.log_level, parent.log_level, NGX_LOG_ERR);
     ngx_conf_merge_value(child.header_mode, parent.header_mode, static_cast<ngx_int_t>(lim::HeaderMode::Draft));
+    ngx_conf_merge_value(child.upstream_mode, parent.upstream_mode, static_cast<ngx_int_t>(lim::UpstreamMode::Merge));
     return NGX_CONF_OK;
 } catch (...) {
     return conf_exception(cf);
@@ -243,6 +252,15 @@ namespace {
 void register_metrics(LimitMain& lm, MetricsRegistry& metrics) {
     const char* decisions_help = "Rate-limit decisions, by zone, plan and result.";
     const char* hits_help = "Requests over a rate limit, by zone, plan and the limit (key or ip) that was hit.";
+    const char* upstream_help =
+        "Rate-limit field lines an upstream sent, by what levqor_limit_headers_upstream did with them (merged, "
+        "replaced, malformed: dropped because they did not parse).";
+    auto upstream = [&](const char* action) {
+        return metrics.layout.counter("levqor_ratelimit_upstream_fields_total", upstream_help, {{"action", action}});
+    };
+    lm.upstream_merged = upstream("merged");
+    lm.upstream_replaced = upstream("replaced");
+    lm.upstream_malformed = upstream("malformed");
     for (auto& z : lm.zones) {
         z->cells.clear();
         for (const auto& rp : lm.plans) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <ctime>
+#include <optional>
 
 #include "limit.h"
 #include "module.h"
@@ -195,6 +196,7 @@ LimitCtx* make_ctx(ngx_http_request_t* r, RequestCtx* rctx, const LimitLoc& loc,
     ctx->status = status;
     ctx->n = d != nullptr ? static_cast<std::uint8_t>(c.n) : 0;  // no decisions: no RateLimit fields
     ctx->header_mode = static_cast<lim::HeaderMode>(loc.header_mode);
+    ctx->upstream_mode = static_cast<lim::UpstreamMode>(loc.upstream_mode);
     ctx->remaining = UINT64_MAX;
     ctx->retry_after = 0;
     ctx->entries = reinterpret_cast<LimitEntry*>(ctx + 1);
@@ -341,6 +343,11 @@ ngx_int_t decide(ngx_http_request_t* r, const LimitLoc& loc, bool shadow) {
 }
 
 // ---- response header fields ------------------------------------------------------
+//
+// Format: draft-ietf-httpapi-ratelimit-headers-09 (structured-field form, see
+// levqor/limit_headers.h). An upstream's own rate-limit fields (a second
+// levqor tier, or an application) are merged, replaced or passed as
+// levqor_limit_headers_upstream says (docs/directives.md).
 
 bool push_header(ngx_http_request_t* r, ngx_str_t key, u_char* value, std::size_t len) {
     ngx_table_elt_t* h = static_cast<ngx_table_elt_t*>(ngx_list_push(&r->headers_out.headers));
@@ -353,15 +360,108 @@ bool push_header(ngx_http_request_t* r, ngx_str_t key, u_char* value, std::size_
     return true;
 }
 
-void add_draft_fields(ngx_http_request_t* r, const LimitCtx& ctx) {
+// The rate-limit fields an upstream sent, as found in the response.
+enum UpstreamField : std::uint8_t { kPolicyField, kStateField, kLimitField, kRemainingField, kResetField, kFieldKinds };
+struct FoundLines {
+    static constexpr std::size_t kMax = 8;  // lines kept per field; a field with more is dropped whole
+    ngx_table_elt_t* lines[kMax];
+    std::size_t n;
+    std::size_t total;
+};
+struct UpstreamFields {
+    FoundLines f[kFieldKinds];
+    bool any;
+};
+
+// The upstream's RateLimit-Policy and RateLimit, parsed for a merge.
+struct DraftUpstream {
+    lim::PolicyList lists[2];  // by kPolicyField, kStateField
+    bool valid[2];
+};
+
+void hide(FoundLines& found) {
+    for (std::size_t i = 0; i < found.n; ++i) found.lines[i]->hash = 0;  // hash 0: deleted, nginx skips it
+}
+
+// One scan of the response's header list for the fields of the formats this
+// tier sends. Lines past FoundLines::kMax are deleted at once.
+void find_upstream_fields(ngx_http_request_t* r, bool draft, bool legacy, UpstreamFields& up) {
+    static const ngx_str_t names[kFieldKinds] = {ngx_string("RateLimit-Policy"), ngx_string("RateLimit"),
+                                                 ngx_string("X-RateLimit-Limit"), ngx_string("X-RateLimit-Remaining"),
+                                                 ngx_string("X-RateLimit-Reset")};
+    const std::size_t first = draft ? kPolicyField : kLimitField;
+    const std::size_t last = legacy ? kFieldKinds : kLimitField;
+    up.any = false;
+    for (std::size_t k = 0; k < kFieldKinds; ++k) up.f[k].n = up.f[k].total = 0;
+    for (ngx_list_part_t* part = &r->headers_out.headers.part; part != nullptr; part = part->next) {
+        auto* elts = static_cast<ngx_table_elt_t*>(part->elts);
+        for (ngx_uint_t i = 0; i < part->nelts; ++i) {
+            ngx_table_elt_t& h = elts[i];
+            // Names of 9, 16, 17 and 21 characters only.
+            if (h.hash == 0 || (h.key.len != 9 && h.key.len != 16 && h.key.len != 17 && h.key.len != 21)) continue;
+            for (std::size_t k = first; k < last; ++k) {
+                if (h.key.len != names[k].len || ngx_strncasecmp(h.key.data, names[k].data, h.key.len) != 0) continue;
+                FoundLines& found = up.f[k];
+                if (found.n < FoundLines::kMax) {
+                    found.lines[found.n++] = &h;
+                } else {
+                    h.hash = 0;
+                }
+                ++found.total;
+                up.any = true;
+                break;
+            }
+        }
+    }
+}
+
+// A field of RFC 8941 Lists: valid when every line parses (and none was cut).
+bool parse_field(const FoundLines& found, lim::PolicyList& list) {
+    list.n = list.skipped = 0;
+    if (found.total > found.n) return false;
+    for (std::size_t i = 0; i < found.n; ++i) {
+        if (!lim::parse_policy_list(sv(found.lines[i]->value), list)) return false;
+    }
+    return true;
+}
+
+// RateLimit-Policy and RateLimit: this tier's items, then (merge) the
+// upstream's under names kept distinct by MergedNames.
+void add_draft_fields(ngx_http_request_t* r, const LimitCtx& ctx, const DraftUpstream* theirs) {
     std::size_t policy_len = 0, state_len = 0;
     for (std::size_t i = 0; i < ctx.n; ++i) {
         const LimitEntry& e = ctx.entries[i];
         policy_len += e.plan->policy_items[e.kind].size() + 2;
         state_len += lim::state_item_max(e.plan->state_prefixes[e.kind]) + 2;
     }
+    if (theirs != nullptr) {
+        for (const UpstreamField k : {kPolicyField, kStateField}) {
+            if (!theirs->valid[k]) continue;
+            std::size_t& len = k == kPolicyField ? policy_len : state_len;
+            const lim::PolicyList& list = theirs->lists[k];
+            for (std::size_t i = 0; i < list.n; ++i) len += lim::merged_item_max(list.items[i]) + 2;
+        }
+    }
     auto* policy = static_cast<u_char*>(ngx_pnalloc(r->pool, policy_len + state_len));
     if (policy == nullptr) return;
+    std::string_view ours[lim::kMaxBuckets];
+    std::optional<lim::MergedNames> names;
+    if (theirs != nullptr) {
+        for (std::size_t i = 0; i < ctx.n; ++i) ours[i] = ctx.entries[i].plan->policy_names[ctx.entries[i].kind];
+        names.emplace(ours, ctx.n);
+    }
+    auto append_theirs = [&](char* p, UpstreamField k) {
+        if (theirs == nullptr || !theirs->valid[k]) return p;
+        const lim::PolicyList& list = theirs->lists[k];
+        for (std::size_t i = 0; i < list.n; ++i) {
+            const int suffixes = names->claim(list.items[i].name,
+                                              k == kPolicyField ? lim::MergedNames::kPolicy : lim::MergedNames::kState);
+            if (suffixes < 0) continue;
+            p = static_cast<char*>(std::memcpy(p, ", ", 2)) + 2;
+            p = lim::write_merged_item(p, list.items[i], suffixes);
+        }
+        return p;
+    };
     auto* p = reinterpret_cast<char*>(policy);
     for (std::size_t i = 0; i < ctx.n; ++i) {
         const LimitEntry& e = ctx.entries[i];
@@ -369,27 +469,33 @@ void add_draft_fields(ngx_http_request_t* r, const LimitCtx& ctx) {
         const std::string& item = e.plan->policy_items[e.kind];
         p = static_cast<char*>(std::memcpy(p, item.data(), item.size())) + item.size();
     }
+    p = append_theirs(p, kPolicyField);
     auto* state = reinterpret_cast<u_char*>(p);
     for (std::size_t i = 0; i < ctx.n; ++i) {
         const LimitEntry& e = ctx.entries[i];
         if (i > 0) p = static_cast<char*>(std::memcpy(p, ", ", 2)) + 2;
         p = lim::write_state_item(p, e.plan->state_prefixes[e.kind], e.remaining, e.reset_s);
     }
+    p = append_theirs(p, kStateField);
     push_header(r, ngx_string("RateLimit-Policy"), policy, static_cast<std::size_t>(state - policy));
     push_header(r, ngx_string("RateLimit"), state, static_cast<std::size_t>(reinterpret_cast<u_char*>(p) - state));
 }
 
-void add_legacy_fields(ngx_http_request_t* r, const LimitCtx& ctx) {
-    // The most restrictive bucket speaks for the request.
-    const LimitEntry* tightest = &ctx.entries[0];
+// The most restrictive bucket speaks for the request in X-RateLimit-*.
+const LimitEntry& tightest(const LimitCtx& ctx) {
+    const LimitEntry* t = &ctx.entries[0];
     for (std::size_t i = 1; i < ctx.n; ++i) {
-        if (ctx.entries[i].remaining < tightest->remaining) tightest = &ctx.entries[i];
+        if (ctx.entries[i].remaining < t->remaining) t = &ctx.entries[i];
     }
+    return *t;
+}
+
+void add_legacy_fields(ngx_http_request_t* r, const LimitCtx& ctx) {
+    const LimitEntry& t = tightest(ctx);
     auto* buf = static_cast<u_char*>(ngx_pnalloc(r->pool, 3 * lim::kMaxU64Digits));
     if (buf == nullptr) return;
     auto* p = reinterpret_cast<char*>(buf);
-    const std::uint64_t values[3] = {tightest->plan->limits[tightest->kind].burst, tightest->remaining,
-                                     tightest->reset_s};
+    const std::uint64_t values[3] = {t.plan->limits[t.kind].burst, t.remaining, t.reset_s};
     static ngx_str_t names[3] = {ngx_string("X-RateLimit-Limit"), ngx_string("X-RateLimit-Remaining"),
                                  ngx_string("X-RateLimit-Reset")};
     for (int i = 0; i < 3; ++i) {
@@ -397,6 +503,48 @@ void add_legacy_fields(ngx_http_request_t* r, const LimitCtx& ctx) {
         p = lim::write_u64(p, values[i]);
         push_header(r, names[i], reinterpret_cast<u_char*>(start), static_cast<std::size_t>(p - start));
     }
+}
+
+std::size_t lines_of(const UpstreamFields& up, std::size_t first, std::size_t last) {
+    std::size_t n = 0;
+    for (std::size_t k = first; k < last; ++k) n += up.f[k].total;
+    return n;
+}
+
+void draft_with_upstream(ngx_http_request_t* r, const LimitCtx& ctx, UpstreamFields& up, const LimitMain& lm) {
+    hide(up.f[kPolicyField]);
+    hide(up.f[kStateField]);
+    if (ctx.upstream_mode == lim::UpstreamMode::Replace) {
+        metric_add(lm.upstream_replaced, lines_of(up, kPolicyField, kLimitField));
+        add_draft_fields(r, ctx, nullptr);
+        return;
+    }
+    DraftUpstream theirs;
+    for (const UpstreamField k : {kPolicyField, kStateField}) {
+        theirs.valid[k] = parse_field(up.f[k], theirs.lists[k]);
+        metric_add(theirs.valid[k] ? lm.upstream_merged : lm.upstream_malformed, up.f[k].total);
+    }
+    add_draft_fields(r, ctx, &theirs);
+}
+
+// Merge keeps whichever complete trio has fewer requests left (this tier's on
+// a tie); an incomplete or unparsable upstream trio is dropped.
+void legacy_with_upstream(ngx_http_request_t* r, const LimitCtx& ctx, UpstreamFields& up, const LimitMain& lm) {
+    const std::size_t lines = lines_of(up, kLimitField, kFieldKinds);
+    if (ctx.upstream_mode == lim::UpstreamMode::Merge) {
+        bool complete = true;
+        std::optional<std::uint64_t> values[kFieldKinds];
+        for (std::size_t k = kLimitField; k < kFieldKinds; ++k) {
+            if (up.f[k].total == 1) values[k] = lim::parse_legacy_number(sv(up.f[k].lines[0]->value));
+            complete = complete && values[k].has_value();
+        }
+        metric_add(complete ? lm.upstream_merged : lm.upstream_malformed, lines);
+        if (complete && *values[kRemainingField] < tightest(ctx).remaining) return;  // theirs stay, ours are not sent
+    } else {
+        metric_add(lm.upstream_replaced, lines);
+    }
+    for (std::size_t k = kLimitField; k < kFieldKinds; ++k) hide(up.f[k]);
+    add_legacy_fields(r, ctx);
 }
 
 // ---- variables --------------------------------------------------------------------
@@ -447,8 +595,32 @@ void limit_add_headers(ngx_http_request_t* r) noexcept {
     const LimitCtx* ctx = current_ctx(r);
     if (ctx == nullptr || ctx->n == 0) return;
     const lim::HeaderMode mode = ctx->header_mode;
-    if (mode == lim::HeaderMode::Draft || mode == lim::HeaderMode::Both) add_draft_fields(r, *ctx);
-    if (mode == lim::HeaderMode::Legacy || mode == lim::HeaderMode::Both) add_legacy_fields(r, *ctx);
+    const bool draft = mode == lim::HeaderMode::Draft || mode == lim::HeaderMode::Both;
+    const bool legacy = mode == lim::HeaderMode::Legacy || mode == lim::HeaderMode::Both;
+    if (!draft && !legacy) return;
+    // The common case (pass, or a response without rate-limit fields of the
+    // formats sent here): at most one scan of the header list, no allocation.
+    UpstreamFields up;
+    up.any = false;
+    const ngx_list_t& headers = r->headers_out.headers;
+    if (ctx->upstream_mode != lim::UpstreamMode::Pass && (headers.part.nelts > 0 || headers.part.next != nullptr)) {
+        find_upstream_fields(r, draft, legacy, up);
+    }
+    const LimitMain& lm = main_conf<MainConf>(r)->limit;
+    if (draft) {
+        if (up.any && lines_of(up, kPolicyField, kLimitField) > 0) {
+            draft_with_upstream(r, *ctx, up, lm);
+        } else {
+            add_draft_fields(r, *ctx, nullptr);
+        }
+    }
+    if (legacy) {
+        if (up.any && lines_of(up, kLimitField, kFieldKinds) > 0) {
+            legacy_with_upstream(r, *ctx, up, lm);
+        } else {
+            add_legacy_fields(r, *ctx);
+        }
+    }
 }
 
 ngx_int_t limit_preconfiguration(ngx_conf_t* cf) noexcept {

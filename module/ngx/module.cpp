@@ -97,6 +97,8 @@ ngx_command_t commands[] = {
      nullptr},
     {ngx_string("levqor_limit_headers"), kAnyLevel | NGX_CONF_TAKE1, set_limit_headers, NGX_HTTP_LOC_CONF_OFFSET, 0,
      nullptr},
+    {ngx_string("levqor_limit_headers_upstream"), kAnyLevel | NGX_CONF_TAKE1, set_limit_headers_upstream,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("levqor_limit_log_level"), kAnyLevel | NGX_CONF_TAKE1, set_limit_log_level, NGX_HTTP_LOC_CONF_OFFSET, 0,
      nullptr},
     {ngx_string("levqor_flags_file"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_flags_file, NGX_HTTP_MAIN_CONF_OFFSET, 0,

@@ -49,12 +49,7 @@ for v in "${VARIANTS[@]}"; do
     # The handler's inclusive cost (the line with the .so's name: one per function).
     HANDLER[$v]=$(callgrind_fn_max_per_request "$BENCH_WORK/$v" 'cost_log_handler')
     base=${BASE[$v]:-}
-    if [[ -n $base && -n ${IPR[$base]:-} ]]; then
-        printf '  %-11s %8d instr/request  %+5d vs %-10s (cost_log_handler: %s)\n' "$v" "${IPR[$v]}" \
-            $((IPR[$v] - IPR[$base])) "$base" "${HANDLER[$v]}"
-    else
-        printf '  %-11s %8d instr/request  %16s (cost_log_handler: %s)\n' "$v" "${IPR[$v]}" "" "${HANDLER[$v]}"
-    fi
+    ipr_line "$v" "${IPR[$v]}" "$base" "${IPR[${base:-none}]:-}" cost_log_handler "${HANDLER[$v]}"
 done
 stop_nginx "$BENCH_WORK/upstream"
 echo "  (target: levqor_cost adds <= 150 instr/request)"

@@ -183,3 +183,15 @@ callgrind_fn_max_per_request() {
             $0 ~ re { gsub(",", "", $1); if ($1 + 0 > max) max = $1 + 0 }
             END { printf "%.1f\n", max / n }'
 }
+
+# ipr_line <variant> <instr/request> <base variant> <base instr/request> <function> <its cost>
+# One result line of a callgrind comparison: the difference from the base
+# variant when there is one, and a function's inclusive cost per request.
+ipr_line() {
+    local v=$1 ipr=$2 base=$3 base_ipr=$4 fn=$5 cost=$6
+    if [[ -n $base && -n $base_ipr ]]; then
+        printf '  %-15s %8d instr/request  %+5d vs %-12s (%s: %s)\n' "$v" "$ipr" $((ipr - base_ipr)) "$base" "$fn" "$cost"
+    else
+        printf '  %-15s %8d instr/request  %18s (%s: %s)\n' "$v" "$ipr" "" "$fn" "$cost"
+    fi
+}

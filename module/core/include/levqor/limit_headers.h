@@ -1,5 +1,7 @@
-// RateLimit header fields (draft-ietf-httpapi-ratelimit-headers, structured
-// field form) and the legacy X-RateLimit-* trio. Formatting without
+// RateLimit header fields and the legacy X-RateLimit-* trio. The format is
+// pinned to draft-ietf-httpapi-ratelimit-headers-09 (March 2025; the
+// structured-field form of -08 and later): a String names each policy, q and
+// w in RateLimit-Policy, r and t in RateLimit. Formatting without
 // allocation for the request path; policy items are built at config time.
 // Pure functions; thread-safe.
 //
