@@ -199,6 +199,11 @@ if [[ -n $want ]] && ! grep -qi "^$want: .*'nonce-" <<<"$head"; then
     die "the demo page $page has no $want with a nonce although SECURITY_HEADERS_ENABLED=$headers_flag; see $RUN/logs/error.log"
 fi
 
+flags_now=$(sed -n 's/^\([A-Z_]*=[a-z]*\)$/\1/p' "$WWW/flags" | tr '\n' ' ')
+flags_now=${flags_now% }
+not_on=$(grep -E '^(SECURITY_HEADERS_ENABLED|RATELIMIT_ENABLED|WEBHOOK_VERIFY_ALL)=' "$WWW/flags" | grep -v '=on$' | tr '\n' ' ') || true
+[[ -z $not_on ]] ||
+    echo "run: note: ${not_on% } (kept from an earlier run, or set in the environment): the README's tour needs them on; levqorctl flags reset turns the first run's flags back on" >&2
 where="files under $RUN"
 [[ $WWW == "$RUN" ]] || where="files under $RUN; nginx's workers ($WORKER_USER) read $WWW"
 cat <<MSG
@@ -211,9 +216,9 @@ levqor is running ($where):
   http://$CONTROLD_LISTEN/metrics        all metrics: controld's and every nginx's (scrape this one)
   http://$CONTROLD_LISTEN/healthz        levqor-controld health
 
-Runtime flags (file $WWW/flags; the first run turns SECURITY_HEADERS_ENABLED, RATELIMIT_ENABLED and
-WEBHOOK_VERIFY_ALL on, the rest off; later runs keep what was set, until levqorctl flags reset; nginx applies
-a change within a second, without a reload):
+Runtime flags (file $WWW/flags), now: $flags_now
+The first run turns SECURITY_HEADERS_ENABLED, RATELIMIT_ENABLED and WEBHOOK_VERIFY_ALL on, the rest off; later runs
+keep what was set, until levqorctl flags reset. nginx applies a change within a second, without a reload:
   export LEVQOR_URL=http://$CONTROLD_LISTEN LEVQOR_TOKEN_FILE=$TOKEN_FILE
   $BUILD/levqorctl status
   $BUILD/levqorctl flags set RATELIMIT_ENABLED shadow
