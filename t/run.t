@@ -157,7 +157,7 @@ subtest 'a signed webhook' => sub {
 
 subtest '/levqor/status' => sub {
     my $res = get('/levqor/status');
-    is($res->{status}, 200, '200');
+    is($res->{status}, 200, 'GET /levqor/status is 200');
     like($res->{body}, qr/^levqor_rate_limit_hits_total\{zone="demo",plan="free",limit="ip"\} [1-9]/m,
          'counts the 429');
     like($res->{body}, qr/^levqor_webhook_verifications_total\{provider="generic",result="valid"\} 1$/m,
