@@ -105,40 +105,88 @@ subtest 'the demo page: security headers with a CSP nonce' => sub {
     isnt($again, $nonce, 'a fresh nonce per response');
 };
 
-subtest 'the 31st request of a minute from one address: 429' => sub {
-    # The free plan's IP bucket holds 30 and gains one every 2 s: requests
-    # sent slower than that could pass a 31st time, so the test allows one
-    # more pass per 2 s it took rather than depending on the machine's speed.
-    my $key = 'X-API-Key: tour-key';
-    my $start = time;
-    my (@codes, $rejected, $passed);
-    for (1 .. 60) {
-        my $res = get('/api/hello', "$key\n");
-        push @codes, $res->{status} // 0;
-        $passed = $res if ($res->{status} // 0) == 200;
-        if (($res->{status} // 0) == 429) { $rejected = $res; last }
+# The README tour's commands as they stand: every ```sh block of "A 5-minute
+# tour" but `make run`, in order, with the default ports replaced by this
+# run's, from a folder where run/ and build/ are this run's (as in a clone).
+# A block followed directly by a plain ``` block must print exactly that
+# (Dates, nonces and controld's uptime aside); every block must exit 0.
+sub readme_tour {
+    my ($readme) = @_;
+    my ($tour) = $readme =~ /^## A 5-minute tour\n(.*?)^Where to go next:/ms or return;
+    my @steps;
+    while ($tour =~ /^```sh\n(.*?)^```\n(?:\n*^```\n(.*?)^```\n)?/gms) {
+        push @steps, { cmd => $1, want => $2 } unless $1 =~ /^make run\n\z/;
     }
-    my $extra = int((time - $start) / 2);
-    my $first = @codes;
-    ok($rejected, 'a request is refused') or return diag "codes: @codes";
-    ok($first >= 31 && $first <= 31 + $extra, "the first 429 is request 31 (got $first; allowed up to " . (31 + $extra) . ')');
-    is_deeply([grep { $_ != 200 } @codes[0 .. $first - 2]], [], 'every request before it passed');
-    is($passed->{headers}{'ratelimit-policy'}, '"free-key";q=60;w=60, "free-ip";q=30;w=60', 'RateLimit-Policy on a pass');
-    my $h = $rejected->{headers};
-    is($h->{'ratelimit-policy'}, '"free-key";q=60;w=60, "free-ip";q=30;w=60', 'RateLimit-Policy on the 429');
-    like($h->{'ratelimit'}, qr/^"free-key";r=\d+;t=\d+, "free-ip";r=0;t=\d+$/, 'RateLimit: the IP bucket is empty');
-    like($h->{'retry-after'}, qr/^[12]$/, 'Retry-After: 1 or 2 s');
-    is($h->{'content-type'}, 'application/json', 'JSON');
-    like($rejected->{body}, qr/^\{"error":"rate_limited","retry_after":[12]\}$/, 'the body');
-    ok($h->{'content-security-policy'}, 'the 429 has the security headers too');
+    return @steps;
+}
+
+sub normalize {
+    my ($text, $numbers) = @_;
+    $text =~ s/[ \t\r]+$//mg;    # curl's CRLFs, the space after the last status code
+    $text =~ s/\n+\z//;
+    $text =~ s/^Date: .*$/Date: (date)/mg;
+    $text =~ s/'nonce-[^']+'/'nonce-(nonce)'/g;
+    $text =~ s/\(version (\S+), up \d+ s\)/(version $1, up (n) s)/g;
+    if ($numbers) {    # the rate-limit block on a machine slower than the README's
+        $text =~ s/;r=\d+;t=\d+/;r=(n);t=(n)/g;
+        $text =~ s/^Retry-After: \d+$/Retry-After: (n)/mg;
+        $text =~ s/"retry_after":\d+/"retry_after":(n)/g;
+    }
+    return $text;
+}
+
+subtest 'the README tour, command by command' => sub {
+    my @steps = readme_tour(slurp(repo_root() . '/README.md') // '');
+    ok(@steps >= 6, scalar(@steps) . ' command blocks in the tour') or return;
+    ok((grep { $_->{cmd} =~ m{/api/hello} && ($_->{want} // '') =~ /^HTTP\/1\.1 429 /m } @steps),
+       'one of them shows the 429');
+    my $clone = temp_dir('clone');
+    symlink($run_dir, "$clone/run") && symlink(Test::Levqor::Util::build_dir(), "$clone/build")
+        or return fail("symlinks in $clone: $!");
+    my %ports = (8080 => $port->{http}, 8081 => $port->{upstream}, 8089 => $port->{controld});
+    my $ports = sub { $_[0] =~ s/127\.0\.0\.1:(808[01]|8089)\b/127.0.0.1:$ports{$1}/gr };
+    my $exports = '';
+    for my $i (0 .. $#steps) {
+        my $cmd  = $ports->($steps[$i]{cmd});
+        my $name = "block " . ($i + 1) . ': ' . ((split /\n/, $steps[$i]{cmd})[0]);
+        my $start = time;
+        my ($code, $got) = run_cmd('bash', '-c', "cd '$clone' && $exports$cmd");
+        my $took = time - $start;
+        is($code, 0, "$name: exit 0") or diag $got;
+        $exports .= join '', map {"$_\n"} grep {/^export /} split /\n/, $cmd;
+        next unless defined $steps[$i]{want};
+        my $want = $ports->($steps[$i]{want});
+        # The buckets refill as time passes (the README's run took well under
+        # a second): on a slower machine only the numbers may differ, and a
+        # 31st request sent after the address bucket gained a token passes.
+        my $rate = $cmd =~ m{/api/hello} && $took >= 1;
+        if ($rate && $took >= 2 && $got !~ /^HTTP\/1\.1 429 /m) {
+            pass("$name: took $took s, the address bucket refilled: not compared");
+            next;
+        }
+        is(normalize($got, $rate), normalize($want, $rate), "$name: prints what README shows");
+    }
+};
+
+# The tour ends with levqorctl flags reset after a rollback: the checks below
+# need every worker to have left the rollback's all-off state. Each worker
+# logs every change it applies; one that never saw the rollback (both changes
+# came between two of its checks) still has the flags it started with.
+ok(wait_until(10, sub {
+    my ($log, %last) = (slurp("$run_dir/logs/error.log") // '');
+    $last{$1} = $2 while $log =~ /(\d+)#\d+: levqor_flags_file: (.*)/g;
+    !grep { /RATELIMIT_ENABLED=off/ } values %last;
+}, 0.05), 'every worker applied the flags reset');
+
+subtest 'the pro key of demo.conf.in has buckets of its own' => sub {
     my $pro = get('/api/hello', "X-API-Key: demo-pro-key\n");
-    is($pro->{status}, 200, 'the pro key (demo.conf.in\'s map) has buckets of its own');
-    like($pro->{headers}{'ratelimit-policy'}, qr/^"pro-key";q=600;w=60, "pro-ip";q=120;w=60$/, 'pro policy');
+    is($pro->{status}, 200, 'after the free plan\'s 429: 200');
+    is($pro->{headers}{'ratelimit-policy'}, '"pro-key";q=600;w=60, "pro-ip";q=120;w=60', 'pro policy');
 };
 
 my $secret = slurp("$run_dir/webhook.secret") // '';
 chomp $secret;
-subtest 'a signed webhook' => sub {
+subtest 'the demo webhook' => sub {
     ok(length $secret, 'run.sh made the secret');
     is(sprintf('%o', (stat "$run_dir/webhook.secret")[2] & 0777), '600', 'mode 0600');
     my $body = '{"event":"ping","n":' . int(rand 1e9) . '}';
@@ -151,7 +199,6 @@ subtest 'a signed webhook' => sub {
     my $res = $post->($sig);
     is($res->{status}, 200, 'signed: 200');
     is($res->{body}, qq({"received":true}\n), 'the application got it');
-    is($post->($sig)->{status}, 401, 'the same delivery again: 401 (replay)');
     is($post->('0' x 64)->{status}, 401, 'a wrong signature: 401');
 };
 
@@ -160,8 +207,8 @@ subtest '/levqor/status' => sub {
     is($res->{status}, 200, 'GET /levqor/status is 200');
     like($res->{body}, qr/^levqor_rate_limit_hits_total\{zone="demo",plan="free",limit="ip"\} [1-9]/m,
          'counts the 429');
-    like($res->{body}, qr/^levqor_webhook_verifications_total\{provider="generic",result="valid"\} 1$/m,
-         'counts the webhook');
+    like($res->{body}, qr/^levqor_webhook_verifications_total\{provider="generic",result="valid"\} [1-9]/m,
+         'counts the webhooks');
     promtool_check($res->{body});
 };
 
