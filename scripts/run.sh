@@ -100,6 +100,16 @@ rm -rf "$WWW/html"
 cp -R "$REPO/conf/demo" "$WWW/html"
 chmod -R a+rX "$WWW/html"
 
+# What the workers open must be theirs to open (else the demo answers 500):
+# checked before anything starts, the flags file once controld wrote it.
+check_worker_access() {
+    local problem
+    problem=$(access_problem "$1" "${2:-file}")
+    [[ -z $problem ]] || die "nginx's workers run as user \"$WORKER_USER\" and cannot open $1: $problem; use a folder that user can reach (LEVQOR_WORKER_DIR), or unset LEVQOR_WORKER_DIR to let run.sh pick one"
+}
+check_worker_access "$WWW/html/index.html"
+check_worker_access "$WWW/tmp" dir
+
 # The admin token for levqorctl and /ops: made once, kept across runs.
 TOKEN_FILE=$RUN/admin.token
 if [[ ! -s $TOKEN_FILE ]]; then
@@ -159,15 +169,8 @@ for _ in $(seq 1 100); do
 done
 [[ -s $WWW/flags ]] || die "levqor-controld did not write $WWW/flags within 10 s; see $RUN/logs/controld.log"
 
-# What the workers open must be theirs to open (else the demo answers 500).
-check_worker_access() {
-    local problem
-    problem=$(access_problem "$1" "${2:-file}")
-    [[ -z $problem ]] || die "nginx's workers run as user \"$WORKER_USER\" and cannot open $1: $problem; use a folder that user can reach (LEVQOR_WORKER_DIR), or unset LEVQOR_WORKER_DIR to let run.sh pick one"
-}
+# The flags file, written by controld, too.
 check_worker_access "$WWW/flags"
-check_worker_access "$WWW/html/index.html"
-check_worker_access "$WWW/tmp" dir
 
 "$NGINX" -t -q -p "$RUN" -c "$RUN/nginx.conf" -e "$RUN/logs/error.log"
 "$NGINX" -p "$RUN" -c "$RUN/nginx.conf" -e "$RUN/logs/error.log" &

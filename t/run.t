@@ -269,11 +269,12 @@ subtest 'a workers folder the worker user cannot read: refused' => sub {
     ok($proc->wait_exit(30), 'run.sh exits') or return;
     is($proc->exit_status >> 8, 1, 'exit 1');
     my $log = $proc->log_text;
-    like($log, qr/^run: nginx's workers run as user "nobody" and cannot open \Q$www_dir\E\/flags: the directory \Q$private\E \(mode 700, owner root\) is not searchable by it; /m,
+    like($log, qr/^run: nginx's workers run as user "nobody" and cannot open \Q$www_dir\E\/html\/index\.html: the directory \Q$private\E \(mode 700, owner root\) is not searchable by it; /m,
          'names the path, the directory, its mode and the user') or diag $log;
     unlike($log, qr/levqor is running/, 'no URLs');
     ok(!-e "$private/run2/nginx.pid", 'nginx never started');
-    ok(!port_open($ports->{controld}), 'the controld it started is stopped');
+    ok(!-e "$www_dir/flags", 'nor controld: checked before anything starts');
+    ok(!port_open($ports->{controld}), 'no controld left running');
 };
 
 done_testing();
