@@ -26,7 +26,10 @@ RUN=${LEVQOR_RUN_DIR:-$REPO/run}
 HTTP_PORT=${LEVQOR_HTTP_PORT:-8080}
 UPSTREAM_PORT=${LEVQOR_UPSTREAM_PORT:-8081}
 CONTROLD_LISTEN=${LEVQOR_LISTEN:-127.0.0.1:8089}
-NGINX=${NGINX:-/usr/sbin/nginx}
+NGINX_BIN=${NGINX:-/usr/sbin/nginx}
+# nginx itself reads NGINX from its environment (sockets inherited in a
+# binary upgrade): an nginx binary chosen this way must not reach it.
+unset NGINX
 
 die() {
     echo "run: $*" >&2
@@ -172,8 +175,8 @@ done
 # The flags file, written by controld, too.
 check_worker_access "$WWW/flags"
 
-"$NGINX" -t -q -p "$RUN" -c "$RUN/nginx.conf" -e "$RUN/logs/error.log"
-"$NGINX" -p "$RUN" -c "$RUN/nginx.conf" -e "$RUN/logs/error.log" &
+"$NGINX_BIN" -t -q -p "$RUN" -c "$RUN/nginx.conf" -e "$RUN/logs/error.log"
+"$NGINX_BIN" -p "$RUN" -c "$RUN/nginx.conf" -e "$RUN/logs/error.log" &
 pids+=($!)
 
 http_code() { curl -s -o /dev/null -w '%{http_code}' "$@" || true; }

@@ -262,6 +262,11 @@ subtest 'Ctrl-C stops both' => sub {
     ok(!-e $www, "the workers' folder in /tmp is removed") if $root_run;
 };
 
+subtest 'nothing nginx calls an error' => sub {
+    my $errors = join '', grep {/\[(?:emerg|alert|crit)\]/} split /^/, (slurp("$run_dir/logs/error.log") // '') . $run->log_text;
+    is($errors, '', 'no [emerg], [alert] or [crit] from nginx, in its log or on run.sh\'s output');
+};
+
 subtest 'a workers folder the worker user cannot read: refused' => sub {
     plan skip_all => 'as a normal user nginx runs its workers as that user: they can read what run.sh writes' unless $root_run;
     my $www_dir = "$private/www";
