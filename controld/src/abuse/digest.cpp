@@ -24,7 +24,7 @@ void check_pepper_file(const std::string& path) {
         throw PepperError("abuse.pepper_file " + path + ": " + std::strerror(errno));
     }
     if (!S_ISREG(st.st_mode)) throw PepperError("abuse.pepper_file " + path + " is not a regular file");
-    if (const auto problem = shared_mode_problem(st.st_mode, path); !problem.empty()) {
+    if (const auto problem = shared_mode_problem(st, path); !problem.empty()) {
         throw PepperError("abuse.pepper_file " + path + problem);
     }
     if (st.st_size > static_cast<off_t>(kMaxPepperBytes + 2)) {

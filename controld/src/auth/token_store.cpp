@@ -26,7 +26,7 @@ void check_private(Role role, const std::string& file) {
         throw TokenFileError(std::string(to_string(role)) + " token file " + file +
                              ": cannot check its permissions: " + std::strerror(errno));
     }
-    if (const auto problem = shared_mode_problem(st.st_mode, file); !problem.empty()) {
+    if (const auto problem = shared_mode_problem(st, file); !problem.empty()) {
         throw TokenFileError(std::string(to_string(role)) + " token file " + file + problem);
     }
 }

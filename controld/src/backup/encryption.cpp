@@ -191,7 +191,7 @@ EncryptionKey read_key_file(const std::string& path) {
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0) throw EncryptionError("cannot check " + what + ": " + errno_text());
     if (!S_ISREG(st.st_mode)) throw EncryptionError(what + " is not a regular file");
-    if (const auto problem = shared_mode_problem(st.st_mode, path); !problem.empty()) {
+    if (const auto problem = shared_mode_problem(st, path); !problem.empty()) {
         throw EncryptionError(what + problem);
     }
     std::array<unsigned char, kMaxKeyFileBytes + 1> text{};

@@ -95,8 +95,11 @@ std::optional<std::string> read_file_if_exists(const std::string& path) {
     return out;
 }
 
-std::string shared_mode_problem(mode_t mode, const std::string& path) {
+std::string shared_mode_problem(const struct stat& st, const std::string& path, gid_t own_group) {
+    const mode_t mode = st.st_mode;
     if ((mode & 0077) == 0) return "";
+    const bool group_read_only = (mode & 0077) == 0040;
+    if (group_read_only && st.st_uid == 0 && own_group != 0 && st.st_gid == own_group) return "";
     char text[8];
     std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
     return std::string(" is readable or writable by group or others (mode ") + text + "); run: chmod 600 " + path;

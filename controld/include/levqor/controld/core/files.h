@@ -4,7 +4,9 @@
 // for different paths.
 #pragma once
 
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <optional>
 #include <stdexcept>
@@ -37,9 +39,14 @@ void ensure_directory(const std::string& path, mode_t mode);
 std::optional<std::string> read_file_if_exists(const std::string& path);
 
 // For a secret's file (tokens, the abuse pepper, the backup key): "" when
-// `mode` gives group and others nothing, else what to say after the file's
+// its mode gives group and others nothing, else what to say after the file's
 // name: " is readable or writable by group or others (mode 0644); run: chmod
 // 600 <path>". A secret others can read is no secret: callers refuse it.
-std::string shared_mode_problem(mode_t mode, const std::string& path);
+// One exception, the Debian package's layout (docs/OPERATIONS.md,
+// "Installing"): group read alone (0640, 0440) on a file owned by root whose
+// group is `own_group`, the daemon's own group, and not root's (root:levqor
+// 0640 read by the levqor user): only root can change it, only the daemon
+// (and root) can read it.
+std::string shared_mode_problem(const struct stat& st, const std::string& path, gid_t own_group = ::getegid());
 
 }  // namespace levqor::controld
