@@ -13,7 +13,7 @@ PROVE_ARGS ?= -r
 PROVE_JOBS ?= 2
 export LEVQOR_BUILD := $(abspath $(BUILD))
 
-.PHONY: all build deps run test unit asan-build unit-asan t t-asan bench soak soak-asan fuzz fuzz-build fuzz-smoke format format-check docs-check clean
+.PHONY: all build deps install deb deb-check run test unit asan-build unit-asan t t-asan bench soak soak-asan fuzz fuzz-build fuzz-smoke format format-check docs-check clean
 
 all: build
 
@@ -40,6 +40,35 @@ asan-build: $(ASAN_BUILD)/CMakeCache.txt
 unit-asan: asan-build
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
+
+# `make install DESTDIR=... [PREFIX=/usr]`: the release tree's files in
+# Debian's layout (the install rules at the end of CMakeLists.txt; docs/
+# OPERATIONS.md "Installing"). /etc/levqor and the systemd files keep their
+# system paths whatever PREFIX is.
+PREFIX ?= /usr
+install: build
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
+
+# `make deb`: the two Debian packages in $(DEB_DIR) (conf/debian, laid out as
+# debian/ next to links to the sources), from the release tree that
+# `make build` built: debian/rules installs it (LEVQOR_PREBUILT) and compiles
+# nothing. No -dbgsym packages (noautodbgsym): nothing here installs or
+# tests them, and they would double the packaging time. nocheck: make test
+# runs the tests. The log is $(DEB_DIR)/build.log.
+DEB_DIR ?= $(BUILD)/deb
+deb: build
+	@rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/levqor
+	@for f in $$(git ls-files | cut -d/ -f1 | sort -u); do ln -s $(CURDIR)/$$f $(DEB_DIR)/levqor/$$f; done
+	@rm -f $(DEB_DIR)/levqor/debian && cp -r conf/debian $(DEB_DIR)/levqor/debian
+	@cd $(DEB_DIR)/levqor && DEB_BUILD_OPTIONS="noautodbgsym nocheck" LEVQOR_PREBUILT=$(abspath $(BUILD)) \
+	  dpkg-buildpackage -b -uc -us >../build.log 2>&1 || { tail -30 ../build.log >&2; exit 1; }
+	@ls $(DEB_DIR)/*.deb
+
+# The packages checked: contents, modes, dependencies, lintian, and an
+# install/purge on this machine when that leaves it as it was
+# (scripts/deb-check.sh says when it skips).
+deb-check: deb
+	@DEB_DIR=$(abspath $(DEB_DIR)) scripts/deb-check.sh
 
 t: build
 	prove $(PROVE_ARGS) -j$(PROVE_JOBS) t/
@@ -98,6 +127,7 @@ test: deps
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory t
 	@$(MAKE) --no-print-directory t-asan
+	@$(MAKE) --no-print-directory deb-check
 
 run: deps
 	@$(MAKE) --no-print-directory build

@@ -14,6 +14,8 @@ packages=(
     libgtest-dev googletest
     nlohmann-json3-dev libcpp-httplib-dev libcurl4-openssl-dev libcli11-dev
     clang libclang-rt-14-dev clang-format-14
+    # packages (make deb, make deb-check): man pages, lintian, the completion's test
+    debhelper help2man lintian bash-completion
     # tests
     perl libtest-base-perl libio-socket-ssl-perl libjson-pp-perl libyaml-libyaml-perl
     openssl curl redis-server postgresql sqlite3 prometheus
