@@ -63,7 +63,7 @@ TEST(Files, SharedModeProblemRefusesWhatGroupOrOthersCanReach) {
     EXPECT_EQ(shared_mode_problem(secret_stat(0400, 1000, 1000), "/k", 1000), "");
     EXPECT_EQ(shared_mode_problem(secret_stat(0644, 1000, 1000), "/etc/levqor/admin.token", 1000),
               " is readable or writable by group or others (mode 0644); run: chmod 600 /etc/levqor/admin.token");
-    for (const mode_t mode : {0660, 0604, 0620, 0602, 0650, 0641, 0740}) {
+    for (const mode_t mode : {0660, 0604, 0620, 0602, 0650, 0641, 0750}) {
         const auto problem = shared_mode_problem(secret_stat(mode, 0, kLevqor), "/k", kLevqor);
         char expected[16];
         std::snprintf(expected, sizeof expected, "(mode %04o)", static_cast<unsigned>(mode));
