@@ -58,8 +58,9 @@ install: build
 DEB_DIR ?= $(BUILD)/deb
 deb: build
 	@rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/levqor
-	@for f in $$(git ls-files | cut -d/ -f1 | sort -u); do ln -s $(CURDIR)/$$f $(DEB_DIR)/levqor/$$f; done
-	@rm -f $(DEB_DIR)/levqor/debian && cp -r conf/debian $(DEB_DIR)/levqor/debian
+	@for f in $$(ls -A); do case $$f in .git|build|$(notdir $(BUILD))) ;; \
+	  *) ln -s $(CURDIR)/$$f $(DEB_DIR)/levqor/$$f ;; esac; done
+	@cp -r conf/debian $(DEB_DIR)/levqor/debian
 	@cd $(DEB_DIR)/levqor && DEB_BUILD_OPTIONS="noautodbgsym nocheck" LEVQOR_PREBUILT=$(abspath $(BUILD)) \
 	  dpkg-buildpackage -b -uc -us >../build.log 2>&1 || { tail -30 ../build.log >&2; exit 1; }
 	@ls $(DEB_DIR)/*.deb
