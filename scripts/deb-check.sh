@@ -163,12 +163,15 @@ completion() { # completion WORD... (the last one is completed)
 }
 if [[ -r /usr/share/bash-completion/bash_completion ]]; then
     got=$(completion "")
-    [[ $got == *"backup "*"dlq "*"flags "*"health "*"rollback "*"schedules "*"status "* ]] && ok ||
+    [[ $got == *"backup "*"dlq "*"flags "*"health "*"rollback "*"schedules "*"status "*"verify "* ]] && ok ||
         fail "completion of 'levqorctl ': $got"
     got=$(completion flags set RATE)
     [[ $got == "RATELIMIT_ENABLED " ]] && ok || fail "completion of 'levqorctl flags set RATE': $got"
     got=$(completion --json flags set RATELIMIT_ENABLED s)
     [[ $got == "shadow " ]] && ok || fail "completion of 'levqorctl --json flags set RATELIMIT_ENABLED s': $got"
+    got=$(completion verify --nginx http://127.0.0.1/ --)
+    [[ $got == *"--backup-max-age "*"--dlq-window "*"--promtool "* ]] && ok ||
+        fail "completion of 'levqorctl verify --nginx http://127.0.0.1/ --': $got"
     got=$(completion --url http://x backup r)
     [[ $got == "restore run " ]] && ok || fail "completion of 'levqorctl --url http://x backup r': $got"
 else
