@@ -13,7 +13,7 @@ PROVE_ARGS ?= -r
 PROVE_JOBS ?= 2
 export LEVQOR_BUILD := $(abspath $(BUILD))
 
-.PHONY: all build deps run test unit asan-build unit-asan t t-asan bench soak soak-asan fuzz fuzz-build fuzz-smoke format format-check clean
+.PHONY: all build deps run test unit asan-build unit-asan t t-asan bench soak soak-asan fuzz fuzz-build fuzz-smoke format format-check license-check clean
 
 all: build
 
@@ -78,6 +78,10 @@ FORMAT_FILES = $(shell git ls-files 'module/*.cpp' 'module/*.h' 'controld/*.cpp'
 format:
 	$(CLANG_FORMAT) -i $(FORMAT_FILES)
 
+# Every source file names its license (LICENSE, Apache-2.0) in an SPDX line.
+license-check:
+	@scripts/lint/spdx.sh
+
 format-check:
 	@$(CLANG_FORMAT) --dry-run --Werror $(FORMAT_FILES) || \
 	  { echo "format-check: run 'make format' (clang-format-14, .clang-format)" >&2; exit 1; }
@@ -91,6 +95,7 @@ format-check:
 TEST_PARALLEL_STEPS ?= t t-asan fuzz-smoke
 test: deps
 	@$(MAKE) --no-print-directory format-check
+	@$(MAKE) --no-print-directory license-check
 	@$(MAKE) --no-print-directory build
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory unit-asan
