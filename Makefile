@@ -13,7 +13,7 @@ PROVE_ARGS ?= -r
 PROVE_JOBS ?= 2
 export LEVQOR_BUILD := $(abspath $(BUILD))
 
-.PHONY: all build deps install deb deb-check run test unit asan-build unit-asan t t-asan bench soak soak-asan fuzz fuzz-build fuzz-smoke format format-check docs-check clean
+.PHONY: all build deps install deb deb-check run test unit asan-build unit-asan t t-asan bench soak soak-asan fuzz fuzz-build fuzz-smoke format format-check docs-check license-check clean
 
 all: build
 
@@ -108,6 +108,10 @@ FORMAT_FILES = $(shell git ls-files 'module/*.cpp' 'module/*.h' 'controld/*.cpp'
 format:
 	$(CLANG_FORMAT) -i $(FORMAT_FILES)
 
+# Every source file names its license (LICENSE, Apache-2.0) in an SPDX line.
+license-check:
+	@scripts/lint/spdx.sh
+
 format-check:
 	@$(CLANG_FORMAT) --dry-run --Werror $(FORMAT_FILES) || \
 	  { echo "format-check: run 'make format' (clang-format-14, .clang-format)" >&2; exit 1; }
@@ -119,16 +123,23 @@ format-check:
 docs-check:
 	@perl scripts/lint/docs-check.pl
 
+# The compile steps one after the other (each uses every core); then the
+# steps that mostly wait run side by side: the t/ suites (servers starting,
+# requests, sleeps to expire a window: t and t-asan use about 0.4 and 0.7 of
+# a core each), the fuzz smoke (one core) and the packages' check (dpkg,
+# lintian, an install and purge). --output-sync prints each step's output as
+# one block when it ends; -k lets the others finish when one fails, and make
+# still exits non-zero (docs/testing.md, "make test and its time budget").
+TEST_PARALLEL_STEPS ?= t t-asan fuzz-smoke deb-check
 test: deps
 	@$(MAKE) --no-print-directory format-check
+	@$(MAKE) --no-print-directory license-check
 	@$(MAKE) --no-print-directory docs-check
 	@$(MAKE) --no-print-directory build
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory unit-asan
-	@$(MAKE) --no-print-directory fuzz-smoke
-	@$(MAKE) --no-print-directory t
-	@$(MAKE) --no-print-directory t-asan
-	@$(MAKE) --no-print-directory deb-check
+	@$(MAKE) --no-print-directory fuzz-build
+	@$(MAKE) --no-print-directory -k -j$(words $(TEST_PARALLEL_STEPS)) --output-sync=target $(TEST_PARALLEL_STEPS)
 
 run: deps
 	@$(MAKE) --no-print-directory build
