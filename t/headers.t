@@ -43,12 +43,18 @@ sub csp_nonce { (($_[0]{headers}{'content-security-policy'} // '') =~ /'nonce-([
 {
     my $run = Test::Levqor::Util::temp_dir('demo');
     mkdir "$run/$_" for qw(logs tmp);
-    # The flags controld writes at make run (only the headers on).
+    # The headers flag on (make run also turns the rate limit and webhook
+    # flags on; off here: this block is about the headers alone).
     Test::Levqor::Util::spew("$run/flags", join "", map { "$_\n" } "SECURITY_HEADERS_ENABLED=on",
         map { "$_=off" } qw(RATELIMIT_ENABLED WEBHOOK_VERIFY_ALL ABUSE_GUARDS_ENABLED NEW_QUEUE_ENABLED));
     my ($edge, $app) = (free_port(), free_port());
     my $conf = Test::Levqor::Util::slurp(repo_root() . '/conf/nginx/demo.conf.in');
-    my %fill = (MODULE => build_dir() . '/ngx_http_levqor_module.so', RUN => $run, REPO => repo_root(),
+    # run.sh's two folders are one here (the temp dir is 0755); the pages are
+    # copied in as run.sh does; the webhook location needs its secret file.
+    system('cp', '-R', repo_root() . '/conf/demo', "$run/html") == 0 or die "cp conf/demo: $?";
+    Test::Levqor::Util::spew("$run/webhook.secret", "demo-secret\n");
+    chmod 0600, "$run/webhook.secret";
+    my %fill = (MODULE => build_dir() . '/ngx_http_levqor_module.so', RUN => $run, WWW => $run, USER => '',
                 HTTP_PORT => $edge, UPSTREAM_PORT => $app);
     $conf =~ s/@([A-Z_]+)@/$fill{$1} \/\/ "\@$1\@"/ge;
     unlike(join('', grep { !/^\s*#/ } split /^/, $conf), qr/@[A-Z_]+@/, 'demo: every placeholder filled in');
