@@ -1,10 +1,17 @@
 // levqor-controld: the levqor ops daemon.
 //
 //   levqor-controld [--config FILE]
+//   levqor-controld --check-config [--config FILE]
+//   levqor-controld --version
 //
 // Settings come from defaults, then FILE (JSON, docs/controld.md), then the
 // environment (LEVQOR_LISTEN, LEVQOR_DATA_DIR, ..., the five flags). Logs
 // are JSON lines on stderr.
+//
+// --check-config loads the configuration as a start would and checks the
+// files a start reads (check_config.h), binds nothing and starts no thread;
+// it prints the effective settings as JSON (secrets masked) and exits 0, or
+// prints "<key>: <reason>" on stderr and exits 2.
 //
 // Exit status: 0 after a clean stop (SIGTERM or SIGINT), 1 when the daemon
 // cannot run (the listen address is in use, the data directory or flags
@@ -16,12 +23,16 @@
 // Shutdown: the first SIGTERM/SIGINT stops accepting connections and the
 // queue's workers from fetching, and lets requests and jobs in flight finish;
 // after the longer of Config::shutdown_grace (1.5 s) and
-// queue.shutdown_grace_ms (5 s) the daemon exits 0 anyway (unfinished jobs
-// are delivered again after their visibility timeout). A second signal exits 1 at once. Idle keep-alive
-// connections are closed at once.
-// Queued error events get up to 1 s more to be delivered.
+// queue.shutdown_grace_ms (default 5 s) the daemon exits 0 anyway (unfinished
+// jobs are delivered again after their visibility timeout). A second signal
+// exits 1 at once. Idle keep-alive connections are closed at once. Queued
+// error events then get up to 1 s more (kErrorFlush) to be delivered: with the
+// defaults a stop takes at most about 6 s (shutdown_budget(), printed by
+// --check-config as shutdown.budget_ms; the systemd unit's TimeoutStopSec is
+// longer).
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <csignal>
 #include <cstdlib>
 #include <optional>
@@ -30,6 +41,7 @@
 #include <CLI/CLI.hpp>
 
 #include "levqor/controld/app.h"
+#include "levqor/controld/check_config.h"
 #include "levqor/controld/config.h"
 #include "levqor/controld/core/files.h"
 #include "levqor/controld/core/log.h"
@@ -74,7 +86,7 @@ int serve(const BlockedSignals& signals, App& app, Logger& log, const std::optio
 
 int shut_down(const BlockedSignals& signals, App& app, const Config& config, const Logger& log) {
     app.stop();
-    const auto grace = std::max(config.shutdown_grace, config.queue.shutdown_grace);
+    const auto grace = shutdown_grace(config);
     const auto deadline = std::chrono::steady_clock::now() + grace;
     while (!app.wait_stopped(milliseconds(20))) {
         const int again = signals.wait_for(milliseconds(0));
@@ -92,7 +104,7 @@ int shut_down(const BlockedSignals& signals, App& app, const Config& config, con
             std::_Exit(kExitOk);
         }
     }
-    app.errors().flush(milliseconds(1000));
+    app.errors().flush(kErrorFlush);
     log.info("stopped");
     return kExitOk;
 }
@@ -102,7 +114,7 @@ int run(const BlockedSignals& signals, const std::optional<std::string>& config_
     try {
         config = load_config(config_file, process_environment());
     } catch (const ConfigError& e) {
-        Logger().error("invalid configuration", {{"error", e.what()}});
+        Logger().error("invalid configuration", {{"error", mask_config_error(e.what(), process_environment())}});
         return kExitUsage;
     }
 
@@ -111,7 +123,7 @@ int run(const BlockedSignals& signals, const std::optional<std::string>& config_
     try {
         app.emplace(config, log);
     } catch (const ConfigError& e) {
-        log.error("invalid configuration", {{"error", e.what()}});
+        log.error("invalid configuration", {{"error", mask_config_error(e.what(), process_environment())}});
         return kExitUsage;
     } catch (const FileError& e) {
         log.error("cannot start", {{"error", e.what()}});
@@ -140,6 +152,19 @@ int run(const BlockedSignals& signals, const std::optional<std::string>& config_
     return shut_down(signals, *app, config, log);
 }
 
+// --check-config: the effective settings on stdout, or the error on stderr.
+int check(const std::optional<std::string>& config_file) {
+    const auto env = process_environment();
+    try {
+        const auto report = check_config(config_file, env);
+        std::fputs((report.dump(2) + "\n").c_str(), stdout);
+        return kExitOk;
+    } catch (const ConfigError& e) {
+        std::fputs(("levqor-controld: " + mask_config_error(e.what(), env) + "\n").c_str(), stderr);
+        return kExitUsage;
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -162,6 +187,11 @@ int main(int argc, char** argv) {
                  "SIGHUP reloads the config and the token files; SIGTERM stops gracefully."};
     std::optional<std::string> config_file;
     cli.add_option("--config", config_file, "JSON configuration file (docs/controld.md)")->type_name("FILE");
+    bool check_only = false;
+    cli.add_flag("--check-config", check_only,
+                 "Load and check the configuration (file, environment, token/pepper/key files) as a start would, "
+                 "print the effective settings as JSON (secrets masked) and exit 0, or print \"<key>: <reason>\" "
+                 "and exit 2. Binds nothing, starts nothing.");
     cli.set_version_flag("--version", std::string(kVersion));
     try {
         cli.parse(argc, argv);
@@ -169,6 +199,7 @@ int main(int argc, char** argv) {
         return cli.exit(e) == 0 ? kExitOk : kExitUsage;
     }
 
+    if (check_only) return check(config_file);
     try {
         return run(signals, config_file);
     } catch (const std::exception& e) {
