@@ -80,7 +80,8 @@ void check_directory(const char* key, const std::string& path, ojson& warnings) 
         warnings.push_back(std::string(key) + ": " + path + " does not exist yet: a start creates it");
         return;
     }
-    if (!std::filesystem::is_directory(status)) throw ConfigError(std::string(key) + ": " + path + " is not a directory");
+    if (!std::filesystem::is_directory(status))
+        throw ConfigError(std::string(key) + ": " + path + " is not a directory");
     if (::access(path.c_str(), W_OK | X_OK) != 0) {
         throw ConfigError(std::string(key) + ": " + path + ": " + std::strerror(errno) + " (uid " +
                           std::to_string(::geteuid()) + " cannot write there)");

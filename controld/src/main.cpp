@@ -38,6 +38,8 @@
 #include <optional>
 #include <string>
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 
 #include "levqor/controld/app.h"
@@ -45,6 +47,7 @@
 #include "levqor/controld/config.h"
 #include "levqor/controld/core/files.h"
 #include "levqor/controld/core/log.h"
+#include "levqor/controld/core/sd_notify.h"
 #include "levqor/controld/core/signals.h"
 #include "levqor/controld/net/http_client.h"
 #include "levqor/controld/version.h"
@@ -72,11 +75,29 @@ void reload(App& app, Logger& log, const std::optional<std::string>& config_file
 }
 
 // Serves until a stop signal; returns it, or 0 if the server stopped by itself.
-int serve(const BlockedSignals& signals, App& app, Logger& log, const std::optional<std::string>& config_file) {
+// Under systemd (Type=notify) this loop also sends RELOADING=1 / READY=1
+// around a SIGHUP and, with WatchdogSec=, WATCHDOG=1 every half interval:
+// only from here, and only while the HTTP server runs, so the pings stop when
+// this loop (signals, reload, stop) hangs or the server thread has ended.
+int serve(const BlockedSignals& signals, App& app, Logger& log, const std::optional<std::string>& config_file,
+          const Notifier& notifier, const std::string& status) {
+    using Clock = std::chrono::steady_clock;
+    std::optional<WatchdogClock> watchdog;
+    auto tick = milliseconds(250);
+    if (const auto interval = notifier.watchdog()) {
+        watchdog.emplace(*interval, Clock::now());
+        tick = std::clamp(std::chrono::duration_cast<milliseconds>(watchdog->period()), milliseconds(1), tick);
+    }
     for (;;) {
-        const int signo = signals.wait_for(milliseconds(250));
+        if (watchdog && watchdog->due(Clock::now()) && !app.stopped()) notifier.notify("WATCHDOG=1");
+        const int signo = signals.wait_for(tick);
         if (signo == SIGHUP) {
+            const auto now_us =
+                std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch()).count();
+            notifier.notify("RELOADING=1\nSTATUS=reloading the configuration\nMONOTONIC_USEC=" +
+                            std::to_string(now_us));
             reload(app, log, config_file);
+            notifier.notify("READY=1\nSTATUS=" + status);
             continue;
         }
         if (signo != 0) return signo;
@@ -109,7 +130,7 @@ int shut_down(const BlockedSignals& signals, App& app, const Config& config, con
     return kExitOk;
 }
 
-int run(const BlockedSignals& signals, const std::optional<std::string>& config_file) {
+int run(const BlockedSignals& signals, const std::optional<std::string>& config_file, const Notifier& notifier) {
     Config config;
     try {
         config = load_config(config_file, process_environment());
@@ -132,9 +153,14 @@ int run(const BlockedSignals& signals, const std::optional<std::string>& config_
         log.error("cannot start: the queue cannot open its storage", {{"error", e.what()}});
         return kExitFailure;
     }
+    std::string status;
     try {
         const auto bound = app->start();
         log.info("listening", {{"addr", bound.to_string()}, {"version", kVersion}});
+        // Every component runs now (App::start starts the queue and the
+        // scheduler before it returns).
+        status = "serving on " + bound.to_string();
+        notifier.notify("READY=1\nSTATUS=" + status);
     } catch (const api::ListenError& e) {
         log.error("cannot start", {{"error", e.what()}});
         return kExitFailure;
@@ -143,12 +169,15 @@ int run(const BlockedSignals& signals, const std::optional<std::string>& config_
         return kExitFailure;
     }
 
-    const int signo = serve(signals, *app, log, config_file);
+    const int signo = serve(signals, *app, log, config_file, notifier, status);
     if (signo == 0) {
         log.error("HTTP server stopped unexpectedly");
+        notifier.notify("STOPPING=1\nSTATUS=the HTTP server stopped unexpectedly");
         return kExitFailure;
     }
     log.info("shutting down", {{"signal", signal_name(signo)}});
+    notifier.notify("STOPPING=1\nSTATUS=stopping: requests and jobs in flight get up to " +
+                    std::to_string(shutdown_grace(config).count()) + " ms");
     return shut_down(signals, *app, config, log);
 }
 
@@ -200,8 +229,15 @@ int main(int argc, char** argv) {
     }
 
     if (check_only) return check(config_file);
+    Notifier notifier;
     try {
-        return run(signals, config_file);
+        notifier = Notifier::from_environment(process_environment(), ::getpid());
+    } catch (const std::exception& e) {
+        Logger().error("cannot use the systemd notification socket", {{"error", e.what()}});
+        return kExitUsage;
+    }
+    try {
+        return run(signals, config_file, notifier);
     } catch (const std::exception& e) {
         Logger().error("fatal error", {{"error", e.what()}});
         return kExitFailure;

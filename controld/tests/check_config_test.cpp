@@ -26,8 +26,7 @@ TEST(CheckConfig, EffectiveSettingsAreAConfigFileThatLoadsToTheSameSettings) {
     // Every key printed is one the loader reads, with a value it reads back
     // as the same: the shipped example, and the defaults.
     const TempDir dir;
-    for (const auto& file : {std::optional<std::string>(kExampleConfig),
-                                                  std::optional<std::string>()}) {
+    for (const auto& file : {std::optional<std::string>(kExampleConfig), std::optional<std::string>()}) {
         const auto first = effective_settings(load_config(file, env_of({})));
         const auto copy = dir.write("effective.json", first.dump());
         EXPECT_EQ(effective_settings(load_config(copy, env_of({}))), first) << first.dump(2);
@@ -41,11 +40,11 @@ TEST(CheckConfig, SecretsAreMasked) {
         "queue": {"exec": {"job": {"path": "/bin/true", "env": {"TOKEN": "exec-secret"}}}},
         "schedules": {"s": {"cron": "5 * * * *", "job": {"type": "http", "payload": {"api_key": "k-secret"}}}}
     })");
-    const auto out = effective_settings(load_config(
-                         file, env_of({{"REDIS_URL", "redis://:r-secret@h:1/2"},
-                                       {"DATABASE_URL", "postgresql://u:d-secret@h/db?password=d-secret"},
-                                       {"SENTRY_DSN", "https://s-secret@sentry.example/3"}})))
-                         .dump();
+    const auto out =
+        effective_settings(load_config(file, env_of({{"REDIS_URL", "redis://:r-secret@h:1/2"},
+                                                     {"DATABASE_URL", "postgresql://u:d-secret@h/db?password=d-secret"},
+                                                     {"SENTRY_DSN", "https://s-secret@sentry.example/3"}})))
+            .dump();
     for (const char* secret : {"r-secret", "d-secret", "s-secret", "p w", "exec-secret", "k-secret"}) {
         EXPECT_EQ(out.find(secret), std::string::npos) << secret << " in " << out;
     }
