@@ -55,10 +55,25 @@ subtest 'every metric used in conf/ is documented' => sub {
 subtest 'systemd unit' => sub {
     my $unit = slurp("$repo/conf/systemd/levqor-controld.service");
     for my $setting ('NoNewPrivileges=yes', 'ProtectSystem=strict', 'User=levqor',
-                     'ReadWritePaths=/var/lib/levqor', 'ExecReload=/bin/kill -HUP $MAINPID',
-                     'MemoryMax=1G', 'TasksMax=256') {
+                     'ExecReload=/bin/kill -HUP $MAINPID', 'MemoryMax=1G', 'TasksMax=256',
+                     'Type=notify', 'NotifyAccess=main', 'SystemCallErrorNumber=EPERM',
+                     'ExecStart=/usr/sbin/levqor-controld --config /etc/levqor/controld.json',
+                     'Documentation=man:levqor-controld(8) file:///usr/share/doc/levqor-controld/') {
         like($unit, qr/^\Q$setting\E$/m, $setting);
     }
+    unlike($unit, qr/^ReadWritePaths=/m, 'no ReadWritePaths= (StateDirectory= covers it)');
+    like($unit, qr/^WatchdogSec=(\d+)s$/m, 'WatchdogSec=');
+    # The stop timeout against the real shutdown budget of the example
+    # config (grace + error flush), as controld itself computes it.
+    my ($stop) = $unit =~ /^TimeoutStopSec=(\d+)s$/m;
+    my ($code, $out) = run_cmd(Test::Levqor::Controld::controld_binary(), '--check-config', '--config',
+                               "$repo/conf/controld/controld.json");
+    my $budget = (eval { JSON::PP->new->decode($out) } || {})->{shutdown}{budget_ms};
+    ok(defined $stop && defined $budget && $stop * 1000 > $budget,
+       'TimeoutStopSec=' . ($stop // '?') . 's is longer than the shutdown budget (' . ($budget // '?') . ' ms)')
+        or diag $out;
+    like($unit, qr/^# 1 s more: at most \Q@{[ $budget \/ 1000 ]}\E s with the defaults/m,
+         'the unit\'s comment states the same budget');
     like(slurp("$repo/conf/systemd/levqor-controld.sysusers.conf"), qr/^u levqor /m, 'sysusers.d: the levqor user');
     my ($have) = run_cmd('/bin/sh', '-c', 'command -v systemd-analyze');
     if ($have != 0) {
@@ -66,11 +81,11 @@ subtest 'systemd unit' => sub {
         return;
     }
     # Verify a copy that points at the binary we built (verify checks that
-    # ExecStart exists).
+    # ExecStart exists; --man=no: the man page exists once the package is installed).
     my $dir = temp_dir('systemd');
     my $build = Test::Levqor::Util::build_dir();
-    spew("$dir/levqor-controld.service", $unit =~ s{/usr/local/bin/levqor-controld}{$build/levqor-controld}r);
-    my ($code, $out) = run_cmd('systemd-analyze', 'verify', "$dir/levqor-controld.service");
+    spew("$dir/levqor-controld.service", $unit =~ s{/usr/sbin/levqor-controld}{$build/levqor-controld}gr);
+    my ($code, $out) = run_cmd('systemd-analyze', 'verify', '--man=no', "$dir/levqor-controld.service");
     is($code, 0, 'systemd-analyze verify') or diag $out;
 };
 
