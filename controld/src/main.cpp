@@ -50,6 +50,7 @@
 #include "levqor/controld/core/sd_notify.h"
 #include "levqor/controld/core/signals.h"
 #include "levqor/controld/net/http_client.h"
+#include "levqor/build_info.h"
 #include "levqor/controld/version.h"
 
 namespace {
@@ -156,7 +157,9 @@ int run(const BlockedSignals& signals, const std::optional<std::string>& config_
     std::string status;
     try {
         const auto bound = app->start();
-        log.info("listening", {{"addr", bound.to_string()}, {"version", kVersion}});
+        log.info(
+            "listening",
+            {{"addr", bound.to_string()}, {"version", kVersion}, {"build", std::string(levqor::build::kVersionLine)}});
         // Every component runs now (App::start starts the queue and the
         // scheduler before it returns).
         status = "serving on " + bound.to_string();
@@ -221,7 +224,7 @@ int main(int argc, char** argv) {
                  "Load and check the configuration (file, environment, token/pepper/key files) as a start would, "
                  "print the effective settings as JSON (secrets masked) and exit 0, or print \"<key>: <reason>\" "
                  "and exit 2. Binds nothing, starts nothing.");
-    cli.set_version_flag("--version", std::string(kVersion));
+    cli.set_version_flag("--version", std::string(levqor::build::kVersionLine));
     try {
         cli.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

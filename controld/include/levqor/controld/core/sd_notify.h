@@ -67,8 +67,7 @@ private:
 class WatchdogClock {
 public:
     using Clock = std::chrono::steady_clock;
-    WatchdogClock(std::chrono::microseconds interval, Clock::time_point now)
-        : period_(interval / 2), next_(now) {}
+    WatchdogClock(std::chrono::microseconds interval, Clock::time_point now) : period_(interval / 2), next_(now) {}
 
     std::chrono::microseconds period() const { return period_; }
     // True (and the next ping scheduled one period later) when one is due.
