@@ -189,11 +189,17 @@ int check(const std::optional<std::string>& config_file) {
     const auto env = process_environment();
     try {
         const auto report = check_config(config_file, env);
-        std::fputs((report.dump(2) + "\n").c_str(), stdout);
+        // A path from the environment may be any bytes: shown as U+FFFD.
+        std::fputs((report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n").c_str(), stdout);
         return kExitOk;
     } catch (const ConfigError& e) {
         std::fputs(("levqor-controld: " + mask_config_error(e.what(), env) + "\n").c_str(), stderr);
         return kExitUsage;
+    } catch (const std::exception& e) {
+        std::fputs(
+            ("levqor-controld: cannot check the configuration: " + mask_config_error(e.what(), env) + "\n").c_str(),
+            stderr);
+        return kExitFailure;
     }
 }
 
