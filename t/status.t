@@ -37,7 +37,7 @@ CONF
     my $ng = Test::Levqor::Nginx->new(config => "location /metrics { levqor_status; }");
     $ng->start;
     my $body = $ng->request('GET /metrics')->{body} // '';
-    my ($nginx) = `nginx -v 2>&1` =~ m{nginx/(\S+)};
+    my ($nginx) = `$ng->{binary} -v 2>&1` =~ m{nginx/(\S+)};
     like($body, qr/^# TYPE levqor_build_info gauge\nlevqor_build_info\{version="\d+\.\d+\.\d+",nginx="\Q$nginx\E",git="[^"]+"\} 1$/m,
          "levqor_build_info{version,nginx=\"$nginx\" (the nginx it runs in, built against),git} 1");
     my ($version, $git) = $body =~ /^levqor_build_info\{version="([^"]+)",nginx="[^"]+",git="([^"]+)"\}/m;
