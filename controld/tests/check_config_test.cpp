@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <set>
+
 #include "levqor/controld/core/urls.h"
 #include "test_support.h"
 
@@ -30,6 +33,39 @@ TEST(CheckConfig, EffectiveSettingsAreAConfigFileThatLoadsToTheSameSettings) {
         const auto first = effective_settings(load_config(file, env_of({})));
         const auto copy = dir.write("effective.json", first.dump());
         EXPECT_EQ(effective_settings(load_config(copy, env_of({}))), first) << first.dump(2);
+    }
+}
+
+// The keys the loader knows, as its "unknown key" message lists them.
+std::set<std::string> known_keys(const TempDir& dir, const std::string& section) {
+    const auto file = dir.write(
+        "unknown.json", section.empty() ? R"({"zz_unknown": 1})" : "{\"" + section + R"(": {"zz_unknown": 1}})");
+    const auto error = check_error(file, env_of({}));
+    const auto list = error.find("known keys");
+    std::set<std::string> keys;
+    if (list == std::string::npos) return keys;
+    std::string rest = error.substr(error.find(": ", list) + 2);
+    for (std::size_t at = 0; at <= rest.size();) {
+        const auto comma = std::min(rest.find(", ", at), rest.size());
+        keys.insert(rest.substr(at, comma - at));
+        at = comma + 2;
+    }
+    return keys;
+}
+
+std::set<std::string> printed_keys(const nlohmann::ordered_json& object) {
+    std::set<std::string> keys;
+    for (const auto& [key, value] : object.items()) keys.insert(key);
+    return keys;
+}
+
+TEST(CheckConfig, EveryKeyTheLoaderKnowsIsPrinted) {
+    // A key added to a component's table but not to its settings_json fails here.
+    const TempDir dir;
+    const auto shown = effective_settings(load_config(std::nullopt, env_of({})));
+    EXPECT_EQ(printed_keys(shown), known_keys(dir, ""));
+    for (const char* section : {"error_tracking", "http", "queue", "backup", "cost", "scheduler", "abuse"}) {
+        EXPECT_EQ(printed_keys(shown[section]), known_keys(dir, section)) << section;
     }
 }
 
