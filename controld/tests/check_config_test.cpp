@@ -17,12 +17,7 @@ using testing::TempDir;
 const std::string kExampleConfig = std::string(LEVQOR_CONTROLD_TEST_DATA) + "/../../../conf/controld/controld.json";
 
 std::string check_error(const std::optional<std::string>& file, const EnvLookup& env) {
-    try {
-        check_config(file, env);
-    } catch (const ConfigError& e) {
-        return e.what();
-    }
-    return "";
+    return testing::config_error_of([&] { check_config(file, env); });
 }
 
 TEST(CheckConfig, EffectiveSettingsAreAConfigFileThatLoadsToTheSameSettings) {
