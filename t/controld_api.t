@@ -58,7 +58,7 @@ subtest 'GET /healthz and /metrics need no token' => sub {
     is($res->{headers}{'content-type'}, 'text/plain; version=0.0.4; charset=utf-8', 'exposition content type');
     my ($ok, $out) = promtool_check($res->{body});
     ok($ok, 'promtool check metrics') or diag $out;
-    like($res->{body}, qr/^levqor_controld_build_info\{version="\d+\.\d+\.\d+"\} 1$/m, 'build info');
+    like($res->{body}, qr/^levqor_build_info\{version="\d+\.\d+\.\d+",nginx="[^"]+",git="[^"]+"\} 1$/m, 'build info');
 };
 
 subtest 'authentication: 401 without or with a bad token, 403 for the producer' => sub {

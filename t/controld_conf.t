@@ -116,10 +116,25 @@ subtest 'every metric used in conf/ is documented' => sub {
 subtest 'systemd unit' => sub {
     my $unit = slurp("$repo/conf/systemd/levqor-controld.service");
     for my $setting ('NoNewPrivileges=yes', 'ProtectSystem=strict', 'User=levqor',
-                     'ReadWritePaths=/var/lib/levqor', 'ExecReload=/bin/kill -HUP $MAINPID',
-                     'MemoryMax=1G', 'TasksMax=256') {
+                     'ExecReload=/bin/kill -HUP $MAINPID', 'MemoryMax=1G', 'TasksMax=256',
+                     'Type=notify', 'NotifyAccess=main', 'SystemCallErrorNumber=EPERM',
+                     'ExecStart=/usr/sbin/levqor-controld --config /etc/levqor/controld.json',
+                     'Documentation=man:levqor-controld(8) file:///usr/share/doc/levqor-controld/') {
         like($unit, qr/^\Q$setting\E$/m, $setting);
     }
+    unlike($unit, qr/^ReadWritePaths=/m, 'no ReadWritePaths= (StateDirectory= covers it)');
+    like($unit, qr/^WatchdogSec=(\d+)s$/m, 'WatchdogSec=');
+    # The stop timeout against the real shutdown budget of the example
+    # config (grace + error flush), as controld itself computes it.
+    my ($stop) = $unit =~ /^TimeoutStopSec=(\d+)s$/m;
+    my ($code, $out) = run_cmd(Test::Levqor::Controld::controld_binary(), '--check-config', '--config',
+                               "$repo/conf/controld/controld.json");
+    my $budget = (eval { JSON::PP->new->decode($out) } || {})->{shutdown}{budget_ms};
+    ok(defined $stop && defined $budget && $stop * 1000 > $budget,
+       'TimeoutStopSec=' . ($stop // '?') . 's is longer than the shutdown budget (' . ($budget // '?') . ' ms)')
+        or diag $out;
+    like($unit, qr/^# 1 s more: at most \Q@{[ $budget \/ 1000 ]}\E s with the defaults/m,
+         'the unit\'s comment states the same budget');
     like(slurp("$repo/conf/systemd/levqor-controld.sysusers.conf"), qr/^u levqor /m, 'sysusers.d: the levqor user');
     my ($have) = run_cmd('/bin/sh', '-c', 'command -v systemd-analyze');
     if ($have != 0) {
@@ -127,11 +142,11 @@ subtest 'systemd unit' => sub {
         return;
     }
     # Verify a copy that points at the binary we built (verify checks that
-    # ExecStart exists).
+    # ExecStart exists; --man=no: the man page exists once the package is installed).
     my $dir = temp_dir('systemd');
     my $build = Test::Levqor::Util::build_dir();
-    spew("$dir/levqor-controld.service", $unit =~ s{/usr/local/bin/levqor-controld}{$build/levqor-controld}r);
-    my ($code, $out) = run_cmd('systemd-analyze', 'verify', "$dir/levqor-controld.service");
+    spew("$dir/levqor-controld.service", $unit =~ s{/usr/sbin/levqor-controld}{$build/levqor-controld}gr);
+    my ($code, $out) = run_cmd('systemd-analyze', 'verify', '--man=no', "$dir/levqor-controld.service");
     is($code, 0, 'systemd-analyze verify') or diag $out;
 };
 
@@ -161,6 +176,87 @@ subtest 'the example controld.json starts' => sub {
     is($schedules{'backup:local'}{cron}, '0 0 * * *', 'the backup target\'s schedule');
     is($schedules{'metrics-daily-reset'}{cron}, '5 0 * * *', 'the built-in daily reset');
     $cd->stop;
+};
+
+# --- levqor-controld --check-config -------------------------------------------
+# The real binary: exit 0 and the effective settings as JSON, or exit 2 and
+# "<key>: <reason>"; never a secret in its output.
+
+my @secrets = ('redis-pw-0d1e', 'pg-pw-7a7b', 'sentrykey5c5c', 'target-pw-9f9f', 'exec-secret-3e3e',
+               'Bearer sched-4b4b');
+my %secret_env = (
+    REDIS_URL    => "redis://app:$secrets[0]\@127.0.0.1:6379/0",
+    DATABASE_URL => "host=127.0.0.1 dbname=app password=$secrets[1]",
+    SENTRY_DSN   => "https://$secrets[2]\@o0.ingest.sentry.io/42",
+);
+my $secret_config = {
+    queue => { shutdown_grace_ms => 7000,
+               exec => { sync => { path => '/bin/true', env => { API_PASSWORD => $secrets[4] } } } },
+    backup => { targets => [{ name => 'main', kind => 'postgres', schedule => '0 3 * * *',
+                              url => "postgresql://backup:$secrets[3]\@127.0.0.1/app" }] },
+    schedules => { ping => { cron => '*/5 * * * *',
+                             job => { type => 'http', payload => { url => 'http://127.0.0.1/',
+                                                                   headers => { Authorization => $secrets[5] } } } } },
+};
+
+# (exit code, output, decoded JSON or undef)
+sub check_config {
+    my (%args) = @_;
+    my $cd = Test::Levqor::Controld->new(config => $args{config});
+    $args{prepare}->($cd) if $args{prepare};
+    my ($code, $out) = $cd->run_once(args => ['--check-config'], env => $args{env} || {});
+    my $json = eval { JSON::PP->new->decode($out) };
+    return ($code, $out, $json, $cd);
+}
+
+subtest '--check-config: a good configuration' => sub {
+    my ($code, $out, $json, $cd) = check_config(config => $secret_config, env => \%secret_env);
+    is($code, 0, 'exit 0') or diag $out;
+    ok($json, 'stdout is one JSON document') or return;
+    my $s = $json->{settings};
+    is($s->{listen}, '127.0.0.1:' . $cd->port, 'listen from LEVQOR_LISTEN (the environment wins)');
+    is($s->{queue}{shutdown_grace_ms}, 7000, 'queue.shutdown_grace_ms from the file');
+    is($s->{queue}{workers}, 4, 'queue.workers: the default');
+    is($s->{redis_url}, 'redis://***@127.0.0.1:6379/0', 'redis_url: user:password masked');
+    is($s->{database_url}, 'host=127.0.0.1 dbname=app password=***', 'database_url: password= masked');
+    is($s->{sentry_dsn}, 'https://***@o0.ingest.sentry.io/42', 'sentry_dsn: key masked');
+    is($s->{backup}{targets}[0]{url}, 'postgresql://***@127.0.0.1/app', 'backup target url masked');
+    is($s->{queue}{exec}{sync}{env}{API_PASSWORD}, '***', 'exec env values masked');
+    is($s->{schedules}{ping}{job}{payload}{headers}{Authorization}, '[Filtered]', 'a job payload\'s secret field');
+    is($json->{tokens}{admin}{tokens}, 1, 'the admin token file was read');
+    is_deeply($json->{shutdown}, { grace_ms => 7000, error_flush_ms => 1000, budget_ms => 8000 },
+              'shutdown: max(1.5 s, queue.shutdown_grace_ms) + 1 s of error flush');
+    for my $secret (@secrets, $cd->admin_token, $cd->producer_token) {
+        unlike($out, qr/\Q$secret\E/, "output never has the secret $secret");
+    }
+    ok(!-e $cd->data_dir, 'binds nothing, creates nothing: data_dir is still absent');
+};
+
+subtest '--check-config: bad configurations name the key' => sub {
+    my @cases = (
+        ['a value out of range', { config => { queue => { workers => 99 } } },
+         qr/"queue\.workers" = 99 is invalid: expected a whole number from 0 to 64/],
+        ['a cron expression', { config => { schedules => { x => { cron => '61 * * * *', job => { type => 'noop' } } } } },
+         qr/"schedules\.x\.cron" = "61 \* \* \* \*" is invalid: field 1 \(minute\)/],
+        ['a token file others can read', { prepare => sub { chmod 0644, $_[0]->token_file('admin') } },
+         qr/^levqor-controld: admin_token_file: .*mode 0644.*chmod 600/m],
+        ['a short abuse pepper', { config => { abuse => { pepper_file => '/dev/null/x' } },
+                                   prepare => sub { my $cd = shift; my $f = $cd->dir . '/pepper';
+                                                    spew($f, "short\n"); chmod 0600, $f;
+                                                    $cd->{config}{abuse}{pepper_file} = $f } },
+         qr/^levqor-controld: abuse\.pepper_file \S+: the abuse pepper has 5 bytes/m],
+        ['a missing backup key', { config => { backup => { encryption_key_file => '/nonexistent/backup.key' } } },
+         qr/^levqor-controld: backup\.encryption_key_file: .*No such file/m],
+        ['a bad REDIS_URL with a password', { env => { REDIS_URL => "redis://u:$secrets[0]\@host:notaport" } },
+         qr/^levqor-controld: REDIS_URL="redis:\/\/\*\*\*\@host:notaport" is invalid: invalid port/m],
+    );
+    for my $case (@cases) {
+        my ($name, $args, $expect) = @$case;
+        my ($code, $out) = check_config(%$args);
+        is($code, 2, "$name: exit 2");
+        like($out, $expect, "$name: the message names the key") or diag $out;
+        unlike($out, qr/\Q$secrets[0]\E/, "$name: no secret in the message");
+    }
 };
 
 done_testing();

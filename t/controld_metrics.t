@@ -10,7 +10,7 @@ use warnings;
 use lib 't/lib';
 use Test::Levqor;
 use Test::Levqor::Controld qw(promtool_check fake_http_server json_of);
-use Test::Levqor::Util qw(slurp wait_until);
+use Test::Levqor::Util qw(slurp wait_until run_cmd);
 use Time::HiRes qw(time sleep);
 
 my $STATUS_CONFIG = <<'CONF';
@@ -95,6 +95,22 @@ subtest 'merged exposition' => sub {
     my @lines = split /\n/, $block // '';
     is(scalar(grep { /^levqor_request_duration_seconds_(bucket|sum|count)\{instance="fixed",/ } @lines), 30,
        'the histogram\'s 26 buckets, 2 sums and 2 counts stay together');
+};
+
+subtest 'levqor_build_info: controld and each module, the same as --version' => sub {
+    my %labels;
+    while ($text =~ /^levqor_build_info\{(?:instance="([^"]+)",)?version="([^"]+)",nginx="([^"]+)",git="([^"]+)"\} 1$/mg) {
+        $labels{ $1 // 'controld' } = "levqor $2 (git $4, nginx $3)";
+    }
+    ok($labels{controld}, 'controld\'s own (no instance label: the scrape target\'s)') or diag $text;
+    ok($labels{'edge-1'}, 'the module\'s, under its instance');
+    is($labels{'edge-1'}, $labels{controld}, 'the module and controld are the same build');
+    is(scalar(() = $text =~ /^# TYPE levqor_build_info gauge$/mg), 1, 'one family');
+    for my $binary (Test::Levqor::Controld::controld_binary(), Test::Levqor::Controld::ctl_binary()) {
+        my ($code, $out) = run_cmd($binary, '--version');
+        is($code, 0, "$binary --version: exit 0");
+        is($out, "$labels{controld}\n", "$binary --version says what the gauge says");
+    }
 };
 
 # The p95 over every instance and class, the way histogram_quantile does it

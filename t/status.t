@@ -32,6 +32,20 @@ CONF
     $ng->stop;
 }
 
+# ---- the build: levqor_build_info and the NOTICE at start ---------------------
+{
+    my $ng = Test::Levqor::Nginx->new(config => "location /metrics { levqor_status; }");
+    $ng->start;
+    my $body = $ng->request('GET /metrics')->{body} // '';
+    my ($nginx) = `$ng->{binary} -v 2>&1` =~ m{nginx/(\S+)};
+    like($body, qr/^# TYPE levqor_build_info gauge\nlevqor_build_info\{version="\d+\.\d+\.\d+",nginx="\Q$nginx\E",git="[^"]+"\} 1$/m,
+         "levqor_build_info{version,nginx=\"$nginx\" (the nginx it runs in, built against),git} 1");
+    my ($version, $git) = $body =~ /^levqor_build_info\{version="([^"]+)",nginx="[^"]+",git="([^"]+)"\}/m;
+    like($ng->error_log, qr/\[notice\] .*levqor \Q$version\E \(git \Q$git\E, nginx \Q$nginx\E\) loaded/,
+         'the module logs its build at NOTICE when it is loaded');
+    $ng->stop;
+}
+
 run_tests();
 
 __DATA__

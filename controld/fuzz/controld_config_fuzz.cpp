@@ -9,7 +9,8 @@
 //
 // Invariant: load_config returns a Config or throws ConfigError — the only
 // exception controld's start-up and its SIGHUP reload catch (anything else
-// would end the daemon on a reload).
+// would end the daemon on a reload); and what --check-config prints of a
+// Config that loaded (effective_settings, dumped) never throws.
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include <string>
 #include <string_view>
 
+#include "levqor/controld/check_config.h"
 #include "levqor/controld/config.h"
 
 namespace cd = levqor::controld;
@@ -64,6 +66,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     try {
         const cd::Config config = cd::load_config(config_path(file), lookup);
         if (config.flags.file.empty() || config.data_dir.empty() || config.data_dir.front() != '/') std::abort();
+        // What --check-config prints: never throws for a configuration that loaded.
+        const auto shown =
+            cd::effective_settings(config).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        if (shown.empty()) std::abort();
     } catch (const cd::ConfigError& e) {
         if (std::string_view(e.what()).empty()) std::abort();
     }

@@ -11,6 +11,7 @@
 #include "levqor/controld/flags/routes.h"
 #include "levqor/controld/queue/routes.h"
 #include "levqor/controld/schedule/routes.h"
+#include "levqor/build_info.h"
 #include "levqor/controld/version.h"
 
 namespace levqor::controld {
@@ -111,8 +112,11 @@ App::App(const Config& config, const Logger& log)
     metrics_.add_scrape_listener(
         [this](const std::string& instance, const std::vector<metrics::MetricFamily>& families,
                const metrics::ScrapeWindow& window) { cost_.observe_scrape(instance, families, window); });
-    registry_.gauge("levqor_controld_build_info", "levqor-controld's version; always 1.", {"version"})
-        .labels({std::string(kVersion)})
+    // Each module's levqor_build_info merges into the same family under its
+    // nginx's instance label; controld's own sample has none (Prometheus
+    // gives it the scrape target's, controld's, as for every own metric).
+    registry_.gauge(std::string(build::kMetricName), std::string(build::kMetricHelp), {"version", "nginx", "git"})
+        .labels({std::string(build::kVersion), std::string(build::kNginx), std::string(build::kGit)})
         .set(1);
     registry_.gauge("levqor_controld_start_time_seconds", "Unix time controld started.")
         .labels({})

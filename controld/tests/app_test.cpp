@@ -187,7 +187,7 @@ TEST_F(AppRoutes, HealthAndMetricsNeedNoToken) {
     std::set<std::string> names;
     for (const auto& f : families) names.insert(f.name);
     for (const char* name :
-         {"levqor_auth_failures_total", "levqor_controld_requests_total", "levqor_controld_build_info",
+         {"levqor_auth_failures_total", "levqor_controld_requests_total", "levqor_build_info",
           "levqor_controld_flag_state", "levqor_api_latency_p95_seconds", "levqor_flag_changes_total"}) {
         EXPECT_TRUE(names.count(name)) << name;
     }

@@ -12,12 +12,7 @@ using testing::env_of;
 using testing::TempDir;
 
 std::string error_of(const std::optional<std::string>& file, const EnvLookup& env) {
-    try {
-        load_config(file, env);
-    } catch (const ConfigError& e) {
-        return e.what();
-    }
-    return "";
+    return testing::config_error_of([&] { load_config(file, env); });
 }
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }

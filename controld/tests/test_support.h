@@ -93,6 +93,17 @@ inline std::string env_or_empty(const char* name) {
 }
 
 // A config that listens on 127.0.0.1 port 0 and keeps its data in `dir`.
+// The message of the ConfigError that load() throws; "" when it throws none.
+template <typename Load>
+std::string config_error_of(Load&& load) {
+    try {
+        load();
+    } catch (const ConfigError& e) {
+        return e.what();
+    }
+    return "";
+}
+
 inline Config app_config(const TempDir& dir) {
     Config config;
     config.listen = ListenAddress{"127.0.0.1", 0};

@@ -22,6 +22,7 @@ void* create_main_conf(ngx_conf_t* cf) noexcept try {
     headers_register_metrics(mcf->headers, mcf->metrics);
     request_metrics_register(mcf->request_metrics, mcf->metrics);
     flags_register_metrics(mcf->metrics);
+    status_register_metrics(mcf->metrics);
     return mcf;
 } catch (...) {
     log_conf_exception(cf);
@@ -129,13 +130,13 @@ ngx_module_t ngx_http_levqor_module = {
     &levqor::ngx::module_ctx,
     levqor::ngx::commands,
     NGX_HTTP_MODULE,
-    nullptr,                    // init master
-    nullptr,                    // init module
-    levqor::ngx::init_process,  // init process
-    nullptr,                    // init thread
-    nullptr,                    // exit thread
-    levqor::ngx::exit_process,  // exit process
-    nullptr,                    // exit master
+    nullptr,                      // init master
+    levqor::ngx::log_build_info,  // init module
+    levqor::ngx::init_process,    // init process
+    nullptr,                      // init thread
+    nullptr,                      // exit thread
+    levqor::ngx::exit_process,    // exit process
+    nullptr,                      // exit master
     NGX_MODULE_V1_PADDING,
 };
 }

@@ -35,5 +35,10 @@ struct LocConf {
 
 // levqor_status (status.cpp).
 char* set_status(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept;
+// levqor_build_info{version,nginx,git} 1 in levqor_status (status.cpp).
+void status_register_metrics(MetricsRegistry& metrics);
+// "levqor <version> (git ..., nginx ...)" at NOTICE in the error log: the
+// module's init_module, once per configuration load (start and reload).
+ngx_int_t log_build_info(ngx_cycle_t* cycle) noexcept;
 
 }  // namespace levqor::ngx

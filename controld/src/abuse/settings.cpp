@@ -90,4 +90,18 @@ DenyLists deny_lists(const AbuseSettings& settings) {
 
 ConfigPart config_part(AbuseSettings& out) { return controld::config_part(top_keys(), out, read_environment); }
 
+nlohmann::ordered_json settings_json(const AbuseSettings& s) {
+    const auto path = [](const std::optional<std::string>& v) {
+        return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
+    };
+    return {{"abuse",
+             {{"pepper_file", path(s.pepper_file)},
+              {"asn_mmdb", path(s.asn_mmdb)},
+              {"email_deny_patterns", s.email_deny_patterns},
+              {"device_deny_patterns", s.device_deny_patterns},
+              {"device_changes_per_24h", s.device_changes_per_24h},
+              {"referral_signups_per_asn_per_day", s.referral_signups_per_asn_per_day},
+              {"retention_days", s.retention_days}}}};
+}
+
 }  // namespace levqor::controld::abuse

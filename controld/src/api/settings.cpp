@@ -62,4 +62,21 @@ const Keys<HttpSettings>& top_keys() {
 
 ConfigPart config_part(HttpSettings& out) { return controld::config_part(top_keys(), out); }
 
+nlohmann::ordered_json settings_json(const HttpSettings& s) {
+    return {{"http",
+             {{"max_body_bytes", s.max_body_bytes},
+              {"max_request_line_bytes", s.max_request_line_bytes},
+              {"max_header_bytes", s.max_header_bytes},
+              {"max_headers", s.max_headers},
+              {"header_timeout_ms", s.header_timeout.count()},
+              {"body_timeout_ms", s.body_timeout.count()},
+              {"read_timeout_ms", s.read_timeout.count()},
+              {"write_timeout_ms", s.write_timeout.count()},
+              {"max_connections", s.max_connections},
+              {"max_unauthenticated_connections", s.max_unauthenticated_connections},
+              {"worker_threads", s.worker_threads},
+              {"admin_threads", s.admin_threads},
+              {"allowed_hosts", s.allowed_hosts}}}};
+}
+
 }  // namespace levqor::controld::api

@@ -25,4 +25,11 @@ void read_environment(const EnvReader& e, TokenFiles& out) {
 
 ConfigPart config_part(TokenFiles& out) { return controld::config_part(top_keys(), out, read_environment); }
 
+nlohmann::ordered_json settings_json(const TokenFiles& files) {
+    const auto path = [](const std::optional<std::string>& v) {
+        return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
+    };
+    return {{"admin_token_file", path(files.admin)}, {"producer_token_file", path(files.producer)}};
+}
+
 }  // namespace levqor::controld::auth

@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "levqor/controld/core/urls.h"
 #include "levqor/controld/schedule/cron.h"
 
 namespace levqor::controld::backup {
@@ -101,5 +102,26 @@ const Keys<BackupSettings>& top_keys() {
 void check_schedule_text(const std::string& text) { schedule::Cron::parse(text, schedule::test_seconds_allowed()); }
 
 ConfigPart config_part(BackupSettings& out) { return controld::config_part(top_keys(), out); }
+
+nlohmann::ordered_json settings_json(const BackupSettings& s) {
+    auto targets = nlohmann::ordered_json::array();
+    for (const auto& t : s.targets) {
+        nlohmann::ordered_json target = {{"name", t.name}, {"kind", t.kind}};
+        if (t.kind == "postgres") {
+            target["url"] = masked_connection_url(t.url);
+        } else {
+            target["path"] = t.path;
+        }
+        target["schedule"] = t.schedule;
+        targets.push_back(std::move(target));
+    }
+    return {{"backup",
+             {{"dir", s.dir},
+              {"retention_days", s.retention_days},
+              {"encryption_key_file", s.encryption_key_file ? nlohmann::ordered_json(*s.encryption_key_file)
+                                                            : nlohmann::ordered_json(nullptr)},
+              {"pg_bin_dir", s.pg_bin_dir},
+              {"targets", std::move(targets)}}}};
+}
 
 }  // namespace levqor::controld::backup

@@ -68,4 +68,15 @@ void load_parts(const std::optional<std::string>& config_file, const EnvLookup& 
     }
 }
 
+nlohmann::ordered_json settings_json(const CoreSettings& s) {
+    const auto url = [](const std::optional<std::string>& v) {
+        return v ? nlohmann::ordered_json(masked_connection_url(*v)) : nlohmann::ordered_json(nullptr);
+    };
+    return {{"listen", s.listen.to_string()},
+            {"log_level", std::string(to_string(s.log_level))},
+            {"data_dir", s.data_dir},
+            {"redis_url", url(s.redis_url)},
+            {"database_url", url(s.database_url)}};
+}
+
 }  // namespace levqor::controld

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "levqor/controld/core/text.h"
+#include "levqor/url_credentials.h"
 
 namespace levqor::controld {
 namespace {
@@ -246,6 +247,25 @@ std::vector<std::string> database_url_passwords(std::string_view url) {
         url_passwords(url, out);
     } else {
         keyword_value_passwords(url, out);
+    }
+    return out;
+}
+
+std::string masked_connection_url(std::string_view url) {
+    auto out = url.find("://") != std::string_view::npos ? levqor::mask_url(url) : std::string(url);
+    // What is left is a password=<value> parameter (URL query or libpq
+    // keyword, perhaps quoted or spaced around '='): mask each password found
+    // where such a parameter's value starts.
+    const auto passwords = database_url_passwords(url);
+    for (std::size_t at = out.find("password"); at != std::string::npos; at = out.find("password", at + 1)) {
+        auto value = at + 8;
+        while (value < out.size() && (out[value] == ' ' || out[value] == '=' || out[value] == '\'')) ++value;
+        for (const auto& password : passwords) {
+            if (!password.empty() && out.compare(value, password.size(), password) == 0) {
+                out.replace(value, password.size(), "***");
+                break;
+            }
+        }
     }
     return out;
 }

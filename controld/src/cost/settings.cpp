@@ -58,4 +58,10 @@ void read_environment(const EnvReader& e, CostSettings& out) {
 
 ConfigPart config_part(CostSettings& out) { return controld::config_part(top_keys(), out, read_environment); }
 
+nlohmann::ordered_json settings_json(const CostSettings& s) {
+    return {{"cost",
+             {{"daily_budget_usd",
+               s.daily_budget_usd ? nlohmann::ordered_json(*s.daily_budget_usd) : nlohmann::ordered_json(nullptr)}}}};
+}
+
 }  // namespace levqor::controld::cost

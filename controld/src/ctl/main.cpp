@@ -46,6 +46,7 @@
 #include "levqor/controld/ctl/base_url.h"
 #include "levqor/controld/ctl/client.h"
 #include "levqor/controld/ctl/commands.h"
+#include "levqor/build_info.h"
 #include "levqor/controld/ctl/verify.h"
 #include "levqor/controld/net/http_client.h"
 #include "levqor/controld/version.h"
@@ -91,7 +92,7 @@ int main(int argc, char** argv) {
         ->type_name("MS");
     bool json = false;
     cli.add_flag("--json", json, "print controld's JSON instead of tables");
-    cli.set_version_flag("--version", std::string(kVersion));
+    cli.set_version_flag("--version", std::string(levqor::build::kVersionLine));
 
     auto* health = cli.add_subcommand("health", "GET /healthz and print the JSON; exit 0 if healthy, 1 otherwise");
     auto* status = cli.add_subcommand("status", "health and runtime flags in one screen");

@@ -45,4 +45,8 @@ void read_environment(const EnvReader& e, FlagSettings& out) {
 
 ConfigPart config_part(FlagSettings& out) { return controld::config_part(top_keys(), out, read_environment); }
 
+nlohmann::ordered_json settings_json(const FlagSettings& s) {
+    return {{"flags_file", s.file}, {"flags", to_json(s.configured)}};
+}
+
 }  // namespace levqor::controld::flags

@@ -112,4 +112,12 @@ void read_environment(const EnvReader& e, MetricsSettings& out) {
 
 ConfigPart config_part(MetricsSettings& out) { return controld::config_part(top_keys(), out, read_environment); }
 
+nlohmann::ordered_json settings_json(const MetricsSettings& s) {
+    auto instances = nlohmann::ordered_json::array();
+    for (const auto& i : s.nginx_instances) instances.push_back({{"name", i.name}, {"url", i.url}});
+    return {{"nginx_status_urls", std::move(instances)},
+            {"scrape_timeout_ms", s.scrape_timeout.count()},
+            {"latency_window_s", s.latency_window.count()}};
+}
+
 }  // namespace levqor::controld::metrics

@@ -268,4 +268,46 @@ void check_exec_identity(const ExecCommand& command, uid_t euid, gid_t egid) {
 
 ConfigPart config_part(QueueSettings& out) { return controld::config_part(top_keys(), out, read_environment); }
 
+nlohmann::ordered_json settings_json(const QueueSettings& s) {
+    using ojson = nlohmann::ordered_json;
+    auto delays = ojson::object();
+    for (const auto& [type, list] : s.retry_delays) {
+        auto& seconds = delays[type] = ojson::array();
+        for (const auto d : list) seconds.push_back(static_cast<double>(d.count()) / 1000.0);
+    }
+    auto exec = ojson::object();
+    for (const auto& [name, c] : s.exec) {
+        auto env = ojson::object();
+        for (const auto& [variable, value] : c.env) env[variable] = "***";
+        auto& out = exec[name] = {{"path", c.path},
+                                  {"args", c.args},
+                                  {"args_allowed", c.args_allowed},
+                                  {"options_allowed", c.options_allowed},
+                                  {"timeout_ms", c.timeout.count()},
+                                  {"env", std::move(env)},
+                                  {"max_output_bytes", c.max_output_bytes}};
+        if (c.user) out["user"] = *c.user;
+        if (c.group) out["group"] = *c.group;
+    }
+    return {{"http_job_allow", s.http_job_allow},
+            {"queue",
+             {{"workers", s.workers},
+              {"fetch_batch", s.fetch_batch},
+              {"visibility_timeout_s", s.visibility_timeout.count()},
+              {"retry_delays_s", std::move(delays)},
+              {"retry_jitter", s.retry_jitter},
+              {"max_payload_bytes", s.max_payload_bytes},
+              {"max_batch", s.max_batch},
+              {"shutdown_grace_ms", s.shutdown_grace.count()},
+              {"idempotency_ttl_s", s.idempotency_ttl.count()},
+              {"retention_s", s.retention.count()},
+              {"http_timeout_ms", s.http_timeout.count()},
+              {"inline_workers", s.inline_workers},
+              {"inline_queue", s.inline_queue},
+              {"inline_wait_ms", s.inline_wait.count()},
+              {"max_depth", s.max_depth},
+              {"max_bytes", s.max_bytes},
+              {"exec", std::move(exec)}}}};
+}
+
 }  // namespace levqor::controld::queue

@@ -115,4 +115,13 @@ std::vector<ScheduleSpec> resolve_schedules(const ScheduleSettings& settings,
 
 ConfigPart config_part(ScheduleSettings& out) { return controld::config_part(top_keys(), out); }
 
+nlohmann::ordered_json settings_json(const ScheduleSettings& s) {
+    auto schedules = nlohmann::ordered_json::object();
+    for (const auto& [name, spec] : s.configured) {
+        auto& out = schedules[name] = {{"cron", spec.cron ? nlohmann::ordered_json(*spec.cron) : nullptr}};
+        if (!spec.job.is_null()) out["job"] = nlohmann::ordered_json::parse(spec.job.dump());
+    }
+    return {{"schedules", std::move(schedules)}, {"scheduler", {{"catch_up_s", s.catch_up.count()}}}};
+}
+
 }  // namespace levqor::controld::schedule

@@ -42,4 +42,13 @@ void read_environment(const EnvReader& e, ErrorTrackingSettings& out) {
 
 ConfigPart config_part(ErrorTrackingSettings& out) { return controld::config_part(top_keys(), out, read_environment); }
 
+nlohmann::ordered_json settings_json(const ErrorTrackingSettings& s) {
+    return {{"sentry_dsn", s.sentry_dsn ? nlohmann::ordered_json(parse_sentry_dsn(*s.sentry_dsn).redacted()) : nullptr},
+            {"error_tracking",
+             {{"jsonl_max_bytes", s.jsonl_max_bytes},
+              {"jsonl_files", s.jsonl_files},
+              {"max_events_per_minute", s.max_events_per_minute},
+              {"environment", s.environment}}}};
+}
+
 }  // namespace levqor::controld::tracking

@@ -56,6 +56,11 @@ struct DenyLists {
 };
 DenyLists deny_lists(const AbuseSettings& settings);
 
+// The part's top-level keys with their effective values, as the config file
+// writes them (levqor-controld --check-config) (the
+// pepper's path, never the pepper).
+nlohmann::ordered_json settings_json(const AbuseSettings& settings);
+
 // The abuse part of the configuration, filling `out`.
 ConfigPart config_part(AbuseSettings& out);
 

@@ -42,6 +42,10 @@ struct HttpSettings {
     }
 };
 
+// The part's top-level keys with their effective values, as the config file
+// writes them (levqor-controld --check-config).
+nlohmann::ordered_json settings_json(const HttpSettings& settings);
+
 // The API's part of the configuration, filling `out`.
 ConfigPart config_part(HttpSettings& out);
 

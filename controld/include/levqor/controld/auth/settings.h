@@ -9,6 +9,11 @@
 
 namespace levqor::controld::auth {
 
+// The part's top-level keys with their effective values, as the config file
+// writes them (levqor-controld --check-config) (the
+// paths; a file's tokens are never shown).
+nlohmann::ordered_json settings_json(const TokenFiles& files);
+
 // The token files' part of the configuration, filling `out`.
 ConfigPart config_part(TokenFiles& out);
 

@@ -47,6 +47,11 @@ struct BackupSettings {
 // throws std::invalid_argument (schedule::CronError) naming the field.
 void check_schedule_text(const std::string& text);
 
+// The part's top-level keys with their effective values, as the config file
+// writes them (levqor-controld --check-config); a
+// postgres target's url with its credentials masked (masked_connection_url).
+nlohmann::ordered_json settings_json(const BackupSettings& settings);
+
 // The "backup" section, filling `out`.
 ConfigPart config_part(BackupSettings& out);
 

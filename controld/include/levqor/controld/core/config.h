@@ -64,6 +64,11 @@ ConfigPart config_part(const Keys<S>& keys, S& out,
 // The daemon's own part: CoreSettings.
 ConfigPart config_part(CoreSettings& out);
 
+// The part's top-level keys with their effective values, as the config file
+// writes them (levqor-controld --check-config); redis_url and database_url
+// with their credentials masked (masked_connection_url).
+nlohmann::ordered_json settings_json(const CoreSettings& settings);
+
 // Reads the configuration into the parts' settings: they start as they are
 // (the defaults), then the JSON file (if given) sets what it has, then the
 // environment (the environment wins). A top-level key no part owns is an

@@ -64,4 +64,10 @@ void check_database_url(std::string_view url);
 // unescaped). Empty when there is none. Never throws.
 std::vector<std::string> database_url_passwords(std::string_view url);
 
+// A REDIS_URL, DATABASE_URL (URL or libpq key=value string) or backup target
+// URL as it may be shown (levqor-controld --check-config): the userinfo of
+// "<scheme>://<userinfo>@" becomes "***" (levqor::mask_url) and every password
+// database_url_passwords finds becomes "***". Never throws.
+std::string masked_connection_url(std::string_view url);
+
 }  // namespace levqor::controld

@@ -21,6 +21,10 @@ struct CostSettings {
 // The largest budget accepted (USD per day).
 inline constexpr double kMaxDailyBudgetUsd = 1e9;
 
+// The part's top-level keys with their effective values, as the config file
+// writes them (levqor-controld --check-config).
+nlohmann::ordered_json settings_json(const CostSettings& settings);
+
 // The cost part of the configuration, filling `out`.
 ConfigPart config_part(CostSettings& out);
 

@@ -16,6 +16,10 @@ struct FlagSettings {
     FlagSet configured;  // the flags controld starts with (POST /ops/flags/reset applies them)
 };
 
+// The part's top-level keys with their effective values, as the config file
+// writes them (levqor-controld --check-config).
+nlohmann::ordered_json settings_json(const FlagSettings& settings);
+
 // The flags' part of the configuration, filling `out`.
 ConfigPart config_part(FlagSettings& out);
 

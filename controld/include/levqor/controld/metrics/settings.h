@@ -28,6 +28,10 @@ struct MetricsSettings {
     std::chrono::seconds latency_window{300};        // of the latency p95
 };
 
+// The part's top-level keys with their effective values, as the config file
+// writes them (levqor-controld --check-config).
+nlohmann::ordered_json settings_json(const MetricsSettings& settings);
+
 // The scraper's part of the configuration, filling `out`.
 ConfigPart config_part(MetricsSettings& out);
 

@@ -97,6 +97,12 @@ struct QueueSettings {
     }
 };
 
+// The part's top-level keys with their effective values, as the config file
+// writes them (levqor-controld --check-config); the values
+// of an exec command's env are masked ("***": a command's environment is
+// where its credentials go), their names shown.
+nlohmann::ordered_json settings_json(const QueueSettings& settings);
+
 // The queue's part of the configuration, filling `out`.
 ConfigPart config_part(QueueSettings& out);
 

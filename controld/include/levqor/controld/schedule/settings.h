@@ -54,6 +54,11 @@ inline constexpr const char* kAbusePurgeCron = "17 3 * * *";
 std::vector<ScheduleSpec> resolve_schedules(const ScheduleSettings& settings,
                                             const std::vector<std::pair<std::string, std::string>>& backup_targets);
 
+// The part's top-level keys with their effective values, as the config file
+// writes them (levqor-controld --check-config) (the
+// configured entries; a job's payload as given: the caller masks it).
+nlohmann::ordered_json settings_json(const ScheduleSettings& settings);
+
 // The "schedules" and "scheduler" keys, filling `out`.
 ConfigPart config_part(ScheduleSettings& out);
 

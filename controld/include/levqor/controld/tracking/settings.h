@@ -26,6 +26,11 @@ struct ErrorTrackingSettings {
     }
 };
 
+// The part's top-level keys with their effective values, as the config file
+// writes them (levqor-controld --check-config); the
+// DSN's key masked (SentryDsn::redacted).
+nlohmann::ordered_json settings_json(const ErrorTrackingSettings& settings);
+
 // Error tracking's part of the configuration, filling `out`.
 ConfigPart config_part(ErrorTrackingSettings& out);
 
