@@ -224,6 +224,7 @@ int main(int argc, char** argv) {
                  "DATABASE_URL, SENTRY_DSN and "
                  "the five flags (SECURITY_HEADERS_ENABLED, RATELIMIT_ENABLED, WEBHOOK_VERIFY_ALL, "
                  "ABUSE_GUARDS_ENABLED, NEW_QUEUE_ENABLED = off|shadow|on).\n"
+                 "Under systemd (Type=notify) it reads NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID.\n"
                  "SIGHUP reloads the config and the token files; SIGTERM stops gracefully."};
     std::optional<std::string> config_file;
     cli.add_option("--config", config_file, "JSON configuration file (docs/controld.md)")->type_name("FILE");

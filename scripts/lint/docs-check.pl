@@ -58,7 +58,7 @@ sub sources {
     find(
         sub {
             $File::Find::prune = 1 if -d && /^(tests|fuzz|build)$/;
-            push @files, $File::Find::name if -f && /\.(cpp|h)$/;
+            push @files, $File::Find::name if -f && /\.(cpp|h|h\.in)$/;
         },
         @dirs
     );
@@ -310,8 +310,9 @@ for my $file (sources('module', 'controld/src', 'controld/include')) {
         next unless $name =~ /^levqor_/;
         $metrics{$name} //= "$file:" . line_of($text, $at);
     }
-    # MetricFamily x{"levqor_y", ...}, constexpr ... kXFamily = "levqor_y"
-    while ($text =~ /\bMetricFamily\s*\w*\s*\{\s*"(levqor_\w+)"|\bk\w*Family\s*=\s*"(levqor_\w+)"/g) {
+    # MetricFamily x{"levqor_y", ...}, constexpr ... kXFamily = "levqor_y",
+    # constexpr ... kMetricName = "levqor_y" (build_info.h.in)
+    while ($text =~ /\bMetricFamily\s*\w*\s*\{\s*"(levqor_\w+)"|\bk\w*(?:Family|MetricName)\s*=\s*"(levqor_\w+)"/g) {
         $metrics{$1 // $2} //= "$file:" . line_of($text, $-[0]);
     }
     # Exposition text written by hand: "# HELP levqor_y ...", "# TYPE levqor_y
