@@ -146,8 +146,8 @@ subtest 'systemd unit' => sub {
     my $dir = temp_dir('systemd');
     my $build = Test::Levqor::Util::build_dir();
     spew("$dir/levqor-controld.service", $unit =~ s{/usr/sbin/levqor-controld}{$build/levqor-controld}gr);
-    my ($code, $out) = run_cmd('systemd-analyze', 'verify', '--man=no', "$dir/levqor-controld.service");
-    is($code, 0, 'systemd-analyze verify') or diag $out;
+    my ($verify_code, $verify_out) = run_cmd('systemd-analyze', 'verify', '--man=no', "$dir/levqor-controld.service");
+    is($verify_code, 0, 'systemd-analyze verify') or diag $verify_out;
 };
 
 subtest 'the example controld.json starts' => sub {
