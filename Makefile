@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # levqor — the README's two commands (make run, make test) and their helpers.
 BUILD      ?= build
 ASAN_BUILD ?= $(BUILD)/asan

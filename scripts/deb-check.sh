@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The Debian packages checked (make deb-check, in make test): what `make deb`
 # wrote to $DEB_DIR (default build/deb).
 #   1. contents: every expected path, the modes of what matters, no secret

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs every Debian 12 package that building, testing, benchmarking and
 # `make run` need, and nothing else: each one is included, linked or run
 # somewhere (controld's metrics are in-house, not prometheus-cpp; its logs

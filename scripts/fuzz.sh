@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs libFuzzer targets of the fuzz tree (make fuzz-build) one after the
 # other, each for SECONDS, and prints one line of statistics per target.
 #

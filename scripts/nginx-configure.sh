@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs Debian's nginx configure (from nginx-dev) with Debian's own flags, adding
 # levqor as a dynamic module. Writes only into the given build directory: the
 # generated ngx_http_levqor_module_modules.c and the objs/ headers that make the

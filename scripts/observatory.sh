@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # On-demand check (not part of `make test`; it needs npm): serve
 # conf/nginx/tls-strict.conf -- levqor's strict profile over TLS plus the
 # HTTP -> HTTPS redirect -- on 127.0.0.1:80 and :443 and scan it with the MDN

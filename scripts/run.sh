@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # make run: levqor-controld plus nginx with the levqor module (demo server
 # block: strict headers, a rate-limited /api/, a verified webhook, a small
 # demo upstream). controld starts first and writes the runtime flags file

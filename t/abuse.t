@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: Apache-2.0
 # Abuse controls through a real levqor-controld (issue 15): the four routes
 # (POST JSON and GET headers), 400s naming the field, the modes off / shadow /
 # on (ABUSE_GUARDS_ENABLED via PUT /ops/flags), the 4th device change denied

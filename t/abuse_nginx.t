@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: Apache-2.0
 # Abuse controls end to end through nginx (issue 15): conf/nginx/abuse.conf
 # itself, with only its addresses and the token file's path replaced, in
 # front of a real levqor-controld: auth_request to GET /abuse/device and GET

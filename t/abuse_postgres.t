@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: Apache-2.0
 # Abuse controls on PostgreSQL (issue 15): the abuse store's unit tests
 # (controld/tests/abuse_store_test.cpp, the Postgres/ instances: the rules at
 # the window edges, modes, purge, migrations run once by concurrent openers,

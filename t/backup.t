@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: Apache-2.0
 # Backups through the real controld (issue 13, design.md "Backups"): a SQLite
 # target while a writer process commits, and a PostgreSQL target
 # (Test::Levqor::Postgres) while psql writes. POST /ops/backups -> the job

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: Apache-2.0
 # PostgreSQL backups (issue 13): the test server harness
 # (Test::Levqor::Postgres) checks itself, then the backup engine's unit tests
 # (controld/tests/backup_postgres_test.cpp: dump while a writer commits,

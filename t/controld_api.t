@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: Apache-2.0
 # levqor-controld's HTTP API as a process: configuration file and
 # environment, authentication, /ops/flags, errors (400/401/403/404/405/413,
 # timeouts), levqorctl, SIGHUP (tokens and config), graceful SIGTERM.

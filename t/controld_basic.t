@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: Apache-2.0
 # levqor-controld as a process: start-up, /healthz, JSON errors, bad
 # configuration, port in use, clean stop on SIGTERM; levqorctl health.
 use strict;

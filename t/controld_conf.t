@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: Apache-2.0
 # conf/ for controld: the Prometheus scrape config and alert rules (promtool
 # check + rule unit tests; every alert tested firing and not firing, with a
 # runbook section in docs/OPERATIONS.md), the Grafana dashboard, the systemd unit

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: Apache-2.0
 # exec jobs against the real controld (security review M9): the command sees
 # only descriptors 0, 1 and 2 whatever controld holds (its listening socket,
 # the request's connection, SQLite files, Redis connections), and controld

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: Apache-2.0
 # Runtime flags end to end: controld writes the flags file, nginx (master + 2
 # workers, levqor_flags_file) applies a change within 2 s in every worker
 # without a reload; off/shadow/on for security headers and rate limits;

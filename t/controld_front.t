@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: Apache-2.0
 # controld's HTTP front against hostile clients (M1), and what callers
 # without a token learn (L10): the admin still gets GET /ops/flags while
 # 256 slow clients hold connections; chunked, oversized and compressed

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: Apache-2.0
 # /healthz with real dependencies: a redis-server and a PostgreSQL on
 # loopback ("ok"), then stopped ("down", "degraded", counted once per check,
 # one error event each; error text only for the admin token); levqorctl

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: Apache-2.0
 # GET /metrics and /healthz with real nginx instances (the module's
 # levqor_status), a fixed exposition with a histogram, an unreachable and a
 # slow instance: merging with instance labels, one HELP/TYPE per family,

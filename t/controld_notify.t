@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: Apache-2.0
 # levqor-controld under systemd's Type=notify, without systemd: the test is
 # the NOTIFY_SOCKET listener (an AF_UNIX datagram socket, as systemd's) and
 # asserts what the real daemon sends: READY=1 once it serves, WATCHDOG=1

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: Apache-2.0
 # Error tracking with SENTRY_DSN: envelopes reach a local HTTP listener (the
 # stand-in for Sentry) with the right endpoint, auth header and event, no
 # tokens or DSN key inside, at most max_events_per_minute of them.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # levqor_cost: AI spend per connector from an upstream's X-AI-Cost-USD header
 # (a real upstream: a location of the same nginx behind proxy_pass), counted
 # exactly in nano-dollars over master + 2 workers; invalid amounts counted and

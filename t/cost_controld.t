@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: Apache-2.0
 # Cost accounting in controld (issue 14): POST /usage, controld's own samples
 # in the merged levqor_ai_cost_usd_total family, levqor_ai_cost_daily_usd from
 # the increases of every scraped instance (an nginx restart counts from zero),

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The numbers the docs state about the module, read FROM THE DOCS and
 # compared with what the running module reports: zone capacities
 # (levqor_ratelimit_capacity, levqor_webhook_replay_capacity) and the

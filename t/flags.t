@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Runtime flags (levqor_flags_file): off/shadow/on semantics for headers and
 # rate limits, changes applied by every worker within a second without a
 # reload; failing closed: missing and invalid files at start (every flag on),

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Self-test of the Test::Levqor runner (t/lib/Test/Levqor.pm), using plain
 # nginx features only. Passes with and without LEVQOR_TEST_NO_MODULE=1.
 use strict;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Security headers: every directive, profiles, inheritance, statuses,
 # upstream keep/replace, nonces, HSTS only over TLS, and config errors.
 use strict;

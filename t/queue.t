@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: Apache-2.0
 # The job queue end to end, on both backends: SQLite (a temp data_dir) and
 # Redis (a real redis-server with an fsync-always append-only file):
 # bad input, idempotency under 50 concurrent identical POSTs, retry timing

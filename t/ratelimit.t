@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Rate limiting in shared memory (master + 2 workers): plans, all-or-nothing,
 # dry run, cost, header modes, the 429 response, plans from a map, a zone
 # with more keys than it holds, reload keeping state, and config errors.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Cluster-wide rate limits on a real redis-server started by this suite:
 # limits shared by two nginx instances, one command per decision, NOSCRIPT,
 # password/db/unix socket, Redis killed / hung / restarted (answers within

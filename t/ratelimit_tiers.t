@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: Apache-2.0
 # Two (and three) nginx tiers that both run levqor_limit, in ONE nginx: the
 # edge server (locations below) proxies to an inner server on port2 (and, for
 # three tiers, a middle one on port3), each with its own zone and plan.

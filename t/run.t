@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: Apache-2.0
 # make run as a user runs it: scripts/run.sh as a real process (its own
 # levqor-controld and nginx) with the run folder inside a mode-0700 folder --
 # as root the case of a clone in root's home, where nginx's workers (nobody)

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: Apache-2.0
 # The scheduler end to end (issue 14): two real controld processes on one
 # real redis-server run a schedule every 2 s (the test-only seconds field,
 # LEVQOR_TEST_SCHEDULE_SECONDS=1): every slot both saw is enqueued by exactly

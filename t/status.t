@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # levqor_status, the module's Prometheus page, and the metrics that belong to
 # no feature: request durations by status class and upstream 5xx, summed over
 # both workers; the page answers GET only, passes promtool, and is a

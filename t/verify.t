@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: Apache-2.0
 # levqorctl verify against a real deployment: controld (SQLite queue, one
 # SQLite backup target, two nginx instances scraped) and two real nginx.
 # nginx A reads controld's flags file and is named with its status URL

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Webhook signatures: every provider against valid, tampered, wrong-secret,
 # stale, future, missing and duplicate-header deliveries and secret rotation
 # (one nginx, a matrix); then one behaviour per block: replay, log_only,

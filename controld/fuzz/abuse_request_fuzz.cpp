@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target for the abuse routes' inputs (abuse::RequestParser): the
 // POST bodies of /abuse/device and /abuse/signup and their GET header forms,
 // through the email normalizer, the IP parser and ASN lookup (MaxMind's test

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target for levqor-controld's configuration (load_config): the
 // JSON file given with --config and the LEVQOR_* / REDIS_URL / ... environment.
 // Operator input, read at start and again on every SIGHUP.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target for POST /jobs bodies (queue::parse_job_request): what a
 // producer token holder sends, checked before anything is stored.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target for the Prometheus text parser (metrics::parse_exposition):
 // controld parses what every nginx instance's levqor_status answers and
 // re-exposes it on GET /metrics, so a broken or hostile instance must not be

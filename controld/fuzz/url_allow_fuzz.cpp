@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target for the http-job URL allow-list (core/job_url.h): a
 // producer chooses the URL, the operator the prefixes.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target for POST /usage bodies (cost::parse_usage) and the amount
 // grammar under it (cost::parse_usd_nanos, also used on scraped
 // levqor_ai_cost_usd_total samples and never through a double).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // levqor-controld: the levqor ops daemon.
 //
 //   levqor-controld [--config FILE]

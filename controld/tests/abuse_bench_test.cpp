@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A driver for the abuse store's own cost (issue 15): sequential device
 // checks on one store, one thread, timed per check. Skipped unless
 // LEVQOR_BENCH_ABUSE_DIR (an existing directory for abuse.db) is set; with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Deny-lists: PCRE2 patterns compiled once with JIT, matching bounded.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Keyed digests: HMAC-SHA256 under the pepper, domain-separated by role.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Email normalization before deny-lists and hashing (email.h lists the rules).
 #include <gtest/gtest.h>
 

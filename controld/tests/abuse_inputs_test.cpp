@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The input side built from the settings, as the service will hold it.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Network identity for the abuse rules: ASN from MaxMind's GeoLite2-ASN test
 // database (tests/data), the /24 or /48 without one, mapped IPv6 as IPv4.
 #include <gtest/gtest.h>

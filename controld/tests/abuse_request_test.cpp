@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The four abuse routes' inputs: POST bodies and GET headers -> requests of
 // digests and networks, every bad field named.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The abuse routes in the whole daemon (in-process App, SQLite store under
 // the temp data_dir): answers, modes, errors, metrics, reload.
 #include <gtest/gtest.h>

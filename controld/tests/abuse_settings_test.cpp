@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The "abuse" section of the config file and its environment variables.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The abuse decision engine and its stores (abuse/store.h): the rules at the
 // window edges with an injected clock, the modes, purge, migrations, and a
 // 20-way race per limit. Every test runs on SQLite (a temp file) and on

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The whole daemon in-process: routes, authentication, flags, reload.
 #include "levqor/controld/app.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The driver of scripts/bench/backup.sh (issue 13): the PostgreSQL engine's
 // dump and restore drill, timed, against the server the bench started.
 // Skipped unless LEVQOR_BENCH_PG_URL is set (never in the unit tests):

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The PostgreSQL backup engine (backup/postgres.h) against a real server.
 //
 // The server is started by t/backup_postgres.t (Test::Levqor::Postgres:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // BackupService in process, on a SQLite target: the job's work (run_backup,
 // run_verify, run_restore called as the queue's executor would), the 409s
 // of a second backup (in this process, or another holding the target's lock

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The "backup" section of the config file (backup/settings.h) through
 // load_config, and the backup ids (backup/service.h).
 #include <gtest/gtest.h>

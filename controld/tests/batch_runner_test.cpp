@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The queue's batch-execution policy (BatchRunner) on its own: fake
 // executors, a fake clock, no threads and no backend. t/queue.t runs the
 // same policy against real Redis and SQLite.

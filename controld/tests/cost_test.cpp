@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The cost component: exact amounts, POST /usage bodies, the daily ledger
 // (increases, nginx restarts, the reset), its state file, the service's
 // metrics and the metrics_daily_reset job type, cost.daily_budget_usd.

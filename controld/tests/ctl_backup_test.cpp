@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // levqorctl backup ...: the routes of design.md "Backups" against a fake
 // controld answering what those routes answer (the real routes are wired by
 // the backup component; t/ covers them end to end), and `backup decrypt`

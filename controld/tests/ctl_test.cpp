@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // levqorctl's commands against a real controld in-process.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // levqorctl verify's checks as pure functions (t/verify.t runs the command
 // against real controld and nginx).
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "levqor/controld/api/errors.h"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // An in-process HTTP server for tests: fake nginx status endpoints, a fake
 // Sentry. Binds 127.0.0.1 port 0.
 #pragma once

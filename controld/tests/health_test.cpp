@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // HealthService: results shared between callers (L10), and what /healthz
 // shows without and with the admin token. Dependencies are addresses where
 // nothing listens, so every check fails fast and is counted.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // HttpServer and App in-process: each test binds 127.0.0.1 port 0 and asks
 // which port it got, so tests can run in parallel.
 #include "levqor/controld/api/http_server.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The http-job allow-list: normalisation with libcurl's URL API and
 // segment-boundary matching (security review L9).
 #include "levqor/controld/core/job_url.h"

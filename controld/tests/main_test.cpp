@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The unit tests' main: libcurl's global state first, as levqor-controld's
 // main() does, before any test starts a thread.
 #include <gtest/gtest.h>

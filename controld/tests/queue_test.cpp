@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The queue's pieces without a server: retry policy, job
 // request validation, exec runner, the SQLite backend's transitions and its
 // recovery at start, the instance id, the quota and the inline pool.

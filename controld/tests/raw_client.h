@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A raw TCP client for the HTTP front's tests: it sends what a well-behaved
 // client library would not (half lines, floods, slow bytes) and sees
 // exactly what comes back and when the server closes.

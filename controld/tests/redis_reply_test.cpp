@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // L14: every Redis reply controld reads is shape-checked. A real
 // redis-server cannot send odd shapes, so these tests build replies with
 // hiredis's own RESP reader, and run the Redis backend against FakeRedis, a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // RequestParser without sockets: framing, caps at their exact boundaries,
 // and the same result however the bytes are split.
 #include "levqor/controld/api/request_parser.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The cron grammar (schedule/cron.h): parsing, errors naming the field, and
 // next_after() against a table of expressions and clock edges.
 #include <ctime>

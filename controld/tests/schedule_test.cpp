@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The scheduler (schedule/scheduler.h) on a real QueueService (SQLite in a
 // temporary directory) with an injected clock: slots, catch-up after
 // downtime, one job per slot whatever the instances and restarts, inline

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The generic settings reader (core/settings_reader.h) with a made-up
 // component: one key table serves the unknown-key check and the reading,
 // and every message names the file, the key, the value and the range.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target for the levqor_cost amount grammar (levqor::cost::parse_usd,
 // the fast path in front of levqor_common's parse_usd_text),
 // which reads an upstream's X-AI-Cost-USD header (outside input) in the log

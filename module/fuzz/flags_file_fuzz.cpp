@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target for the runtime flags file parser (levqor::flags::parse_file),
 // which nginx (levqor_flags_file) and levqor-controld read: operator input,
 // and whatever is in the file when it is damaged or half-written.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target for the upstream rate-limit fields that
 // levqor_limit_headers_upstream merge reads from every limited response
 // (outside input: whatever the upstream sends): the RFC 8941 List parser,

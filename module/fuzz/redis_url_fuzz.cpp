@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target for the Redis URL grammar (levqor::parse_redis_url),
 // which nginx (levqor_limit_zone redis=) and levqor-controld (REDIS_URL) read:
 // operator input that carries a password.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target for the webhook header parsers and secret decoders (built
 // with clang -fsanitize=fuzzer,address,undefined; `make fuzz`, and a short run
 // in `make test`).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Cost accounting at the edge: levqor_cost <value> [connector=<value>].
 // In the log phase the request's USD amount (typically
 // $upstream_http_x_ai_cost_usd) is parsed into nano-dollars and added to its

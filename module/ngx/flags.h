@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // levqor_flags_file: runtime feature flags written by levqor-controld.
 //
 // The master reads the file at configuration time (start, reload, nginx -t)

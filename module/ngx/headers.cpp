@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Security headers: directive setters, the per-location plan built at merge
 // time, the header filter (fails open: a problem is logged, the response goes
 // out without the header) and $levqor_csp_nonce.

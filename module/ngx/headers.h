@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Security headers: directives, per-location header plan, the header filter
 // and the $levqor_csp_nonce variable.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Rate limiting: levqor_limit_zone, levqor_plan, levqor_limit and friends.
 // Configuration objects (limit_conf.cpp) and the preaccess handler, the 429
 // response, the RateLimit header fields and the variables (limit_handler.cpp).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Rate limiting configuration: zones (shared memory, reused across reloads),
 // plans, levqor_limit rules, inheritance, metrics registration.
 #include <cstring>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Rate limiting at request time: the preaccess handler (all-or-nothing over
 // the key and IP buckets of every levqor_limit that applies), the JSON
 // rejection, the RateLimit header fields and the $levqor_limit_* variables.

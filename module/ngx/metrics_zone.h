@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Module metrics in shared memory. Features register their series in the
 // Layout at configuration time; postconfiguration sizes one shared zone
 // ("levqor_metrics") with a row of cells per worker slot. A worker adds to

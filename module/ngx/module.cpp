@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ngx_http_levqor_module: directive table, module context and lifecycle.
 // The features live in their own files (headers.cpp, status.cpp, ...).
 #include "module.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The module's configuration structs. Each concern (headers, status, and the
 // features that follow) keeps its part in its own struct and its own file;
 // module.cpp holds the directive table and the nginx lifecycle hooks.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The only way into nginx: every file in module/ngx includes nginx through
 // this header, and nothing in module/core does.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The glue kit: small helpers for C++ at the nginx boundary, written once for
 // every feature — string views over ngx_str_t, C++ objects placed in nginx
 // pools (destroyed by a pool cleanup), the conf-error convention and the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One hiredis async connection per worker and Redis-backed zone, driven by
 // nginx's own event loop: the hiredis socket is wrapped in an nginx
 // connection (epoll, edge-triggered), commands queued during one loop

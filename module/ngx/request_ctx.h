@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The module's per-request context, one per main request. nginx wipes module
 // contexts on internal redirects (error_page, try_files); ours is also
 // registered as a pool cleanup so it is found again afterwards (the technique

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Request durations and connector errors, recorded in the log phase into the
 // shared metrics zone: levqor_request_duration_seconds{status_class} and
 // levqor_connector_5xx_total (responses whose upstream answered 5xx).

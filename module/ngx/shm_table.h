@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Shared-memory zones that hold one fixed-size table (rate-limit buckets,
 // webhook replay entries): the `name:size` argument, the zone's
 // configuration object (TableZone), its declaration, and its initialisation —

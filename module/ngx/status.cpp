@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // levqor_status: a content handler that answers with the module's metrics in
 // the Prometheus text format (like stub_status, but machine-readable).
 #include <cstring>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A directive argument evaluated per request (a key, a plan name, an
 // address, an amount). Common shapes are read directly instead of through
 // nginx's variable machinery: `$http_<name>` and `$upstream_http_<name>` by

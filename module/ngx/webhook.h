@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Webhook signatures: levqor_webhook, levqor_webhook_generic,
 // levqor_webhook_replay_zone, levqor_webhook_mode. Configuration objects,
 // replay zones and metrics (webhook_conf.cpp); the access-phase handler that

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Webhook configuration: levqor_webhook and levqor_webhook_generic (secret
 // files read and validated here, OpenSSL contexts keyed once), replay zones
 // (shared memory, kept across reloads), levqor_webhook_mode, inheritance,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Webhook verification at request time, in the access phase:
 //
 //   1. the scheme's headers are read and parsed, the timestamp checked: a

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Abuse controls (issue 15): device checks through nginx auth_request.
 #  1. p99 latency added by the check: wrk paced to RATE req/s (each of CONNS
 #     connections waits CONNS/RATE s before each request) for SECONDS s

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # PostgreSQL backups (issue 13): what a verified backup costs and the RTO it
 # proves. One PostgreSQL server started here like the test harness
 # (t/lib/Test/Levqor/Postgres.pm: initdb + pg_ctl as the postgres user, on a

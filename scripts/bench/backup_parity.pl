@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: Apache-2.0
 # What the PostgreSQL parity costs next to a raw restore (issue 13's
 # benchmark goal: drill time <= 1.3 x raw `pg_restore -j2`). Not the full
 # scripts/bench/backup.sh (that one drives controld): this measures the

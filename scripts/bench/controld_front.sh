@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # GET /ops/flags latency (the request behind `levqorctl rollback`) while
 # slow clients hold controld's connections (M1, issue 11): SLOW
 # slowloris-style clients from the same address send half a header line and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Cost accounting: instructions per request that levqor_cost adds (callgrind,
 # one process), each variant against the same configuration without the
 # directive in the measured location. Every configuration but `plain` has the

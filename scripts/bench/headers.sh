@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Security headers: cost per request of levqor_headers (strict profile) vs
 # the same headers added with add_header ... always, vs plain empty_gif.
 # One worker; every location answers with empty_gif (a content handler).

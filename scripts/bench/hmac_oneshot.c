@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Reference cost for scripts/bench/webhooks.sh: N one-shot OpenSSL HMAC()
  * calls (SHA-256) over a body of the given size; run under callgrind with two
  * N to get the instructions of one call. */

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Shared helpers for levqor benchmarks (sourced by scripts/bench/*.sh).
 #
 # Two measurements per variant, as the issues ask:

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # GET /metrics latency of levqor-controld aggregating 5 real nginx instances
 # (the module's levqor_status), each with 50 levqor_limit_zones and 3 plans;
 # target: under 50 ms (issue 6). Every instance has seen traffic in a few

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The job queue's throughput (issue 7): JOBS no-op jobs enqueued in batches of
 # BATCH and processed, on one local redis-server, by levqor-controld, BullMQ
 # (npm bullmq + ioredis, Worker concurrency 16, addBulk) and RQ 1.13

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The job queue after a crash (issue 11, "Crash and restart behaviour of the
 # queue"): JOBS http jobs (default 1000) to a target that takes DELAY_MS per
 # delivery; controld (4 workers, fetch_batch 200) is killed with SIGKILL once

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Rate limiting: cost per request of levqor_limit vs nginx's limit_req vs a
 # Lua token bucket (lua_shared_dict) vs plain, with 10,000 distinct API keys
 # (no request is rejected); then accuracy at rate=5000r/s burst=1 under load.

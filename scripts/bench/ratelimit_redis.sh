@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Cluster-wide limits: local shared-memory mode vs Redis mode (a local
 # redis-server) in the same run, one worker, 10,000 API keys, empty_gif;
 # then Redis SIGSTOPped (the deadline and the circuit breaker at work).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # RateLimit fields through a second tier (levqor_limit_headers_upstream):
 # instructions per request of a limited proxy_pass location, pass against
 # merge (the default) and replace, to an upstream nginx (a separate process,

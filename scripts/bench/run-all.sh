@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # make bench: every benchmark in turn; output is also kept under
 # scripts/bench/results/<date>/ (git-ignored).
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Webhook verification: cost per request of levqor_webhook (GitHub scheme) vs
 # the same check written in njs (crypto.createHmac over r.requestText) vs plain
 # (the same POST to empty_gif, which answers 405), for signed POST bodies of

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # What the C++ lints share: the top-level arguments of a call, read from the
 # source text (string, character and raw string literals kept whole, so
 # commas and brackets inside them do not count).

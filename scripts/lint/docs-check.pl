@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: Apache-2.0
 # The docs check (make docs-check, run by make test): what the code registers
 # and what the reference docs list must be the same sets.
 #

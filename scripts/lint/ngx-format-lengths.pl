@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: Apache-2.0
 # The length nginx's "%*s" (and any "%*" conversion) reads is a size_t
 # (va_arg(args, size_t) in ngx_vslprintf); passing an int is undefined
 # behaviour (review L4). This check finds every nginx formatting call in the

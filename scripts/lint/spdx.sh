@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Every source file tracked by git carries an SPDX license line (LICENSE:
 # Apache-2.0) in its first three lines.
 #

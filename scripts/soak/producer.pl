@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: Apache-2.0
 # The job producer of `make soak` (scripts/soak/soak.pl):
 #
 #   producer.pl CONTROLD_URL TOKEN_FILE TARGET_URL SECONDS REQUESTS_PER_SECOND OUT_DIR

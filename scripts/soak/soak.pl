@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: Apache-2.0
 # make soak: SOAK_SECONDS (default 600) of mixed traffic against one nginx
 # (the built module, master + 2 workers), levqor-controld (Redis queue) and
 # redis-server, all on 127.0.0.1, while every SOAK_PERIOD seconds (default 60)

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- wrk script for `make soak` (scripts/soak/soak.pl): each connection sends
 -- the requests below in turn, one every SOAK_DELAY_MS milliseconds, so the
 -- rate is bounded (connections x 1000 / SOAK_DELAY_MS per second).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The abuse rules as pure functions over what a store read inside its
 // transaction (store.h has the rules in words). Both stores use them, so the
 // rules cannot drift between SQLite and PostgreSQL. Private to the component.

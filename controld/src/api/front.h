@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Private to the HTTP server: Front, the epoll loop that owns every
 // connection, and the worker pools that run handlers for HttpServer.
 // Connection state is touched only by the loop thread; request_stop(),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Private to the HTTP server: Responder turns a request into its response
 // (routing, JSON error bodies, access log, on_response) and writes the front's
 // own refusals. Const, so one is shared by every worker thread.

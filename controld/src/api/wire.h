@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Private to the HTTP server: a response as bytes on the wire (status line,
 // framing headers, Date, gzip when accepted). Pure functions, thread-safe.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Private to the HTTP server: WorkerPool, a fixed set of threads that run
 // posted handler tasks in order. post() is safe from any thread.
 #pragma once

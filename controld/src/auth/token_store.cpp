@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "levqor/controld/auth/token_store.h"
 
 #include <openssl/crypto.h>

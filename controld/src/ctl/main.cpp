@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // levqorctl: the command-line client of levqor-controld (docs/controld.md).
 //
 //   levqorctl [--url URL] [--token-file FILE] [--timeout MS] [--json] COMMAND

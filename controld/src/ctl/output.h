@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What levqorctl's commands share to build their results: an error line, a
 // usage error, JSON printed as received, a cell's text. Internal to the ctl
 // component (src/ctl), included by its command sources only.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "levqor/controld/health/checks.h"
 
 #include <libpq-fe.h>

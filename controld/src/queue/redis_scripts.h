@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Lua scripts of the Redis backend (redis_backend.h). Each runs
 // atomically on the server. Key names are fixed under "levqor:"; the
 // scripts touch keys they compute, so they need a single Redis server

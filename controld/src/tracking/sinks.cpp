@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "levqor/controld/tracking/sinks.h"
 
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The amount table: what the one USD grammar (levqor/cost_grammar.h) makes of
 // header values, JSON number text and decimal strings. Used by
 // cost_grammar_test.cpp (parse_usd_text) and cost_test.cpp (the module's

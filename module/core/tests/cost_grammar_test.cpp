@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The one amount grammar and connector rule of levqor_common, which nginx
 // (levqor_cost) and controld (POST /usage, scrapes, cost.state) both use:
 // one table of amounts. cost_test.cpp runs the same table through the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "levqor/limit_args.h"
 #include "levqor/rate_plan.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "levqor/redis_url.h"
 
 #include <gtest/gtest.h>

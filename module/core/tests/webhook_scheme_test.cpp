@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Header parsing of every provider's scheme: well-formed headers, and the
 // malformed ones (empty, missing '=', huge, non-hex, wrong length, duplicate
 // keys) that must be rejected without crashing.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Each provider's scheme against the vectors its official SDKs and docs
 // publish (where a provider publishes none, against HMACs computed with the
 // openssl command line), secret rotation, streaming, and secret files.

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- wrk script: one API key; counts responses by status and prints
 -- "passed=<n> rejected=<n>" when done.
 local threads = {}

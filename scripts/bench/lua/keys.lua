@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- wrk script: every request carries one of 10,000 distinct API keys.
 local keys = 10000
 local n = 0

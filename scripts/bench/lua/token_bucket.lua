@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- A token bucket in a lua_shared_dict, as teams write it with lua-nginx-module
 -- (the comparison point of scripts/bench/ratelimit.sh). rate/burst per key.
 local dict = ngx.shared.buckets

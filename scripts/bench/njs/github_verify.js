@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The GitHub check written in njs, for scripts/bench/webhooks.sh: HMAC-SHA256
 // of the raw body (r.requestText: the body must fit client_body_buffer_size)
 // compared with X-Hub-Signature-256. Same answers as levqor's check.

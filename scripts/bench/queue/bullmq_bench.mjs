@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // BullMQ side of scripts/bench/queue.sh: N no-op jobs added with addBulk in
 // batches, then processed by one Worker with concurrency 16 (BullMQ's
 // defaults otherwise: completed jobs are kept). Prints two JSON lines.

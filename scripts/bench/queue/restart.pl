@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: Apache-2.0
 # The queue after a kill -9 and restart of controld (scripts/bench/queue_restart.sh):
 #   restart.pl BACKEND JOBS DELAY_MS KILL_AFTER VISIBILITY_S
 # BACKEND is sqlite or redis (a real redis-server, append-only, fsync always).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """RQ side of scripts/bench/queue.sh: N no-op jobs, enqueued in batches
 (Queue.enqueue_many, one pipeline per batch), then drained by one
 SimpleWorker in burst mode (no fork per job). Prints two JSON lines.

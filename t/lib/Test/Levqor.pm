@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 package Test::Levqor;
 
 # Test::Nginx::Socket-style runner for levqor's integration tests, built on

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The composition root of levqor-controld: App builds every component from the
 // Config, puts their routes on the HTTP server and drives start, SIGHUP reload
 // and stop; main() keeps only the process concerns (arguments, signals, exit

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // levqor-controld --check-config: the configuration loaded exactly as a start
 // loads it (defaults, the file, the environment; every component's settings)
 // plus the files a start (or a job) reads, without binding a port, creating a

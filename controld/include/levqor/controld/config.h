@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The whole configuration of levqor-controld: the daemon's own settings
 // (core/config.h) and each component's, as the components declare them in
 // their folders (auth/, flags/, metrics/, tracking/, api/, queue/

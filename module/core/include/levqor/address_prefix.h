@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The name of a client's IP bucket: its address, with IPv6 addresses cut to
 // a prefix. An IPv6 client usually controls a whole /64 (2^64 addresses);
 // keyed on the full 128 bits, every address would be a fresh bucket with a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Base64 (RFC 4648) encoding and decoding, standard and URL-safe alphabets.
 // Pure functions; thread-safe.
 #pragma once

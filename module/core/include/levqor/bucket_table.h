@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The rate-limit state table: a fixed-size, set-associative hash table of GCRA
 // buckets in caller-provided memory (nginx shared memory in production, a
 // plain buffer in tests).

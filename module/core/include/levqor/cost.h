@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Cost accounting at the edge (levqor_cost): the USD amount grammar, the
 // connector names, the directive's arguments, and CostTable — the per
 // connector spend counters in shared memory that every nginx worker adds to.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What nginx (levqor_cost) and levqor-controld (POST /usage, scraped
 // levqor_ai_cost_usd_total samples, the cost state file) must agree on about
 // AI spend: the one USD amount grammar, its exact decimal rendering, and the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Whether another user (nginx's worker user) could read a file, judged by
 // a process that may be root (the nginx master at configuration time): the
 // file's read bits and the search bits of every directory on its path,

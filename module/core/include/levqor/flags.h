@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Runtime feature flags: the five flags of the rollout plan, each off,
 // shadow or on, and the flags file that levqor-controld writes and the
 // module's levqor_flags_file reads — one implementation for both sides:

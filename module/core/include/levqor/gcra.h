@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // GCRA (generic cell rate algorithm) — a token bucket kept as one number per
 // bucket, its "theoretical arrival time" (TAT). Integer nanoseconds, no
 // floating point, no allocation; the clock is a parameter. Pure functions,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Lower-case hex encoding, and the hex SHA-1 of a text: Redis names a Lua
 // script by it (SCRIPT LOAD, EVALSHA), so nginx's rate-limit script and
 // controld's queue scripts are named by this one function. Pure; thread-safe.

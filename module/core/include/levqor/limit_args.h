@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The arguments of levqor_limit_zone (after <name>:<size>) and levqor_limit,
 // parsed and checked without nginx: every key, bound and message of the two
 // directives lives here (the glue then compiles the values that hold nginx

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // RateLimit header fields and the legacy X-RateLimit-* trio. The format is
 // pinned to draft-ietf-httpapi-ratelimit-headers-09 (March 2025; the
 // structured-field form of -08 and later): a String names each policy, q and

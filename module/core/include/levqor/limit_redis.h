@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Rate limits on Redis: the pieces that need no nginx — the backend URL, the
 // circuit breaker, the GCRA script that runs in Redis and the decoding of
 // its reply, and the bucket key names. Pure C++; thread-safe except

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What a tier does with the rate-limit fields its upstream already sent
 // (levqor_limit_headers_upstream): a bounded RFC 8941 List parser for
 // RateLimit and RateLimit-Policy, the naming rule that keeps the policy names

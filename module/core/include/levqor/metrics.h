@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Prometheus metrics layout and text exposition (format 0.0.4).
 //
 // At configuration time each feature registers its series in a Layout and

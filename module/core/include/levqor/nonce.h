@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Per-request CSP nonces: 128 bits from a CSPRNG, base64 encoded (24 chars).
 //
 // Randomness is drawn from the generator in blocks and handed out 16 bytes at

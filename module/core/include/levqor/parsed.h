@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Parsed<T>: the result of validating configuration text — a value, or a
 // message for the operator that names the bad input. Thread-safe (a value).
 #pragma once

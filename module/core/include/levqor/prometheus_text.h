@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Prometheus text exposition format 0.0.4: the escaping and sample-writing
 // primitives that nginx's levqor_status (metrics.h) and levqor-controld's
 // GET /metrics (controld metrics/exposition.h) share. Each side keeps its

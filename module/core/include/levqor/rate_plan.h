@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Rate-limit plans: "free key=60r/m ip=30r/m", parsed at configuration time
 // into integer GCRA limits. Pure values; thread-safe.
 #pragma once

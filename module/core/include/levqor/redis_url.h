@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Redis URL grammar that nginx (`levqor_limit_zone ... redis=<url>`) and
 // levqor-controld (REDIS_URL, redis_url) share, so one URL means the same
 // thing to both (design.md, "Redis deployments"):

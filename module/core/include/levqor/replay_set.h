@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The webhook replay set: delivery ids (or signatures) seen recently, each
 // with an expiry, in a fixed-size set-associative table in caller-provided
 // memory (an nginx shared zone in production, a plain buffer in tests).

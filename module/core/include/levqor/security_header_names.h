@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The names of the security headers the module sends (levqor_headers), which
 // `levqorctl verify` (controld) checks on a live nginx: one list both sides
 // use. Header-only constants.

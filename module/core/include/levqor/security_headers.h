@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Security response headers: the profiles (strict, api, relaxed), the
 // per-directive overrides, and their resolution into the list of headers a
 // location sends. Config-time code; values are validated here so that nginx -t

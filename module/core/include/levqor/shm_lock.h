@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A spinlock in shared memory (nginx shared zones, or any mapping shared by
 // processes), owned by the locker's process id so that a process can take it
 // over when its owner died inside the critical section. For short,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The layout the shared-memory tables share (the rate-limit BucketTable, the
 // webhook ReplaySet): a header whose first fields are magic, nsets and the
 // zone's SipHash secret, padded to whole cache lines, then nsets sets of

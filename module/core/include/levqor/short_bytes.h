@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Short byte strings (header names, connector names) compared and hashed
 // without a call: overlapping 8- or 4-byte loads cover 4..16 bytes and never
 // read outside the string. Used on request paths (ValueSource's header

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SipHash-1-3 (64-bit output) with a 128-bit key: a keyed hash, so clients
 // cannot choose keys that collide in the rate-limit table. Inline: it runs
 // on every rate-limited request. Pure; thread-safe.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Masking credentials before a text reaches a log or an error message:
 // nginx's messages about redis= URLs, the shared Redis URL parser's errors
 // and controld's error-event scrubber all use this one rule: the userinfo

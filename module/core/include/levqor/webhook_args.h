@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The arguments of levqor_webhook and levqor_webhook_generic, parsed and
 // checked without nginx: every key, bound, combination rule and message of
 // the two directives lives here. The glue then reads the secret files, finds

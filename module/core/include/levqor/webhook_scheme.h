@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Webhook signature schemes: one table row per provider (the headers, how the
 // signature header is written, what is signed, the algorithm, the encoding and
 // the secret format) and the request-path parser that turns a delivery's

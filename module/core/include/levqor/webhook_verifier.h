@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Checks a delivery's signatures against a scheme's configured secrets.
 //
 // Everything that is per secret is prepared once, at configuration time: the

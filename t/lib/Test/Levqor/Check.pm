@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 package Test::Levqor::Check;
 
 # Assertions for one block. Every assertion is named "<block name> - <what>",

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 package Test::Levqor::Controld;
 
 # levqor-controld under test: its own data directory, token files, port and

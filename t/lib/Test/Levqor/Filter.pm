@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 package Test::Levqor::Filter;
 
 # Test::Base filters for Test::Levqor. Test::Base finds this class by name

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 package Test::Levqor::HTTP;
 
 # A small HTTP/1.x client for tests: one request per connection, plain or TLS,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 package Test::Levqor::MiniHttp;
 # Reads one HTTP/1.1 request from a socket, for the small test servers
 # (fake_http_server.pl, job_target.pl): (method, path, {lowercased header =>

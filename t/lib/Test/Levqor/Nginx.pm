@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 package Test::Levqor::Nginx;
 
 # One nginx instance under test: its own prefix, ports and self-signed

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 package Test::Levqor::Postgres;
 # A real PostgreSQL server on loopback for a test suite: initdb once (in
 # new), then pg_ctl start/stop/restart on the same data directory. Its own

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 package Test::Levqor::Process;
 
 # A child process that is guaranteed not to outlive the test:

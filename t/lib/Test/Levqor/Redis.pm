@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 package Test::Levqor::Redis;
 # A real redis-server on loopback for a test suite: its own port, unix
 # socket and temp dir; stopped at exit. Control with cli(), kill(), restart().

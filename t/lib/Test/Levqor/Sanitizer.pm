@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 package Test::Levqor::Sanitizer;
 
 # The ASan/UBSan pass of the t/ suites (make t-asan, docs/testing.md): the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 package Test::Levqor::SlowClients;
 
 # Slowloris-style clients for controld's HTTP front (t/controld_front.t and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 package Test::Levqor::Spec;
 
 # Turns one filtered Test::Base block into a plain hash that the runner

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 package Test::Levqor::Util;
 
 # Small helpers shared by the Test::Levqor runner: paths, ports, files,

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: Apache-2.0
 # A tiny HTTP/1.1 server for the controld tests (see Test::Levqor::Controld):
 #   fake_http_server.pl PORT RECORD_FILE DELAY_SECONDS BODY STATUS
 # Answers every request with STATUS and BODY after DELAY_SECONDS; with a

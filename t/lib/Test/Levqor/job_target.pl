@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: Apache-2.0
 # An HTTP target for http jobs in the queue tests (t/queue.t):
 #   job_target.pl PORT RECORD_FILE [PROCESSES]
 # Answers POST /status/NNN with NNN (anything else: 200), POST /delay/MS/...

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Deny-lists: PCRE2 patterns from the config (abuse.email_deny_patterns,
 // abuse.device_deny_patterns), compiled once with JIT when the settings are
 // read, matched against the normalized email or the raw device string before

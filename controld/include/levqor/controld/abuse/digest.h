@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Keyed digests of the identifiers the abuse rules count: HMAC-SHA256 under a
 // secret pepper (abuse.pepper_file), so a stored digest of a low-entropy value
 // (an email, a device string) cannot be reversed by hashing guesses without

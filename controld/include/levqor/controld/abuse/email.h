@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Email normalization before deny-list matching and hashing, so that the
 // spellings of one mailbox count as one signup. Pure functions, thread-safe.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The whole input side built from the settings, in one owner: the network
 // resolver (abuse.asn_mmdb), the digester (abuse.pepper_file), the two
 // deny-lists and the RequestParser over them. The abuse service holds one

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The network an IP belongs to, for the abuse rules: its autonomous system
 // from a GeoLite2-ASN database (libmaxminddb), or without a database or an
 // entry its /24 (IPv6: /48). IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) are

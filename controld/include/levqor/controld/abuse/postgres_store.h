@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The abuse store on PostgreSQL (when database_url is set): tables
 // abuse_device_pairs, abuse_device_changes, abuse_signups, created by
 // versioned migrations (abuse_schema_version) at open in one transaction

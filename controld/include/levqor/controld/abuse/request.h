@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The input side of the four abuse routes: a POST body or the GET form's
 // headers -> DeviceRequest / SignupRequest (types.h). Every field is checked
 // (present, a string, at most kMaxFieldBytes, no control characters), the IP

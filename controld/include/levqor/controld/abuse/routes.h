@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The four abuse routes (docs/api.md, "Abuse controls"), for the producer
 // role (admin too). The mode is the ABUSE_GUARDS_ENABLED flag's current
 // state. The service, guard and flag store must outlive the server.

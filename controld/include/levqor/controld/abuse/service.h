@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The abuse component as controld runs it: the input side (rebuilt and
 // swapped whole on reload; a bad file keeps the old one), the store pool
 // (opened at the first check: a PostgreSQL that is down at start answers

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The abuse component's settings, declared and read here: the "abuse" section
 // of the config file and LEVQOR_ABUSE_PEPPER_FILE / LEVQOR_ABUSE_ASN_MMDB.
 // Plain values; thread-safe to copy and read. The deny patterns are compiled

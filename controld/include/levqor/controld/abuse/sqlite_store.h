@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The abuse store on SQLite (the default: <data_dir>/abuse.db, mode 0600, WAL,
 // busy_timeout 5 s). Each check is one BEGIN IMMEDIATE transaction (SQLite's
 // write lock: count and insert can not interleave with another connection's,

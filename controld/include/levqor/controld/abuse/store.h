@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Abuse controls (issue 15): the decision engine's storage. An AbuseStore
 // counts device/network changes per account and referral signups per network
 // and decides, the count and the insert in ONE transaction under a lock on the

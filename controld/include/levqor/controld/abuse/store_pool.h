@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Opening the abuse store the configuration asks for, and a pool of them.
 // A store owns one connection and serialises its calls; StorePool holds N
 // stores (N connections) and lends one per call, so N checks of different

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Abuse controls (issue 15): the values the input side hands the decision engine.
 // Only keyed digests and network keys: never a raw email, device string or IP.
 #pragma once

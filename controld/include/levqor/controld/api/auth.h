@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Bearer-token authorization for routes: api::Guard wraps a route handler so
 // that it runs only for a token of the role it requires (401 without a valid
 // token, 403 for the wrong role) and counts the failures. The handlers it

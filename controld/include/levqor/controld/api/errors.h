@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The JSON error body every controld error response carries
 // ({"error":"<code>","message":"..."}, design.md) and the helpers that put it,
 // or any other JSON body, on a response. Pure functions, thread-safe.

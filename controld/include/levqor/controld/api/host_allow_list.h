@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Host allow-list that keeps DNS-rebinding pages away from controld: which
 // Host header values a request may carry, and how host names are normalised
 // before they are compared. Immutable after construction, so thread-safe.

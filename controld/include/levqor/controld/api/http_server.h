@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // controld's HTTP/1.1 server (docs/controld.md, "The HTTP front"): its options
 // (limits, timeouts, thread pools, hooks) and its lifecycle; the event loop and
 // worker pools behind it are private (src/api/front.h). start() once from one

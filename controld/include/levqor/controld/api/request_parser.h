@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The incremental HTTP/1.1 request parser the front feeds bytes to as they
 // arrive: it enforces RequestLimits while it reads and refuses ambiguous
 // framing (request smuggling) with a RequestError. Not thread-safe: one parser

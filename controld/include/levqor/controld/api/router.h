@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The route table: path pattern and method to handler; OPTIONS, 405 and 404 are
 // answered by the table itself. Components add their routes while App builds
 // it; from then on it is read-only and dispatch() runs concurrently.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The HTTP API's settings, declared and read here: the "http" section of
 // the config file (request limits, timeouts, connection caps, threads,
 // allowed Host names; docs/controld.md, "http"). Plain values; thread-safe to

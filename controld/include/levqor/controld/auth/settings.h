@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The bearer tokens' settings, declared and read here: the top-level
 // "admin_token_file" and "producer_token_file" (LEVQOR_ADMIN_TOKEN_FILE,
 // LEVQOR_PRODUCER_TOKEN_FILE in the environment) into auth::TokenFiles.

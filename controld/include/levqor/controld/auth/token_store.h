@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The admin and producer bearer tokens: read from token files, held only as
 // SHA-256 digests and compared in constant time. Thread-safe: authenticate()
 // may run while a reload (load()) swaps the whole set.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Encryption at rest for backup files (design.md "Backups",
 // encryption_key_file): AES-256-GCM over files of any size, streamed through
 // OpenSSL EVP in chunks so memory stays constant.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The manifest of one backup (<dir>/<target>/<id>/manifest.json, design.md
 // "Backups"): what was dumped, by which server and tool, each file's size and
 // SHA-256, the parity of its contents and the last restore drill's outcome.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Parity: what a backup's contents are, per table, so a restore can be compared with the
 // source at the dump's exact snapshot (issue 13). Plain values; no I/O.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // PostgreSQL backups (issue 13): a dump and its parity taken in ONE snapshot,
 // and the restore drill that proves the dump restores to exactly that state.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Retention (design.md "Backups", retention_days): which backups to delete.
 // A pure function of the manifests, the window and an injected "now"; the
 // caller logs the list, then deletes. Thread-safe (no state).

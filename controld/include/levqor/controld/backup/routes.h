@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The backup routes (docs/api.md, "Backups"), all behind the admin token:
 //   POST /ops/backups                {"target"} -> 202 {"id","job_id"}; 404 unknown target; 409 one runs
 //   GET  /ops/backups                newest first (?target=): the manifests

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The backup component (design.md "Backups"): BackupService runs backups,
 // verifies and restores as queue jobs (types backup, backup_verify,
 // backup_restore) and answers the routes from the manifests on disk.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The backup component's settings (design.md "Backups"): the "backup"
 // section of the config file. Plain values; thread-safe to copy and read.
 #pragma once

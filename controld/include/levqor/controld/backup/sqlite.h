@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The SQLite engine of the backups (issue 13): an online copy of a live
 // database file, its integrity check and parity, the restore drill, and the
 // restore into a new file. Free functions over file paths; each opens its own

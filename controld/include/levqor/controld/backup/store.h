@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The backups on disk: <dir>/<target>/<id>/ holding the dump and
 // manifest.json (design.md "Backups"). Listing (for GET /ops/backups and
 // retention) and removal (for retention). Free functions; listing is safe

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // levqor-controld's configuration as one plain value (Config) and how it is
 // built: defaults, then the JSON file (--config), then the environment
 // (load_config). A value that cannot be used is a ConfigError naming the

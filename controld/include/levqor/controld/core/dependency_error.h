@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The error of a system controld depends on: Redis (any command on
 // net::RedisConnection) or the queue's SQLite file failed or cannot be
 // reached. The queue calls it BackendError (queue/backend.h) and backs off

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Seconds elapsed on the monotonic clock, for timings reported in seconds
 // (backup steps, a backup's RTO).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // File helpers whose errors name the path: replacing a file atomically
 // (temporary file, fsync, rename, directory fsync), creating a directory, and
 // reading a file that may be absent. Free functions; safe to call concurrently

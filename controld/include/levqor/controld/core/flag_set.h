@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // controld's view of the five runtime flags and of the flags file format, both
 // shared with the nginx module (module/core, levqor/flags.h): aliases and thin
 // wrappers, so that the writer and the reader of the file are one

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The normalised form of the URLs http jobs call and of the http_job_allow
 // prefixes, and the check that a URL lies under an allowed prefix: the one
 // place that decides which URLs controld can be made to call. Pure functions,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The bounded JSON reader: every document controld and levqorctl did not build
 // themselves is checked for size and nesting before nlohmann::json parses it,
 // so no input can exhaust the stack later. Pure functions, thread-safe.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Where a server listens (host and port) and its parser, for LEVQOR_LISTEN and
 // the config's listen key. A plain value; the parser is a pure function.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // controld's structured log: one JSON object per line (stderr by default), with
 // a minimum level a SIGHUP can change. Logger is thread-safe: lines from
 // concurrent threads never interleave.

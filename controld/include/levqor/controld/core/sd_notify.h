@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // systemd's service notification protocol (sd_notify(3)), spoken directly so
 // controld needs no libsystemd: one datagram of newline-separated
 // "VARIABLE=value" lines (READY=1, RELOADING=1, STOPPING=1, STATUS=...,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The generic half of controld's configuration: how a component's settings
 // are read from the JSON config file and from the environment, with error
 // messages that name the file, the key (or variable), the value and what

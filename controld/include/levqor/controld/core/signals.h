@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Synchronous signal handling: BlockedSignals blocks a set of signals before
 // any thread exists and main's loop waits for them, so no code runs in signal
 // context. Construct and destroy it on one thread; wait_for() from one thread

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Small text helpers (trimming, ASCII lower case, the content lines of a file)
 // shared by controld's line-oriented parsers. Pure functions, thread-safe.
 #pragma once

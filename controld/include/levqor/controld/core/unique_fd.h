@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // UniqueFd: RAII ownership of a file descriptor, closed on destruction,
 // move-only. Not thread-safe: one owner at a time, like any value.
 #pragma once

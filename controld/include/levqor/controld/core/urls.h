@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Parsers for the URLs controld is configured with, each throwing a message
 // that shows a valid example, and the helpers that find or redact the
 // credentials in them (for the log and the error scrubber). Pure functions,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // USD amounts as exact integer nano-dollars in controld: the one amount
 // grammar, its decimal rendering and the connector-name rule are nginx's
 // (levqor/cost_grammar.h in levqor_common), named here for the cost

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The daily AI spend as data: levqor_ai_cost_daily_usd per connector, built
 // from /usage amounts and from the deltas of every nginx instance's
 // levqor_ai_cost_usd_total, the last totals seen (the baselines of those

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // POST /usage (docs/api.md): AI spend reported by applications that are not
 // behind nginx, for the producer role (admin too). The service and guard must
 // outlive the server the routes go to.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // AI spend in controld: the /usage counters, levqor_ai_cost_daily_usd (the
 // spend since the last daily reset over every nginx instance and /usage),
 // its persisted state (<data_dir>/cost.state), the daily reset and the

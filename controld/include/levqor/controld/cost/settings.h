@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The cost component's settings, declared and read here: the "cost" section
 // ("daily_budget_usd") and LEVQOR_COST_DAILY_BUDGET_USD. Plain values;
 // thread-safe to copy and read.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The body of POST /usage: {"connector":"<name>","usd":<number or decimal
 // string>}, read into an exact amount of nano-dollars. The number is read from
 // its JSON text (never through a double). A pure function, thread-safe.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // levqorctl backup run|list|show|verify|restore|decrypt (issue 13): the
 // routes of design.md "Backups" through an ApiClient, and the one offline
 // command, `decrypt`, which needs no controld (a restore by hand,

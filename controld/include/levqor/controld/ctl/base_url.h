@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Where levqorctl finds levqor-controld (--url, LEVQOR_URL): a base URL that
 // may carry a path prefix (controld behind a reverse proxy), and its parser.
 // A plain value; the parser is a pure function.

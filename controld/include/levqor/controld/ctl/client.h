@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // levqorctl's client for controld's API (one call: the parsed JSON or a
 // sentence saying what went wrong) and the exit codes of its commands.
 // ApiClient is not shared: one per thread.

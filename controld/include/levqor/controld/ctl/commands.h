@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The levqorctl commands (health, status, flags, rollback, dlq, jobs): each
 // calls the API through an ApiClient and returns what to print and the exit
 // code, so main() only parses the command line. Free functions; thread-safe as

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // levqorctl schedules [run NAME [--wait]] (issue 14): GET /ops/schedules and
 // POST /ops/schedules/{name}/run through an ApiClient. Each returns what to
 // print and the exit code, like commands.h. Free functions; thread-safe as

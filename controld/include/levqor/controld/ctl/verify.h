@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `levqorctl verify`: checks a live deployment end to end (controld's health,
 // each nginx's security headers and applied flags, controld's metrics through
 // promtool, the queue and its DLQ, the backups) and reports one row per

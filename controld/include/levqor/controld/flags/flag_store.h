@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The runtime flags component: FlagStore holds the current flags, persists
 // every change (the state file, then the flags file nginx reads) and
 // audit-logs it; parse_flag_update() reads PUT /ops/flags bodies. Thread-safe:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The flags component's routes, GET and PUT /ops/flags (admin only), added
 // to the router App builds. What they use must outlive the server.
 #pragma once

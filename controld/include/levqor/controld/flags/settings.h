@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The runtime flags' settings, declared and read here: the top-level
 // "flags_file" (LEVQOR_FLAGS_FILE) and "flags" (and one environment variable
 // per flag: RATELIMIT_ENABLED, ...), the flags controld starts with. Plain

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The dependency probes behind /healthz: Redis (PING) and PostgreSQL (PQping),
 // each bounded by a timeout and saying why a dependency is down without
 // showing credentials. Free functions; concurrent calls are independent.

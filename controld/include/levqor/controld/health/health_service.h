@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The /healthz report: HealthService runs the nginx, Redis and PostgreSQL
 // checks, shares one result among concurrent callers for a short while, and
 // reports and counts the dependencies that go down. Thread-safe: report() and

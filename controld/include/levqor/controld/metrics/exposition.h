@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Prometheus text exposition format as data (families, samples, labels)
 // and its writer: what the parser produces, the registry collects and the
 // merger combines. Pure functions, thread-safe.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What levqor_api_latency_p95_seconds is computed with: a PromQL-style
 // histogram_quantile() over request-duration histograms, and LatencyWindow,
 // which keeps scrape snapshots to answer for a recent window. LatencyWindow is

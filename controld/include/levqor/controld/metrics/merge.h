@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One exposition out of controld's own metric families and those scraped from
 // each nginx instance (an instance label on every sample, one HELP and TYPE
 // per family, conflicting types left out). ExpositionMerger is not

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // controld's own metrics: counters, gauges and histograms with labels in the
 // manner of prometheus-cpp, and the Registry that components ask for their
 // families once, at construction. Thread-safe: updates are lock-free atomics;

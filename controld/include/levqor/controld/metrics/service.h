@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // GET /metrics: MetricsService scrapes every configured nginx instance
 // concurrently and answers controld's own metrics, the scrape status, the
 // latency p95 and the module's families with an instance label; it also

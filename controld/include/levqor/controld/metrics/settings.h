@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The nginx scraper's settings, declared and read here: the top-level
 // "nginx_status_urls" (and LEVQOR_NGINX_STATUS_URLS in the environment),
 // "scrape_timeout_ms" and "latency_window_s". Plain values; thread-safe to

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The parser of the Prometheus text exposition format 0.0.4, for what controld
 // scrapes from nginx's levqor_status: text in, MetricFamily values out, a
 // ParseError naming the line for anything malformed. A pure function,

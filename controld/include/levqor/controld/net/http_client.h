@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // controld's outgoing HTTP (libcurl): requests performed one at a time or
 // concurrently, each within a deadline, never through environment proxies nor
 // following redirects; and the process-wide libcurl initialisation. perform()

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // controld's one synchronous Redis client: a hiredis connection to one server
 // (connect with AUTH and SELECT, commands, pipelines, scripts by SHA-1) and
 // helpers to read its replies. The queue's Redis backend and the /healthz

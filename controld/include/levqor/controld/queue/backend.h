@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The queue's storage interface: a Backend (SQLite or Redis) stores jobs and
 // makes every state transition atomic, a Consumer is one worker's view of it,
 // and the requests, results and settings they exchange. Backends are

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // How a worker runs one fetched batch of jobs: the batch-execution policy of
 // the queue, apart from its threads, its backend and its metrics so that it
 // can be tested with a fake Executor and a fake clock. Consecutive jobs of

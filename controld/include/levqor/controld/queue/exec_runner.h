@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Running one configured command for an exec job: fork and exec without a
 // shell, in its own process group, with a clean signal mask and no inherited
 // descriptors, output captured up to a cap, killed at its timeout. A free

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Job types: the Executor interface (validate() in POST /jobs, run() on worker
 // threads), the registry of types, and the built-in noop, http and exec
 // executors. Executors must be thread-safe; the registry is read-only once

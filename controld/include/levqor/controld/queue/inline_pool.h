@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // InlinePool: the bounded set of threads that run inline jobs
 // (NEW_QUEUE_ENABLED=off) away from the HTTP threads, with a reserve-then-
 // submit protocol so that a stored task always runs or is abandoned

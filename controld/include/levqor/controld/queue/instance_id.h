@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // This installation's identity in the queue (<data_dir>/queue-instance-id) and
 // the Redis consumer names made from it, by which a restarted controld takes
 // back what its previous process held. Free functions, safe to call

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The job model (states, ids, deliveries, outcomes, records and their JSON
 // form) shared by the backends, the workers and the routes. Plain values and
 // pure functions.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // POST /jobs bodies: one job or a batch, parsed and validated against the
 // registered job types and the limits, all or nothing, before anything is
 // stored. A pure function, thread-safe; fuzzed.

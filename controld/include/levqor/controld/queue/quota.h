@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Quota: the queue.max_depth and queue.max_bytes admission check, kept without
 // a backend query per request (the scheduler's counts plus this process's
 // admissions since). Thread-safe.

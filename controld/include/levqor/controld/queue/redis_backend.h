@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The queue's Backend on Redis: a stream, hashes and sorted sets, every state
 // transition one Lua script, a local spool while Redis is away, and recovery
 // of what a previous process held. Thread-safe: API calls share a small pool of

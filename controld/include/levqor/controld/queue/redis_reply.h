@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Shape checks for Redis replies: every reply controld reads is checked
 // (type, element count, presence) before it is used, and a stream read becomes
 // deliveries. Pure functions, thread-safe.

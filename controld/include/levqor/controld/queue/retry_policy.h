@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // RetryPolicy: when a failed job is tried again (per-type delays with jitter)
 // and when it is dead instead. A plain value, safe to read from any thread.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The queue component's routes (POST /jobs, GET /jobs/{id}, and the admin
 // routes /ops/queue_health and /ops/dlq), added to the router App builds. What
 // they use must outlive the server.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The job queue component (docs/controld.md, "Job queue"): QueueService owns
 // the backend, the executors, the worker, inline and scheduler threads and the
 // queue's metrics, and serves enqueues, inline runs and the dead-letter queue

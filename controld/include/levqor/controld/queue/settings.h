@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The job queue's settings (docs/controld.md, "Job queue"), declared and
 // read here: the "queue" section of the config file (exec commands, retry
 // delays, the inline pool, the quota, ...), the top-level "http_job_allow",

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Redis backend's local spool: a SQLite file that keeps enqueue requests
 // durably while Redis cannot be reached, drained in order once it answers.
 // Thread-safe (one mutex).

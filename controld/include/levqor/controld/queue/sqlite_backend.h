@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The queue's Backend in one SQLite file (the default): WAL mode, every state
 // transition one transaction. Thread-safe: members serialise on the
 // connection's mutex.

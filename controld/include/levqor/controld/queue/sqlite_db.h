@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A thin RAII layer over one SQLite connection (statements, transactions,
 // failures as BackendError), used by the SQLite backend and the spool. Not
 // thread-safe: its owner guards it with a mutex.

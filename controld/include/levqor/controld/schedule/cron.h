@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Cron expressions in UTC (docs/controld.md, "Schedules"): the one cron
 // grammar of controld — the scheduler's `schedules.<name>.cron` and the
 // backup targets' `schedule` are both parsed here. Pure and thread-safe.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The scheduler's routes (docs/api.md, "Schedules"), added to the router App
 // builds. What they use must outlive the server.
 #pragma once

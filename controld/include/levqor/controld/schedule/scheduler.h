@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The scheduler (design.md "Scheduler"; docs/controld.md "Schedules"): one
 // thread that enqueues each schedule's job at its cron slots through the
 // queue, with the Idempotency-Key schedule:<name>:<slot ISO time>, so any

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The scheduler's settings (design.md "Scheduler"; docs/controld.md
 // "Schedules"): the "schedules" object (name -> {"cron", "job"}) and the
 // "scheduler" section. Plain values; thread-safe to copy and read.

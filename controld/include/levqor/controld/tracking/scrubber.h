@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Scrubber: takes secrets (sensitive fields, known secret strings, bearer
 // tokens, URL credentials) out of error events before they leave the process
 // or reach the disk. Immutable after construction, so thread-safe.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Error tracking's settings, declared and read here: the top-level
 // "sentry_dsn" (and SENTRY_DSN in the environment) and the "error_tracking"
 // section of the config file. Plain values; thread-safe to copy and read.

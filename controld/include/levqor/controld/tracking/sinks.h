@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Where error events go: the Sink interface and its two implementations, a
 // rate-limited background sender to Sentry and a rotating errors.jsonl file,
 // plus the Sentry envelope format. Both sinks are thread-safe; RateLimiter is

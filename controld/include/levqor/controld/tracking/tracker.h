@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The error-tracking component (docs/controld.md, "Error tracking"):
 // ErrorTracker scrubs, logs, counts and forwards every internal error to the
 // configured sink. Thread-safe: capture(), flush() and reconfigure() may be
