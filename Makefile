@@ -51,16 +51,18 @@ install: build
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
 
 # `make deb`: the two Debian packages in $(DEB_DIR) (conf/debian, laid out as
-# debian/ next to links to the sources), from the release tree that
-# `make build` built: debian/rules installs it (LEVQOR_PREBUILT) and compiles
-# nothing. No -dbgsym packages (noautodbgsym): nothing here installs or
+# debian/ next to links to the source folders and copies of the top-level
+# files: a link would be packaged as a link, e.g. the README in the docs),
+# from the release tree that `make build` built: debian/rules installs it
+# (LEVQOR_PREBUILT) and compiles nothing. No -dbgsym packages (noautodbgsym): nothing here installs or
 # tests them, and they would double the packaging time. nocheck: make test
 # runs the tests. The log is $(DEB_DIR)/build.log.
 DEB_DIR ?= $(BUILD)/deb
 deb: build
 	@rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/levqor
 	@for f in $$(ls -A); do case $$f in .git|build|$(notdir $(BUILD))) ;; \
-	  *) ln -s $(CURDIR)/$$f $(DEB_DIR)/levqor/$$f ;; esac; done
+	  *) if [ -d $$f ]; then ln -s $(CURDIR)/$$f $(DEB_DIR)/levqor/$$f; \
+	     else cp -p $$f $(DEB_DIR)/levqor/$$f; fi ;; esac; done
 	@cp -r conf/debian $(DEB_DIR)/levqor/debian
 	@cd $(DEB_DIR)/levqor && DEB_BUILD_OPTIONS="noautodbgsym nocheck" LEVQOR_PREBUILT=$(abspath $(BUILD)) \
 	  dpkg-buildpackage -b -uc -us >../build.log 2>&1 || { tail -30 ../build.log >&2; exit 1; }

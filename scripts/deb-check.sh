@@ -88,6 +88,10 @@ for deb in "$mod_deb" "$ctl_deb"; do
     expect "$(basename "$deb") ships a set-id or group/world-writable file" \
         bash -c '! grep -Eq "^[^l](..[sS]|.....[sS]|.{4}w|.{7}w)" <<<"$0"' "${contents[$deb]}"
     expect "$(basename "$deb") ships files under /usr/local" bash -c '! grep -q " /usr/local/" <<<"$0"' "${contents[$deb]}"
+    # A symlink into the build machine (make deb's source tree) would dangle
+    # on every other machine: targets are relative or system paths.
+    expect "$(basename "$deb") ships a symlink to a path outside the installed system" \
+        bash -c '! dpkg-deb -c "$0" | awk '"'"'$1 ~ /^l/ { print $NF }'"'"' | grep -Eqv "^([^/]|/(usr|etc|lib|var)/)"' "$deb"
 done
 expect "the module snippet does not load ngx_http_levqor_module.so from modules/" \
     bash -c "dpkg-deb --fsys-tarfile '$mod_deb' | tar -xO ./usr/share/nginx/modules-available/mod-http-levqor.conf |
