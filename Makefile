@@ -128,7 +128,7 @@ docs-check:
 
 # The compile steps one after the other (each uses every core); then the
 # steps that mostly wait run side by side: the t/ suites (servers starting,
-# requests, sleeps to expire a window: t and t-asan use about 0.4 and 0.7 of
+# requests, sleeps to expire a window: t and t-asan use about 0.3-0.7 of
 # a core each), the fuzz smoke (one core) and the packages' check (dpkg,
 # lintian, an install and purge). --output-sync prints each step's output as
 # one block when it ends; -k lets the others finish when one fails, and make
