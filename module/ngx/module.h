@@ -24,6 +24,11 @@ struct MainConf {
     RequestMetricsMain request_metrics;
     WebhookMain webhook;
     CostMain cost;
+    // Set by the merge: some location decorates responses (levqor_headers)
+    // or limits requests (levqor_limit, whose RateLimit fields the header
+    // filter adds). Without either the header filter is not installed.
+    bool any_headers = false;
+    bool any_limit = false;
 };
 
 // http{}, server{} and location{} levels.
@@ -32,6 +37,7 @@ struct LocConf {
     LimitLoc limit;
     WebhookLoc webhook;
     CostLoc cost;
+    RequestMetricsLoc request_metrics;
 };
 
 // levqor_status (status.cpp).

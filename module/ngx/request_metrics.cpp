@@ -2,6 +2,7 @@
 #include "request_metrics.h"
 
 #include <string>
+#include <string_view>
 
 #include "module.h"
 #include "ngx_util.h"
@@ -10,6 +11,7 @@ namespace levqor::ngx {
 namespace {
 
 ngx_int_t log_handler(ngx_http_request_t* r) noexcept {
+    if (loc_conf<LocConf>(r)->request_metrics.enabled == 0) return NGX_OK;
     const RequestMetricsMain& m = main_conf<MainConf>(r)->request_metrics;
     // The status $status reports.
     const ngx_uint_t status = r->err_status != 0 ? r->err_status : r->headers_out.status;
@@ -44,7 +46,30 @@ void request_metrics_register(RequestMetricsMain& m, MetricsRegistry& metrics) {
                                              "Responses whose upstream (connector) answered with a 5xx status.");
 }
 
+char* set_request_metrics(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
+    ngx_flag_t& slot = static_cast<LocConf*>(conf)->request_metrics.enabled;
+    if (slot != NGX_CONF_UNSET) return const_cast<char*>("is duplicate");
+    const std::string_view v = sv(conf_args(cf)[1]);
+    if (v == "on") {
+        slot = 1;
+    } else if (v == "off") {
+        slot = 0;
+    } else {
+        return conf_error(cf, "invalid value \"" + std::string(v) + "\", expected on or off");
+    }
+    return NGX_CONF_OK;
+} catch (...) {
+    return conf_exception(cf);
+}
+
+void request_metrics_merge(RequestMetricsMain& m, const RequestMetricsLoc& parent, RequestMetricsLoc& child) noexcept {
+    ngx_conf_merge_value(child.enabled, parent.enabled, 1);
+    if (child.enabled != 0) m.any_enabled = true;
+}
+
 ngx_int_t request_metrics_postconfiguration(ngx_conf_t* cf) noexcept {
+    // No location records them: no handler, nothing on any request's path.
+    if (!main_conf<MainConf>(cf)->request_metrics.any_enabled) return NGX_OK;
     return add_phase_handler(cf, NGX_HTTP_LOG_PHASE, log_handler) ? NGX_OK : NGX_ERROR;
 }
 
