@@ -17,6 +17,9 @@ MODULE_SO=$BUILD/ngx_http_levqor_module.so
 NGINX=${NGINX:-/usr/sbin/nginx}
 BENCH_WORK=${BENCH_WORK:-$(mktemp -d /tmp/levqor-bench.XXXXXX)}
 CALLGRIND_SECONDS=${CALLGRIND_SECONDS:-5}
+# CALLGRIND_DUMP_INSTR=yes keeps per-instruction costs in the dump (for
+# callgrind_annotate --auto=yes on disassembly; with BENCH_KEEP=1).
+CALLGRIND_DUMP_INSTR=${CALLGRIND_DUMP_INSTR:-no}
 WRK_SECONDS=${WRK_SECONDS:-3}
 WRK_ROUNDS=${WRK_ROUNDS:-5}
 WRK_CONNECTIONS=${WRK_CONNECTIONS:-50}
@@ -143,7 +146,7 @@ callgrind_ipr() {
     shift 3
     local out=$dir/callgrind.out
     sed -i 's/^worker_processes .*/worker_processes 1; master_process off; daemon off;/' "$dir/nginx.conf"
-    valgrind --tool=callgrind --callgrind-out-file="$out" --dump-instr=no --compress-strings=no --compress-pos=no \
+    valgrind --tool=callgrind --callgrind-out-file="$out" --dump-instr="$CALLGRIND_DUMP_INSTR" --compress-strings=no --compress-pos=no \
         "$NGINX" -p "$dir" -c "$dir/nginx.conf" -e "$dir/logs/error.log" \
         >"$dir/valgrind.log" 2>&1 &
     local vpid=$!
@@ -183,6 +186,19 @@ callgrind_fn_max_per_request() {
         awk -v re="$fn" -v n="$(cat "$dir/callgrind.requests")" '
             $0 ~ re { gsub(",", "", $1); if ($1 + 0 > max) max = $1 + 0 }
             END { printf "%.1f\n", max / n }'
+}
+
+# callgrind_obj_per_request <dir> <regex>: self instructions per request of
+# every function whose "file:function [object]" line matches <regex> in the
+# last callgrind_ipr run of <dir>, e.g. 'ngx_http_levqor_module[.]so' (the
+# module's own code, wherever it is inlined from) or 'malloc[.]c' (glibc's
+# allocator): an attribution that does not move with the rest of the run.
+callgrind_obj_per_request() {
+    local dir=$1 re=$2
+    callgrind_annotate --auto=no --threshold=100 "$(cat "$dir/callgrind.dump")" 2>/dev/null |
+        awk -v re="$re" -v n="$(cat "$dir/callgrind.requests")" '
+            /^ *[0-9,]+ +\(/ && !/PROGRAM TOTALS/ && $0 ~ re { c = $1; gsub(",", "", c); sum += c }
+            END { printf "%.1f\n", sum / n }'
 }
 
 # ipr_line <variant> <instr/request> <base variant> <base instr/request> <function> <its cost>
