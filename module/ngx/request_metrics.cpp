@@ -1,14 +1,22 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "request_metrics.h"
 
+#include <iterator>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "module.h"
 #include "ngx_util.h"
 
 namespace levqor::ngx {
 namespace {
+
+// Bucket bounds (microseconds), known at compile time so that the bucket
+// search is a fixed sequence of compares.
+constexpr std::uint64_t kBoundsUs[] = {1000,   5000,   10000,   25000,   50000,   100000,
+                                       250000, 500000, 1000000, 2500000, 5000000, 10000000};
+constexpr std::size_t kBounds = std::size(kBoundsUs);
 
 ngx_int_t log_handler(ngx_http_request_t* r) noexcept {
     if (loc_conf<LocConf>(r)->request_metrics.enabled == 0) return NGX_OK;
@@ -22,9 +30,8 @@ ngx_int_t log_handler(ngx_http_request_t* r) noexcept {
         const ngx_msec_int_t ms = (tp->sec - r->start_sec) * 1000 + (tp->msec - r->start_msec);
         const std::uint64_t us = ms > 0 ? static_cast<std::uint64_t>(ms) * 1000 : 0;
         const std::size_t first = m.duration_first[cls - 1];
-        const std::size_t n = m.bounds_us.size();
-        metric_add(first + metrics::bucket_index(m.bounds_us.data(), n, us));
-        metric_add(first + n + 1, us);
+        metric_add(first + metrics::bucket_index(kBoundsUs, kBounds, us));
+        metric_add(first + kBounds + 1, us);
     }
     if (r->upstream_states != nullptr && r->upstream_states->nelts > 0) {
         const auto* states = static_cast<const ngx_http_upstream_state_t*>(r->upstream_states->elts);
@@ -36,11 +43,11 @@ ngx_int_t log_handler(ngx_http_request_t* r) noexcept {
 }  // namespace
 
 void request_metrics_register(RequestMetricsMain& m, MetricsRegistry& metrics) {
-    m.bounds_us = {1000, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000};
+    const std::vector<std::uint64_t> bounds(std::begin(kBoundsUs), std::end(kBoundsUs));
     for (int cls = 1; cls <= 5; ++cls) {
         m.duration_first[cls - 1] = metrics.layout.histogram(
             "levqor_request_duration_seconds", "Time from the first request byte to the log phase, by status class.",
-            {{"status_class", std::to_string(cls) + "xx"}}, m.bounds_us);
+            {{"status_class", std::to_string(cls) + "xx"}}, bounds);
     }
     m.connector_5xx = metrics.layout.counter("levqor_connector_5xx_total",
                                              "Responses whose upstream (connector) answered with a 5xx status.");

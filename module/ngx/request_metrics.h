@@ -8,7 +8,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <vector>
 
 #include "ngx_shim.h"
 
@@ -17,7 +16,6 @@ namespace levqor::ngx {
 class MetricsRegistry;
 
 struct RequestMetricsMain {
-    std::vector<std::uint64_t> bounds_us;
     std::size_t duration_first[5] = {};  // first cell per status class 1xx..5xx
     std::size_t connector_5xx = 0;
     bool any_enabled = false;  // some location records them (set by the merge)

@@ -190,9 +190,11 @@ callgrind_fn_max_per_request() {
 
 # callgrind_obj_per_request <dir> <regex>: self instructions per request of
 # every function whose "file:function [object]" line matches <regex> in the
-# last callgrind_ipr run of <dir>, e.g. 'ngx_http_levqor_module[.]so' (the
-# module's own code, wherever it is inlined from) or 'malloc[.]c' (glibc's
-# allocator): an attribution that does not move with the rest of the run.
+# last callgrind_ipr run of <dir>, e.g. 'ngx_http_levqor_module[.]so|levqor::'
+# (the module's own code: its object, and its functions' lines inlined from
+# headers, which callgrind_annotate lists without the object) or 'malloc[.]c:'
+# (glibc's allocator): an attribution that does not move with the rest of
+# the run.
 callgrind_obj_per_request() {
     local dir=$1 re=$2
     callgrind_annotate --auto=no --threshold=100 "$(cat "$dir/callgrind.dump")" 2>/dev/null |

@@ -13,6 +13,10 @@
 #   limit_req2     no module; two limit_req_zones, per key and per client
 #                  address ($binary_remote_addr), both in the location
 #   lua            no module; the ndk + lua modules, lua_shared_dict, access_by_lua_file
+#   lua_loaded     no levqor; the ndk + lua modules loaded, no lua directive: a
+#                  control row, what loading ANOTHER module with its shared
+#                  libraries does to plain (see "The module's fixed cost" in
+#                  docs/benchmarks.md: glibc malloc's path, not code)
 #   module_loaded  plain + load_module levqor: no levqor directive anywhere
 #                  (request metrics on, their default) = what loading costs
 #   metrics_off    module_loaded + "levqor_request_metrics off;" in the
@@ -47,6 +51,8 @@ SERVER[limit_req2]="location /t { limit_req zone=lr burst=100000 nodelay; limit_
 MAIN[lua]=$LUA_MODULES; LOAD[lua]=0
 HTTP[lua]="lua_shared_dict buckets 10m;"
 SERVER[lua]="location /t { access_by_lua_file $BENCH_DIR/lua/token_bucket.lua; empty_gif; }"
+MAIN[lua_loaded]=$LUA_MODULES; HTTP[lua_loaded]=""; LOAD[lua_loaded]=0
+SERVER[lua_loaded]=${SERVER[plain]}
 MAIN[module_loaded]=""; HTTP[module_loaded]=""; LOAD[module_loaded]=1
 SERVER[module_loaded]=${SERVER[plain]}
 MAIN[metrics_off]=""; HTTP[metrics_off]=""; LOAD[metrics_off]=1
@@ -62,7 +68,7 @@ MAIN[levqor]=""; HTTP[levqor]=$levqor_http; LOAD[levqor]=1
 SERVER[levqor]="levqor_limit_headers off; location /t { levqor_limit zone=api key=\$http_x_api_key plan=bench; empty_gif; }"
 MAIN[levqor_headers]=""; HTTP[levqor_headers]=$levqor_http; LOAD[levqor_headers]=1
 SERVER[levqor_headers]="location /t { levqor_limit zone=api key=\$http_x_api_key plan=bench; empty_gif; }"
-VARIANTS=(plain module_loaded metrics_off plain_zone limit_req limit_req2 lua levqor_key levqor levqor_headers)
+VARIANTS=(plain lua_loaded module_loaded metrics_off plain_zone limit_req limit_req2 lua levqor_key levqor levqor_headers)
 # CALLGRIND_ONLY=1 measures instructions per request only (no wrk rounds, no
 # accuracy), for the variants in VARIANTS_ONLY (default: all), e.g.
 #   CALLGRIND_ONLY=1 VARIANTS_ONLY="plain module_loaded metrics_off" scripts/bench/ratelimit.sh
@@ -89,6 +95,8 @@ summary() {
     fi
     has module_loaded && printf '  %-44s %6d\n' "module loaded, nothing configured (module_loaded - plain)" \
         $((IPR[module_loaded] - IPR[plain]))
+    has lua_loaded && printf '  %-44s %6d   (control: another module loaded, no directive)\n' \
+        "lua + ndk loaded (lua_loaded - plain)" $((IPR[lua_loaded] - IPR[plain]))
     printf '  %-15s %10s   %-11s %10s %9s\n' variant added "compared to" added ratio
     local pair v base
     for pair in levqor_key:limit_req levqor:limit_req2 levqor_headers:limit_req2 lua:limit_req; do
@@ -105,8 +113,13 @@ echo "== ratelimit: instructions per request (callgrind, 10,000 keys, ${CALLGRIN
 for v in "${VARIANTS[@]}"; do
     setup "$v" 1
     IPR[$v]=$(callgrind_ipr "$BENCH_WORK/$v" "${PORT[$v]}" /t -s "$KEYS_LUA")
-    printf '  %-15s %8d instr/request  (%+d)  %s\n' "$v" "${IPR[$v]}" $((IPR[$v] - IPR[plain])) \
-        "$([[ ${LOAD[$v]} == 1 ]] && echo "module loaded" || echo "no module")"
+    # The module's own instructions (its functions, wherever inlined) and
+    # glibc malloc's (the same 2 calls per request in every variant; their
+    # path depends on the heap the configuration left), per request.
+    printf '  %-15s %8d instr/request  %+6d  levqor code %6.1f  malloc %6.1f  %s\n' "$v" "${IPR[$v]}" \
+        $((IPR[$v] - IPR[plain])) "$(callgrind_obj_per_request "$BENCH_WORK/$v" 'ngx_http_levqor_module[.]so|levqor::')" \
+        "$(callgrind_obj_per_request "$BENCH_WORK/$v" 'malloc[.]c:')" \
+        "$([[ ${LOAD[$v]} == 1 ]] && echo "(module loaded)" || echo "(no module)")"
 done
 
 [[ ${CALLGRIND_ONLY:-0} == 1 ]] && { summary; exit 0; }
