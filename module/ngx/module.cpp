@@ -47,7 +47,11 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) noexcept {
     auto* mcf = main_conf<MainConf>(cf);
     request_metrics_merge(mcf->request_metrics, prev->request_metrics, conf->request_metrics);
     if (conf->headers.plan != nullptr) mcf->any_headers = true;
-    if (conf->limit.effective != nullptr && !conf->limit.effective->empty()) mcf->any_limit = true;
+    if (conf->limit.effective != nullptr && !conf->limit.effective->empty()) {
+        mcf->any_limit = true;
+        // The RateLimit fields follow the mode of the location that decided.
+        if (conf->limit.header_mode != static_cast<ngx_int_t>(limit::HeaderMode::Off)) mcf->any_limit_headers = true;
+    }
     return NGX_CONF_OK;
 }
 
@@ -64,7 +68,7 @@ ngx_int_t postconfiguration(ngx_conf_t* cf) noexcept {
     if (webhook_postconfiguration(cf) != NGX_OK) return NGX_ERROR;
     if (cost_postconfiguration(cf) != NGX_OK) return NGX_ERROR;
     auto* mcf = main_conf<MainConf>(cf);
-    if (mcf->any_headers || mcf->any_limit) {
+    if (mcf->any_headers || mcf->any_limit_headers) {
         next_header_filter = ngx_http_top_header_filter;
         ngx_http_top_header_filter = header_filter;
     }

@@ -24,11 +24,13 @@ struct MainConf {
     RequestMetricsMain request_metrics;
     WebhookMain webhook;
     CostMain cost;
-    // Set by the merge: some location decorates responses (levqor_headers)
-    // or limits requests (levqor_limit, whose RateLimit fields the header
-    // filter adds). Without either the header filter is not installed.
+    // Set by the merge: some location decorates responses (levqor_headers),
+    // limits requests (levqor_limit: the preaccess handler), or limits them
+    // with RateLimit fields (levqor_limit_headers not off). The header filter
+    // is installed only for the first or the last.
     bool any_headers = false;
     bool any_limit = false;
+    bool any_limit_headers = false;
 };
 
 // http{}, server{} and location{} levels.
