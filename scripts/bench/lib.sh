@@ -153,14 +153,19 @@ callgrind_ipr() {
     BENCH_PIDS+=("$vpid")
     wait_port "$port"
     wrk -t1 -c10 -d2s "$@" "http://127.0.0.1:$port$path" >/dev/null 2>&1   # warm-up
-    # CALLGRIND_WARMUP_REQUESTS=N: warm up until nginx has served N requests,
-    # e.g. more than a wrk script's distinct keys, so that the measured run
-    # finds every key's state already created. Under valgrind a busy machine
-    # serves a fraction of a quiet one's requests in the same 2 s, and a
-    # measured run that still inserts keys counts their creation.
-    while (($(served_requests "$port") < ${CALLGRIND_WARMUP_REQUESTS:-0})); do
-        wrk -t1 -c10 -d1s "$@" "http://127.0.0.1:$port$path" >/dev/null 2>&1
-    done
+    # CALLGRIND_WARMUP_REQUESTS=N: then one more warm-up run long enough for
+    # N requests at the rate of the first, e.g. more than a wrk script's
+    # distinct keys (a script's key counter restarts with each wrk run, so it
+    # must be ONE run), so that the measured run finds every key's state
+    # already created. Under valgrind a busy machine serves a fraction of a
+    # quiet one's requests in the same 2 s, and a measured run that still
+    # inserts keys counts their creation.
+    local warm_target=${CALLGRIND_WARMUP_REQUESTS:-0} warm_done
+    warm_done=$(served_requests "$port")
+    if ((warm_target > 0)); then
+        ((warm_done > 0)) || warm_done=1
+        wrk -t1 -c10 -d"$((warm_target * 2 / warm_done + 2))s" "$@" "http://127.0.0.1:$port$path" >/dev/null 2>&1
+    fi
     callgrind_control -z "$vpid" >/dev/null 2>&1
     local before after
     before=$(served_requests "$port")

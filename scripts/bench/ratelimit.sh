@@ -36,10 +36,11 @@ source "$(dirname "$0")/lib.sh"
 LUA_MODULES="load_module /usr/lib/nginx/modules/ndk_http_module.so;
 load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;"
 KEYS_LUA=$BENCH_DIR/lua/keys.lua
-# keys.lua cycles through 10,000 keys: warm up past all of them, so every
-# variant's measured run finds its keys' state (limit_req's tree nodes,
-# levqor's buckets) created; a time-only warm-up left limit_req inserting
-# nodes in the measured run on a busy machine (+886 vs +1184, same build).
+# keys.lua cycles through 10,000 keys from key-0 in each wrk run: warm up
+# with one run past all of them, so every variant's measured run finds its
+# keys' state (limit_req's tree nodes, levqor's buckets) created; a
+# time-only warm-up left limit_req inserting nodes in the measured run on a
+# busy machine (+886 vs +1184, same build).
 export CALLGRIND_WARMUP_REQUESTS=${CALLGRIND_WARMUP_REQUESTS:-12000}
 
 # LOAD[v]=1: the levqor module is loaded (write_conf's last argument).
