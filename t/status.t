@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # levqor_status, the module's Prometheus page, and the metrics that belong to
 # no feature: request durations by status class and upstream 5xx, summed over
-# both workers; the page answers GET only, passes promtool, and is a
-# server/location directive. Each feature's own metrics are tested in its
+# both workers, and levqor_request_metrics that turns them off (inherited
+# http -> server -> location); the page answers GET only, passes promtool,
+# and is a server/location directive. Each feature's own metrics are tested in its
 # suite (headers.t, ratelimit.t, webhooks.t, flags.t).
 use strict;
 use warnings;
@@ -83,3 +84,63 @@ x
 levqor_status;
 --- must_die
 "levqor_status" directive is not allowed here
+
+=== TEST 4: levqor_request_metrics off in a server, on in one location: only that location is counted
+--- config
+levqor_request_metrics off;
+location /off { empty_gif; }
+location /on { levqor_request_metrics on; empty_gif; }
+location /metrics { levqor_status; }
+--- request eval
+["GET /off", "GET /off", "GET /on", "GET /missing", "GET /metrics"]
+--- error_code eval
+[200, 200, 200, 404, 200]
+--- response_body_like eval
+["", "", "", "", qr/levqor_request_duration_seconds_count\{status_class="2xx"\} 1\n.*levqor_request_duration_seconds_count\{status_class="4xx"\} 0\n/s]
+--- no_error_log
+[warn]
+
+=== TEST 5: levqor_request_metrics off at http{} level: no location counts (no log handler), the series stay
+--- http_config
+levqor_request_metrics off;
+--- config
+location /t { empty_gif; }
+location /bad { proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend; }
+location /backend { return 503; }
+location /metrics { levqor_status; }
+--- request eval
+["GET /t", "GET /bad", "GET /metrics", "GET /metrics"]
+--- error_code eval
+[200, 503, 200, 200]
+--- response_body_like eval
+["", "", qr/levqor_request_duration_seconds_count\{status_class="2xx"\} 0\n.*levqor_request_duration_seconds_count\{status_class="5xx"\} 0\n.*levqor_connector_5xx_total 0\n/s, qr/levqor_request_duration_seconds_count\{status_class="2xx"\} 0\n/]
+--- no_error_log
+[warn]
+
+=== TEST 6: levqor_request_metrics on (the default) in a location under an http{} off
+--- http_config
+levqor_request_metrics off;
+--- config
+location /t { levqor_request_metrics on; empty_gif; }
+location /metrics { levqor_status; }
+--- request eval
+["GET /t", "GET /t", "GET /metrics"]
+--- error_code eval
+[200, 200, 200]
+--- response_body_like eval
+["", "", qr/levqor_request_duration_seconds_count\{status_class="2xx"\} 2\n/]
+--- no_error_log
+[warn]
+
+=== TEST 7: levqor_request_metrics takes on or off, naming the value
+--- config
+location /t { levqor_request_metrics yes; empty_gif; }
+--- must_die
+"levqor_request_metrics" directive invalid value "yes", expected on or off
+
+=== TEST 8: levqor_request_metrics twice at one level is refused
+--- config
+levqor_request_metrics on;
+levqor_request_metrics off;
+--- must_die
+"levqor_request_metrics" directive is duplicate

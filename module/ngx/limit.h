@@ -111,7 +111,8 @@ char* set_limit_log_level(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexce
 
 ngx_int_t limit_preconfiguration(ngx_conf_t* cf) noexcept;
 char* limit_merge(ngx_conf_t* cf, LimitLoc& parent, LimitLoc& child) noexcept;
-// Checks zones, registers metrics, installs the preaccess handler.
+// Checks zones, registers metrics, installs the preaccess handler (only when
+// some location has levqor_limit).
 ngx_int_t limit_postconfiguration(ngx_conf_t* cf) noexcept;
 // Connects the worker's Redis-backed zones (off the request path).
 void limit_init_process(ngx_cycle_t* cycle) noexcept;

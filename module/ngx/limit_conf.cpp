@@ -348,7 +348,8 @@ ngx_int_t limit_postconfiguration(ngx_conf_t* cf) noexcept try {
         }
     }
     register_metrics(lm, mcf->metrics);
-    if (lm.zones.empty()) return NGX_OK;
+    // Only where some location limits (a zone alone changes no request).
+    if (!mcf->any_limit) return NGX_OK;
     return add_phase_handler(cf, NGX_HTTP_PREACCESS_PHASE, limit_handler) ? NGX_OK : NGX_ERROR;
 } catch (...) {
     log_conf_exception(cf);

@@ -41,7 +41,18 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) noexcept {
     if (headers_merge(cf, prev->headers, conf->headers) != NGX_CONF_OK) return static_cast<char*>(NGX_CONF_ERROR);
     if (webhook_merge(cf, prev->webhook, conf->webhook) != NGX_CONF_OK) return static_cast<char*>(NGX_CONF_ERROR);
     if (cost_merge(cf, prev->cost, conf->cost) != NGX_CONF_OK) return static_cast<char*>(NGX_CONF_ERROR);
-    return limit_merge(cf, prev->limit, conf->limit);
+    if (limit_merge(cf, prev->limit, conf->limit) != NGX_CONF_OK) return static_cast<char*>(NGX_CONF_ERROR);
+    // Every server and location is merged before postconfiguration, which
+    // installs a handler only where some location uses its feature.
+    auto* mcf = main_conf<MainConf>(cf);
+    request_metrics_merge(mcf->request_metrics, prev->request_metrics, conf->request_metrics);
+    if (conf->headers.plan != nullptr) mcf->any_headers = true;
+    if (conf->limit.effective != nullptr && !conf->limit.effective->empty()) {
+        mcf->any_limit = true;
+        // The RateLimit fields follow the mode of the location that decided.
+        if (conf->limit.header_mode != static_cast<ngx_int_t>(limit::HeaderMode::Off)) mcf->any_limit_headers = true;
+    }
+    return NGX_CONF_OK;
 }
 
 ngx_int_t preconfiguration(ngx_conf_t* cf) noexcept {
@@ -56,10 +67,13 @@ ngx_int_t postconfiguration(ngx_conf_t* cf) noexcept {
     if (request_metrics_postconfiguration(cf) != NGX_OK) return NGX_ERROR;
     if (webhook_postconfiguration(cf) != NGX_OK) return NGX_ERROR;
     if (cost_postconfiguration(cf) != NGX_OK) return NGX_ERROR;
-    next_header_filter = ngx_http_top_header_filter;
-    ngx_http_top_header_filter = header_filter;
+    auto* mcf = main_conf<MainConf>(cf);
+    if (mcf->any_headers || mcf->any_limit_headers) {
+        next_header_filter = ngx_http_top_header_filter;
+        ngx_http_top_header_filter = header_filter;
+    }
     // Last: every feature has registered its series by now.
-    return main_conf<MainConf>(cf)->metrics.declare_zone(cf);
+    return mcf->metrics.declare_zone(cf);
 }
 
 ngx_int_t init_process(ngx_cycle_t* cycle) noexcept {
@@ -113,6 +127,8 @@ ngx_command_t commands[] = {
     {ngx_string("levqor_webhook_mode"), kAnyLevel | NGX_CONF_TAKE1, set_webhook_mode, NGX_HTTP_LOC_CONF_OFFSET, 0,
      nullptr},
     {ngx_string("levqor_cost"), kAnyLevel | NGX_CONF_TAKE12, set_cost, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("levqor_request_metrics"), kAnyLevel | NGX_CONF_TAKE1, set_request_metrics, NGX_HTTP_LOC_CONF_OFFSET, 0,
+     nullptr},
     {ngx_string("levqor_status"), NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, set_status,
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     ngx_null_command,

@@ -24,6 +24,13 @@ struct MainConf {
     RequestMetricsMain request_metrics;
     WebhookMain webhook;
     CostMain cost;
+    // Set by the merge: some location decorates responses (levqor_headers),
+    // limits requests (levqor_limit: the preaccess handler), or limits them
+    // with RateLimit fields (levqor_limit_headers not off). The header filter
+    // is installed only for the first or the last.
+    bool any_headers = false;
+    bool any_limit = false;
+    bool any_limit_headers = false;
 };
 
 // http{}, server{} and location{} levels.
@@ -32,6 +39,7 @@ struct LocConf {
     LimitLoc limit;
     WebhookLoc webhook;
     CostLoc cost;
+    RequestMetricsLoc request_metrics;
 };
 
 // levqor_status (status.cpp).

@@ -17,6 +17,9 @@ MODULE_SO=$BUILD/ngx_http_levqor_module.so
 NGINX=${NGINX:-/usr/sbin/nginx}
 BENCH_WORK=${BENCH_WORK:-$(mktemp -d /tmp/levqor-bench.XXXXXX)}
 CALLGRIND_SECONDS=${CALLGRIND_SECONDS:-5}
+# CALLGRIND_DUMP_INSTR=yes keeps per-instruction costs in the dump (for
+# callgrind_annotate --auto=yes on disassembly; with BENCH_KEEP=1).
+CALLGRIND_DUMP_INSTR=${CALLGRIND_DUMP_INSTR:-no}
 WRK_SECONDS=${WRK_SECONDS:-3}
 WRK_ROUNDS=${WRK_ROUNDS:-5}
 WRK_CONNECTIONS=${WRK_CONNECTIONS:-50}
@@ -143,13 +146,26 @@ callgrind_ipr() {
     shift 3
     local out=$dir/callgrind.out
     sed -i 's/^worker_processes .*/worker_processes 1; master_process off; daemon off;/' "$dir/nginx.conf"
-    valgrind --tool=callgrind --callgrind-out-file="$out" --dump-instr=no --compress-strings=no --compress-pos=no \
+    valgrind --tool=callgrind --callgrind-out-file="$out" --dump-instr="$CALLGRIND_DUMP_INSTR" --compress-strings=no --compress-pos=no \
         "$NGINX" -p "$dir" -c "$dir/nginx.conf" -e "$dir/logs/error.log" \
         >"$dir/valgrind.log" 2>&1 &
     local vpid=$!
     BENCH_PIDS+=("$vpid")
     wait_port "$port"
     wrk -t1 -c10 -d2s "$@" "http://127.0.0.1:$port$path" >/dev/null 2>&1   # warm-up
+    # CALLGRIND_WARMUP_REQUESTS=N: then one more warm-up run long enough for
+    # N requests at the rate of the first, e.g. more than a wrk script's
+    # distinct keys (a script's key counter restarts with each wrk run, so it
+    # must be ONE run), so that the measured run finds every key's state
+    # already created. Under valgrind a busy machine serves a fraction of a
+    # quiet one's requests in the same 2 s, and a measured run that still
+    # inserts keys counts their creation.
+    local warm_target=${CALLGRIND_WARMUP_REQUESTS:-0} warm_done
+    warm_done=$(served_requests "$port")
+    if ((warm_target > 0)); then
+        ((warm_done > 0)) || warm_done=1
+        wrk -t1 -c10 -d"$((warm_target * 2 / warm_done + 2))s" "$@" "http://127.0.0.1:$port$path" >/dev/null 2>&1
+    fi
     callgrind_control -z "$vpid" >/dev/null 2>&1
     local before after
     before=$(served_requests "$port")
@@ -183,6 +199,21 @@ callgrind_fn_max_per_request() {
         awk -v re="$fn" -v n="$(cat "$dir/callgrind.requests")" '
             $0 ~ re { gsub(",", "", $1); if ($1 + 0 > max) max = $1 + 0 }
             END { printf "%.1f\n", max / n }'
+}
+
+# callgrind_obj_per_request <dir> <regex>: self instructions per request of
+# every function whose "file:function [object]" line matches <regex> in the
+# last callgrind_ipr run of <dir>, e.g. 'ngx_http_levqor_module[.]so|levqor::'
+# (the module's own code: its object, and its functions' lines inlined from
+# headers, which callgrind_annotate lists without the object) or 'malloc[.]c:'
+# (glibc's allocator): an attribution that does not move with the rest of
+# the run.
+callgrind_obj_per_request() {
+    local dir=$1 re=$2
+    callgrind_annotate --auto=no --threshold=100 "$(cat "$dir/callgrind.dump")" 2>/dev/null |
+        awk -v re="$re" -v n="$(cat "$dir/callgrind.requests")" '
+            /^ *[0-9,]+ +\(/ && !/PROGRAM TOTALS/ && $0 ~ re { c = $1; gsub(",", "", c); sum += c }
+            END { printf "%.1f\n", sum / n }'
 }
 
 # ipr_line <variant> <instr/request> <base variant> <base instr/request> <function> <its cost>
