@@ -143,13 +143,19 @@ callgrind_ipr() {
     shift 3
     local out=$dir/callgrind.out
     sed -i 's/^worker_processes .*/worker_processes 1; master_process off; daemon off;/' "$dir/nginx.conf"
-    valgrind --tool=callgrind --callgrind-out-file="$out" --dump-instr=no --compress-strings=no --compress-pos=no \
+    valgrind --tool=callgrind --callgrind-out-file="$out" --dump-instr="${CALLGRIND_DUMP_INSTR:-no}" --compress-strings=no --compress-pos=no \
         "$NGINX" -p "$dir" -c "$dir/nginx.conf" -e "$dir/logs/error.log" \
         >"$dir/valgrind.log" 2>&1 &
     local vpid=$!
     BENCH_PIDS+=("$vpid")
     wait_port "$port"
-    wrk -t1 -c10 -d2s "$@" "http://127.0.0.1:$port$path" >/dev/null 2>&1   # warm-up
+    # Warm-up: 2 s of the measured load, or the command CALLGRIND_WARMUP
+    # given the URL (a load whose effect must not depend on the machine's speed).
+    if [[ -n ${CALLGRIND_WARMUP:-} ]]; then
+        $CALLGRIND_WARMUP "http://127.0.0.1:$port$path" >/dev/null
+    else
+        wrk -t1 -c10 -d2s "$@" "http://127.0.0.1:$port$path" >/dev/null 2>&1
+    fi
     callgrind_control -z "$vpid" >/dev/null 2>&1
     local before after
     before=$(served_requests "$port")
