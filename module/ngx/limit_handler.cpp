@@ -162,16 +162,6 @@ std::size_t cell_for(const PlanCells& cells, LimitStatus status) {
     return cells.passed;
 }
 
-void count(const Collected& c, LimitStatus status, const gcra::Decision* d) {
-    // One decision per rule (its key and ip buckets are adjacent).
-    for (std::size_t i = 0; i < c.n; ++i) {
-        const PlanCells& cells = c.meta[i].rule->zone->cells[c.meta[i].plan_index];
-        if (i == 0 || c.meta[i].rule != c.meta[i - 1].rule) metric_add(cell_for(cells, status));
-        // The anonymous bucket is charged at the key rate: its hits count as key hits.
-        if (d != nullptr && !d[i].allowed) metric_add(c.meta[i].kind == kIp ? cells.hit_ip : cells.hit_key);
-    }
-}
-
 void log_over_limit(ngx_http_request_t* r, const LimitLoc& loc, const Collected& c, const gcra::Decision* d, bool dry) {
     // The key itself is never logged: API keys are credentials.
     for (std::size_t i = 0; i < c.n; ++i) {
@@ -183,10 +173,10 @@ void log_over_limit(ngx_http_request_t* r, const LimitLoc& loc, const Collected&
     }
 }
 
+// Stores the decision (the request's context, if it has none yet, this
+// decision and its entries: one allocation) and counts it in the zones' metrics.
 LimitCtx* make_ctx(ngx_http_request_t* r, RequestCtx* rctx, const LimitLoc& loc, const Collected& c,
                    const gcra::Decision* d, LimitStatus status) {
-    // Usually the first thing the module stores for the request: one
-    // allocation for the request context, this decision and its entries.
     const std::size_t size = sizeof(LimitCtx) + c.n * sizeof(LimitEntry);
     LimitCtx* ctx;
     if (rctx == nullptr) {
@@ -203,10 +193,17 @@ LimitCtx* make_ctx(ngx_http_request_t* r, RequestCtx* rctx, const LimitLoc& loc,
     ctx->remaining = UINT64_MAX;
     ctx->retry_after = 0;
     ctx->entries = reinterpret_cast<LimitEntry*>(ctx + 1);
-    for (std::size_t i = 0; i < ctx->n; ++i) {
+    for (std::size_t i = 0; i < c.n; ++i) {
+        const Collected::Meta& m = c.meta[i];
+        const PlanCells& cells = m.rule->zone->cells[m.plan_index];
+        // One decision per rule (its key and ip buckets are adjacent).
+        if (i == 0 || m.rule != c.meta[i - 1].rule) metric_add(cell_for(cells, status));
+        if (d == nullptr) continue;
+        // The anonymous bucket is charged at the key rate: its hits count as key hits.
+        if (!d[i].allowed) metric_add(m.kind == kIp ? cells.hit_ip : cells.hit_key);
         const bool counts = d[i].allowed || c.reqs[i].observe_only;
         LimitEntry& e = ctx->entries[i];
-        e = LimitEntry{c.meta[i].plan, c.meta[i].kind, counts ? d[i].remaining : 0, d[i].reset_after_ns};
+        e = LimitEntry{m.plan, m.kind, counts ? d[i].remaining : 0, d[i].reset_after_ns};
         if (e.remaining < ctx->remaining) ctx->remaining = e.remaining;
         if (!counts) {
             const std::uint64_t wait = gcra::ceil_seconds(d[i].retry_after_ns);
@@ -321,7 +318,6 @@ ngx_int_t decide(ngx_http_request_t* r, const LimitLoc& loc, bool shadow) {
 
     const LimitCtx* ctx = make_ctx(r, rctx, loc, c, have_decisions ? d : nullptr, status);
     if (ctx == nullptr) return NGX_DECLINED;
-    count(c, status, have_decisions ? d : nullptr);
 
     switch (status) {
         case LimitStatus::Passed:
