@@ -35,7 +35,9 @@ export CALLGRIND_DUMP_INSTR=yes
 # Steady state: the warm-up asks with each of the 10,000 keys once, so the
 # measured run finds every bucket (limit_req's node, levqor's slot) in place
 # and the count does not depend on how many requests the warm-up managed.
-export CALLGRIND_WARMUP=$BENCH_DIR/keys_once.pl
+# CALLGRIND_WARMUP=true: no warm-up, a cold table (with CALLGRIND_SECONDS=1 nearly
+# every request makes a new bucket).
+export CALLGRIND_WARMUP=${CALLGRIND_WARMUP:-$BENCH_DIR/keys_once.pl}
 declare -A IPR
 
 echo "== ratelimit_path: instructions per request (callgrind, 10,000 keys, ${CALLGRIND_SECONDS}s wrk run after warm-up; plain and limit_req* without the module)"
@@ -61,17 +63,27 @@ if [[ -n ${IPR[plain]:-} ]]; then
     ratio levqor limit_req2
 fi
 
-# Inclusive cost per request of the module's functions (levqor::ngx and the
-# core's levqor::limit / levqor::gcra / siphash), largest first.
+# Inclusive cost per request of the module's functions on the request path
+# (callees included; "decide" includes the bucket table, SipHash, the header
+# search and the request context).
+FNS=(
+    "limit_handler|levqor::ngx::limit_handler\\("
+    "  decide|levqor::ngx::\\(anonymous namespace\\)::decide\\("
+    "    BucketTable::decide|levqor::limit::BucketTable::decide\\("
+    "    siphash|levqor::detail::siphash<1, 3>"
+    "    header search|ValueSource::(find_header|eval)\\("
+    "    request_ctx_create|levqor::ngx::request_ctx_create"
+    "    request_ctx_find|levqor::ngx::request_ctx_find"
+    "    clock_gettime|clock_gettime@@GLIBC"
+    "limit_add_headers|levqor::ngx::limit_add_headers"
+    "headers_decorate|levqor::ngx::headers_decorate"
+    "log_handler (metrics)|levqor::ngx::\\(anonymous namespace\\)::log_handler"
+)
 [[ ${FUNCTIONS:-1} == 1 ]] || exit 0
 for v in "${VARIANTS[@]}"; do
     [[ ${LOAD[$v]} == 1 ]] || continue
-    echo "== ratelimit_path: $v, inclusive instructions per request of the module's functions"
-    callgrind_annotate --inclusive=yes --threshold=100 "$(cat "$BENCH_WORK/$v/callgrind.dump")" 2>/dev/null |
-        awk -v n="$(cat "$BENCH_WORK/$v/callgrind.requests")" '
-            /levqor|sip|ngx_http_levqor/ && $1 ~ /^[0-9,]+$/ {
-                c = $1; gsub(",", "", c); fn = $0; sub(/^ *[0-9,]+ +\([^)]*\) +/, "", fn); sub(/^ *[0-9,]+ +/, "", fn)
-                sub(/ \[.*$/, "", fn)
-                if (c / n >= 1 && !(fn in seen)) { seen[fn] = 1; printf "  %8.1f  %s\n", c / n, fn }
-            }' | sort -k1,1nr | head -40
+    echo "== ratelimit_path: $v, inclusive instructions per request"
+    for f in "${FNS[@]}"; do
+        printf '  %-24s %7s\n' "${f%%|*}" "$(callgrind_fn_max_per_request "$BENCH_WORK/$v" "${f#*|}")"
+    done
 done
