@@ -755,3 +755,23 @@ levqor_limit_zone api:1m;
 location /t { levqor_limit zone=api key=$http_x_api_key plan=free ip=; }
 --- must_die
 "levqor_limit" directive invalid parameter "ip=", expected ip=<value> or ip=off
+
+=== TEST 45: fields where one location turns them back on under a server that turned them off (inherited levqor_limit)
+--- http_config
+levqor_limit_zone api:1m;
+levqor_plan p key=10r/m ip=100r/m;
+--- config
+levqor_limit_headers off;
+levqor_limit zone=api key=$http_x_api_key plan=p;
+location /off { empty_gif; }
+location /on { levqor_limit_headers draft; empty_gif; }
+--- more_headers
+X-Api-Key: h45
+--- request eval
+["GET /off", "GET /on"]
+--- error_code eval
+[200, 200]
+--- response_headers eval
+["! RateLimit\n! RateLimit-Policy", "RateLimit-Policy: \"p-key\";q=10;w=60, \"p-ip\";q=100;w=60"]
+--- no_error_log
+[error]

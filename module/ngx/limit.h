@@ -71,9 +71,10 @@ struct LimitRule {
     LimitZone* zone = nullptr;
     ValueSource key;
     ValueSource plan;
-    ValueSource ip;              // empty: ip=off
-    std::string plan_literal;    // when plan= has no variables
-    ngx_int_t static_plan = -1;  // its index, resolved at merge
+    ValueSource ip;                         // empty: ip=off
+    std::string plan_literal;               // when plan= has no variables
+    ngx_int_t static_plan = -1;             // its index, resolved at merge
+    const RuntimePlan* plan_ptr = nullptr;  // and the plan itself (LimitMain::plans is complete by then)
     std::uint64_t cost = 1;
     unsigned ip_prefix6 = limit::kDefaultIpPrefix6;  // IPv6 addresses share a bucket per prefix
     bool dry_run = false;
@@ -96,6 +97,9 @@ struct LimitMain {
     ngx_int_t remaining_index = NGX_ERROR;
     // levqor_ratelimit_upstream_fields_total cells, by action.
     std::size_t upstream_merged = 0, upstream_replaced = 0, upstream_malformed = 0;
+    // Some location with levqor_limit sends RateLimit fields (levqor_limit_headers
+    // is not off there): false spares every response the header filter's lookup.
+    bool any_headers = false;
 
     LimitMain();
     ngx_int_t find_plan(const u_char* name, std::size_t len) const noexcept;
@@ -138,7 +142,7 @@ struct LimitEntry {
     const RuntimePlan* plan;
     BucketKind kind;
     std::uint64_t remaining;
-    std::uint64_t reset_s;
+    std::uint64_t reset_ns;  // until the bucket is full again (rounded up to seconds where sent)
 };
 
 struct LimitCtx {

@@ -173,6 +173,7 @@ char* resolve_static_plans(ngx_conf_t* cf, std::vector<LimitRule>& rules) {
                                rule.plan_literal.c_str());
             return static_cast<char*>(NGX_CONF_ERROR);
         }
+        rule.plan_ptr = &lm.plans[static_cast<std::size_t>(rule.static_plan)];
     }
     return NGX_CONF_OK;
 }
@@ -243,6 +244,10 @@ char* limit_merge(ngx_conf_t* cf, LimitLoc& parent, LimitLoc& child) noexcept tr
     ngx_conf_merge_uint_value(child.log_level, parent.log_level, NGX_LOG_ERR);
     ngx_conf_merge_value(child.header_mode, parent.header_mode, static_cast<ngx_int_t>(lim::HeaderMode::Draft));
     ngx_conf_merge_value(child.upstream_mode, parent.upstream_mode, static_cast<ngx_int_t>(lim::UpstreamMode::Merge));
+    if (child.effective != nullptr && !child.effective->empty() &&
+        child.header_mode != static_cast<ngx_int_t>(lim::HeaderMode::Off)) {
+        main_conf<MainConf>(cf)->limit.any_headers = true;
+    }
     return NGX_CONF_OK;
 } catch (...) {
     return conf_exception(cf);

@@ -6,7 +6,6 @@
 #include <cstring>
 #include <string_view>
 
-#include "levqor/short_bytes.h"
 #include "ngx_util.h"
 
 namespace levqor::ngx {
@@ -74,21 +73,6 @@ bool ValueSource::compile(ngx_conf_t* cf, ngx_str_t text) {
     ccv.value = &text;
     ccv.complex_value = cv_;
     return ngx_http_compile_complex_value(&ccv) == NGX_OK;
-}
-
-bool ValueSource::find_header(const ngx_list_part_t* part, ngx_str_t& out) const noexcept {
-    for (; part != nullptr; part = part->next) {
-        const auto* h = static_cast<const ngx_table_elt_t*>(part->elts);
-        for (ngx_uint_t i = 0; i < part->nelts; ++i) {
-            if (h[i].hash == hash_ && h[i].key.len == header_.len &&
-                same_bytes(h[i].lowcase_key, header_.data, header_.len)) {
-                out = h[i].value;
-                return true;
-            }
-        }
-    }
-    out.len = 0;
-    return true;
 }
 
 void ValueSource::connection_address(ngx_http_request_t* r, ngx_str_t& out) noexcept {

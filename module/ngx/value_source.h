@@ -11,6 +11,7 @@
 
 #include <cstdint>
 
+#include "levqor/short_bytes.h"
 #include "ngx_shim.h"
 
 namespace levqor::ngx {
@@ -53,6 +54,7 @@ public:
 
 private:
     bool eval_variable(ngx_http_request_t* r, ngx_str_t& out) const noexcept;
+    // Inline: on the request path of every levqor_limit keyed by a header.
     bool find_header(const ngx_list_part_t* part, ngx_str_t& out) const noexcept;
 
     Kind kind_ = Kind::Empty;
@@ -61,5 +63,20 @@ private:
     ngx_int_t var_index_ = NGX_ERROR;
     ngx_http_complex_value_t* cv_ = nullptr;
 };
+
+inline bool ValueSource::find_header(const ngx_list_part_t* part, ngx_str_t& out) const noexcept {
+    for (; part != nullptr; part = part->next) {
+        const auto* h = static_cast<const ngx_table_elt_t*>(part->elts);
+        for (ngx_uint_t i = 0; i < part->nelts; ++i) {
+            if (h[i].hash == hash_ && h[i].key.len == header_.len &&
+                same_bytes(h[i].lowcase_key, header_.data, header_.len)) {
+                out = h[i].value;
+                return true;
+            }
+        }
+    }
+    out.len = 0;
+    return true;
+}
 
 }  // namespace levqor::ngx

@@ -152,7 +152,13 @@ callgrind_ipr() {
     local vpid=$!
     BENCH_PIDS+=("$vpid")
     wait_port "$port"
-    wrk -t1 -c10 -d2s "$@" "http://127.0.0.1:$port$path" >/dev/null 2>&1   # warm-up
+    # Warm-up: 2 s of the measured load, or the command CALLGRIND_WARMUP
+    # given the URL (a load whose effect must not depend on the machine's speed).
+    if [[ -n ${CALLGRIND_WARMUP:-} ]]; then
+        $CALLGRIND_WARMUP "http://127.0.0.1:$port$path" >/dev/null
+    else
+        wrk -t1 -c10 -d2s "$@" "http://127.0.0.1:$port$path" >/dev/null 2>&1
+    fi
     # CALLGRIND_WARMUP_REQUESTS=N: then one more warm-up run long enough for
     # N requests at the rate of the first, e.g. more than a wrk script's
     # distinct keys (a script's key counter restarts with each wrk run, so it

@@ -17,10 +17,19 @@ std::string BucketTable::attach(void* mem, BucketTable& out) { return out.attach
 
 void BucketTable::lock_contended(Set& s, std::int32_t pid) noexcept { shm_lock(s.lock, pid, header_->lock_steals); }
 
-Slot* BucketTable::find(Set& s, std::uint64_t tag) noexcept {
+Slot* BucketTable::find(Set& s, std::uint64_t tag, Slot*& free) noexcept {
+    // Occupied slots are a prefix of the set: a tag is stored only in the
+    // first free slot (claim) or over another tag, and never cleared. So the
+    // first free slot ends the search, and is where a new bucket goes.
     for (auto& slot : s.slots) {
-        if (slot.tag.load(std::memory_order_relaxed) == tag) return &slot;
+        const std::uint64_t t = slot.tag.load(std::memory_order_relaxed);
+        if (t == tag) return &slot;
+        if (t == 0) {
+            free = &slot;
+            return nullptr;
+        }
     }
+    free = nullptr;
     return nullptr;
 }
 
@@ -51,9 +60,10 @@ Slot* BucketTable::claim(Set& s, std::uint64_t now, Slot* const* busy, std::size
 
 Slot* BucketTable::add(Set& s, std::uint64_t tag, std::uint64_t tat, const gcra::Limit& limit, std::uint64_t now,
                        Slot* const* busy, std::size_t nbusy) noexcept {
-    Slot* slot = find(s, tag);  // claimed by an earlier request of the same decision?
+    Slot* free = nullptr;
+    Slot* slot = find(s, tag, free);  // claimed by an earlier request of the same decision?
     if (slot == nullptr) {
-        slot = claim(s, now, busy, nbusy);
+        slot = free != nullptr ? free : claim(s, now, busy, nbusy);
         slot->tag.store(tag, std::memory_order_relaxed);
         slot->throttled_above.store(limit.capacity_ns() - limit.interval_ns, std::memory_order_relaxed);
     }
@@ -67,15 +77,17 @@ Outcome BucketTable::decide_one(const BucketRequest& req, std::uint64_t now, gcr
     BucketTable& t = *req.table;
     Set& s = t.set_for(req.tag);
     t.lock(s, pid);
-    Slot* slot = find(s, req.tag);
+    Slot* free = nullptr;
+    Slot* slot = find(s, req.tag, free);
     const std::uint64_t tat = slot != nullptr ? slot->tat.load(std::memory_order_relaxed) : 0;
     out = gcra::decide(tat, now, req.limit, req.cost);
     if (out.allowed) {
-        if (slot != nullptr) {
-            slot->tat.store(out.new_tat, std::memory_order_relaxed);
-        } else {
-            t.add(s, req.tag, out.new_tat, req.limit, now, nullptr, 0);
+        if (slot == nullptr) {  // a new bucket: the free slot find() stopped at, else a victim
+            slot = free != nullptr ? free : t.claim(s, now, nullptr, 0);
+            slot->tag.store(req.tag, std::memory_order_relaxed);
+            slot->throttled_above.store(req.limit.capacity_ns() - req.limit.interval_ns, std::memory_order_relaxed);
         }
+        slot->tat.store(out.new_tat, std::memory_order_relaxed);
     }
     unlock(s);
     Outcome o;
@@ -112,7 +124,8 @@ Outcome BucketTable::decide(const BucketRequest* reqs, std::size_t n, std::uint6
     std::uint64_t before[kMaxBuckets];
     Outcome outcome;
     for (std::size_t i = 0; i < n; ++i) {
-        slots[i] = find(*sets[i], reqs[i].tag);
+        Slot* free = nullptr;
+        slots[i] = find(*sets[i], reqs[i].tag, free);
         std::uint64_t tat = slots[i] != nullptr ? slots[i]->tat.load(std::memory_order_relaxed) : 0;
         for (std::size_t j = 0; j < i; ++j) {
             if (reqs[j].tag == reqs[i].tag && sets[j] == sets[i]) tat = out[j].new_tat;
@@ -146,7 +159,8 @@ Outcome BucketTable::decide(const BucketRequest* reqs, std::size_t n, std::uint6
 
 std::uint64_t BucketTable::peek(std::uint64_t tag) const noexcept {
     Set& s = set_for(tag);
-    const Slot* slot = find(s, tag);
+    Slot* free = nullptr;
+    const Slot* slot = find(s, tag, free);
     return slot != nullptr ? slot->tat.load(std::memory_order_relaxed) : 0;
 }
 
