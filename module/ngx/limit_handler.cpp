@@ -257,7 +257,8 @@ ngx_int_t ask_redis(ngx_http_request_t* r, RequestCtx*& rctx, const Collected& c
     redis::append_bulk(cmd, std::string_view(num, lim::write_u64(num, c.n) - num));
     for (std::size_t i = 0; i < c.n; ++i) {
         const Collected::Meta& m = c.meta[i];
-        redis::append_bucket_key(cmd, zone.name, kind_name(m.kind).front(), m.plan->plan.name, sv(m.value));
+        redis::append_bucket_key(cmd, zone.name, kind_name(m.kind).front(), m.plan->plan.name, sv(m.value),
+                                 zone.redis->key_secret);
     }
     redis::append_script_argv(cmd, c.reqs, c.n);
     if (!conn->submit(w, std::move(cmd), tail_at, tail_args, c.n)) {

@@ -16,11 +16,15 @@ for _ in $(seq 1 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && brea
 REDIS_PID=$(cat "$REDIS_DIR/redis.pid")
 BENCH_PIDS+=("$REDIS_PID")
 
+# key_secret_file=: the secret that names the buckets in Redis (required with redis=).
+KEY_FILE=$REDIS_DIR/redis.key
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$KEY_FILE"
+
 PLAN="levqor_plan bench key=100000r/s ip=100000000r/s;"
 SERVER="levqor_limit_headers off; location /t { levqor_limit zone=api key=\$http_x_api_key plan=bench; empty_gif; }"
 declare -A HTTP=(
     [local]="levqor_limit_zone api:10m; $PLAN"
-    [redis]="levqor_limit_zone api:10m redis=redis://127.0.0.1:$REDIS_PORT; $PLAN"
+    [redis]="levqor_limit_zone api:10m redis=redis://127.0.0.1:$REDIS_PORT key_secret_file=$KEY_FILE; $PLAN"
 )
 VARIANTS=(local redis)
 declare -A PORT

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 namespace levqor::redis {
@@ -239,26 +240,44 @@ std::string format_command(std::string_view a0, std::string_view a1, std::string
 
 namespace {
 
-// SHA-256 with the algorithm fetched once per process (a one-shot EVP_Digest
-// fetches it on every call).
-void sha256(std::string_view data, unsigned char* digest) {
-    static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-    static EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    unsigned int len = 0;
-    if (md == nullptr || ctx == nullptr || EVP_DigestInit_ex2(ctx, md, nullptr) != 1 ||
-        EVP_DigestUpdate(ctx, data.data(), data.size()) != 1 || EVP_DigestFinal_ex(ctx, digest, &len) != 1) {
-        EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
-    }
-}
-
 constexpr std::string_view kKeyPrefix = "levqor:{";
 
 }  // namespace
 
-void append_bucket_key(std::string& out, std::string_view zone, char kind, std::string_view plan,
-                       std::string_view value) {
+Parsed<KeySecret> key_secret(std::string_view text, std::string_view label) {
+    using P = Parsed<KeySecret>;
+    if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+    if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+    if (text.size() < kMinKeySecret) {
+        return P::failure("key_secret_file \"" + std::string(label) + "\" holds " + std::to_string(text.size()) +
+                          " bytes, expected at least " + std::to_string(kMinKeySecret) +
+                          " (e.g. openssl rand -hex 32 > file; the same file on every nginx node)");
+    }
+    static constexpr char kDomain[] = "levqor redis bucket names v1";  // with its NUL
     unsigned char digest[32];
-    sha256(value, digest);
+    unsigned int len = 0;
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    const bool ok = ctx != nullptr && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1 &&
+                    EVP_DigestUpdate(ctx, kDomain, sizeof kDomain) == 1 &&
+                    EVP_DigestUpdate(ctx, text.data(), text.size()) == 1 &&
+                    EVP_DigestFinal_ex(ctx, digest, &len) == 1 && len == sizeof digest;
+    EVP_MD_CTX_free(ctx);
+    if (!ok) return P::failure("key_secret_file \"" + std::string(label) + "\": SHA-256 failed");
+    std::uint64_t w[4];
+    std::memcpy(w, digest, sizeof w);
+    OPENSSL_cleanse(digest, sizeof digest);
+    return KeySecret{SipKey{w[0], w[1]}, SipKey{w[2], w[3]}};
+}
+
+void append_bucket_key(std::string& out, std::string_view zone, char kind, std::string_view plan,
+                       std::string_view value, const KeySecret& secret) {
+    const std::uint64_t h[2] = {siphash13(secret.a, value.data(), value.size()),
+                                siphash13(secret.b, value.data(), value.size())};
+    unsigned char digest[16];
+    for (int i = 0; i < 8; ++i) {  // big-endian: the hex reads as the two numbers
+        digest[i] = static_cast<unsigned char>(h[0] >> (56 - 8 * i));
+        digest[8 + i] = static_cast<unsigned char>(h[1] >> (56 - 8 * i));
+    }
     char hexed[32];
     hex_into(hexed, digest, 16);
     append_counted(out, '$', kKeyPrefix.size() + zone.size() + 4 + plan.size() + 1 + 32);
@@ -266,9 +285,10 @@ void append_bucket_key(std::string& out, std::string_view zone, char kind, std::
     out.append(hexed, 32).append("\r\n");
 }
 
-std::string bucket_key(std::string_view zone, char kind, std::string_view plan, std::string_view value) {
+std::string bucket_key(std::string_view zone, char kind, std::string_view plan, std::string_view value,
+                       const KeySecret& secret) {
     std::string resp;
-    append_bucket_key(resp, zone, kind, plan, value);
+    append_bucket_key(resp, zone, kind, plan, value, secret);
     const auto start = resp.find("\r\n") + 2;
     return resp.substr(start, resp.size() - start - 2);
 }

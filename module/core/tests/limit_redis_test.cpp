@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 namespace levqor::redis {
 namespace {
 
@@ -133,12 +135,52 @@ TEST(Script, DecodesResult) {
     EXPECT_FALSE(decode_result(negative, 6, 1, r));
 }
 
+KeySecret test_secret(std::string_view text = "0123456789abcdef0123456789abcdef") {
+    auto s = key_secret(text, "test.key");
+    EXPECT_TRUE(s) << s.error();
+    return s ? s.value() : KeySecret{};
+}
+
 TEST(BucketKey, HashTagAndNoRawKey) {
-    const std::string k = bucket_key("api", 'k', "free", "sk_live_secret");
+    const KeySecret secret = test_secret();
+    const std::string k = bucket_key("api", 'k', "free", "sk_live_secret", secret);
     EXPECT_EQ(k.rfind("levqor:{api}:k:free:", 0), 0u);
     EXPECT_EQ(k.find("sk_live_secret"), std::string::npos);
-    EXPECT_EQ(k, "levqor:{api}:k:free:49ae2cdbc42204d2fc202281424e72bd");  // the first 128 bits of SHA-256, hex
-    EXPECT_NE(k, bucket_key("api", 'i', "free", "sk_live_secret"));
+    EXPECT_EQ(k.size(), std::string("levqor:{api}:k:free:").size() + 32);  // 128 bits, hex
+    // A fixed vector: the format is a contract between nginx nodes of
+    // different versions (a change resets every bucket in Redis once).
+    EXPECT_EQ(
+        k, "levqor:{api}:k:free:" + [&] {
+            char hex[33];
+            std::snprintf(hex, sizeof hex, "%016llx%016llx",
+                          static_cast<unsigned long long>(siphash13(secret.a, "sk_live_secret", 14)),
+                          static_cast<unsigned long long>(siphash13(secret.b, "sk_live_secret", 14)));
+            return std::string(hex);
+        }());
+    EXPECT_EQ(k, "levqor:{api}:k:free:87e82560e0a4e3ea88312fe2ac62b584");  // computed independently (Python)
+    EXPECT_NE(k, bucket_key("api", 'i', "free", "sk_live_secret", secret));
+}
+
+TEST(BucketKey, KeyedBySecret) {
+    const KeySecret one = test_secret(), two = test_secret("fedcba9876543210fedcba9876543210");
+    // An IPv4 address cannot be found by hashing all 2^32 without the secret.
+    EXPECT_NE(bucket_key("api", 'i', "free", "\x0a\x00\x00\x01", one),
+              bucket_key("api", 'i', "free", "\x0a\x00\x00\x01", two));
+    // Every node reading the same file names the same bucket; one trailing
+    // newline (echo) is not part of the secret.
+    EXPECT_EQ(bucket_key("api", 'k', "p", "k1", one),
+              bucket_key("api", 'k', "p", "k1", test_secret("0123456789abcdef0123456789abcdef\n")));
+    EXPECT_EQ(bucket_key("api", 'k', "p", "k1", one),
+              bucket_key("api", 'k', "p", "k1", test_secret("0123456789abcdef0123456789abcdef\r\n")));
+}
+
+TEST(BucketKey, ShortSecretsAreRefused) {
+    const auto s = key_secret("too short\n", "/etc/levqor/redis.key");
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().rfind("key_secret_file \"/etc/levqor/redis.key\" holds 9 bytes, expected at least 16", 0), 0u)
+        << s.error();
+    EXPECT_EQ(s.error().find("too short"), std::string::npos);  // never the secret itself
+    EXPECT_TRUE(key_secret("0123456789abcdef", "k"));
 }
 
 TEST(Resp, FormatsCommands) {
@@ -147,9 +189,10 @@ TEST(Resp, FormatsCommands) {
     append_bulk(tail, "k");
     EXPECT_EQ(format_command("EVALSHA", "abc", tail, 2), "*4\r\n$7\r\nEVALSHA\r\n$3\r\nabc\r\n$1\r\n1\r\n$1\r\nk\r\n");
     std::string key;
-    append_bucket_key(key, "api", 'k', "free", "secret");
-    EXPECT_EQ(key, "$" + std::to_string(bucket_key("api", 'k', "free", "secret").size()) + "\r\n" +
-                       bucket_key("api", 'k', "free", "secret") + "\r\n");
+    const KeySecret secret = test_secret();
+    append_bucket_key(key, "api", 'k', "free", "secret", secret);
+    EXPECT_EQ(key, "$" + std::to_string(bucket_key("api", 'k', "free", "secret", secret).size()) + "\r\n" +
+                       bucket_key("api", 'k', "free", "secret", secret) + "\r\n");
 }
 
 }  // namespace

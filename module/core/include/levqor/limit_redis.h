@@ -15,6 +15,7 @@
 #include "levqor/bucket_table.h"
 #include "levqor/gcra.h"
 #include "levqor/parsed.h"
+#include "levqor/siphash.h"
 
 namespace levqor::redis {
 
@@ -97,14 +98,30 @@ void append_bulk(std::string& out, std::string_view arg);
 std::string format_command(std::string_view a0, std::string_view a1, std::string_view tail, std::size_t tail_args,
                            std::size_t room = 0);
 
-// "levqor:{<zone>}:<k|i>:<plan>:<hex>": the hash tag keeps a zone's buckets
+// The secret that names a zone's buckets in Redis (key_secret_file=): two
+// SipHash keys derived from the file's text. Every nginx node of a cluster
+// must read the same file, or each node names (and limits) its own buckets.
+struct KeySecret {
+    SipKey a, b;
+};
+inline constexpr std::size_t kMinKeySecret = 16;  // bytes
+// From the file's text: one trailing "\n" (or "\r\n") is not part of the
+// secret, so `echo` and `printf` give the same; at least 16 bytes remain.
+// Derivation: SHA-256("levqor redis bucket names v1\0" + secret) split into
+// the four 64-bit words of a and b. `label` names the file in messages (the
+// secret never appears in them).
+Parsed<KeySecret> key_secret(std::string_view text, std::string_view label);
+
+// "levqor:{<zone>}:<k|i|a>:<plan>:<hex>": the hash tag keeps a zone's buckets
 // in one Redis Cluster slot, so one EVALSHA can charge a key and its address
-// atomically. The hex part is SHA-256 of the key (128 bits): API keys never
-// reach Redis, and clients cannot make two keys share a bucket.
-std::string bucket_key(std::string_view zone, char kind, std::string_view plan, std::string_view value);
-// The same, RESP-encoded onto out (no temporary string). Not thread-safe
-// (a per-process digest context): one nginx worker, one thread.
+// atomically. The hex part is 128 bits: SipHash-1-3 of the key or address
+// under secret.a, then under secret.b (32 hex digits). Keyed: API keys and
+// addresses cannot be recovered from key names (not even IPv4 by trying all
+// 2^32), and clients cannot make two keys share a bucket.
+std::string bucket_key(std::string_view zone, char kind, std::string_view plan, std::string_view value,
+                       const KeySecret& secret);
+// The same, RESP-encoded onto out (no temporary string). Thread-safe.
 void append_bucket_key(std::string& out, std::string_view zone, char kind, std::string_view plan,
-                       std::string_view value);
+                       std::string_view value, const KeySecret& secret);
 
 }  // namespace levqor::redis
