@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # Cluster-wide rate limits on a real redis-server started by this suite:
-# limits shared by two nginx instances, one command per decision, NOSCRIPT,
+# limits shared by two nginx instances, one script call per event-loop
+# iteration (batches from many connections at once, exact limits, a hung
+# batch falling back once per request), keyed key names, NOSCRIPT,
 # password/db/unix socket, Redis killed / hung / restarted (answers within
 # the deadline, FALLBACK statuses, no 5xx), allow/deny modes, config errors.
 use strict;
@@ -77,7 +79,7 @@ sub get {
     is(scalar(grep { $_ == 200 } @st), 5, 'two nodes, one key: 5 pass in total (one node\'s limit)');
     is_deeply([@st[5 .. 7]], [429, 429, 429], 'then both nodes reject');
     like($redis->cli('KEYS', 'levqor:{api}:k:p:*'), qr/^levqor:\{api\}:k:p:[0-9a-f]{32}$/m, 'hash-tagged key, hashed API key');
-    my $ttl = $redis->cli('PTTL', (split /\n/, $redis->cli('KEYS', 'levqor:{api}:k:p:*'))[0]);
+    chomp(my $ttl = $redis->cli('PTTL', (split /\n/, $redis->cli('KEYS', 'levqor:{api}:k:p:*'))[0]));
     ok($ttl > 0 && $ttl <= 61000, "bucket key expires when the bucket is full again ($ttl ms)");
 
     # Exactly one command per decision: INFO commandstats counts the EVALSHAs,
@@ -156,6 +158,55 @@ sub get {
     is_deeply(\@st, [(200) x 5, 429, 429], 'two nodes, no key, ip=off: one anonymous bucket at the key rate');
     like($redis->cli('KEYS', 'levqor:{api}:a:p:*'), qr/^levqor:\{api\}:a:p:[0-9a-f]{32}$/m, 'kept in Redis as an "a" bucket');
     $_->stop for $a, $b;
+}
+
+# ---- batches: the decisions of one event-loop iteration, one script call ----------
+# burst(): n connections opened first, then every request written at once
+# (raw sockets), then every response read: the workers see many requests
+# in one epoll batch.
+sub burst {
+    my ($ports, $n, $path, $key) = @_;
+    my @socks = map {
+        IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . $ports->[$_ % @$ports], Timeout => 5) or die "connect: $!"
+    } 0 .. $n - 1;
+    sleep 0.2;  # accepted, idle: the requests below arrive together
+    my $req = "GET $path HTTP/1.1\r\nHost: t\r\nX-Api-Key: $key\r\nConnection: close\r\n\r\n";
+    syswrite($_, $req) for @socks;
+    my @res;
+    for my $s (@socks) {
+        local $/;
+        my $text = <$s> // '';
+        my ($status) = $text =~ m{^HTTP/1\.1 (\d+)};
+        my ($limit) = $text =~ m{^X-Limit: (\S+)}mi;
+        push @res, { status => $status // 0, limit => $limit // '' };
+    }
+    return @res;
+}
+{
+    require IO::Socket::INET;
+    $redis->cli('FLUSHALL');
+    my ($a, $b) = (limited_nginx(), limited_nginx());
+    $redis->cli('CONFIG', 'RESETSTAT');
+    my @res = burst([$a->port, $b->port], 50, '/big', 'batch');
+    is(scalar(grep { $_->{status} == 200 && $_->{limit} eq 'PASSED' } @res), 50, '50 requests at once: all decided by Redis');
+    my $calls = $redis->calls('evalsha') + $redis->calls('eval');
+    ok($calls > 0 && $calls < 50, "in batches: $calls script calls for 50 decisions (INFO commandstats)");
+
+    # Exactness within and across batches and nodes: one key, plan 5r/m.
+    @res = burst([$a->port, $b->port], 50, '/t', 'exact');
+    is(scalar(grep { $_->{status} == 200 } @res), 5, '50 at once, one key, two nodes: exactly the plan\'s 5 pass');
+    is(scalar(grep { $_->{status} == 429 } @res), 45, 'and 45 are rejected');
+
+    # A batch that Redis never answers: every request in it falls back once.
+    $redis->kill('STOP');
+    @res = burst([$a->port], 30, '/big', 'hung-batch');
+    $redis->kill('CONT');
+    is(scalar(grep { $_->{status} == 200 && $_->{limit} eq 'FALLBACK_PASSED' } @res), 30,
+        'Redis hung: each of the 30 requests of the batch falls back (FALLBACK_PASSED), one response each');
+    my ($timeouts) = $a->request('GET /metrics')->{body} =~ /levqor_ratelimit_backend_errors_total\{backend="redis",zone="api",reason="timeout"\} (\d+)/;
+    is($timeouts, 30, 'each request counted once as a timeout');
+    $_->stop for $a, $b;
+    unlike($a->error_log . $b->error_log, qr/\[(alert|crit|emerg)\]/, 'no alerts');
 }
 
 # ---- key names are keyed by the zone's secret ------------------------------------

@@ -372,7 +372,8 @@ void limit_init_process(ngx_cycle_t* cycle) noexcept {
     for (auto& z : mcf->limit.zones) {
         if (z->redis == nullptr) continue;
         try {
-            z->conn = std::make_unique<RedisConn>(z->name, z->redis->endpoint, cycle->log, z->redis_cells);
+            z->conn = std::make_unique<RedisConn>(z->name, z->redis->endpoint, z->redis->key_secret,
+                                                  z->redis->timeout_ms, cycle->log, z->redis_cells);
             z->conn->start();
         } catch (...) {
             ngx_log_error(NGX_LOG_ALERT, cycle->log, 0, "levqor_limit_zone \"%s\": cannot start redis",

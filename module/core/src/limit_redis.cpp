@@ -115,46 +115,55 @@ void CircuitBreaker::open_for(std::uint64_t now_ms) {
 // ---- the script -------------------------------------------------------------------
 
 const std::string& gcra_script() {
-    static const std::string script = R"lua(-- levqor GCRA, all or nothing, on Redis's clock
+    static const std::string script = R"lua(-- levqor GCRA, a batch of decisions, each all or nothing, on Redis's clock
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local n = #KEYS
-local before, new_tat, ok = {}, {}, {}
-local enforced_ok, observed_ok = 1, 1
-for i = 1, n do
-  local interval, burst, cost = tonumber(ARGV[4*i-3]), tonumber(ARGV[4*i-2]), tonumber(ARGV[4*i-1])
-  local v = redis.call('GET', KEYS[i])
-  local tat = v and tonumber(v) or 0
-  for j = 1, i - 1 do
-    if KEYS[j] == KEYS[i] then tat = new_tat[j] end
+local out = {}
+local k, a = 0, 2
+for _ = 1, tonumber(ARGV[1]) do
+  local n = tonumber(ARGV[a])
+  local before, new_tat, ok = {}, {}, {}
+  local enforced_ok, observed_ok = 1, 1
+  for i = 1, n do
+    local b = a + 4 * i - 3
+    local interval, burst, cost = tonumber(ARGV[b]), tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2])
+    local v = redis.call('GET', KEYS[k + i])
+    local tat = v and tonumber(v) or 0
+    for j = 1, i - 1 do
+      if KEYS[k + j] == KEYS[k + i] then tat = new_tat[j] end
+    end
+    before[i] = tat
+    new_tat[i] = math.max(tat, now) + cost * interval
+    ok[i] = (new_tat[i] - now <= burst * interval) and 1 or 0
+    if ok[i] == 0 then
+      if ARGV[b + 3] == '1' then observed_ok = 0 else enforced_ok = 0 end
+    end
   end
-  before[i] = tat
-  new_tat[i] = math.max(tat, now) + cost * interval
-  ok[i] = (new_tat[i] - now <= burst * interval) and 1 or 0
-  if ok[i] == 0 then
-    if ARGV[4*i] == '1' then observed_ok = 0 else enforced_ok = 0 end
+  out[#out + 1] = enforced_ok
+  out[#out + 1] = observed_ok
+  for i = 1, n do
+    local b = a + 4 * i - 3
+    local interval, burst = tonumber(ARGV[b]), tonumber(ARGV[b + 1])
+    local cap = burst * interval
+    local charged = enforced_ok == 1 and (ARGV[b + 3] ~= '1' or observed_ok == 1)
+    local remaining, retry, reset
+    if charged then
+      local debt = new_tat[i] - now
+      redis.call('SET', KEYS[k + i], string.format('%.0f', new_tat[i]), 'PX', math.ceil(debt / 1000) + 1)
+      remaining, retry, reset = math.floor((cap - debt) / interval), 0, debt
+    else
+      local debt = math.max(before[i] - now, 0)
+      remaining = debt >= cap and 0 or math.floor((cap - debt) / interval)
+      retry = ok[i] == 1 and 0 or (new_tat[i] - now - cap)
+      reset = debt
+    end
+    out[#out + 1] = ok[i]
+    out[#out + 1] = remaining
+    out[#out + 1] = math.ceil(retry)
+    out[#out + 1] = math.ceil(reset)
   end
-end
-local out = {enforced_ok, observed_ok}
-for i = 1, n do
-  local interval, burst = tonumber(ARGV[4*i-3]), tonumber(ARGV[4*i-2])
-  local cap = burst * interval
-  local charged = enforced_ok == 1 and (ARGV[4*i] ~= '1' or observed_ok == 1)
-  local remaining, retry, reset
-  if charged then
-    local debt = new_tat[i] - now
-    redis.call('SET', KEYS[i], string.format('%.0f', new_tat[i]), 'PX', math.ceil(debt / 1000) + 1)
-    remaining, retry, reset = math.floor((cap - debt) / interval), 0, debt
-  else
-    local debt = math.max(before[i] - now, 0)
-    remaining = debt >= cap and 0 or math.floor((cap - debt) / interval)
-    retry = ok[i] == 1 and 0 or (new_tat[i] - now - cap)
-    reset = debt
-  end
-  out[#out + 1] = ok[i]
-  out[#out + 1] = remaining
-  out[#out + 1] = math.ceil(retry)
-  out[#out + 1] = math.ceil(reset)
+  k = k + n
+  a = a + 1 + 4 * n
 end
 return out
 )lua";
@@ -193,6 +202,13 @@ bool decode_result(const long long* v, std::size_t count, std::size_t buckets, S
         d.retry_after_ns = static_cast<std::uint64_t>(b[2]) * 1000;
         d.reset_after_ns = static_cast<std::uint64_t>(b[3]) * 1000;
     }
+    return true;
+}
+
+bool decode_next(const long long* values, std::size_t count, std::size_t& at, std::size_t buckets, ScriptResult& out) {
+    const std::size_t need = 2 + 4 * buckets;
+    if (at > count || count - at < need || !decode_result(values + at, need, buckets, out)) return false;
+    at += need;
     return true;
 }
 
@@ -291,6 +307,64 @@ std::string bucket_key(std::string_view zone, char kind, std::string_view plan, 
     append_bucket_key(resp, zone, kind, plan, value, secret);
     const auto start = resp.find("\r\n") + 2;
     return resp.substr(start, resp.size() - start - 2);
+}
+
+// ---- batches -----------------------------------------------------------------------
+
+namespace {
+// Room for typical batches, so the first ones do not grow the buffers step by step.
+constexpr std::size_t kKeysRoom = 16 * 1024, kArgvRoom = 16 * 1024;
+}  // namespace
+
+BatchCommand::BatchCommand() {
+    keys_.reserve(kKeysRoom);
+    argv_.reserve(kArgvRoom);
+}
+
+bool BatchCommand::add(std::string_view zone, const BucketName* names, const limit::BucketRequest* reqs, std::size_t n,
+                       const KeySecret& secret) noexcept {
+    if (n == 0 || n > kMaxScriptBuckets) return false;
+    const std::size_t keys_at = keys_.size(), argv_at = argv_.size();
+    try {
+        for (std::size_t i = 0; i < n; ++i)
+            append_bucket_key(keys_, zone, names[i].kind, names[i].plan, names[i].value, secret);
+        char num[limit::kMaxU64Digits];
+        append_bulk(argv_, std::string_view(num, static_cast<std::size_t>(limit::write_u64(num, n) - num)));
+        append_script_argv(argv_, reqs, n);
+    } catch (...) {
+        keys_.resize(keys_at);  // shrinking never throws
+        argv_.resize(argv_at);
+        return false;
+    }
+    ++decisions_;
+    nkeys_ += n;
+    nargv_ += 1 + 4 * n;
+    return true;
+}
+
+bool BatchCommand::format(std::string& out, std::string_view verb, std::string_view script) const noexcept try {
+    out.clear();
+    out.reserve(64 + script.size() + keys_.size() + argv_.size());
+    char num[limit::kMaxU64Digits];
+    auto bulk_u64 = [&](std::uint64_t v) {
+        append_bulk(out, std::string_view(num, static_cast<std::size_t>(limit::write_u64(num, v) - num)));
+    };
+    append_counted(out, '*', 3 + nkeys_ + 1 + nargv_);
+    append_bulk(out, verb);
+    append_bulk(out, script);
+    bulk_u64(nkeys_);
+    out.append(keys_);
+    bulk_u64(decisions_);
+    out.append(argv_);
+    return true;
+} catch (...) {
+    return false;
+}
+
+void BatchCommand::clear() noexcept {
+    keys_.clear();
+    argv_.clear();
+    decisions_ = nkeys_ = nargv_ = 0;
 }
 
 }  // namespace levqor::redis

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <iterator>
 
 namespace levqor::redis {
 namespace {
@@ -193,6 +194,63 @@ TEST(Resp, FormatsCommands) {
     append_bucket_key(key, "api", 'k', "free", "secret", secret);
     EXPECT_EQ(key, "$" + std::to_string(bucket_key("api", 'k', "free", "secret", secret).size()) + "\r\n" +
                        bucket_key("api", 'k', "free", "secret", secret) + "\r\n");
+}
+
+// The batch encoder: KEYS of every decision in order, then ARGV = decision
+// count, then per decision its bucket count and four values per bucket.
+TEST(Batch, EncodesDecisionsInOneCommand) {
+    const KeySecret secret = test_secret();
+    limit::BucketRequest reqs[2] = {};
+    reqs[0].limit.interval_ns = 1000000;  // 1 ms
+    reqs[0].limit.burst = 5;
+    reqs[0].cost = 1;
+    reqs[1] = reqs[0];
+    reqs[1].observe_only = true;
+    const BucketName one[1] = {{'k', "free", "key-a"}};
+    const BucketName two[2] = {{'k', "pro", "key-b"}, {'i', "pro", "\x7f\x00\x00\x01"}};
+    BatchCommand batch;
+    ASSERT_TRUE(batch.add("api", one, reqs, 1, secret));
+    ASSERT_TRUE(batch.add("api", two, reqs, 2, secret));
+    EXPECT_EQ(batch.decisions(), 2u);
+    std::string cmd;
+    ASSERT_TRUE(batch.format(cmd, "EVALSHA", "abc"));
+    auto bulk = [](std::string_view v) { return "$" + std::to_string(v.size()) + "\r\n" + std::string(v) + "\r\n"; };
+    const std::string expected =
+        "*21\r\n" + bulk("EVALSHA") + bulk("abc") + bulk("3") + bulk(bucket_key("api", 'k', "free", "key-a", secret)) +
+        bulk(bucket_key("api", 'k', "pro", "key-b", secret)) +
+        bulk(bucket_key("api", 'i', "pro", "\x7f\x00\x00\x01", secret)) + bulk("2") +  // decisions
+        bulk("1") + bulk("1000") + bulk("5") + bulk("1") + bulk("0") +                 // decision 1
+        bulk("2") + bulk("1000") + bulk("5") + bulk("1") + bulk("0") + bulk("1000") + bulk("5") + bulk("1") +
+        bulk("1");  // decision 2
+    EXPECT_EQ(cmd, expected);
+    // Reused: clear() empties it; the next batch starts from scratch.
+    batch.clear();
+    EXPECT_EQ(batch.decisions(), 0u);
+    EXPECT_EQ(batch.bytes(), 0u);
+    EXPECT_FALSE(batch.add("api", one, reqs, 0, secret));
+    EXPECT_FALSE(batch.add("api", one, reqs, kMaxScriptBuckets + 1, secret));
+    EXPECT_EQ(batch.decisions(), 0u);
+}
+
+TEST(Batch, DecodesEachDecisionInTurn) {
+    // decision 1: one bucket allowed; decision 2: two buckets, the second refused
+    const long long v[] = {1, 1, 1, 4, 0, 1000, 0, 1, 1, 3, 0, 2000, 0, 0, 1500, 60000};
+    ScriptResult r{};
+    std::size_t at = 0;
+    ASSERT_TRUE(decode_next(v, std::size(v), at, 1, r));
+    EXPECT_TRUE(r.enforced_ok);
+    EXPECT_EQ(r.decisions[0].remaining, 4u);
+    EXPECT_EQ(at, 6u);
+    ASSERT_TRUE(decode_next(v, std::size(v), at, 2, r));
+    EXPECT_FALSE(r.enforced_ok);
+    EXPECT_TRUE(r.decisions[0].allowed);
+    EXPECT_FALSE(r.decisions[1].allowed);
+    EXPECT_EQ(r.decisions[1].retry_after_ns, 1500000u);
+    EXPECT_EQ(at, std::size(v));
+    EXPECT_FALSE(decode_next(v, std::size(v), at, 1, r));  // nothing left
+    std::size_t short_at = 10;
+    EXPECT_FALSE(decode_next(v, std::size(v), short_at, 2, r));  // 6 values left, 10 needed
+    EXPECT_EQ(short_at, 10u);
 }
 
 }  // namespace

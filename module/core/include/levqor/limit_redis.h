@@ -64,10 +64,15 @@ private:
     std::uint64_t pause_ms_ = 0;
 };
 
-// The GCRA script: KEYS are bucket keys; ARGV has four values per key:
-// interval in microseconds (decimal), burst, cost, observe-only (0/1).
-// Runs on Redis's clock (TIME). Returns {enforced_ok, observed_ok, then per
-// bucket: allowed, remaining, retry_after_us, reset_after_us}.
+// The GCRA script, for a batch of decisions: KEYS are the bucket keys of
+// every decision, in order; ARGV is the number of decisions, then per
+// decision its number of buckets n followed by four values per bucket:
+// interval in microseconds (decimal), burst, cost, observe-only (0/1). Runs
+// on Redis's clock (TIME, once per call). Each decision is all-or-nothing
+// across its buckets and sees the buckets as the decisions before it in the
+// batch left them (as separate calls in that order would). Returns, per
+// decision, {enforced_ok, observed_ok, then per bucket: allowed, remaining,
+// retry_after_us, reset_after_us}, all decisions' values in one flat array.
 const std::string& gcra_script();
 std::string script_sha1();  // hex SHA-1 of gcra_script(), as SCRIPT LOAD returns it
 
@@ -86,8 +91,12 @@ struct ScriptResult {
     gcra::Decision decisions[kMaxScriptBuckets];
 };
 static_assert(std::is_trivially_destructible_v<ScriptResult>);
-// Decodes the script's integer array; false if its shape is wrong.
+// Decodes one decision's part of the script's integer array (2 + 4 x buckets
+// values); false if its shape is wrong.
 bool decode_result(const long long* values, std::size_t count, std::size_t buckets, ScriptResult& out);
+// The next decision of a batch reply: values[at...]; advances `at`. False if
+// the reply is too short or the decision's part is malformed.
+bool decode_next(const long long* values, std::size_t count, std::size_t& at, std::size_t buckets, ScriptResult& out);
 
 // RESP encoding, for commands we format ourselves (hiredis's generic
 // formatter costs more than the rest of a decision).
@@ -123,5 +132,37 @@ std::string bucket_key(std::string_view zone, char kind, std::string_view plan, 
 // The same, RESP-encoded onto out (no temporary string). Thread-safe.
 void append_bucket_key(std::string& out, std::string_view zone, char kind, std::string_view plan,
                        std::string_view value, const KeySecret& secret);
+
+// One bucket's name parts: kind ('k', 'i', 'a'), plan name, key or address.
+struct BucketName {
+    char kind;
+    std::string_view plan;
+    std::string_view value;
+};
+
+inline constexpr std::size_t kMaxBatch = 64;                                             // decisions per script call
+inline constexpr std::size_t kMaxBatchValues = kMaxBatch * (2 + 4 * kMaxScriptBuckets);  // reply integers
+
+// The script call of a batch of decisions, RESP-encoded into buffers that
+// keep their capacity across batches (clear() does not free): after the
+// first batches, adding a decision allocates nothing. Not thread-safe.
+class BatchCommand {
+public:
+    BatchCommand();
+    // Appends one decision of n (1..kMaxScriptBuckets) buckets. False (and
+    // nothing appended) when n is out of range or memory runs out.
+    bool add(std::string_view zone, const BucketName* names, const limit::BucketRequest* reqs, std::size_t n,
+             const KeySecret& secret) noexcept;
+    std::size_t decisions() const { return decisions_; }
+    std::size_t bytes() const { return keys_.size() + argv_.size(); }
+    // The whole command, `<verb> <sha or script> <numkeys> keys... <decisions> argv...`,
+    // into out (cleared first; its capacity is kept). False if memory runs out.
+    bool format(std::string& out, std::string_view verb, std::string_view script) const noexcept;
+    void clear() noexcept;
+
+private:
+    std::string keys_, argv_;
+    std::size_t decisions_ = 0, nkeys_ = 0, nargv_ = 0;
+};
 
 }  // namespace levqor::redis
