@@ -31,14 +31,14 @@ struct RedisConn::Batch {
 };
 
 // The reply being read, built in place by hiredis's reader through the
-// functions below instead of a tree of malloc'ed redisReply objects: one
-// top-level reply at a time per connection; the script's integers go to
-// values. `head` comes first: hiredis reads ->type of a reply that has no
+// functions below instead of malloc'ed redisReply objects: one top-level
+// reply at a time per connection; the script's string of integers is
+// unpacked into values. `head` comes first: hiredis reads ->type of a reply that has no
 // callback, and the setup callbacks read type, str and len.
 struct RedisConn::Reply {
     redisReply head;
-    std::size_t count;  // array elements seen
-    bool bad;           // nested, or more elements than fit
+    std::size_t count;  // integers in values
+    bool bad;           // not the script's shape (one string of whole integers that fit)
     char text[256];     // a string, status or error reply (truncated)
     long long values[redis::kMaxBatchValues];
 };
@@ -87,22 +87,6 @@ using Reply = RedisConn::Reply;
 
 Reply* reply_of(const redisReadTask* task) { return static_cast<Reply*>(task->privdata); }
 
-// An element of the top-level array (idx), or the top-level reply itself (-1).
-long long* element(Reply* r, const redisReadTask* task) {
-    if (task->parent == nullptr) return nullptr;
-    if (task->parent->parent != nullptr) {  // nested deeper: not the script's shape
-        r->bad = true;
-        return nullptr;
-    }
-    const auto idx = static_cast<std::size_t>(task->idx);
-    if (idx >= redis::kMaxBatchValues) {
-        r->bad = true;
-        return nullptr;
-    }
-    if (idx + 1 > r->count) r->count = idx + 1;
-    return &r->values[idx];
-}
-
 void* reply_top(Reply* r, int type) {
     r->head.type = type;
     r->head.integer = 0;
@@ -112,22 +96,23 @@ void* reply_top(Reply* r, int type) {
     r->head.elements = 0;
     r->head.element = nullptr;
     r->count = 0;
-    r->bad = false;
+    r->bad = type != REDIS_REPLY_STRING;  // the script answers with one string
     return r;
 }
 
+// Values inside an array (not the script's shape) are ignored: the array is bad.
 void* reader_string(const redisReadTask* task, char* str, size_t len) {
     Reply* r = reply_of(task);
     if (r == nullptr) return nullptr;
-    if (task->parent == nullptr) {
-        reply_top(r, task->type);
-        const std::size_t n = std::min(len, sizeof r->text - 1);
-        std::memcpy(r->text, str, n);
-        r->text[n] = '\0';
-        r->head.len = n;
-        return r;
+    if (task->parent != nullptr) return r;
+    reply_top(r, task->type);
+    const std::size_t n = std::min(len, sizeof r->text - 1);
+    std::memcpy(r->text, str, n);  // errors, SCRIPT LOAD's SHA, statuses
+    r->text[n] = '\0';
+    r->head.len = n;
+    if (task->type == REDIS_REPLY_STRING) {
+        r->bad = !redis::unpack_values(str, len, r->values, redis::kMaxBatchValues, r->count);
     }
-    if (long long* v = element(r, task)) *v = -1;  // not an integer: the decision fails to decode
     return r;
 }
 
@@ -137,10 +122,7 @@ void* reader_array(const redisReadTask* task, int elements) {
     if (task->parent == nullptr) {
         reply_top(r, REDIS_REPLY_ARRAY);
         r->head.elements = static_cast<std::size_t>(elements < 0 ? 0 : elements);
-        r->bad = r->head.elements > redis::kMaxBatchValues;
-        return r;
     }
-    r->bad = true;  // the script returns integers only
     return r;
 }
 
@@ -150,17 +132,14 @@ void* reader_integer(const redisReadTask* task, long long value) {
     if (task->parent == nullptr) {
         reply_top(r, REDIS_REPLY_INTEGER);
         r->head.integer = value;
-        return r;
     }
-    if (long long* v = element(r, task)) *v = value;
     return r;
 }
 
 void* reader_nil(const redisReadTask* task) {
     Reply* r = reply_of(task);
     if (r == nullptr) return nullptr;
-    if (task->parent == nullptr) return reply_top(r, REDIS_REPLY_NIL);
-    if (long long* v = element(r, task)) *v = -1;
+    if (task->parent == nullptr) reply_top(r, REDIS_REPLY_NIL);
     return r;
 }
 
@@ -470,7 +449,7 @@ void RedisConn::deliver(Batch* b, const void* r) noexcept {
         fail(b, "connection", cells.connection);
         return;
     }
-    if (reply->type != REDIS_REPLY_ARRAY || reply_->bad) {
+    if (reply->type != REDIS_REPLY_STRING || reply_->bad) {
         if (reply->type == REDIS_REPLY_ERROR) {
             ngx_log_error(NGX_LOG_ERR, log_, 0, "levqor_limit_zone \"%s\": redis error: %*s", zone.c_str(),
                           static_cast<std::size_t>(reply->len), reply->str);

@@ -29,6 +29,30 @@ declare -A HTTP=(
 VARIANTS=(local redis)
 declare -A PORT
 
+# Instructions per decision on the nginx side (callgrind, one process) and
+# malloc calls per request, local vs redis. Under valgrind nginx is ~50x
+# slower: the redis variant gets a deadline of 1 s so that no decision falls
+# back; the script-call counter shows how many decisions each call carried.
+echo "== ratelimit_redis: nginx instructions per request (callgrind, 1 process, 10 connections, ${CALLGRIND_SECONDS}s wrk run after warm-up)"
+declare -A CG_HTTP=(
+    [local]="${HTTP[local]}"
+    [redis]="levqor_limit_zone api:10m redis=redis://127.0.0.1:$REDIS_PORT key_secret_file=$KEY_FILE redis_timeout=1000; $PLAN"
+)
+declare -A IPR
+for v in "${VARIANTS[@]}"; do
+    port=$(free_port)
+    write_conf "$BENCH_WORK/cg_$v" "$port" 1 "" "${CG_HTTP[$v]}" "$SERVER"
+    redis-cli -p "$REDIS_PORT" config resetstat >/dev/null
+    IPR[$v]=$(callgrind_ipr "$BENCH_WORK/cg_$v" "$port" /t -s "$KEYS_LUA")
+    calls=$(redis-cli -p "$REDIS_PORT" info commandstats | awk -F'[=,:]' '/^cmdstat_evalsha:/ { print $3 }')
+    mallocs=$(callgrind_calls_per_request "$BENCH_WORK/cg_$v" malloc)
+    requests=$(cat "$BENCH_WORK/cg_$v/callgrind.requests")
+    printf '  %-6s %8d instr/request   malloc %5s calls/request   (%d requests, %d script calls incl. warm-up)\n' \
+        "$v" "${IPR[$v]}" "$mallocs" "$requests" "${calls:-0}"
+done
+printf '  redis - local: %+d instructions per decision (target <= +4000)\n' $((IPR[redis] - IPR[local]))
+[[ -n ${CALLGRIND_ONLY:-} ]] && { kill "$REDIS_PID" 2>/dev/null || true; exit 0; }
+
 # wrk_line <url> [connections]: "<req/s> <p99 ms>"
 wrk_line() {
     wrk -t1 -c"${2:-$WRK_CONNECTIONS}" -d"${WRK_SECONDS}s" --latency -s "$KEYS_LUA" "$1" 2>/dev/null | awk '
@@ -75,7 +99,7 @@ echo "  (redis ran EVALSHA ${redis_calls:-0} times; redis mode served about $red
 # redis-server share the other. CPU time of the nginx worker and of Redis
 # per request, over one more saturated run per variant.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-echo "== ratelimit_redis: CPU per request (one ${WRK_SECONDS}s saturated run each; /proc ticks of 10 ms)"
+echo "== ratelimit_redis: CPU per request = per decision (one ${WRK_SECONDS}s saturated run each; /proc ticks of 10 ms)"
 for v in "${VARIANTS[@]}"; do
     worker=$(pgrep -P "$(cat "$BENCH_WORK/$v/nginx.pid")" | head -1)
     w0=$(cpu_ticks "$worker"); r0=$(cpu_ticks "$REDIS_PID")

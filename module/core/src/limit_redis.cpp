@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <new>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -112,13 +113,26 @@ void CircuitBreaker::open_for(std::uint64_t now_ms) {
     failures_ = 0;
 }
 
+// Exact decimal microseconds of a nanosecond interval ("1000", "16.667").
+char* put_interval_us(char* p, std::uint64_t interval_ns) {
+    p = limit::write_u64(p, interval_ns / 1000);
+    const std::uint64_t frac = interval_ns % 1000;
+    if (frac != 0) {
+        *p++ = '.';
+        *p++ = static_cast<char>('0' + frac / 100);
+        *p++ = static_cast<char>('0' + frac / 10 % 10);
+        *p++ = static_cast<char>('0' + frac % 10);
+    }
+    return p;
+}
+
 // ---- the script -------------------------------------------------------------------
 
 const std::string& gcra_script() {
     static const std::string script = R"lua(-- levqor GCRA, a batch of decisions, each all or nothing, on Redis's clock
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local out = {}
+local out, fmt = {}, {}
 local k, a = 0, 2
 for _ = 1, tonumber(ARGV[1]) do
   local n = tonumber(ARGV[a])
@@ -139,8 +153,7 @@ for _ = 1, tonumber(ARGV[1]) do
       if ARGV[b + 3] == '1' then observed_ok = 0 else enforced_ok = 0 end
     end
   end
-  out[#out + 1] = enforced_ok
-  out[#out + 1] = observed_ok
+  local vals = {enforced_ok, observed_ok}
   for i = 1, n do
     local b = a + 4 * i - 3
     local interval, burst = tonumber(ARGV[b]), tonumber(ARGV[b + 1])
@@ -157,15 +170,21 @@ for _ = 1, tonumber(ARGV[1]) do
       retry = ok[i] == 1 and 0 or (new_tat[i] - now - cap)
       reset = debt
     end
-    out[#out + 1] = ok[i]
-    out[#out + 1] = remaining
-    out[#out + 1] = math.ceil(retry)
-    out[#out + 1] = math.ceil(reset)
+    vals[#vals + 1] = ok[i]
+    vals[#vals + 1] = remaining
+    vals[#vals + 1] = math.ceil(retry)
+    vals[#vals + 1] = math.ceil(reset)
   end
+  local f = fmt[n]
+  if not f then
+    f = '<' .. string.rep('l', 2 + 4 * n)
+    fmt[n] = f
+  end
+  out[#out + 1] = struct.pack(f, unpack(vals))
   k = k + n
   a = a + 1 + 4 * n
 end
-return out
+return table.concat(out)
 )lua";
     return script;
 }
@@ -173,16 +192,8 @@ return out
 std::string script_sha1() { return sha1_hex(gcra_script()); }
 
 std::string interval_us(std::uint64_t interval_ns) {
-    char buf[limit::kMaxU64Digits + 5];
-    char* p = limit::write_u64(buf, interval_ns / 1000);
-    const std::uint64_t frac = interval_ns % 1000;
-    if (frac != 0) {
-        *p++ = '.';
-        *p++ = static_cast<char>('0' + frac / 100);
-        *p++ = static_cast<char>('0' + frac / 10 % 10);
-        *p++ = static_cast<char>('0' + frac % 10);
-    }
-    return std::string(buf, p);
+    char buf[limit::kMaxU64Digits + 4];
+    return std::string(buf, put_interval_us(buf, interval_ns));
 }
 
 bool decode_result(const long long* v, std::size_t count, std::size_t buckets, ScriptResult& out) {
@@ -201,6 +212,16 @@ bool decode_result(const long long* v, std::size_t count, std::size_t buckets, S
         d.remaining = static_cast<std::uint64_t>(b[1]);
         d.retry_after_ns = static_cast<std::uint64_t>(b[2]) * 1000;
         d.reset_after_ns = static_cast<std::uint64_t>(b[3]) * 1000;
+    }
+    return true;
+}
+
+bool unpack_values(const char* bytes, std::size_t len, long long* values, std::size_t room, std::size_t& count) {
+    count = 0;
+    if (len % 8 != 0 || len / 8 > room) return false;
+    count = len / 8;
+    for (std::size_t i = 0; i < count; ++i) {
+        values[i] = static_cast<long long>(detail::load_le64(reinterpret_cast<const unsigned char*>(bytes) + 8 * i));
     }
     return true;
 }
@@ -258,6 +279,62 @@ namespace {
 
 constexpr std::string_view kKeyPrefix = "levqor:{";
 
+char* put_counted(char* p, char c, std::size_t n) {
+    *p++ = c;
+    p = limit::write_u64(p, n);
+    *p++ = '\r';
+    *p++ = '\n';
+    return p;
+}
+
+char* put_bulk(char* p, const char* s, std::size_t n) {
+    p = put_counted(p, '$', n);
+    std::memcpy(p, s, n);
+    p += n;
+    *p++ = '\r';
+    *p++ = '\n';
+    return p;
+}
+
+char* put_bulk_u64(char* p, std::uint64_t v) {
+    char num[limit::kMaxU64Digits];
+    return put_bulk(p, num, static_cast<std::size_t>(limit::write_u64(num, v) - num));
+}
+
+// Bytes put_key() writes at most.
+std::size_t max_key_bytes(std::string_view zone, std::string_view plan) {
+    return 1 + limit::kMaxU64Digits + 2 + kKeyPrefix.size() + zone.size() + 4 + plan.size() + 1 + 32 + 2;
+}
+
+// The RESP bulk string of a bucket key.
+char* put_key(char* k, std::string_view zone, char kind, std::string_view plan, std::string_view value,
+              const KeySecret& secret) {
+    const std::uint64_t h[2] = {siphash13(secret.a, value.data(), value.size()),
+                                siphash13(secret.b, value.data(), value.size())};
+    unsigned char digest[16];
+    for (int j = 0; j < 8; ++j) {  // big-endian: the hex reads as the two numbers
+        digest[j] = static_cast<unsigned char>(h[0] >> (56 - 8 * j));
+        digest[8 + j] = static_cast<unsigned char>(h[1] >> (56 - 8 * j));
+    }
+    k = put_counted(k, '$', kKeyPrefix.size() + zone.size() + 4 + plan.size() + 1 + 32);
+    std::memcpy(k, kKeyPrefix.data(), kKeyPrefix.size());
+    k += kKeyPrefix.size();
+    std::memcpy(k, zone.data(), zone.size());
+    k += zone.size();
+    *k++ = '}';
+    *k++ = ':';
+    *k++ = kind;
+    *k++ = ':';
+    std::memcpy(k, plan.data(), plan.size());
+    k += plan.size();
+    *k++ = ':';
+    hex_into(k, digest, 16);
+    k += 32;
+    *k++ = '\r';
+    *k++ = '\n';
+    return k;
+}
+
 }  // namespace
 
 Parsed<KeySecret> key_secret(std::string_view text, std::string_view label) {
@@ -287,18 +364,10 @@ Parsed<KeySecret> key_secret(std::string_view text, std::string_view label) {
 
 void append_bucket_key(std::string& out, std::string_view zone, char kind, std::string_view plan,
                        std::string_view value, const KeySecret& secret) {
-    const std::uint64_t h[2] = {siphash13(secret.a, value.data(), value.size()),
-                                siphash13(secret.b, value.data(), value.size())};
-    unsigned char digest[16];
-    for (int i = 0; i < 8; ++i) {  // big-endian: the hex reads as the two numbers
-        digest[i] = static_cast<unsigned char>(h[0] >> (56 - 8 * i));
-        digest[8 + i] = static_cast<unsigned char>(h[1] >> (56 - 8 * i));
-    }
-    char hexed[32];
-    hex_into(hexed, digest, 16);
-    append_counted(out, '$', kKeyPrefix.size() + zone.size() + 4 + plan.size() + 1 + 32);
-    out.append(kKeyPrefix).append(zone).append("}:").append(1, kind).append(":").append(plan).append(":");
-    out.append(hexed, 32).append("\r\n");
+    const std::size_t at = out.size();
+    out.resize(at + max_key_bytes(zone, plan));
+    char* end = put_key(out.data() + at, zone, kind, plan, value, secret);
+    out.resize(static_cast<std::size_t>(end - out.data()));
 }
 
 std::string bucket_key(std::string_view zone, char kind, std::string_view plan, std::string_view value,
@@ -316,26 +385,53 @@ namespace {
 constexpr std::size_t kKeysRoom = 16 * 1024, kArgvRoom = 16 * 1024;
 }  // namespace
 
+namespace {
+
+// The longest bulk string of a number: "$24\r\n" + up to 20 digits and ".ddd" + "\r\n".
+constexpr std::size_t kMaxBulkU64 = 1 + 2 + 2 + limit::kMaxU64Digits + 4 + 2;
+
+}  // namespace
+
+char* BatchCommand::Buffer::room(std::size_t n) noexcept {
+    if (cap - size >= n) return data.get() + size;
+    const std::size_t want = std::max({cap * 2, size + n, kKeysRoom});
+    std::unique_ptr<char[]> grown(new (std::nothrow) char[want]);
+    if (grown == nullptr) return nullptr;
+    if (size != 0) std::memcpy(grown.get(), data.get(), size);
+    data = std::move(grown);
+    cap = want;
+    return data.get() + size;
+}
+
 BatchCommand::BatchCommand() {
-    keys_.reserve(kKeysRoom);
-    argv_.reserve(kArgvRoom);
+    keys_.room(kKeysRoom);
+    argv_.room(kArgvRoom);
 }
 
 bool BatchCommand::add(std::string_view zone, const BucketName* names, const limit::BucketRequest* reqs, std::size_t n,
                        const KeySecret& secret) noexcept {
     if (n == 0 || n > kMaxScriptBuckets) return false;
-    const std::size_t keys_at = keys_.size(), argv_at = argv_.size();
-    try {
-        for (std::size_t i = 0; i < n; ++i)
-            append_bucket_key(keys_, zone, names[i].kind, names[i].plan, names[i].value, secret);
-        char num[limit::kMaxU64Digits];
-        append_bulk(argv_, std::string_view(num, static_cast<std::size_t>(limit::write_u64(num, n) - num)));
-        append_script_argv(argv_, reqs, n);
-    } catch (...) {
-        keys_.resize(keys_at);  // shrinking never throws
-        argv_.resize(argv_at);
-        return false;
+    std::size_t key_bytes = 0;
+    for (std::size_t i = 0; i < n; ++i) key_bytes += max_key_bytes(zone, names[i].plan);
+    char* k = keys_.room(key_bytes);
+    char* a = argv_.room(kMaxBulkU64 * (1 + 4 * n));
+    if (k == nullptr || a == nullptr) return false;
+    char* const k0 = k;
+    char* const a0 = a;
+    for (std::size_t i = 0; i < n; ++i) {
+        k = put_key(k, zone, names[i].kind, names[i].plan, names[i].value, secret);
     }
+    a = put_bulk_u64(a, n);
+    for (std::size_t i = 0; i < n; ++i) {
+        const limit::BucketRequest& r = reqs[i];
+        char num[limit::kMaxU64Digits + 4];
+        a = put_bulk(a, num, static_cast<std::size_t>(put_interval_us(num, r.limit.interval_ns) - num));
+        a = put_bulk_u64(a, r.limit.burst);
+        a = put_bulk_u64(a, r.cost);
+        a = put_bulk(a, r.observe_only ? "1" : "0", 1);
+    }
+    keys_.size += static_cast<std::size_t>(k - k0);
+    argv_.size += static_cast<std::size_t>(a - a0);
     ++decisions_;
     nkeys_ += n;
     nargv_ += 1 + 4 * n;
@@ -344,7 +440,7 @@ bool BatchCommand::add(std::string_view zone, const BucketName* names, const lim
 
 bool BatchCommand::format(std::string& out, std::string_view verb, std::string_view script) const noexcept try {
     out.clear();
-    out.reserve(64 + script.size() + keys_.size() + argv_.size());
+    out.reserve(64 + script.size() + keys_.size + argv_.size);
     char num[limit::kMaxU64Digits];
     auto bulk_u64 = [&](std::uint64_t v) {
         append_bulk(out, std::string_view(num, static_cast<std::size_t>(limit::write_u64(num, v) - num)));
@@ -353,17 +449,17 @@ bool BatchCommand::format(std::string& out, std::string_view verb, std::string_v
     append_bulk(out, verb);
     append_bulk(out, script);
     bulk_u64(nkeys_);
-    out.append(keys_);
+    out.append(keys_.data.get(), keys_.size);
     bulk_u64(decisions_);
-    out.append(argv_);
+    out.append(argv_.data.get(), argv_.size);
     return true;
 } catch (...) {
     return false;
 }
 
 void BatchCommand::clear() noexcept {
-    keys_.clear();
-    argv_.clear();
+    keys_.size = 0;
+    argv_.size = 0;
     decisions_ = nkeys_ = nargv_ = 0;
 }
 

@@ -253,5 +253,18 @@ TEST(Batch, DecodesEachDecisionInTurn) {
     EXPECT_EQ(short_at, 10u);
 }
 
+// The script's reply: one string of little-endian signed 64-bit integers.
+TEST(Batch, UnpacksTheReplyString) {
+    const unsigned char bytes[16] = {1, 0, 0, 0, 0, 0, 0, 0, 0x40, 0x42, 0x0f, 0, 0, 0, 0, 0};
+    long long values[4];
+    std::size_t count = 0;
+    ASSERT_TRUE(unpack_values(reinterpret_cast<const char*>(bytes), 16, values, 4, count));
+    EXPECT_EQ(count, 2u);
+    EXPECT_EQ(values[0], 1);
+    EXPECT_EQ(values[1], 1000000);
+    EXPECT_FALSE(unpack_values(reinterpret_cast<const char*>(bytes), 15, values, 4, count));  // not whole integers
+    EXPECT_FALSE(unpack_values(reinterpret_cast<const char*>(bytes), 16, values, 1, count));  // does not fit
+}
+
 }  // namespace
 }  // namespace levqor::redis
