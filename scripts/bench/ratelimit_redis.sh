@@ -102,6 +102,7 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 echo "== ratelimit_redis: CPU per request = per decision (one ${WRK_SECONDS}s saturated run each; /proc ticks of 10 ms)"
 for v in "${VARIANTS[@]}"; do
     worker=$(pgrep -P "$(cat "$BENCH_WORK/$v/nginx.pid")" | head -1)
+    redis-cli -p "$REDIS_PORT" config resetstat >/dev/null
     w0=$(cpu_ticks "$worker"); r0=$(cpu_ticks "$REDIS_PID")
     n=$(wrk -t1 -c"$WRK_CONNECTIONS" -d"${WRK_SECONDS}s" -s "$KEYS_LUA" "http://127.0.0.1:${PORT[$v]}/t" 2>/dev/null |
         awk '/requests in/ { print $1 }')
@@ -109,6 +110,10 @@ for v in "${VARIANTS[@]}"; do
     awk -v v="$v" -v n="$n" -v w=$((w1 - w0)) -v r=$((r1 - r0)) 'BEGIN {
         printf "  %-6s nginx worker %5.1f us/request, redis-server %5.1f us/request, together %5.1f\n",
                v, w * 10000 / n, r * 10000 / n, (w + r) * 10000 / n }'
+    # Redis's own account of the script (INFO commandstats: usec and calls).
+    [[ $v == redis ]] && redis-cli -p "$REDIS_PORT" info commandstats | awk -F'[=,:]' -v n="$n" '/^cmdstat_evalsha:/ {
+        printf "  %-6s script calls %d (%.1f decisions each), script time %.2f us/decision (target <= 3 us redis-server CPU)\n",
+               "redis", $3, n / $3, $5 / n }'
 done
 
 # Latency at saturation mixes in the throughput difference (50 connections

@@ -133,6 +133,9 @@ const std::string& gcra_script() {
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local out, fmt = {}, {}
+-- One MGET for the whole batch; `latest` holds what earlier decisions of
+-- this batch wrote (the MGET values are from before them).
+local got, latest = redis.call('MGET', unpack(KEYS)), {}
 local k, a = 0, 2
 for _ = 1, tonumber(ARGV[1]) do
   local n = tonumber(ARGV[a])
@@ -141,8 +144,12 @@ for _ = 1, tonumber(ARGV[1]) do
   for i = 1, n do
     local b = a + 4 * i - 3
     local interval, burst, cost = tonumber(ARGV[b]), tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2])
-    local v = redis.call('GET', KEYS[k + i])
-    local tat = v and tonumber(v) or 0
+    local key = KEYS[k + i]
+    local tat = latest[key]
+    if not tat then
+      local v = got[k + i]
+      tat = v and tonumber(v) or 0
+    end
     for j = 1, i - 1 do
       if KEYS[k + j] == KEYS[k + i] then tat = new_tat[j] end
     end
@@ -162,7 +169,9 @@ for _ = 1, tonumber(ARGV[1]) do
     local remaining, retry, reset
     if charged then
       local debt = new_tat[i] - now
-      redis.call('SET', KEYS[k + i], string.format('%.0f', new_tat[i]), 'PX', math.ceil(debt / 1000) + 1)
+      local stored = string.format('%.0f', new_tat[i])
+      redis.call('SET', KEYS[k + i], stored, 'PX', math.ceil(debt / 1000) + 1)
+      latest[KEYS[k + i]] = tonumber(stored)
       remaining, retry, reset = math.floor((cap - debt) / interval), 0, debt
     else
       local debt = math.max(before[i] - now, 0)
