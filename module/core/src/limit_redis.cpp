@@ -130,66 +130,77 @@ char* put_interval_us(char* p, std::uint64_t interval_ns) {
 
 const std::string& gcra_script() {
     static const std::string script = R"lua(-- levqor GCRA, a batch of decisions, each all or nothing, on Redis's clock
-local t = redis.call('TIME')
+local tonumber, max, floor, ceil, call, format = tonumber, math.max, math.floor, math.ceil, redis.call, string.format
+local pack, unpack, rep = struct.pack, unpack, string.rep
+local t = call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local out, fmt = {}, {}
+local keys, argv = KEYS, ARGV
 -- One MGET for the whole batch; `latest` holds what earlier decisions of
--- this batch wrote (the MGET values are from before them).
-local got, latest = redis.call('MGET', unpack(KEYS)), {}
+-- this batch wrote (the MGET values are from before them). `num` caches
+-- parsed arguments (a batch repeats its plans' values).
+local got, latest, num = call('MGET', unpack(keys)), {}, {}
+local function N(s)
+  local v = num[s]
+  if not v then
+    v = tonumber(s)
+    num[s] = v
+  end
+  return v
+end
+local out, fmt, before, new_tat, ok, vals = {}, {}, {}, {}, {}, {}
 local k, a = 0, 2
-for _ = 1, tonumber(ARGV[1]) do
-  local n = tonumber(ARGV[a])
-  local before, new_tat, ok = {}, {}, {}
+for d = 1, tonumber(argv[1]) do
+  local n = tonumber(argv[a])
   local enforced_ok, observed_ok = 1, 1
   for i = 1, n do
     local b = a + 4 * i - 3
-    local interval, burst, cost = tonumber(ARGV[b]), tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2])
-    local key = KEYS[k + i]
+    local interval = N(argv[b])
+    local key = keys[k + i]
     local tat = latest[key]
     if not tat then
       local v = got[k + i]
       tat = v and tonumber(v) or 0
     end
     for j = 1, i - 1 do
-      if KEYS[k + j] == KEYS[k + i] then tat = new_tat[j] end
+      if keys[k + j] == key then tat = new_tat[j] end
     end
     before[i] = tat
-    new_tat[i] = math.max(tat, now) + cost * interval
-    ok[i] = (new_tat[i] - now <= burst * interval) and 1 or 0
-    if ok[i] == 0 then
-      if ARGV[b + 3] == '1' then observed_ok = 0 else enforced_ok = 0 end
+    local nt = max(tat, now) + N(argv[b + 2]) * interval
+    new_tat[i] = nt
+    if nt - now <= N(argv[b + 1]) * interval then
+      ok[i] = 1
+    else
+      ok[i] = 0
+      if argv[b + 3] == '1' then observed_ok = 0 else enforced_ok = 0 end
     end
   end
-  local vals = {enforced_ok, observed_ok}
+  vals[1], vals[2] = enforced_ok, observed_ok
   for i = 1, n do
     local b = a + 4 * i - 3
-    local interval, burst = tonumber(ARGV[b]), tonumber(ARGV[b + 1])
-    local cap = burst * interval
-    local charged = enforced_ok == 1 and (ARGV[b + 3] ~= '1' or observed_ok == 1)
+    local interval = N(argv[b])
+    local cap = N(argv[b + 1]) * interval
     local remaining, retry, reset
-    if charged then
+    if enforced_ok == 1 and (observed_ok == 1 or argv[b + 3] ~= '1') then
       local debt = new_tat[i] - now
-      local stored = string.format('%.0f', new_tat[i])
-      redis.call('SET', KEYS[k + i], stored, 'PX', math.ceil(debt / 1000) + 1)
-      latest[KEYS[k + i]] = tonumber(stored)
-      remaining, retry, reset = math.floor((cap - debt) / interval), 0, debt
+      local stored = format('%.0f', new_tat[i])
+      call('SET', keys[k + i], stored, 'PX', ceil(debt / 1000) + 1)
+      latest[keys[k + i]] = tonumber(stored)
+      remaining, retry, reset = floor((cap - debt) / interval), 0, debt
     else
-      local debt = math.max(before[i] - now, 0)
-      remaining = debt >= cap and 0 or math.floor((cap - debt) / interval)
+      local debt = max(before[i] - now, 0)
+      remaining = debt >= cap and 0 or floor((cap - debt) / interval)
       retry = ok[i] == 1 and 0 or (new_tat[i] - now - cap)
       reset = debt
     end
-    vals[#vals + 1] = ok[i]
-    vals[#vals + 1] = remaining
-    vals[#vals + 1] = math.ceil(retry)
-    vals[#vals + 1] = math.ceil(reset)
+    local v = 4 * i - 1
+    vals[v], vals[v + 1], vals[v + 2], vals[v + 3] = ok[i], remaining, ceil(retry), ceil(reset)
   end
   local f = fmt[n]
   if not f then
-    f = '<' .. string.rep('l', 2 + 4 * n)
+    f = '<' .. rep('l', 2 + 4 * n)
     fmt[n] = f
   end
-  out[#out + 1] = struct.pack(f, unpack(vals))
+  out[d] = pack(f, unpack(vals, 1, 2 + 4 * n))
   k = k + n
   a = a + 1 + 4 * n
 end
