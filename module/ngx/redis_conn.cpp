@@ -194,6 +194,11 @@ RedisConn::~RedisConn() {
     if (flush_.posted) {
         ngx_delete_posted_event(&flush_);
     }
+    if (open_ != nullptr) {  // never sent: its requests must not keep pointers into it
+        Batch* b = open_;
+        open_ = nullptr;
+        fail(b, "connection", cells.connection);
+    }
     if (ac_ != nullptr) {
         ac_->onDisconnect = nullptr;
         redisAsyncFree(ac_);  // fails the batches in flight (their waits are detached by then)
