@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # Cluster-wide rate limits on a real redis-server started by this suite:
-# limits shared by two nginx instances, one command per decision, NOSCRIPT,
+# limits shared by two nginx instances, one script call per event-loop
+# iteration (batches from many connections at once, exact limits, a hung
+# batch falling back once per request), keyed key names, NOSCRIPT,
 # password/db/unix socket, Redis killed / hung / restarted (answers within
 # the deadline, FALLBACK statuses, no 5xx), allow/deny modes, config errors.
 use strict;
@@ -9,15 +11,30 @@ use lib 't/lib';
 use Test::Levqor;
 use Test::Levqor::Redis;
 use Time::HiRes qw(time sleep);
+use File::Temp ();
 
 my $redis = Test::Levqor::Redis->new;
 my $port = $redis->port;
 $ENV{TEST_NGINX_REDIS_PORT} = $port;
 $ENV{TEST_NGINX_REDIS_SOCKET} = $redis->socket;
+# The zones' key_secret_file= (one file: every nginx of the suite names the
+# same buckets, as the nodes of a cluster do).
+my $keydir = File::Temp::tempdir('levqor-rkey-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+sub key_file {
+    my ($name, $text) = @_;
+    my $path = "$keydir/$name";
+    open my $fh, '>', $path or die "$path: $!";
+    print $fh $text;
+    close $fh;
+    return $path;
+}
+my $key = key_file('redis.key', "0123456789abcdef0123456789abcdef\n");
+$ENV{TEST_NGINX_REDIS_KEY} = $key;
+$ENV{TEST_NGINX_REDIS_SHORT_KEY} = key_file('short.key', "short\n");
 
 sub limited_nginx {
     my (%o) = @_;
-    my $zone = $o{zone} // "levqor_limit_zone api:1m redis=redis://127.0.0.1:$port redis_timeout=50;";
+    my $zone = $o{zone} // "levqor_limit_zone api:1m redis=redis://127.0.0.1:$port redis_timeout=50 key_secret_file=$key;";
     my $ng = Test::Levqor::Nginx->new(master => 1, workers => 2,
         http_config => "$zone\nlevqor_plan p key=5r/m ip=1000r/m;\nlevqor_plan big key=100000r/m ip=100000r/m;",
         config => <<'CONF');
@@ -62,7 +79,7 @@ sub get {
     is(scalar(grep { $_ == 200 } @st), 5, 'two nodes, one key: 5 pass in total (one node\'s limit)');
     is_deeply([@st[5 .. 7]], [429, 429, 429], 'then both nodes reject');
     like($redis->cli('KEYS', 'levqor:{api}:k:p:*'), qr/^levqor:\{api\}:k:p:[0-9a-f]{32}$/m, 'hash-tagged key, hashed API key');
-    my $ttl = $redis->cli('PTTL', (split /\n/, $redis->cli('KEYS', 'levqor:{api}:k:p:*'))[0]);
+    chomp(my $ttl = $redis->cli('PTTL', (split /\n/, $redis->cli('KEYS', 'levqor:{api}:k:p:*'))[0]));
     ok($ttl > 0 && $ttl <= 61000, "bucket key expires when the bucket is full again ($ttl ms)");
 
     # Exactly one command per decision: INFO commandstats counts the EVALSHAs,
@@ -143,9 +160,73 @@ sub get {
     $_->stop for $a, $b;
 }
 
+# ---- batches: the decisions of one event-loop iteration, one script call ----------
+# burst(): n connections opened first, then every request written at once
+# (raw sockets), then every response read: the workers see many requests
+# in one epoll batch.
+sub burst {
+    my ($ports, $n, $path, $key) = @_;
+    my @socks = map {
+        IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . $ports->[$_ % @$ports], Timeout => 5) or die "connect: $!"
+    } 0 .. $n - 1;
+    sleep 0.2;  # accepted, idle: the requests below arrive together
+    my $req = "GET $path HTTP/1.1\r\nHost: t\r\nX-Api-Key: $key\r\nConnection: close\r\n\r\n";
+    syswrite($_, $req) for @socks;
+    my @res;
+    for my $s (@socks) {
+        local $/;
+        my $text = <$s> // '';
+        my ($status) = $text =~ m{^HTTP/1\.1 (\d+)};
+        my ($limit) = $text =~ m{^X-Limit: (\S+)}mi;
+        push @res, { status => $status // 0, limit => $limit // '' };
+    }
+    return @res;
+}
+{
+    require IO::Socket::INET;
+    $redis->cli('FLUSHALL');
+    my ($a, $b) = (limited_nginx(), limited_nginx());
+    $redis->cli('CONFIG', 'RESETSTAT');
+    my @res = burst([$a->port, $b->port], 50, '/big', 'batch');
+    is(scalar(grep { $_->{status} == 200 && $_->{limit} eq 'PASSED' } @res), 50, '50 requests at once: all decided by Redis');
+    my $calls = $redis->calls('evalsha') + $redis->calls('eval');
+    ok($calls > 0 && $calls < 50, "in batches: $calls script calls for 50 decisions (INFO commandstats)");
+
+    # Exactness within and across batches and nodes: one key, plan 5r/m.
+    @res = burst([$a->port, $b->port], 50, '/t', 'exact');
+    is(scalar(grep { $_->{status} == 200 } @res), 5, '50 at once, one key, two nodes: exactly the plan\'s 5 pass');
+    is(scalar(grep { $_->{status} == 429 } @res), 45, 'and 45 are rejected');
+
+    # A batch that Redis never answers: every request in it falls back once.
+    $redis->kill('STOP');
+    @res = burst([$a->port], 30, '/big', 'hung-batch');
+    $redis->kill('CONT');
+    is(scalar(grep { $_->{status} == 200 && $_->{limit} eq 'FALLBACK_PASSED' } @res), 30,
+        'Redis hung: each of the 30 requests of the batch falls back (FALLBACK_PASSED), one response each');
+    my ($timeouts) = $a->request('GET /metrics')->{body} =~ /levqor_ratelimit_backend_errors_total\{backend="redis",zone="api",reason="timeout"\} (\d+)/;
+    is($timeouts, 30, 'each request counted once as a timeout');
+    $_->stop for $a, $b;
+    unlike($a->error_log . $b->error_log, qr/\[(alert|crit|emerg)\]/, 'no alerts');
+}
+
+# ---- key names are keyed by the zone's secret ------------------------------------
+# Nodes with another key_secret_file name other buckets (so every node of a
+# cluster must read the same file); the name shows no key and no address.
+{
+    $redis->cli('FLUSHALL');
+    my $a = limited_nginx();
+    my $b = limited_nginx(zone => "levqor_limit_zone api:1m redis=redis://127.0.0.1:$port redis_timeout=50 key_secret_file="
+        . key_file('other.key', "another secret of 32 bytes, okay") . ";");
+    get($_, '/t', 'same-key') for $a, $b;
+    my @keys = grep { /:k:p:/ } split /\n/, $redis->cli('KEYS', 'levqor:*');
+    is(scalar(@keys), 2, 'two secrets, one API key: two buckets in Redis') or diag(join ' ', @keys);
+    ok(!(grep { /same-key|127\.0\.0\.1|7f000001/i } split /\n/, $redis->cli('KEYS', 'levqor:*')), 'no key, no address in key names');
+    $_->stop for $a, $b;
+}
+
 # ---- fallback shares: nodes=2 gives each node half a plan --------------------
 {
-    my $ng = limited_nginx(zone => "levqor_limit_zone api:1m redis=redis://127.0.0.1:1 nodes=2;");
+    my $ng = limited_nginx(zone => "levqor_limit_zone api:1m redis=redis://127.0.0.1:1 nodes=2 key_secret_file=$key;");
     my @st = map { get($ng, '/t', 'half')->{status} } 1 .. 4;
     is_deeply(\@st, [200, 200, 429, 429], 'unreachable at startup: nginx serves, fallback with plan/nodes (5/2 = 2)');
     $ng->stop;
@@ -153,11 +234,11 @@ sub get {
 
 # ---- on_backend_error=allow and deny -------------------------------------------
 {
-    my $ng = limited_nginx(zone => "levqor_limit_zone api:1m redis=redis://127.0.0.1:1 on_backend_error=allow;");
+    my $ng = limited_nginx(zone => "levqor_limit_zone api:1m redis=redis://127.0.0.1:1 on_backend_error=allow key_secret_file=$key;");
     my @res = map { get($ng, '/t', 'allow') } 1 .. 7;
     ok(!(grep { $_->{status} != 200 || $_->{headers}{'x-limit'} ne 'FALLBACK_ALLOWED' } @res), 'allow: every request passes, FALLBACK_ALLOWED');
     $ng->stop;
-    $ng = limited_nginx(zone => "levqor_limit_zone api:1m redis=redis://127.0.0.1:1 on_backend_error=deny;");
+    $ng = limited_nginx(zone => "levqor_limit_zone api:1m redis=redis://127.0.0.1:1 on_backend_error=deny key_secret_file=$key;");
     my $r = get($ng, '/t', 'deny');
     is($r->{status}, 503, 'deny: 503');
     is($r->{body}, '{"error":"rate_limiter_unavailable","retry_after":1}', 'with a JSON body');
@@ -169,13 +250,13 @@ sub get {
 {
     my $secured = Test::Levqor::Redis->new(password => 's3cret pass');
     my $sport = $secured->port;
-    my $ng = limited_nginx(zone => "levqor_limit_zone api:1m \"redis=redis://:s3cret pass\@127.0.0.1:$sport/3\";");
+    my $ng = limited_nginx(zone => "levqor_limit_zone api:1m \"redis=redis://:s3cret pass\@127.0.0.1:$sport/3\" key_secret_file=$key;");
     is(get($ng, '/t', 'pw')->{headers}{'x-limit'}, 'PASSED', 'password and db index from the URL');
     like($secured->cli('-n', '3', 'KEYS', '*'), qr/levqor:\{api\}/, 'buckets are in database 3');
     $ng->stop;
     unlike($ng->error_log, qr/s3cret/, 'the password is never logged');
 
-    my $bad = limited_nginx(zone => "levqor_limit_zone api:1m redis=redis://:wrong\@127.0.0.1:$sport;");
+    my $bad = limited_nginx(zone => "levqor_limit_zone api:1m redis=redis://:wrong\@127.0.0.1:$sport key_secret_file=$key;");
     is(get($bad, '/t', 'wrongpw')->{headers}{'x-limit'}, 'FALLBACK_PASSED', 'wrong password: fallback');
     $bad->stop;
     like($bad->error_log, qr/redis AUTH: WRONGPASS|redis AUTH: ERR/, 'and the refusal is logged');
@@ -183,13 +264,13 @@ sub get {
 
     # An ACL user: AUTH <user> <password>, as controld's queue and health check send it.
     $secured->cli('ACL', 'SETUSER', 'limiter', 'on', '>limiter pw', '~levqor:*', '+@all');
-    my $acl = limited_nginx(zone => "levqor_limit_zone api:1m \"redis=redis://limiter:limiter pw\@127.0.0.1:$sport\";");
+    my $acl = limited_nginx(zone => "levqor_limit_zone api:1m \"redis=redis://limiter:limiter pw\@127.0.0.1:$sport\" key_secret_file=$key;");
     is(get($acl, '/t', 'acl')->{headers}{'x-limit'}, 'PASSED', 'an ACL user from user:password@');
     $acl->stop;
     unlike($acl->error_log, qr/limiter pw/, 'its password is never logged');
 
     my $sock = $redis->socket;
-    my $u = limited_nginx(zone => "levqor_limit_zone api:1m redis=unix:$sock?db=2;");
+    my $u = limited_nginx(zone => "levqor_limit_zone api:1m redis=unix:$sock?db=2 key_secret_file=$key;");
     is(get($u, '/t', 'unix')->{headers}{'x-limit'}, 'PASSED', 'unix socket');
     like($redis->cli('-n', '2', 'KEYS', '*'), qr/levqor:\{api\}/, 'with ?db=2');
     $u->stop;
@@ -228,12 +309,12 @@ levqor_limit_zone api:1m redis=redis://127.0.0.1:6379 on_backend_error=maybe;
 --- http_config
 levqor_limit_zone api:1m nodes=3;
 --- must_die
-"levqor_limit_zone" directive redis_timeout=, on_backend_error= and nodes= need redis=<url>
+"levqor_limit_zone" directive redis_timeout=, on_backend_error=, nodes= and key_secret_file= need redis=<url>
 
 === TEST 6: one location, one backend
 --- http_config
 levqor_limit_zone local:1m;
-levqor_limit_zone shared:1m redis=redis://127.0.0.1:$TEST_NGINX_REDIS_PORT;
+levqor_limit_zone shared:1m redis=redis://127.0.0.1:$TEST_NGINX_REDIS_PORT key_secret_file=$TEST_NGINX_REDIS_KEY;
 --- config
 location /t {
     levqor_limit zone=local key=$http_x_api_key plan=free;
@@ -251,7 +332,7 @@ cannot resolve "no-such-host.invalid"
 
 === TEST 8: cost x interval x nodes must not overflow the fallback's arithmetic (review L7)
 --- http_config
-levqor_limit_zone rz:1m redis=redis://127.0.0.1:$TEST_NGINX_REDIS_PORT nodes=100;
+levqor_limit_zone rz:1m redis=redis://127.0.0.1:$TEST_NGINX_REDIS_PORT key_secret_file=$TEST_NGINX_REDIS_KEY nodes=100;
 levqor_plan slow key=1r/h ip=1000r/s;
 --- config
 location /t { levqor_limit zone=rz key=$http_x_api_key plan=slow cost=100000; empty_gif; }
@@ -260,7 +341,7 @@ levqor_limit zone=rz cost=100000: cost x interval x nodes = 100000 x 36000000000
 
 === TEST 9: with a plan from a variable, every plan is checked
 --- http_config
-levqor_limit_zone rz:1m redis=redis://127.0.0.1:$TEST_NGINX_REDIS_PORT nodes=2;
+levqor_limit_zone rz:1m redis=redis://127.0.0.1:$TEST_NGINX_REDIS_PORT key_secret_file=$TEST_NGINX_REDIS_KEY nodes=2;
 levqor_plan hourly key=1000r/s ip=1r/h;
 --- config
 location /t { levqor_limit zone=rz key=$http_x_api_key plan=$arg_plan cost=1000000; empty_gif; }
@@ -278,3 +359,21 @@ levqor_limit_zone api:1m redis=redis://app@127.0.0.1:6379;
 levqor_limit_zone api:1m redis=redis-sentinel://:topsecret@127.0.0.1:26379/main;
 --- must_die
 redis url "redis-sentinel://***@127.0.0.1:26379/main": redis-sentinel:// is not supported by levqor_limit_zone yet
+
+=== TEST 12: a redis zone without key_secret_file= (fail closed)
+--- http_config
+levqor_limit_zone api:1m redis=redis://127.0.0.1:$TEST_NGINX_REDIS_PORT;
+--- must_die
+"levqor_limit_zone" directive redis= needs key_secret_file=<path>: a secret (at least 16 bytes) that names the zone's buckets in Redis, the same file on every nginx node sharing the zone
+
+=== TEST 13: a key secret file that cannot be read
+--- http_config
+levqor_limit_zone api:1m redis=redis://127.0.0.1:$TEST_NGINX_REDIS_PORT key_secret_file=/nonexistent/levqor.key;
+--- must_die
+"levqor_limit_zone" directive key_secret_file "/nonexistent/levqor.key" cannot be read: No such file or directory
+
+=== TEST 14: a key secret shorter than 16 bytes
+--- http_config
+levqor_limit_zone api:1m redis=redis://127.0.0.1:$TEST_NGINX_REDIS_PORT key_secret_file=$TEST_NGINX_REDIS_SHORT_KEY;
+--- must_die
+holds 5 bytes, expected at least 16

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "limit.h"
@@ -74,7 +75,17 @@ char* set_limit_zone(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
     if (!args) return conf_error(cf, args.error());
     auto zone = define_table_zone(cf, lm.zones, spec.value(), "levqor_limit_zone", init_zone);
     if (!zone) return conf_error(cf, zone.error());
-    if (args.value().redis) zone.value()->redis = std::make_unique<lim::RedisOptions>(*std::move(args).value().redis);
+    if (args.value().redis) {
+        auto file = read_secret_file(cf, ngx_str(args.value().key_secret_file), "key_secret_file");
+        if (!file) return conf_error(cf, file.error());
+        SecretFile f = std::move(file).value();
+        auto secret = levqor::redis::key_secret(f.text, f.path);
+        OPENSSL_cleanse(f.text.data(), f.text.size());
+        if (!secret) return conf_error(cf, secret.error());
+        auto options = std::make_unique<lim::RedisOptions>(*std::move(args).value().redis);
+        options->key_secret = secret.value();
+        zone.value()->redis = std::move(options);
+    }
     return NGX_CONF_OK;
 } catch (...) {
     return conf_exception(cf);
@@ -367,7 +378,8 @@ void limit_init_process(ngx_cycle_t* cycle) noexcept {
     for (auto& z : mcf->limit.zones) {
         if (z->redis == nullptr) continue;
         try {
-            z->conn = std::make_unique<RedisConn>(z->name, z->redis->endpoint, cycle->log, z->redis_cells);
+            z->conn = std::make_unique<RedisConn>(z->name, z->redis->endpoint, z->redis->key_secret,
+                                                  z->redis->timeout_ms, cycle->log, z->redis_cells);
             z->conn->start();
         } catch (...) {
             ngx_log_error(NGX_LOG_ALERT, cycle->log, 0, "levqor_limit_zone \"%s\": cannot start redis",

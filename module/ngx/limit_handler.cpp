@@ -236,8 +236,8 @@ LimitStatus fallback(Collected& c, const lim::RedisOptions& rs, gcra::Decision* 
                         true);
 }
 
-// Sends the decision to Redis. NGX_AGAIN: the request waits (its deadline
-// timer runs); NGX_DECLINED: Redis cannot be asked now.
+// Adds the decision to this iteration's Redis batch. NGX_AGAIN: the request
+// waits (the batch's deadline runs); NGX_DECLINED: Redis cannot be asked now.
 ngx_int_t ask_redis(ngx_http_request_t* r, RequestCtx*& rctx, const Collected& c, LimitZone& zone) {
     RedisConn* conn = zone.conn.get();
     if (conn == nullptr || !conn->ready() || !conn->breaker.allow(ngx_current_msec)) {
@@ -245,22 +245,16 @@ ngx_int_t ask_redis(ngx_http_request_t* r, RequestCtx*& rctx, const Collected& c
         return NGX_DECLINED;
     }
     if (rctx == nullptr) rctx = request_ctx_create(r);
-    RedisWait* w = rctx != nullptr ? redis_wait_create(r, zone.redis->timeout_ms) : nullptr;
+    RedisWait* w = rctx != nullptr ? redis_wait_create(r) : nullptr;
     if (w == nullptr) return NGX_DECLINED;
-    // EVALSHA sha numkeys key... (interval burst cost observe)...
-    const std::size_t tail_args = 1 + c.n + 4 * c.n;
-    std::string cmd = conn->evalsha_head(tail_args);
-    const std::size_t tail_at = cmd.size();
-    char num[lim::kMaxU64Digits];
-    redis::append_bulk(cmd, std::string_view(num, lim::write_u64(num, c.n) - num));
+    redis::BucketName names[lim::kMaxBuckets];
     for (std::size_t i = 0; i < c.n; ++i) {
         const Collected::Meta& m = c.meta[i];
-        redis::append_bucket_key(cmd, zone.name, kind_name(m.kind).front(), m.plan->plan.name, sv(m.value));
+        names[i] = redis::BucketName{kind_name(m.kind).front(), m.plan->plan.name, sv(m.value)};
     }
-    redis::append_script_argv(cmd, c.reqs, c.n);
-    if (!conn->submit(w, std::move(cmd), tail_at, tail_args, c.n)) {
-        w->state = RedisWait::State::Failed;  // the deadline timer goes with the request pool
-        if (w->deadline.timer_set) ngx_del_timer(&w->deadline);
+    if (!conn->submit(w, names, c.reqs, c.n)) {
+        metric_add(conn->cells.unavailable);
+        w->state = RedisWait::State::Failed;
         return NGX_DECLINED;
     }
     rctx->redis_wait = w;
@@ -305,13 +299,13 @@ ngx_int_t decide(ngx_http_request_t* r, const LimitLoc& loc, bool shadow) {
     } else if (wait == nullptr) {
         if (ask_redis(r, rctx, c, zone) == NGX_AGAIN) return NGX_AGAIN;
         status = fallback(c, *zone.redis, d, have_decisions);
-    } else if (wait->state == RedisWait::State::Answered && wait->result != nullptr && wait->result->n == c.n) {
-        std::copy(wait->result->decisions, wait->result->decisions + c.n, d);
-        status = local_status(lim::Outcome{wait->result->enforced_ok, wait->result->observed_ok}, false);
+    } else if (wait->state == RedisWait::State::Answered && wait->result.n == c.n) {
+        std::copy(wait->result.decisions, wait->result.decisions + c.n, d);
+        status = local_status(lim::Outcome{wait->result.enforced_ok, wait->result.observed_ok}, false);
     } else {
+        // (the batch counted one breaker failure for the timeout)
         if (wait->failure != nullptr && std::strcmp(wait->failure, "timeout") == 0 && zone.conn != nullptr) {
             metric_add(zone.conn->cells.timeout);
-            zone.conn->breaker.failure(ngx_current_msec);
         }
         status = fallback(c, *zone.redis, d, have_decisions);
     }

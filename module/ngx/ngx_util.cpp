@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "ngx_util.h"
 
+#include <cerrno>
 #include <cstring>
+#include <fstream>
+
+#include <openssl/crypto.h>
 #include <exception>
 
 namespace levqor::ngx {
@@ -19,6 +23,31 @@ std::vector<std::string_view> conf_params(ngx_conf_t* cf, ngx_uint_t first) {
     std::vector<std::string_view> params;
     for (ngx_uint_t i = first; i < cf->args->nelts; ++i) params.push_back(sv(conf_args(cf)[i]));
     return params;
+}
+
+Parsed<SecretFile> read_secret_file(ngx_conf_t* cf, ngx_str_t path, std::string_view param) {
+    using P = Parsed<SecretFile>;
+    const std::string given = str(path);
+    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+        return P::failure(std::string(param) + " \"" + given + "\": invalid path");
+    }
+    const std::string full = str(path);
+    std::ifstream in(full, std::ios::binary);
+    if (!in) return P::failure(std::string(param) + " \"" + full + "\" cannot be read: " + std::strerror(errno));
+    std::string text(kMaxSecretFile + 1, '\0');
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    if (in.bad()) {
+        OPENSSL_cleanse(text.data(), text.size());
+        return P::failure(std::string(param) + " \"" + full + "\" cannot be read");
+    }
+    const auto got = static_cast<std::size_t>(in.gcount());
+    if (got > kMaxSecretFile) {
+        OPENSSL_cleanse(text.data(), text.size());
+        return P::failure(std::string(param) + " \"" + full + "\" is larger than 64k: not a secret");
+    }
+    OPENSSL_cleanse(text.data() + got, text.size() - got);
+    text.resize(got);
+    return SecretFile{full, std::move(text)};
 }
 
 char* conf_error(ngx_conf_t* cf, std::string_view message) {

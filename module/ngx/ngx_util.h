@@ -57,6 +57,18 @@ T* pool_new(ngx_pool_t* pool, Args&&... args) {
 // so the message names the bad value and the directive comes for free.
 char* conf_error(ngx_conf_t* cf, std::string_view message);
 
+// A secret file read at configuration time (webhook secret_file=, a limit
+// zone's key_secret_file=): `path` is the full path, for messages.
+struct SecretFile {
+    std::string path;
+    std::string text;
+};
+inline constexpr std::size_t kMaxSecretFile = 64 * 1024;
+// Reads it; relative paths are relative to nginx's configuration prefix, like
+// ssl_certificate. Messages start with `param` and name the path, never the
+// contents; a file over 64k is refused (not a secret).
+Parsed<SecretFile> read_secret_file(ngx_conf_t* cf, ngx_str_t path, std::string_view param);
+
 // Stores a core parser's verdict in a directive's slot: "is duplicate" when
 // the slot is already set (a std::optional, or an nginx slot that is not
 // `unset`), the parser's message when it failed.

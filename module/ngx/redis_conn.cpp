@@ -9,23 +9,38 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
-#include <iterator>
 
 #include "metrics_zone.h"
 #include "ngx_util.h"
 
 namespace levqor::ngx {
 
-// A command in flight. Owned by hiredis's callback list (privdata) from
-// submit until its reply (or the disconnect that fails it).
-struct RedisConn::Pending {
+// A batch of decisions: gathering (open_), then in flight (hiredis's
+// privdata from send until its reply or the disconnect that fails it), then
+// back on the free list with its buffers' capacity kept.
+struct RedisConn::Batch {
     RedisConn* conn;
-    RedisWait* wait;      // null once the request stopped waiting
-    std::string command;  // EVALSHA, RESP-encoded
-    std::size_t tail_at;  // the arguments after the SHA
-    std::size_t tail_args;
-    std::size_t buckets;
+    redis::BatchCommand command;
+    std::size_t n;  // decisions
+    struct Slot {
+        RedisWait* wait;  // null once the request stopped waiting
+        std::uint8_t buckets;
+    } slots[redis::kMaxBatch];
+    ngx_event_t deadline;
     bool retried;  // already re-sent as EVAL after NOSCRIPT
+};
+
+// The reply being read, built in place by hiredis's reader through the
+// functions below instead of malloc'ed redisReply objects: one top-level
+// reply at a time per connection; the script's string of integers is
+// unpacked into values. `head` comes first: hiredis reads ->type of a reply that has no
+// callback, and the setup callbacks read type, str and len.
+struct RedisConn::Reply {
+    redisReply head;
+    std::size_t count;  // integers in values
+    bool bad;           // not the script's shape (one string of whole integers that fit)
+    char text[256];     // a string, status or error reply (truncated)
+    long long values[redis::kMaxBatchValues];
 };
 
 namespace {
@@ -38,8 +53,7 @@ ngx_msec_t now_ms() { return ngx_current_msec; }
 void wake(RedisWait* w, RedisWait::State state, const char* why) {
     w->state = state;
     w->failure = why;
-    w->pending = nullptr;
-    if (w->deadline.timer_set) ngx_del_timer(&w->deadline);
+    w->slot = nullptr;
     ngx_post_event(&w->resume, &ngx_posted_events);  // (the macro skips an event already posted)
 }
 
@@ -58,70 +72,139 @@ void resume_request(ngx_event_t* ev) noexcept {
 
 void wait_cleanup(void* data) noexcept {
     auto* w = static_cast<RedisWait*>(data);
-    if (w->pending != nullptr) {
-        // The reply may still come: it finds no request.
-        *static_cast<RedisWait**>(w->pending) = nullptr;
-        w->pending = nullptr;
+    if (w->slot != nullptr) {
+        *w->slot = nullptr;  // the reply may still come: it finds no request
+        w->slot = nullptr;
     }
-    if (w->deadline.timer_set) ngx_del_timer(&w->deadline);
     if (w->resume.posted) {
         ngx_delete_posted_event(&w->resume);  // a multi-statement macro: keep the braces
     }
 }
 
-// The deadline: the request decides locally at once; a late reply is ignored.
-void on_deadline(ngx_event_t* ev) noexcept {
-    auto* w = static_cast<RedisWait*>(ev->data);
-    if (w->pending != nullptr) {
-        *static_cast<RedisWait**>(w->pending) = nullptr;
-        w->pending = nullptr;
-    }
-    w->state = RedisWait::State::Failed;
-    w->failure = "timeout";
-    resume_request(&w->resume);
+// ---- the reply reader: no allocation ----------------------------------------------
+
+using Reply = RedisConn::Reply;
+
+Reply* reply_of(const redisReadTask* task) { return static_cast<Reply*>(task->privdata); }
+
+void* reply_top(Reply* r, int type) {
+    r->head.type = type;
+    r->head.integer = 0;
+    r->head.len = 0;
+    r->head.str = r->text;
+    r->text[0] = '\0';
+    r->head.elements = 0;
+    r->head.element = nullptr;
+    r->count = 0;
+    r->bad = type != REDIS_REPLY_STRING;  // the script answers with one string
+    return r;
 }
+
+// Values inside an array (not the script's shape) are ignored: the array is bad.
+void* reader_string(const redisReadTask* task, char* str, size_t len) {
+    Reply* r = reply_of(task);
+    if (r == nullptr) return nullptr;
+    if (task->parent != nullptr) return r;
+    reply_top(r, task->type);
+    const std::size_t n = std::min(len, sizeof r->text - 1);
+    std::memcpy(r->text, str, n);  // errors, SCRIPT LOAD's SHA, statuses
+    r->text[n] = '\0';
+    r->head.len = n;
+    if (task->type == REDIS_REPLY_STRING) {
+        r->bad = !redis::unpack_values(str, len, r->values, redis::kMaxBatchValues, r->count);
+    }
+    return r;
+}
+
+void* reader_array(const redisReadTask* task, int elements) {
+    Reply* r = reply_of(task);
+    if (r == nullptr) return nullptr;
+    if (task->parent == nullptr) {
+        reply_top(r, REDIS_REPLY_ARRAY);
+        r->head.elements = static_cast<std::size_t>(elements < 0 ? 0 : elements);
+    }
+    return r;
+}
+
+void* reader_integer(const redisReadTask* task, long long value) {
+    Reply* r = reply_of(task);
+    if (r == nullptr) return nullptr;
+    if (task->parent == nullptr) {
+        reply_top(r, REDIS_REPLY_INTEGER);
+        r->head.integer = value;
+    }
+    return r;
+}
+
+void* reader_nil(const redisReadTask* task) {
+    Reply* r = reply_of(task);
+    if (r == nullptr) return nullptr;
+    if (task->parent == nullptr) reply_top(r, REDIS_REPLY_NIL);
+    return r;
+}
+
+void reader_free(void*) {}  // the storage is the connection's
+
+redisReplyObjectFunctions reader_functions = {reader_string, reader_array, reader_integer, reader_nil, reader_free};
 
 }  // namespace
 
-RedisWait* redis_wait_create(ngx_http_request_t* r, ngx_msec_t timeout) noexcept {
+RedisWait* redis_wait_create(ngx_http_request_t* r) noexcept {
     ngx_pool_cleanup_t* cln = ngx_pool_cleanup_add(r->pool, sizeof(RedisWait));
     if (cln == nullptr) return nullptr;
     auto* w = static_cast<RedisWait*>(cln->data);
     ngx_memzero(w, sizeof *w);
     w->r = r;
     w->state = RedisWait::State::Waiting;
-    w->deadline.handler = on_deadline;
-    w->deadline.data = w;
-    w->deadline.log = r->connection->log;
     w->resume.handler = resume_request;
     w->resume.data = w;
     w->resume.log = r->connection->log;
     cln->handler = wait_cleanup;
     cln->data = w;
-    ngx_add_timer(&w->deadline, timeout);
     return w;
 }
 
 // ---- the connection ---------------------------------------------------------------
 
-RedisConn::RedisConn(std::string zone_name, redis::Endpoint endpoint, ngx_log_t* log, Cells c)
+RedisConn::RedisConn(std::string zone_name, redis::Endpoint endpoint, const redis::KeySecret& secret,
+                     ngx_msec_t timeout_ms, ngx_log_t* log, Cells c)
     : cells(c),
       zone(std::move(zone_name)),
       endpoint_(std::move(endpoint)),
+      secret_(secret),
+      timeout_ms_(timeout_ms),
       display_(endpoint_.display()),
       log_(log),
-      sha_(redis::script_sha1()) {
+      sha_(redis::script_sha1()),
+      reply_(std::make_unique<Reply>()) {
     reconnect_.handler = on_reconnect_timer;
     reconnect_.data = this;
     reconnect_.log = log_;
     reconnect_.cancelable = 1;  // never delays a graceful shutdown
+    flush_.handler = on_flush;
+    flush_.data = this;
+    flush_.log = log_;
+    batches_.reserve(kMaxBatches);
+    free_.reserve(kMaxBatches);
+    command_.reserve(64 * 1024);
 }
 
 RedisConn::~RedisConn() {
     if (reconnect_.timer_set) ngx_del_timer(&reconnect_);
+    if (flush_.posted) {
+        ngx_delete_posted_event(&flush_);
+    }
+    if (open_ != nullptr) {  // never sent: its requests must not keep pointers into it
+        Batch* b = open_;
+        open_ = nullptr;
+        fail(b, "connection", cells.connection);
+    }
     if (ac_ != nullptr) {
         ac_->onDisconnect = nullptr;
-        redisAsyncFree(ac_);  // fails pending commands (their waits are detached by then)
+        redisAsyncFree(ac_);  // fails the batches in flight (their waits are detached by then)
+    }
+    for (auto& b : batches_) {
+        if (b->deadline.timer_set) ngx_del_timer(&b->deadline);
     }
 }
 
@@ -161,6 +244,8 @@ void RedisConn::connect() noexcept {
     }
     ac_ = ac;
     c_ = c;
+    ac->c.reader->fn = &reader_functions;  // replies built in reply_, not malloc'ed
+    ac->c.reader->privdata = reply_.get();
     ac->data = this;
     ac->ev.data = this;
     ac->ev.addRead = ev_noop;
@@ -214,42 +299,122 @@ void RedisConn::on_reconnect_timer(ngx_event_t* ev) noexcept {
     if (self->ac_ == nullptr) self->connect();
 }
 
-std::string RedisConn::evalsha_head(std::size_t args) const {
-    // Room for the keys and arguments the caller appends (~130 bytes a
-    // bucket), so building the command allocates once.
-    return redis::format_command("EVALSHA", sha_, {}, args, 512);
-}
-
-bool RedisConn::submit(RedisWait* wait, std::string command, std::size_t tail_at, std::size_t tail_args,
-                       std::size_t buckets) noexcept try {
-    if (!ready_ || ac_ == nullptr) return false;
-    auto p = std::make_unique<Pending>(Pending{this, wait, std::move(command), tail_at, tail_args, buckets, false});
-    wait->pending = &p->wait;    // the request detaches itself through this
-    Pending* raw = p.release();  // hiredis owns it until the callback
-    send(raw);
-    return true;
-} catch (...) {
-    return false;
-}
-
-void RedisConn::send(Pending* p) noexcept {
-    int rc = REDIS_ERR;
-    if (!p->retried) {
-        rc = redisAsyncFormattedCommand(ac_, on_script_reply, p, p->command.data(), p->command.size());
-    } else {
-        // NOSCRIPT: the same arguments with the script itself (a new command: it allocates).
+RedisConn::Batch* RedisConn::take_batch() noexcept {
+    if (free_.empty()) {
+        if (batches_.size() >= kMaxBatches) return nullptr;  // bounded: Redis is not keeping up
         try {
-            const std::string eval = redis::format_command(
-                "EVAL", redis::gcra_script(), std::string_view(p->command).substr(p->tail_at), p->tail_args);
-            rc = redisAsyncFormattedCommand(ac_, on_script_reply, p, eval.data(), eval.size());
+            auto b = std::make_unique<Batch>();
+            b->conn = this;
+            b->n = 0;
+            b->retried = false;
+            b->deadline.handler = on_deadline;
+            b->deadline.data = b.get();
+            b->deadline.log = log_;
+            batches_.push_back(std::move(b));  // capacity reserved: does not throw after make_unique
+            free_.push_back(batches_.back().get());
         } catch (...) {
-            rc = REDIS_ERR;
+            return nullptr;
         }
     }
-    if (rc != REDIS_OK) deliver(p, nullptr);
+    Batch* b = free_.back();
+    free_.pop_back();
+    return b;
 }
 
-// The reply to EVALSHA/EVAL (privdata: a Pending) or to SCRIPT LOAD (null).
+void RedisConn::release(Batch* b) noexcept {
+    if (b->deadline.timer_set) ngx_del_timer(&b->deadline);
+    b->command.clear();
+    b->n = 0;
+    b->retried = false;
+    free_.push_back(b);  // capacity kMaxBatches: no allocation
+}
+
+bool RedisConn::submit(RedisWait* wait, const redis::BucketName* names, const limit::BucketRequest* reqs,
+                       std::size_t n) noexcept {
+    if (!ready_ || ac_ == nullptr) return false;
+    if (open_ == nullptr) {
+        open_ = take_batch();
+        if (open_ == nullptr) return false;
+        // One deadline per batch, from its first decision; flushed once nginx
+        // has handled this iteration's events.
+        ngx_add_timer(&open_->deadline, timeout_ms_);
+        ngx_post_event(&flush_, &ngx_posted_events);
+    }
+    Batch* b = open_;
+    if (!b->command.add(zone, names, reqs, n, secret_)) return false;
+    Batch::Slot& slot = b->slots[b->n++];
+    slot.wait = wait;
+    slot.buckets = static_cast<std::uint8_t>(n);
+    wait->slot = &slot.wait;  // the request detaches itself through this
+    if (b->n == redis::kMaxBatch || b->command.bytes() >= kMaxBatchBytes) flush();
+    return true;
+}
+
+void RedisConn::on_flush(ngx_event_t* ev) noexcept { static_cast<RedisConn*>(ev->data)->flush(); }
+
+void RedisConn::flush() noexcept {
+    Batch* b = open_;
+    open_ = nullptr;
+    if (flush_.posted) {
+        ngx_delete_posted_event(&flush_);
+    }
+    if (b == nullptr) return;
+    if (b->n == 0) {
+        release(b);
+        return;
+    }
+    send(b);
+}
+
+void RedisConn::send(Batch* b) noexcept {
+    if (!ready_ || ac_ == nullptr) {
+        fail(b, "connection", cells.connection);
+        return;
+    }
+    // NOSCRIPT: the same arguments with the script itself.
+    const bool formatted = b->retried ? b->command.format(command_, "EVAL", redis::gcra_script())
+                                      : b->command.format(command_, "EVALSHA", sha_);
+    if (!formatted ||
+        redisAsyncFormattedCommand(ac_, on_script_reply, b, command_.data(), command_.size()) != REDIS_OK) {
+        fail(b, "connection", cells.connection);
+    }
+}
+
+// Every request still waiting on b falls back (each once: its slot is
+// cleared as it is woken); b goes back to the free list.
+void RedisConn::fail(Batch* b, const char* why, std::size_t cell) noexcept {
+    breaker.failure(ngx_current_msec);
+    for (std::size_t i = 0; i < b->n; ++i) {
+        if (RedisWait* w = b->slots[i].wait) {
+            metric_add(cell);
+            wake(w, RedisWait::State::Failed, why);
+        }
+    }
+    release(b);
+}
+
+// The batch's deadline: its requests decide locally at once; the batch
+// stays in flight (hiredis holds it) and a late reply finds no request.
+void RedisConn::on_deadline(ngx_event_t* ev) noexcept {
+    auto* b = static_cast<Batch*>(ev->data);
+    RedisConn* self = b->conn;
+    self->breaker.failure(ngx_current_msec);
+    for (std::size_t i = 0; i < b->n; ++i) {
+        if (RedisWait* w = b->slots[i].wait) {
+            b->slots[i].wait = nullptr;
+            wake(w, RedisWait::State::Failed, "timeout");  // counted by the request (timeout cell)
+        }
+    }
+    if (b == self->open_) {  // not even sent yet (cannot happen within one iteration; kept safe)
+        self->open_ = nullptr;
+        if (self->flush_.posted) {
+            ngx_delete_posted_event(&self->flush_);
+        }
+        self->release(b);
+    }
+}
+
+// The reply to EVALSHA/EVAL (privdata: a Batch) or to SCRIPT LOAD (null).
 void RedisConn::on_script_reply(redisAsyncContext* ac, void* r, void* privdata) noexcept {
     auto* self = static_cast<RedisConn*>(ac->data);
     const auto* reply = static_cast<const redisReply*>(r);
@@ -271,55 +436,55 @@ void RedisConn::on_script_reply(redisAsyncContext* ac, void* r, void* privdata) 
         }
         return;
     }
-    auto* p = static_cast<Pending*>(privdata);
-    if (reply != nullptr && reply->type == REDIS_REPLY_ERROR && !p->retried &&
+    auto* b = static_cast<Batch*>(privdata);
+    if (reply != nullptr && reply->type == REDIS_REPLY_ERROR && !b->retried &&
         std::strncmp(reply->str, "NOSCRIPT", 8) == 0) {
         // SCRIPT FLUSH or a failover: send the script itself (Redis caches
-        // it again), transparently for the request.
-        p->retried = true;
-        self->send(p);
+        // it again), transparently for the requests.
+        b->retried = true;
+        self->send(b);
         return;
     }
-    self->deliver(p, reply);
+    self->deliver(b, reply);
 }
 
-void RedisConn::deliver(Pending* raw, const void* r) noexcept {
-    std::unique_ptr<Pending> p(raw);
+void RedisConn::deliver(Batch* b, const void* r) noexcept {
     const auto* reply = static_cast<const redisReply*>(r);
-    RedisWait* w = p->wait;
-    const char* failure = nullptr;
-    redis::ScriptResult* result = nullptr;
     if (reply == nullptr) {
-        failure = "connection";
-        metric_add(cells.connection);
-    } else if (reply->type != REDIS_REPLY_ARRAY) {
-        failure = "error";
-        metric_add(cells.error);
+        fail(b, "connection", cells.connection);
+        return;
+    }
+    if (reply->type != REDIS_REPLY_STRING || reply_->bad) {
         if (reply->type == REDIS_REPLY_ERROR) {
             ngx_log_error(NGX_LOG_ERR, log_, 0, "levqor_limit_zone \"%s\": redis error: %*s", zone.c_str(),
                           static_cast<std::size_t>(reply->len), reply->str);
         }
-    } else if (w != nullptr) {
-        long long values[2 + 4 * redis::kMaxScriptBuckets];
-        const std::size_t count = std::min<std::size_t>(reply->elements, std::size(values));
-        for (std::size_t i = 0; i < count; ++i) {
-            values[i] = reply->element[i]->type == REDIS_REPLY_INTEGER ? reply->element[i]->integer : -1;
-        }
-        result = static_cast<redis::ScriptResult*>(ngx_palloc(w->r->pool, sizeof(redis::ScriptResult)));
-        if (result == nullptr || reply->elements > std::size(values) ||
-            !redis::decode_result(values, count, p->buckets, *result)) {
-            failure = "error";
+        fail(b, "error", cells.error);
+        return;
+    }
+    // Fan out: each decision's part, in order. A malformed part fails the
+    // rest of the batch (the offsets after it cannot be trusted).
+    std::size_t at = 0;
+    bool ok = true;
+    for (std::size_t i = 0; i < b->n; ++i) {
+        RedisWait* w = b->slots[i].wait;
+        redis::ScriptResult scratch;
+        redis::ScriptResult& out = w != nullptr ? w->result : scratch;
+        ok = ok && redis::decode_next(reply_->values, reply_->count, at, b->slots[i].buckets, out);
+        if (w == nullptr) continue;  // the request stopped waiting (deadline or closed)
+        if (ok) {
+            wake(w, RedisWait::State::Answered, nullptr);
+        } else {
             metric_add(cells.error);
+            wake(w, RedisWait::State::Failed, "error");
         }
     }
-    if (failure != nullptr) {
-        breaker.failure(now_ms());
-    } else {
+    if (ok && at == reply_->count) {
         breaker.success();
+    } else {
+        breaker.failure(ngx_current_msec);
     }
-    if (w == nullptr) return;  // the request stopped waiting (deadline or closed)
-    w->result = result;
-    wake(w, failure == nullptr ? RedisWait::State::Answered : RedisWait::State::Failed, failure);
+    release(b);
 }
 
 void RedisConn::on_setup_reply(redisAsyncContext* ac, void* r, void* privdata) noexcept {

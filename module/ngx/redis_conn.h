@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // One hiredis async connection per worker and Redis-backed zone, driven by
 // nginx's own event loop: the hiredis socket is wrapped in an nginx
-// connection (epoll, edge-triggered), commands queued during one loop
-// iteration are written together (pipelining), replies are dispatched to the
-// waiting requests. Setup (AUTH, SELECT, SCRIPT LOAD) happens off the request
-// path, at worker start and on reconnect (with backoff). Not thread-safe:
-// lives in one worker.
+// connection (epoll, edge-triggered). The decisions of one event-loop
+// iteration are gathered into one batch and sent as ONE script call when
+// nginx has handled the iteration's events (a posted event), or earlier when
+// the batch is full; the reply is fanned back to the waiting requests. Each
+// batch has one deadline timer. Buffers (batches, the command, the reply)
+// are kept and reused: after warm-up a decision allocates nothing. Setup
+// (AUTH, SELECT, SCRIPT LOAD) happens off the request path, at worker start
+// and on reconnect (with backoff). Not thread-safe: lives in one worker.
 #pragma once
 
 #include <cstdint>
@@ -22,9 +25,9 @@ struct redisAsyncContext;
 namespace levqor::ngx {
 
 // What a request waiting for Redis sees. Lives in the request pool; the
-// connection refers to it only through a Pending record, which the request
-// detaches when it stops waiting (deadline, close), so a late reply never
-// touches freed memory.
+// connection refers to it only through its batch's slot, which the request
+// clears when it stops waiting (closed), so a late reply never touches freed
+// memory.
 struct RedisWait;
 
 class RedisConn {
@@ -33,8 +36,11 @@ public:
     struct Cells {
         std::size_t timeout, connection, error, unavailable;
     };
+    static constexpr std::size_t kMaxBatches = 16;  // in flight (and open) at once, per connection
+    static constexpr std::size_t kMaxBatchBytes = 256 * 1024;
 
-    RedisConn(std::string zone, redis::Endpoint endpoint, ngx_log_t* log, Cells cells);
+    RedisConn(std::string zone, redis::Endpoint endpoint, const redis::KeySecret& secret, ngx_msec_t timeout_ms,
+              ngx_log_t* log, Cells cells);
     ~RedisConn();
     RedisConn(const RedisConn&) = delete;
     RedisConn& operator=(const RedisConn&) = delete;
@@ -42,31 +48,36 @@ public:
     void start() noexcept;  // connect now (worker start)
     bool ready() const { return ready_; }
 
-    // The start of an EVALSHA command for `args` more arguments (RESP); the
-    // caller appends the arguments (numkeys, keys, ARGV) to it.
-    std::string evalsha_head(std::size_t args) const;
-    // Queues the command for the wait (written at the end of this loop
-    // iteration). `tail_at`: where the arguments after the SHA start.
-    bool submit(RedisWait* wait, std::string command, std::size_t tail_at, std::size_t tail_args,
-                std::size_t buckets) noexcept;
+    // Adds the decision of n buckets to this iteration's batch. False: Redis
+    // cannot take it now (not connected, too many batches in flight).
+    bool submit(RedisWait* wait, const redis::BucketName* names, const limit::BucketRequest* reqs,
+                std::size_t n) noexcept;
 
     redis::CircuitBreaker breaker;
     const Cells cells;
     const std::string zone;
 
+    struct Reply;  // the reply being read (hiredis reader callbacks; see redis_conn.cpp)
+
 private:
-    struct Pending;
+    struct Batch;
 
     void connect() noexcept;
     void schedule_reconnect() noexcept;
-    // Queues p's command (EVAL after NOSCRIPT); a failure is delivered to p.
-    void send(Pending* p) noexcept;
-    void deliver(Pending* p, const void* reply) noexcept;
+    Batch* take_batch() noexcept;
+    void release(Batch* b) noexcept;
+    void flush() noexcept;
+    // Sends b (EVAL after NOSCRIPT); a failure is delivered to b's requests.
+    void send(Batch* b) noexcept;
+    void fail(Batch* b, const char* why, std::size_t cell) noexcept;
+    void deliver(Batch* b, const void* reply) noexcept;
     void lost(const char* why) noexcept;
 
     // hiredis and nginx callbacks
     static void on_read(ngx_event_t* ev) noexcept;
     static void on_write(ngx_event_t* ev) noexcept;
+    static void on_flush(ngx_event_t* ev) noexcept;
+    static void on_deadline(ngx_event_t* ev) noexcept;
     static void on_reconnect_timer(ngx_event_t* ev) noexcept;
     static void ev_add_write(void* data) noexcept;
     static void ev_noop(void* data) noexcept;
@@ -77,6 +88,8 @@ private:
     static void on_script_reply(redisAsyncContext* ac, void* reply, void* privdata) noexcept;
 
     redis::Endpoint endpoint_;
+    const redis::KeySecret secret_;
+    const ngx_msec_t timeout_ms_;
     const std::string display_;  // endpoint_.display(), made once: the callbacks that log it must not allocate
     ngx_log_t* log_;
     std::string sha_;
@@ -86,23 +99,28 @@ private:
     bool in_write_ = false;
     ngx_msec_t backoff_ms_ = 0;
     ngx_event_t reconnect_{};
+    ngx_event_t flush_{};
     bool logged_down_ = false;
+    std::vector<std::unique_ptr<Batch>> batches_;  // every batch made (at most kMaxBatches)
+    std::vector<Batch*> free_;                     // capacity kMaxBatches: pushing never allocates
+    Batch* open_ = nullptr;                        // gathering this iteration's decisions
+    std::string command_;                          // the formatted command, capacity kept
+    std::unique_ptr<Reply> reply_;
 };
 
 // The request side.
 struct RedisWait {
     ngx_http_request_t* r;
-    void* pending;  // the connection's record while a reply is awaited
-    ngx_event_t deadline;
+    RedisWait** slot;  // the batch's slot while a reply is awaited
     ngx_event_t resume;
     enum class State : std::uint8_t { Waiting, Answered, Failed } state;
-    const char* failure;          // why, when Failed
-    redis::ScriptResult* result;  // in the request pool (trivially destructible)
+    const char* failure;         // why, when Failed
+    redis::ScriptResult result;  // when Answered
 };
 // Lives in a pool cleanup's memory (no destructor runs).
 static_assert(std::is_trivially_destructible_v<RedisWait>);
 
 // Creates a wait for r (request pool; cleaned up with the request).
-RedisWait* redis_wait_create(ngx_http_request_t* r, ngx_msec_t timeout) noexcept;
+RedisWait* redis_wait_create(ngx_http_request_t* r) noexcept;
 
 }  // namespace levqor::ngx

@@ -23,33 +23,15 @@ namespace wh = levqor::webhook;
 
 namespace {
 
-constexpr std::size_t kMaxSecretFile = 64 * 1024;
-
 ngx_int_t init_replay_zone(ngx_shm_zone_t* shm_zone, void* old_data) noexcept {
     return init_table_zone<ReplayZone>(shm_zone, old_data, "levqor_webhook_replay_zone");
 }
 
-// Reads a secret file at configuration time. Relative paths are relative to
-// nginx's configuration prefix, like ssl_certificate. Messages name the path.
 Parsed<wh::SecretText> read_secret(ngx_conf_t* cf, ngx_str_t path) {
-    const std::string given = str(path);
-    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
-        return Parsed<wh::SecretText>::failure("secret_file \"" + given + "\": invalid path");
-    }
-    const std::string full = str(path);
-    std::ifstream in(full, std::ios::binary);
-    if (!in) {
-        return Parsed<wh::SecretText>::failure("secret_file \"" + full + "\" cannot be read: " + std::strerror(errno));
-    }
-    std::string text(kMaxSecretFile + 1, '\0');
-    in.read(text.data(), static_cast<std::streamsize>(text.size()));
-    if (in.bad()) return Parsed<wh::SecretText>::failure("secret_file \"" + full + "\" cannot be read");
-    text.resize(static_cast<std::size_t>(in.gcount()));
-    if (text.size() > kMaxSecretFile) {
-        OPENSSL_cleanse(text.data(), text.size());
-        return Parsed<wh::SecretText>::failure("secret_file \"" + full + "\" is larger than 64k: not a secret");
-    }
-    return wh::SecretText{full, std::move(text)};
+    auto file = read_secret_file(cf, path, "secret_file");
+    if (!file) return Parsed<wh::SecretText>::failure(file.error());
+    SecretFile f = std::move(file).value();
+    return wh::SecretText{std::move(f.path), std::move(f.text)};
 }
 
 // nginx's time syntax (90, 5m, 24h, 30d) for the core parsers: seconds, or -1.

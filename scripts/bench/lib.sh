@@ -222,6 +222,16 @@ callgrind_obj_per_request() {
             END { printf "%.1f\n", sum / n }'
 }
 
+# callgrind_calls_per_request <dir> <function>: calls per request of a
+# function (e.g. malloc), from every caller, in the last callgrind_ipr run.
+callgrind_calls_per_request() {
+    local dir=$1 fn=$2
+    awk -v fn="$fn" -v n="$(cat "$dir/callgrind.requests")" '
+        /^cfn=/ { name = $0; sub(/^cfn=(\([0-9]+\) ?)?/, "", name); want = (name == fn); next }
+        want && /^calls=/ { split($0, a, /[= ]/); total += a[2]; want = 0 }
+        END { printf "%.2f\n", total / n }' "$(cat "$dir/callgrind.dump")"
+}
+
 # ipr_line <variant> <instr/request> <base variant> <base instr/request> <function> <its cost>
 # One result line of a callgrind comparison: the difference from the base
 # variant when there is one, and a function's inclusive cost per request.

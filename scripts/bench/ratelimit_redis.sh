@@ -16,14 +16,42 @@ for _ in $(seq 1 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && brea
 REDIS_PID=$(cat "$REDIS_DIR/redis.pid")
 BENCH_PIDS+=("$REDIS_PID")
 
+# key_secret_file=: the secret that names the buckets in Redis (required with redis=).
+KEY_FILE=$REDIS_DIR/redis.key
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$KEY_FILE"
+
 PLAN="levqor_plan bench key=100000r/s ip=100000000r/s;"
 SERVER="levqor_limit_headers off; location /t { levqor_limit zone=api key=\$http_x_api_key plan=bench; empty_gif; }"
 declare -A HTTP=(
     [local]="levqor_limit_zone api:10m; $PLAN"
-    [redis]="levqor_limit_zone api:10m redis=redis://127.0.0.1:$REDIS_PORT; $PLAN"
+    [redis]="levqor_limit_zone api:10m redis=redis://127.0.0.1:$REDIS_PORT key_secret_file=$KEY_FILE; $PLAN"
 )
 VARIANTS=(local redis)
 declare -A PORT
+
+# Instructions per decision on the nginx side (callgrind, one process) and
+# malloc calls per request, local vs redis. Under valgrind nginx is ~50x
+# slower: the redis variant gets a deadline of 1 s so that no decision falls
+# back; the script-call counter shows how many decisions each call carried.
+echo "== ratelimit_redis: nginx instructions per request (callgrind, 1 process, 10 connections, ${CALLGRIND_SECONDS}s wrk run after warm-up)"
+declare -A CG_HTTP=(
+    [local]="${HTTP[local]}"
+    [redis]="levqor_limit_zone api:10m redis=redis://127.0.0.1:$REDIS_PORT key_secret_file=$KEY_FILE redis_timeout=1000; $PLAN"
+)
+declare -A IPR
+for v in "${VARIANTS[@]}"; do
+    port=$(free_port)
+    write_conf "$BENCH_WORK/cg_$v" "$port" 1 "" "${CG_HTTP[$v]}" "$SERVER"
+    redis-cli -p "$REDIS_PORT" config resetstat >/dev/null
+    IPR[$v]=$(callgrind_ipr "$BENCH_WORK/cg_$v" "$port" /t -s "$KEYS_LUA")
+    calls=$(redis-cli -p "$REDIS_PORT" info commandstats | awk -F'[=,:]' '/^cmdstat_evalsha:/ { print $3 }')
+    mallocs=$(callgrind_calls_per_request "$BENCH_WORK/cg_$v" malloc)
+    requests=$(cat "$BENCH_WORK/cg_$v/callgrind.requests")
+    printf '  %-6s %8d instr/request   malloc %5s calls/request   (%d requests, %d script calls incl. warm-up)\n' \
+        "$v" "${IPR[$v]}" "$mallocs" "$requests" "${calls:-0}"
+done
+printf '  redis - local: %+d instructions per decision (target <= +4000)\n' $((IPR[redis] - IPR[local]))
+[[ -n ${CALLGRIND_ONLY:-} ]] && { kill "$REDIS_PID" 2>/dev/null || true; exit 0; }
 
 # wrk_line <url> [connections]: "<req/s> <p99 ms>"
 wrk_line() {
@@ -71,9 +99,10 @@ echo "  (redis ran EVALSHA ${redis_calls:-0} times; redis mode served about $red
 # redis-server share the other. CPU time of the nginx worker and of Redis
 # per request, over one more saturated run per variant.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-echo "== ratelimit_redis: CPU per request (one ${WRK_SECONDS}s saturated run each; /proc ticks of 10 ms)"
+echo "== ratelimit_redis: CPU per request = per decision (one ${WRK_SECONDS}s saturated run each; /proc ticks of 10 ms)"
 for v in "${VARIANTS[@]}"; do
     worker=$(pgrep -P "$(cat "$BENCH_WORK/$v/nginx.pid")" | head -1)
+    redis-cli -p "$REDIS_PORT" config resetstat >/dev/null
     w0=$(cpu_ticks "$worker"); r0=$(cpu_ticks "$REDIS_PID")
     n=$(wrk -t1 -c"$WRK_CONNECTIONS" -d"${WRK_SECONDS}s" -s "$KEYS_LUA" "http://127.0.0.1:${PORT[$v]}/t" 2>/dev/null |
         awk '/requests in/ { print $1 }')
@@ -81,6 +110,10 @@ for v in "${VARIANTS[@]}"; do
     awk -v v="$v" -v n="$n" -v w=$((w1 - w0)) -v r=$((r1 - r0)) 'BEGIN {
         printf "  %-6s nginx worker %5.1f us/request, redis-server %5.1f us/request, together %5.1f\n",
                v, w * 10000 / n, r * 10000 / n, (w + r) * 10000 / n }'
+    # Redis's own account of the script (INFO commandstats: usec and calls).
+    [[ $v == redis ]] && redis-cli -p "$REDIS_PORT" info commandstats | awk -F'[=,:]' -v n="$n" '/^cmdstat_evalsha:/ {
+        printf "  %-6s script calls %d (%.1f decisions each), script time %.2f us/decision (target <= 3 us redis-server CPU)\n",
+               "redis", $3, n / $3, $5 / n }'
 done
 
 # Latency at saturation mixes in the throughput difference (50 connections

@@ -86,9 +86,13 @@ sub start_target {
 sub configure_nginx {
     my ($ng, $redis_port, $flags_file) = @_;
     my ($prefix, $app_port) = ($ng->prefix, $ng->port2);
+    # key_secret_file= of the redis zone (required with redis=).
+    open my $kf, '>', "$prefix/redis.key" or die "$prefix/redis.key: $!";
+    print $kf "soak-only secret, 32+ bytes long\n";
+    close $kf;
     $ng->configure(http_config => <<HTTP, config => <<CONF);
 levqor_limit_zone soak_local:1m;
-levqor_limit_zone soak_redis:1m redis=redis://127.0.0.1:$redis_port redis_timeout=100;
+levqor_limit_zone soak_redis:1m redis=redis://127.0.0.1:$redis_port redis_timeout=100 key_secret_file=$prefix/redis.key;
 levqor_plan soak key=20r/s ip=100000r/s;
 levqor_webhook_replay_zone soak_replay:1m;
 levqor_flags_file $flags_file;

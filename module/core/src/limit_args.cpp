@@ -35,6 +35,7 @@ Parsed<ZoneArgs> parse_zone_args(const std::vector<std::string_view>& params) {
     using P = Parsed<ZoneArgs>;
     RedisOptions redis;
     bool have_redis = false, have_backend_params = false;
+    std::string_view key_secret_file;
     for (const std::string_view a : params) {
         const auto [k, v, has_value] = split(a);
         std::uint64_t n = 0;
@@ -43,6 +44,10 @@ Parsed<ZoneArgs> parse_zone_args(const std::vector<std::string_view>& params) {
             if (!endpoint) return P::failure(endpoint.error());
             redis.endpoint = std::move(endpoint).value();
             have_redis = true;
+        } else if (k == "key_secret_file") {
+            if (v.empty()) return P::failure("key_secret_file= needs a path");
+            key_secret_file = v;
+            have_backend_params = true;
         } else if (k == "redis_timeout") {
             if (!parse_in(v, 1, kMaxRedisTimeoutMs, n)) {
                 return P::failure("invalid " + std::string(a) + ", expected 1 to " +
@@ -67,9 +72,15 @@ Parsed<ZoneArgs> parse_zone_args(const std::vector<std::string_view>& params) {
         }
     }
     if (have_backend_params && !have_redis) {
-        return P::failure("redis_timeout=, on_backend_error= and nodes= need redis=<url>");
+        return P::failure("redis_timeout=, on_backend_error=, nodes= and key_secret_file= need redis=<url>");
+    }
+    if (have_redis && key_secret_file.empty()) {
+        return P::failure(
+            "redis= needs key_secret_file=<path>: a secret (at least 16 bytes) that names the zone's buckets in Redis, "
+            "the same file on every nginx node sharing the zone");
     }
     ZoneArgs args;
+    args.key_secret_file = key_secret_file;
     if (have_redis) args.redis = std::move(redis);
     return args;
 }

@@ -13,7 +13,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <new>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 namespace levqor::redis {
@@ -111,60 +113,9 @@ void CircuitBreaker::open_for(std::uint64_t now_ms) {
     failures_ = 0;
 }
 
-// ---- the script -------------------------------------------------------------------
-
-const std::string& gcra_script() {
-    static const std::string script = R"lua(-- levqor GCRA, all or nothing, on Redis's clock
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local n = #KEYS
-local before, new_tat, ok = {}, {}, {}
-local enforced_ok, observed_ok = 1, 1
-for i = 1, n do
-  local interval, burst, cost = tonumber(ARGV[4*i-3]), tonumber(ARGV[4*i-2]), tonumber(ARGV[4*i-1])
-  local v = redis.call('GET', KEYS[i])
-  local tat = v and tonumber(v) or 0
-  for j = 1, i - 1 do
-    if KEYS[j] == KEYS[i] then tat = new_tat[j] end
-  end
-  before[i] = tat
-  new_tat[i] = math.max(tat, now) + cost * interval
-  ok[i] = (new_tat[i] - now <= burst * interval) and 1 or 0
-  if ok[i] == 0 then
-    if ARGV[4*i] == '1' then observed_ok = 0 else enforced_ok = 0 end
-  end
-end
-local out = {enforced_ok, observed_ok}
-for i = 1, n do
-  local interval, burst = tonumber(ARGV[4*i-3]), tonumber(ARGV[4*i-2])
-  local cap = burst * interval
-  local charged = enforced_ok == 1 and (ARGV[4*i] ~= '1' or observed_ok == 1)
-  local remaining, retry, reset
-  if charged then
-    local debt = new_tat[i] - now
-    redis.call('SET', KEYS[i], string.format('%.0f', new_tat[i]), 'PX', math.ceil(debt / 1000) + 1)
-    remaining, retry, reset = math.floor((cap - debt) / interval), 0, debt
-  else
-    local debt = math.max(before[i] - now, 0)
-    remaining = debt >= cap and 0 or math.floor((cap - debt) / interval)
-    retry = ok[i] == 1 and 0 or (new_tat[i] - now - cap)
-    reset = debt
-  end
-  out[#out + 1] = ok[i]
-  out[#out + 1] = remaining
-  out[#out + 1] = math.ceil(retry)
-  out[#out + 1] = math.ceil(reset)
-end
-return out
-)lua";
-    return script;
-}
-
-std::string script_sha1() { return sha1_hex(gcra_script()); }
-
-std::string interval_us(std::uint64_t interval_ns) {
-    char buf[limit::kMaxU64Digits + 5];
-    char* p = limit::write_u64(buf, interval_ns / 1000);
+// Exact decimal microseconds of a nanosecond interval ("1000", "16.667").
+char* put_interval_us(char* p, std::uint64_t interval_ns) {
+    p = limit::write_u64(p, interval_ns / 1000);
     const std::uint64_t frac = interval_ns % 1000;
     if (frac != 0) {
         *p++ = '.';
@@ -172,7 +123,97 @@ std::string interval_us(std::uint64_t interval_ns) {
         *p++ = static_cast<char>('0' + frac / 10 % 10);
         *p++ = static_cast<char>('0' + frac % 10);
     }
-    return std::string(buf, p);
+    return p;
+}
+
+// ---- the script -------------------------------------------------------------------
+
+const std::string& gcra_script() {
+    static const std::string script = R"lua(-- levqor GCRA, a batch of decisions, each all or nothing, on Redis's clock
+local tonumber, max, floor, ceil, call, format = tonumber, math.max, math.floor, math.ceil, redis.call, string.format
+local pack, unpack, rep = struct.pack, unpack, string.rep
+local t = call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local keys, argv = KEYS, ARGV
+-- One MGET for the whole batch; `latest` holds what earlier decisions of
+-- this batch wrote (the MGET values are from before them). `num` caches
+-- parsed arguments (a batch repeats its plans' values).
+local got, latest, num = call('MGET', unpack(keys)), {}, {}
+local function N(s)
+  local v = num[s]
+  if not v then
+    v = tonumber(s)
+    num[s] = v
+  end
+  return v
+end
+local out, fmt, before, new_tat, ok, vals = {}, {}, {}, {}, {}, {}
+local k, a = 0, 2
+for d = 1, tonumber(argv[1]) do
+  local n = tonumber(argv[a])
+  local enforced_ok, observed_ok = 1, 1
+  for i = 1, n do
+    local b = a + 4 * i - 3
+    local interval = N(argv[b])
+    local key = keys[k + i]
+    local tat = latest[key]
+    if not tat then
+      local v = got[k + i]
+      tat = v and tonumber(v) or 0
+    end
+    for j = 1, i - 1 do
+      if keys[k + j] == key then tat = new_tat[j] end
+    end
+    before[i] = tat
+    local nt = max(tat, now) + N(argv[b + 2]) * interval
+    new_tat[i] = nt
+    if nt - now <= N(argv[b + 1]) * interval then
+      ok[i] = 1
+    else
+      ok[i] = 0
+      if argv[b + 3] == '1' then observed_ok = 0 else enforced_ok = 0 end
+    end
+  end
+  vals[1], vals[2] = enforced_ok, observed_ok
+  for i = 1, n do
+    local b = a + 4 * i - 3
+    local interval = N(argv[b])
+    local cap = N(argv[b + 1]) * interval
+    local remaining, retry, reset
+    if enforced_ok == 1 and (observed_ok == 1 or argv[b + 3] ~= '1') then
+      local debt = new_tat[i] - now
+      local stored = format('%.0f', new_tat[i])
+      call('SET', keys[k + i], stored, 'PX', ceil(debt / 1000) + 1)
+      latest[keys[k + i]] = tonumber(stored)
+      remaining, retry, reset = floor((cap - debt) / interval), 0, debt
+    else
+      local debt = max(before[i] - now, 0)
+      remaining = debt >= cap and 0 or floor((cap - debt) / interval)
+      retry = ok[i] == 1 and 0 or (new_tat[i] - now - cap)
+      reset = debt
+    end
+    local v = 4 * i - 1
+    vals[v], vals[v + 1], vals[v + 2], vals[v + 3] = ok[i], remaining, ceil(retry), ceil(reset)
+  end
+  local f = fmt[n]
+  if not f then
+    f = '<' .. rep('l', 2 + 4 * n)
+    fmt[n] = f
+  end
+  out[d] = pack(f, unpack(vals, 1, 2 + 4 * n))
+  k = k + n
+  a = a + 1 + 4 * n
+end
+return table.concat(out)
+)lua";
+    return script;
+}
+
+std::string script_sha1() { return sha1_hex(gcra_script()); }
+
+std::string interval_us(std::uint64_t interval_ns) {
+    char buf[limit::kMaxU64Digits + 4];
+    return std::string(buf, put_interval_us(buf, interval_ns));
 }
 
 bool decode_result(const long long* v, std::size_t count, std::size_t buckets, ScriptResult& out) {
@@ -192,6 +233,23 @@ bool decode_result(const long long* v, std::size_t count, std::size_t buckets, S
         d.retry_after_ns = static_cast<std::uint64_t>(b[2]) * 1000;
         d.reset_after_ns = static_cast<std::uint64_t>(b[3]) * 1000;
     }
+    return true;
+}
+
+bool unpack_values(const char* bytes, std::size_t len, long long* values, std::size_t room, std::size_t& count) {
+    count = 0;
+    if (len % 8 != 0 || len / 8 > room) return false;
+    count = len / 8;
+    for (std::size_t i = 0; i < count; ++i) {
+        values[i] = static_cast<long long>(detail::load_le64(reinterpret_cast<const unsigned char*>(bytes) + 8 * i));
+    }
+    return true;
+}
+
+bool decode_next(const long long* values, std::size_t count, std::size_t& at, std::size_t buckets, ScriptResult& out) {
+    const std::size_t need = 2 + 4 * buckets;
+    if (at > count || count - at < need || !decode_result(values + at, need, buckets, out)) return false;
+    at += need;
     return true;
 }
 
@@ -239,38 +297,190 @@ std::string format_command(std::string_view a0, std::string_view a1, std::string
 
 namespace {
 
-// SHA-256 with the algorithm fetched once per process (a one-shot EVP_Digest
-// fetches it on every call).
-void sha256(std::string_view data, unsigned char* digest) {
-    static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-    static EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    unsigned int len = 0;
-    if (md == nullptr || ctx == nullptr || EVP_DigestInit_ex2(ctx, md, nullptr) != 1 ||
-        EVP_DigestUpdate(ctx, data.data(), data.size()) != 1 || EVP_DigestFinal_ex(ctx, digest, &len) != 1) {
-        EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
-    }
+constexpr std::string_view kKeyPrefix = "levqor:{";
+
+char* put_counted(char* p, char c, std::size_t n) {
+    *p++ = c;
+    p = limit::write_u64(p, n);
+    *p++ = '\r';
+    *p++ = '\n';
+    return p;
 }
 
-constexpr std::string_view kKeyPrefix = "levqor:{";
+char* put_bulk(char* p, const char* s, std::size_t n) {
+    p = put_counted(p, '$', n);
+    std::memcpy(p, s, n);
+    p += n;
+    *p++ = '\r';
+    *p++ = '\n';
+    return p;
+}
+
+char* put_bulk_u64(char* p, std::uint64_t v) {
+    char num[limit::kMaxU64Digits];
+    return put_bulk(p, num, static_cast<std::size_t>(limit::write_u64(num, v) - num));
+}
+
+// Bytes put_key() writes at most.
+std::size_t max_key_bytes(std::string_view zone, std::string_view plan) {
+    return 1 + limit::kMaxU64Digits + 2 + kKeyPrefix.size() + zone.size() + 4 + plan.size() + 1 + 32 + 2;
+}
+
+// The RESP bulk string of a bucket key.
+char* put_key(char* k, std::string_view zone, char kind, std::string_view plan, std::string_view value,
+              const KeySecret& secret) {
+    const std::uint64_t h[2] = {siphash13(secret.a, value.data(), value.size()),
+                                siphash13(secret.b, value.data(), value.size())};
+    unsigned char digest[16];
+    for (int j = 0; j < 8; ++j) {  // big-endian: the hex reads as the two numbers
+        digest[j] = static_cast<unsigned char>(h[0] >> (56 - 8 * j));
+        digest[8 + j] = static_cast<unsigned char>(h[1] >> (56 - 8 * j));
+    }
+    k = put_counted(k, '$', kKeyPrefix.size() + zone.size() + 4 + plan.size() + 1 + 32);
+    std::memcpy(k, kKeyPrefix.data(), kKeyPrefix.size());
+    k += kKeyPrefix.size();
+    std::memcpy(k, zone.data(), zone.size());
+    k += zone.size();
+    *k++ = '}';
+    *k++ = ':';
+    *k++ = kind;
+    *k++ = ':';
+    std::memcpy(k, plan.data(), plan.size());
+    k += plan.size();
+    *k++ = ':';
+    hex_into(k, digest, 16);
+    k += 32;
+    *k++ = '\r';
+    *k++ = '\n';
+    return k;
+}
 
 }  // namespace
 
-void append_bucket_key(std::string& out, std::string_view zone, char kind, std::string_view plan,
-                       std::string_view value) {
+Parsed<KeySecret> key_secret(std::string_view text, std::string_view label) {
+    using P = Parsed<KeySecret>;
+    if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+    if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+    if (text.size() < kMinKeySecret) {
+        return P::failure("key_secret_file \"" + std::string(label) + "\" holds " + std::to_string(text.size()) +
+                          " bytes, expected at least " + std::to_string(kMinKeySecret) +
+                          " (e.g. openssl rand -hex 32 > file; the same file on every nginx node)");
+    }
+    static constexpr char kDomain[] = "levqor redis bucket names v1";  // with its NUL
     unsigned char digest[32];
-    sha256(value, digest);
-    char hexed[32];
-    hex_into(hexed, digest, 16);
-    append_counted(out, '$', kKeyPrefix.size() + zone.size() + 4 + plan.size() + 1 + 32);
-    out.append(kKeyPrefix).append(zone).append("}:").append(1, kind).append(":").append(plan).append(":");
-    out.append(hexed, 32).append("\r\n");
+    unsigned int len = 0;
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    const bool ok = ctx != nullptr && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1 &&
+                    EVP_DigestUpdate(ctx, kDomain, sizeof kDomain) == 1 &&
+                    EVP_DigestUpdate(ctx, text.data(), text.size()) == 1 &&
+                    EVP_DigestFinal_ex(ctx, digest, &len) == 1 && len == sizeof digest;
+    EVP_MD_CTX_free(ctx);
+    if (!ok) return P::failure("key_secret_file \"" + std::string(label) + "\": SHA-256 failed");
+    std::uint64_t w[4];
+    std::memcpy(w, digest, sizeof w);
+    OPENSSL_cleanse(digest, sizeof digest);
+    return KeySecret{SipKey{w[0], w[1]}, SipKey{w[2], w[3]}};
 }
 
-std::string bucket_key(std::string_view zone, char kind, std::string_view plan, std::string_view value) {
+void append_bucket_key(std::string& out, std::string_view zone, char kind, std::string_view plan,
+                       std::string_view value, const KeySecret& secret) {
+    const std::size_t at = out.size();
+    out.resize(at + max_key_bytes(zone, plan));
+    char* end = put_key(out.data() + at, zone, kind, plan, value, secret);
+    out.resize(static_cast<std::size_t>(end - out.data()));
+}
+
+std::string bucket_key(std::string_view zone, char kind, std::string_view plan, std::string_view value,
+                       const KeySecret& secret) {
     std::string resp;
-    append_bucket_key(resp, zone, kind, plan, value);
+    append_bucket_key(resp, zone, kind, plan, value, secret);
     const auto start = resp.find("\r\n") + 2;
     return resp.substr(start, resp.size() - start - 2);
+}
+
+// ---- batches -----------------------------------------------------------------------
+
+namespace {
+// Room for typical batches, so the first ones do not grow the buffers step by step.
+constexpr std::size_t kKeysRoom = 16 * 1024, kArgvRoom = 16 * 1024;
+}  // namespace
+
+namespace {
+
+// The longest bulk string of a number: "$24\r\n" + up to 20 digits and ".ddd" + "\r\n".
+constexpr std::size_t kMaxBulkU64 = 1 + 2 + 2 + limit::kMaxU64Digits + 4 + 2;
+
+}  // namespace
+
+char* BatchCommand::Buffer::room(std::size_t n) noexcept {
+    if (cap - size >= n) return data.get() + size;
+    const std::size_t want = std::max({cap * 2, size + n, kKeysRoom});
+    std::unique_ptr<char[]> grown(new (std::nothrow) char[want]);
+    if (grown == nullptr) return nullptr;
+    if (size != 0) std::memcpy(grown.get(), data.get(), size);
+    data = std::move(grown);
+    cap = want;
+    return data.get() + size;
+}
+
+BatchCommand::BatchCommand() {
+    keys_.room(kKeysRoom);
+    argv_.room(kArgvRoom);
+}
+
+bool BatchCommand::add(std::string_view zone, const BucketName* names, const limit::BucketRequest* reqs, std::size_t n,
+                       const KeySecret& secret) noexcept {
+    if (n == 0 || n > kMaxScriptBuckets) return false;
+    std::size_t key_bytes = 0;
+    for (std::size_t i = 0; i < n; ++i) key_bytes += max_key_bytes(zone, names[i].plan);
+    char* k = keys_.room(key_bytes);
+    char* a = argv_.room(kMaxBulkU64 * (1 + 4 * n));
+    if (k == nullptr || a == nullptr) return false;
+    char* const k0 = k;
+    char* const a0 = a;
+    for (std::size_t i = 0; i < n; ++i) {
+        k = put_key(k, zone, names[i].kind, names[i].plan, names[i].value, secret);
+    }
+    a = put_bulk_u64(a, n);
+    for (std::size_t i = 0; i < n; ++i) {
+        const limit::BucketRequest& r = reqs[i];
+        char num[limit::kMaxU64Digits + 4];
+        a = put_bulk(a, num, static_cast<std::size_t>(put_interval_us(num, r.limit.interval_ns) - num));
+        a = put_bulk_u64(a, r.limit.burst);
+        a = put_bulk_u64(a, r.cost);
+        a = put_bulk(a, r.observe_only ? "1" : "0", 1);
+    }
+    keys_.size += static_cast<std::size_t>(k - k0);
+    argv_.size += static_cast<std::size_t>(a - a0);
+    ++decisions_;
+    nkeys_ += n;
+    nargv_ += 1 + 4 * n;
+    return true;
+}
+
+bool BatchCommand::format(std::string& out, std::string_view verb, std::string_view script) const noexcept try {
+    out.clear();
+    out.reserve(64 + script.size() + keys_.size + argv_.size);
+    char num[limit::kMaxU64Digits];
+    auto bulk_u64 = [&](std::uint64_t v) {
+        append_bulk(out, std::string_view(num, static_cast<std::size_t>(limit::write_u64(num, v) - num)));
+    };
+    append_counted(out, '*', 3 + nkeys_ + 1 + nargv_);
+    append_bulk(out, verb);
+    append_bulk(out, script);
+    bulk_u64(nkeys_);
+    out.append(keys_.data.get(), keys_.size);
+    bulk_u64(decisions_);
+    out.append(argv_.data.get(), argv_.size);
+    return true;
+} catch (...) {
+    return false;
+}
+
+void BatchCommand::clear() noexcept {
+    keys_.size = 0;
+    argv_.size = 0;
+    decisions_ = nkeys_ = nargv_ = 0;
 }
 
 }  // namespace levqor::redis

@@ -26,7 +26,7 @@ TEST(ZoneArgs, NoParametersIsALocalZone) {
 }
 
 TEST(ZoneArgs, RedisWithDefaults) {
-    const auto z = parse_zone_args({"redis=redis://127.0.0.1:6380/2"});
+    const auto z = parse_zone_args({"redis=redis://127.0.0.1:6380/2", "key_secret_file=k"});
     ASSERT_TRUE(z) << z.error();
     ASSERT_TRUE(z.value().redis);
     const RedisOptions& r = *z.value().redis;
@@ -39,45 +39,57 @@ TEST(ZoneArgs, RedisWithDefaults) {
 }
 
 TEST(ZoneArgs, EveryBackendParameterInAnyOrder) {
-    const auto z =
-        parse_zone_args({"nodes=3", "on_backend_error=deny", "redis_timeout=60000", "redis=unix:/run/r.sock"});
+    const auto z = parse_zone_args(
+        {"nodes=3", "on_backend_error=deny", "redis_timeout=60000", "redis=unix:/run/r.sock", "key_secret_file=k"});
     ASSERT_TRUE(z) << z.error();
     const RedisOptions& r = *z.value().redis;
     EXPECT_TRUE(r.endpoint.unix_socket);
     EXPECT_EQ(r.timeout_ms, 60000u);
     EXPECT_EQ(r.on_error, RedisOptions::OnError::Deny);
     EXPECT_EQ(r.nodes, 3u);
-    EXPECT_EQ(parse_zone_args({"redis=unix:/r", "on_backend_error=allow"}).value().redis->on_error,
+    EXPECT_EQ(parse_zone_args({"redis=unix:/r", "key_secret_file=k", "on_backend_error=allow"}).value().redis->on_error,
               RedisOptions::OnError::Allow);
-    EXPECT_EQ(parse_zone_args({"redis=unix:/r", "on_backend_error=local"}).value().redis->on_error,
+    EXPECT_EQ(parse_zone_args({"redis=unix:/r", "key_secret_file=k", "on_backend_error=local"}).value().redis->on_error,
               RedisOptions::OnError::Local);
 }
 
 TEST(ZoneArgs, TimeoutIsOneTo60000Milliseconds) {
-    EXPECT_EQ(parse_zone_args({"redis=unix:/r", "redis_timeout=1"}).value().redis->timeout_ms, 1u);
+    EXPECT_EQ(parse_zone_args({"redis=unix:/r", "key_secret_file=k", "redis_timeout=1"}).value().redis->timeout_ms, 1u);
     for (const char* bad : {"redis_timeout=0", "redis_timeout=60001", "redis_timeout=", "redis_timeout",
                             "redis_timeout=-1", "redis_timeout=5ms", "redis_timeout=99999999999999999999999"}) {
-        EXPECT_EQ(zone_error({"redis=unix:/r", bad}), "invalid " + std::string(bad) + ", expected 1 to 60000 (ms)");
+        EXPECT_EQ(zone_error({"redis=unix:/r", "key_secret_file=k", bad}),
+                  "invalid " + std::string(bad) + ", expected 1 to 60000 (ms)");
     }
 }
 
 TEST(ZoneArgs, NodesIsOneTo10000) {
-    EXPECT_EQ(parse_zone_args({"redis=unix:/r", "nodes=10000"}).value().redis->nodes, 10000u);
-    EXPECT_EQ(parse_zone_args({"redis=unix:/r", "nodes=1"}).value().redis->nodes, 1u);
+    EXPECT_EQ(parse_zone_args({"redis=unix:/r", "key_secret_file=k", "nodes=10000"}).value().redis->nodes, 10000u);
+    EXPECT_EQ(parse_zone_args({"redis=unix:/r", "key_secret_file=k", "nodes=1"}).value().redis->nodes, 1u);
     for (const char* bad : {"nodes=0", "nodes=10001", "nodes=", "nodes=two"}) {
-        EXPECT_EQ(zone_error({"redis=unix:/r", bad}), "invalid " + std::string(bad) + ", expected 1 to 10000");
+        EXPECT_EQ(zone_error({"redis=unix:/r", "key_secret_file=k", bad}),
+                  "invalid " + std::string(bad) + ", expected 1 to 10000");
     }
 }
 
 TEST(ZoneArgs, OnBackendErrorIsLocalAllowOrDeny) {
-    EXPECT_EQ(zone_error({"redis=unix:/r", "on_backend_error=open"}),
+    EXPECT_EQ(zone_error({"redis=unix:/r", "key_secret_file=k", "on_backend_error=open"}),
               "invalid on_backend_error=open, expected local, allow or deny");
 }
 
 TEST(ZoneArgs, BackendParametersNeedRedis) {
-    for (const char* p : {"redis_timeout=10", "on_backend_error=deny", "nodes=2"}) {
-        EXPECT_EQ(zone_error({p}), "redis_timeout=, on_backend_error= and nodes= need redis=<url>");
+    for (const char* p : {"redis_timeout=10", "on_backend_error=deny", "nodes=2", "key_secret_file=k"}) {
+        EXPECT_EQ(zone_error({p}), "redis_timeout=, on_backend_error=, nodes= and key_secret_file= need redis=<url>");
     }
+}
+
+// Fail closed: a per-node secret would split the cluster's buckets.
+TEST(ZoneArgs, RedisNeedsAKeySecretFile) {
+    const std::string e = zone_error({"redis=unix:/r"});
+    EXPECT_EQ(e.rfind("redis= needs key_secret_file=<path>", 0), 0u) << e;
+    EXPECT_EQ(zone_error({"redis=unix:/r", "key_secret_file="}), "key_secret_file= needs a path");
+    const auto z = parse_zone_args({"key_secret_file=/etc/levqor/redis.key", "redis=unix:/r"});
+    ASSERT_TRUE(z) << z.error();
+    EXPECT_EQ(z.value().key_secret_file, "/etc/levqor/redis.key");
 }
 
 TEST(ZoneArgs, UnknownParametersAreNamedWithTheirPasswordMasked) {

@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <iterator>
+
 namespace levqor::redis {
 namespace {
 
@@ -133,12 +136,52 @@ TEST(Script, DecodesResult) {
     EXPECT_FALSE(decode_result(negative, 6, 1, r));
 }
 
+KeySecret test_secret(std::string_view text = "0123456789abcdef0123456789abcdef") {
+    auto s = key_secret(text, "test.key");
+    EXPECT_TRUE(s) << s.error();
+    return s ? s.value() : KeySecret{};
+}
+
 TEST(BucketKey, HashTagAndNoRawKey) {
-    const std::string k = bucket_key("api", 'k', "free", "sk_live_secret");
+    const KeySecret secret = test_secret();
+    const std::string k = bucket_key("api", 'k', "free", "sk_live_secret", secret);
     EXPECT_EQ(k.rfind("levqor:{api}:k:free:", 0), 0u);
     EXPECT_EQ(k.find("sk_live_secret"), std::string::npos);
-    EXPECT_EQ(k, "levqor:{api}:k:free:49ae2cdbc42204d2fc202281424e72bd");  // the first 128 bits of SHA-256, hex
-    EXPECT_NE(k, bucket_key("api", 'i', "free", "sk_live_secret"));
+    EXPECT_EQ(k.size(), std::string("levqor:{api}:k:free:").size() + 32);  // 128 bits, hex
+    // A fixed vector: the format is a contract between nginx nodes of
+    // different versions (a change resets every bucket in Redis once).
+    EXPECT_EQ(
+        k, "levqor:{api}:k:free:" + [&] {
+            char hex[33];
+            std::snprintf(hex, sizeof hex, "%016llx%016llx",
+                          static_cast<unsigned long long>(siphash13(secret.a, "sk_live_secret", 14)),
+                          static_cast<unsigned long long>(siphash13(secret.b, "sk_live_secret", 14)));
+            return std::string(hex);
+        }());
+    EXPECT_EQ(k, "levqor:{api}:k:free:87e82560e0a4e3ea88312fe2ac62b584");  // computed independently (Python)
+    EXPECT_NE(k, bucket_key("api", 'i', "free", "sk_live_secret", secret));
+}
+
+TEST(BucketKey, KeyedBySecret) {
+    const KeySecret one = test_secret(), two = test_secret("fedcba9876543210fedcba9876543210");
+    // An IPv4 address cannot be found by hashing all 2^32 without the secret.
+    EXPECT_NE(bucket_key("api", 'i', "free", "\x0a\x00\x00\x01", one),
+              bucket_key("api", 'i', "free", "\x0a\x00\x00\x01", two));
+    // Every node reading the same file names the same bucket; one trailing
+    // newline (echo) is not part of the secret.
+    EXPECT_EQ(bucket_key("api", 'k', "p", "k1", one),
+              bucket_key("api", 'k', "p", "k1", test_secret("0123456789abcdef0123456789abcdef\n")));
+    EXPECT_EQ(bucket_key("api", 'k', "p", "k1", one),
+              bucket_key("api", 'k', "p", "k1", test_secret("0123456789abcdef0123456789abcdef\r\n")));
+}
+
+TEST(BucketKey, ShortSecretsAreRefused) {
+    const auto s = key_secret("too short\n", "/etc/levqor/redis.key");
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().rfind("key_secret_file \"/etc/levqor/redis.key\" holds 9 bytes, expected at least 16", 0), 0u)
+        << s.error();
+    EXPECT_EQ(s.error().find("too short"), std::string::npos);  // never the secret itself
+    EXPECT_TRUE(key_secret("0123456789abcdef", "k"));
 }
 
 TEST(Resp, FormatsCommands) {
@@ -147,9 +190,80 @@ TEST(Resp, FormatsCommands) {
     append_bulk(tail, "k");
     EXPECT_EQ(format_command("EVALSHA", "abc", tail, 2), "*4\r\n$7\r\nEVALSHA\r\n$3\r\nabc\r\n$1\r\n1\r\n$1\r\nk\r\n");
     std::string key;
-    append_bucket_key(key, "api", 'k', "free", "secret");
-    EXPECT_EQ(key, "$" + std::to_string(bucket_key("api", 'k', "free", "secret").size()) + "\r\n" +
-                       bucket_key("api", 'k', "free", "secret") + "\r\n");
+    const KeySecret secret = test_secret();
+    append_bucket_key(key, "api", 'k', "free", "secret", secret);
+    EXPECT_EQ(key, "$" + std::to_string(bucket_key("api", 'k', "free", "secret", secret).size()) + "\r\n" +
+                       bucket_key("api", 'k', "free", "secret", secret) + "\r\n");
+}
+
+// The batch encoder: KEYS of every decision in order, then ARGV = decision
+// count, then per decision its bucket count and four values per bucket.
+TEST(Batch, EncodesDecisionsInOneCommand) {
+    const KeySecret secret = test_secret();
+    limit::BucketRequest reqs[2] = {};
+    reqs[0].limit.interval_ns = 1000000;  // 1 ms
+    reqs[0].limit.burst = 5;
+    reqs[0].cost = 1;
+    reqs[1] = reqs[0];
+    reqs[1].observe_only = true;
+    const BucketName one[1] = {{'k', "free", "key-a"}};
+    const BucketName two[2] = {{'k', "pro", "key-b"}, {'i', "pro", "\x7f\x00\x00\x01"}};
+    BatchCommand batch;
+    ASSERT_TRUE(batch.add("api", one, reqs, 1, secret));
+    ASSERT_TRUE(batch.add("api", two, reqs, 2, secret));
+    EXPECT_EQ(batch.decisions(), 2u);
+    std::string cmd;
+    ASSERT_TRUE(batch.format(cmd, "EVALSHA", "abc"));
+    auto bulk = [](std::string_view v) { return "$" + std::to_string(v.size()) + "\r\n" + std::string(v) + "\r\n"; };
+    const std::string expected =
+        "*21\r\n" + bulk("EVALSHA") + bulk("abc") + bulk("3") + bulk(bucket_key("api", 'k', "free", "key-a", secret)) +
+        bulk(bucket_key("api", 'k', "pro", "key-b", secret)) +
+        bulk(bucket_key("api", 'i', "pro", "\x7f\x00\x00\x01", secret)) + bulk("2") +  // decisions
+        bulk("1") + bulk("1000") + bulk("5") + bulk("1") + bulk("0") +                 // decision 1
+        bulk("2") + bulk("1000") + bulk("5") + bulk("1") + bulk("0") + bulk("1000") + bulk("5") + bulk("1") +
+        bulk("1");  // decision 2
+    EXPECT_EQ(cmd, expected);
+    // Reused: clear() empties it; the next batch starts from scratch.
+    batch.clear();
+    EXPECT_EQ(batch.decisions(), 0u);
+    EXPECT_EQ(batch.bytes(), 0u);
+    EXPECT_FALSE(batch.add("api", one, reqs, 0, secret));
+    EXPECT_FALSE(batch.add("api", one, reqs, kMaxScriptBuckets + 1, secret));
+    EXPECT_EQ(batch.decisions(), 0u);
+}
+
+TEST(Batch, DecodesEachDecisionInTurn) {
+    // decision 1: one bucket allowed; decision 2: two buckets, the second refused
+    const long long v[] = {1, 1, 1, 4, 0, 1000, 0, 1, 1, 3, 0, 2000, 0, 0, 1500, 60000};
+    ScriptResult r{};
+    std::size_t at = 0;
+    ASSERT_TRUE(decode_next(v, std::size(v), at, 1, r));
+    EXPECT_TRUE(r.enforced_ok);
+    EXPECT_EQ(r.decisions[0].remaining, 4u);
+    EXPECT_EQ(at, 6u);
+    ASSERT_TRUE(decode_next(v, std::size(v), at, 2, r));
+    EXPECT_FALSE(r.enforced_ok);
+    EXPECT_TRUE(r.decisions[0].allowed);
+    EXPECT_FALSE(r.decisions[1].allowed);
+    EXPECT_EQ(r.decisions[1].retry_after_ns, 1500000u);
+    EXPECT_EQ(at, std::size(v));
+    EXPECT_FALSE(decode_next(v, std::size(v), at, 1, r));  // nothing left
+    std::size_t short_at = 10;
+    EXPECT_FALSE(decode_next(v, std::size(v), short_at, 2, r));  // 6 values left, 10 needed
+    EXPECT_EQ(short_at, 10u);
+}
+
+// The script's reply: one string of little-endian signed 64-bit integers.
+TEST(Batch, UnpacksTheReplyString) {
+    const unsigned char bytes[16] = {1, 0, 0, 0, 0, 0, 0, 0, 0x40, 0x42, 0x0f, 0, 0, 0, 0, 0};
+    long long values[4];
+    std::size_t count = 0;
+    ASSERT_TRUE(unpack_values(reinterpret_cast<const char*>(bytes), 16, values, 4, count));
+    EXPECT_EQ(count, 2u);
+    EXPECT_EQ(values[0], 1);
+    EXPECT_EQ(values[1], 1000000);
+    EXPECT_FALSE(unpack_values(reinterpret_cast<const char*>(bytes), 15, values, 4, count));  // not whole integers
+    EXPECT_FALSE(unpack_values(reinterpret_cast<const char*>(bytes), 16, values, 1, count));  // does not fit
 }
 
 }  // namespace

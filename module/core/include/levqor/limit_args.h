@@ -19,22 +19,26 @@
 namespace levqor::limit {
 
 // A zone whose buckets live in Redis: redis=<url> [redis_timeout=<ms>]
-// [on_backend_error=local|allow|deny] [nodes=<n>].
+// [on_backend_error=local|allow|deny] [nodes=<n>] key_secret_file=<path>.
 struct RedisOptions {
     enum class OnError : std::uint8_t { Local, Allow, Deny };
     redis::Endpoint endpoint;
     std::uint32_t timeout_ms = 5;
     OnError on_error = OnError::Local;
-    std::uint64_t nodes = 1;  // nginx nodes sharing the zone: the local fallback gets 1/nodes of each plan
+    std::uint64_t nodes = 1;        // nginx nodes sharing the zone: the local fallback gets 1/nodes of each plan
+    redis::KeySecret key_secret{};  // set by the glue from key_secret_file=
 };
 inline constexpr std::uint32_t kMaxRedisTimeoutMs = 60000;
 inline constexpr std::uint64_t kMaxNodes = 10000;
 
 struct ZoneArgs {
     std::optional<RedisOptions> redis;  // nullopt: a local zone
+    std::string_view key_secret_file;   // a view into params; required with redis= (read by the glue)
 };
 // levqor_limit_zone <name>:<size> [redis=<url> ...]: the parameters after
-// <name>:<size>. Resolves the Redis host (configuration time only).
+// <name>:<size>. Resolves the Redis host (configuration time only). A redis=
+// zone without key_secret_file= is refused (fail closed): a secret made up
+// per node would give every node buckets of its own in Redis.
 Parsed<ZoneArgs> parse_zone_args(const std::vector<std::string_view>& params);
 
 // levqor_limit zone=<name> key=<value> plan=<value> [ip=<value>|off]

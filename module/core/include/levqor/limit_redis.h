@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -15,6 +16,7 @@
 #include "levqor/bucket_table.h"
 #include "levqor/gcra.h"
 #include "levqor/parsed.h"
+#include "levqor/siphash.h"
 
 namespace levqor::redis {
 
@@ -63,10 +65,17 @@ private:
     std::uint64_t pause_ms_ = 0;
 };
 
-// The GCRA script: KEYS are bucket keys; ARGV has four values per key:
-// interval in microseconds (decimal), burst, cost, observe-only (0/1).
-// Runs on Redis's clock (TIME). Returns {enforced_ok, observed_ok, then per
-// bucket: allowed, remaining, retry_after_us, reset_after_us}.
+// The GCRA script, for a batch of decisions: KEYS are the bucket keys of
+// every decision, in order; ARGV is the number of decisions, then per
+// decision its number of buckets n followed by four values per bucket:
+// interval in microseconds (decimal), burst, cost, observe-only (0/1). Runs
+// on Redis's clock (TIME, once per call). Each decision is all-or-nothing
+// across its buckets and sees the buckets as the decisions before it in the
+// batch left them (as separate calls in that order would). Returns one bulk
+// string of little-endian signed 64-bit integers (Redis's struct.pack: one
+// string is read without a reply object per value): per decision
+// {enforced_ok, observed_ok, then per bucket: allowed, remaining,
+// retry_after_us, reset_after_us}, decision after decision.
 const std::string& gcra_script();
 std::string script_sha1();  // hex SHA-1 of gcra_script(), as SCRIPT LOAD returns it
 
@@ -85,8 +94,15 @@ struct ScriptResult {
     gcra::Decision decisions[kMaxScriptBuckets];
 };
 static_assert(std::is_trivially_destructible_v<ScriptResult>);
-// Decodes the script's integer array; false if its shape is wrong.
+// Decodes one decision's part of the script's integer array (2 + 4 x buckets
+// values); false if its shape is wrong.
 bool decode_result(const long long* values, std::size_t count, std::size_t buckets, ScriptResult& out);
+// The reply string's integers into values (at most `room`); false if its
+// length is not a whole number of integers or they do not fit.
+bool unpack_values(const char* bytes, std::size_t len, long long* values, std::size_t room, std::size_t& count);
+// The next decision of a batch reply: values[at...]; advances `at`. False if
+// the reply is too short or the decision's part is malformed.
+bool decode_next(const long long* values, std::size_t count, std::size_t& at, std::size_t buckets, ScriptResult& out);
 
 // RESP encoding, for commands we format ourselves (hiredis's generic
 // formatter costs more than the rest of a decision).
@@ -97,14 +113,69 @@ void append_bulk(std::string& out, std::string_view arg);
 std::string format_command(std::string_view a0, std::string_view a1, std::string_view tail, std::size_t tail_args,
                            std::size_t room = 0);
 
-// "levqor:{<zone>}:<k|i>:<plan>:<hex>": the hash tag keeps a zone's buckets
+// The secret that names a zone's buckets in Redis (key_secret_file=): two
+// SipHash keys derived from the file's text. Every nginx node of a cluster
+// must read the same file, or each node names (and limits) its own buckets.
+struct KeySecret {
+    SipKey a, b;
+};
+inline constexpr std::size_t kMinKeySecret = 16;  // bytes
+// From the file's text: one trailing "\n" (or "\r\n") is not part of the
+// secret, so `echo` and `printf` give the same; at least 16 bytes remain.
+// Derivation: SHA-256("levqor redis bucket names v1\0" + secret) split into
+// the four 64-bit words of a and b. `label` names the file in messages (the
+// secret never appears in them).
+Parsed<KeySecret> key_secret(std::string_view text, std::string_view label);
+
+// "levqor:{<zone>}:<k|i|a>:<plan>:<hex>": the hash tag keeps a zone's buckets
 // in one Redis Cluster slot, so one EVALSHA can charge a key and its address
-// atomically. The hex part is SHA-256 of the key (128 bits): API keys never
-// reach Redis, and clients cannot make two keys share a bucket.
-std::string bucket_key(std::string_view zone, char kind, std::string_view plan, std::string_view value);
-// The same, RESP-encoded onto out (no temporary string). Not thread-safe
-// (a per-process digest context): one nginx worker, one thread.
+// atomically. The hex part is 128 bits: SipHash-1-3 of the key or address
+// under secret.a, then under secret.b (32 hex digits). Keyed: API keys and
+// addresses cannot be recovered from key names (not even IPv4 by trying all
+// 2^32), and clients cannot make two keys share a bucket.
+std::string bucket_key(std::string_view zone, char kind, std::string_view plan, std::string_view value,
+                       const KeySecret& secret);
+// The same, RESP-encoded onto out (no temporary string). Thread-safe.
 void append_bucket_key(std::string& out, std::string_view zone, char kind, std::string_view plan,
-                       std::string_view value);
+                       std::string_view value, const KeySecret& secret);
+
+// One bucket's name parts: kind ('k', 'i', 'a'), plan name, key or address.
+struct BucketName {
+    char kind;
+    std::string_view plan;
+    std::string_view value;
+};
+
+inline constexpr std::size_t kMaxBatch = 64;                                             // decisions per script call
+inline constexpr std::size_t kMaxBatchValues = kMaxBatch * (2 + 4 * kMaxScriptBuckets);  // reply integers
+
+// The script call of a batch of decisions, RESP-encoded into buffers that
+// keep their capacity across batches (clear() does not free): after the
+// first batches, adding a decision allocates nothing. Not thread-safe.
+class BatchCommand {
+public:
+    BatchCommand();
+    // Appends one decision of n (1..kMaxScriptBuckets) buckets. False (and
+    // nothing appended) when n is out of range or memory runs out.
+    bool add(std::string_view zone, const BucketName* names, const limit::BucketRequest* reqs, std::size_t n,
+             const KeySecret& secret) noexcept;
+    std::size_t decisions() const { return decisions_; }
+    std::size_t bytes() const { return keys_.size + argv_.size; }
+    // The whole command, `<verb> <sha or script> <numkeys> keys... <decisions> argv...`,
+    // into out (cleared first; its capacity is kept). False if memory runs out.
+    bool format(std::string& out, std::string_view verb, std::string_view script) const noexcept;
+    void clear() noexcept;
+
+private:
+    // A growable byte buffer written through raw pointers (std::string's
+    // appends cost ~60 instructions each; a decision makes ~20 of them).
+    struct Buffer {
+        std::unique_ptr<char[]> data;
+        std::size_t size = 0, cap = 0;
+        char* room(std::size_t n) noexcept;  // where to write n more bytes; null if memory runs out
+    };
+    Buffer keys_, argv_;
+    std::size_t decisions_ = 0, nkeys_ = 0, nargv_ = 0;
+};
 
 }  // namespace levqor::redis
