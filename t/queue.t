@@ -376,11 +376,20 @@ for my $backend (@backends) {
     subtest "$backend: SIGTERM lets a running job finish" => sub {
         my ($res, $body) = post_jobs($cd, { type => 'exec', payload => { command => 'sleep', args => ['1'] } });
         ok(wait_status($cd, $body->{id}, 'running', 5), 'running');
+        my $log_before = length $cd->log_text;
         my $t0 = time;
         ok($cd->stop(6), 'stopped gracefully');
         cmp_ok(time - $t0, '<', 5, 'within the grace period');
+        # On a starved machine the 1-s job can outlast the 4-s grace; controld
+        # then says so and leaves it to be delivered again (the kill -9 test
+        # covers that path): only a job that ended within the grace must
+        # have its result recorded.
+        my $grace_expired = substr($cd->log_text, $log_before) =~ /still in flight after the shutdown grace period/;
         $cd->start;
-        is(job_of($cd, $body->{id})->{status}, 'succeeded', 'the job finished before the exit');
+        SKIP: {
+            skip 'the grace expired before the job ended (machine too slow for this check)', 1 if $grace_expired;
+            is(job_of($cd, $body->{id})->{status}, 'succeeded', 'the job finished before the exit');
+        }
     };
 
     subtest "$backend: kill -9 while 1,000 http jobs run: taken back at once after the restart, none lost, duplicates only what ran" => sub {
