@@ -80,7 +80,11 @@ sub get {
     is_deeply([@st[5 .. 7]], [429, 429, 429], 'then both nodes reject');
     like($redis->cli('KEYS', 'levqor:{api}:k:p:*'), qr/^levqor:\{api\}:k:p:[0-9a-f]{32}$/m, 'hash-tagged key, hashed API key');
     chomp(my $ttl = $redis->cli('PTTL', (split /\n/, $redis->cli('KEYS', 'levqor:{api}:k:p:*'))[0]));
-    ok($ttl > 0 && $ttl <= 61000, "bucket key expires when the bucket is full again ($ttl ms)");
+    # 5r/m, 5 charged: the bucket is full again in <= 60 s; the key lives one
+    # to two seconds longer (whole seconds, see the script).
+    ok($ttl > 0 && $ttl <= 62000, "bucket key expires when the bucket is full again ($ttl ms)");
+    is($redis->cli('STRLEN', (split /\n/, $redis->cli('KEYS', 'levqor:{api}:k:p:*'))[0]), "8\n",
+       'the bucket\'s state: one 8-byte double');
 
     # Exactly one command per decision: INFO commandstats counts the EVALSHAs,
     # MONITOR shows nothing else came from nginx.
@@ -220,6 +224,58 @@ sub burst {
     cmp_ok($errors{timeout} // 0, '>=', 1, 'the first batch counted as timeouts');
     $_->stop for $a, $b;
     unlike($a->error_log . $b->error_log, qr/\[(alert|crit|emerg)\]/, 'no alerts');
+}
+
+# ---- the script's numbers: the same fields as the local limiter ---------------------
+# t/ratelimit.t TESTs 4-7 again, side by side: one nginx decides in shared
+# memory, one on Redis. Remaining, reset and Retry-After from the script (its
+# argument encoding, its per-batch writes, all-or-nothing, dry_run, cost)
+# must equal the local limiter's, field for field.
+{
+    $redis->cli('FLUSHALL');
+    my $start = sub {
+        my ($zone) = @_;
+        my $ng = Test::Levqor::Nginx->new(master => 1, workers => 1,
+            http_config => "$zone\nlevqor_plan p4 key=10r/m ip=1r/m;\nlevqor_plan p5 key=3r/m ip=2r/m;\n"
+                . "levqor_plan p6 key=2r/m ip=100r/m;\nlevqor_plan p7 key=25r/m ip=100r/m;",
+            config => <<'CONF');
+location /t4 { levqor_limit zone=rapi key=$http_x_api_key plan=p4; add_header X-Limit $levqor_limit_status always; empty_gif; }
+location /t5 { levqor_limit zone=rapi key=$http_x_api_key plan=p5 ip=$http_x_ip; add_header X-Limit $levqor_limit_status always; empty_gif; }
+location /t6 {
+    levqor_limit zone=rapi key=$http_x_api_key plan=p6 dry_run;
+    add_header X-Limit $levqor_limit_status always;
+    add_header X-Remaining $levqor_limit_remaining always;
+    empty_gif;
+}
+location /t7 { levqor_limit zone=rapi key=$http_x_api_key plan=p7 cost=10; add_header X-Limit $levqor_limit_status always; empty_gif; }
+CONF
+        $ng->start;
+        return $ng;
+    };
+    my $local = $start->('levqor_limit_zone rapi:1m;');
+    my $remote = $start->("levqor_limit_zone rapi:1m redis=redis://127.0.0.1:$port redis_timeout=2000 key_secret_file=$key;");
+    my $req = sub {
+        my ($ng, $path, $k, $ip) = @_;
+        my $r = $ng->request("GET $path", more_headers => "X-Api-Key: $k" . (defined $ip ? "\nX-Ip: $ip" : ''));
+        my $h = $r->{headers};
+        return join ' | ', $r->{status}, map { $h->{$_} // '-' } qw(x-limit ratelimit retry-after x-remaining);
+    };
+    # Wait until the worker has its connection (the first decisions may fall
+    # back), with buckets nothing below uses (another key and address).
+    my $deadline = time + 5;
+    sleep 0.05 until $req->($remote, '/t5', 'warmup', '10.9.9.9') =~ /\| PASSED \|/ || time > $deadline;
+    my @steps = ((['/t4', 'k1']) x 2,
+                 ['/t5', 'other1', '10.0.0.5'], ['/t5', 'other2', '10.0.0.5'], (['/t5', 'mine', '10.0.0.5']) x 2,
+                 (['/t6', 'd1']) x 3, (['/t7', 'c1']) x 3);
+    my (@want, @got);
+    for my $s (@steps) {
+        push @want, $req->($local, @$s);
+        push @got, $req->($remote, @$s);
+    }
+    is($want[1], '429 | REJECTED | "p4-key";r=9;t=6, "p4-ip";r=0;t=60 | 60 | -', 'local: t/ratelimit.t TEST 4\'s fields');
+    is_deeply(\@got, \@want, 'Redis answers 12 decisions (IP rejects, all-or-nothing, dry_run, cost=10) field for field as the local limiter')
+        or diag explain { redis => \@got, local => \@want };
+    $_->stop for $local, $remote;
 }
 
 # ---- key names are keyed by the zone's secret ------------------------------------

@@ -113,83 +113,66 @@ void CircuitBreaker::open_for(std::uint64_t now_ms) {
     failures_ = 0;
 }
 
-// Exact decimal microseconds of a nanosecond interval ("1000", "16.667").
-char* put_interval_us(char* p, std::uint64_t interval_ns) {
-    p = limit::write_u64(p, interval_ns / 1000);
-    const std::uint64_t frac = interval_ns % 1000;
-    if (frac != 0) {
-        *p++ = '.';
-        *p++ = static_cast<char>('0' + frac / 100);
-        *p++ = static_cast<char>('0' + frac / 10 % 10);
-        *p++ = static_cast<char>('0' + frac % 10);
-    }
-    return p;
-}
-
 // ---- the script -------------------------------------------------------------------
 
 const std::string& gcra_script() {
     static const std::string script = R"lua(-- levqor GCRA, a batch of decisions, each all or nothing, on Redis's clock
-local tonumber, max, floor, ceil, call, format = tonumber, math.max, math.floor, math.ceil, redis.call, string.format
-local pack, unpack, rep = struct.pack, unpack, string.rep
+local max, floor, ceil, call, tostring = math.max, math.floor, math.ceil, redis.call, tostring
+local pack, unpack_s, unpack, rep = struct.pack, struct.unpack, unpack, string.rep
 local t = call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local keys, argv = KEYS, ARGV
--- One MGET for the whole batch; `latest` holds what earlier decisions of
--- this batch wrote (the MGET values are from before them). `num` caches
--- parsed arguments (a batch repeats its plans' values).
-local got, latest, num = call('MGET', unpack(keys)), {}, {}
-local function N(s)
-  local v = num[s]
-  if not v then
-    v = tonumber(s)
-    num[s] = v
-  end
-  return v
-end
+local now = t[1] * 1000000 + t[2]
+local keys, blob = KEYS, ARGV[2]
+-- One MGET for the whole batch. `latest` holds what earlier decisions of this
+-- batch charged (the MGET values are from before them); every charged bucket
+-- is written once, at the end.
+local got, latest, order, w = call('MGET', unpack(keys)), {}, {}, 0
 local out, fmt, before, new_tat, ok, vals = {}, {}, {}, {}, {}, {}
-local k, a = 0, 2
-for d = 1, tonumber(argv[1]) do
-  local n = tonumber(argv[a])
+local interval, cap, inc, observe = {}, {}, {}, {}
+local k, pos = 0, 1
+for d = 1, tonumber(ARGV[1]) do
+  local n
+  n, pos = unpack_s('B', blob, pos)
   local enforced_ok, observed_ok = 1, 1
   for i = 1, n do
-    local b = a + 4 * i - 3
-    local interval = N(argv[b])
+    local iv, burst, cost, o
+    iv, burst, cost, o, pos = unpack_s('<dddB', blob, pos)
     local key = keys[k + i]
     local tat = latest[key]
     if not tat then
       local v = got[k + i]
-      tat = v and tonumber(v) or 0
+      tat = v and (#v == 8 and unpack_s('<d', v) or tonumber(v)) or 0
     end
     for j = 1, i - 1 do
       if keys[k + j] == key then tat = new_tat[j] end
     end
-    before[i] = tat
-    local nt = max(tat, now) + N(argv[b + 2]) * interval
+    local c = burst * iv
+    before[i], interval[i], cap[i], observe[i] = tat, iv, c, o
+    local nt = max(tat, now) + cost * iv
     new_tat[i] = nt
-    if nt - now <= N(argv[b + 1]) * interval then
+    if nt - now <= c then
       ok[i] = 1
     else
       ok[i] = 0
-      if argv[b + 3] == '1' then observed_ok = 0 else enforced_ok = 0 end
+      if o == 1 then observed_ok = 0 else enforced_ok = 0 end
     end
   end
   vals[1], vals[2] = enforced_ok, observed_ok
   for i = 1, n do
-    local b = a + 4 * i - 3
-    local interval = N(argv[b])
-    local cap = N(argv[b + 1]) * interval
+    local iv, c = interval[i], cap[i]
     local remaining, retry, reset
-    if enforced_ok == 1 and (observed_ok == 1 or argv[b + 3] ~= '1') then
+    if enforced_ok == 1 and (observed_ok == 1 or observe[i] ~= 1) then
+      local key = keys[k + i]
+      if not latest[key] then
+        w = w + 1
+        order[w] = key
+      end
       local debt = new_tat[i] - now
-      local stored = format('%.0f', new_tat[i])
-      call('SET', keys[k + i], stored, 'PX', ceil(debt / 1000) + 1)
-      latest[keys[k + i]] = tonumber(stored)
-      remaining, retry, reset = floor((cap - debt) / interval), 0, debt
+      latest[key] = new_tat[i]
+      remaining, retry, reset = floor((c - debt) / iv), 0, debt
     else
       local debt = max(before[i] - now, 0)
-      remaining = debt >= cap and 0 or floor((cap - debt) / interval)
-      retry = ok[i] == 1 and 0 or (new_tat[i] - now - cap)
+      remaining = debt >= c and 0 or floor((c - debt) / iv)
+      retry = ok[i] == 1 and 0 or (new_tat[i] - now - c)
       reset = debt
     end
     local v = 4 * i - 1
@@ -202,7 +185,21 @@ for d = 1, tonumber(argv[1]) do
   end
   out[d] = pack(f, unpack(vals, 1, 2 + 4 * n))
   k = k + n
-  a = a + 1 + 4 * n
+end
+-- Each charged bucket once: its state as a little-endian double (microseconds
+-- on Redis's clock), kept one second past the moment it is full again (whole
+-- seconds: their strings repeat, so they are made once per call).
+local ex = {}
+for i = 1, w do
+  local key = order[i]
+  local tat = latest[key]
+  local s = floor((tat - now) / 1000000) + 2
+  local e = ex[s]
+  if not e then
+    e = tostring(s)
+    ex[s] = e
+  end
+  call('SET', key, pack('<d', tat), 'EX', e)
 end
 return table.concat(out)
 )lua";
@@ -210,11 +207,6 @@ return table.concat(out)
 }
 
 std::string script_sha1() { return sha1_hex(gcra_script()); }
-
-std::string interval_us(std::uint64_t interval_ns) {
-    char buf[limit::kMaxU64Digits + 4];
-    return std::string(buf, put_interval_us(buf, interval_ns));
-}
 
 bool decode_result(const long long* v, std::size_t count, std::size_t buckets, ScriptResult& out) {
     if (buckets > kMaxScriptBuckets || count != 2 + 4 * buckets) return false;
@@ -272,18 +264,6 @@ void append_bulk(std::string& out, std::string_view arg) {
     out.append(arg).append("\r\n");
 }
 
-void append_script_argv(std::string& out, const limit::BucketRequest* buckets, std::size_t n) {
-    char num[limit::kMaxU64Digits];
-    auto bulk_u64 = [&](std::uint64_t v) { append_bulk(out, std::string_view(num, limit::write_u64(num, v) - num)); };
-    for (std::size_t i = 0; i < n; ++i) {
-        const limit::BucketRequest& b = buckets[i];
-        append_bulk(out, interval_us(b.limit.interval_ns));
-        bulk_u64(b.limit.burst);
-        bulk_u64(b.cost);
-        append_bulk(out, b.observe_only ? "1" : "0");
-    }
-}
-
 std::string format_command(std::string_view a0, std::string_view a1, std::string_view tail, std::size_t tail_args,
                            std::size_t room) {
     std::string cmd;
@@ -305,20 +285,6 @@ char* put_counted(char* p, char c, std::size_t n) {
     *p++ = '\r';
     *p++ = '\n';
     return p;
-}
-
-char* put_bulk(char* p, const char* s, std::size_t n) {
-    p = put_counted(p, '$', n);
-    std::memcpy(p, s, n);
-    p += n;
-    *p++ = '\r';
-    *p++ = '\n';
-    return p;
-}
-
-char* put_bulk_u64(char* p, std::uint64_t v) {
-    char num[limit::kMaxU64Digits];
-    return put_bulk(p, num, static_cast<std::size_t>(limit::write_u64(num, v) - num));
 }
 
 // Bytes put_key() writes at most.
@@ -407,8 +373,18 @@ constexpr std::size_t kKeysRoom = 16 * 1024, kArgvRoom = 16 * 1024;
 
 namespace {
 
-// The longest bulk string of a number: "$24\r\n" + up to 20 digits and ".ddd" + "\r\n".
-constexpr std::size_t kMaxBulkU64 = 1 + 2 + 2 + limit::kMaxU64Digits + 4 + 2;
+// A bucket's part of the script's argument string: interval (microseconds),
+// burst and cost as little-endian doubles (exact: integers below 2^53, and
+// the interval's nanoseconds / 1000 is the double Lua's tonumber() of its
+// decimal would give), then the observe-only byte.
+constexpr std::size_t kBucketArgBytes = 3 * 8 + 1;
+
+char* put_f64(char* p, double v) noexcept {
+    std::uint64_t bits;
+    std::memcpy(&bits, &v, sizeof bits);
+    for (int i = 0; i < 8; ++i) *p++ = static_cast<char>(bits >> (8 * i));
+    return p;
+}
 
 }  // namespace
 
@@ -434,27 +410,25 @@ bool BatchCommand::add(std::string_view zone, const BucketName* names, const lim
     std::size_t key_bytes = 0;
     for (std::size_t i = 0; i < n; ++i) key_bytes += max_key_bytes(zone, names[i].plan);
     char* k = keys_.room(key_bytes);
-    char* a = argv_.room(kMaxBulkU64 * (1 + 4 * n));
+    char* a = argv_.room(1 + kBucketArgBytes * n);
     if (k == nullptr || a == nullptr) return false;
     char* const k0 = k;
     char* const a0 = a;
     for (std::size_t i = 0; i < n; ++i) {
         k = put_key(k, zone, names[i].kind, names[i].plan, names[i].value, secret);
     }
-    a = put_bulk_u64(a, n);
+    *a++ = static_cast<char>(n);
     for (std::size_t i = 0; i < n; ++i) {
         const limit::BucketRequest& r = reqs[i];
-        char num[limit::kMaxU64Digits + 4];
-        a = put_bulk(a, num, static_cast<std::size_t>(put_interval_us(num, r.limit.interval_ns) - num));
-        a = put_bulk_u64(a, r.limit.burst);
-        a = put_bulk_u64(a, r.cost);
-        a = put_bulk(a, r.observe_only ? "1" : "0", 1);
+        a = put_f64(a, static_cast<double>(r.limit.interval_ns) / 1000.0);
+        a = put_f64(a, static_cast<double>(r.limit.burst));
+        a = put_f64(a, static_cast<double>(r.cost));
+        *a++ = r.observe_only ? 1 : 0;
     }
     keys_.size += static_cast<std::size_t>(k - k0);
     argv_.size += static_cast<std::size_t>(a - a0);
     ++decisions_;
     nkeys_ += n;
-    nargv_ += 1 + 4 * n;
     return true;
 }
 
@@ -465,13 +439,13 @@ bool BatchCommand::format(std::string& out, std::string_view verb, std::string_v
     auto bulk_u64 = [&](std::uint64_t v) {
         append_bulk(out, std::string_view(num, static_cast<std::size_t>(limit::write_u64(num, v) - num)));
     };
-    append_counted(out, '*', 3 + nkeys_ + 1 + nargv_);
+    append_counted(out, '*', 3 + nkeys_ + 2);
     append_bulk(out, verb);
     append_bulk(out, script);
     bulk_u64(nkeys_);
     out.append(keys_.data.get(), keys_.size);
     bulk_u64(decisions_);
-    out.append(argv_.data.get(), argv_.size);
+    append_bulk(out, std::string_view(argv_.data.get(), argv_.size));
     return true;
 } catch (...) {
     return false;
@@ -480,7 +454,7 @@ bool BatchCommand::format(std::string& out, std::string_view verb, std::string_v
 void BatchCommand::clear() noexcept {
     keys_.size = 0;
     argv_.size = 0;
-    decisions_ = nkeys_ = nargv_ = 0;
+    decisions_ = nkeys_ = 0;
 }
 
 }  // namespace levqor::redis

@@ -94,25 +94,6 @@ TEST(CircuitBreaker, TripOpensAtOnceAndPauseIsCapped) {
     EXPECT_TRUE(b.allow(550));
 }
 
-TEST(Script, IntervalsAreExactDecimalMicroseconds) {
-    EXPECT_EQ(interval_us(200000), "200");
-    EXPECT_EQ(interval_us(142857142), "142857.142");
-    EXPECT_EQ(interval_us(1), "0.001");
-}
-
-TEST(Script, ArgvHasIntervalBurstCostAndObserveFlagPerBucketInOrder) {
-    const limit::BucketRequest buckets[] = {{nullptr, 7, {1000000000ULL, 60}, 1, false},
-                                            {nullptr, 8, {142857142ULL, 30}, 25, true}};
-    std::string argv;
-    append_script_argv(argv, buckets, 2);
-    EXPECT_EQ(argv,
-              "$7\r\n1000000\r\n$2\r\n60\r\n$1\r\n1\r\n$1\r\n0\r\n"
-              "$10\r\n142857.142\r\n$2\r\n30\r\n$2\r\n25\r\n$1\r\n1\r\n");
-    std::string none;
-    append_script_argv(none, buckets, 0);
-    EXPECT_EQ(none, "");
-}
-
 TEST(Script, ShaIsTheLowercaseHexSha1OfTheScript) {
     const std::string sha = script_sha1();
     ASSERT_EQ(sha.size(), 40u);
@@ -197,7 +178,9 @@ TEST(Resp, FormatsCommands) {
 }
 
 // The batch encoder: KEYS of every decision in order, then ARGV = decision
-// count, then per decision its bucket count and four values per bucket.
+// count and one binary string: per decision its bucket count, then per
+// bucket interval (us), burst, cost as little-endian doubles and the
+// observe-only byte.
 TEST(Batch, EncodesDecisionsInOneCommand) {
     const KeySecret secret = test_secret();
     limit::BucketRequest reqs[2] = {};
@@ -215,13 +198,18 @@ TEST(Batch, EncodesDecisionsInOneCommand) {
     std::string cmd;
     ASSERT_TRUE(batch.format(cmd, "EVALSHA", "abc"));
     auto bulk = [](std::string_view v) { return "$" + std::to_string(v.size()) + "\r\n" + std::string(v) + "\r\n"; };
+    // Little-endian doubles: 1000 us = 0x408F400000000000, 5 = 0x4014..., cost 1 = 0x3FF0...
+    const std::string us1000("\x00\x00\x00\x00\x00\x40\x8f\x40", 8), five("\0\0\0\0\0\0\x14\x40", 8),
+        unit("\0\0\0\0\0\0\xf0\x3f", 8);
+    const std::string bucket = us1000 + five + unit;
+    const std::string blob = std::string("\x01", 1) + bucket + std::string("\x00", 1) +  // decision 1
+                             std::string("\x02", 1) + bucket + std::string("\x00", 1) + bucket +
+                             std::string("\x01", 1);  // decision 2: the second bucket observe-only
     const std::string expected =
-        "*21\r\n" + bulk("EVALSHA") + bulk("abc") + bulk("3") + bulk(bucket_key("api", 'k', "free", "key-a", secret)) +
+        "*8\r\n" + bulk("EVALSHA") + bulk("abc") + bulk("3") + bulk(bucket_key("api", 'k', "free", "key-a", secret)) +
         bulk(bucket_key("api", 'k', "pro", "key-b", secret)) +
         bulk(bucket_key("api", 'i', "pro", "\x7f\x00\x00\x01", secret)) + bulk("2") +  // decisions
-        bulk("1") + bulk("1000") + bulk("5") + bulk("1") + bulk("0") +                 // decision 1
-        bulk("2") + bulk("1000") + bulk("5") + bulk("1") + bulk("0") + bulk("1000") + bulk("5") + bulk("1") +
-        bulk("1");  // decision 2
+        bulk(blob);
     EXPECT_EQ(cmd, expected);
     // Reused: clear() empties it; the next batch starts from scratch.
     batch.clear();

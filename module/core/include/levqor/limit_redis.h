@@ -66,23 +66,22 @@ private:
 };
 
 // The GCRA script, for a batch of decisions: KEYS are the bucket keys of
-// every decision, in order; ARGV is the number of decisions, then per
-// decision its number of buckets n followed by four values per bucket:
-// interval in microseconds (decimal), burst, cost, observe-only (0/1). Runs
-// on Redis's clock (TIME, once per call). Each decision is all-or-nothing
-// across its buckets and sees the buckets as the decisions before it in the
-// batch left them (as separate calls in that order would). Returns one bulk
-// string of little-endian signed 64-bit integers (Redis's struct.pack: one
-// string is read without a reply object per value): per decision
-// {enforced_ok, observed_ok, then per bucket: allowed, remaining,
-// retry_after_us, reset_after_us}, decision after decision.
+// every decision, in order; ARGV[1] is the number of decisions (decimal),
+// ARGV[2] one binary string: per decision its number of buckets n (one byte),
+// then per bucket interval in microseconds, burst and cost (little-endian
+// doubles) and observe-only (one byte, 0/1). Runs on Redis's clock (TIME,
+// once per call). Each decision is all-or-nothing across its buckets and
+// sees the buckets as the decisions before it in the batch left them (as
+// separate calls in that order would). One MGET reads every bucket; every
+// charged bucket is written once, at the end (one SET per distinct key, its
+// state a little-endian double of microseconds, expiring one to two seconds
+// after the bucket is full again). Returns one bulk string of little-endian
+// signed 64-bit integers (Redis's struct.pack: one string is read without a
+// reply object per value): per decision {enforced_ok, observed_ok, then per
+// bucket: allowed, remaining, retry_after_us, reset_after_us}, decision after
+// decision.
 const std::string& gcra_script();
 std::string script_sha1();  // hex SHA-1 of gcra_script(), as SCRIPT LOAD returns it
-
-std::string interval_us(std::uint64_t interval_ns);  // exact decimal microseconds
-// Appends the script's ARGV for n buckets, RESP-encoded, in the order the
-// script reads it: per bucket interval_us, burst, cost, observe-only (0/1).
-void append_script_argv(std::string& out, const limit::BucketRequest* buckets, std::size_t n);
 
 inline constexpr std::size_t kMaxScriptBuckets = 8;
 
@@ -175,7 +174,7 @@ private:
         char* room(std::size_t n) noexcept;  // where to write n more bytes; null if memory runs out
     };
     Buffer keys_, argv_;
-    std::size_t decisions_ = 0, nkeys_ = 0, nargv_ = 0;
+    std::size_t decisions_ = 0, nkeys_ = 0;
 };
 
 }  // namespace levqor::redis
