@@ -300,7 +300,7 @@ ngx_int_t decide(ngx_http_request_t* r, const LimitLoc& loc, bool shadow) {
         if (ask_redis(r, rctx, c, zone) == NGX_AGAIN) return NGX_AGAIN;
         status = fallback(c, *zone.redis, d, have_decisions);
     } else if (wait->state == RedisWait::State::Answered && wait->result.n == c.n) {
-        std::copy(wait->result.decisions, wait->result.decisions + c.n, d);
+        redis::finish(wait->result, c.reqs, d);
         status = local_status(lim::Outcome{wait->result.enforced_ok, wait->result.observed_ok}, false);
     } else {
         // (the batch counted one breaker failure for the timeout)

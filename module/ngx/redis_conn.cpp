@@ -33,14 +33,14 @@ struct RedisConn::Batch {
 // The reply being read, built in place by hiredis's reader through the
 // functions below instead of malloc'ed redisReply objects: one top-level
 // reply at a time per connection; the script's string of integers is
-// unpacked into values. `head` comes first: hiredis reads ->type of a reply that has no
+// copied into bytes. `head` comes first: hiredis reads ->type of a reply that has no
 // callback, and the setup callbacks read type, str and len.
 struct RedisConn::Reply {
     redisReply head;
-    std::size_t count;  // integers in values
-    bool bad;           // not the script's shape (one string of whole integers that fit)
-    char text[256];     // a string, status or error reply (truncated)
-    long long values[redis::kMaxBatchValues];
+    std::size_t len;  // bytes of the script's string
+    bool bad;         // not the script's shape (one string that fits)
+    char text[256];   // a string, status or error reply (truncated)
+    unsigned char bytes[redis::kMaxBatchReply];
 };
 
 namespace {
@@ -95,7 +95,7 @@ void* reply_top(Reply* r, int type) {
     r->text[0] = '\0';
     r->head.elements = 0;
     r->head.element = nullptr;
-    r->count = 0;
+    r->len = 0;
     r->bad = type != REDIS_REPLY_STRING;  // the script answers with one string
     return r;
 }
@@ -111,7 +111,11 @@ void* reader_string(const redisReadTask* task, char* str, size_t len) {
     r->text[n] = '\0';
     r->head.len = n;
     if (task->type == REDIS_REPLY_STRING) {
-        r->bad = !redis::unpack_values(str, len, r->values, redis::kMaxBatchValues, r->count);
+        r->bad = len > sizeof r->bytes;
+        if (!r->bad) {
+            std::memcpy(r->bytes, str, len);
+            r->len = len;
+        }
     }
     return r;
 }
@@ -470,7 +474,7 @@ void RedisConn::deliver(Batch* b, const void* r) noexcept {
         RedisWait* w = b->slots[i].wait;
         redis::ScriptResult scratch;
         redis::ScriptResult& out = w != nullptr ? w->result : scratch;
-        ok = ok && redis::decode_next(reply_->values, reply_->count, at, b->slots[i].buckets, out);
+        ok = ok && redis::decode_next(reply_->bytes, reply_->len, at, b->slots[i].buckets, out);
         if (w == nullptr) continue;  // the request stopped waiting (deadline or closed)
         if (ok) {
             wake(w, RedisWait::State::Answered, nullptr);
@@ -479,7 +483,7 @@ void RedisConn::deliver(Batch* b, const void* r) noexcept {
             wake(w, RedisWait::State::Failed, "error");
         }
     }
-    if (ok && at == reply_->count) {
+    if (ok && at == reply_->len) {
         breaker.success();
     } else {
         breaker.failure(ngx_current_msec);

@@ -117,7 +117,7 @@ void CircuitBreaker::open_for(std::uint64_t now_ms) {
 
 const std::string& gcra_script() {
     static const std::string script = R"lua(-- levqor GCRA, a batch of decisions, each all or nothing, on Redis's clock
-local max, floor, ceil, call, tostring = math.max, math.floor, math.ceil, redis.call, tostring
+local max, floor, call, tostring = math.max, math.floor, redis.call, tostring
 local pack, unpack_s, unpack, rep = struct.pack, struct.unpack, unpack, string.rep
 local t = call('TIME')
 local now = t[1] * 1000000 + t[2]
@@ -126,13 +126,13 @@ local keys, blob = KEYS, ARGV[2]
 -- batch charged (the MGET values are from before them); every charged bucket
 -- is written once, at the end.
 local got, latest, order, w = call('MGET', unpack(keys)), {}, {}, 0
-local out, fmt, before, new_tat, ok, vals = {}, {}, {}, {}, {}, {}
-local interval, cap, inc, observe = {}, {}, {}, {}
+local out, fmt, before, new_tat, observe, r = {}, {}, {}, {}, {}, {}
+local bit = {4, 8, 16, 32, 64, 128, 256, 512}
 local k, pos = 0, 1
 for d = 1, tonumber(ARGV[1]) do
   local n
   n, pos = unpack_s('B', blob, pos)
-  local enforced_ok, observed_ok = 1, 1
+  local enforced_ok, observed_ok, flags = 1, 1, 0
   for i = 1, n do
     local iv, burst, cost, o
     iv, burst, cost, o, pos = unpack_s('<dddB', blob, pos)
@@ -145,50 +145,40 @@ for d = 1, tonumber(ARGV[1]) do
     for j = 1, i - 1 do
       if keys[k + j] == key then tat = new_tat[j] end
     end
-    local c = burst * iv
-    before[i], interval[i], cap[i], observe[i] = tat, iv, c, o
     local nt = max(tat, now) + cost * iv
-    new_tat[i] = nt
-    if nt - now <= c then
-      ok[i] = 1
+    before[i], new_tat[i], observe[i] = tat, nt, o
+    if nt - now <= burst * iv then
+      flags = flags + bit[i]
+    elseif o == 1 then
+      observed_ok = 0
     else
-      ok[i] = 0
-      if o == 1 then observed_ok = 0 else enforced_ok = 0 end
+      enforced_ok = 0
     end
   end
-  vals[1], vals[2] = enforced_ok, observed_ok
+  r[1] = flags + enforced_ok + 2 * observed_ok
   for i = 1, n do
-    local iv, c = interval[i], cap[i]
-    local remaining, retry, reset
     if enforced_ok == 1 and (observed_ok == 1 or observe[i] ~= 1) then
       local key = keys[k + i]
       if not latest[key] then
         w = w + 1
         order[w] = key
       end
-      local debt = new_tat[i] - now
       latest[key] = new_tat[i]
-      remaining, retry, reset = floor((c - debt) / iv), 0, debt
-    else
-      local debt = max(before[i] - now, 0)
-      remaining = debt >= c and 0 or floor((c - debt) / iv)
-      retry = ok[i] == 1 and 0 or (new_tat[i] - now - c)
-      reset = debt
     end
-    local v = 4 * i - 1
-    vals[v], vals[v + 1], vals[v + 2], vals[v + 3] = ok[i], remaining, ceil(retry), ceil(reset)
+    local debt = before[i] - now
+    r[i + 1] = debt > 0 and debt or 0
   end
   local f = fmt[n]
   if not f then
-    f = '<' .. rep('l', 2 + 4 * n)
+    f = '<H' .. rep('d', n)
     fmt[n] = f
   end
-  out[d] = pack(f, unpack(vals, 1, 2 + 4 * n))
+  out[d] = pack(f, unpack(r, 1, n + 1))
   k = k + n
 end
--- Each charged bucket once: its state as a little-endian double (microseconds
--- on Redis's clock), kept one second past the moment it is full again (whole
--- seconds: their strings repeat, so they are made once per call).
+-- Each charged bucket once: its TAT as a little-endian double (microseconds
+-- on Redis's clock), kept one to two seconds past the moment it is full
+-- again (whole seconds: their strings repeat, so each is made once per call).
 local ex = {}
 for i = 1, w do
   local key = order[i]
@@ -208,41 +198,60 @@ return table.concat(out)
 
 std::string script_sha1() { return sha1_hex(gcra_script()); }
 
-bool decode_result(const long long* v, std::size_t count, std::size_t buckets, ScriptResult& out) {
-    if (buckets > kMaxScriptBuckets || count != 2 + 4 * buckets) return false;
-    out.enforced_ok = v[0] == 1;
-    out.observed_ok = v[1] == 1;
+namespace {
+
+// A debt no bucket has (2^63 ns is 292 years): the reply is not the script's.
+constexpr double kMaxDebtUs = 9.2e15;
+// The base "now" of finish()'s arithmetic: only debts (TAT - now) cross the wire.
+constexpr std::uint64_t kBaseNs = 1;
+
+double load_f64(const unsigned char* p) {
+    const std::uint64_t bits = detail::load_le64(p);
+    double v;
+    std::memcpy(&v, &bits, sizeof v);
+    return v;
+}
+
+}  // namespace
+
+bool decode_next(const unsigned char* bytes, std::size_t len, std::size_t& at, std::size_t buckets,
+                 ScriptResult& out) noexcept {
+    if (buckets == 0 || buckets > kMaxScriptBuckets) return false;
+    const std::size_t need = 2 + 8 * buckets;
+    if (at > len || len - at < need) return false;
+    const unsigned char* p = bytes + at;
+    const unsigned flags = p[0] | static_cast<unsigned>(p[1]) << 8;
+    if ((flags >> (2 + buckets)) != 0) return false;
+    out.enforced_ok = (flags & 1U) != 0;
+    out.observed_ok = (flags & 2U) != 0;
     out.n = buckets;
     for (std::size_t i = 0; i < buckets; ++i) {
-        const long long* b = &v[2 + 4 * i];
-        for (int k = 1; k < 4; ++k) {
-            if (b[k] < 0) return false;
-        }
-        gcra::Decision& d = out.decisions[i];
-        d.allowed = b[0] == 1;
-        d.new_tat = 0;
-        d.remaining = static_cast<std::uint64_t>(b[1]);
-        d.retry_after_ns = static_cast<std::uint64_t>(b[2]) * 1000;
-        d.reset_after_ns = static_cast<std::uint64_t>(b[3]) * 1000;
+        const double debt_us = load_f64(p + 2 + 8 * i);
+        if (!(debt_us >= 0 && debt_us <= kMaxDebtUs)) return false;  // (NaN too)
+        out.allowed[i] = (flags & (4U << i)) != 0;
+        out.debt_ns[i] = static_cast<std::uint64_t>(debt_us * 1000.0 + 0.5);
     }
-    return true;
-}
-
-bool unpack_values(const char* bytes, std::size_t len, long long* values, std::size_t room, std::size_t& count) {
-    count = 0;
-    if (len % 8 != 0 || len / 8 > room) return false;
-    count = len / 8;
-    for (std::size_t i = 0; i < count; ++i) {
-        values[i] = static_cast<long long>(detail::load_le64(reinterpret_cast<const unsigned char*>(bytes) + 8 * i));
-    }
-    return true;
-}
-
-bool decode_next(const long long* values, std::size_t count, std::size_t& at, std::size_t buckets, ScriptResult& out) {
-    const std::size_t need = 2 + 4 * buckets;
-    if (at > count || count - at < need || !decode_result(values + at, need, buckets, out)) return false;
     at += need;
     return true;
+}
+
+void finish(const ScriptResult& r, const limit::BucketRequest* reqs, gcra::Decision* out) noexcept {
+    for (std::size_t i = 0; i < r.n; ++i) {
+        const limit::BucketRequest& q = reqs[i];
+        const std::uint64_t tat = r.debt_ns[i] != 0 ? kBaseNs + r.debt_ns[i] : 0;
+        gcra::Decision& d = out[i];
+        d = gcra::decide(tat, kBaseNs, q.limit, q.cost);
+        // The script decided (in doubles of microseconds); at the very edge
+        // the integer arithmetic may round the other way: its answer stands.
+        d.allowed = r.allowed[i];
+        if (d.allowed) {
+            d.retry_after_ns = 0;
+        } else if (d.retry_after_ns == 0) {
+            d.retry_after_ns = 1;
+        }
+        const bool charged = r.enforced_ok && (r.observed_ok || !q.observe_only);
+        if (!charged) gcra::describe_uncharged(d, tat, kBaseNs, q.limit);
+    }
 }
 
 namespace {

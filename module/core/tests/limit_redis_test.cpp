@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstring>
+
 #include <cstdio>
 #include <iterator>
 
@@ -99,22 +102,6 @@ TEST(Script, ShaIsTheLowercaseHexSha1OfTheScript) {
     ASSERT_EQ(sha.size(), 40u);
     EXPECT_EQ(sha.find_first_not_of("0123456789abcdef"), std::string::npos) << sha;
     EXPECT_EQ(sha, script_sha1());
-}
-
-TEST(Script, DecodesResult) {
-    ScriptResult r;
-    const long long ok[] = {1, 1, 1, 59, 0, 1000000, 0, 0, 1500000, 60000000};
-    ASSERT_TRUE(decode_result(ok, 10, 2, r));
-    EXPECT_TRUE(r.enforced_ok);
-    ASSERT_EQ(r.n, 2u);
-    EXPECT_EQ(r.decisions[0].remaining, 59u);
-    EXPECT_EQ(r.decisions[0].reset_after_ns, 1000000000ULL);
-    EXPECT_FALSE(r.decisions[1].allowed);
-    EXPECT_EQ(r.decisions[1].retry_after_ns, 1500000000ULL);
-    const long long short_reply[] = {1, 1, 1};
-    EXPECT_FALSE(decode_result(short_reply, 3, 1, r));
-    const long long negative[] = {1, 1, 1, -1, 0, 0};
-    EXPECT_FALSE(decode_result(negative, 6, 1, r));
 }
 
 KeySecret test_secret(std::string_view text = "0123456789abcdef0123456789abcdef") {
@@ -220,38 +207,105 @@ TEST(Batch, EncodesDecisionsInOneCommand) {
     EXPECT_EQ(batch.decisions(), 0u);
 }
 
+// A reply as the script packs it: per decision a 16-bit flags word, then one
+// little-endian double (debt in microseconds) per bucket.
+std::string reply_part(unsigned flags, std::initializer_list<double> debts_us) {
+    std::string out{static_cast<char>(flags & 0xff), static_cast<char>(flags >> 8)};
+    for (double d : debts_us) {
+        std::uint64_t bits;
+        std::memcpy(&bits, &d, sizeof bits);
+        for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(bits >> (8 * i)));
+    }
+    return out;
+}
+
 TEST(Batch, DecodesEachDecisionInTurn) {
-    // decision 1: one bucket allowed; decision 2: two buckets, the second refused
-    const long long v[] = {1, 1, 1, 4, 0, 1000, 0, 1, 1, 3, 0, 2000, 0, 0, 1500, 60000};
+    // decision 1: one bucket, admitted, debt 1 ms; decision 2: two buckets,
+    // the second refuses (enforced_ok 0, observed_ok 1, bucket 0 admits).
+    const std::string reply = reply_part(1 | 2 | 4, {1000}) + reply_part(2 | 4, {0, 59999999.5});
+    const auto* bytes = reinterpret_cast<const unsigned char*>(reply.data());
     ScriptResult r{};
     std::size_t at = 0;
-    ASSERT_TRUE(decode_next(v, std::size(v), at, 1, r));
+    ASSERT_TRUE(decode_next(bytes, reply.size(), at, 1, r));
     EXPECT_TRUE(r.enforced_ok);
-    EXPECT_EQ(r.decisions[0].remaining, 4u);
-    EXPECT_EQ(at, 6u);
-    ASSERT_TRUE(decode_next(v, std::size(v), at, 2, r));
+    EXPECT_TRUE(r.allowed[0]);
+    EXPECT_EQ(r.debt_ns[0], 1000000u);
+    EXPECT_EQ(at, 10u);
+    ASSERT_TRUE(decode_next(bytes, reply.size(), at, 2, r));
     EXPECT_FALSE(r.enforced_ok);
-    EXPECT_TRUE(r.decisions[0].allowed);
-    EXPECT_FALSE(r.decisions[1].allowed);
-    EXPECT_EQ(r.decisions[1].retry_after_ns, 1500000u);
-    EXPECT_EQ(at, std::size(v));
-    EXPECT_FALSE(decode_next(v, std::size(v), at, 1, r));  // nothing left
+    EXPECT_TRUE(r.observed_ok);
+    EXPECT_TRUE(r.allowed[0]);
+    EXPECT_FALSE(r.allowed[1]);
+    EXPECT_EQ(r.debt_ns[1], 59999999500u);  // rounded to whole ns
+    EXPECT_EQ(at, reply.size());
+    EXPECT_FALSE(decode_next(bytes, reply.size(), at, 1, r));  // nothing left
     std::size_t short_at = 10;
-    EXPECT_FALSE(decode_next(v, std::size(v), short_at, 2, r));  // 6 values left, 10 needed
+    EXPECT_FALSE(decode_next(bytes, reply.size(), short_at, 3, r));  // 18 bytes left, 26 needed
     EXPECT_EQ(short_at, 10u);
 }
 
-// The script's reply: one string of little-endian signed 64-bit integers.
-TEST(Batch, UnpacksTheReplyString) {
-    const unsigned char bytes[16] = {1, 0, 0, 0, 0, 0, 0, 0, 0x40, 0x42, 0x0f, 0, 0, 0, 0, 0};
-    long long values[4];
-    std::size_t count = 0;
-    ASSERT_TRUE(unpack_values(reinterpret_cast<const char*>(bytes), 16, values, 4, count));
-    EXPECT_EQ(count, 2u);
-    EXPECT_EQ(values[0], 1);
-    EXPECT_EQ(values[1], 1000000);
-    EXPECT_FALSE(unpack_values(reinterpret_cast<const char*>(bytes), 15, values, 4, count));  // not whole integers
-    EXPECT_FALSE(unpack_values(reinterpret_cast<const char*>(bytes), 16, values, 1, count));  // does not fit
+TEST(Batch, RefusesWhatTheScriptCannotHaveSent) {
+    ScriptResult r{};
+    auto decodes = [&](const std::string& part, std::size_t buckets) {
+        std::size_t at = 0;
+        return decode_next(reinterpret_cast<const unsigned char*>(part.data()), part.size(), at, buckets, r);
+    };
+    EXPECT_TRUE(decodes(reply_part(1 | 2 | 4, {0}), 1));
+    EXPECT_FALSE(decodes(reply_part(1 | 2 | 8, {0}), 1));  // a flag for a bucket it does not have
+    EXPECT_FALSE(decodes(reply_part(3, {-1}), 1));         // negative debt
+    EXPECT_FALSE(decodes(reply_part(3, {std::nan("")}), 1));
+    EXPECT_FALSE(decodes(reply_part(3, {1e300}), 1));
+    EXPECT_FALSE(decodes(reply_part(3, {}), 0));
+    EXPECT_FALSE(decodes(reply_part(3, {0, 0, 0, 0, 0, 0, 0, 0, 0}), kMaxScriptBuckets + 1));
+}
+
+// finish() gives what the local limiter gives for the same bucket states:
+// gcra::decide on the debt, describe_uncharged for buckets not charged.
+TEST(Batch, FinishUsesTheLocalLimitersArithmetic) {
+    limit::BucketRequest reqs[2] = {};
+    reqs[0].limit = {6000000000ULL, 10};  // 10r/m: 6 s per token, burst 10
+    reqs[0].cost = 1;
+    reqs[1].limit = {60000000000ULL, 1};  // 1r/m
+    reqs[1].cost = 1;
+    // Fresh key bucket admits; the IP bucket (1 token used 0.5 ms ago) refuses.
+    ScriptResult r{};
+    r.n = 2;
+    r.enforced_ok = false;
+    r.observed_ok = true;
+    r.allowed[0] = true;
+    r.allowed[1] = false;
+    r.debt_ns[0] = 0;
+    r.debt_ns[1] = 59999500000ULL;
+    gcra::Decision d[2];
+    finish(r, reqs, d);
+    const std::uint64_t now = 1000000000000ULL;
+    gcra::Decision want[2] = {gcra::decide(0, now, reqs[0].limit, 1),
+                              gcra::decide(now + r.debt_ns[1], now, reqs[1].limit, 1)};
+    gcra::describe_uncharged(want[0], 0, now, reqs[0].limit);  // not charged: the decision was refused
+    gcra::describe_uncharged(want[1], now + r.debt_ns[1], now, reqs[1].limit);
+    for (int i = 0; i < 2; ++i) {
+        EXPECT_EQ(d[i].allowed, want[i].allowed) << i;
+        EXPECT_EQ(d[i].remaining, want[i].remaining) << i;
+        EXPECT_EQ(d[i].retry_after_ns, want[i].retry_after_ns) << i;
+        EXPECT_EQ(d[i].reset_after_ns, want[i].reset_after_ns) << i;
+    }
+    EXPECT_EQ(d[0].remaining, 10u);
+    EXPECT_EQ(gcra::ceil_seconds(d[1].retry_after_ns), 60u);
+    // Admitted and charged: remaining after the charge, reset = the new debt.
+    r.enforced_ok = true;
+    r.allowed[1] = true;
+    r.debt_ns[1] = 0;
+    finish(r, reqs, d);
+    EXPECT_TRUE(d[0].allowed && d[1].allowed);
+    EXPECT_EQ(d[0].remaining, 9u);
+    EXPECT_EQ(d[0].reset_after_ns, 6000000000ULL);
+    EXPECT_EQ(d[1].remaining, 0u);
+    EXPECT_EQ(d[1].retry_after_ns, 0u);
+    // The script's answer stands at the edge where integer arithmetic differs.
+    r.allowed[0] = false;
+    finish(r, reqs, d);
+    EXPECT_FALSE(d[0].allowed);
+    EXPECT_GT(d[0].retry_after_ns, 0u);
 }
 
 }  // namespace

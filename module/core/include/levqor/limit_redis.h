@@ -75,33 +75,38 @@ private:
 // separate calls in that order would). One MGET reads every bucket; every
 // charged bucket is written once, at the end (one SET per distinct key, its
 // state a little-endian double of microseconds, expiring one to two seconds
-// after the bucket is full again). Returns one bulk string of little-endian
-// signed 64-bit integers (Redis's struct.pack: one string is read without a
-// reply object per value): per decision {enforced_ok, observed_ok, then per
-// bucket: allowed, remaining, retry_after_us, reset_after_us}, decision after
-// decision.
+// after the bucket is full again). Returns one bulk string (Redis's
+// struct.pack: read without a reply object per value), per decision: a
+// little-endian 16-bit flags word (bit 0 enforced_ok, bit 1 observed_ok, bit
+// 2 + i bucket i admits the request), then per bucket its debt before the
+// decision, max(TAT - now, 0) in microseconds, as a little-endian double.
+// nginx computes remaining, reset and retry from those (finish()).
 const std::string& gcra_script();
 std::string script_sha1();  // hex SHA-1 of gcra_script(), as SCRIPT LOAD returns it
 
 inline constexpr std::size_t kMaxScriptBuckets = 8;
 
-// Trivially destructible: it lives in the request pool.
+// One decision's answer from the script. Trivially destructible: it lives in
+// the request pool.
 struct ScriptResult {
     bool enforced_ok;
     bool observed_ok;
     std::size_t n;
-    gcra::Decision decisions[kMaxScriptBuckets];
+    bool allowed[kMaxScriptBuckets];
+    std::uint64_t debt_ns[kMaxScriptBuckets];  // the bucket's TAT - Redis's now before this decision, >= 0
 };
 static_assert(std::is_trivially_destructible_v<ScriptResult>);
-// Decodes one decision's part of the script's integer array (2 + 4 x buckets
-// values); false if its shape is wrong.
-bool decode_result(const long long* values, std::size_t count, std::size_t buckets, ScriptResult& out);
-// The reply string's integers into values (at most `room`); false if its
-// length is not a whole number of integers or they do not fit.
-bool unpack_values(const char* bytes, std::size_t len, long long* values, std::size_t room, std::size_t& count);
-// The next decision of a batch reply: values[at...]; advances `at`. False if
-// the reply is too short or the decision's part is malformed.
-bool decode_next(const long long* values, std::size_t count, std::size_t& at, std::size_t buckets, ScriptResult& out);
+// The next decision of a batch reply (bytes[at...]: flags, then one debt per
+// bucket); advances `at`. False if the reply is too short or the part is not
+// the script's (flags beyond its buckets, a debt negative, NaN or absurd).
+bool decode_next(const unsigned char* bytes, std::size_t len, std::size_t& at, std::size_t buckets,
+                 ScriptResult& out) noexcept;
+// The decisions of the buckets the script answered for (reqs: the request's
+// buckets, in the order they were sent): the local limiter's own arithmetic
+// (gcra::decide, describe_uncharged for a bucket not charged) on the debts
+// Redis reported, so both modes give the same remaining, reset and
+// Retry-After; allowed is the script's.
+void finish(const ScriptResult& r, const limit::BucketRequest* reqs, gcra::Decision* out) noexcept;
 
 // RESP encoding, for commands we format ourselves (hiredis's generic
 // formatter costs more than the rest of a decision).
@@ -145,8 +150,8 @@ struct BucketName {
     std::string_view value;
 };
 
-inline constexpr std::size_t kMaxBatch = 64;                                             // decisions per script call
-inline constexpr std::size_t kMaxBatchValues = kMaxBatch * (2 + 4 * kMaxScriptBuckets);  // reply integers
+inline constexpr std::size_t kMaxBatch = 64;                                            // decisions per script call
+inline constexpr std::size_t kMaxBatchReply = kMaxBatch * (2 + 8 * kMaxScriptBuckets);  // reply bytes
 
 // The script call of a batch of decisions, RESP-encoded into buffers that
 // keep their capacity across batches (clear() does not free): after the
