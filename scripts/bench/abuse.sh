@@ -19,10 +19,10 @@ CONNS=${CONNS:-10}
 CONTROLD=${CONTROLD:-$BUILD/levqor-controld}
 TARGET_P99_MS=2
 
-token="producer-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-printf '%s\n' "$token" >"$BENCH_WORK/producer.token"
-head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$BENCH_WORK/pepper"
-chmod 600 "$BENCH_WORK/producer.token" "$BENCH_WORK/pepper"
+make_token producer
+token=$TOKEN
+random_hex 48 >"$BENCH_WORK/pepper"
+chmod 600 "$BENCH_WORK/pepper"
 printf '{"abuse":{"pepper_file":"%s"}}\n' "$BENCH_WORK/pepper" >"$BENCH_WORK/controld.json"
 cport=$(free_port)
 # controld pinned to one core, with the abuse config (a wrapper: start_controld runs one word).

@@ -18,9 +18,8 @@ PAUSE_MS=${PAUSE_MS:-10}
 CONTROLD=${CONTROLD:-$BUILD/levqor-controld}
 TARGET_MS=100
 
-token="admin-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-printf '%s\n' "$token" >"$BENCH_WORK/admin.token"
-chmod 600 "$BENCH_WORK/admin.token"
+make_token admin
+token=$TOKEN
 port=$(free_port)
 start_controld "$port" LEVQOR_ADMIN_TOKEN_FILE="$BENCH_WORK/admin.token"
 

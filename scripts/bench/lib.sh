@@ -87,6 +87,17 @@ wait_port() {
     wait_url "http://127.0.0.1:$1/__requests" || { echo "bench: nothing answers on port $1" >&2; return 1; }
 }
 
+# random_hex <bytes>: that many random bytes as hex.
+random_hex() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+
+# make_token <role>: a random token "<role>-<hex>" in $BENCH_WORK/<role>.token
+# (mode 600, as controld requires); sets TOKEN to it.
+make_token() {
+    TOKEN="$1-$(random_hex 16)"
+    printf '%s\n' "$TOKEN" >"$BENCH_WORK/$1.token"
+    chmod 600 "$BENCH_WORK/$1.token"
+}
+
 # start_controld <port> [NAME=value...]: $CONTROLD on 127.0.0.1:<port> with
 # data in $BENCH_WORK/controld and the given environment, its log in
 # $BENCH_WORK/controld.log; returns once /healthz answers.

@@ -18,7 +18,7 @@ BENCH_PIDS+=("$REDIS_PID")
 
 # key_secret_file=: the secret that names the buckets in Redis (required with redis=).
 KEY_FILE=$REDIS_DIR/redis.key
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$KEY_FILE"
+random_hex 32 >"$KEY_FILE"
 
 PLAN="levqor_plan bench key=100000r/s ip=100000000r/s;"
 SERVER="levqor_limit_headers off; location /t { levqor_limit zone=api key=\$http_x_api_key plan=bench; empty_gif; }"
