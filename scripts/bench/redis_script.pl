@@ -1,0 +1,54 @@
+#!/usr/bin/perl
+# SPDX-License-Identifier: Apache-2.0
+# redis_script.pl <port> <script.lua> <decisions per batch> <batches>:
+# loads the script, sends the batches (16 pipelined at a time) in the
+# module's argument format and prints Redis's EVALSHA time per decision (us).
+use strict;
+use warnings;
+use IO::Socket::INET;
+
+my ($port, $file, $per, $batches) = @ARGV;
+my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") or die "connect: $!";
+binmode $s;
+sub enc { join '', '*' . scalar(@_) . "\r\n", map { '$' . length($_) . "\r\n$_\r\n" } @_ }
+sub line { my $l = <$s> // die "redis closed"; return $l }
+sub reply {
+    my $l = line();
+    my $t = substr($l, 0, 1);
+    return substr($l, 1, -2) if $t eq '+' || $t eq ':';
+    die "redis: $l" if $t eq '-';
+    if ($t eq '$') {
+        my $n = substr($l, 1, -2);
+        return undef if $n < 0;
+        read($s, my $buf, $n + 2) == $n + 2 or die "short read";
+        return substr($buf, 0, $n);
+    }
+    return [map { reply() } 1 .. substr($l, 1, -2)] if $t eq '*';
+    die "unexpected reply $l";
+}
+sub cmd { print $s enc(@_); return reply() }
+
+my $text = do { local $/; open my $fh, '<', $file or die "$file: $!"; <$fh> };
+cmd('FLUSHALL');
+my $sha = cmd('SCRIPT', 'LOAD', $text);
+srand(1);
+my $ip = 'levqor:{api}:i:bench:' . ('ab' x 16);
+# Plan: key 100000r/s (10 us per token, burst 1000), address 10^8 r/s.
+my $bucket_key = pack('d<d<d<C', 10, 1000, 1, 0);
+my $bucket_ip = pack('d<d<d<C', 0.01, 1000, 1, 0);
+my @cmds;
+for (1 .. $batches) {
+    my (@keys, $blob);
+    for (1 .. $per) {
+        push @keys, sprintf('levqor:{api}:k:bench:%032x', int(rand(10000))), $ip;
+        $blob .= pack('C', 2) . $bucket_key . $bucket_ip;
+    }
+    push @cmds, enc('EVALSHA', $sha, scalar(@keys), @keys, $per, $blob);
+}
+cmd('CONFIG', 'RESETSTAT');
+while (my @chunk = splice(@cmds, 0, 16)) {
+    print $s join('', @chunk);
+    reply() for @chunk;
+}
+my ($usec) = cmd('INFO', 'commandstats') =~ /^cmdstat_evalsha:calls=\d+,usec=(\d+)/m or die "no evalsha stats";
+printf "%.2f\n", $usec / ($batches * $per);
