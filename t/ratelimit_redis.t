@@ -237,7 +237,7 @@ sub burst {
         my ($zone) = @_;
         my $ng = Test::Levqor::Nginx->new(master => 1, workers => 1,
             http_config => "$zone\nlevqor_plan p4 key=10r/m ip=1r/m;\nlevqor_plan p5 key=3r/m ip=2r/m;\n"
-                . "levqor_plan p6 key=2r/m ip=100r/m;\nlevqor_plan p7 key=25r/m ip=100r/m;",
+                . "levqor_plan p6 key=2r/m ip=100r/m;\nlevqor_plan p7 key=25r/m ip=100r/m;\nlevqor_plan p8 key=2r/m ip=100r/m;",
             config => <<'CONF');
 location /t4 { levqor_limit zone=rapi key=$http_x_api_key plan=p4; add_header X-Limit $levqor_limit_status always; empty_gif; }
 location /t5 { levqor_limit zone=rapi key=$http_x_api_key plan=p5 ip=$http_x_ip; add_header X-Limit $levqor_limit_status always; empty_gif; }
@@ -248,6 +248,12 @@ location /t6 {
     empty_gif;
 }
 location /t7 { levqor_limit zone=rapi key=$http_x_api_key plan=p7 cost=10; add_header X-Limit $levqor_limit_status always; empty_gif; }
+location /t8 {
+    levqor_limit zone=rapi key=$http_x_api_key plan=p8 dry_run;
+    levqor_limit zone=rapi key=$http_x_api_key plan=p8 ip=off;
+    add_header X-Limit $levqor_limit_status always;
+    empty_gif;
+}
 CONF
         $ng->start;
         return $ng;
@@ -266,14 +272,14 @@ CONF
     sleep 0.05 until $req->($remote, '/t5', 'warmup', '10.9.9.9') =~ /\| PASSED \|/ || time > $deadline;
     my @steps = ((['/t4', 'k1']) x 2,
                  ['/t5', 'other1', '10.0.0.5'], ['/t5', 'other2', '10.0.0.5'], (['/t5', 'mine', '10.0.0.5']) x 2,
-                 (['/t6', 'd1']) x 3, (['/t7', 'c1']) x 3);
+                 (['/t6', 'd1']) x 3, (['/t7', 'c1']) x 3, (['/t8', 'dup']) x 3);
     my (@want, @got);
     for my $s (@steps) {
         push @want, $req->($local, @$s);
         push @got, $req->($remote, @$s);
     }
     is($want[1], '429 | REJECTED | "p4-key";r=9;t=6, "p4-ip";r=0;t=60 | 60 | -', 'local: t/ratelimit.t TEST 4\'s fields');
-    is_deeply(\@got, \@want, 'Redis answers 12 decisions (IP rejects, all-or-nothing, dry_run, cost=10) field for field as the local limiter')
+    is_deeply(\@got, \@want, 'Redis answers 15 decisions (IP rejects, all-or-nothing, dry_run, cost=10, one bucket named twice) field for field as the local limiter')
         or diag explain { redis => \@got, local => \@want };
     $_->stop for $local, $remote;
 }

@@ -126,7 +126,7 @@ local keys, blob = KEYS, ARGV[2]
 -- batch charged (the MGET values are from before them); every charged bucket
 -- is written once, at the end.
 local got, latest, order, w = call('MGET', unpack(keys)), {}, {}, 0
-local out, fmt, before, new_tat, observe, r = {}, {}, {}, {}, {}, {}
+local out, fmt, before, new_tat, observe, adm, r = {}, {}, {}, {}, {}, {}, {}
 local bit = {4, 8, 16, 32, 64, 128, 256, 512}
 local k, pos = 0, 1
 for d = 1, tonumber(ARGV[1]) do
@@ -142,12 +142,15 @@ for d = 1, tonumber(ARGV[1]) do
       local v = got[k + i]
       tat = v and (#v == 8 and unpack_s('<d', v) or tonumber(v)) or 0
     end
+    -- A bucket named twice in one decision: the later sees the earlier's
+    -- charge if the earlier admits (as the local limiter does).
     for j = 1, i - 1 do
-      if keys[k + j] == key then tat = new_tat[j] end
+      if keys[k + j] == key then tat = adm[j] and new_tat[j] or before[j] end
     end
     local nt = max(tat, now) + cost * iv
-    before[i], new_tat[i], observe[i] = tat, nt, o
-    if nt - now <= burst * iv then
+    local a = nt - now <= burst * iv
+    before[i], new_tat[i], observe[i], adm[i] = tat, nt, o, a
+    if a then
       flags = flags + bit[i]
     elseif o == 1 then
       observed_ok = 0
