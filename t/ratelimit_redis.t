@@ -56,6 +56,7 @@ location /anon {
 location /metrics { levqor_status; }
 CONF
     $ng->start;
+    return $ng if defined $o{wait} && !$o{wait};
     # Workers connect and load the script right after start.
     my $deadline = time + 5;
     sleep 0.05 until ($ng->request('GET /big', more_headers => 'X-Api-Key: warmup')->{headers}{'x-limit'} // '') eq 'PASSED'
@@ -342,6 +343,29 @@ CONF
     my $acl = limited_nginx(zone => "levqor_limit_zone api:1m \"redis=redis://limiter:limiter pw\@127.0.0.1:$sport\" key_secret_file=$key;");
     is(get($acl, '/t', 'acl')->{headers}{'x-limit'}, 'PASSED', 'an ACL user from user:password@');
     $acl->stop;
+
+    # SCRIPT LOAD refused (here: no permission; after a restart: -LOADING):
+    # the worker drops that connection and connects again later, instead of
+    # keeping one that can never decide, and decides on Redis once the
+    # script is accepted.
+    $secured->cli('ACL', 'SETUSER', 'noscript', 'on', '>noscript pw', '~levqor:*', '+@all', '-script');
+    my $ns = limited_nginx(wait => 0,
+        zone => "levqor_limit_zone api:1m \"redis=redis://noscript:noscript pw\@127.0.0.1:$sport\" key_secret_file=$key;");
+    my $wait_for = sub {
+        my ($want) = @_;
+        my ($st, $deadline) = ('', time + 10);
+        while (time < $deadline) {
+            $st = get($ns, '/t', 'ns-' . int(rand(1e9)))->{headers}{'x-limit'} // '';
+            last if $st eq $want;
+            sleep 0.2;
+        }
+        return $st;
+    };
+    is($wait_for->('FALLBACK_PASSED'), 'FALLBACK_PASSED', 'SCRIPT LOAD refused: decided by the fallback');
+    $secured->cli('ACL', 'SETUSER', 'noscript', '+script');
+    is($wait_for->('PASSED'), 'PASSED', 'once Redis takes the script: decided by Redis again (connected again)');
+    $ns->stop;
+    like($ns->error_log, qr/SCRIPT LOAD failed: NOPERM/, 'the refusal is logged');
     unlike($acl->error_log, qr/limiter pw/, 'its password is never logged');
 
     my $sock = $redis->socket;

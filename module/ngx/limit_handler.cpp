@@ -246,7 +246,10 @@ ngx_int_t ask_redis(ngx_http_request_t* r, RequestCtx*& rctx, const Collected& c
     }
     if (rctx == nullptr) rctx = request_ctx_create(r);
     RedisWait* w = rctx != nullptr ? redis_wait_create(r) : nullptr;
-    if (w == nullptr) return NGX_DECLINED;
+    if (w == nullptr) {
+        conn->breaker.failure(ngx_current_msec);  // (releases a probe allow() granted: it never reached Redis)
+        return NGX_DECLINED;
+    }
     redis::BucketName names[lim::kMaxBuckets];
     for (std::size_t i = 0; i < c.n; ++i) {
         const Collected::Meta& m = c.meta[i];
@@ -254,6 +257,7 @@ ngx_int_t ask_redis(ngx_http_request_t* r, RequestCtx*& rctx, const Collected& c
     }
     if (!conn->submit(w, names, c.reqs, c.n)) {
         metric_add(conn->cells.unavailable);
+        conn->breaker.failure(ngx_current_msec);  // (releases a probe allow() granted: it never reached Redis)
         w->state = RedisWait::State::Failed;
         return NGX_DECLINED;
     }

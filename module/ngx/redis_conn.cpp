@@ -28,6 +28,7 @@ struct RedisConn::Batch {
     } slots[redis::kMaxBatch];
     ngx_event_t deadline;
     bool retried;  // already re-sent as EVAL after NOSCRIPT
+    bool expired;  // its deadline passed while in flight: its requests decided without it
 };
 
 // The reply being read, built in place by hiredis's reader through the
@@ -188,6 +189,10 @@ RedisConn::RedisConn(std::string zone_name, redis::Endpoint endpoint, const redi
     flush_.handler = on_flush;
     flush_.data = this;
     flush_.log = log_;
+    setup_.handler = on_setup_timeout;
+    setup_.data = this;
+    setup_.log = log_;
+    setup_.cancelable = 1;
     batches_.reserve(kMaxBatches);
     free_.reserve(kMaxBatches);
     command_.reserve(64 * 1024);
@@ -195,6 +200,7 @@ RedisConn::RedisConn(std::string zone_name, redis::Endpoint endpoint, const redi
 
 RedisConn::~RedisConn() {
     if (reconnect_.timer_set) ngx_del_timer(&reconnect_);
+    if (setup_.timer_set) ngx_del_timer(&setup_);
     if (flush_.posted) {
         ngx_delete_posted_event(&flush_);
     }
@@ -240,8 +246,8 @@ void RedisConn::connect() noexcept {
                                                : (ngx_add_event(c->read, NGX_READ_EVENT, NGX_CLEAR_EVENT) == NGX_OK &&
                                                   ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_CLEAR_EVENT) == NGX_OK);
     if (!added) {
+        ngx_free_connection(c);  // (reads c->fd: before it is cleared, as ngx_close_connection does)
         c->fd = static_cast<ngx_socket_t>(-1);
-        ngx_free_connection(c);
         redisAsyncFree(ac);
         lost("cannot add the socket to the event loop");
         return;
@@ -259,6 +265,10 @@ void RedisConn::connect() noexcept {
     ac->ev.cleanup = ev_cleanup;
     redisAsyncSetConnectCallback(ac, on_connected);
     redisAsyncSetDisconnectCallback(ac, on_disconnected);
+    // A peer that vanished without a FIN (host down, partition) is noticed by
+    // the kernel's keepalive even when no batch is in flight.
+    if (!endpoint_.unix_socket) redisEnableKeepAlive(&ac->c);
+    ngx_add_timer(&setup_, kSetupTimeoutMs);
 
     // Setup, pipelined behind the connect: AUTH [user] password, SELECT, SCRIPT LOAD.
     if (!endpoint_.password.empty()) {
@@ -283,6 +293,7 @@ void RedisConn::connect() noexcept {
 
 void RedisConn::lost(const char* why) noexcept {
     ready_ = false;
+    if (setup_.timer_set) ngx_del_timer(&setup_);
     breaker.trip(now_ms());
     if (!logged_down_) {
         logged_down_ = true;
@@ -298,6 +309,21 @@ void RedisConn::schedule_reconnect() noexcept {
     ngx_add_timer(&reconnect_, backoff_ms_);
 }
 
+void RedisConn::drop(const char* why) noexcept {
+    redisAsyncContext* ac = ac_;
+    if (ac == nullptr) return;
+    ac->onDisconnect = nullptr;  // lost() below, once
+    ac_ = nullptr;
+    ready_ = false;
+    redisAsyncFree(ac);  // NULL replies fail the batches in flight; ev_cleanup frees the nginx connection
+    lost(why);
+}
+
+void RedisConn::on_setup_timeout(ngx_event_t* ev) noexcept {
+    auto* self = static_cast<RedisConn*>(ev->data);
+    if (!self->ready_) self->drop("no answer to AUTH/SELECT/SCRIPT LOAD");
+}
+
 void RedisConn::on_reconnect_timer(ngx_event_t* ev) noexcept {
     auto* self = static_cast<RedisConn*>(ev->data);
     if (self->ac_ == nullptr) self->connect();
@@ -311,6 +337,7 @@ RedisConn::Batch* RedisConn::take_batch() noexcept {
             b->conn = this;
             b->n = 0;
             b->retried = false;
+            b->expired = false;
             b->deadline.handler = on_deadline;
             b->deadline.data = b.get();
             b->deadline.log = log_;
@@ -330,6 +357,10 @@ void RedisConn::release(Batch* b) noexcept {
     b->command.clear();
     b->n = 0;
     b->retried = false;
+    if (b->expired) {
+        b->expired = false;
+        --expired_in_flight_;
+    }
     free_.push_back(b);  // capacity kMaxBatches: no allocation
 }
 
@@ -387,7 +418,7 @@ void RedisConn::send(Batch* b) noexcept {
 // Every request still waiting on b falls back (each once: its slot is
 // cleared as it is woken); b goes back to the free list.
 void RedisConn::fail(Batch* b, const char* why, std::size_t cell) noexcept {
-    breaker.failure(ngx_current_msec);
+    if (!b->expired) breaker.failure(ngx_current_msec);  // (an expired batch counted at its deadline)
     for (std::size_t i = 0; i < b->n; ++i) {
         if (RedisWait* w = b->slots[i].wait) {
             metric_add(cell);
@@ -415,6 +446,11 @@ void RedisConn::on_deadline(ngx_event_t* ev) noexcept {
             ngx_delete_posted_event(&self->flush_);
         }
         self->release(b);
+        return;
+    }
+    b->expired = true;
+    if (++self->expired_in_flight_ >= kMaxExpiredInFlight) {
+        self->drop("batches unanswered past their deadline");  // (releases b)
     }
 }
 
@@ -427,6 +463,7 @@ void RedisConn::on_script_reply(redisAsyncContext* ac, void* r, void* privdata) 
             std::string_view(reply->str, reply->len) == self->sha_) {
             self->ready_ = true;
             self->backoff_ms_ = 0;
+            if (self->setup_.timer_set) ngx_del_timer(&self->setup_);
             self->breaker.success();
             if (self->logged_down_) {
                 self->logged_down_ = false;
@@ -437,6 +474,9 @@ void RedisConn::on_script_reply(redisAsyncContext* ac, void* r, void* privdata) 
             ngx_log_error(NGX_LOG_ERR, self->log_, 0, "levqor_limit_zone \"%s\": SCRIPT LOAD failed: %*s",
                           self->zone.c_str(), static_cast<std::size_t>(reply->len), reply->str);
             metric_add(self->cells.error);
+            // (-LOADING after a restart, -BUSY, ...): connect again later
+            // rather than keep a connection that can never decide.
+            redisAsyncDisconnect(ac);
         }
         return;
     }
@@ -444,7 +484,15 @@ void RedisConn::on_script_reply(redisAsyncContext* ac, void* r, void* privdata) 
     if (reply != nullptr && reply->type == REDIS_REPLY_ERROR && !b->retried &&
         std::strncmp(reply->str, "NOSCRIPT", 8) == 0) {
         // SCRIPT FLUSH or a failover: send the script itself (Redis caches
-        // it again), transparently for the requests.
+        // it again), transparently for the requests — if any still waits: a
+        // batch whose requests already decided without it must not charge
+        // Redis's buckets too.
+        bool waiting = false;
+        for (std::size_t i = 0; i < b->n && !waiting; ++i) waiting = b->slots[i].wait != nullptr;
+        if (!waiting) {
+            self->release(b);
+            return;
+        }
         b->retried = true;
         self->send(b);
         return;
@@ -483,10 +531,15 @@ void RedisConn::deliver(Batch* b, const void* r) noexcept {
             wake(w, RedisWait::State::Failed, "error");
         }
     }
-    if (ok && at == reply_->len) {
-        breaker.success();
-    } else {
-        breaker.failure(ngx_current_msec);
+    // Only an answer in time closes the breaker: a late one (the batch
+    // counted a failure at its deadline) must not, or a Redis slower than
+    // the deadline would never trip it.
+    if (!b->expired) {
+        if (ok && at == reply_->len) {
+            breaker.success();
+        } else {
+            breaker.failure(ngx_current_msec);
+        }
     }
     release(b);
 }
@@ -550,8 +603,8 @@ void RedisConn::ev_cleanup(void* data) noexcept {
         if (c->read->active) ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
         if (c->write->active) ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
     }
+    ngx_free_connection(c);  // (reads c->fd: before it is cleared, as ngx_close_connection does)
     c->fd = static_cast<ngx_socket_t>(-1);
-    ngx_free_connection(c);
 }
 
 void RedisConn::on_read(ngx_event_t* ev) noexcept {
@@ -559,11 +612,17 @@ void RedisConn::on_read(ngx_event_t* ev) noexcept {
     auto* self = static_cast<RedisConn*>(c->data);
     // Edge-triggered: read until the socket is empty (hiredis reads at most
     // 16 KiB per call).
+    bool eof_read = false;
     for (int rounds = 0; rounds < 64 && self->ac_ != nullptr; ++rounds) {
         redisAsyncHandleRead(self->ac_);
         if (self->c_ == nullptr) return;  // disconnected and freed inside
         int pending = 0;
-        if (ioctl(self->c_->fd, FIONREAD, &pending) != 0 || pending <= 0) break;
+        if (ioctl(self->c_->fd, FIONREAD, &pending) != 0) break;
+        if (pending > 0) continue;
+        // The peer's FIN may have come in the same edge as its last bytes:
+        // one more read sees the end (hiredis then disconnects).
+        if (!ev->pending_eof || eof_read) break;
+        eof_read = true;
     }
 }
 

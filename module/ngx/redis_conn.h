@@ -38,6 +38,13 @@ public:
     };
     static constexpr std::size_t kMaxBatches = 16;  // in flight (and open) at once, per connection
     static constexpr std::size_t kMaxBatchBytes = 256 * 1024;
+    // Batches past their deadline and still unanswered that make the
+    // connection count as dead (a stopped or partitioned Redis keeps TCP up):
+    // it is dropped and made again, so the batches do not hold every slot.
+    static constexpr std::size_t kMaxExpiredInFlight = kMaxBatches / 2;
+    // AUTH, SELECT and SCRIPT LOAD must be answered within this, or the
+    // connection is dropped and made again.
+    static constexpr ngx_msec_t kSetupTimeoutMs = 2000;
 
     RedisConn(std::string zone, redis::Endpoint endpoint, const redis::KeySecret& secret, ngx_msec_t timeout_ms,
               ngx_log_t* log, Cells cells);
@@ -72,6 +79,9 @@ private:
     void fail(Batch* b, const char* why, std::size_t cell) noexcept;
     void deliver(Batch* b, const void* reply) noexcept;
     void lost(const char* why) noexcept;
+    // Frees the hiredis context now (outside its callbacks): the batches in
+    // flight fail; then lost(why).
+    void drop(const char* why) noexcept;
 
     // hiredis and nginx callbacks
     static void on_read(ngx_event_t* ev) noexcept;
@@ -79,6 +89,7 @@ private:
     static void on_flush(ngx_event_t* ev) noexcept;
     static void on_deadline(ngx_event_t* ev) noexcept;
     static void on_reconnect_timer(ngx_event_t* ev) noexcept;
+    static void on_setup_timeout(ngx_event_t* ev) noexcept;
     static void ev_add_write(void* data) noexcept;
     static void ev_noop(void* data) noexcept;
     static void ev_cleanup(void* data) noexcept;
@@ -100,6 +111,8 @@ private:
     ngx_msec_t backoff_ms_ = 0;
     ngx_event_t reconnect_{};
     ngx_event_t flush_{};
+    ngx_event_t setup_{};                // the setup's deadline
+    std::size_t expired_in_flight_ = 0;  // batches past their deadline, still unanswered
     bool logged_down_ = false;
     std::vector<std::unique_ptr<Batch>> batches_;  // every batch made (at most kMaxBatches)
     std::vector<Batch*> free_;                     // capacity kMaxBatches: pushing never allocates
