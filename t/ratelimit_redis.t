@@ -227,6 +227,35 @@ sub burst {
     unlike($a->error_log . $b->error_log, qr/\[(alert|crit|emerg)\]/, 'no alerts');
 }
 
+# ---- a Redis that keeps the connection but never answers --------------------------
+# (stopped process, paused VM, partition without a reset): its batches pass
+# their deadline unanswered; the breaker's probes keep adding such batches.
+# After 8 of them the worker drops the connection and makes it again, so
+# they never hold every batch slot (which left even the probes unsendable).
+{
+    $redis->cli('FLUSHALL');
+    my $ng = limited_nginx();  # redis_timeout=50
+    $redis->kill('STOP');
+    my ($dropped, $deadline, @st) = (0, time + 20);
+    while (!$dropped && time < $deadline) {
+        push @st, get($ng, '/big', 'stuck-' . scalar(@st))->{headers}{'x-limit'} // '';
+        $dropped = $ng->error_log =~ /batches unanswered past their deadline/;
+        sleep 0.05;
+    }
+    $redis->kill('CONT');
+    ok($dropped, 'batches unanswered past their deadline: the connection is dropped and made again (' . scalar(@st) . ' requests)');
+    is(scalar(grep { $_ ne 'FALLBACK_PASSED' } @st), 0, 'every request meanwhile decided by the fallback');
+    my $st = '';
+    $deadline = time + 10;
+    while (time < $deadline) {
+        $st = get($ng, '/big', 'back-' . int(rand(1e9)))->{headers}{'x-limit'} // '';
+        last if $st eq 'PASSED';
+        sleep 0.1;
+    }
+    is($st, 'PASSED', 'Redis answering again: decided by Redis');
+    $ng->stop;
+}
+
 # ---- the script's numbers: the same fields as the local limiter ---------------------
 # t/ratelimit.t TESTs 4-7 again, side by side: one nginx decides in shared
 # memory, one on Redis. Remaining, reset and Retry-After from the script (its
