@@ -35,7 +35,7 @@ $ENV{TEST_NGINX_REDIS_SHORT_KEY} = key_file('short.key', "short\n");
 sub limited_nginx {
     my (%o) = @_;
     my $zone = $o{zone} // "levqor_limit_zone api:1m redis=redis://127.0.0.1:$port redis_timeout=50 key_secret_file=$key;";
-    my $ng = Test::Levqor::Nginx->new(master => 1, workers => 2,
+    my $ng = Test::Levqor::Nginx->new(master => 1, workers => $o{workers} // 2,
         http_config => "$zone\nlevqor_plan p key=5r/m ip=1000r/m;\nlevqor_plan big key=100000r/m ip=100000r/m;",
         config => <<'CONF');
 location /t {
@@ -51,6 +51,11 @@ location /big {
 location /anon {
     levqor_limit zone=api key=$http_x_api_key plan=p ip=off;
     add_header X-Limit $levqor_limit_status always;
+    empty_gif;
+}
+location /gone {
+    levqor_limit zone=api key=$http_x_api_key plan=big;
+    access_log logs/gone.log;
     empty_gif;
 }
 location /metrics { levqor_status; }
@@ -253,6 +258,25 @@ sub burst {
         sleep 0.1;
     }
     is($st, 'PASSED', 'Redis answering again: decided by Redis');
+    $ng->stop;
+}
+
+# A client that goes away while its decision waits is noticed at once (499
+# in the access log, as limit_req's delay does), not answered after the
+# deadline. One worker, connected (its first decision was Redis's).
+{
+    require IO::Socket::INET;
+    my $ng = limited_nginx(workers => 1, zone => "levqor_limit_zone api:1m redis=redis://127.0.0.1:$port redis_timeout=10000 key_secret_file=$key;");
+    $redis->kill('STOP');
+    my $gone = IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . $ng->port, Timeout => 5) or die "connect: $!";
+    syswrite($gone, "GET /gone HTTP/1.1\r\nHost: t\r\nX-Api-Key: gone\r\n\r\n");
+    close $gone;
+    my $access = $ng->{prefix} . '/logs/gone.log';
+    my $deadline = time + 8;  # (before the 10-s Redis deadline would answer it)
+    sleep 0.05 until -s $access || time > $deadline;
+    my $log = Test::Levqor::Util::slurp($access) // '';
+    $redis->kill('CONT');
+    like($log, qr/"GET \/gone HTTP\/1\.1" 499 /, 'a client gone while its decision waits: 499 at once');
     $ng->stop;
 }
 

@@ -262,7 +262,15 @@ ngx_int_t ask_redis(ngx_http_request_t* r, RequestCtx*& rctx, const Collected& c
         return NGX_DECLINED;
     }
     rctx->redis_wait = w;
-    r->write_event_handler = ngx_http_request_empty_handler;  // until the reply or the deadline
+    // Until the reply or the deadline: a client that goes away meanwhile is
+    // noticed (499, as limit_req's delay does) and its slot cleared.
+    r->read_event_handler = ngx_http_test_reading;
+    r->write_event_handler = ngx_http_request_empty_handler;
+    // Its FIN may have come with the request itself (one edge, already
+    // consumed): look now, in this iteration's posted events.
+    if (r->connection->read->pending_eof) {
+        ngx_post_event(r->connection->read, &ngx_posted_events);
+    }
     return NGX_AGAIN;
 }
 

@@ -66,6 +66,7 @@ void resume_request(ngx_event_t* ev) noexcept {
     auto* w = static_cast<RedisWait*>(ev->data);
     ngx_http_request_t* r = w->r;
     ngx_connection_t* c = r->connection;
+    r->read_event_handler = ngx_http_block_reading;
     r->write_event_handler = ngx_http_core_run_phases;
     ngx_http_core_run_phases(r);
     ngx_http_run_posted_requests(c);
