@@ -134,6 +134,8 @@ private:
     static void unlock(Set& s) noexcept { s.lock.store(0, std::memory_order_release); }
     static Outcome decide_one(const BucketRequest& req, std::uint64_t now, gcra::Decision& out,
                               std::int32_t pid) noexcept;
+    static Outcome decide_two(const BucketRequest* reqs, std::uint64_t now, gcra::Decision* out,
+                              std::int32_t pid) noexcept;
     // Stores a new bucket (admitted, so charged) in a slot claimed for it —
     // never one of the `busy` slots this decision charges; returns the slot.
     Slot* add(Set& s, std::uint64_t tag, std::uint64_t tat, const gcra::Limit& limit, std::uint64_t now,
