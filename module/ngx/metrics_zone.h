@@ -16,11 +16,19 @@
 
 #include "levqor/metrics.h"
 #include "ngx_shim.h"
+#include "ngx_util.h"
 
 namespace levqor::ngx {
 
 class MetricsRegistry {
+    PoolResource pool_;  // first: layout and collectors_ allocate from it
+
 public:
+    // `pool`: the configuration's (cf->pool), which holds the layout.
+    explicit MetricsRegistry(ngx_pool_t* pool) : pool_(pool), layout(&pool_), collectors_(&pool_) {}
+    MetricsRegistry(const MetricsRegistry&) = delete;
+    MetricsRegistry& operator=(const MetricsRegistry&) = delete;
+
     metrics::Layout layout;
 
     // Collectors append families whose values are computed at render time
@@ -37,7 +45,7 @@ public:
 private:
     static ngx_int_t init_zone(ngx_shm_zone_t* zone, void* data) noexcept;
     ngx_shm_zone_t* zone_ = nullptr;
-    std::vector<Collector> collectors_;
+    std::pmr::vector<Collector> collectors_;
 };
 
 namespace detail {

@@ -17,6 +17,8 @@ namespace levqor::ngx {
 
 // http{} level; one per configuration cycle.
 struct MainConf {
+    explicit MainConf(ngx_pool_t* pool) : metrics(pool) {}
+
     MetricsRegistry metrics;
     HeadersMain headers;
     LimitMain limit;
