@@ -457,7 +457,7 @@ void add_draft_fields(ngx_http_request_t* r, const LimitCtx& ctx, const DraftUps
     for (std::size_t i = 0; i < ctx.n; ++i) {
         const LimitEntry& e = ctx.entries[i];
         if (i > 0) p = static_cast<char*>(std::memcpy(p, ", ", 2)) + 2;
-        const std::string& item = e.plan->policy_items[e.kind];
+        const std::string_view item = e.plan->policy_items[e.kind];
         p = static_cast<char*>(std::memcpy(p, item.data(), item.size())) + item.size();
     }
     p = append_theirs(p, kPolicyField);

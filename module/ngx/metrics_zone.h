@@ -11,21 +11,19 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory_resource>
 #include <string>
 #include <vector>
 
 #include "levqor/metrics.h"
 #include "ngx_shim.h"
-#include "ngx_util.h"
 
 namespace levqor::ngx {
 
 class MetricsRegistry {
-    PoolResource pool_;  // first: layout and collectors_ allocate from it
-
 public:
-    // `pool`: the configuration's (cf->pool), which holds the layout.
-    explicit MetricsRegistry(ngx_pool_t* pool) : pool_(pool), layout(&pool_), collectors_(&pool_) {}
+    // `mr`: the configuration's pool (MainConf::conf_pool), which holds the layout.
+    explicit MetricsRegistry(std::pmr::memory_resource* mr) : layout(mr), collectors_(mr) {}
     MetricsRegistry(const MetricsRegistry&) = delete;
     MetricsRegistry& operator=(const MetricsRegistry&) = delete;
 

@@ -30,7 +30,7 @@ void* create_main_conf(ngx_conf_t* cf) noexcept try {
     return nullptr;
 }
 
-void* create_loc_conf(ngx_conf_t* cf) noexcept try { return pool_new<LocConf>(cf->pool); } catch (...) {
+void* create_loc_conf(ngx_conf_t* cf) noexcept try { return pool_new<LocConf>(cf->pool, cf->pool); } catch (...) {
     log_conf_exception(cf);
     return nullptr;
 }
