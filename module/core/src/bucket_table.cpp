@@ -156,10 +156,9 @@ Outcome BucketTable::decide_two(const BucketRequest* reqs, std::uint64_t now, gc
     return outcome;
 }
 
-Outcome BucketTable::decide(const BucketRequest* reqs, std::size_t n, std::uint64_t now, gcra::Decision* out,
-                            std::int32_t pid) noexcept {
-    if (n == 1) return decide_one(reqs[0], now, out[0], pid);
-    if (n == 2) return decide_two(reqs, now, out, pid);
+// Three buckets or more (several levqor_limit in one location).
+Outcome BucketTable::decide_many(const BucketRequest* reqs, std::size_t n, std::uint64_t now, gcra::Decision* out,
+                                 std::int32_t pid) noexcept {
     n = std::min(n, kMaxBuckets);
     // Lock each distinct set once, in address order (no deadlock between
     // workers, whatever tables the sets belong to). Insertion sort: n is tiny.
