@@ -194,7 +194,7 @@ TEST(BucketTable, TwoBucketPathMatchesTheGeneralPath) {
         return (seed >> 33) % n;
     };
     std::uint64_t now = kStart;
-    for (int step = 0; step < 20000; ++step) {
+    for (int step = 0; step < 5000; ++step) {
         now += next(kSec / 4);
         BucketRequest two[2], three[3];
         for (int i = 0; i < 2; ++i) {
