@@ -8,7 +8,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <memory_resource>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -35,10 +37,11 @@ struct RuntimePlan {
     // Mixed into bucket tags: a key has one bucket per plan, so a plan change
     // (upgrade, downgrade) starts from a full bucket of the new plan.
     std::uint64_t tag_salt = 0;
-    gcra::Limit limits[3];          // by BucketKind
-    std::string policy_names[3];    // "free-key"
-    std::string policy_items[3];    // "\"free-key\";q=60;w=60"
-    std::string state_prefixes[3];  // "\"free-key\";r="
+    gcra::Limit limits[3];  // by BucketKind
+    // Text in the configuration pool (LimitMain's resource).
+    std::string_view policy_names[3];    // "free-key"
+    std::string_view policy_items[3];    // "\"free-key\";q=60;w=60"
+    std::string_view state_prefixes[3];  // "\"free-key\";r="
 };
 // kAnonymous: with ip=off, the one bucket that requests without a key share
 // (charged at the plan's key rate), so they are never unlimited.
@@ -61,7 +64,9 @@ struct LimitZoneShm {
 // levqor_limit_zone: name, size, shared memory and bucket table (TableZone),
 // then what the rate limiter adds.
 struct LimitZone : TableZone<LimitZoneShm, limit::BucketTable> {
-    std::vector<PlanCells> cells;                // by plan index
+    explicit LimitZone(std::pmr::memory_resource* mr) : cells(mr) {}
+
+    std::pmr::vector<PlanCells> cells;           // by plan index
     std::unique_ptr<limit::RedisOptions> redis;  // null: a local zone
     RedisConn::Cells redis_cells{};
     std::unique_ptr<RedisConn> conn;  // per worker (created in init_process)
@@ -81,9 +86,11 @@ struct LimitRule {
 };
 
 struct LimitLoc {
-    std::vector<LimitRule> rules;  // set at this level
+    explicit LimitLoc(std::pmr::memory_resource* mr) : rules(mr) {}
+
+    std::pmr::vector<LimitRule> rules;  // set at this level
     bool rules_here = false;
-    const std::vector<LimitRule>* effective = nullptr;  // after merge
+    const std::pmr::vector<LimitRule>* effective = nullptr;  // after merge
     ngx_uint_t status = NGX_CONF_UNSET_UINT;
     ngx_uint_t log_level = NGX_CONF_UNSET_UINT;
     ngx_int_t header_mode = NGX_CONF_UNSET;
@@ -91,8 +98,8 @@ struct LimitLoc {
 };
 
 struct LimitMain {
-    std::vector<RuntimePlan> plans;  // "free" first, then "pro", then user plans
-    std::vector<std::unique_ptr<LimitZone>> zones;
+    std::pmr::vector<RuntimePlan> plans;  // "free" first, then "pro", then user plans
+    std::pmr::vector<LimitZone*> zones;   // in the configuration pool
     ngx_int_t status_index = NGX_ERROR;
     ngx_int_t remaining_index = NGX_ERROR;
     // levqor_ratelimit_upstream_fields_total cells, by action.
@@ -101,7 +108,7 @@ struct LimitMain {
     // is not off there): false spares every response the header filter's lookup.
     bool any_headers = false;
 
-    LimitMain();
+    explicit LimitMain(std::pmr::memory_resource* mr);
     ngx_int_t find_plan(const u_char* name, std::size_t len) const noexcept;
 };
 

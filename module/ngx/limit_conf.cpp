@@ -17,16 +17,24 @@ namespace lim = levqor::limit;
 
 namespace {
 
-RuntimePlan make_runtime_plan(lim::Plan plan, bool user_defined) {
+// Text kept for the configuration's life in `mr` (the configuration pool).
+std::string_view keep(std::pmr::memory_resource* mr, std::string_view text) {
+    if (text.empty()) return {};
+    auto* p = static_cast<char*>(mr->allocate(text.size(), 1));
+    std::memcpy(p, text.data(), text.size());
+    return {p, text.size()};
+}
+
+RuntimePlan make_runtime_plan(lim::Plan plan, bool user_defined, std::pmr::memory_resource* mr) {
     RuntimePlan rp;
     rp.limits[kKey] = plan.key_limit();
     rp.limits[kIp] = plan.ip_limit();
     rp.limits[kAnonymous] = plan.key_limit();
     for (const BucketKind k : kAllKinds) {
         const std::string name = plan.name + (k == kKey ? "-key" : k == kIp ? "-ip" : "-anonymous");
-        rp.policy_names[k] = name;
-        rp.policy_items[k] = lim::policy_item(name, rp.limits[k]);
-        rp.state_prefixes[k] = lim::state_item_prefix(name);
+        rp.policy_names[k] = keep(mr, name);
+        rp.policy_items[k] = keep(mr, lim::policy_item(name, rp.limits[k]));
+        rp.state_prefixes[k] = keep(mr, lim::state_item_prefix(name));
     }
     std::uint64_t salt = 0xcbf29ce484222325ULL;  // FNV-1a of the plan name
     for (const char c : plan.name) salt = (salt ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
@@ -53,8 +61,8 @@ ngx_int_t init_zone(ngx_shm_zone_t* shm_zone, void* old_data) noexcept {
 
 // ---- LimitMain ----------------------------------------------------------------
 
-LimitMain::LimitMain() {
-    for (auto& p : lim::default_plans()) plans.push_back(make_runtime_plan(std::move(p), false));
+LimitMain::LimitMain(std::pmr::memory_resource* mr) : plans(mr), zones(mr) {
+    for (auto& p : lim::default_plans()) plans.push_back(make_runtime_plan(std::move(p), false, mr));
 }
 
 ngx_int_t LimitMain::find_plan(const u_char* name, std::size_t len) const noexcept {
@@ -100,10 +108,10 @@ char* set_plan(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
     if (existing >= 0) {
         // The built-in free and pro plans may be redefined once.
         if (lm.plans[existing].user_defined) return conf_error(cf, "plan \"" + str(args[1]) + "\" is already defined");
-        lm.plans[existing] = make_runtime_plan(std::move(plan).value(), true);
+        lm.plans[existing] = make_runtime_plan(std::move(plan).value(), true, lm.plans.get_allocator().resource());
         return NGX_CONF_OK;
     }
-    lm.plans.push_back(make_runtime_plan(std::move(plan).value(), true));
+    lm.plans.push_back(make_runtime_plan(std::move(plan).value(), true, lm.plans.get_allocator().resource()));
     return NGX_CONF_OK;
 } catch (...) {
     return conf_exception(cf);
@@ -119,7 +127,7 @@ char* set_limit(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
     if (!parsed) return conf_error(cf, parsed.error());
     const lim::RuleArgs& args = parsed.value();
     LimitRule rule;
-    rule.zone = zone_named(lm.zones, std::string(args.zone));
+    rule.zone = zone_named(cf->pool, lm.zones, std::string(args.zone));
     if (!rule.key.compile(cf, ngx_str(args.key))) return static_cast<char*>(NGX_CONF_ERROR);
     if (has_variables(args.plan)) {
         if (!rule.plan.compile(cf, ngx_str(args.plan))) return static_cast<char*>(NGX_CONF_ERROR);
@@ -173,7 +181,7 @@ char* set_limit_log_level(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept t
 
 namespace {
 
-char* resolve_static_plans(ngx_conf_t* cf, std::vector<LimitRule>& rules) {
+char* resolve_static_plans(ngx_conf_t* cf, std::pmr::vector<LimitRule>& rules) {
     const auto& lm = main_conf<MainConf>(cf)->limit;
     for (auto& rule : rules) {
         if (rule.plan_literal.empty() || rule.static_plan >= 0) continue;
@@ -195,7 +203,7 @@ namespace {
 
 // A Redis decision is one EVALSHA against one zone: the limits of a location
 // are all local, or all in the same Redis-backed zone.
-char* check_backends(ngx_conf_t* cf, const std::vector<LimitRule>& rules) {
+char* check_backends(ngx_conf_t* cf, const std::pmr::vector<LimitRule>& rules) {
     for (const auto& rule : rules) {
         const bool mixed = (rule.zone->redis != nullptr) != (rules.front().zone->redis != nullptr) ||
                            (rule.zone->redis != nullptr && rule.zone != rules.front().zone);
@@ -214,7 +222,7 @@ char* check_backends(ngx_conf_t* cf, const std::vector<LimitRule>& rules) {
 // Redis fallback decides locally with 1/nodes of the plan, must stay below
 // 2^62 ns for every plan the rule may use, or the bucket's TAT could wrap
 // (and a wrapped TAT admits). Plans and zones are all known at merge time.
-char* check_charges(ngx_conf_t* cf, const std::vector<LimitRule>& rules) {
+char* check_charges(ngx_conf_t* cf, const std::pmr::vector<LimitRule>& rules) {
     const auto& lm = main_conf<MainConf>(cf)->limit;
     for (const auto& rule : rules) {
         const lim::RedisOptions* rs = rule.zone->redis.get();
@@ -315,7 +323,7 @@ void register_metrics(LimitMain& lm, MetricsRegistry& metrics) {
         };
         std::vector<Row> rows;
         for (const auto& z : lm.zones) {
-            if (z->data != nullptr) rows.push_back({z.get(), z->table.stats()});
+            if (z->data != nullptr) rows.push_back({z, z->table.stats()});
         }
         auto family = [&](const char* name, const char* help, const char* type, auto value) {
             metrics::write_family_header(out, name, help, type);

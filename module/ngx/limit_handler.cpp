@@ -5,6 +5,7 @@
 // Fails open: an internal problem is logged and the request passes.
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <ctime>
 #include <optional>
 
@@ -142,24 +143,16 @@ ngx_str_t ip_bucket_name(ngx_http_request_t* r, const LimitRule& rule, u_char* r
     c.meta[i] = Collected::Meta{&rule, &plan, plan_index, kind, value};
 }
 
+// The decisions counter of each status, by LimitStatus (a lookup, not a switch).
+constexpr std::size_t PlanCells::*kStatusCell[] = {
+    &PlanCells::passed,          &PlanCells::rejected,          &PlanCells::dry_run_rejected,
+    &PlanCells::fallback_passed, &PlanCells::fallback_rejected, &PlanCells::fallback_allowed,
+    &PlanCells::fallback_denied,
+};
+static_assert(std::size(kStatusCell) == static_cast<std::size_t>(LimitStatus::FallbackDenied) + 1);
+
 std::size_t cell_for(const PlanCells& cells, LimitStatus status) {
-    switch (status) {
-        case LimitStatus::Rejected:
-            return cells.rejected;
-        case LimitStatus::DryRunRejected:
-            return cells.dry_run_rejected;
-        case LimitStatus::FallbackPassed:
-            return cells.fallback_passed;
-        case LimitStatus::FallbackRejected:
-            return cells.fallback_rejected;
-        case LimitStatus::FallbackAllowed:
-            return cells.fallback_allowed;
-        case LimitStatus::FallbackDenied:
-            return cells.fallback_denied;
-        case LimitStatus::Passed:
-            break;
-    }
-    return cells.passed;
+    return cells.*kStatusCell[static_cast<std::size_t>(status)];
 }
 
 void log_over_limit(ngx_http_request_t* r, const LimitLoc& loc, const Collected& c, const gcra::Decision* d, bool dry) {
@@ -323,7 +316,7 @@ ngx_int_t decide(ngx_http_request_t* r, const LimitLoc& loc, bool shadow) {
     }
 
     const LimitCtx* ctx = make_ctx(r, rctx, loc, c, have_decisions ? d : nullptr, status);
-    if (ctx == nullptr) return NGX_DECLINED;
+    if (ctx == nullptr || status == LimitStatus::Passed) return NGX_DECLINED;  // the common case first
 
     switch (status) {
         case LimitStatus::Passed:
@@ -469,7 +462,7 @@ void add_draft_fields(ngx_http_request_t* r, const LimitCtx& ctx, const DraftUps
     for (std::size_t i = 0; i < ctx.n; ++i) {
         const LimitEntry& e = ctx.entries[i];
         if (i > 0) p = static_cast<char*>(std::memcpy(p, ", ", 2)) + 2;
-        const std::string& item = e.plan->policy_items[e.kind];
+        const std::string_view item = e.plan->policy_items[e.kind];
         p = static_cast<char*>(std::memcpy(p, item.data(), item.size())) + item.size();
     }
     p = append_theirs(p, kPolicyField);

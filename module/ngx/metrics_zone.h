@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory_resource>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,11 @@ namespace levqor::ngx {
 
 class MetricsRegistry {
 public:
+    // `mr`: the configuration's pool (MainConf::conf_pool), which holds the layout.
+    explicit MetricsRegistry(std::pmr::memory_resource* mr) : layout(mr), collectors_(mr) {}
+    MetricsRegistry(const MetricsRegistry&) = delete;
+    MetricsRegistry& operator=(const MetricsRegistry&) = delete;
+
     metrics::Layout layout;
 
     // Collectors append families whose values are computed at render time
@@ -37,7 +43,7 @@ public:
 private:
     static ngx_int_t init_zone(ngx_shm_zone_t* zone, void* data) noexcept;
     ngx_shm_zone_t* zone_ = nullptr;
-    std::vector<Collector> collectors_;
+    std::pmr::vector<Collector> collectors_;
 };
 
 namespace detail {

@@ -18,7 +18,7 @@ ngx_int_t header_filter(ngx_http_request_t* r) noexcept {
 }
 
 void* create_main_conf(ngx_conf_t* cf) noexcept try {
-    auto* mcf = pool_new<MainConf>(cf->pool);
+    auto* mcf = pool_new<MainConf>(cf->pool, cf->pool);
     if (mcf == nullptr) return nullptr;
     headers_register_metrics(mcf->headers, mcf->metrics);
     request_metrics_register(mcf->request_metrics, mcf->metrics);
@@ -30,7 +30,7 @@ void* create_main_conf(ngx_conf_t* cf) noexcept try {
     return nullptr;
 }
 
-void* create_loc_conf(ngx_conf_t* cf) noexcept try { return pool_new<LocConf>(cf->pool); } catch (...) {
+void* create_loc_conf(ngx_conf_t* cf) noexcept try { return pool_new<LocConf>(cf->pool, cf->pool); } catch (...) {
     log_conf_exception(cf);
     return nullptr;
 }

@@ -10,6 +10,7 @@
 #include "limit.h"
 #include "metrics_zone.h"
 #include "ngx_shim.h"
+#include "ngx_util.h"
 #include "request_metrics.h"
 #include "webhook.h"
 
@@ -17,6 +18,13 @@ namespace levqor::ngx {
 
 // http{} level; one per configuration cycle.
 struct MainConf {
+    explicit MainConf(ngx_pool_t* pool) : conf_pool(pool), metrics(&conf_pool), limit(&conf_pool) {}
+    MainConf(const MainConf&) = delete;
+    MainConf& operator=(const MainConf&) = delete;
+
+    // First: the members below keep their configuration data in this pool
+    // (not as small heap blocks; docs/benchmarks.md, "The module's fixed cost").
+    PoolResource conf_pool;
     MetricsRegistry metrics;
     HeadersMain headers;
     LimitMain limit;
@@ -35,6 +43,11 @@ struct MainConf {
 
 // http{}, server{} and location{} levels.
 struct LocConf {
+    explicit LocConf(ngx_pool_t* pool) : conf_pool(pool), limit(&conf_pool) {}
+    LocConf(const LocConf&) = delete;
+    LocConf& operator=(const LocConf&) = delete;
+
+    PoolResource conf_pool;  // first, as in MainConf
     HeadersLoc headers;
     LimitLoc limit;
     WebhookLoc webhook;

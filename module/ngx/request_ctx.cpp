@@ -11,13 +11,10 @@ void ctx_marker(void*) {}
 
 }  // namespace
 
-RequestCtx* request_ctx_find(ngx_http_request_t* r) noexcept {
-    ngx_http_request_t* main = r->main;
-    auto* ctx = static_cast<RequestCtx*>(ngx_http_get_module_ctx(main, ngx_http_levqor_module));
-    if (ctx != nullptr || !main->internal) return ctx;
+RequestCtx* request_ctx_recover(ngx_http_request_t* main) noexcept {
     for (ngx_pool_cleanup_t* c = main->pool->cleanup; c != nullptr; c = c->next) {
         if (c->handler == ctx_marker) {
-            ctx = static_cast<RequestCtx*>(c->data);
+            auto* ctx = static_cast<RequestCtx*>(c->data);
             ngx_http_set_ctx(main, ctx, ngx_http_levqor_module);
             return ctx;
         }

@@ -26,8 +26,17 @@ static_assert(std::is_trivially_destructible_v<RequestCtx>);
 // ngx_palloc guarantees NGX_ALIGNMENT (8 bytes), so nothing here may need more.
 static_assert(alignof(RequestCtx) <= 8 && sizeof(RequestCtx) % 8 == 0);
 
-// The main request's context, or null.
-RequestCtx* request_ctx_find(ngx_http_request_t* r) noexcept;
+// After an internal redirect (which clears r->ctx): the context found by
+// its pool cleanup record, set again on the main request; null if none.
+RequestCtx* request_ctx_recover(ngx_http_request_t* main) noexcept;
+
+// The main request's context, or null. Inline: every limited request asks.
+inline RequestCtx* request_ctx_find(ngx_http_request_t* r) noexcept {
+    ngx_http_request_t* main = r->main;
+    auto* ctx = static_cast<RequestCtx*>(ngx_http_get_module_ctx(main, ngx_http_levqor_module));
+    if (ctx != nullptr || !main->internal) return ctx;
+    return request_ctx_recover(main);
+}
 
 // Creates the main request's context (zeroed) with `extra` bytes of
 // room right after it (8-byte aligned, like all pool memory), in one allocation.

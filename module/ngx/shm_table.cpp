@@ -3,7 +3,9 @@
 
 #include "ngx_util.h"
 
-#include <openssl/rand.h>
+#include <sys/random.h>
+
+#include <cerrno>
 
 namespace levqor::ngx {
 
@@ -62,9 +64,23 @@ ngx_shm_zone_t* add_table_zone(ngx_conf_t* cf, const char* kind, const std::stri
 }
 
 bool random_sip_key(SipKey& key, ngx_log_t* log) noexcept {
-    if (RAND_bytes(reinterpret_cast<unsigned char*>(&key), sizeof key) == 1) return true;
-    ngx_log_error(NGX_LOG_EMERG, log, 0, "levqor: RAND_bytes failed, cannot create a zone secret");
-    return false;
+    // The kernel's CSPRNG (what OpenSSL's generator seeds from), not
+    // RAND_bytes: its first call in a process sets up OpenSSL's providers and
+    // generator, ~1,200 small heap blocks that stay for the process's life,
+    // wedged among nginx's own and making its per-request allocations take a
+    // longer path (docs/benchmarks.md, "The module's fixed cost").
+    auto* p = reinterpret_cast<unsigned char*>(&key);
+    std::size_t got = 0;
+    while (got < sizeof key) {
+        const ssize_t n = getrandom(p + got, sizeof key - got, 0);
+        if (n > 0) {
+            got += static_cast<std::size_t>(n);
+        } else if (n < 0 && errno != EINTR) {
+            ngx_log_error(NGX_LOG_EMERG, log, ngx_errno, "levqor: getrandom() failed, cannot create a zone secret");
+            return false;
+        }
+    }
+    return true;
 }
 
 }  // namespace levqor::ngx

@@ -12,6 +12,8 @@
 #include <cstddef>
 #include <cstring>
 #include <memory>
+#include <memory_resource>
+#include <new>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -20,6 +22,7 @@
 #include "levqor/parsed.h"
 #include "levqor/siphash.h"
 #include "ngx_shim.h"
+#include "ngx_util.h"
 
 namespace levqor::ngx {
 
@@ -38,16 +41,32 @@ struct TableZone {
     static void* payload(Shm* data) { return reinterpret_cast<char*>(data) + payload_offset(); }
 };
 
+// A new zone object: on the heap, or (a std::pmr::vector of pointers) in the
+// configuration pool, constructed with the vector's resource and destroyed
+// with the pool.
+template <class Zone>
+Zone* add_zone(ngx_pool_t*, std::vector<std::unique_ptr<Zone>>& zones) {
+    zones.push_back(std::make_unique<Zone>());
+    return zones.back().get();
+}
+template <class Zone>
+Zone* add_zone(ngx_pool_t* pool, std::pmr::vector<Zone*>& zones) {
+    Zone* zone = pool_new<Zone>(pool, zones.get_allocator().resource());
+    if (zone == nullptr) throw std::bad_alloc();
+    zones.push_back(zone);
+    return zone;
+}
+
 // The zone called name; added (not yet defined) when new: a directive may
 // use a zone before the one that defines it (checked at postconfiguration).
-template <class Zone>
-Zone* zone_named(std::vector<std::unique_ptr<Zone>>& zones, const std::string& name) {
+template <class Zones>
+auto* zone_named(ngx_pool_t* pool, Zones& zones, const std::string& name) {
     for (auto& z : zones) {
-        if (z->name == name) return z.get();
+        if (z->name == name) return &*z;
     }
-    zones.push_back(std::make_unique<Zone>());
-    zones.back()->name = name;
-    return zones.back().get();
+    auto* zone = add_zone(pool, zones);
+    zone->name = name;
+    return zone;
 }
 
 struct ZoneSpec {
@@ -64,16 +83,17 @@ ngx_shm_zone_t* add_table_zone(ngx_conf_t* cf, const char* kind, const std::stri
 
 // The directive that defines a zone (levqor_limit_zone, levqor_webhook_replay_zone):
 // defines it once, under its directive's name as kind.
-template <class Zone>
-Parsed<Zone*> define_table_zone(ngx_conf_t* cf, std::vector<std::unique_ptr<Zone>>& zones, const ZoneSpec& spec,
-                                const char* directive, ngx_shm_zone_init_pt init) {
-    Zone* zone = zone_named(zones, spec.name);
+template <class Zones>
+auto define_table_zone(ngx_conf_t* cf, Zones& zones, const ZoneSpec& spec, const char* directive,
+                       ngx_shm_zone_init_pt init) {
+    auto* zone = zone_named(cf->pool, zones, spec.name);
+    using Zone = std::remove_pointer_t<decltype(zone)>;
     if (zone->size != 0) return Parsed<Zone*>::failure("zone \"" + spec.name + "\" is already defined");
     zone->size = spec.size;
     zone->shm = add_table_zone(cf, directive, spec.name, spec.size, init, zone);
     if (zone->shm == nullptr)
         return Parsed<Zone*>::failure("cannot declare the shared memory of zone \"" + spec.name + "\"");
-    return zone;
+    return Parsed<Zone*>(zone);
 }
 
 void* alloc_largest_table(ngx_shm_zone_t* shm_zone, std::size_t header_bytes,

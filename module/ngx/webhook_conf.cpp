@@ -83,7 +83,7 @@ char* install_rule(ngx_conf_t* cf, WebhookLoc& loc, wh::WebhookArgs args) {
     auto rule = std::make_unique<WebhookRule>();
     rule->verifier = std::move(verifier).value();
     rule->tolerance = args.tolerance;
-    rule->replay = args.replay_zone.empty() ? nullptr : zone_named(wm.zones, std::string(args.replay_zone));
+    rule->replay = args.replay_zone.empty() ? nullptr : zone_named(cf->pool, wm.zones, std::string(args.replay_zone));
     rule->replay_window = args.window();
     rule->provider = wm.provider_slot(name);
     const wh::Scheme& s = rule->scheme();

@@ -83,7 +83,7 @@ if [[ -n ${VARIANTS_ONLY:-} ]]; then
     read -r -a VARIANTS <<<"$VARIANTS_ONLY"
     [[ " ${VARIANTS[*]} " == *" plain "* ]] || VARIANTS=(plain "${VARIANTS[@]}")
 fi
-declare -A PORT IPR RPS RPS2
+declare -A PORT IPR RPS RPS2 MALLOC
 
 setup() {
     local v=$1 workers=$2
@@ -113,6 +113,20 @@ summary() {
             'BEGIN { printf "  %-15s %10d   %-11s %10d %8.2fx\n", v, a, base, b, a / b }'
     done
     echo "  target: levqor_key <= 0.8 x limit_req, levqor (key + IP) <= 0.8 x limit_req2"
+    # The same, each row's malloc.c instructions replaced by plain's: what the
+    # rows add apart from where the startup left nginx's free heap chunks
+    # (docs/benchmarks.md, "The module's fixed cost").
+    echo "  without the malloc difference (each row's malloc column set to plain's):"
+    neutral() { awk -v t="${IPR[$1]}" -v m="${MALLOC[$1]}" -v pt="${IPR[plain]}" -v pm="${MALLOC[plain]}" \
+        'BEGIN { printf "%.0f", (t - m) - (pt - pm) }'; }
+    has metrics_off && printf '  %-44s %6d   (target <= 50)\n' "module fixed cost (metrics_off - plain)" "$(neutral metrics_off)"
+    for pair in levqor_key:limit_req levqor:limit_req2; do
+        v=${pair%%:*}
+        base=${pair#*:}
+        has "$v" && has "$base" || continue
+        awk -v v="$v" -v a="$(neutral "$v")" -v base="$base" -v b="$(neutral "$base")" \
+            'BEGIN { printf "  %-15s %10d   %-11s %10d %8.2fx\n", v, a, base, b, a / b }'
+    done
 }
 
 echo "== ratelimit: instructions per request (callgrind, 10,000 keys, ${CALLGRIND_SECONDS}s wrk run after warm-up)"
@@ -122,10 +136,10 @@ for v in "${VARIANTS[@]}"; do
     # The module's own instructions (its functions, wherever inlined) and
     # glibc malloc's (the same 2 calls per request in every variant; their
     # path depends on the heap the configuration left), per request.
+    MALLOC[$v]=$(callgrind_obj_per_request "$BENCH_WORK/$v" 'malloc[.]c:')
     printf '  %-15s %8d instr/request  %+6d  levqor code %6.1f  malloc %6.1f  %s\n' "$v" "${IPR[$v]}" \
         $((IPR[$v] - IPR[plain])) "$(callgrind_obj_per_request "$BENCH_WORK/$v" 'ngx_http_levqor_module[.]so|levqor::')" \
-        "$(callgrind_obj_per_request "$BENCH_WORK/$v" 'malloc[.]c:')" \
-        "$([[ ${LOAD[$v]} == 1 ]] && echo "(module loaded)" || echo "(no module)")"
+        "${MALLOC[$v]}" "$([[ ${LOAD[$v]} == 1 ]] && echo "(module loaded)" || echo "(no module)")"
 done
 
 [[ ${CALLGRIND_ONLY:-0} == 1 ]] && { summary; exit 0; }

@@ -38,17 +38,20 @@ export CALLGRIND_DUMP_INSTR=yes
 # CALLGRIND_WARMUP=true: no warm-up, a cold table (with CALLGRIND_SECONDS=1 nearly
 # every request makes a new bucket).
 export CALLGRIND_WARMUP=${CALLGRIND_WARMUP:-$BENCH_DIR/keys_once.pl}
-declare -A IPR
+declare -A IPR MALLOC
 
 echo "== ratelimit_path: instructions per request (callgrind, 10,000 keys, ${CALLGRIND_SECONDS}s wrk run after warm-up; plain and limit_req* without the module)"
 for v in "${VARIANTS[@]}"; do
     port=$(free_port)
     write_conf "$BENCH_WORK/$v" "$port" 1 "" "${HTTP[$v]}" "${SERVER[$v]}" "${LOAD[$v]}"
     IPR[$v]=$(callgrind_ipr "$BENCH_WORK/$v" "$port" /t -s "$KEYS_LUA")
+    # glibc's malloc.c per request: its path depends on the free heap chunks
+    # the startup left (docs/benchmarks.md, "The module's fixed cost").
+    MALLOC[$v]=$(callgrind_obj_per_request "$BENCH_WORK/$v" 'malloc[.]c:')
     if [[ -n ${IPR[plain]:-} ]]; then
-        printf '  %-12s %8d instr/request  (+%d)\n' "$v" "${IPR[$v]}" $((IPR[$v] - IPR[plain]))
+        printf '  %-12s %8d instr/request  (%+d)  malloc %6.1f\n' "$v" "${IPR[$v]}" $((IPR[$v] - IPR[plain])) "${MALLOC[$v]}"
     else
-        printf '  %-12s %8d instr/request\n' "$v" "${IPR[$v]}"
+        printf '  %-12s %8d instr/request  malloc %6.1f\n' "$v" "${IPR[$v]}" "${MALLOC[$v]}"
     fi
 done
 
@@ -61,6 +64,16 @@ if [[ -n ${IPR[plain]:-} ]]; then
     }
     ratio levqor_key limit_req
     ratio levqor limit_req2
+    echo "== ratelimit_path: the same without the malloc difference (each row's malloc set to plain's)"
+    neutral_ratio() {  # neutral_ratio <variant> <base variant>
+        [[ -n ${IPR[$1]:-} && -n ${IPR[$2]:-} ]] || return 0
+        awk -v v="$1" -v b="$2" -v t="${IPR[$1]}" -v m="${MALLOC[$1]}" -v bt="${IPR[$2]}" -v bm="${MALLOC[$2]}" \
+            -v pt="${IPR[plain]}" -v pm="${MALLOC[plain]}" 'BEGIN {
+                a = (t - m) - (pt - pm); l = (bt - bm) - (pt - pm)
+                printf "  %-12s +%-6.0f vs %-10s +%-6.0f %5.2f x\n", v, a, b, l, a / l }'
+    }
+    neutral_ratio levqor_key limit_req
+    neutral_ratio levqor limit_req2
 fi
 
 # Inclusive cost per request of the module's functions on the request path
@@ -69,11 +82,10 @@ fi
 FNS=(
     "limit_handler|levqor::ngx::limit_handler\\("
     "  decide|levqor::ngx::\\(anonymous namespace\\)::decide\\("
-    "    BucketTable::decide|levqor::limit::BucketTable::decide\\("
+    "    BucketTable::decide_*|levqor::limit::BucketTable::decide_(one|two|many)\\("
     "    siphash|levqor::detail::siphash<1, 3>"
     "    header search|ValueSource::(find_header|eval)\\("
     "    request_ctx_create|levqor::ngx::request_ctx_create"
-    "    request_ctx_find|levqor::ngx::request_ctx_find"
     "    clock_gettime|clock_gettime@@GLIBC"
     "limit_add_headers|levqor::ngx::limit_add_headers"
     "headers_decorate|levqor::ngx::headers_decorate"

@@ -96,9 +96,69 @@ Outcome BucketTable::decide_one(const BucketRequest& req, std::uint64_t now, gcr
     return o;
 }
 
-Outcome BucketTable::decide(const BucketRequest* reqs, std::size_t n, std::uint64_t now, gcra::Decision* out,
-                            std::int32_t pid) noexcept {
-    if (n == 1) return decide_one(reqs[0], now, out[0], pid);
+// Two buckets (key + IP, the default levqor_limit): decide() without its
+// loops over kMaxBuckets-sized arrays — the same locking order, decisions
+// and all-or-nothing commit, written out for n = 2.
+Outcome BucketTable::decide_two(const BucketRequest* reqs, std::uint64_t now, gcra::Decision* out,
+                                std::int32_t pid) noexcept {
+    const BucketRequest& r0 = reqs[0];
+    const BucketRequest& r1 = reqs[1];
+    Set& s0 = r0.table->set_for(r0.tag);
+    Set& s1 = r1.table->set_for(r1.tag);
+    const bool same_set = &s0 == &s1;
+    // Each distinct set once, in address order (as decide()).
+    if (same_set) {
+        r0.table->lock(s0, pid);
+    } else if (&s0 < &s1) {
+        r0.table->lock(s0, pid);
+        r1.table->lock(s1, pid);
+    } else {
+        r1.table->lock(s1, pid);
+        r0.table->lock(s0, pid);
+    }
+
+    Slot* slots[2];
+    Slot* free = nullptr;
+    slots[0] = find(s0, r0.tag, free);
+    slots[1] = find(s1, r1.tag, free);
+    const std::uint64_t before0 = slots[0] != nullptr ? slots[0]->tat.load(std::memory_order_relaxed) : 0;
+    out[0] = gcra::decide(before0, now, r0.limit, r0.cost);
+    // A bucket named twice is charged twice.
+    const std::uint64_t before1 = same_set && r0.tag == r1.tag
+                                      ? out[0].new_tat
+                                      : (slots[1] != nullptr ? slots[1]->tat.load(std::memory_order_relaxed) : 0);
+    out[1] = gcra::decide(before1, now, r1.limit, r1.cost);
+    Outcome outcome;
+    if (!out[0].allowed) (r0.observe_only ? outcome.observed_ok : outcome.enforced_ok) = false;
+    if (!out[1].allowed) (r1.observe_only ? outcome.observed_ok : outcome.enforced_ok) = false;
+
+    const bool all_charged = outcome.enforced_ok && outcome.observed_ok;
+    const bool charged0 = all_charged || (outcome.enforced_ok && !r0.observe_only);
+    const bool charged1 = all_charged || (outcome.enforced_ok && !r1.observe_only);
+    if (charged0) {
+        if (slots[0] != nullptr) {
+            slots[0]->tat.store(out[0].new_tat, std::memory_order_relaxed);
+        } else {
+            slots[0] = r0.table->add(s0, r0.tag, out[0].new_tat, r0.limit, now, slots, 2);
+        }
+    }
+    if (charged1) {
+        if (slots[1] != nullptr) {
+            slots[1]->tat.store(out[1].new_tat, std::memory_order_relaxed);
+        } else {
+            slots[1] = r1.table->add(s1, r1.tag, out[1].new_tat, r1.limit, now, slots, 2);
+        }
+    }
+    unlock(s0);
+    if (!same_set) unlock(s1);
+    if (!charged0) gcra::describe_uncharged(out[0], before0, now, r0.limit);
+    if (!charged1) gcra::describe_uncharged(out[1], before1, now, r1.limit);
+    return outcome;
+}
+
+// Three buckets or more (several levqor_limit in one location).
+Outcome BucketTable::decide_many(const BucketRequest* reqs, std::size_t n, std::uint64_t now, gcra::Decision* out,
+                                 std::int32_t pid) noexcept {
     n = std::min(n, kMaxBuckets);
     // Lock each distinct set once, in address order (no deadlock between
     // workers, whatever tables the sets belong to). Insertion sort: n is tiny.

@@ -3,6 +3,7 @@
 
 #include "levqor/prometheus_text.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace levqor::metrics {
@@ -28,8 +29,8 @@ std::uint64_t mix(std::uint64_t h, std::uint64_t v) {
     return h;
 }
 
-template <class Value>
-void append_sample(std::string& out, std::string_view name, const Labels& labels, Value value) {
+template <class LabelList, class Value>
+void append_sample(std::string& out, std::string_view name, const LabelList& labels, Value value) {
     out.append(name);
     prometheus::append_labels(out, labels);
     out.push_back(' ');
@@ -37,40 +38,55 @@ void append_sample(std::string& out, std::string_view name, const Labels& labels
     out.push_back('\n');
 }
 
+template <class A, class B>
+bool same_labels(const A& a, const B& b) {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
+        return std::string_view(x.name) == y.name && std::string_view(x.value) == y.value;
+    });
+}
+
 }  // namespace
+
+Layout::Layout(std::pmr::memory_resource* mr) : mr_(mr), families_(mr) {}
 
 Layout::Family& Layout::family(std::string_view name, std::string_view help, Kind kind,
                                const std::vector<std::uint64_t>& bounds) {
     for (auto& f : families_) {
         if (f.name != name) continue;
-        if (f.kind != kind || f.bounds != bounds) {
+        if (f.kind != kind || !std::equal(f.bounds.begin(), f.bounds.end(), bounds.begin(), bounds.end())) {
             throw std::logic_error("metric family " + std::string(name) + " registered twice with different types");
         }
         return f;
     }
-    families_.push_back(Family{std::string(name), std::string(help), kind, bounds, {}});
+    // Each member is made with mr_ and moved in (a moved pmr container keeps its resource).
+    families_.push_back(Family{std::pmr::string(name, mr_), std::pmr::string(help, mr_), kind,
+                               std::pmr::vector<std::uint64_t>(bounds.begin(), bounds.end(), mr_),
+                               std::pmr::vector<Series>(mr_)});
     return families_.back();
 }
 
-std::size_t Layout::counter(std::string_view name, std::string_view help, const Labels& labels) {
-    Family& f = family(name, help, Kind::Counter, {});
+// The cell of the series with these labels, registered with `cells` cells if new.
+std::size_t Layout::add_series(Family& f, const Labels& labels, std::size_t cells) {
     for (const auto& s : f.series) {
-        if (s.labels == labels) return s.cell;
+        if (same_labels(s.labels, labels)) return s.cell;
     }
-    f.series.push_back(Series{labels, cells_});
-    return cells_++;
+    StoredLabels stored(mr_);
+    stored.reserve(labels.size());
+    for (const auto& l : labels)
+        stored.push_back(StoredLabel{std::pmr::string(l.name, mr_), std::pmr::string(l.value, mr_)});
+    f.series.push_back(Series{std::move(stored), cells_});
+    const std::size_t first = cells_;
+    cells_ += cells;
+    return first;
+}
+
+std::size_t Layout::counter(std::string_view name, std::string_view help, const Labels& labels) {
+    return add_series(family(name, help, Kind::Counter, {}), labels, 1);
 }
 
 std::size_t Layout::histogram(std::string_view name, std::string_view help, const Labels& labels,
                               const std::vector<std::uint64_t>& bounds_us) {
-    Family& f = family(name, help, Kind::Histogram, bounds_us);
-    for (const auto& s : f.series) {
-        if (s.labels == labels) return s.cell;
-    }
-    f.series.push_back(Series{labels, cells_});
-    const std::size_t first = cells_;
-    cells_ += bounds_us.size() + 2;
-    return first;
+    return add_series(family(name, help, Kind::Histogram, bounds_us), labels, bounds_us.size() + 2);
 }
 
 std::uint64_t Layout::signature() const {
@@ -94,11 +110,11 @@ void Layout::render(std::string& out, const Reader& read) const {
     for (const auto& f : families_) {
         if (f.kind == Kind::Counter) {
             write_family_header(out, f.name, f.help, "counter");
-            for (const auto& s : f.series) write_sample(out, f.name, s.labels, read(s.cell));
+            for (const auto& s : f.series) append_sample(out, f.name, s.labels, read(s.cell));
             continue;
         }
         write_family_header(out, f.name, f.help, "histogram");
-        const std::string bucket = f.name + "_bucket";
+        const std::string bucket = std::string(f.name) + "_bucket";
         for (const auto& s : f.series) {
             std::uint64_t cumulative = 0;
             for (std::size_t i = 0; i <= f.bounds.size(); ++i) {
@@ -115,7 +131,7 @@ void Layout::render(std::string& out, const Reader& read) const {
             out.push_back(' ');
             out.append(format_seconds(sum_us));
             out.push_back('\n');
-            write_sample(out, f.name + "_count", s.labels, cumulative);
+            append_sample(out, std::string(f.name) + "_count", s.labels, cumulative);
         }
     }
 }

@@ -178,6 +178,62 @@ TEST(BucketTable, ANewBucketNeverTakesTheSlotOfOneTheSameDecisionCharges) {
     EXPECT_EQ(t.table.peek(reqs[1].tag), d[1].new_tat);
 }
 
+TEST(BucketTable, TwoBucketPathMatchesTheGeneralPath) {
+    // decide() has its own path for two buckets; the general one serves three
+    // or more. Table `fast` gets two-bucket decisions, table `general` the
+    // same two plus a third bucket (its own table, observe-only, never
+    // rejecting: it changes no outcome and nothing charged in the others).
+    // Few sets and few keys, so buckets share sets, repeat within one
+    // decision (same key, same domain) and evict each other.
+    TableFixture fast(2), general(2), extra(4);
+    const gcra::Limit limits[3] = {{kSec, 3}, {kSec / 2, 2}, {kSec, 1}};
+    const gcra::Limit never{1, 1000000000};
+    std::uint64_t seed = 12345;
+    auto next = [&seed](std::uint64_t n) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        return (seed >> 33) % n;
+    };
+    std::uint64_t now = kStart;
+    for (int step = 0; step < 5000; ++step) {
+        now += next(kSec / 4);
+        BucketRequest two[2], three[3];
+        for (int i = 0; i < 2; ++i) {
+            const std::string k = "k" + std::to_string(next(30));
+            const gcra::Limit l = limits[next(3)];
+            const std::uint64_t cost = 1 + next(2);
+            const bool observe = next(4) == 0;
+            const auto domain = static_cast<std::uint8_t>(next(2));
+            two[i] = BucketRequest{&fast.table, fast.key(k, domain), l, cost, observe};
+            three[i] = BucketRequest{&general.table, general.key(k, domain), l, cost, observe};
+        }
+        three[2] = BucketRequest{&extra.table, extra.key("x" + std::to_string(step)), never, 1, true};
+        gcra::Decision d2[2], d3[3];
+        const Outcome o2 = BucketTable::decide(two, 2, now, d2, getpid());
+        const Outcome o3 = BucketTable::decide(three, 3, now, d3, getpid());
+        ASSERT_EQ(o2.enforced_ok, o3.enforced_ok) << step;
+        ASSERT_EQ(o2.observed_ok, o3.observed_ok) << step;
+        for (int i = 0; i < 2; ++i) {
+            ASSERT_EQ(d2[i].allowed, d3[i].allowed) << step << " " << i;
+            ASSERT_EQ(d2[i].new_tat, d3[i].new_tat) << step << " " << i;
+            ASSERT_EQ(d2[i].remaining, d3[i].remaining) << step << " " << i;
+            ASSERT_EQ(d2[i].reset_after_ns, d3[i].reset_after_ns) << step << " " << i;
+            ASSERT_EQ(d2[i].retry_after_ns, d3[i].retry_after_ns) << step << " " << i;
+        }
+        for (int k = 0; k < 30; ++k) {
+            for (std::uint8_t dom = 0; dom < 2; ++dom) {
+                const std::string key = "k" + std::to_string(k);
+                ASSERT_EQ(fast.table.peek(fast.key(key, dom)), general.table.peek(general.key(key, dom))) << step;
+            }
+        }
+    }
+    const TableStats a = fast.table.stats(), b = general.table.stats();
+    EXPECT_EQ(a.tracked, b.tracked);
+    EXPECT_EQ(a.reused_full, b.reused_full);
+    EXPECT_EQ(a.evicted_indebted, b.evicted_indebted);
+    EXPECT_EQ(a.evicted_throttled, b.evicted_throttled);
+    EXPECT_GT(a.evicted_indebted + a.reused_full, 0u);  // the sets did fill up
+}
+
 TEST(BucketTable, ManyMoreKeysThanSlotsNeverFail) {
     TableFixture t(8);
     const gcra::Limit l{kSec, 10};

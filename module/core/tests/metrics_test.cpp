@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <memory_resource>
 #include <vector>
 
 namespace levqor::metrics {
@@ -66,6 +67,42 @@ TEST(Metrics, SignatureTracksLayout) {
     EXPECT_EQ(a.signature(), b.signature());
     b.counter("levqor_x_total", "X.", {{"k", "b"}});
     EXPECT_NE(a.signature(), b.signature());
+}
+
+// Counts what a Layout takes from its resource.
+class CountingResource final : public std::pmr::memory_resource {
+public:
+    std::size_t bytes = 0;
+
+private:
+    void* do_allocate(std::size_t n, std::size_t align) override {
+        bytes += n;
+        return std::pmr::new_delete_resource()->allocate(n, align);
+    }
+    void do_deallocate(void* p, std::size_t n, std::size_t align) override {
+        std::pmr::new_delete_resource()->deallocate(p, n, align);
+    }
+    bool do_is_equal(const std::pmr::memory_resource& o) const noexcept override { return this == &o; }
+};
+
+TEST(Metrics, StorageComesFromTheGivenResource) {
+    CountingResource counting;
+    Layout in(&counting), plain;
+    for (Layout* l : {&in, &plain}) {
+        l->counter("levqor_a_long_family_name_total", "A help text longer than any short string.",
+                   {{"zone_name_label", "a zone name longer than sixteen"}});
+        l->histogram("levqor_d_seconds", "D.", {{"class", "2xx"}}, {5000, 250000});
+    }
+    // Names, help texts, labels, bounds and the series all came from it.
+    EXPECT_GE(counting.bytes, 2 * 30u + 40 + 2 * 8);
+    std::string a, b;
+    in.render(a, [](std::size_t c) { return c; });
+    plain.render(b, [](std::size_t c) { return c; });
+    EXPECT_EQ(a, b);
+    EXPECT_EQ(in.signature(), plain.signature());
+    EXPECT_EQ(in.counter("levqor_a_long_family_name_total", "A help text longer than any short string.",
+                         {{"zone_name_label", "a zone name longer than sixteen"}}),
+              0u);
 }
 
 TEST(Metrics, FamilyTypeConflictIsALogicError) {

@@ -113,8 +113,14 @@ public:
     // if every enforcing bucket admits the request, the enforcing buckets are
     // charged, and the observe-only ones too if they all admit it; otherwise
     // nothing is charged. `pid` identifies the caller for lock recovery.
+    // Inline: one and two buckets (key only, key + IP) go straight to their
+    // own paths, without the general path's frame of kMaxBuckets arrays.
     static Outcome decide(const BucketRequest* reqs, std::size_t n, std::uint64_t now, gcra::Decision* out,
-                          std::int32_t pid) noexcept;
+                          std::int32_t pid) noexcept {
+        if (n == 1) return decide_one(reqs[0], now, out[0], pid);
+        if (n == 2) return decide_two(reqs, now, out, pid);
+        return decide_many(reqs, n, now, out, pid);
+    }
 
     // Reads a bucket without changing it (tat 0: not tracked).
     std::uint64_t peek(std::uint64_t tag) const noexcept;
@@ -134,6 +140,10 @@ private:
     static void unlock(Set& s) noexcept { s.lock.store(0, std::memory_order_release); }
     static Outcome decide_one(const BucketRequest& req, std::uint64_t now, gcra::Decision& out,
                               std::int32_t pid) noexcept;
+    static Outcome decide_two(const BucketRequest* reqs, std::uint64_t now, gcra::Decision* out,
+                              std::int32_t pid) noexcept;
+    static Outcome decide_many(const BucketRequest* reqs, std::size_t n, std::uint64_t now, gcra::Decision* out,
+                               std::int32_t pid) noexcept;
     // Stores a new bucket (admitted, so charged) in a slot claimed for it —
     // never one of the `busy` slots this decision charges; returns the slot.
     Slot* add(Set& s, std::uint64_t tag, std::uint64_t tat, const gcra::Limit& limit, std::uint64_t now,
