@@ -7,7 +7,8 @@ use strict;
 use warnings;
 use IO::Socket::INET;
 
-my ($port, $file, $per, $batches) = @ARGV;
+my ($port, $file, $per, $batches, $nkeys) = @ARGV;
+$nkeys //= 10000;
 my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") or die "connect: $!";
 binmode $s;
 sub enc { join '', '*' . scalar(@_) . "\r\n", map { '$' . length($_) . "\r\n$_\r\n" } @_ }
@@ -40,7 +41,7 @@ my @cmds;
 for (1 .. $batches) {
     my (@keys, $blob);
     for (1 .. $per) {
-        push @keys, sprintf('levqor:{api}:k:bench:%032x', int(rand(10000))), $ip;
+        push @keys, sprintf('levqor:{api}:k:bench:%032x', int(rand($nkeys))), $ip;
         $blob .= pack('C', 2) . $bucket_key . $bucket_ip;
     }
     push @cmds, enc('EVALSHA', $sha, scalar(@keys), @keys, $per, $blob);

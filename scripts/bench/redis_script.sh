@@ -22,7 +22,7 @@ BENCH_PIDS+=("$(cat "$REDIS_DIR/redis.pid")")
 SCRIPT=$BENCH_WORK/gcra.lua
 awk '/R"lua\(/ { f = 1; sub(/.*R"lua\(/, "") } /^\)lua";/ { f = 0 } f' "$REPO/module/core/src/limit_redis.cpp" >"$SCRIPT"
 grep -q "call('SET'" "$SCRIPT" || { echo "redis_script: no SET in the extracted script" >&2; exit 1; }
-sed "s/^  call('SET'.*/  -- (no write)/" "$SCRIPT" >"$BENCH_WORK/nowrite.lua"
+sed "s/^ *call('SET'.*/ -- (no write)/" "$SCRIPT" >"$BENCH_WORK/nowrite.lua"
 echo "return ''" >"$BENCH_WORK/empty.lua"
 
 echo "== redis_script: Redis time per decision (INFO commandstats), key + address bucket, $BATCHES batches each"

@@ -125,7 +125,7 @@ local keys, blob = KEYS, ARGV[2]
 -- One MGET for the whole batch. `latest` holds what earlier decisions of this
 -- batch charged (the MGET values are from before them); every charged bucket
 -- is written once, at the end.
-local got, latest, order, w = call('MGET', unpack(keys)), {}, {}, 0
+local got, latest, order, w, expiry = call('MGET', unpack(keys)), {}, {}, 0, {}
 local out, fmt, before, new_tat, observe, adm, r = {}, {}, {}, {}, {}, {}, {}
 local bit = {4, 8, 16, 32, 64, 128, 256, 512}
 local k, pos = 0, 1
@@ -140,7 +140,15 @@ for d = 1, tonumber(ARGV[1]) do
     local tat = latest[key]
     if not tat then
       local v = got[k + i]
-      tat = v and (#v == 8 and unpack_s('<d', v) or tonumber(v)) or 0
+      if v then
+        if #v == 16 then
+          tat, expiry[key] = unpack_s('<dd', v)
+        else
+          tat = (#v == 8 and unpack_s('<d', v)) or tonumber(v) or 0
+        end
+      else
+        tat = 0
+      end
     end
     -- A bucket named twice in one decision: the later sees the earlier's
     -- charge if the earlier admits (as the local limiter does).
@@ -179,20 +187,28 @@ for d = 1, tonumber(ARGV[1]) do
   out[d] = pack(f, unpack(r, 1, n + 1))
   k = k + n
 end
--- Each charged bucket once: its TAT as a little-endian double (microseconds
--- on Redis's clock), kept one to two seconds past the moment it is full
--- again (whole seconds: their strings repeat, so each is made once per call).
+-- Each charged bucket once: its TAT and the moment its key expires, as two
+-- little-endian doubles (microseconds on Redis's clock). The key lives at
+-- least one second past the moment the bucket is full again: while the
+-- expiry already set covers that, the TTL is kept (KEEPTTL costs less than
+-- setting one); else it is set 4 to 5 s past it (whole seconds: their strings
+-- repeat, so each is made once per call).
 local ex = {}
 for i = 1, w do
   local key = order[i]
   local tat = latest[key]
-  local s = floor((tat - now) / 1000000) + 2
-  local e = ex[s]
-  if not e then
-    e = tostring(s)
-    ex[s] = e
+  local e = expiry[key]
+  if e and e >= tat + 1000000 then
+    call('SET', key, pack('<dd', tat, e), 'KEEPTTL')
+  else
+    local s = floor((tat - now) / 1000000) + 5
+    local es = ex[s]
+    if not es then
+      es = tostring(s)
+      ex[s] = es
+    end
+    call('SET', key, pack('<dd', tat, now + s * 1000000), 'EX', es)
   end
-  call('SET', key, pack('<d', tat), 'EX', e)
 end
 return table.concat(out)
 )lua";
