@@ -87,6 +87,21 @@ wait_port() {
     wait_url "http://127.0.0.1:$1/__requests" || { echo "bench: nothing answers on port $1" >&2; return 1; }
 }
 
+# start_redis: a redis-server on 127.0.0.1 (no persistence) in
+# $BENCH_WORK/redis, stopped with the benchmark; sets REDIS_PORT, REDIS_DIR
+# and REDIS_PID.
+start_redis() {
+    REDIS_PORT=$(free_port)
+    REDIS_DIR=$BENCH_WORK/redis
+    mkdir -p "$REDIS_DIR"
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$REDIS_DIR" \
+        --daemonize yes --pidfile "$REDIS_DIR/redis.pid" --logfile "$REDIS_DIR/redis.log"
+    local _
+    for _ in $(seq 1 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+    REDIS_PID=$(cat "$REDIS_DIR/redis.pid")
+    BENCH_PIDS+=("$REDIS_PID")
+}
+
 # random_hex <bytes>: that many random bytes as hex.
 random_hex() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 

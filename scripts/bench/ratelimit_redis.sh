@@ -7,14 +7,7 @@
 source "$(dirname "$0")/lib.sh"
 
 KEYS_LUA=$BENCH_DIR/lua/keys.lua
-REDIS_PORT=$(free_port)
-REDIS_DIR=$BENCH_WORK/redis
-mkdir -p "$REDIS_DIR"
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$REDIS_DIR" \
-    --daemonize yes --pidfile "$REDIS_DIR/redis.pid" --logfile "$REDIS_DIR/redis.log"
-for _ in $(seq 1 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
-REDIS_PID=$(cat "$REDIS_DIR/redis.pid")
-BENCH_PIDS+=("$REDIS_PID")
+start_redis
 
 # key_secret_file=: the secret that names the buckets in Redis (required with redis=).
 KEY_FILE=$REDIS_DIR/redis.key

@@ -11,13 +11,7 @@
 source "$(dirname "$0")/lib.sh"
 
 BATCHES=${BATCHES:-3000}
-REDIS_PORT=$(free_port)
-REDIS_DIR=$BENCH_WORK/redis
-mkdir -p "$REDIS_DIR"
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$REDIS_DIR" \
-    --daemonize yes --pidfile "$REDIS_DIR/redis.pid" --logfile "$REDIS_DIR/redis.log"
-for _ in $(seq 1 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
-BENCH_PIDS+=("$(cat "$REDIS_DIR/redis.pid")")
+start_redis
 
 SCRIPT=$BENCH_WORK/gcra.lua
 awk '/R"lua\(/ { f = 1; sub(/.*R"lua\(/, "") } /^\)lua";/ { f = 0 } f' "$REPO/module/core/src/limit_redis.cpp" >"$SCRIPT"
