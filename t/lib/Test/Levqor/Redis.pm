@@ -4,6 +4,11 @@ package Test::Levqor::Redis;
 # socket and temp dir; stopped at exit. Control with cli(), kill(), restart().
 # persist => 1 turns on the append-only file with fsync on every write, so a
 # kill -9 and a restart keep every write Redis acknowledged (the queue tests).
+# args => [...] adds server arguments, conf => TEXT starts it from a config
+# file in its dir (CONFIG REWRITE, which Sentinel sends, needs one), and
+# sentinel => 1 runs it as a Sentinel (redis-server CONF --sentinel).
+# Topologies of several servers: sentinel_group() (Redis/Sentinel.pm) and
+# cluster() (Redis/Cluster.pm).
 use strict;
 use warnings;
 use File::Temp qw(tempdir);
@@ -17,9 +22,18 @@ sub new {
         port     => $opt{port} // free_port(),
         password => $opt{password},
         persist  => $opt{persist},
+        args     => [@{ $opt{args} // [] }],
+        conf     => $opt{conf} // ($opt{sentinel} ? '' : undef),
+        sentinel => $opt{sentinel},
         dir      => tempdir('levqor-redis-XXXXXX', TMPDIR => 1, CLEANUP => 1),
     }, $class;
     $self->{socket} = "$self->{dir}/redis.sock";
+    if (defined $self->{conf}) {
+        $self->{conf_file} = "$self->{dir}/redis.conf";
+        open(my $fh, '>', $self->{conf_file}) or die "cannot write $self->{conf_file}: $!";
+        print {$fh} $self->{conf};
+        close($fh) or die "cannot write $self->{conf_file}: $!";
+    }
     $self->start;
     return $self;
 }
@@ -28,15 +42,21 @@ sub port     { $_[0]{port} }
 sub socket   { $_[0]{socket} }
 sub password { $_[0]{password} }
 sub pid      { $_[0]{proc}->pid }
+sub host     { '127.0.0.1' }
+sub addr     { "127.0.0.1:$_[0]{port}" }
+sub dir      { $_[0]{dir} }
+sub alive    { $_[0]{proc} && $_[0]{proc}->alive }
 
 sub start {
     my ($self) = @_;
-    my @cmd = ('/usr/bin/redis-server', '--port', $self->{port}, '--bind', '127.0.0.1',
+    my @cmd = ('/usr/bin/redis-server', (defined $self->{conf_file} ? ($self->{conf_file}) : ()),
+               ($self->{sentinel} ? ('--sentinel') : ()), '--port', $self->{port}, '--bind', '127.0.0.1',
                '--unixsocket', $self->{socket}, '--unixsocketperm', '700', '--save', '',
                ($self->{persist} ? ('--appendonly', 'yes', '--appendfsync', 'always')
                                 : ('--appendonly', 'no')),
                '--dir', $self->{dir}, '--daemonize', 'no', '--loglevel', 'warning');
     push @cmd, '--requirepass', $self->{password} if defined $self->{password};
+    push @cmd, @{ $self->{args} };
     $self->{proc} = Test::Levqor::Process::spawn_server(
         name  => "redis-$self->{port}",
         cmd   => \@cmd,
@@ -58,6 +78,54 @@ sub cli {
     my $out = <$fh>;
     close($fh);
     return $out;
+}
+
+# redis-cli reading its commands, one a line, from $input (e.g. thousands
+# of SETs in one process); @args go before them (-c, --pipe, ...).
+sub cli_input {
+    my ($self, $input, @args) = @_;
+    my $file = "$self->{dir}/cli-input.txt";
+    open(my $in, '>', $file) or die "cannot write $file: $!";
+    print {$in} $input;
+    close($in) or die "cannot write $file: $!";
+    my @auth = defined $self->{password} ? ('-a', $self->{password}, '--no-auth-warning') : ();
+    my $pid = open(my $fh, '-|') // return undef;
+    if (!$pid) {
+        open(STDERR, '>', '/dev/null');
+        open(STDIN, '<', $file) or POSIX::_exit(127);
+        exec('/usr/bin/redis-cli', '-p', $self->{port}, @auth, @args) or POSIX::_exit(127);
+    }
+    local $/;
+    my $out = <$fh>;
+    close($fh);
+    unlink $file;
+    return $out;
+}
+
+# ROLE's first line: "master", "slave" or "sentinel" (undef if it does not answer).
+sub role {
+    my ($self) = @_;
+    my ($role) = ($self->cli('ROLE') // '') =~ /\A(master|slave|sentinel)\n/;
+    return $role;
+}
+
+# INFO <section> as a hash.
+sub info {
+    my ($self, $section) = @_;
+    my %info = ($self->cli('INFO', $section // 'default') // '') =~ /^([\w-]+):([^\r\n]*)/mg;
+    return \%info;
+}
+
+sub sentinel_group {
+    my ($class, %opt) = @_;
+    require Test::Levqor::Redis::Sentinel;
+    return Test::Levqor::Redis::Sentinel->new(%opt);
+}
+
+sub cluster {
+    my ($class, %opt) = @_;
+    require Test::Levqor::Redis::Cluster;
+    return Test::Levqor::Redis::Cluster->new(%opt);
 }
 
 sub kill    { my ($self, $sig) = @_; $self->{proc}->kill($sig) }
