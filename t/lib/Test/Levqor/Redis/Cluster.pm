@@ -71,16 +71,17 @@ sub any_node {
     return $n // croak 'cluster: no node is running';
 }
 
-# redis-cli -c on a running node: follows MOVED and ASK.
+# redis-cli -c on a running node: follows MOVED and ASK (its
+# "-> Redirected to ..." lines are taken out of the output).
 sub cli {
     my ($self, @args) = @_;
-    return $self->any_node->cli('-c', @args);
+    return ($self->any_node->cli('-c', @args) // return undef) =~ s/^-> Redirected to .*\n//mgr;
 }
 
 # The same with commands, one a line, from $input.
 sub cli_input {
     my ($self, $input) = @_;
-    return $self->any_node->cli_input($input, '-c');
+    return ($self->any_node->cli_input($input, '-c') // return undef) =~ s/^-> Redirected to .*\n//mgr;
 }
 
 # A node's id (CLUSTER MYID).
@@ -175,6 +176,44 @@ sub keyslot {
     my ($slot) = ($self->any_node->cli('CLUSTER', 'KEYSLOT', $key) // '') =~ /\A(\d+)\n\z/
         or croak "cluster: CLUSTER KEYSLOT '$key' failed";
     return $slot;
+}
+
+# The same computed here (CRC16/XMODEM of the key or of its first non-empty
+# {hash tag}, mod 16384): no process per key. t/redis_topologies.t checks it
+# against CLUSTER KEYSLOT.
+my @CRC16 = map {
+    my $c = $_ << 8;
+    $c = $c & 0x8000 ? (($c << 1) ^ 0x1021) & 0xffff : ($c << 1) & 0xffff for 1 .. 8;
+    $c
+} 0 .. 255;
+
+sub key_slot {
+    my ($key) = @_;
+    $key = $1 if $key =~ /\A[^{]*\{([^}]+)\}/;
+    my $crc = 0;
+    $crc = (($crc << 8) & 0xffff) ^ $CRC16[(($crc >> 8) ^ $_) & 0xff] for unpack('C*', $key);
+    return $crc % SLOTS;
+}
+
+# A key "<prefix><n>" in each of the given slots: { slot => key } (e.g. one
+# key in every slot of a node, so that any slot a reshard moves holds one).
+sub keys_for_slots {
+    my ($prefix, @slots) = @_;
+    croak "keys_for_slots: prefix '$prefix' has a hash tag" if $prefix =~ /\{/;
+    my %want = map { ($_ => 1) } @slots;
+    my %keys;
+    for (my $i = 0; keys %keys < keys %want; $i++) {
+        my $slot = key_slot("$prefix$i");
+        $keys{$slot} //= "$prefix$i" if $want{$slot};
+    }
+    return \%keys;
+}
+
+# The slots a node owns (CLUSTER NODES).
+sub slots_of {
+    my ($self, $node) = @_;
+    my $map = $self->slot_map;
+    return grep { ($map->[$_] // 0) == $node->port } 0 .. SLOTS - 1;
 }
 
 # The master node that owns a key's slot (CLUSTER KEYSLOT + CLUSTER NODES).
