@@ -216,10 +216,11 @@ sub slots_of {
     return grep { ($map->[$_] // 0) == $node->port } 0 .. SLOTS - 1;
 }
 
-# The master node that owns a key's slot (CLUSTER KEYSLOT + CLUSTER NODES).
+# The master node that owns a key's slot (key_slot(), the same as CLUSTER
+# KEYSLOT, and CLUSTER NODES).
 sub node_for_key {
     my ($self, $key) = @_;
-    return $self->node_for_slot($self->keyslot($key));
+    return $self->node_for_slot(key_slot($key));
 }
 
 sub node_for_slot {
