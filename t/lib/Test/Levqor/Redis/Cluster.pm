@@ -11,7 +11,9 @@ package Test::Levqor::Redis::Cluster;
 #   $c->node_for_key('k')->cli('GET', 'k');
 #   $c->reshard($c->node(0), $c->node(1), 100, during => sub { ... });
 #
-# new(), reshard() and wait_ok() return once every node reports
+# A node killed and started again ($c->node(1)->kill('KILL'); ->start) keeps
+# its identity and bus port (nodes.conf in its dir; persist => 1 keeps its
+# data too). new(), reshard() and wait_ok() return once every node reports
 # cluster_state:ok and they all agree on the slot map with no slot open.
 use strict;
 use warnings;
@@ -30,7 +32,7 @@ sub new {
     my $self = bless { password => $opt{password}, nodes => [], timeout => $opt{timeout} // 30 }, $class;
     for (1 .. $n_masters * (1 + $n_replicas)) {
         push @{ $self->{nodes} }, Test::Levqor::Redis->new(
-            password => $opt{password}, conf => '',
+            password => $opt{password}, persist => $opt{persist}, conf => '',
             args => ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf',
                      '--cluster-port', free_port(), '--cluster-node-timeout', $opt{node_timeout_ms} // 2000,
                      '--repl-diskless-sync-delay', 0,

@@ -15,7 +15,8 @@ package Test::Levqor::Redis::Sentinel;
 # auth-pass) and, unless sentinel_password says otherwise (undef: none), to
 # the Sentinels too (requirepass, sentinel-pass). quorum defaults to a
 # majority; down_after_ms (1000) and failover_timeout_ms (2000) are small
-# so that a failover takes seconds. new() returns once every Sentinel sees
+# so that a failover takes seconds. persist => 1 gives every data node the
+# fsync-always append-only file (Test::Levqor::Redis->new). new() returns once every Sentinel sees
 # the master, every replica and the other Sentinels (a kill_master() right
 # after it fails over).
 use strict;
@@ -46,12 +47,13 @@ sub new {
 
     # No 5 s wait for more replicas before a full sync (repl-diskless-sync-delay).
     my @data_args = ((defined $password ? ('--masterauth', $password) : ()), '--repl-diskless-sync-delay', 0);
-    my $master = Test::Levqor::Redis->new(password => $password, conf => '', args => [@data_args]);
+    my $master = Test::Levqor::Redis->new(password => $password, persist => $opt{persist}, conf => '',
+                                          args => [@data_args]);
     push @{ $self->{nodes} }, $master;
     $self->{master_port} = $master->port;
     for (1 .. $n_replicas) {
         push @{ $self->{nodes} }, Test::Levqor::Redis->new(
-            password => $password, conf => '',
+            password => $password, persist => $opt{persist}, conf => '',
             args => [@data_args, '--replicaof', '127.0.0.1', $master->port]);
     }
     for my $replica ($self->replicas) {
