@@ -4,10 +4,10 @@
 # Test::Levqor::Redis on loopback (no levqor code): a Sentinel group (a
 # master, a replica, three Sentinels, a password) survives a kill -9 of its
 # master: the Sentinels promote the replica, which kept what the master
-# acknowledged and takes writes; a 3-master Redis Cluster spreads keys over
-# its nodes, keeps {hash tag} keys on one, and a reshard of 100 slots moves
-# exactly their keys while cluster_state stays ok. Deadlines are generous
-# and everything is polled. About 9 s, most of it Sentinel's own periods
+# acknowledged and takes writes; a 3-master Redis Cluster (an ACL user)
+# spreads keys over its nodes, keeps {hash tag} keys on one, and a reshard
+# of 100 slots moves exactly their keys while cluster_state stays ok. Deadlines are generous
+# and everything is polled. About 10 s, most of it Sentinel's own periods
 # (hello messages every 2 s, down-after 1 s) and redis-cli --cluster create.
 use strict;
 use warnings;
@@ -65,9 +65,13 @@ subtest 'sentinel: kill -9 of the master, the replica is promoted and keeps ackn
 };
 
 subtest 'cluster: keys spread over 3 masters, {tag} keys on one node, a reshard moves exactly its slots' => sub {
-    my $c = Test::Levqor::Redis->cluster(masters => 3, replicas => 0);
+    my $c = Test::Levqor::Redis->cluster(masters => 3, replicas => 0, user => 'levqor', password => 'topo-acl');
     my @nodes = $c->nodes;
-    like($c->url, qr{\Aredis-cluster://127\.0\.0\.1:\d+,127\.0\.0\.1:\d+,127\.0\.0\.1:\d+\z}, 'url()');
+    my $addr = qr/127\.0\.0\.1:\d+/;
+    like($c->url, qr{\Aredis-cluster://levqor:topo-acl\@$addr,$addr,$addr\z}, 'url() with the ACL user');
+    like($c->url(password => 0), qr{\Aredis-cluster://$addr,$addr,$addr\z}, 'url() without credentials');
+    my (undef, $out) = run_cmd('/usr/bin/redis-cli', '-p', $nodes[0]->port, '-a', 'topo-acl', '--no-auth-warning', 'PING');
+    like($out, qr/WRONGPASS/, 'the default user is off: the password alone does not log in');
     is(scalar($c->masters), 3, 'three masters own slots');
     ok($c->ok, 'cluster_state:ok on every node, one slot map');
 
@@ -76,7 +80,7 @@ subtest 'cluster: keys spread over 3 masters, {tag} keys on one node, a reshard 
               [map { $c->keyslot($_) } @samples], 'key_slot() agrees with CLUSTER KEYSLOT');
 
     my @spread = map { "spread:$_" } 1 .. 1000;
-    my $out = $c->cli_input(join('', map { "SET $_ v-$_\n" } @spread));
+    $out = $c->cli_input(join('', map { "SET $_ v-$_\n" } @spread));
     is(scalar(() = ($out // '') =~ /^OK$/mg), 1000, '1,000 SETs through redis-cli -c');
     my %count = map { ($_->port => $_->cli('DBSIZE') =~ s/\s+//r) } @nodes;
     is(scalar(grep { $count{$_} > 0 } keys %count), 3, 'keys on all three nodes (' . join(', ', values %count) . ')');

@@ -4,6 +4,8 @@ package Test::Levqor::Redis;
 # socket and temp dir; stopped at exit. Control with cli(), kill(), restart().
 # persist => 1 turns on the append-only file with fsync on every write, so a
 # kill -9 and a restart keep every write Redis acknowledged (the queue tests).
+# user => NAME (with password) makes an ACL user and turns the default user
+# off; cli() logs in as it.
 # args => [...] adds server arguments, conf => TEXT starts it from a config
 # file in its dir (CONFIG REWRITE, which Sentinel sends, needs one), and
 # sentinel => 1 runs it as a Sentinel (redis-server CONF --sentinel).
@@ -21,6 +23,7 @@ sub new {
     my $self = bless {
         port     => $opt{port} // free_port(),
         password => $opt{password},
+        user     => $opt{user},
         persist  => $opt{persist},
         args     => [@{ $opt{args} // [] }],
         conf     => $opt{conf} // ($opt{sentinel} ? '' : undef),
@@ -41,6 +44,7 @@ sub new {
 sub port     { $_[0]{port} }
 sub socket   { $_[0]{socket} }
 sub password { $_[0]{password} }
+sub user     { $_[0]{user} }
 sub pid      { $_[0]{proc}->pid }
 sub host     { '127.0.0.1' }
 sub addr     { "127.0.0.1:$_[0]{port}" }
@@ -55,7 +59,15 @@ sub start {
                ($self->{persist} ? ('--appendonly', 'yes', '--appendfsync', 'always')
                                 : ('--appendonly', 'no')),
                '--dir', $self->{dir}, '--daemonize', 'no', '--loglevel', 'warning');
-    push @cmd, '--requirepass', $self->{password} if defined $self->{password};
+    if (defined $self->{user}) {
+        # An ACL user with the password, every command and key; the
+        # default user off, so only this user gets in.
+        die "Test::Levqor::Redis: user => '$self->{user}' needs a password\n" unless defined $self->{password};
+        push @cmd, '--user', $self->{user}, 'on', ">$self->{password}", '~*', '&*', '+@all',
+                   '--user', 'default', 'off';
+    } elsif (defined $self->{password}) {
+        push @cmd, '--requirepass', $self->{password};
+    }
     push @cmd, @{ $self->{args} };
     $self->{proc} = Test::Levqor::Process::spawn_server(
         name  => "redis-$self->{port}",
@@ -65,10 +77,17 @@ sub start {
     return $self;
 }
 
+# redis-cli's options to log in as this server's user.
+sub cli_auth {
+    my ($self) = @_;
+    return () unless defined $self->{password};
+    return ((defined $self->{user} ? ('--user', $self->{user}) : ()), '-a', $self->{password}, '--no-auth-warning');
+}
+
 # Runs redis-cli with the arguments; returns its output.
 sub cli {
     my ($self, @args) = @_;
-    my @auth = defined $self->{password} ? ('-a', $self->{password}, '--no-auth-warning') : ();
+    my @auth = $self->cli_auth;
     my $pid = open(my $fh, '-|') // return undef;
     if (!$pid) {
         open(STDERR, '>', '/dev/null');
@@ -88,7 +107,7 @@ sub cli_input {
     open(my $in, '>', $file) or die "cannot write $file: $!";
     print {$in} $input;
     close($in) or die "cannot write $file: $!";
-    my @auth = defined $self->{password} ? ('-a', $self->{password}, '--no-auth-warning') : ();
+    my @auth = $self->cli_auth;
     my $pid = open(my $fh, '-|') // return undef;
     if (!$pid) {
         open(STDERR, '>', '/dev/null');

@@ -29,14 +29,16 @@ sub new {
     my $n_masters  = $opt{masters} // 3;
     my $n_replicas = $opt{replicas} // 0;
     croak 'cluster: masters => at least 3 (redis-cli --cluster create)' if $n_masters < 3;
-    my $self = bless { password => $opt{password}, nodes => [], timeout => $opt{timeout} // 30 }, $class;
+    croak 'cluster: user => needs a password' if defined $opt{user} && !defined $opt{password};
+    my $self = bless { password => $opt{password}, user => $opt{user}, nodes => [], timeout => $opt{timeout} // 30 }, $class;
     for (1 .. $n_masters * (1 + $n_replicas)) {
         push @{ $self->{nodes} }, Test::Levqor::Redis->new(
-            password => $opt{password}, persist => $opt{persist}, conf => '',
+            password => $opt{password}, user => $opt{user}, persist => $opt{persist}, conf => '',
             args => ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf',
                      '--cluster-port', free_port(), '--cluster-node-timeout', $opt{node_timeout_ms} // 2000,
                      '--repl-diskless-sync-delay', 0,
-                     (defined $opt{password} ? ('--masterauth', $opt{password}) : ())]);
+                     (defined $opt{password} ? ('--masterauth', $opt{password}) : ()),
+                     (defined $opt{user} ? ('--masteruser', $opt{user}) : ())]);
     }
     $self->redis_cli('--cluster', 'create', (map { $_->addr } $self->nodes),
                      '--cluster-replicas', $n_replicas, '--cluster-yes');
@@ -47,12 +49,14 @@ sub new {
 sub nodes    { @{ $_[0]{nodes} } }
 sub node     { $_[0]{nodes}[$_[1]] }
 sub password { $_[0]{password} }
+sub user     { $_[0]{user} }
 
-# redis-cluster://[:password@]127.0.0.1:P,...: every node (password => 0
+# redis-cluster://[[user]:password@]127.0.0.1:P,...: every node (password => 0
 # leaves the password out).
 sub url {
     my ($self, %o) = @_;
-    my $auth = defined $self->{password} && ($o{password} // 1) ? ":$self->{password}@" : '';
+    my $auth = defined $self->{password} && ($o{password} // 1)
+        ? ($self->{user} // '') . ":$self->{password}@" : '';
     return "redis-cluster://$auth" . join(',', map { $_->addr } $self->nodes);
 }
 
@@ -61,9 +65,14 @@ sub url {
 sub redis_cli {
     my ($self, @args) = @_;
     local $ENV{REDISCLI_AUTH} = $self->{password} if defined $self->{password};
-    my ($code, $out) = run_cmd('/usr/bin/redis-cli', @args);
+    my ($code, $out) = run_cmd('/usr/bin/redis-cli', $self->user_args, @args);
     croak "redis-cli @args exited with $code:\n" . tail_text($out, 30) if $code;
     return $out;
+}
+
+sub user_args {
+    my ($self) = @_;
+    return defined $self->{user} ? ('--user', $self->{user}) : ();
 }
 
 # A running node (the first).
@@ -242,7 +251,7 @@ sub reshard {
     my $before = $self->slot_map;
     my $proc = Test::Levqor::Process->spawn(
         name => 'redis-cli-reshard',
-        cmd  => ['/usr/bin/redis-cli', '--cluster', 'reshard', $from->addr,
+        cmd  => ['/usr/bin/redis-cli', $self->user_args, '--cluster', 'reshard', $from->addr,
                  '--cluster-from', $self->node_id($from), '--cluster-to', $self->node_id($to),
                  '--cluster-slots', $slots, '--cluster-yes'],
         env  => (defined $self->{password} ? { REDISCLI_AUTH => $self->{password} } : {}));

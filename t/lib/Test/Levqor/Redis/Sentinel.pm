@@ -13,7 +13,9 @@ package Test::Levqor::Redis::Sentinel;
 #
 # password applies to the data nodes (requirepass, masterauth, Sentinel's
 # auth-pass) and, unless sentinel_password says otherwise (undef: none), to
-# the Sentinels too (requirepass, sentinel-pass). quorum defaults to a
+# the Sentinels too (requirepass, sentinel-pass). user => NAME (with a
+# password) makes it an ACL user's on every node, the default user off
+# (masteruser, auth-user, sentinel-user). quorum defaults to a
 # majority; down_after_ms (1000) and failover_timeout_ms (2000) are small
 # so that a failover takes seconds. persist => 1 gives every data node the
 # fsync-always append-only file (Test::Levqor::Redis->new). new() returns once every Sentinel sees
@@ -31,6 +33,9 @@ sub new {
     my $name = $opt{master_name} // 'levqor';
     croak "sentinel_group: master_name '$name' must be [A-Za-z0-9._-]+" unless $name =~ /\A[A-Za-z0-9._-]+\z/;
     my $password = $opt{password};
+    my $user = $opt{user};
+    croak 'sentinel_group: user => needs a password' if defined $user && !defined $password;
+    croak "sentinel_group: user '$user' must be [A-Za-z0-9._-]+" if defined $user && $user !~ /\A[A-Za-z0-9._-]+\z/;
     my $sentinel_password = exists $opt{sentinel_password} ? $opt{sentinel_password} : $password;
     for my $p (grep { defined } $password, $sentinel_password) {
         croak 'sentinel_group: a password is printable ASCII without spaces, quotes or backslashes'
@@ -41,19 +46,20 @@ sub new {
     my $quorum = $opt{quorum} // int($n_sentinels / 2) + 1;
     my $timeout = $opt{timeout} // 30;
     my $self = bless {
-        name => $name, password => $password, sentinel_password => $sentinel_password,
+        name => $name, password => $password, sentinel_password => $sentinel_password, user => $user,
         nodes => [], sentinels => [],
     }, $class;
 
     # No 5 s wait for more replicas before a full sync (repl-diskless-sync-delay).
-    my @data_args = ((defined $password ? ('--masterauth', $password) : ()), '--repl-diskless-sync-delay', 0);
-    my $master = Test::Levqor::Redis->new(password => $password, persist => $opt{persist}, conf => '',
+    my @data_args = ((defined $password ? ('--masterauth', $password) : ()),
+                     (defined $user ? ('--masteruser', $user) : ()), '--repl-diskless-sync-delay', 0);
+    my $master = Test::Levqor::Redis->new(password => $password, user => $user, persist => $opt{persist}, conf => '',
                                           args => [@data_args]);
     push @{ $self->{nodes} }, $master;
     $self->{master_port} = $master->port;
     for (1 .. $n_replicas) {
         push @{ $self->{nodes} }, Test::Levqor::Redis->new(
-            password => $password, persist => $opt{persist}, conf => '',
+            password => $password, user => $user, persist => $opt{persist}, conf => '',
             args => [@data_args, '--replicaof', '127.0.0.1', $master->port]);
     }
     for my $replica ($self->replicas) {
@@ -69,10 +75,13 @@ sub new {
         "sentinel failover-timeout $name ", $opt{failover_timeout_ms} // 2000, "\n",
         "sentinel parallel-syncs $name 1\n",
         (defined $password ? "sentinel auth-pass $name $password\n" : ''),
-        (defined $sentinel_password ? "sentinel sentinel-pass $sentinel_password\n" : ''));
+        (defined $user ? "sentinel auth-user $name $user\n" : ''),
+        (defined $sentinel_password ? "sentinel sentinel-pass $sentinel_password\n" : ''),
+        (defined $sentinel_password && defined $user ? "sentinel sentinel-user $user\n" : ''));
     for (1 .. $n_sentinels) {
         push @{ $self->{sentinels} },
-            Test::Levqor::Redis->new(sentinel => 1, password => $sentinel_password, conf => $conf);
+            Test::Levqor::Redis->new(sentinel => 1, password => $sentinel_password,
+                                     user => (defined $sentinel_password ? $user : undef), conf => $conf);
     }
     wait_until($timeout, sub { $self->settled }, 0.1)
         or croak "sentinel_group: the Sentinels did not see the master, $n_replicas replica(s) and each other "
@@ -82,6 +91,7 @@ sub new {
 
 sub master_name       { $_[0]{name} }
 sub password          { $_[0]{password} }
+sub user              { $_[0]{user} }
 sub sentinel_password { $_[0]{sentinel_password} }
 sub sentinels         { @{ $_[0]{sentinels} } }
 sub nodes             { @{ $_[0]{nodes} } }
@@ -100,12 +110,13 @@ sub replicas {
     return grep { $_->port != $self->{master_port} && $_->alive } $self->nodes;
 }
 
-# redis-sentinel://[:password@]127.0.0.1:P,...,127.0.0.1:R/<name>[/db]: the
+# redis-sentinel://[[user]:password@]127.0.0.1:P,...,127.0.0.1:R/<name>[/db]: the
 # form of design.md "Redis deployments"; with the password when there is
 # one (password => 0 leaves it out), db => N adds the database.
 sub url {
     my ($self, %o) = @_;
-    my $auth = defined $self->{password} && ($o{password} // 1) ? ":$self->{password}@" : '';
+    my $auth = defined $self->{password} && ($o{password} // 1)
+        ? ($self->{user} // '') . ":$self->{password}@" : '';
     return "redis-sentinel://$auth" . join(',', map { $_->addr } $self->sentinels) . "/$self->{name}"
         . (defined $o{db} ? "/$o{db}" : '');
 }
