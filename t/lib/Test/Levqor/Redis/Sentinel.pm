@@ -172,11 +172,14 @@ sub kill_master {
 # Polls until every running Sentinel names a master other than the one the
 # group knew, and that node answers ROLE as master; then master() is it.
 # Returns the new master node, or undef after $timeout seconds (default 30).
+# during => sub {...} is called at every poll (every 100 ms): load, checks.
 sub wait_failover {
-    my ($self, $timeout) = @_;
+    my ($self, $timeout, %opt) = @_;
     my $old = $self->{master_port};
+    my $during = $opt{during} // sub { };
     my $new;
     wait_until($timeout // 30, sub {
+        $during->();
         my %addr = map { (($self->master_addr_of($_) // '') => 1) } grep { $_->alive } $self->sentinels;
         return 0 unless keys %addr == 1;
         my ($port) = (keys %addr)[0] =~ /:(\d+)\z/ or return 0;
