@@ -24,7 +24,6 @@ package Test::Levqor::Redis::Sentinel;
 use strict;
 use warnings;
 use Carp qw(croak);
-use Time::HiRes qw(time);
 use Test::Levqor::Redis;
 use Test::Levqor::Util qw(wait_until);
 
