@@ -1,14 +1,18 @@
 #!/usr/bin/perl
 # SPDX-License-Identifier: Apache-2.0
-# redis_script.pl <port> <script.lua> <decisions per batch> <batches>:
+# redis_script.pl <port> <script.lua> <decisions per batch> <batches> [keys] [layout]:
 # loads the script, sends the batches (16 pipelined at a time) in the
 # module's argument format and prints Redis's EVALSHA time per decision (us).
+# layout `keys` (default): one Redis key per bucket, as the module does;
+# `gen`: redis_gen_hash.lua's prototype (two generation hashes as KEYS, the
+# buckets' names as fields after the argument string).
 use strict;
 use warnings;
 use IO::Socket::INET;
 
-my ($port, $file, $per, $batches, $nkeys) = @ARGV;
+my ($port, $file, $per, $batches, $nkeys, $layout) = @ARGV;
 $nkeys //= 10000;
+$layout //= 'keys';
 my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") or die "connect: $!";
 binmode $s;
 sub enc { join '', '*' . scalar(@_) . "\r\n", map { '$' . length($_) . "\r\n$_\r\n" } @_ }
@@ -44,7 +48,11 @@ for (1 .. $batches) {
         push @keys, sprintf('levqor:{api}:k:bench:%032x', int(rand($nkeys))), $ip;
         $blob .= pack('C', 2) . $bucket_key . $bucket_ip;
     }
-    push @cmds, enc('EVALSHA', $sha, scalar(@keys), @keys, $per, $blob);
+    if ($layout eq 'gen') {
+        push @cmds, enc('EVALSHA', $sha, 2, 'levqor:{api}:g:1', 'levqor:{api}:g:0', $per, $blob, @keys);
+    } else {
+        push @cmds, enc('EVALSHA', $sha, scalar(@keys), @keys, $per, $blob);
+    }
 }
 cmd('CONFIG', 'RESETSTAT');
 while (my @chunk = splice(@cmds, 0, 16)) {
