@@ -325,11 +325,6 @@ char* put_key(char* k, std::string_view zone, char kind, std::string_view plan, 
               const KeySecret& secret) {
     const std::uint64_t h[2] = {siphash13(secret.a, value.data(), value.size()),
                                 siphash13(secret.b, value.data(), value.size())};
-    unsigned char digest[16];
-    for (int j = 0; j < 8; ++j) {  // big-endian: the hex reads as the two numbers
-        digest[j] = static_cast<unsigned char>(h[0] >> (56 - 8 * j));
-        digest[8 + j] = static_cast<unsigned char>(h[1] >> (56 - 8 * j));
-    }
     k = put_counted(k, '$', kKeyPrefix.size() + zone.size() + 4 + plan.size() + 1 + 32);
     std::memcpy(k, kKeyPrefix.data(), kKeyPrefix.size());
     k += kKeyPrefix.size();
@@ -342,7 +337,8 @@ char* put_key(char* k, std::string_view zone, char kind, std::string_view plan, 
     std::memcpy(k, plan.data(), plan.size());
     k += plan.size();
     *k++ = ':';
-    hex_into(k, digest, 16);
+    hex_u64_into(k, h[0]);  // the hex reads as the two numbers
+    hex_u64_into(k + 16, h[1]);
     k += 32;
     *k++ = '\r';
     *k++ = '\n';
