@@ -1,0 +1,182 @@
+# SPDX-License-Identifier: Apache-2.0
+# levqor_limit_zone redis=redis-sentinel://...: the master found through
+# real Sentinels (a master, a replica and three Sentinels on loopback,
+# Test::Levqor::Redis->sentinel_group): decisions on the master, exact
+# limits across two nginx through the Sentinel URL, an unreachable first
+# Sentinel skipped, a kill -9 of the master followed (no 5xx, the fallback
+# during the gap, decisions on Redis again after the failover), nginx -t
+# errors for bad Sentinel URLs.
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::Levqor;
+use Test::Levqor::Redis;
+use Test::Levqor::Util qw(wait_until free_port);
+use Time::HiRes qw(time);
+use File::Temp ();
+
+# The URL's password is the data nodes'; the Sentinels have none (this
+# slice sends them no AUTH).
+my $g = Test::Levqor::Redis->sentinel_group(replicas => 1, sentinels => 3, master_name => 'levqor',
+                                            password => 'data-secret', sentinel_password => undef);
+my $url = $g->url;
+my $keydir = File::Temp::tempdir('levqor-skey-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+my $key = "$keydir/redis.key";
+open my $fh, '>', $key or die "$key: $!";
+print $fh "0123456789abcdef0123456789abcdef\n";
+close $fh;
+$ENV{TEST_NGINX_REDIS_KEY} = $key;
+
+sub limited_nginx {
+    my (%o) = @_;
+    my $zone = 'levqor_limit_zone api:1m redis=' . ($o{url} // $url) . " redis_timeout=100 key_secret_file=$key;";
+    my $ng = Test::Levqor::Nginx->new(master => 1, workers => 2,
+        http_config => "$zone\nlevqor_plan p key=5r/m ip=1000r/m;\nlevqor_plan big key=100000r/m ip=100000r/m;",
+        config => <<'CONF');
+location /t {
+    levqor_limit zone=api key=$http_x_api_key plan=p;
+    add_header X-Limit $levqor_limit_status always;
+    empty_gif;
+}
+location /big {
+    levqor_limit zone=api key=$http_x_api_key plan=big;
+    add_header X-Limit $levqor_limit_status always;
+    empty_gif;
+}
+location /metrics { levqor_status; }
+CONF
+    $ng->start;
+    # Each worker asks a Sentinel, connects to the master, checks ROLE and
+    # loads the script right after start: wait until both decide on Redis.
+    my $n = 0;
+    wait_until(10, sub {
+        $n = limit_of($ng, '/big', 'warmup') eq 'PASSED' ? $n + 1 : 0;
+        return $n >= 6;
+    }, 0.05);
+    return $ng;
+}
+
+sub get {
+    my ($ng, $path, $k) = @_;
+    return $ng->request("GET $path", more_headers => "X-Api-Key: $k");
+}
+
+sub limit_of { return get(@_)->{headers}{'x-limit'} // '' }
+
+# ---- decisions on the master, exact across two nginx ----------------------------
+{
+    $g->master->cli('FLUSHALL');
+    my ($a, $b) = (limited_nginx(), limited_nginx());
+    is(limit_of($a, '/big', 'on-redis'), 'PASSED', 'a Sentinel zone decides on Redis (PASSED, not FALLBACK_*)');
+    like($g->master->cli('KEYS', 'levqor:{api}:k:big:*'), qr/^levqor:\{api\}:k:big:[0-9a-f]{32}$/m,
+         'the bucket keys are on the master the Sentinels name');
+    my @st = map { get($_ % 2 ? $a : $b, '/t', 'shared')->{status} } 1 .. 8;
+    is(scalar(grep { $_ == 200 } @st), 5, 'two nodes through the Sentinel URL, one key: 5 pass in total');
+    is_deeply([@st[5 .. 7]], [429, 429, 429], 'then both nodes reject');
+    like($a->error_log, qr/sentinel 127\.0\.0\.1:\d+ names 127\.0\.0\.1:${\ $g->master->port} as master "levqor"/,
+         'the worker logs the master a Sentinel named');
+    unlike($a->error_log . $b->error_log, qr/data-secret/, 'the password is never logged');
+    $_->stop for $a, $b;
+}
+
+# ---- an unreachable first Sentinel -----------------------------------------------
+{
+    my $dead = free_port();
+    (my $with_dead = $url) =~ s{@}{\@127.0.0.1:$dead,};
+    like($with_dead, qr{^redis-sentinel://:data-secret\@127\.0\.0\.1:$dead,127\.0\.0\.1:\d+,}, 'URL with a dead first Sentinel');
+    my $ng = limited_nginx(url => $with_dead);
+    is(limit_of($ng, '/big', 'dead-first'), 'PASSED', 'an unreachable first Sentinel: the next one names the master');
+    like($ng->error_log, qr/sentinel 127\.0\.0\.1:$dead did not name master "levqor"/, 'the dead Sentinel is logged');
+    $ng->stop;
+}
+
+# ---- kill -9 of the master under steady requests ---------------------------------
+{
+    my $ng = limited_nginx();
+    my (%status, %limit, @log);
+    my $i = 0;
+    my $one = sub {
+        my $res = get($ng, '/big', 'steady-' . ($i++ % 50));
+        my $l = $res->{headers}{'x-limit'} // '';
+        $status{$res->{status}}++;
+        $limit{$l}++;
+        push @log, [time, $l];
+        return $l;
+    };
+    $one->() for 1 .. 20;
+    is_deeply([keys %limit], ['PASSED'], 'before the kill: every decision on Redis');
+    my $old = $g->kill_master(9);
+    my $t_kill = time;
+    my $new = $g->wait_failover(30, during => sub { $one->() for 1 .. 3 });
+    ok($new, 'the Sentinels fail over to the replica') or BAIL_OUT('no failover');
+    my $t_failover = time;
+    # Back on Redis: 10 PASSED in a row (both workers), polled.
+    my $run = 0;
+    my $back = wait_until(10, sub {
+        $run = $one->() eq 'PASSED' ? $run + 1 : 0;
+        return $run >= 10;
+    }, 0.02);
+    my $t_back = time;
+    ok($back, sprintf('decisions on Redis again within 10 s of the failover (%.1f s after it, %.1f s after the kill)',
+                      $t_back - $t_failover, $t_back - $t_kill));
+    is(scalar(grep { $_ >= 500 } keys %status), 0, 'no 5xx during the failover')
+        or diag(join ' ', map { "$_=$status{$_}" } sort keys %status);
+    ok(($limit{FALLBACK_PASSED} // 0) > 0, "FALLBACK_PASSED during the gap ($limit{FALLBACK_PASSED} of $i requests)");
+    is(scalar(grep { !/^(PASSED|FALLBACK_PASSED)$/ } keys %limit), 0, 'nothing but PASSED and FALLBACK_PASSED')
+        or diag(join ' ', map { "$_=$limit{$_}" } sort keys %limit);
+    like($g->master->cli('KEYS', 'levqor:{api}:k:big:*'), qr/^levqor:\{api\}:k:big:[0-9a-f]{32}$/m,
+         'the buckets are written on the new master');
+    like($ng->error_log, qr/names 127\.0\.0\.1:${\ $new->port} as master "levqor"/, 'the worker followed the new master');
+    $ng->stop;
+}
+
+# ---- nginx -t never shows the password ------------------------------------------
+{
+    my $ng = Test::Levqor::Nginx->new(
+        http_config => "levqor_limit_zone api:1m redis=redis-sentinel://:topsecret\@127.0.0.1:26379/bad*name "
+            . "key_secret_file=$key;");
+    my ($ok, $out) = $ng->test_config;
+    ok(!$ok, 'nginx -t refuses a bad Sentinel URL');
+    like($out, qr/levqor_limit_zone.*redis-sentinel:\/\/\*\*\*\@127\.0\.0\.1:26379\/bad\*name/, 'naming the directive and the URL');
+    unlike($out, qr/topsecret/, 'with the password masked');
+}
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: a Sentinel URL without a master name
+--- http_config
+levqor_limit_zone api:1m redis=redis-sentinel://:topsecret@127.0.0.1:26379 key_secret_file=$TEST_NGINX_REDIS_KEY;
+--- must_die
+"levqor_limit_zone" directive no master name in redis url "redis-sentinel://***@127.0.0.1:26379"
+
+=== TEST 2: an invalid master name
+--- http_config
+levqor_limit_zone api:1m redis=redis-sentinel://:topsecret@127.0.0.1:26379/bad*name key_secret_file=$TEST_NGINX_REDIS_KEY;
+--- must_die
+"levqor_limit_zone" directive redis url "redis-sentinel://***@127.0.0.1:26379/bad*name": invalid master name, expected 1 to 64 bytes of A-Z a-z 0-9 . _ -
+
+=== TEST 3: more than 16 Sentinels
+--- http_config
+levqor_limit_zone api:1m redis=redis-sentinel://:topsecret@127.0.0.1:1,127.0.0.1:2,127.0.0.1:3,127.0.0.1:4,127.0.0.1:5,127.0.0.1:6,127.0.0.1:7,127.0.0.1:8,127.0.0.1:9,127.0.0.1:10,127.0.0.1:11,127.0.0.1:12,127.0.0.1:13,127.0.0.1:14,127.0.0.1:15,127.0.0.1:16,127.0.0.1:17/m key_secret_file=$TEST_NGINX_REDIS_KEY;
+--- must_die
+17 sentinels, expected at most 16
+
+=== TEST 4: a Sentinel that does not resolve
+--- http_config
+levqor_limit_zone api:1m redis=redis-sentinel://:topsecret@127.0.0.1:26379,no-such-host.invalid/m key_secret_file=$TEST_NGINX_REDIS_KEY;
+--- must_die
+"levqor_limit_zone" directive redis url "redis-sentinel://***@127.0.0.1:26379,no-such-host.invalid/m": sentinel cannot resolve "no-such-host.invalid"
+
+=== TEST 5: a bad Sentinel port
+--- http_config
+levqor_limit_zone api:1m redis=redis-sentinel://:topsecret@127.0.0.1:0/m key_secret_file=$TEST_NGINX_REDIS_KEY;
+--- must_die
+"levqor_limit_zone" directive invalid port in redis url "redis-sentinel://***@127.0.0.1:0/m", expected 1 to 65535
+
+=== TEST 6: Redis Cluster is still refused
+--- http_config
+levqor_limit_zone api:1m redis=redis-cluster://:topsecret@127.0.0.1:7000 key_secret_file=$TEST_NGINX_REDIS_KEY;
+--- must_die
+redis url "redis-cluster://***@127.0.0.1:7000": redis-cluster:// is not supported by levqor_limit_zone yet
