@@ -61,6 +61,30 @@ sub get {
     return $ng->request("GET $path", more_headers => "X-Api-Key: $k");
 }
 
+# A stand-in Sentinel: answers every get-master-addr-by-name with $reply (RESP, \r\n written as such).
+my $fake = <<'PERL';
+use strict; use IO::Socket::INET; $| = 1;
+my ($port, $reply) = @ARGV;
+$reply =~ s/\\r\\n/\r\n/g;
+my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port, Listen => 16, ReuseAddr => 1) or die "listen: $!";
+print "listening\n";
+while (my $c = $l->accept) {
+    my $buf = '';
+    while (sysread($c, my $chunk, 4096)) { $buf .= $chunk; last if $buf =~ /get-master-addr-by-name/i && $buf =~ /\r\n\z/ }
+    syswrite($c, $reply);
+    1 while sysread($c, my $rest, 4096);
+    close $c;
+}
+PERL
+sub fake_sentinel {
+    my ($reply) = @_;
+    my $p = free_port();
+    my $proc = Test::Levqor::Process::spawn_server(name => "fake-sentinel-$p", cmd => [$^X, '-e', $fake, $p, $reply],
+        ready => sub { $_[0]->log_text =~ /listening/ });
+    return [$p, $proc];
+}
+sub naming { my ($port) = @_; return '*2\r\n$9\r\n127.0.0.1\r\n$' . length($port) . '\r\n' . $port . '\r\n' }
+
 sub limit_of { return get(@_)->{headers}{'x-limit'} // '' }
 
 # ---- decisions on the master, exact across two nginx ----------------------------
@@ -87,6 +111,54 @@ sub limit_of { return get(@_)->{headers}{'x-limit'} // '' }
     my $ng = limited_nginx(url => $with_dead);
     is(limit_of($ng, '/big', 'dead-first'), 'PASSED', 'an unreachable first Sentinel: the next one names the master');
     like($ng->error_log, qr/sentinel 127\.0\.0\.1:$dead did not name master "levqor"/, 'the dead Sentinel is logged');
+    $ng->stop;
+}
+
+# ---- Sentinels that name no usable master ---------------------------------------
+# Two stand-in Sentinels ahead of the real ones: one names the replica (a
+# real node whose ROLE is "slave"), one a host name. The worker refuses
+# both and decides on the master the real Sentinels name.
+{
+    my $replica = ($g->replicas)[0];
+    my @fakes = map { fake_sentinel($_) } naming($replica->port), '*2\r\n$9\r\nlocalhost\r\n$4\r\n6379\r\n';
+    (my $with_fakes = $url) =~ s{@}{'@' . join('', map { "127.0.0.1:$_->[0]," } @fakes)}e;
+    $g->master->cli('FLUSHALL');
+    my $ng = limited_nginx(url => $with_fakes);
+    is(limit_of($ng, '/big', 'fakes'), 'PASSED', 'Sentinels naming a replica or a host name are passed over');
+    like($ng->error_log, qr/redis 127\.0\.0\.1:${\ $replica->port} is not the master \(ROLE slave\)/,
+         'a named node whose ROLE is not master is refused');
+    like($ng->error_log, qr/sentinel 127\.0\.0\.1:$fakes[1][0]: no valid address for master "levqor"/,
+         'a host name instead of an address is refused');
+    $_->[1]->stop for @fakes;
+    $ng->stop;
+}
+
+# ---- a graceful failover: the old master turns read-only --------------------------
+{
+    my $ng = limited_nginx();
+    my ($i, %status) = (0);
+    my $one = sub {
+        my $res = get($ng, '/big', 'graceful-' . ($i++ % 50));
+        $status{$res->{status}}++;
+        return $res->{headers}{'x-limit'} // '';
+    };
+    my $old = $g->master;
+    ($g->sentinels)[0]->cli('SENTINEL', 'FAILOVER', 'levqor');
+    my $new = $g->wait_failover(30, during => sub { $one->() for 1 .. 3 });
+    ok($new, 'SENTINEL FAILOVER: the replica is promoted') or BAIL_OUT('no failover');
+    # Sentinel demotes the old master (REPLICAOF, then CLIENT KILL TYPE
+    # normal): each worker loses its connection and asks again.
+    my $newport = $new->port;
+    my $followed = sub {
+        my %workers = map { ($_ => 1) } $ng->error_log =~ /(\d+)#\d+: levqor_limit_zone "api": sentinel \S+ names 127\.0\.0\.1:$newport /g;
+        return keys(%workers) >= 2;
+    };
+    ok(wait_until(15, sub { $one->() for 1 .. 3; $followed->() }, 0.02), 'both workers follow the new master')
+        or diag($ng->error_log);
+    my $run = 0;
+    ok(wait_until(10, sub { $run = $one->() eq 'PASSED' ? $run + 1 : 0; $run >= 10 }, 0.02),
+       'decisions on Redis again within 10 s, on the new master');
+    is(scalar(grep { $_ >= 500 } keys %status), 0, 'no 5xx') or diag(join ' ', map { "$_=$status{$_}" } sort keys %status);
     $ng->stop;
 }
 
@@ -128,6 +200,33 @@ sub limit_of { return get(@_)->{headers}{'x-limit'} // '' }
          'the buckets are written on the new master');
     like($ng->error_log, qr/names 127\.0\.0\.1:${\ $new->port} as master "levqor"/, 'the worker followed the new master');
     $ng->stop;
+}
+
+# ---- a master demoted under the worker: -READONLY ----------------------------------
+# A server the (stand-in) Sentinel keeps naming is turned into a replica
+# without closing its clients (an operator's REPLICAOF): the next batch is
+# refused with -READONLY; the worker drops the connection, asks again,
+# refuses the node by its ROLE and decides locally (no 5xx) until a master is named.
+{
+    my $r = Test::Levqor::Redis->new(password => 'data-secret');
+    my $f = fake_sentinel(naming($r->port));
+    my $ng = limited_nginx(url => "redis-sentinel://:data-secret\@127.0.0.1:$f->[0]/levqor");
+    is(limit_of($ng, '/big', 'ro'), 'PASSED', 'the server the Sentinel names decides');
+    $r->cli('REPLICAOF', '127.0.0.1', $g->master->port);
+    my %limit;
+    ok(wait_until(10, sub {
+        my $res = get($ng, '/big', 'ro-' . int(rand(50)));
+        $limit{$res->{headers}{'x-limit'} // ''}++;
+        $limit{http5xx}++ if $res->{status} >= 500;
+        return $ng->error_log =~ /redis 127\.0\.0\.1:${\ $r->port} is not the master \(ROLE slave\)/;
+    }, 0.02), 'after REPLICAOF the worker refuses the node by its ROLE') or diag($ng->error_log);
+    like($ng->error_log, qr/redis 127\.0\.0\.1:${\ $r->port} is read-only \(no longer the master\); asking the sentinels/,
+         'the -READONLY reply to a batch made the worker ask the Sentinels again');
+    ok(!$limit{http5xx}, 'no 5xx');
+    ok(($limit{FALLBACK_PASSED} // 0) > 0, 'the fallback decides meanwhile');
+    $ng->stop;
+    $f->[1]->stop;
+    $r->stop;
 }
 
 # ---- nginx -t never shows the password ------------------------------------------

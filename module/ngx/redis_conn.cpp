@@ -371,6 +371,11 @@ void RedisConn::lost(const char* why) noexcept {
         }
         sentinel_failed_ = 0;  // every Sentinel failed: the backoff, then again
         why = "no sentinel named the master";
+    } else if (endpoint_.sentinel()) {
+        // The master a Sentinel named is gone, read-only or not a master:
+        // the next Sentinel is asked first (one that missed the failover
+        // does not keep the worker on a dead address).
+        sentinel_next_ = (sentinel_at_ + 1) % endpoint_.sentinels.size();
     }
     breaker.trip(now_ms());
     if (!logged_down_) {
