@@ -8,7 +8,10 @@
 // batch has one deadline timer. Buffers (batches, the command, the reply)
 // are kept and reused: after warm-up a decision allocates nothing. Setup
 // (AUTH, SELECT, SCRIPT LOAD) happens off the request path, at worker start
-// and on reconnect (with backoff). Not thread-safe: lives in one worker.
+// and on reconnect (with backoff). For a redis-sentinel:// zone each
+// (re)connection first asks the Sentinels, one at a time over the same
+// glue, for the master's address, and checks ROLE before SCRIPT LOAD
+// (docs/redis-deployments.md "1a"). Not thread-safe: lives in one worker.
 #pragma once
 
 #include <cstdint>

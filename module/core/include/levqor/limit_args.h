@@ -22,7 +22,7 @@ namespace levqor::limit {
 // [on_backend_error=local|allow|deny] [nodes=<n>] key_secret_file=<path>.
 struct RedisOptions {
     enum class OnError : std::uint8_t { Local, Allow, Deny };
-    redis::Endpoint endpoint;
+    redis::Endpoint endpoint;  // one server, or Sentinels and a master name
     std::uint32_t timeout_ms = 5;
     OnError on_error = OnError::Local;
     std::uint64_t nodes = 1;        // nginx nodes sharing the zone: the local fallback gets 1/nodes of each plan
