@@ -31,20 +31,11 @@ sub limited_nginx {
     my (%o) = @_;
     my $zone = 'levqor_limit_zone api:1m redis=' . ($o{url} // $url) . " redis_timeout=100 key_secret_file=$key;";
     my $ng = Test::Levqor::Nginx->new(master => 1, workers => 2,
-        http_config => "$zone\nlevqor_plan p key=5r/m ip=1000r/m;\nlevqor_plan big key=100000r/m ip=100000r/m;",
-        config => <<'CONF');
-location /t {
-    levqor_limit zone=api key=$http_x_api_key plan=p;
-    add_header X-Limit $levqor_limit_status always;
-    empty_gif;
-}
-location /big {
-    levqor_limit zone=api key=$http_x_api_key plan=big;
-    add_header X-Limit $levqor_limit_status always;
-    empty_gif;
-}
-location /metrics { levqor_status; }
-CONF
+        http_config => "$zone\nlevqor_plan p key=5r/m ip=1000r/m;\nlevqor_plan big key=100000r/m ip=100000r/m;\n"
+            . 'map $uri $plan_of_uri { /t p; default big; }',
+        # /t: 5 a minute per key; anything else: plan big (never limits here).
+        config => 'location / { levqor_limit zone=api key=$http_x_api_key plan=$plan_of_uri; '
+            . 'add_header X-Limit $levqor_limit_status always; empty_gif; }');
     $ng->start;
     # Each worker asks a Sentinel, connects to the master, checks ROLE and
     # loads the script right after start: wait until both decide on Redis.
