@@ -461,7 +461,7 @@ levqor_limit_zone api:1m redis=redis://127.0.0.1:6379 on_backend_error=maybe;
 --- http_config
 levqor_limit_zone api:1m nodes=3;
 --- must_die
-"levqor_limit_zone" directive redis_timeout=, on_backend_error=, nodes= and key_secret_file= need redis=<url>
+"levqor_limit_zone" directive redis_timeout=, on_backend_error=, nodes=, key_secret_file= and sentinel_auth_file= need redis=<url>
 
 === TEST 6: one location, one backend
 --- http_config

@@ -15,10 +15,10 @@ use Test::Levqor::Util qw(wait_until free_port);
 use Time::HiRes qw(time);
 use File::Temp ();
 
-# The URL's password is the data nodes'; the Sentinels have none (this
-# slice sends them no AUTH).
+# The URL's password is the data nodes'; the Sentinels have their own
+# (sentinel_auth_file=).
 my $g = Test::Levqor::Redis->sentinel_group(replicas => 1, sentinels => 3, master_name => 'levqor',
-                                            password => 'data-secret', sentinel_password => undef);
+                                            password => 'data-secret', sentinel_password => 'sentinel-secret');
 my $url = $g->url;
 my $keydir = File::Temp::tempdir('levqor-skey-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $key = "$keydir/redis.key";
@@ -26,10 +26,15 @@ open my $fh, '>', $key or die "$key: $!";
 print $fh "0123456789abcdef0123456789abcdef\n";
 close $fh;
 $ENV{TEST_NGINX_REDIS_KEY} = $key;
+my $sentinel_auth = "$keydir/sentinel.auth";
+open $fh, '>', $sentinel_auth or die "$sentinel_auth: $!";
+print $fh "sentinel-secret\n";
+close $fh;
 
 sub limited_nginx {
     my (%o) = @_;
-    my $zone = 'levqor_limit_zone api:1m redis=' . ($o{url} // $url) . " redis_timeout=100 key_secret_file=$key;";
+    my $zone = 'levqor_limit_zone api:1m redis=' . ($o{url} // $url) . " redis_timeout=100 key_secret_file=$key"
+        . ($o{sentinel_auth} // 1 ? " sentinel_auth_file=$sentinel_auth;" : ';');
     my $ng = Test::Levqor::Nginx->new(master => 1, workers => 2,
         http_config => "$zone\nlevqor_plan p key=5r/m ip=1000r/m;\nlevqor_plan big key=100000r/m ip=100000r/m;\n"
             . 'map $uri $plan_of_uri { /t p; default big; }',
@@ -37,6 +42,7 @@ sub limited_nginx {
         config => 'location / { levqor_limit zone=api key=$http_x_api_key plan=$plan_of_uri; '
             . 'add_header X-Limit $levqor_limit_status always; empty_gif; }');
     $ng->start;
+    return $ng if defined $o{wait} && !$o{wait};
     # Each worker asks a Sentinel, connects to the master, checks ROLE and
     # loads the script right after start: wait until both decide on Redis.
     my $n = 0;
@@ -62,7 +68,7 @@ print "listening\n";
 while (my $c = $l->accept) {
     my $buf = '';
     while (sysread($c, my $chunk, 4096)) { $buf .= $chunk; last if $buf =~ /get-master-addr-by-name/i && $buf =~ /\r\n\z/ }
-    syswrite($c, $reply);
+    syswrite($c, ($buf =~ /AUTH/i ? "+OK\r\n" : '') . $reply);
     1 while sysread($c, my $rest, 4096);
     close $c;
 }
@@ -90,8 +96,20 @@ sub limit_of { return get(@_)->{headers}{'x-limit'} // '' }
     is_deeply([@st[5 .. 7]], [429, 429, 429], 'then both nodes reject');
     like($a->error_log, qr/sentinel 127\.0\.0\.1:\d+ names 127\.0\.0\.1:${\ $g->master->port} as master "levqor"/,
          'the worker logs the master a Sentinel named');
-    unlike($a->error_log . $b->error_log, qr/data-secret/, 'the password is never logged');
+    unlike($a->error_log . $b->error_log, qr/data-secret|sentinel-secret/, 'the passwords are never logged');
     $_->stop for $a, $b;
+}
+
+# ---- Sentinels with a password ------------------------------------------------------
+{
+    my $ng = limited_nginx(sentinel_auth => 0, wait => 0);
+    my $l = '';
+    wait_until(5, sub { $l = limit_of($ng, '/big', 'no-auth'); $ng->error_log =~ /NOAUTH/ }, 0.05);
+    is($l, 'FALLBACK_PASSED', 'without sentinel_auth_file= Sentinels with requirepass name no master: the fallback decides');
+    like($ng->error_log, qr/sentinel 127\.0\.0\.1:\d+: no valid address for master "levqor": NOAUTH/,
+         'the Sentinel\'s refusal is logged');
+    unlike($ng->error_log, qr/sentinel-secret|data-secret/, 'no password in the log');
+    $ng->stop;
 }
 
 # ---- an unreachable first Sentinel -----------------------------------------------

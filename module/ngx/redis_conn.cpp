@@ -297,6 +297,13 @@ void RedisConn::connect_sentinel() noexcept {
     querying_ = true;
     redisAsyncContext* ac = redisAsyncConnect(s.host.c_str(), s.port);
     if (!attach(ac)) return;
+    if (!endpoint_.sentinel_password.empty()) {  // sentinel_auth_file=
+        const bool user = !endpoint_.sentinel_user.empty();
+        const std::string& pw = endpoint_.sentinel_password;
+        const char* argv[] = {"AUTH", user ? endpoint_.sentinel_user.c_str() : pw.c_str(), pw.c_str()};
+        const size_t lens[] = {4, user ? endpoint_.sentinel_user.size() : pw.size(), pw.size()};
+        redisAsyncCommandArgv(ac, on_setup_reply, const_cast<char*>("sentinel AUTH"), user ? 3 : 2, argv, lens);
+    }
     const char* argv[] = {"SENTINEL", "get-master-addr-by-name", endpoint_.master_name.c_str()};
     const size_t lens[] = {8, 23, endpoint_.master_name.size()};
     redisAsyncCommandArgv(ac, on_sentinel_reply, nullptr, 3, argv, lens);

@@ -110,6 +110,29 @@ Parsed<Endpoint> parse_url(std::string_view url) {
     return e;
 }
 
+Parsed<SentinelAuth> sentinel_auth(std::string_view text, std::string_view label) {
+    using P = Parsed<SentinelAuth>;
+    const std::string where = "sentinel_auth_file \"" + std::string(label) + "\" ";
+    if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+    if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+    if (text.size() > kMaxSentinelAuth) {
+        return P::failure(where + "is longer than " + std::to_string(kMaxSentinelAuth) + " bytes");
+    }
+    if (std::any_of(text.begin(), text.end(),
+                    [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+        return P::failure(where + "holds a control character (one line: password or user:password)");
+    }
+    SentinelAuth out;
+    const auto colon = text.find(':');
+    if (colon != std::string_view::npos) {
+        out.user = std::string(text.substr(0, colon));
+        text.remove_prefix(colon + 1);
+    }
+    if (text.empty()) return P::failure(where + "holds no password (password or user:password)");
+    out.password = std::string(text);
+    return out;
+}
+
 bool parse_master_addr(std::size_t elements, bool strings_ok, std::string_view ip, std::string_view port,
                        MasterAddr& out) noexcept {
     if (elements != 2 || !strings_ok || ip.empty() || ip.size() >= sizeof out.host ||

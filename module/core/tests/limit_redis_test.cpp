@@ -130,6 +130,27 @@ TEST(SentinelReply, AcceptsOnlyAnIpLiteralAndAPort) {
     EXPECT_FALSE(parse_master_addr(2, true, std::string(60, '1'), "6379", a));  // too long for an address
 }
 
+TEST(SentinelAuth, PasswordOrUserAndPasswordOnOneLine) {
+    auto a = sentinel_auth("s3cret\n", "/f");
+    ASSERT_TRUE(a) << a.error();
+    EXPECT_EQ(a.value().user, "");
+    EXPECT_EQ(a.value().password, "s3cret");
+    a = sentinel_auth("ops:pa:ss@x\r\n", "/f");
+    ASSERT_TRUE(a) << a.error();
+    EXPECT_EQ(a.value().user, "ops");
+    EXPECT_EQ(a.value().password, "pa:ss@x");  // the user ends at the first ':'
+    for (const std::string& bad : {std::string(""), std::string("\n"), std::string("ops:\n"), std::string("pw\nmore"),
+                                   std::string("p\tw"), std::string(513, 'x')}) {
+        a = sentinel_auth(bad, "/etc/levqor/sentinel.auth");
+        ASSERT_FALSE(a) << bad;
+        EXPECT_NE(a.error().find("sentinel_auth_file \"/etc/levqor/sentinel.auth\""), std::string::npos) << a.error();
+        if (bad.size() > 3) {
+            EXPECT_EQ(a.error().find(bad), std::string::npos) << a.error();
+        }
+    }
+    EXPECT_TRUE(sentinel_auth(std::string(512, 'x'), "/f"));
+}
+
 TEST(SentinelReply, RoleMustBeMaster) {
     EXPECT_TRUE(role_is_master("master"));
     EXPECT_FALSE(role_is_master("slave"));

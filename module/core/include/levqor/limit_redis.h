@@ -41,6 +41,8 @@ struct Endpoint {
     int db = 0;
     std::vector<SentinelAddr> sentinels;  // redis-sentinel://: at most kMaxSentinels, in the URL's order
     std::string master_name;              // redis-sentinel://: 1 to kMaxMasterName bytes of [A-Za-z0-9._-]
+    std::string sentinel_user;            // from sentinel_auth_file=: empty: AUTH <password>
+    std::string sentinel_password;        // empty: the Sentinels are asked without AUTH
     bool sentinel() const { return !sentinels.empty(); }
     std::string display() const;  // for logs: never includes the credentials
 };
@@ -49,6 +51,17 @@ struct Endpoint {
 // URLs are refused: the module does not follow a slot map yet. Error
 // messages show the URL with its credentials masked.
 Parsed<Endpoint> parse_url(std::string_view url);
+
+// The Sentinels' credentials from the text of sentinel_auth_file=:
+// `password` or `user:password` (an ACL user), one trailing "\n" (or
+// "\r\n") not part of it; at most 512 bytes, no control characters, a
+// password that is not empty. `label` names the file in messages (the
+// content never appears in them).
+struct SentinelAuth {
+    std::string user, password;
+};
+inline constexpr std::size_t kMaxSentinelAuth = 512;
+Parsed<SentinelAuth> sentinel_auth(std::string_view text, std::string_view label);
 
 // A master's address as a Sentinel gives it, checked.
 struct MasterAddr {
