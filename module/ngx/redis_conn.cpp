@@ -650,7 +650,11 @@ void RedisConn::on_role_reply(redisAsyncContext* ac, void* r, void*) noexcept {
         self->send_script_load(ac);
         return;
     }
-    if (reply->type != REDIS_REPLY_ERROR) {  // (an error: AUTH's reply said why)
+    if (reply->type == REDIS_REPLY_ERROR) {  // (NOAUTH after a refused AUTH, or an ACL without ROLE)
+        ngx_log_error(NGX_LOG_ERR, self->log_, 0, "levqor_limit_zone \"%s\": redis %s:%d: ROLE refused: %*s",
+                      self->zone.c_str(), self->master_.host, self->master_.port, static_cast<std::size_t>(reply->len),
+                      reply->str);
+    } else {
         ngx_log_error(NGX_LOG_WARN, self->log_, 0,
                       "levqor_limit_zone \"%s\": redis %s:%d is not the master (ROLE %*s); asking the sentinels again",
                       self->zone.c_str(), self->master_.host, self->master_.port,
