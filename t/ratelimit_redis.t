@@ -461,7 +461,7 @@ levqor_limit_zone api:1m redis=redis://127.0.0.1:6379 on_backend_error=maybe;
 --- http_config
 levqor_limit_zone api:1m nodes=3;
 --- must_die
-"levqor_limit_zone" directive redis_timeout=, on_backend_error=, nodes= and key_secret_file= need redis=<url>
+"levqor_limit_zone" directive redis_timeout=, on_backend_error=, nodes=, key_secret_file= and sentinel_auth_file= need redis=<url>
 
 === TEST 6: one location, one backend
 --- http_config
@@ -506,11 +506,11 @@ levqor_limit_zone api:1m redis=redis://app@127.0.0.1:6379;
 --- must_die
 "levqor_limit_zone" directive credentials without ':' in redis url "redis://***@127.0.0.1:6379", expected redis://:password@host for a password, or redis://user:password@host for an ACL user
 
-=== TEST 11: Sentinel and Cluster URLs parse but are not supported yet
+=== TEST 11: Cluster URLs parse but are not supported yet
 --- http_config
-levqor_limit_zone api:1m redis=redis-sentinel://:topsecret@127.0.0.1:26379/main;
+levqor_limit_zone api:1m redis=redis-cluster://:topsecret@127.0.0.1:7000;
 --- must_die
-redis url "redis-sentinel://***@127.0.0.1:26379/main": redis-sentinel:// is not supported by levqor_limit_zone yet
+redis url "redis-cluster://***@127.0.0.1:7000": redis-cluster:// is not supported by levqor_limit_zone yet
 
 === TEST 12: a redis zone without key_secret_file= (fail closed)
 --- http_config

@@ -90,8 +90,20 @@ char* set_limit_zone(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept try {
         auto secret = levqor::redis::key_secret(f.text, f.path);
         OPENSSL_cleanse(f.text.data(), f.text.size());
         if (!secret) return conf_error(cf, secret.error());
+        const std::string_view auth_file = args.value().sentinel_auth_file;
         auto options = std::make_unique<lim::RedisOptions>(*std::move(args).value().redis);
         options->key_secret = secret.value();
+        if (!auth_file.empty()) {
+            auto a = read_secret_file(cf, ngx_str(auth_file), "sentinel_auth_file");
+            if (!a) return conf_error(cf, a.error());
+            SecretFile af = std::move(a).value();
+            auto auth = levqor::redis::sentinel_auth(af.text, af.path);
+            OPENSSL_cleanse(af.text.data(), af.text.size());
+            if (!auth) return conf_error(cf, auth.error());
+            levqor::redis::SentinelAuth sa = std::move(auth).value();
+            options->endpoint.sentinel_user = std::move(sa.user);
+            options->endpoint.sentinel_password = std::move(sa.password);
+        }
         zone.value()->redis = std::move(options);
     }
     return NGX_CONF_OK;

@@ -42,6 +42,15 @@ struct RedisConn::Reply {
     bool bad;         // not the script's shape (one string that fits)
     char text[256];   // a string, status or error reply (truncated)
     unsigned char bytes[redis::kMaxBatchReply];
+    // The first two elements of a top-level array (ROLE, SENTINEL
+    // get-master-addr-by-name); the rest of an array is skipped.
+    struct Elem {
+        int type;         // 0: none
+        std::size_t len;  // the element's length (text holds at most sizeof text bytes of it)
+        char text[64];
+        std::string_view view() const { return len <= sizeof text ? std::string_view(text, len) : std::string_view(); }
+        bool string() const { return type == REDIS_REPLY_STRING && len <= sizeof text; }
+    } elem[2];
 };
 
 namespace {
@@ -99,6 +108,19 @@ void* reply_top(Reply* r, int type) {
     r->head.element = nullptr;
     r->len = 0;
     r->bad = type != REDIS_REPLY_STRING;  // the script answers with one string
+    r->elem[0].type = r->elem[1].type = 0;
+    r->elem[0].len = r->elem[1].len = 0;
+    return r;
+}
+
+// An element of an array: only the first two of a top-level array are kept.
+void* reply_child(const redisReadTask* task, Reply* r, int type, const char* str, std::size_t len) {
+    const redisReadTask* parent = task->parent;
+    if (parent->parent != nullptr || task->idx < 0 || task->idx > 1) return r;
+    Reply::Elem& e = r->elem[task->idx];
+    e.type = type;
+    e.len = len;
+    std::memcpy(e.text, str, std::min(len, sizeof e.text));
     return r;
 }
 
@@ -106,7 +128,7 @@ void* reply_top(Reply* r, int type) {
 void* reader_string(const redisReadTask* task, char* str, size_t len) {
     Reply* r = reply_of(task);
     if (r == nullptr) return nullptr;
-    if (task->parent != nullptr) return r;
+    if (task->parent != nullptr) return reply_child(task, r, task->type, str, len);
     reply_top(r, task->type);
     const std::size_t n = std::min(len, sizeof r->text - 1);
     std::memcpy(r->text, str, n);  // errors, SCRIPT LOAD's SHA, statuses
@@ -128,8 +150,9 @@ void* reader_array(const redisReadTask* task, int elements) {
     if (task->parent == nullptr) {
         reply_top(r, REDIS_REPLY_ARRAY);
         r->head.elements = static_cast<std::size_t>(elements < 0 ? 0 : elements);
+        return r;
     }
-    return r;
+    return reply_child(task, r, REDIS_REPLY_ARRAY, "", 0);
 }
 
 void* reader_integer(const redisReadTask* task, long long value) {
@@ -138,15 +161,16 @@ void* reader_integer(const redisReadTask* task, long long value) {
     if (task->parent == nullptr) {
         reply_top(r, REDIS_REPLY_INTEGER);
         r->head.integer = value;
+        return r;
     }
-    return r;
+    return reply_child(task, r, REDIS_REPLY_INTEGER, "", 0);
 }
 
 void* reader_nil(const redisReadTask* task) {
     Reply* r = reply_of(task);
     if (r == nullptr) return nullptr;
-    if (task->parent == nullptr) reply_top(r, REDIS_REPLY_NIL);
-    return r;
+    if (task->parent == nullptr) return reply_top(r, REDIS_REPLY_NIL);
+    return reply_child(task, r, REDIS_REPLY_NIL, "", 0);
 }
 
 void reader_free(void*) {}  // the storage is the connection's
@@ -223,18 +247,79 @@ void RedisConn::start() noexcept { connect(); }
 
 void RedisConn::connect() noexcept {
     ready_ = false;
+    demoted_ = false;
+    if (endpoint_.sentinel() && !master_known_) {
+        connect_sentinel();
+        return;
+    }
+    const bool via_sentinel = endpoint_.sentinel();
+    master_known_ = false;  // a loss of this connection asks the Sentinels again
     redisAsyncContext* ac = endpoint_.unix_socket ? redisAsyncConnectUnix(endpoint_.host.c_str())
+                            : via_sentinel        ? redisAsyncConnect(master_.host, master_.port)
                                                   : redisAsyncConnect(endpoint_.host.c_str(), endpoint_.port);
+    if (!attach(ac)) return;
+
+    // Setup, pipelined behind the connect: AUTH [user] password, SELECT,
+    // then SCRIPT LOAD — after ROLE said "master" when the address came from a Sentinel.
+    if (!endpoint_.password.empty()) {
+        const bool user = !endpoint_.user.empty();
+        const char* argv[] = {"AUTH", user ? endpoint_.user.c_str() : endpoint_.password.c_str(),
+                              endpoint_.password.c_str()};
+        const size_t lens[] = {4, user ? endpoint_.user.size() : endpoint_.password.size(), endpoint_.password.size()};
+        redisAsyncCommandArgv(ac, on_setup_reply, const_cast<char*>("AUTH"), user ? 3 : 2, argv, lens);
+    }
+    if (endpoint_.db != 0) {
+        char db[16];  // no allocation: connect() is noexcept
+        const size_t db_len = static_cast<size_t>(std::to_chars(db, db + sizeof db, endpoint_.db).ptr - db);
+        const char* argv[] = {"SELECT", db};
+        const size_t lens[] = {6, db_len};
+        redisAsyncCommandArgv(ac, on_setup_reply, const_cast<char*>("SELECT"), 2, argv, lens);
+    }
+    if (via_sentinel) {
+        const char* argv[] = {"ROLE"};
+        const size_t lens[] = {4};
+        redisAsyncCommandArgv(ac, on_role_reply, nullptr, 1, argv, lens);
+        return;
+    }
+    send_script_load(ac);
+}
+
+void RedisConn::send_script_load(redisAsyncContext* ac) noexcept {
+    const std::string& script = redis::gcra_script();
+    const char* argv[] = {"SCRIPT", "LOAD", script.c_str()};
+    const size_t lens[] = {6, 4, script.size()};
+    redisAsyncCommandArgv(ac, on_script_reply, nullptr, 3, argv, lens);
+}
+
+void RedisConn::connect_sentinel() noexcept {
+    sentinel_at_ = sentinel_next_ < endpoint_.sentinels.size() ? sentinel_next_ : 0;
+    const redis::SentinelAddr& s = endpoint_.sentinels[sentinel_at_];
+    querying_ = true;
+    redisAsyncContext* ac = redisAsyncConnect(s.host.c_str(), s.port);
+    if (!attach(ac)) return;
+    if (!endpoint_.sentinel_password.empty()) {  // sentinel_auth_file=
+        const bool user = !endpoint_.sentinel_user.empty();
+        const std::string& pw = endpoint_.sentinel_password;
+        const char* argv[] = {"AUTH", user ? endpoint_.sentinel_user.c_str() : pw.c_str(), pw.c_str()};
+        const size_t lens[] = {4, user ? endpoint_.sentinel_user.size() : pw.size(), pw.size()};
+        redisAsyncCommandArgv(ac, on_setup_reply, const_cast<char*>("sentinel AUTH"), user ? 3 : 2, argv, lens);
+    }
+    const char* argv[] = {"SENTINEL", "get-master-addr-by-name", endpoint_.master_name.c_str()};
+    const size_t lens[] = {8, 23, endpoint_.master_name.size()};
+    redisAsyncCommandArgv(ac, on_sentinel_reply, nullptr, 3, argv, lens);
+}
+
+bool RedisConn::attach(redisAsyncContext* ac) noexcept {
     if (ac == nullptr || ac->err != 0) {
         lost(ac != nullptr && ac->errstr != nullptr ? ac->errstr : "cannot create a connection");
         if (ac != nullptr) redisAsyncFree(ac);
-        return;
+        return false;
     }
     ngx_connection_t* c = ngx_get_connection(ac->c.fd, log_);
     if (c == nullptr) {
         redisAsyncFree(ac);
         lost("no free nginx connection");
-        return;
+        return false;
     }
     c->data = this;
     c->read->handler = on_read;
@@ -251,7 +336,7 @@ void RedisConn::connect() noexcept {
         c->fd = static_cast<ngx_socket_t>(-1);
         redisAsyncFree(ac);
         lost("cannot add the socket to the event loop");
-        return;
+        return false;
     }
     ac_ = ac;
     c_ = c;
@@ -270,31 +355,35 @@ void RedisConn::connect() noexcept {
     // the kernel's keepalive even when no batch is in flight.
     if (!endpoint_.unix_socket) redisEnableKeepAlive(&ac->c);
     ngx_add_timer(&setup_, kSetupTimeoutMs);
-
-    // Setup, pipelined behind the connect: AUTH [user] password, SELECT, SCRIPT LOAD.
-    if (!endpoint_.password.empty()) {
-        const bool user = !endpoint_.user.empty();
-        const char* argv[] = {"AUTH", user ? endpoint_.user.c_str() : endpoint_.password.c_str(),
-                              endpoint_.password.c_str()};
-        const size_t lens[] = {4, user ? endpoint_.user.size() : endpoint_.password.size(), endpoint_.password.size()};
-        redisAsyncCommandArgv(ac, on_setup_reply, const_cast<char*>("AUTH"), user ? 3 : 2, argv, lens);
-    }
-    if (endpoint_.db != 0) {
-        char db[16];  // no allocation: connect() is noexcept
-        const size_t db_len = static_cast<size_t>(std::to_chars(db, db + sizeof db, endpoint_.db).ptr - db);
-        const char* argv[] = {"SELECT", db};
-        const size_t lens[] = {6, db_len};
-        redisAsyncCommandArgv(ac, on_setup_reply, const_cast<char*>("SELECT"), 2, argv, lens);
-    }
-    const std::string& script = redis::gcra_script();
-    const char* argv[] = {"SCRIPT", "LOAD", script.c_str()};
-    const size_t lens[] = {6, 4, script.size()};
-    redisAsyncCommandArgv(ac, on_script_reply, nullptr, 3, argv, lens);
+    return true;
 }
 
 void RedisConn::lost(const char* why) noexcept {
     ready_ = false;
     if (setup_.timer_set) ngx_del_timer(&setup_);
+    if (querying_) {  // a Sentinel connection ended
+        querying_ = false;
+        if (master_known_) {  // it named the master: connect to it now
+            sentinel_failed_ = 0;
+            reconnect_now();
+            return;
+        }
+        const redis::SentinelAddr& s = endpoint_.sentinels[sentinel_at_];
+        ngx_log_error(NGX_LOG_WARN, log_, 0, "levqor_limit_zone \"%s\": sentinel %s:%d did not name master \"%s\" (%s)",
+                      zone.c_str(), s.host.c_str(), s.port, endpoint_.master_name.c_str(), why);
+        sentinel_next_ = (sentinel_at_ + 1) % endpoint_.sentinels.size();
+        if (++sentinel_failed_ < endpoint_.sentinels.size()) {  // the next one at once
+            reconnect_now();
+            return;
+        }
+        sentinel_failed_ = 0;  // every Sentinel failed: the backoff, then again
+        why = "no sentinel named the master";
+    } else if (endpoint_.sentinel()) {
+        // The master a Sentinel named is gone, read-only or not a master:
+        // the next Sentinel is asked first (one that missed the failover
+        // does not keep the worker on a dead address).
+        sentinel_next_ = (sentinel_at_ + 1) % endpoint_.sentinels.size();
+    }
     breaker.trip(now_ms());
     if (!logged_down_) {
         logged_down_ = true;
@@ -310,6 +399,11 @@ void RedisConn::schedule_reconnect() noexcept {
     ngx_add_timer(&reconnect_, backoff_ms_);
 }
 
+void RedisConn::reconnect_now() noexcept {
+    if (ngx_exiting || ngx_quit || ngx_terminate || reconnect_.timer_set) return;
+    ngx_add_timer(&reconnect_, 1);
+}
+
 void RedisConn::drop(const char* why) noexcept {
     redisAsyncContext* ac = ac_;
     if (ac == nullptr) return;
@@ -322,7 +416,10 @@ void RedisConn::drop(const char* why) noexcept {
 
 void RedisConn::on_setup_timeout(ngx_event_t* ev) noexcept {
     auto* self = static_cast<RedisConn*>(ev->data);
-    if (!self->ready_) self->drop("no answer to AUTH/SELECT/SCRIPT LOAD");
+    if (!self->ready_) {
+        self->drop(self->querying_ ? "no answer to SENTINEL get-master-addr-by-name"
+                                   : "no answer to AUTH/SELECT/ROLE/SCRIPT LOAD");
+    }
 }
 
 void RedisConn::on_reconnect_timer(ngx_event_t* ev) noexcept {
@@ -498,7 +595,72 @@ void RedisConn::on_script_reply(redisAsyncContext* ac, void* r, void* privdata) 
         self->send(b);
         return;
     }
+    if (reply != nullptr && reply->type == REDIS_REPLY_ERROR && self->endpoint_.sentinel() &&
+        std::strstr(reply->str, "READONLY") != nullptr && !self->demoted_) {
+        // The master was demoted (a failover): no more batches on this
+        // connection; closing it asks the Sentinels again.
+        self->demoted_ = true;
+        self->ready_ = false;
+        ngx_log_error(NGX_LOG_WARN, self->log_, 0,
+                      "levqor_limit_zone \"%s\": redis %s:%d is read-only (no longer the master); asking the sentinels",
+                      self->zone.c_str(), self->master_.host, self->master_.port);
+        redisAsyncDisconnect(ac);
+    }
     self->deliver(b, reply);
+}
+
+// SENTINEL get-master-addr-by-name: [ip, port] names the master; anything
+// else (nil: unknown name, an error, a host name) moves on to the next Sentinel.
+void RedisConn::on_sentinel_reply(redisAsyncContext* ac, void* r, void*) noexcept {
+    auto* self = static_cast<RedisConn*>(ac->data);
+    const auto* reply = static_cast<const redisReply*>(r);
+    if (reply == nullptr) return;  // the connection is being freed: lost() follows
+    const Reply& rep = *self->reply_;
+    redis::MasterAddr addr{};
+    const bool ok = reply->type == REDIS_REPLY_ARRAY &&
+                    redis::parse_master_addr(reply->elements, rep.elem[0].string() && rep.elem[1].string(),
+                                             rep.elem[0].view(), rep.elem[1].view(), addr);
+    if (ok) {
+        if (std::strcmp(addr.host, self->master_.host) != 0 || addr.port != self->master_.port) {
+            const redis::SentinelAddr& s = self->endpoint_.sentinels[self->sentinel_at_];
+            ngx_log_error(NGX_LOG_NOTICE, self->log_, 0,
+                          "levqor_limit_zone \"%s\": sentinel %s:%d names %s:%d as master \"%s\"", self->zone.c_str(),
+                          s.host.c_str(), s.port, addr.host, addr.port, self->endpoint_.master_name.c_str());
+        }
+        self->master_ = addr;
+        self->master_known_ = true;
+    } else {
+        const redis::SentinelAddr& s = self->endpoint_.sentinels[self->sentinel_at_];
+        ngx_log_error(NGX_LOG_WARN, self->log_, 0,
+                      "levqor_limit_zone \"%s\": sentinel %s:%d: no valid address for master \"%s\"%s%*s",
+                      self->zone.c_str(), s.host.c_str(), s.port, self->endpoint_.master_name.c_str(),
+                      reply->type == REDIS_REPLY_ERROR ? ": " : "",
+                      static_cast<std::size_t>(reply->type == REDIS_REPLY_ERROR ? reply->len : 0), reply->str);
+    }
+    redisAsyncDisconnect(ac);  // then lost(): the master, or the next Sentinel
+}
+
+// ROLE on a master a Sentinel named: only "master" goes on to SCRIPT LOAD.
+void RedisConn::on_role_reply(redisAsyncContext* ac, void* r, void*) noexcept {
+    auto* self = static_cast<RedisConn*>(ac->data);
+    const auto* reply = static_cast<const redisReply*>(r);
+    if (reply == nullptr) return;
+    const Reply& rep = *self->reply_;
+    if (reply->type == REDIS_REPLY_ARRAY && rep.elem[0].string() && redis::role_is_master(rep.elem[0].view())) {
+        self->send_script_load(ac);
+        return;
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {  // (NOAUTH after a refused AUTH, or an ACL without ROLE)
+        ngx_log_error(NGX_LOG_ERR, self->log_, 0, "levqor_limit_zone \"%s\": redis %s:%d: ROLE refused: %*s",
+                      self->zone.c_str(), self->master_.host, self->master_.port, static_cast<std::size_t>(reply->len),
+                      reply->str);
+    } else {
+        ngx_log_error(NGX_LOG_WARN, self->log_, 0,
+                      "levqor_limit_zone \"%s\": redis %s:%d is not the master (ROLE %*s); asking the sentinels again",
+                      self->zone.c_str(), self->master_.host, self->master_.port,
+                      static_cast<std::size_t>(rep.elem[0].string() ? rep.elem[0].len : 0), rep.elem[0].text);
+    }
+    redisAsyncDisconnect(ac);
 }
 
 void RedisConn::deliver(Batch* b, const void* r) noexcept {

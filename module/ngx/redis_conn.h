@@ -8,7 +8,10 @@
 // batch has one deadline timer. Buffers (batches, the command, the reply)
 // are kept and reused: after warm-up a decision allocates nothing. Setup
 // (AUTH, SELECT, SCRIPT LOAD) happens off the request path, at worker start
-// and on reconnect (with backoff). Not thread-safe: lives in one worker.
+// and on reconnect (with backoff). For a redis-sentinel:// zone each
+// (re)connection first asks the Sentinels, one at a time over the same
+// glue, for the master's address, and checks ROLE before SCRIPT LOAD
+// (docs/redis-deployments.md "1a"). Not thread-safe: lives in one worker.
 #pragma once
 
 #include <cstdint>
@@ -70,7 +73,14 @@ private:
     struct Batch;
 
     void connect() noexcept;
+    // redis-sentinel://: asks endpoint_.sentinels[sentinel_next_] for the master.
+    void connect_sentinel() noexcept;
+    // Wraps ac in an nginx connection and starts the setup deadline. False:
+    // ac is freed and lost() was called.
+    bool attach(redisAsyncContext* ac) noexcept;
+    void send_script_load(redisAsyncContext* ac) noexcept;
     void schedule_reconnect() noexcept;
+    void reconnect_now() noexcept;  // the next step at once (a timer: never inside a hiredis callback)
     Batch* take_batch() noexcept;
     void release(Batch* b) noexcept;
     void flush() noexcept;
@@ -97,6 +107,8 @@ private:
     static void on_disconnected(const redisAsyncContext* ac, int status) noexcept;
     static void on_setup_reply(redisAsyncContext* ac, void* reply, void* privdata) noexcept;
     static void on_script_reply(redisAsyncContext* ac, void* reply, void* privdata) noexcept;
+    static void on_sentinel_reply(redisAsyncContext* ac, void* reply, void* privdata) noexcept;
+    static void on_role_reply(redisAsyncContext* ac, void* reply, void* privdata) noexcept;
 
     redis::Endpoint endpoint_;
     const redis::KeySecret secret_;
@@ -114,6 +126,14 @@ private:
     ngx_event_t setup_{};                // the setup's deadline
     std::size_t expired_in_flight_ = 0;  // batches past their deadline, still unanswered
     bool logged_down_ = false;
+    // redis-sentinel:// (endpoint_.sentinel()): the master is asked for
+    // before every data connection (after every loss), one Sentinel at a
+    // time, starting with the last that answered.
+    bool querying_ = false;      // ac_ is a Sentinel connection
+    bool master_known_ = false;  // master_ is what a Sentinel just named: connect to it
+    bool demoted_ = false;       // -READONLY seen on this data connection: it is being closed
+    std::size_t sentinel_next_ = 0, sentinel_at_ = 0, sentinel_failed_ = 0;
+    redis::MasterAddr master_{};
     std::vector<std::unique_ptr<Batch>> batches_;  // every batch made (at most kMaxBatches)
     std::vector<Batch*> free_;                     // capacity kMaxBatches: pushing never allocates
     Batch* open_ = nullptr;                        // gathering this iteration's decisions

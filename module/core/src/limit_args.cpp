@@ -35,7 +35,7 @@ Parsed<ZoneArgs> parse_zone_args(const std::vector<std::string_view>& params) {
     using P = Parsed<ZoneArgs>;
     RedisOptions redis;
     bool have_redis = false, have_backend_params = false;
-    std::string_view key_secret_file;
+    std::string_view key_secret_file, sentinel_auth_file;
     for (const std::string_view a : params) {
         const auto [k, v, has_value] = split(a);
         std::uint64_t n = 0;
@@ -47,6 +47,10 @@ Parsed<ZoneArgs> parse_zone_args(const std::vector<std::string_view>& params) {
         } else if (k == "key_secret_file") {
             if (v.empty()) return P::failure("key_secret_file= needs a path");
             key_secret_file = v;
+            have_backend_params = true;
+        } else if (k == "sentinel_auth_file") {
+            if (v.empty()) return P::failure("sentinel_auth_file= needs a path");
+            sentinel_auth_file = v;
             have_backend_params = true;
         } else if (k == "redis_timeout") {
             if (!parse_in(v, 1, kMaxRedisTimeoutMs, n)) {
@@ -72,15 +76,20 @@ Parsed<ZoneArgs> parse_zone_args(const std::vector<std::string_view>& params) {
         }
     }
     if (have_backend_params && !have_redis) {
-        return P::failure("redis_timeout=, on_backend_error=, nodes= and key_secret_file= need redis=<url>");
+        return P::failure(
+            "redis_timeout=, on_backend_error=, nodes=, key_secret_file= and sentinel_auth_file= need redis=<url>");
     }
     if (have_redis && key_secret_file.empty()) {
         return P::failure(
             "redis= needs key_secret_file=<path>: a secret (at least 16 bytes) that names the zone's buckets in Redis, "
             "the same file on every nginx node sharing the zone");
     }
+    if (!sentinel_auth_file.empty() && !redis.endpoint.sentinel()) {
+        return P::failure("sentinel_auth_file= needs redis=redis-sentinel://...: the other forms ask no Sentinel");
+    }
     ZoneArgs args;
     args.key_secret_file = key_secret_file;
+    args.sentinel_auth_file = sentinel_auth_file;
     if (have_redis) args.redis = std::move(redis);
     return args;
 }

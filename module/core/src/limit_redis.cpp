@@ -46,6 +46,15 @@ bool resolve(std::string& host, std::string& error) {
 }  // namespace
 
 std::string Endpoint::display() const {
+    if (sentinel()) {
+        std::string out = "sentinel master \"" + master_name + "\" via ";
+        for (std::size_t i = 0; i < sentinels.size(); ++i) {
+            const SentinelAddr& s = sentinels[i];
+            const bool v6 = s.host.find(':') != std::string::npos;
+            out += (i != 0 ? "," : "") + (v6 ? "[" + s.host + "]" : s.host) + ":" + std::to_string(s.port);
+        }
+        return out + (db != 0 ? "/" + std::to_string(db) : "");
+    }
     if (unix_socket) return "unix:" + host + (db != 0 ? "?db=" + std::to_string(db) : "");
     const bool v6 = host.find(':') != std::string::npos;
     return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port) + (db != 0 ? "/" + std::to_string(db) : "");
@@ -56,10 +65,11 @@ Parsed<Endpoint> parse_url(std::string_view url) {
     auto parsed = parse_redis_url(url);
     if (!parsed) return P::failure(parsed.error());
     RedisUrl u = std::move(parsed).value();
-    if (u.kind == RedisUrl::Kind::sentinel || u.kind == RedisUrl::Kind::cluster) {
+    if (u.kind == RedisUrl::Kind::cluster) {
         return P::failure("redis url \"" + mask_url(url) + "\": " + std::string(redis_url_scheme(u.kind)) +
                           " is not supported by levqor_limit_zone yet; give one server: "
-                          "redis://[[user]:password@]host[:port][/db] or unix:/path[?db=N]");
+                          "redis://[[user]:password@]host[:port][/db], unix:/path[?db=N] or "
+                          "redis-sentinel://[[user]:password@]host[:port][,host[:port]...]/<master name>[/db]");
     }
     Endpoint e;
     e.unix_socket = u.kind == RedisUrl::Kind::unix_socket;
@@ -70,11 +80,80 @@ Parsed<Endpoint> parse_url(std::string_view url) {
         e.host = std::move(u.socket_path);
         return e;
     }
+    std::string error;
+    if (u.kind == RedisUrl::Kind::sentinel) {
+        const std::string where = "redis url \"" + mask_url(url) + "\": ";
+        if (u.hosts.size() > kMaxSentinels) {
+            return P::failure(where + std::to_string(u.hosts.size()) + " sentinels, expected at most " +
+                              std::to_string(kMaxSentinels));
+        }
+        const bool name_ok = u.master_name.size() <= kMaxMasterName &&
+                             std::all_of(u.master_name.begin(), u.master_name.end(), [](char c) {
+                                 return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                                        c == '.' || c == '_' || c == '-';
+                             });
+        if (!name_ok) {
+            return P::failure(where + "invalid master name, expected 1 to " + std::to_string(kMaxMasterName) +
+                              " bytes of A-Z a-z 0-9 . _ -");
+        }
+        e.master_name = std::move(u.master_name);
+        for (RedisHost& h : u.hosts) {
+            SentinelAddr s{std::move(h.host), h.port};
+            if (!resolve(s.host, error)) return P::failure(where + "sentinel " + error);
+            e.sentinels.push_back(std::move(s));
+        }
+        return e;
+    }
     e.host = std::move(u.hosts.front().host);
     e.port = u.hosts.front().port;
-    std::string error;
     if (!resolve(e.host, error)) return P::failure(error);
     return e;
+}
+
+Parsed<SentinelAuth> sentinel_auth(std::string_view text, std::string_view label) {
+    using P = Parsed<SentinelAuth>;
+    const std::string where = "sentinel_auth_file \"" + std::string(label) + "\" ";
+    if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+    if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+    if (text.size() > kMaxSentinelAuth) {
+        return P::failure(where + "is longer than " + std::to_string(kMaxSentinelAuth) + " bytes");
+    }
+    if (std::any_of(text.begin(), text.end(),
+                    [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+        return P::failure(where + "holds a control character (one line: password or user:password)");
+    }
+    SentinelAuth out;
+    const auto colon = text.find(':');
+    if (colon != std::string_view::npos) {
+        out.user = std::string(text.substr(0, colon));
+        text.remove_prefix(colon + 1);
+    }
+    if (text.empty()) return P::failure(where + "holds no password (password or user:password)");
+    out.password = std::string(text);
+    return out;
+}
+
+bool parse_master_addr(std::size_t elements, bool strings_ok, std::string_view ip, std::string_view port,
+                       MasterAddr& out) noexcept {
+    if (elements != 2 || !strings_ok || ip.empty() || ip.size() >= sizeof out.host ||
+        ip.find('\0') != std::string_view::npos) {
+        return false;
+    }
+    char host[sizeof out.host];
+    std::memcpy(host, ip.data(), ip.size());
+    host[ip.size()] = '\0';
+    unsigned char addr[sizeof(in6_addr)];
+    if (inet_pton(AF_INET, host, addr) != 1 && inet_pton(AF_INET6, host, addr) != 1) return false;
+    if (port.empty() || port.size() > 5) return false;
+    int p = 0;
+    for (const char c : port) {
+        if (c < '0' || c > '9') return false;
+        p = p * 10 + (c - '0');
+    }
+    if (p < 1 || p > 65535) return false;
+    std::memcpy(out.host, host, ip.size() + 1);
+    out.port = p;
+    return true;
 }
 
 // ---- circuit breaker -------------------------------------------------------------

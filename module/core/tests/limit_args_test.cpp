@@ -77,9 +77,25 @@ TEST(ZoneArgs, OnBackendErrorIsLocalAllowOrDeny) {
 }
 
 TEST(ZoneArgs, BackendParametersNeedRedis) {
-    for (const char* p : {"redis_timeout=10", "on_backend_error=deny", "nodes=2", "key_secret_file=k"}) {
-        EXPECT_EQ(zone_error({p}), "redis_timeout=, on_backend_error=, nodes= and key_secret_file= need redis=<url>");
+    for (const char* p :
+         {"redis_timeout=10", "on_backend_error=deny", "nodes=2", "key_secret_file=k", "sentinel_auth_file=a"}) {
+        EXPECT_EQ(
+            zone_error({p}),
+            "redis_timeout=, on_backend_error=, nodes=, key_secret_file= and sentinel_auth_file= need redis=<url>");
     }
+}
+
+TEST(ZoneArgs, SentinelAuthFileOnlyWithASentinelUrl) {
+    const auto z = parse_zone_args(
+        {"redis=redis-sentinel://:pw@127.0.0.1:26379/main", "key_secret_file=k", "sentinel_auth_file=/etc/s.auth"});
+    ASSERT_TRUE(z) << z.error();
+    EXPECT_EQ(z.value().sentinel_auth_file, "/etc/s.auth");
+    EXPECT_TRUE(z.value().redis->endpoint.sentinel());
+    EXPECT_EQ(z.value().redis->endpoint.master_name, "main");
+    EXPECT_EQ(zone_error({"redis=unix:/r", "key_secret_file=k", "sentinel_auth_file=/etc/s.auth"}),
+              "sentinel_auth_file= needs redis=redis-sentinel://...: the other forms ask no Sentinel");
+    EXPECT_EQ(zone_error({"redis=redis-sentinel://127.0.0.1/m", "key_secret_file=k", "sentinel_auth_file="}),
+              "sentinel_auth_file= needs a path");
 }
 
 // Fail closed: a per-node secret would split the cluster's buckets.

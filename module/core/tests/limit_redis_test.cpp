@@ -7,7 +7,9 @@
 #include <cstring>
 
 #include <cstdio>
+#include <initializer_list>
 #include <iterator>
+#include <string>
 
 namespace levqor::redis {
 namespace {
@@ -45,13 +47,116 @@ TEST(RedisEndpoint, UnixSocketsAreNotResolved) {
     EXPECT_EQ(e.value().display(), "unix:/run/redis.sock?db=3");
 }
 
-TEST(RedisEndpoint, SentinelAndClusterAreRefusedAsNotSupportedYet) {
-    for (const char* url : {"redis-sentinel://:pw@127.0.0.1:26379/main", "redis-cluster://:pw@127.0.0.1:7000"}) {
-        const auto e = parse_url(url);
-        ASSERT_FALSE(e) << url;
-        EXPECT_NE(e.error().find("is not supported by levqor_limit_zone yet"), std::string::npos) << e.error();
-        EXPECT_EQ(e.error().find("pw@"), std::string::npos) << e.error();
+TEST(RedisEndpoint, ClusterIsRefusedAsNotSupportedYet) {
+    const auto e = parse_url("redis-cluster://:pw@127.0.0.1:7000");
+    ASSERT_FALSE(e);
+    EXPECT_NE(e.error().find("is not supported by levqor_limit_zone yet"), std::string::npos) << e.error();
+    EXPECT_EQ(e.error().find("pw@"), std::string::npos) << e.error();
+}
+
+TEST(RedisEndpoint, SentinelUrlResolvesEverySentinelAndKeepsTheMasterName) {
+    auto e = parse_url("redis-sentinel://app:s3cret@127.0.0.1:26379,localhost,[::1]:26400/my-master.1/3");
+    ASSERT_TRUE(e) << e.error();
+    const Endpoint& ep = e.value();
+    EXPECT_TRUE(ep.sentinel());
+    EXPECT_EQ(ep.master_name, "my-master.1");
+    EXPECT_EQ(ep.db, 3);
+    EXPECT_EQ(ep.user, "app");  // the data nodes' credentials
+    EXPECT_EQ(ep.password, "s3cret");
+    ASSERT_EQ(ep.sentinels.size(), 3u);
+    EXPECT_EQ(ep.sentinels[0].host, "127.0.0.1");
+    EXPECT_EQ(ep.sentinels[0].port, 26379);
+    EXPECT_TRUE(ep.sentinels[1].host == "127.0.0.1" || ep.sentinels[1].host == "::1") << ep.sentinels[1].host;
+    EXPECT_EQ(ep.sentinels[1].port, 26379);  // the Sentinel default port
+    EXPECT_EQ(ep.sentinels[2].host, "::1");
+    EXPECT_EQ(ep.display().find("s3cret"), std::string::npos);
+    EXPECT_NE(ep.display().find("my-master.1"), std::string::npos) << ep.display();
+}
+
+TEST(RedisEndpoint, SentinelUrlLimits) {
+    std::string many = "redis-sentinel://:pw@";
+    for (int i = 0; i < 17; ++i) many += (i != 0 ? "," : "") + std::string("127.0.0.1:") + std::to_string(26000 + i);
+    many += "/m";
+    auto e = parse_url(many);
+    ASSERT_FALSE(e);
+    EXPECT_NE(e.error().find("17 sentinels, expected at most 16"), std::string::npos) << e.error();
+    EXPECT_EQ(e.error().find("pw@"), std::string::npos) << e.error();
+    e = parse_url("redis-sentinel://:pw@127.0.0.1/bad*name");
+    ASSERT_FALSE(e);
+    EXPECT_NE(e.error().find("invalid master name"), std::string::npos) << e.error();
+    EXPECT_EQ(e.error().find("pw@"), std::string::npos) << e.error();
+    e = parse_url("redis-sentinel://127.0.0.1/" + std::string(65, 'm'));
+    EXPECT_FALSE(e);
+    EXPECT_TRUE(parse_url("redis-sentinel://127.0.0.1/" + std::string(64, 'm')));
+    e = parse_url("redis-sentinel://:pw@127.0.0.1,no-such-host.invalid/m");
+    ASSERT_FALSE(e);
+    EXPECT_NE(e.error().find("sentinel cannot resolve \"no-such-host.invalid\""), std::string::npos) << e.error();
+    EXPECT_EQ(e.error().find("pw@"), std::string::npos) << e.error();
+}
+
+TEST(SentinelReply, AcceptsOnlyAnIpLiteralAndAPort) {
+    MasterAddr a{};
+    ASSERT_TRUE(parse_master_addr(2, true, "127.0.0.1", "6380", a));
+    EXPECT_STREQ(a.host, "127.0.0.1");
+    EXPECT_EQ(a.port, 6380);
+    ASSERT_TRUE(parse_master_addr(2, true, "::1", "65535", a));
+    EXPECT_STREQ(a.host, "::1");
+    EXPECT_EQ(a.port, 65535);
+    const MasterAddr before = a;
+    struct Bad {
+        std::size_t n;
+        bool strings;
+        const char *ip, *port;
+    };
+    for (const Bad& b : std::initializer_list<Bad>{
+             {0, false, "", ""},                  // nil: master unknown
+             {2, false, "127.0.0.1", "6379"},     // not two strings
+             {3, true, "127.0.0.1", "6379"},      // longer
+             {1, true, "127.0.0.1", ""},          // shorter
+             {2, true, "redis.example", "6379"},  // a host name (announce-hostnames)
+             {2, true, "", "6379"},               // empty
+             {2, true, "127.0.0.1 ", "6379"},     // trailing space
+             {2, true, "127.0.0.1", "0"},         // port 0
+             {2, true, "127.0.0.1", "65536"},     // port too large
+             {2, true, "127.0.0.1", "-1"},        // sign
+             {2, true, "127.0.0.1", "0006379"},   // too long
+             {2, true, "127.0.0.1", ""},          // no port
+         }) {
+        EXPECT_FALSE(parse_master_addr(b.n, b.strings, b.ip, b.port, a)) << b.n << " " << b.ip << " " << b.port;
+        EXPECT_STREQ(a.host, before.host);
+        EXPECT_EQ(a.port, before.port);
     }
+    EXPECT_FALSE(parse_master_addr(2, true, std::string_view("127.0.0.1\0x", 11), "6379", a));
+    EXPECT_FALSE(parse_master_addr(2, true, std::string(60, '1'), "6379", a));  // too long for an address
+}
+
+TEST(SentinelAuth, PasswordOrUserAndPasswordOnOneLine) {
+    auto a = sentinel_auth("s3cret\n", "/f");
+    ASSERT_TRUE(a) << a.error();
+    EXPECT_EQ(a.value().user, "");
+    EXPECT_EQ(a.value().password, "s3cret");
+    a = sentinel_auth("ops:pa:ss@x\r\n", "/f");
+    ASSERT_TRUE(a) << a.error();
+    EXPECT_EQ(a.value().user, "ops");
+    EXPECT_EQ(a.value().password, "pa:ss@x");  // the user ends at the first ':'
+    for (const std::string& bad : {std::string(""), std::string("\n"), std::string("ops:\n"), std::string("pw\nmore"),
+                                   std::string("p\tw"), std::string(513, 'x')}) {
+        a = sentinel_auth(bad, "/etc/levqor/sentinel.auth");
+        ASSERT_FALSE(a) << bad;
+        EXPECT_NE(a.error().find("sentinel_auth_file \"/etc/levqor/sentinel.auth\""), std::string::npos) << a.error();
+        if (bad.size() > 3) {
+            EXPECT_EQ(a.error().find(bad), std::string::npos) << a.error();
+        }
+    }
+    EXPECT_TRUE(sentinel_auth(std::string(512, 'x'), "/f"));
+}
+
+TEST(SentinelReply, RoleMustBeMaster) {
+    EXPECT_TRUE(role_is_master("master"));
+    EXPECT_FALSE(role_is_master("slave"));
+    EXPECT_FALSE(role_is_master("sentinel"));
+    EXPECT_FALSE(role_is_master(""));
+    EXPECT_FALSE(role_is_master("masterx"));
 }
 
 TEST(RedisEndpoint, RejectsAndNeverPrintsThePassword) {

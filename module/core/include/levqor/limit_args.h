@@ -19,10 +19,11 @@
 namespace levqor::limit {
 
 // A zone whose buckets live in Redis: redis=<url> [redis_timeout=<ms>]
-// [on_backend_error=local|allow|deny] [nodes=<n>] key_secret_file=<path>.
+// [on_backend_error=local|allow|deny] [nodes=<n>] key_secret_file=<path>
+// [sentinel_auth_file=<path>].
 struct RedisOptions {
     enum class OnError : std::uint8_t { Local, Allow, Deny };
-    redis::Endpoint endpoint;
+    redis::Endpoint endpoint;  // one server, or Sentinels and a master name
     std::uint32_t timeout_ms = 5;
     OnError on_error = OnError::Local;
     std::uint64_t nodes = 1;        // nginx nodes sharing the zone: the local fallback gets 1/nodes of each plan
@@ -32,8 +33,9 @@ inline constexpr std::uint32_t kMaxRedisTimeoutMs = 60000;
 inline constexpr std::uint64_t kMaxNodes = 10000;
 
 struct ZoneArgs {
-    std::optional<RedisOptions> redis;  // nullopt: a local zone
-    std::string_view key_secret_file;   // a view into params; required with redis= (read by the glue)
+    std::optional<RedisOptions> redis;    // nullopt: a local zone
+    std::string_view key_secret_file;     // a view into params; required with redis= (read by the glue)
+    std::string_view sentinel_auth_file;  // a view into params; only with redis=redis-sentinel:// (read by the glue)
 };
 // levqor_limit_zone <name>:<size> [redis=<url> ...]: the parameters after
 // <name>:<size>. Resolves the Redis host (configuration time only). A redis=

@@ -20,22 +20,63 @@
 
 namespace levqor::redis {
 
-// The one Redis server of a levqor_limit_zone: a redis:// or unix: URL of
-// the shared grammar (levqor/redis_url.h).
+// A Sentinel to ask for the master: an IP address (resolved at configuration time).
+struct SentinelAddr {
+    std::string host;
+    int port = 26379;
+};
+inline constexpr std::size_t kMaxSentinels = 16;
+inline constexpr std::size_t kMaxMasterName = 64;
+
+// The Redis of a levqor_limit_zone: one server (a redis:// or unix: URL of
+// the shared grammar, levqor/redis_url.h), or a master found through
+// Sentinels (redis-sentinel://): then `sentinels` and `master_name` are set
+// and host/port are unused (the worker asks the Sentinels).
 struct Endpoint {
     bool unix_socket = false;
     std::string host;  // an IP address (resolved at configuration time) or the socket path
     int port = 6379;
-    std::string user;      // empty: AUTH <password>; else AUTH <user> <password>
+    std::string user;      // the data nodes': empty: AUTH <password>; else AUTH <user> <password>
     std::string password;  // empty: no AUTH
     int db = 0;
+    std::vector<SentinelAddr> sentinels;  // redis-sentinel://: at most kMaxSentinels, in the URL's order
+    std::string master_name;              // redis-sentinel://: 1 to kMaxMasterName bytes of [A-Za-z0-9._-]
+    std::string sentinel_user;            // from sentinel_auth_file=: empty: AUTH <password>
+    std::string sentinel_password;        // empty: the Sentinels are asked without AUTH
+    bool sentinel() const { return !sentinels.empty(); }
     std::string display() const;  // for logs: never includes the credentials
 };
-// Parses with parse_redis_url() and resolves the host name here (once, at
-// configuration time). Sentinel and Cluster URLs are refused: the module
-// does not follow a failover or a slot map yet. Error messages show the URL
-// with its credentials masked.
+// Parses with parse_redis_url() and resolves the host names here (once, at
+// configuration time: a worker never calls the resolver). redis-cluster://
+// URLs are refused: the module does not follow a slot map yet. Error
+// messages show the URL with its credentials masked.
 Parsed<Endpoint> parse_url(std::string_view url);
+
+// The Sentinels' credentials from the text of sentinel_auth_file=:
+// `password` or `user:password` (an ACL user), one trailing "\n" (or
+// "\r\n") not part of it; at most 512 bytes, no control characters, a
+// password that is not empty. `label` names the file in messages (the
+// content never appears in them).
+struct SentinelAuth {
+    std::string user, password;
+};
+inline constexpr std::size_t kMaxSentinelAuth = 512;
+Parsed<SentinelAuth> sentinel_auth(std::string_view text, std::string_view label);
+
+// A master's address as a Sentinel gives it, checked.
+struct MasterAddr {
+    char host[46];  // an IPv4 or IPv6 literal, NUL-terminated (INET6_ADDRSTRLEN)
+    int port;
+};
+// The answer to SENTINEL get-master-addr-by-name, as its shape: an array of
+// `elements` whose first two are strings `ip` and `port` (the caller passes
+// strings_ok = false when they are not both strings). Accepted only as
+// exactly [ip literal, decimal port 1..65535]; a host name (announce-hostnames),
+// nil, an error or anything longer is refused (false, out untouched).
+bool parse_master_addr(std::size_t elements, bool strings_ok, std::string_view ip, std::string_view port,
+                       MasterAddr& out) noexcept;
+// ROLE's first element: only "master" is a node to write to.
+inline bool role_is_master(std::string_view first) noexcept { return first == "master"; }
 
 // Stops asking a failing Redis: after `threshold` consecutive failures it
 // opens for a pause (doubling up to `max_pause_ms`); once the pause is over
