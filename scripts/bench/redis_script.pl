@@ -43,15 +43,24 @@ my $bucket_key = pack('d<d<d<C', 10, 1000, 1, 0);
 my $bucket_ip = pack('d<d<d<C', 0.01, 1000, 1, 0);
 my @cmds;
 for (1 .. $batches) {
-    my (@keys, $blob);
+    my (@keys, $blob, @distinct, %index, $gen_blob);
+    # The module's layout: each distinct key once in KEYS, each bucket names
+    # its key by index (from 1, 16 bits) after its observe-only byte.
+    my $key_index = sub {
+        my ($k) = @_;
+        $index{$k} //= do { push @distinct, $k; scalar @distinct };
+        return pack('v', $index{$k});
+    };
     for (1 .. $per) {
-        push @keys, sprintf('levqor:{api}:k:bench:%032x', int(rand($nkeys))), $ip;
-        $blob .= pack('C', 2) . $bucket_key . $bucket_ip;
+        my $k = sprintf('levqor:{api}:k:bench:%032x', int(rand($nkeys)));
+        push @keys, $k, $ip;
+        $blob .= pack('C', 2) . $bucket_key . $key_index->($k) . $bucket_ip . $key_index->($ip);
+        $gen_blob .= pack('C', 2) . $bucket_key . $bucket_ip;
     }
     if ($layout eq 'gen') {
-        push @cmds, enc('EVALSHA', $sha, 2, 'levqor:{api}:g:1', 'levqor:{api}:g:0', $per, $blob, @keys);
+        push @cmds, enc('EVALSHA', $sha, 2, 'levqor:{api}:g:1', 'levqor:{api}:g:0', $per, $gen_blob, @keys);
     } else {
-        push @cmds, enc('EVALSHA', $sha, scalar(@keys), @keys, $per, $blob);
+        push @cmds, enc('EVALSHA', $sha, scalar(@distinct), @distinct, $per, $blob);
     }
 }
 cmd('CONFIG', 'RESETSTAT');

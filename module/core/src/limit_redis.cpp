@@ -205,20 +205,21 @@ local keys, blob = KEYS, ARGV[2]
 -- batch charged (the MGET values are from before them); every charged bucket
 -- is written once, at the end.
 local got, latest, order, w, expiry = call('MGET', unpack(keys)), {}, {}, 0, {}
-local out, fmt, before, new_tat, observe, adm, r = {}, {}, {}, {}, {}, {}, {}
+local out, fmt, before, new_tat, observe, adm, r, names = {}, {}, {}, {}, {}, {}, {}, {}
 local bit = {4, 8, 16, 32, 64, 128, 256, 512}
-local k, pos = 0, 1
+local pos = 1
 for d = 1, tonumber(ARGV[1]) do
   local n
   n, pos = unpack_s('B', blob, pos)
   local enforced_ok, observed_ok, flags = 1, 1, 0
   for i = 1, n do
-    local iv, burst, cost, o
-    iv, burst, cost, o, pos = unpack_s('<dddB', blob, pos)
-    local key = keys[k + i]
+    local iv, burst, cost, o, ki
+    iv, burst, cost, o, ki, pos = unpack_s('<dddBH', blob, pos)
+    local key = keys[ki]
+    names[i] = key
     local tat = latest[key]
     if not tat then
-      local v = got[k + i]
+      local v = got[ki]
       if v then
         if #v == 16 then
           tat, expiry[key] = unpack_s('<dd', v)
@@ -232,7 +233,7 @@ for d = 1, tonumber(ARGV[1]) do
     -- A bucket named twice in one decision: the later sees the earlier's
     -- charge if the earlier admits (as the local limiter does).
     for j = 1, i - 1 do
-      if keys[k + j] == key then tat = adm[j] and new_tat[j] or before[j] end
+      if names[j] == key then tat = adm[j] and new_tat[j] or before[j] end
     end
     local nt = max(tat, now) + cost * iv
     local a = nt - now <= burst * iv
@@ -248,7 +249,7 @@ for d = 1, tonumber(ARGV[1]) do
   r[1] = flags + enforced_ok + 2 * observed_ok
   for i = 1, n do
     if enforced_ok == 1 and (observed_ok == 1 or observe[i] ~= 1) then
-      local key = keys[k + i]
+      local key = names[i]
       if not latest[key] then
         w = w + 1
         order[w] = key
@@ -264,7 +265,6 @@ for d = 1, tonumber(ARGV[1]) do
     fmt[n] = f
   end
   out[d] = pack(f, unpack(r, 1, n + 1))
-  k = k + n
 end
 -- Each charged bucket once: its TAT and the moment its key expires, as two
 -- little-endian doubles (microseconds on Redis's clock). The key lives at
@@ -399,11 +399,17 @@ std::size_t max_key_bytes(std::string_view zone, std::string_view plan) {
     return 1 + limit::kMaxU64Digits + 2 + kKeyPrefix.size() + zone.size() + 4 + plan.size() + 1 + 32 + 2;
 }
 
+// A bucket name's 128 bits: SipHash-1-3 of the key or address under each half of the secret.
+struct KeyHash {
+    std::uint64_t h0, h1;
+};
+KeyHash key_hash(std::string_view value, const KeySecret& secret) {
+    return {siphash13(secret.a, value.data(), value.size()), siphash13(secret.b, value.data(), value.size())};
+}
+
 // The RESP bulk string of a bucket key.
-char* put_key(char* k, std::string_view zone, char kind, std::string_view plan, std::string_view value,
-              const KeySecret& secret) {
-    const std::uint64_t h[2] = {siphash13(secret.a, value.data(), value.size()),
-                                siphash13(secret.b, value.data(), value.size())};
+char* put_key_hashed(char* k, std::string_view zone, char kind, std::string_view plan, KeyHash h) {
+    const std::uint64_t hh[2] = {h.h0, h.h1};
     k = put_counted(k, '$', kKeyPrefix.size() + zone.size() + 4 + plan.size() + 1 + 32);
     std::memcpy(k, kKeyPrefix.data(), kKeyPrefix.size());
     k += kKeyPrefix.size();
@@ -416,12 +422,17 @@ char* put_key(char* k, std::string_view zone, char kind, std::string_view plan, 
     std::memcpy(k, plan.data(), plan.size());
     k += plan.size();
     *k++ = ':';
-    hex_u64_into(k, h[0]);  // the hex reads as the two numbers
-    hex_u64_into(k + 16, h[1]);
+    hex_u64_into(k, hh[0]);  // the hex reads as the two numbers
+    hex_u64_into(k + 16, hh[1]);
     k += 32;
     *k++ = '\r';
     *k++ = '\n';
     return k;
+}
+
+char* put_key(char* k, std::string_view zone, char kind, std::string_view plan, std::string_view value,
+              const KeySecret& secret) {
+    return put_key_hashed(k, zone, kind, plan, key_hash(value, secret));
 }
 
 }  // namespace
@@ -479,8 +490,9 @@ namespace {
 // A bucket's part of the script's argument string: interval (microseconds),
 // burst and cost as little-endian doubles (exact: integers below 2^53, and
 // the interval's nanoseconds / 1000 is the double Lua's tonumber() of its
-// decimal would give), then the observe-only byte.
-constexpr std::size_t kBucketArgBytes = 3 * 8 + 1;
+// decimal would give), then the observe-only byte and the index of its key
+// in KEYS (little-endian 16 bits, from 1).
+constexpr std::size_t kBucketArgBytes = 3 * 8 + 1 + 2;
 
 char* put_f64(char* p, double v) noexcept {
     std::uint64_t bits;
@@ -502,7 +514,7 @@ char* BatchCommand::Buffer::room(std::size_t n) noexcept {
     return data.get() + size;
 }
 
-BatchCommand::BatchCommand() {
+BatchCommand::BatchCommand() : seen_(std::make_unique<Seen[]>(kSeenSlots)) {
     keys_.room(kKeysRoom);
     argv_.room(kArgvRoom);
 }
@@ -517,21 +529,52 @@ bool BatchCommand::add(std::string_view zone, const BucketName* names, const lim
     if (k == nullptr || a == nullptr) return false;
     char* const k0 = k;
     char* const a0 = a;
-    for (std::size_t i = 0; i < n; ++i) {
-        k = put_key(k, zone, names[i].kind, names[i].plan, names[i].value, secret);
-    }
+    std::size_t nkeys = nkeys_;
+    std::size_t nseen = nseen_;
     *a++ = static_cast<char>(n);
     for (std::size_t i = 0; i < n; ++i) {
+        const BucketName& name = names[i];
+        const KeyHash h = key_hash(name.value, secret);
+        // A key already in this batch (the address bucket of many
+        // decisions, mostly) is sent once; each bucket names its key by index.
+        std::size_t index = kSeenSlots;
+        std::size_t slot = static_cast<std::size_t>(h.h0) & (kSeenSlots - 1);
+        for (int probe = 0; probe < kSeenProbes; ++probe, slot = (slot + 1) & (kSeenSlots - 1)) {
+            Seen& e = seen_[slot];
+            if (e.index == 0) {  // free: this key is new (recorded below)
+                e = Seen{h.h0,
+                         h.h1,
+                         name.plan.data(),
+                         static_cast<std::uint32_t>(name.plan.size()),
+                         name.kind,
+                         static_cast<std::uint16_t>(nkeys + 1)};
+                used_[nseen++] = static_cast<std::uint16_t>(slot);
+                break;
+            }
+            if (e.h0 == h.h0 && e.h1 == h.h1 && e.kind == name.kind && e.plan_len == name.plan.size() &&
+                std::memcmp(e.plan, name.plan.data(), e.plan_len) == 0) {
+                index = e.index - 1u;
+                break;
+            }
+        }
+        if (index == kSeenSlots) {  // new (or the probes ran out: sent again, which is only slower)
+            index = nkeys++;
+            k = put_key_hashed(k, zone, name.kind, name.plan, h);
+        }
         const limit::BucketRequest& r = reqs[i];
         a = put_f64(a, static_cast<double>(r.limit.interval_ns) / 1000.0);
         a = put_f64(a, static_cast<double>(r.limit.burst));
         a = put_f64(a, static_cast<double>(r.cost));
         *a++ = r.observe_only ? 1 : 0;
+        const std::size_t lua_index = index + 1;  // KEYS[1..]
+        *a++ = static_cast<char>(lua_index & 0xff);
+        *a++ = static_cast<char>(lua_index >> 8);
     }
     keys_.size += static_cast<std::size_t>(k - k0);
     argv_.size += static_cast<std::size_t>(a - a0);
     ++decisions_;
-    nkeys_ += n;
+    nkeys_ = nkeys;
+    nseen_ = nseen;
     return true;
 }
 
@@ -558,6 +601,8 @@ void BatchCommand::clear() noexcept {
     keys_.size = 0;
     argv_.size = 0;
     decisions_ = nkeys_ = 0;
+    for (std::size_t i = 0; i < nseen_; ++i) seen_[used_[i]].index = 0;
+    nseen_ = 0;
 }
 
 }  // namespace levqor::redis

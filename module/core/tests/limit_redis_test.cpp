@@ -294,9 +294,10 @@ TEST(Batch, EncodesDecisionsInOneCommand) {
     const std::string us1000("\x00\x00\x00\x00\x00\x40\x8f\x40", 8), five("\0\0\0\0\0\0\x14\x40", 8),
         unit("\0\0\0\0\0\0\xf0\x3f", 8);
     const std::string bucket = us1000 + five + unit;
-    const std::string blob = std::string("\x01", 1) + bucket + std::string("\x00", 1) +  // decision 1
-                             std::string("\x02", 1) + bucket + std::string("\x00", 1) + bucket +
-                             std::string("\x01", 1);  // decision 2: the second bucket observe-only
+    auto idx = [](char i) { return std::string{i, '\0'}; };  // the key's place in KEYS, from 1
+    const std::string blob = std::string("\x01", 1) + bucket + std::string("\x00", 1) + idx(1) +  // decision 1
+                             std::string("\x02", 1) + bucket + std::string("\x00", 1) + idx(2) + bucket +
+                             std::string("\x01", 1) + idx(3);  // decision 2: the second bucket observe-only
     const std::string expected =
         "*8\r\n" + bulk("EVALSHA") + bulk("abc") + bulk("3") + bulk(bucket_key("api", 'k', "free", "key-a", secret)) +
         bulk(bucket_key("api", 'k', "pro", "key-b", secret)) +
@@ -322,6 +323,56 @@ std::string reply_part(unsigned flags, std::initializer_list<double> debts_us) {
         for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(bits >> (8 * i)));
     }
     return out;
+}
+
+// A key that several decisions of a batch share (their address bucket) is
+// in KEYS once; every bucket names its key by index. The same value under
+// another kind or plan is another key.
+TEST(Batch, SendsEachDistinctKeyOnce) {
+    const KeySecret secret = test_secret();
+    limit::BucketRequest reqs[2] = {};
+    reqs[0].limit = {1000000, 5};
+    reqs[0].cost = 1;
+    reqs[1] = reqs[0];
+    const std::string_view ip("\x7f\x00\x00\x01", 4);
+    const BucketName first[2] = {{'k', "free", "key-a"}, {'i', "free", ip}};
+    const BucketName second[2] = {{'k', "free", "key-b"}, {'i', "free", ip}};
+    const BucketName other_plan[2] = {{'k', "free", "key-a"}, {'i', "pro", ip}};
+    BatchCommand batch;
+    ASSERT_TRUE(batch.add("api", first, reqs, 2, secret));
+    ASSERT_TRUE(batch.add("api", second, reqs, 2, secret));
+    ASSERT_TRUE(batch.add("api", other_plan, reqs, 2, secret));
+    std::string cmd;
+    ASSERT_TRUE(batch.format(cmd, "EVALSHA", "abc"));
+    auto bulk = [](std::string_view v) { return "$" + std::to_string(v.size()) + "\r\n" + std::string(v) + "\r\n"; };
+    const std::string keys = bulk("4") + bulk(bucket_key("api", 'k', "free", "key-a", secret)) +
+                             bulk(bucket_key("api", 'i', "free", ip, secret)) +
+                             bulk(bucket_key("api", 'k', "free", "key-b", secret)) +
+                             bulk(bucket_key("api", 'i', "pro", ip, secret));
+    EXPECT_NE(cmd.find(keys), std::string::npos) << "KEYS: key-a, the address, key-b, the address under pro";
+    EXPECT_EQ(cmd.rfind("*9\r\n", 0), 0u);  // EVALSHA sha numkeys, 4 keys, decisions, argument string
+    // Each bucket's index: the argument string's last 2 bytes of each bucket.
+    const std::size_t at = cmd.find(bulk("3"), cmd.find(keys) + keys.size());
+    ASSERT_NE(at, std::string::npos);
+    const std::string blob_head = "$" + std::to_string(3 * (1 + 2 * 27)) + "\r\n";
+    const std::size_t b = cmd.find(blob_head, at);
+    ASSERT_NE(b, std::string::npos);
+    const std::string blob = cmd.substr(b + blob_head.size(), 3 * (1 + 2 * 27));
+    auto index_of = [&](int decision, int bucket) {
+        const std::size_t end = static_cast<std::size_t>(decision) * 55 + 1 + static_cast<std::size_t>(bucket + 1) * 27;
+        return static_cast<unsigned char>(blob[end - 2]) | static_cast<unsigned char>(blob[end - 1]) << 8;
+    };
+    EXPECT_EQ(index_of(0, 0), 1);
+    EXPECT_EQ(index_of(0, 1), 2);
+    EXPECT_EQ(index_of(1, 0), 3);
+    EXPECT_EQ(index_of(1, 1), 2);  // the shared address: sent once
+    EXPECT_EQ(index_of(2, 0), 1);  // key-a again
+    EXPECT_EQ(index_of(2, 1), 4);
+    // clear() forgets the keys: the next batch starts its KEYS afresh.
+    batch.clear();
+    ASSERT_TRUE(batch.add("api", second, reqs, 2, secret));
+    ASSERT_TRUE(batch.format(cmd, "EVALSHA", "abc"));
+    EXPECT_NE(cmd.find(bulk("2") + bulk(bucket_key("api", 'k', "free", "key-b", secret))), std::string::npos);
 }
 
 TEST(Batch, DecodesEachDecisionInTurn) {

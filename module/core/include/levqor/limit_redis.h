@@ -221,6 +221,21 @@ private:
     };
     Buffer keys_, argv_;
     std::size_t decisions_ = 0, nkeys_ = 0;
+    // The batch's distinct keys (open addressing by the name's hash; index
+    // 0 = free slot, else KEYS index + 1), cleared slot by slot.
+    struct Seen {
+        std::uint64_t h0, h1;
+        const char* plan;
+        std::uint32_t plan_len;
+        char kind;
+        std::uint16_t index;
+    };
+    // 8 KiB per batch; a batch with more keys than fit sends some twice (only slower).
+    static constexpr std::size_t kSeenSlots = 256;
+    static constexpr int kSeenProbes = 8;
+    std::unique_ptr<Seen[]> seen_;
+    std::uint16_t used_[kMaxBatch * kMaxScriptBuckets];
+    std::size_t nseen_ = 0;
 };
 
 }  // namespace levqor::redis
