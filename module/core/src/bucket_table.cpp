@@ -58,17 +58,35 @@ Slot* BucketTable::claim(Set& s, std::uint64_t now, Slot* const* busy, std::size
     return victim;
 }
 
+namespace {
+
+// A slot taken for a new bucket: its tag and the level above which it counts as throttled.
+void label(Slot& slot, std::uint64_t tag, const gcra::Limit& limit) noexcept {
+    slot.tag.store(tag, std::memory_order_relaxed);
+    slot.throttled_above.store(limit.capacity_ns() - limit.interval_ns, std::memory_order_relaxed);
+}
+
+}  // namespace
+
 Slot* BucketTable::add(Set& s, std::uint64_t tag, std::uint64_t tat, const gcra::Limit& limit, std::uint64_t now,
                        Slot* const* busy, std::size_t nbusy) noexcept {
     Slot* free = nullptr;
     Slot* slot = find(s, tag, free);  // claimed by an earlier request of the same decision?
     if (slot == nullptr) {
         slot = free != nullptr ? free : claim(s, now, busy, nbusy);
-        slot->tag.store(tag, std::memory_order_relaxed);
-        slot->throttled_above.store(limit.capacity_ns() - limit.interval_ns, std::memory_order_relaxed);
+        label(*slot, tag, limit);
     }
     slot->tat.store(tat, std::memory_order_relaxed);
     return slot;
+}
+
+void BucketTable::charge(Set& s, Slot*& slot, const BucketRequest& r, std::uint64_t tat, std::uint64_t now,
+                         Slot* const* busy, std::size_t nbusy) noexcept {
+    if (slot != nullptr) {
+        slot->tat.store(tat, std::memory_order_relaxed);
+    } else {
+        slot = r.table->add(s, r.tag, tat, r.limit, now, busy, nbusy);
+    }
 }
 
 // The common case (one bucket: key-only, or IP-only requests).
@@ -84,8 +102,7 @@ Outcome BucketTable::decide_one(const BucketRequest& req, std::uint64_t now, gcr
     if (out.allowed) {
         if (slot == nullptr) {  // a new bucket: the free slot find() stopped at, else a victim
             slot = free != nullptr ? free : t.claim(s, now, nullptr, 0);
-            slot->tag.store(req.tag, std::memory_order_relaxed);
-            slot->throttled_above.store(req.limit.capacity_ns() - req.limit.interval_ns, std::memory_order_relaxed);
+            label(*slot, req.tag, req.limit);
         }
         slot->tat.store(out.new_tat, std::memory_order_relaxed);
     }
@@ -135,20 +152,8 @@ Outcome BucketTable::decide_two(const BucketRequest* reqs, std::uint64_t now, gc
     const bool all_charged = outcome.enforced_ok && outcome.observed_ok;
     const bool charged0 = all_charged || (outcome.enforced_ok && !r0.observe_only);
     const bool charged1 = all_charged || (outcome.enforced_ok && !r1.observe_only);
-    if (charged0) {
-        if (slots[0] != nullptr) {
-            slots[0]->tat.store(out[0].new_tat, std::memory_order_relaxed);
-        } else {
-            slots[0] = r0.table->add(s0, r0.tag, out[0].new_tat, r0.limit, now, slots, 2);
-        }
-    }
-    if (charged1) {
-        if (slots[1] != nullptr) {
-            slots[1]->tat.store(out[1].new_tat, std::memory_order_relaxed);
-        } else {
-            slots[1] = r1.table->add(s1, r1.tag, out[1].new_tat, r1.limit, now, slots, 2);
-        }
-    }
+    if (charged0) charge(s0, slots[0], r0, out[0].new_tat, now, slots, 2);
+    if (charged1) charge(s1, slots[1], r1, out[1].new_tat, now, slots, 2);
     unlock(s0);
     if (!same_set) unlock(s1);
     if (!charged0) gcra::describe_uncharged(out[0], before0, now, r0.limit);
@@ -200,12 +205,7 @@ Outcome BucketTable::decide_many(const BucketRequest* reqs, std::size_t n, std::
     const bool all_charged = outcome.enforced_ok && outcome.observed_ok;
     auto charged = [&](std::size_t i) { return all_charged || (outcome.enforced_ok && !reqs[i].observe_only); };
     for (std::size_t i = 0; i < n; ++i) {
-        if (!charged(i)) continue;
-        if (slots[i] != nullptr) {
-            slots[i]->tat.store(out[i].new_tat, std::memory_order_relaxed);
-        } else {
-            slots[i] = reqs[i].table->add(*sets[i], reqs[i].tag, out[i].new_tat, reqs[i].limit, now, slots, n);
-        }
+        if (charged(i)) charge(*sets[i], slots[i], reqs[i], out[i].new_tat, now, slots, n);
     }
     for (std::size_t k = 0; k < nlocked; ++k) unlock(*order[k].set);
     if (!all_charged) {

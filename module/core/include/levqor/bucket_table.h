@@ -148,6 +148,9 @@ private:
     // never one of the `busy` slots this decision charges; returns the slot.
     Slot* add(Set& s, std::uint64_t tag, std::uint64_t tat, const gcra::Limit& limit, std::uint64_t now,
               Slot* const* busy, std::size_t nbusy) noexcept;
+    // Charges a decided bucket: its slot's TAT, or add() when it has none yet.
+    static void charge(Set& s, Slot*& slot, const BucketRequest& r, std::uint64_t tat, std::uint64_t now,
+                       Slot* const* busy, std::size_t nbusy) noexcept;
     // The slot of tag, else null and `free` = the set's first free slot (null: the set is full).
     static Slot* find(Set& s, std::uint64_t tag, Slot*& free) noexcept;
     Slot* claim(Set& s, std::uint64_t now, Slot* const* busy, std::size_t nbusy) noexcept;
