@@ -12,6 +12,7 @@ use Test::Levqor;
 use Test::Levqor::Redis;
 use Time::HiRes qw(time sleep);
 use File::Temp ();
+use POSIX ();
 
 my $redis = Test::Levqor::Redis->new;
 my $port = $redis->port;
@@ -278,6 +279,36 @@ sub burst {
     $redis->kill('CONT');
     like($log, qr/"GET \/gone HTTP\/1\.1" 499 /, 'a client gone while its decision waits: 499 at once');
     $ng->stop;
+}
+
+# ---- a server whose reply never ends ----------------------------------------------
+# hiredis keeps a reply's bytes until it is whole: a "Redis" that announces a
+# 2 MB reply and sends 1.5 MB of it is dropped once 1 MiB is unread, not
+# buffered without bound (nor waited for until the setup deadline).
+{
+    require IO::Socket::INET;
+    my $listen = IO::Socket::INET->new(Listen => 5, LocalAddr => '127.0.0.1:0', ReuseAddr => 1) or die "listen: $!";
+    my $fake_port = $listen->sockport;
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        while (my $c = $listen->accept) {
+            sysread($c, my $buf, 65536);
+            syswrite($c, "\$2000000\r\n" . ('x' x 1_500_000));
+            sleep 30;
+        }
+        POSIX::_exit(0);
+    }
+    close $listen;
+    my $ng = limited_nginx(wait => 0, workers => 1,
+        zone => "levqor_limit_zone api:1m redis=redis://127.0.0.1:$fake_port key_secret_file=$key;");
+    my $deadline = time + 10;
+    sleep 0.05 until $ng->error_log =~ /reply larger than any of ours/ || time > $deadline;
+    like($ng->error_log, qr/redis 127\.0\.0\.1:\d+ unavailable \(reply larger than any of ours\)/,
+         'a reply that grows past 1 MiB unread: the connection is dropped, and said why');
+    is(get($ng, '/t', 'huge')->{headers}{'x-limit'}, 'FALLBACK_PASSED', 'meanwhile decided by the fallback');
+    $ng->stop;
+    kill 'KILL', $pid;
+    waitpid($pid, 0);
 }
 
 # ---- the script's numbers: the same fields as the local limiter ---------------------

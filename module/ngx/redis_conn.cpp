@@ -779,6 +779,13 @@ void RedisConn::on_read(ngx_event_t* ev) noexcept {
     for (int rounds = 0; rounds < 64 && self->ac_ != nullptr; ++rounds) {
         redisAsyncHandleRead(self->ac_);
         if (self->c_ == nullptr) return;  // disconnected and freed inside
+        // hiredis keeps a reply's bytes until it is whole: no answer of ours
+        // comes near this (16 batch replies of 4 KiB at most), so a server
+        // sending more is not one to wait for.
+        if (self->ac_ != nullptr && self->ac_->c.reader->len - self->ac_->c.reader->pos > kMaxUnreadBytes) {
+            self->drop("reply larger than any of ours");
+            return;
+        }
         int pending = 0;
         if (ioctl(self->c_->fd, FIONREAD, &pending) != 0) break;
         if (pending > 0) continue;

@@ -48,6 +48,8 @@ public:
     // AUTH, SELECT and SCRIPT LOAD must be answered within this, or the
     // connection is dropped and made again.
     static constexpr ngx_msec_t kSetupTimeoutMs = 2000;
+    // Bytes of replies received but not yet whole that make the server count as broken.
+    static constexpr std::size_t kMaxUnreadBytes = 1024 * 1024;
 
     RedisConn(std::string zone, redis::Endpoint endpoint, const redis::KeySecret& secret, ngx_msec_t timeout_ms,
               ngx_log_t* log, Cells cells);
